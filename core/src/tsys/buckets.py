@@ -1,0 +1,203 @@
+"""The bucket interface: a strategy plugin's contract with the core.
+
+A bucket has a ``name``, an ``asset_class``, a ``version``, an attrs ``Params`` class (defaults
+plus an Optuna search space declared with :func:`param`), ``universe(ctx)``, a vectorised
+``compute(ctx, bars, params)`` returning a :class:`BucketOutput` aligned to the panel, and
+``explain(ctx, bars, output, symbol, t)`` rationale tags. No value at row t of the output may
+depend on data after t: :func:`tsys.testing.lookahead_audit` checks it for every bucket.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+import numpy as np
+
+from tsys.contracts import AssetClass
+
+if TYPE_CHECKING:
+    from tsys.data import Bars, DataHub
+
+_SEARCH = "tsys_search"
+
+
+def param(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    log: bool = False,
+    step: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    help: str = "",
+) -> Any:
+    """Declare a bucket parameter with its default and (optionally) its search range.
+
+    ``low``/``high`` make it searchable by ``tsys optimize`` (int when the default is an int,
+    float otherwise); ``choices`` makes it categorical. The range is validated on construction.
+    """
+    search = None
+    if choices is not None:
+        search = {"kind": "categorical", "choices": tuple(choices)}
+    elif low is not None and high is not None:
+        kind = "int" if isinstance(default, int) and not isinstance(default, bool) else "float"
+        search = {"kind": kind, "low": low, "high": high, "log": log, "step": step}
+    validators = []
+    if low is not None and choices is None:
+        validators.append(attrs.validators.ge(low))
+    if high is not None and choices is None:
+        validators.append(attrs.validators.le(high))
+    if choices is not None:
+        validators.append(attrs.validators.in_(choices))
+    return attrs.field(
+        default=default, validator=validators, metadata={_SEARCH: search, "help": help}
+    )
+
+
+def search_space(params_cls: type) -> dict[str, dict[str, Any]]:
+    """The searchable parameters of a ``Params`` class: name -> spec from :func:`param`."""
+    return {
+        f.name: f.metadata[_SEARCH]
+        for f in attrs.fields(params_cls)
+        if f.metadata.get(_SEARCH) is not None
+    }
+
+
+def params_from_dict(params_cls: type, values: dict[str, Any]) -> Any:
+    """Build ``Params`` from a mapping, naming unknown keys and invalid values clearly."""
+    from tsys.errors import ConfigError
+
+    known = {f.name: f for f in attrs.fields(params_cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        import difflib
+
+        hints = [
+            f"{u} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(u, known, 1)) else u
+            for u in unknown
+        ]
+        raise ConfigError(
+            f"unknown parameter(s) for {params_cls.__qualname__}: {', '.join(hints)}",
+            hint="known: " + ", ".join(known),
+        )
+    coerced = {}
+    for k, val in values.items():
+        default = known[k].default
+        try:
+            if isinstance(default, bool):
+                coerced[k] = val if isinstance(val, bool) else str(val).lower() in ("1", "true")
+            elif isinstance(default, int):
+                coerced[k] = int(val)
+            elif isinstance(default, float):
+                coerced[k] = float(val)
+            else:
+                coerced[k] = val
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"parameter {k}: cannot use {val!r} ({exc})") from exc
+    try:
+        return params_cls(**coerced)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid parameters for {params_cls.__qualname__}: {exc}") from exc
+
+
+@attrs.define
+class BucketContext:
+    """What a bucket sees: the as-of date, the data hub, its settings, and the run's warnings."""
+
+    as_of: dt.date
+    data: DataHub
+    settings: Any = None
+    warnings: list[str] = attrs.field(factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+@attrs.define(eq=False)
+class BucketOutput:
+    """Arrays aligned to the Bars panel (T x N unless said otherwise).
+
+    ``score`` is NaN where a symbol is ineligible; ``entries``/``exits`` are boolean masks of
+    decisions taken at the close; ``stop``/``target`` are price levels for a position entered
+    at that bar (NaN: none); ``regime`` (length T) is the bucket's risk-on share 0..1;
+    ``blocked`` marks symbols to avoid, with ``block_reasons[(t, j)]`` saying why; ``extras``
+    holds named panels ``explain`` and the newsletter may use (e.g. ``atr``, ``momentum``).
+    """
+
+    score: np.ndarray
+    entries: np.ndarray
+    exits: np.ndarray
+    stop: np.ndarray
+    target: np.ndarray
+    regime: np.ndarray | None = None
+    blocked: np.ndarray | None = None
+    block_reasons: dict[tuple[int, int], str] = attrs.field(factory=dict)
+    extras: dict[str, np.ndarray] = attrs.field(factory=dict)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array, by name, for audits and comparisons."""
+        out = {
+            "score": self.score,
+            "entries": self.entries,
+            "exits": self.exits,
+            "stop": self.stop,
+            "target": self.target,
+        }
+        if self.regime is not None:
+            out["regime"] = self.regime
+        if self.blocked is not None:
+            out["blocked"] = self.blocked
+        out.update({f"extras.{k}": a for k, a in self.extras.items()})
+        return out
+
+
+class Bucket(abc.ABC):
+    """Base class of strategy buckets."""
+
+    name: ClassVar[str]
+    asset_class: ClassVar[AssetClass]
+    version: ClassVar[str]
+    Params: ClassVar[type]
+    #: One-line description for ``tsys plugins`` and the newsletter.
+    description: ClassVar[str] = ""
+    #: Symbol of the buy-and-hold benchmark in reports (e.g. "SPY", "BTC-USD").
+    benchmark: ClassVar[str | None] = None
+    #: Sizing rule when config does not choose one ("equal", "inverse_vol", "risk").
+    default_sizing: ClassVar[str] = "inverse_vol"
+    #: Bars of history compute needs before its first valid score.
+    warmup_bars: ClassVar[int] = 252
+
+    def default_params(self) -> Any:
+        return self.Params()
+
+    def search_space(self) -> dict[str, dict[str, Any]]:
+        return search_space(self.Params)
+
+    @abc.abstractmethod
+    def universe(self, ctx: BucketContext) -> list[str]:
+        """Symbols this bucket considers on ``ctx.as_of``."""
+
+    @abc.abstractmethod
+    def compute(self, ctx: BucketContext, bars: Bars, params: Any) -> BucketOutput:
+        """Vectorised signals over the whole panel; row t uses data up to t only."""
+
+    def explain(
+        self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
+    ) -> list[str]:
+        """Short rationale tags for ``symbol`` at row ``t`` ("trend up 200d", ...)."""
+        return []
+
+    def regime_label(self, output: BucketOutput, t: int) -> str:
+        """A word for the market regime at row t ("risk-on", "risk-off", ...)."""
+        if output.regime is None:
+            return ""
+        r = float(output.regime[t])
+        return "risk-on" if r >= 0.75 else ("reduced" if r > 0 else "risk-off")
+
+
+BucketFactory = Callable[[], Bucket]

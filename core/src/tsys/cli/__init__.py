@@ -1,0 +1,142 @@
+"""The ``tsys`` command line: one click group, lazy subcommands, one error boundary.
+
+Subcommand modules are imported only when used, and keep heavy imports (pandas, numpy, optuna)
+inside their functions so ``tsys --help`` starts fast. Every :class:`~tsys.errors.TsysError`
+becomes a clean message and its exit code here; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from tsys import __version__
+from tsys.errors import TsysError
+
+#: name -> (module, attribute, short help). Help is here so ``--help`` imports nothing.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run-daily": ("tsys.cli.run_daily", "run_daily", "Produce today's signals, sizes and plans."),
+    "runs": ("tsys.cli.run_daily", "runs", "Browse earlier daily runs."),
+    "schedule": ("tsys.cli.schedule", "schedule", "Run tsys every session (cron, systemd, loop)."),
+    "backtest": ("tsys.cli.backtest", "backtest", "Backtest a bucket with realistic fills."),
+    "optimize": ("tsys.cli.optimize", "optimize", "Tune a bucket's parameters with Optuna."),
+    "validate": ("tsys.cli.validate", "validate", "Validate a bucket out of sample and under stress."),
+    "trades": ("tsys.cli.trades", "trades", "Keep the positions you manage by hand."),
+    "portfolio": ("tsys.cli.portfolio", "portfolio", "One view of system, paper and manual positions."),
+    "paper": ("tsys.cli.paper", "paper", "Paper trading: orders, reconciliation, report."),
+    "newsletter": ("tsys.cli.newsletter", "newsletter", "Preview or (re)send the daily newsletter."),
+    "data": ("tsys.cli.data", "data", "Inspect and validate market data."),
+    "config": ("tsys.cli.config", "config", "Show or create the configuration."),
+    "plugins": ("tsys.cli.plugins", "plugins", "List installed plugins and their hooks."),
+}
+
+
+class TsysGroup(click.Group):
+    """A group that loads subcommands lazily and adds plugins' commands."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from tsys.plugins import get_plugin_manager
+
+        get_plugin_manager().hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            modname, attr, _ = COMMANDS[cmd_name]
+            try:
+                module = importlib.import_module(modname)
+            except ModuleNotFoundError as exc:
+                if exc.name != modname:
+                    raise
+                return None
+            return getattr(module, attr)
+        self._load_plugin_commands()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._load_plugin_commands()
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        rows += [
+            (name, cmd.get_short_help_str(60))
+            for name, cmd in sorted(self.commands.items())
+            if name not in COMMANDS
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TsysError as exc:
+            if ctx.find_root().params.get("debug"):
+                traceback.print_exc()
+            err = click.ClickException(str(exc))
+            err.exit_code = exc.exit_code
+            raise err from exc
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=TsysGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="tsys")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: ./tsys.toml, then the user config dir).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--strict-plugins", is_flag=True,
+              help="Fail when a plugin cannot be loaded instead of skipping it.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool, strict_plugins: bool) -> None:
+    """tsys: what to buy, sell or watch after each close, how much, and why.
+
+    \b
+    Start here:
+      tsys run-daily --demo        today's plan on the built-in synthetic market
+      tsys config init             write a commented starter tsys.toml
+      tsys plugins                 what is installed
+    """
+    from tsys import plugins
+
+    if strict_plugins:
+        plugins.set_strict(True)
+        plugins.reset_plugin_manager()
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path or ctx.obj.get("config_path")
+    ctx.obj["debug"] = debug
+
+
+def load_config(ctx: click.Context | None = None):
+    """The effective configuration for the current command."""
+    from tsys.config import load_config as _load
+
+    ctx = ctx or click.get_current_context()
+    obj = ctx.find_root().obj or {}
+    return _load(obj.get("config_path"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="tsys")
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(os.sys.argv[1:])

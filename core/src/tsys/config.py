@@ -1,0 +1,329 @@
+"""Configuration: ``tsys.toml`` plus environment, validated into attrs classes.
+
+Lookup order for the file: ``--config PATH``, ``$TSYS_CONFIG``, ``./tsys.toml``, then the user
+config dir (platformdirs). Environment overrides use ``TSYS__SECTION__KEY=value`` (value parsed
+as TOML, falling back to a string), e.g. ``TSYS__ACCOUNT__SIZE=50000``. Secrets never live in
+the file: API keys and passwords come only from the environment (see :data:`SECRET_ENV`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from attrs import validators as v
+
+from tsys.errors import ConfigError
+
+APP = "tsys"
+
+#: The only places secrets come from. ``tsys config show`` says whether each is set, never what.
+SECRET_ENV: tuple[str, ...] = (
+    "ALPACA_API_KEY",
+    "ALPACA_API_SECRET",
+    "ALPHAVANTAGE_API_KEY",
+    "COINGECKO_API_KEY",
+    "UNUSUAL_WHALES_API_TOKEN",
+    "TSYS_SMTP_PASSWORD",
+)
+_SECRET_WORDS = ("password", "secret", "api_key", "apikey", "token")
+
+
+def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"'{a.name}' must be between 0 and 1, got {value!r}")
+
+
+@attrs.define
+class AccountConfig:
+    size: float = attrs.field(default=100_000.0, converter=float, validator=v.gt(0))
+    currency: str = "USD"
+
+
+@attrs.define
+class DataConfig:
+    #: Bars source for every bucket unless a bucket names its own.
+    source: str = "demo"
+    #: Folder for the csv source.
+    path: str | None = None
+    #: Extra sources asked for news, fundamentals, earnings, market caps (in order).
+    extra_sources: list[str] = attrs.field(factory=list)
+    #: Seed of the demo market.
+    demo_seed: int = 7
+    #: Years of history a daily run loads.
+    history_years: float = attrs.field(default=3.0, converter=float, validator=v.gt(0))
+    strict: bool = False
+    #: Per-source options, e.g. ``[data.options.alphavantage] calls_per_minute = 5``.
+    options: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+
+@attrs.define
+class BucketConfig:
+    enabled: bool = True
+    capital_share: float = attrs.field(default=0.5, converter=float, validator=_frac)
+    max_positions: int = attrs.field(default=10, validator=[v.instance_of(int), v.ge(0)])
+    sizing: str = attrs.field(
+        default="inverse_vol", validator=v.in_(("equal", "inverse_vol", "risk"))
+    )
+    risk_per_trade: float = attrs.field(default=0.01, converter=float, validator=_frac)
+    params: dict[str, Any] = attrs.field(factory=dict)
+    params_file: str | None = None
+    source: str | None = None
+    require_validation: bool = False
+
+
+@attrs.define
+class RiskConfig:
+    sector_cap: float = attrs.field(default=0.30, converter=float, validator=_frac)
+    max_pairwise_correlation: float = attrs.field(default=0.85, converter=float, validator=_frac)
+    max_adv_share: float = attrs.field(default=0.01, converter=float, validator=_frac)
+    max_position_weight: float = attrs.field(default=0.15, converter=float, validator=_frac)
+
+
+@attrs.define
+class OverridesConfig:
+    blocked_symbols: list[str] = attrs.field(factory=list)
+    #: Cap on crypto exposure as a share of the account (1.0 = no cap).
+    crypto_exposure_cap: float = attrs.field(default=1.0, converter=float, validator=_frac)
+
+
+@attrs.define
+class BrokerConfig:
+    name: str = "local"
+    enabled: bool = False
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define
+class ScheduleConfig:
+    time: str = "16:30"
+    timezone: str = "America/New_York"
+    crypto_time_utc: str = "00:30"
+
+
+@attrs.define
+class ValidationGates:
+    min_deflated_sharpe: float = 0.5
+    max_drawdown: float = 0.35
+    min_trades: int = 30
+
+
+@attrs.define
+class Config:
+    account: AccountConfig = attrs.field(factory=AccountConfig)
+    data: DataConfig = attrs.field(factory=DataConfig)
+    buckets: dict[str, BucketConfig] = attrs.field(factory=dict)
+    risk: RiskConfig = attrs.field(factory=RiskConfig)
+    overrides: OverridesConfig = attrs.field(factory=OverridesConfig)
+    notifiers: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    broker: BrokerConfig = attrs.field(factory=BrokerConfig)
+    schedule: ScheduleConfig = attrs.field(factory=ScheduleConfig)
+    validation: ValidationGates = attrs.field(factory=ValidationGates)
+    data_dir: str | None = None
+    #: Where the file came from (None: defaults only). Not part of the digest.
+    source_path: str | None = attrs.field(default=None, eq=False)
+
+    def bucket(self, name: str) -> BucketConfig:
+        """Return a bucket's settings (defaults when the file does not mention it)."""
+        return self.buckets.get(name) or BucketConfig()
+
+    def digest(self) -> str:
+        """A short stable hash of the effective configuration (recorded in every run)."""
+        data = unstructure(self)
+        data.pop("source_path", None)
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def data_path(self) -> Path:
+        """The data dir: runs, the store, the cache."""
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        env = os.environ.get("TSYS_DATA_DIR")
+        if env:
+            return Path(env).expanduser()
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir(APP))
+
+
+_conv = cattrs.Converter(forbid_extra_keys=True)
+
+
+def unstructure(cfg: Config) -> dict[str, Any]:
+    return _conv.unstructure(cfg)
+
+
+def default_config_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP)) / "tsys.toml"
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the config file to read, or None to run on defaults."""
+    if explicit is not None:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        return p
+    env = os.environ.get("TSYS_CONFIG")
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise ConfigError(f"TSYS_CONFIG points at {p}, which does not exist")
+        return p
+    local = Path.cwd() / "tsys.toml"
+    if local.is_file():
+        return local
+    user = default_config_path()
+    return user if user.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: bool = True) -> Config:
+    """Read, merge with the environment, and validate the configuration."""
+    file = find_config_file(path)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
+        _reject_secrets(data, str(file))
+    if env:
+        _apply_env_overrides(data)
+    return config_from_dict(data, source=str(file) if file else None)
+
+
+def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Config:
+    """Validate a plain mapping into :class:`Config`, naming the failing paths."""
+    try:
+        cfg = _conv.structure(data, Config)
+    except Exception as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            lines = cattrs.transform_error(exc, path="$")
+        else:
+            lines = [str(exc)]
+        where = source or "configuration"
+        raise ConfigError(
+            f"invalid {where}:\n  " + "\n  ".join(lines),
+            hint="`tsys config init` writes a commented starter file",
+        ) from exc
+    cfg.source_path = source
+    return cfg
+
+
+def _reject_secrets(data: Any, where: str, path: str = "$") -> None:
+    if isinstance(data, dict):
+        for k, val in data.items():
+            if any(w in str(k).lower() for w in _SECRET_WORDS) and val not in ("", None):
+                raise ConfigError(
+                    f"{where}: {path}.{k} looks like a secret; secrets are read from the "
+                    "environment only",
+                    hint="remove it from the file and set one of: " + ", ".join(SECRET_ENV),
+                )
+            _reject_secrets(val, where, f"{path}.{k}")
+
+
+def _apply_env_overrides(data: dict[str, Any]) -> None:
+    for key, raw in os.environ.items():
+        if not key.startswith("TSYS__"):
+            continue
+        parts = [p.lower() for p in key[len("TSYS__") :].split("__") if p]
+        if not parts:
+            continue
+        try:
+            value = tomllib.loads(f"x = {raw}")["x"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = data
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"environment {key}: {p} is not a table in the configuration")
+            node = nxt
+        node[parts[-1]] = value
+
+
+def redacted(cfg: Config) -> dict[str, Any]:
+    """The effective configuration for display, with secret presence but never values."""
+    data = unstructure(cfg)
+    data["secrets"] = {
+        name: ("set (redacted)" if os.environ.get(name) else "not set") for name in SECRET_ENV
+    }
+    data["data_dir_effective"] = str(cfg.data_path)
+    return data
+
+
+def secret(name: str) -> str | None:
+    """Read a secret from the environment (the only place secrets live)."""
+    if name not in SECRET_ENV:
+        raise ValueError(f"{name} is not a declared secret")
+    value = os.environ.get(name)
+    return value or None
+
+
+STARTER = """\
+# tsys configuration. Secrets (API keys, SMTP password) are NOT read from this file:
+# set ALPACA_API_KEY, ALPACA_API_SECRET, ALPHAVANTAGE_API_KEY, COINGECKO_API_KEY,
+# UNUSUAL_WHALES_API_TOKEN and TSYS_SMTP_PASSWORD in the environment instead.
+# Any value can be overridden from the environment: TSYS__ACCOUNT__SIZE=50000.
+
+[account]
+size = 100000          # account equity in USD that allocations are sized against
+
+[data]
+source = "demo"        # bars source: "demo" (synthetic, offline) or "csv" (set path)
+# path = "/path/to/csv/folder"
+# extra_sources = ["alphavantage", "coingecko"]   # news, earnings, fundamentals, market caps
+history_years = 3
+
+[buckets.sp500]
+enabled = true
+capital_share = 0.6    # share of account equity this bucket may use
+max_positions = 10
+sizing = "inverse_vol" # equal | inverse_vol | risk
+# params_file = "params/sp500.json"   # written by `tsys optimize`
+# require_validation = true            # trade only parameters that passed `tsys validate`
+
+[buckets.crypto]
+enabled = true
+capital_share = 0.2
+max_positions = 5
+sizing = "inverse_vol"
+
+[risk]
+sector_cap = 0.30               # max share of the account in one sector
+max_pairwise_correlation = 0.85 # skip a pick this correlated with a holding
+max_adv_share = 0.01            # position <= 1% of 20-day average dollar volume
+max_position_weight = 0.15
+
+[overrides]
+blocked_symbols = []            # never recommend these
+crypto_exposure_cap = 1.0       # e.g. 0.1 caps crypto at 10% of the account today
+
+[broker]
+name = "local"                  # "local" (offline paper) or "alpaca" (paper by default)
+enabled = false                 # place paper orders after each run (or pass --paper)
+
+# [notifiers.email]
+# host = "smtp.example.com"
+# port = 587
+# security = "starttls"         # plain | starttls | tls
+# username = "me@example.com"
+# sender = "tsys <me@example.com>"
+# recipients = ["me@example.com"]
+
+[schedule]
+time = "16:30"
+timezone = "America/New_York"
+crypto_time_utc = "00:30"
+"""

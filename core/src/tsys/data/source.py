@@ -1,0 +1,183 @@
+"""The data-source interface and the hub that combines several sources.
+
+A source provides bars and, optionally, more: index membership, market caps, fundamentals
+(sector, shares float), news sentiment, earnings dates, options-flow alerts. Every optional
+method returns ``None`` when the source does not provide it; the :class:`DataHub` then asks the
+next source and, when nobody provides it, records a warning for the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import attrs
+import pandas as pd
+
+from tsys.contracts import AssetClass
+from tsys.data.bars import Bars
+
+#: Columns of the frames optional methods return.
+NEWS_COLUMNS = ("date", "symbol", "sentiment", "relevance", "title", "url", "source")
+EARNINGS_COLUMNS = ("symbol", "date")
+FLOW_COLUMNS = ("timestamp", "symbol", "option_type", "premium", "volume", "open_interest", "rule")
+
+
+@attrs.frozen
+class Fundamentals:
+    """What a source knows of a company or coin; None where it does not know."""
+
+    symbol: str
+    name: str | None = None
+    sector: str | None = None
+    shares_outstanding: float | None = None
+    shares_float: float | None = None
+    market_cap: float | None = None
+
+
+@attrs.define
+class SourceContext:
+    """What a source gets when it is built: its cache folder, the run's warnings, strictness."""
+
+    cache_dir: Path
+    warnings: list[str] = attrs.field(factory=list)
+    strict: bool = False
+    config: Any = None
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+class DataSource:
+    """Base class of data sources. Subclass, set ``name``, override what you provide."""
+
+    name: ClassVar[str] = ""
+    #: True for generated data; shown wherever the data is shown.
+    synthetic: ClassVar[bool] = False
+    #: Capabilities this source provides (for ``tsys plugins`` and warnings).
+    provides: ClassVar[frozenset[str]] = frozenset({"bars"})
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
+        """Build the source from its ``[data.options.<name>]`` table."""
+        return cls(**options)
+
+    def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
+        """Every symbol this source has bars for (optionally of one asset class)."""
+        raise NotImplementedError
+
+    def bars(
+        self,
+        symbols: Sequence[str] | None,
+        start: dt.date | None,
+        end: dt.date,
+        *,
+        asset_class: AssetClass | None = None,
+    ) -> Bars | None:
+        """Daily bars of ``symbols`` (all when None) from ``start`` to ``end`` inclusive."""
+        return None
+
+    def universe(self, name: str, as_of: dt.date) -> list[str] | None:
+        """Members of a named universe ("sp500") as known on ``as_of`` (point in time)."""
+        return None
+
+    def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame | None:
+        """Market caps, dates x symbols, for ranking (crypto top-N)."""
+        return None
+
+    def excluded_coins(self) -> set[str] | None:
+        """Symbols a crypto universe must exclude (stablecoins, wrapped tokens)."""
+        return None
+
+    def fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals] | None:
+        """Sector, shares outstanding and float, market cap per symbol."""
+        return None
+
+    def news(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame | None:
+        """News sentiment, one row per article or day: :data:`NEWS_COLUMNS`, sentiment -1..1."""
+        return None
+
+    def earnings(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame | None:
+        """Earnings report dates: :data:`EARNINGS_COLUMNS`."""
+        return None
+
+    def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame | None:
+        """Unusual options-flow alerts: :data:`FLOW_COLUMNS`."""
+        return None
+
+
+class DataHub:
+    """Several sources behind one face: bars from the primary, extras from the first provider.
+
+    Every capability nobody provides is recorded once in ``ctx.warnings`` so the run says what
+    it is missing.
+    """
+
+    def __init__(self, primary: DataSource, extras: Sequence[DataSource], ctx: SourceContext):
+        self.primary = primary
+        self.extras = list(extras)
+        self.ctx = ctx
+
+    @property
+    def sources(self) -> list[DataSource]:
+        return [*self.extras, self.primary]
+
+    @property
+    def synthetic(self) -> bool:
+        return self.primary.synthetic
+
+    def _first(self, method: str, what: str, *args: Any, **kwargs: Any) -> Any:
+        for src in self.sources:
+            result = getattr(src, method)(*args, **kwargs)
+            if result is not None:
+                return result
+        self.ctx.warn(f"no installed data source provides {what}; running without it")
+        return None
+
+    def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
+        return self.primary.symbols(asset_class)
+
+    def bars(
+        self,
+        symbols: Sequence[str] | None,
+        start: dt.date | None,
+        end: dt.date,
+        *,
+        asset_class: AssetClass | None = None,
+    ) -> Bars:
+        out = self.primary.bars(symbols, start, end, asset_class=asset_class)
+        if out is None:
+            from tsys.errors import DataError
+
+            raise DataError(f"data source {self.primary.name!r} provides no bars")
+        return out
+
+    def universe(self, name: str, as_of: dt.date) -> list[str] | None:
+        return self._first("universe", f"'{name}' membership", name, as_of)
+
+    def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame | None:
+        return self._first("market_caps", "market caps", start, end)
+
+    def excluded_coins(self) -> set[str] | None:
+        return self._first("excluded_coins", "stablecoin/wrapped-token lists")
+
+    def fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals] | None:
+        return self._first("fundamentals", "fundamentals (sector, float)", symbols)
+
+    def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
+        return self._first("news", "news sentiment", symbols, start, end)
+
+    def earnings(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame | None:
+        return self._first("earnings", "earnings dates", symbols, start, end)
+
+    def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame | None:
+        return self._first("options_flow", "options-flow alerts", start, end)

@@ -1,0 +1,105 @@
+"""The one cattrs converter of tsys: JSON in and out for every contract.
+
+Built on :mod:`cattrs.preconf.json` and private to tsys (the global converter is never touched).
+Plugins extend it through the ``register_converter_hooks`` hook. Failures become a
+:class:`~tsys.errors.ContractError` whose message names every failing field path, as
+``cattrs.transform_error`` writes them (``invalid value for type, expected int @ $.quantity``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from tsys.contracts import SCHEMA_VERSION
+from tsys.errors import ContractError
+
+T = TypeVar("T")
+
+
+def _build() -> cattrs.Converter:
+    conv = make_converter(forbid_extra_keys=True, omit_if_default=False)
+    conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
+    conv.register_structure_hook(dt.date, lambda v, _: _parse_date(v))
+    conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
+    conv.register_structure_hook(dt.datetime, lambda v, _: _parse_datetime(v))
+    return conv
+
+
+def _parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO date string, got {type(value).__name__}")
+    return dt.date.fromisoformat(value)
+
+
+def _parse_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO datetime string, got {type(value).__name__}")
+    return dt.datetime.fromisoformat(value)
+
+
+@cache
+def converter() -> cattrs.Converter:
+    """Return the process-wide tsys converter, extended by plugins' converter hooks."""
+    conv = _build()
+    try:
+        from tsys.plugins import get_plugin_manager
+
+        get_plugin_manager().hook.register_converter_hooks(converter=conv)
+    except ImportError:  # pragma: no cover - only during partial installs
+        pass
+    return conv
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a contract into plain JSON-compatible data."""
+    return converter().unstructure(obj)
+
+
+def structure(data: Any, cls: type[T], *, what: str | None = None) -> T:
+    """Build ``cls`` from plain data, raising :class:`ContractError` with field paths."""
+    try:
+        return converter().structure(data, cls)
+    except Exception as exc:  # cattrs raises ClassValidationError and plain errors alike
+        raise ContractError(_describe(exc, what or cls.__name__)) from exc
+
+
+def dumps(obj: Any, *, indent: int | None = 2) -> str:
+    """Serialise a contract to JSON text (stable key order, so files diff cleanly)."""
+    return json.dumps(unstructure(obj), indent=indent, sort_keys=True, allow_nan=False)
+
+
+def loads(text: str | bytes, cls: type[T], *, what: str | None = None) -> T:
+    """Parse JSON text into ``cls``; top-level payloads must carry a known ``schema_version``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{what or cls.__name__}: not valid JSON ({exc})") from exc
+    if isinstance(data, dict) and "schema_version" in data:
+        version = data["schema_version"]
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ContractError(
+                f"{what or cls.__name__}: schema_version {version!r} is newer than this tsys "
+                f"understands ({SCHEMA_VERSION})",
+                hint="upgrade tsys to read this file",
+            )
+    return structure(data, cls, what=what)
+
+
+def _describe(exc: BaseException, what: str) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        lines = cattrs.transform_error(exc, path="$")
+    else:
+        lines = [f"{type(exc).__name__}: {exc} @ $"]
+    return f"invalid {what}:\n  " + "\n  ".join(lines)
