@@ -1,0 +1,1 @@
+"""The daily pipeline: as-of resolution, bucket runs, portfolio construction, artifacts."""
