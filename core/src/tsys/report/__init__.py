@@ -1,0 +1,1 @@
+"""Reports for people: the daily newsletter, backtest reports, and number formatting."""

@@ -1,0 +1,637 @@
+"""The daily newsletter: one run rendered as an HTML email (CSS inlined) and its plain text.
+
+Both parts are rendered from the same view model, whose numbers are already formatted by
+:mod:`tsys.report.format`, so the HTML and the text cannot disagree on a figure. The pipeline
+calls :func:`deliver` after writing a run's artifacts; ``tsys newsletter`` calls
+:func:`render`, :func:`write_files`, :func:`send` and :func:`record_deliveries`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from tsys.contracts import (
+    Action,
+    AssetClass,
+    BucketRun,
+    DailyRun,
+    DeliveryResult,
+    Intent,
+    PositionRecord,
+    Side,
+    StopKind,
+    TradePlan,
+)
+from tsys.errors import PluginError, TsysError
+from tsys.notifiers import Newsletter, NotifierContext
+from tsys.report import format as fmt
+
+log = logging.getLogger(__name__)
+
+DISCLAIMER = (
+    "This newsletter is produced by software from market data and rules you configured. It is "
+    "not investment advice. Check every figure before you trade; you alone decide and carry "
+    "the risk."
+)
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DATA: every price in this run comes from a simulated market. Do not trade on it."
+)
+
+_ACTION_TITLES = {
+    Action.BUY: "Buy",
+    Action.SELL: "Sell",
+    Action.HOLD: "Hold",
+    Action.WATCH: "Watch",
+}
+
+
+# ------------------------------------------------------------------------------ view model
+def _link(url: str) -> str | None:
+    # Only web links become clickable: a "javascript:" or "data:" URL from a news feed must
+    # never turn into an active link in someone's mail client.
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url.strip()
+    return None
+
+
+def _stop_text(plan: TradePlan) -> str:
+    stop = plan.stop
+    if stop is None:
+        return "none"
+    if stop.kind is StopKind.FIXED:
+        return fmt.price(stop.price)
+    text = f"ATR trailing {fmt.number(stop.atr_multiple, 2)}x"
+    if stop.price is not None:
+        text += f" (now {fmt.price(stop.price)})"
+    return text
+
+
+def _entry_text(plan: TradePlan) -> str:
+    if plan.limit_price is not None:
+        return f"{plan.entry.value} {fmt.price(plan.limit_price)}"
+    return plan.entry.value
+
+
+def _news(signal: Any) -> list[dict[str, Any]]:
+    out = []
+    for item in signal.news:
+        sentiment = None if item.sentiment is None else fmt.number(item.sentiment, 2, signed=True)
+        out.append(
+            {
+                "title": item.title,
+                "url": _link(item.url) if item.url else None,
+                "raw_url": item.url,
+                "source": item.source,
+                "sentiment": sentiment,
+            }
+        )
+    return out
+
+
+def _plan_row(plan: TradePlan, equity: float | None) -> dict[str, Any]:
+    alloc = plan.allocation
+    sig = alloc.signal
+    constraints = []
+    for c in alloc.constraints:
+        text = c.name + (f": {c.detail}" if c.detail else "")
+        if c.dollars_before is not None and c.dollars_after is not None:
+            text += f" ({fmt.money(c.dollars_before)} → {fmt.money(c.dollars_after)})"
+        constraints.append(text)
+    if alloc.liquidity_flag:
+        part = alloc.adv_participation
+        constraints.append(
+            "liquidity: the order is large for the traded volume"
+            + ("" if part is None else f" ({fmt.pct(part, signed=False)} of average volume)")
+        )
+    return {
+        "action": _ACTION_TITLES[plan.action],
+        "symbol": sig.symbol,
+        "asset_class": sig.asset_class.value,
+        "dollars": fmt.money(alloc.dollars),
+        "weight": fmt.pct(alloc.weight, signed=False),
+        "quantity": fmt.quantity(alloc.quantity, sig.asset_class.value),
+        "unit": "shares" if sig.asset_class is AssetClass.EQUITY else "units",
+        "entry": _entry_text(plan),
+        "stop": _stop_text(plan),
+        "target": fmt.price(plan.take_profit) if plan.take_profit is not None else "none",
+        "time_stop": (f"{plan.time_stop_bars} bars" if plan.time_stop_bars is not None else None),
+        "score": fmt.score(sig.score),
+        "rationale": "; ".join(sig.rationale),
+        "news": _news(sig),
+        "constraints": constraints,
+        "risk_budget": fmt.money(alloc.risk_budget) if alloc.risk_budget else None,
+        "equity": equity,
+    }
+
+
+def _watch_row(signal: Any) -> dict[str, Any]:
+    return {
+        "action": "Watch",
+        "symbol": signal.symbol,
+        "asset_class": signal.asset_class.value,
+        "dollars": None,
+        "weight": None,
+        "quantity": None,
+        "unit": "",
+        "entry": None,
+        "stop": None,
+        "target": None,
+        "time_stop": None,
+        "score": fmt.score(signal.score),
+        "rationale": "; ".join(signal.rationale),
+        "news": _news(signal),
+        "constraints": [],
+        "risk_budget": None,
+    }
+
+
+def _bucket_view(b: BucketRun, equity: float | None) -> dict[str, Any]:
+    groups: dict[Action, list[dict[str, Any]]] = {a: [] for a in Action}
+    planned = set()
+    for plan in b.plans:
+        groups[plan.action].append(_plan_row(plan, equity))
+        planned.add(plan.symbol)
+    # A watch signal without a plan still belongs on the watchlist (no money attached).
+    for sig in b.signals:
+        if sig.intent is Intent.WATCH and sig.symbol not in planned:
+            groups[Action.WATCH].append(_watch_row(sig))
+            planned.add(sig.symbol)
+    if b.validated is None:
+        validation = "not checked"
+    else:
+        validation = "validated" if b.validated else "not validated"
+    return {
+        "name": b.bucket,
+        "version": b.version,
+        "asset_class": b.asset_class.value,
+        "regime": b.regime or "not reported",
+        "validated": b.validated,
+        "validation": validation,
+        "error": b.error,
+        "sections": [
+            {"title": "Buy", "rows": groups[Action.BUY]},
+            {"title": "Sell", "rows": groups[Action.SELL]},
+            {"title": "Hold", "rows": groups[Action.HOLD]},
+            {"title": "Watch", "rows": groups[Action.WATCH]},
+        ],
+        "n_buy": len(groups[Action.BUY]),
+        "n_sell": len(groups[Action.SELL]),
+        "n_hold": len(groups[Action.HOLD]),
+        "n_watch": len(groups[Action.WATCH]),
+    }
+
+
+def _exposure(items: dict[str, float], equity: float) -> list[dict[str, str]]:
+    # Exposures in PortfolioSnapshot are dollars of market value; the share is of equity.
+    rows = []
+    for name in sorted(items, key=lambda k: (-abs(items[k]), k)):
+        value = items[name]
+        rows.append(
+            {
+                "name": str(name),
+                "dollars": fmt.money(value),
+                "share": fmt.pct(value / equity, signed=False) if equity > 0 else fmt.MISSING,
+            }
+        )
+    return rows
+
+
+def _position_risk(p: PositionRecord) -> float | None:
+    if p.stop is None:
+        return None
+    per_unit = p.entry_price - p.stop if p.side is Side.BUY else p.stop - p.entry_price
+    return max(0.0, per_unit) * p.quantity
+
+
+def _portfolio_view(run: DailyRun) -> dict[str, Any] | None:
+    snap = run.portfolio
+    if snap is None:
+        return None
+    eq = snap.account_equity
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for p in sorted(snap.positions, key=lambda p: (p.source.value, p.bucket, p.symbol)):
+        if not p.is_open:
+            continue
+        risk = _position_risk(p)
+        by_source.setdefault(p.source.value, []).append(
+            {
+                "symbol": p.symbol,
+                "bucket": p.bucket or fmt.MISSING,
+                "side": p.side.value,
+                "quantity": fmt.quantity(p.quantity, p.asset_class.value),
+                "entry": fmt.price(p.entry_price),
+                "cost": fmt.money(p.entry_price * p.quantity),
+                "stop": fmt.price(p.stop) if p.stop is not None else "none",
+                "risk": fmt.money(risk) if risk is not None else "no stop",
+            }
+        )
+    return {
+        "equity": fmt.money(eq),
+        "cash": fmt.money(snap.cash),
+        "open_risk": fmt.money(snap.open_risk),
+        "open_risk_share": fmt.pct(snap.open_risk / eq, signed=False) if eq > 0 else fmt.MISSING,
+        "by_bucket": _exposure(snap.exposure_by_bucket, eq),
+        "by_asset_class": _exposure(snap.exposure_by_asset_class, eq),
+        "by_sector": _exposure(snap.exposure_by_sector, eq),
+        "sources": [{"source": k, "rows": v} for k, v in by_source.items()],
+    }
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _paper_view(run: DailyRun, account: Any) -> dict[str, Any] | None:
+    if account is None:
+        return None
+    orders = [
+        {
+            "symbol": o.symbol,
+            "side": o.side.value,
+            "quantity": fmt.quantity(o.quantity, o.asset_class.value),
+            "entry": o.entry.value,
+            "status": o.status.value.replace("_", " "),
+            "filled": fmt.quantity(o.filled_quantity, o.asset_class.value),
+        }
+        for o in run.orders
+    ]
+
+    def money_or_missing(name: str) -> str:
+        value = _get(account, name)
+        return fmt.MISSING if value is None else fmt.money(value)
+
+    return {
+        "broker": str(_get(account, "broker", "") or "paper"),
+        "equity": money_or_missing("equity"),
+        "cash": money_or_missing("cash"),
+        "buying_power": money_or_missing("buying_power"),
+        "orders": orders,
+    }
+
+
+def _plugin_sections(run: DailyRun) -> tuple[list[dict[str, Any]], list[str]]:
+    """Collect ``newsletter_sections`` from every plugin, one plugin at a time.
+
+    A plugin that fails or returns something malformed loses its section, and the newsletter
+    says so in its warnings; it never costs the reader the rest of the email.
+    """
+    from tsys.plugins import get_plugin_manager, plugin_safe
+
+    sections: list[dict[str, Any]] = []
+    problems: list[str] = []
+    caller = get_plugin_manager().hook.newsletter_sections
+    for impl in reversed(caller.get_hookimpls()):
+        fn = plugin_safe(impl.plugin_name, impl.function)
+        try:
+            result = fn(run=run) if "run" in impl.argnames else fn()
+        except PluginError as exc:
+            problems.append(f"a newsletter section is missing: {exc.message}")
+            continue
+        ok, bad = _check_sections(result, f"plugin {impl.plugin_name!r}")
+        sections.extend(ok)
+        problems.extend(bad)
+    return sections, problems
+
+
+def _check_sections(result: Any, who: str) -> tuple[list[dict[str, Any]], list[str]]:
+    if result is None:
+        return [], []
+    if isinstance(result, dict) or not isinstance(result, list | tuple):
+        return [], [f"{who} returned {type(result).__name__}, expected a list of sections"]
+    ok, bad = [], []
+    for i, s in enumerate(result):
+        keys = ("title", "html", "text")
+        if not isinstance(s, dict) or any(not isinstance(s.get(k), str) for k in keys):
+            bad.append(f"{who}: section {i} is not {{'title', 'html', 'text'}} strings; skipped")
+            continue
+        ok.append({k: s[k] for k in keys})
+    return ok, bad
+
+
+def _headline(run: DailyRun, buckets: list[dict[str, Any]]) -> dict[str, Any]:
+    n_buy = sum(b["n_buy"] for b in buckets)
+    n_sell = sum(b["n_sell"] for b in buckets)
+    n_hold = sum(b["n_hold"] for b in buckets)
+    n_watch = sum(b["n_watch"] for b in buckets)
+    actions = n_buy + n_sell
+
+    def plural(n: int, one: str, many: str) -> str:
+        return f"{n} {one if n == 1 else many}"
+
+    summary = (
+        f"{plural(actions, 'action', 'actions')}: {plural(n_buy, 'buy', 'buys')}, "
+        f"{plural(n_sell, 'sell', 'sells')}; {plural(n_hold, 'hold', 'holds')}, "
+        f"{n_watch} to watch"
+    )
+    return {
+        "date": run.as_of.isoformat(),
+        "weekday": run.as_of.strftime("%A"),
+        "actions": actions,
+        "summary": summary,
+        "regimes": [{"bucket": b["name"], "regime": b["regime"]} for b in buckets],
+    }
+
+
+def build_view(
+    run: DailyRun,
+    *,
+    buckets: Sequence[BucketRun] | None = None,
+    extra_sections: Iterable[dict[str, Any]] | None = None,
+    paper_account: Any = None,
+    plugin_sections: tuple[list[dict[str, Any]], list[str]] | None = None,
+) -> dict[str, Any]:
+    """Build the template context: every figure already formatted for people."""
+    selected = list(run.buckets if buckets is None else buckets)
+    names = {b.bucket for b in selected}
+    equity = run.portfolio.account_equity if run.portfolio is not None else None
+    bucket_views = [_bucket_view(b, equity) for b in selected]
+    blockers = [
+        {"symbol": x.symbol, "bucket": x.bucket, "kind": x.kind, "reason": x.reason}
+        for b in selected
+        for x in b.blockers
+    ]
+    warnings = list(run.warnings)
+    for b in selected:
+        warnings.extend(f"{b.bucket}: {w}" for w in b.warnings)
+    if plugin_sections is None:
+        plugin_sections = _plugin_sections(run)
+    sections, problems = plugin_sections
+    sections = list(sections)
+    warnings.extend(problems)
+    if extra_sections is not None:
+        ok, bad = _check_sections(list(extra_sections), "extra sections")
+        sections.extend(ok)
+        warnings.extend(bad)
+    failures = [
+        {
+            "plugin": d.plugin,
+            "detail": d.detail,
+            "at": d.at.strftime("%Y-%m-%d %H:%M %Z").strip() if d.at is not None else "",
+        }
+        for d in run.deliveries
+        if not d.ok
+    ]
+    title = f"tsys daily plan for {run.as_of.isoformat()}"
+    if buckets is not None and len(names) == 1:
+        title += f": {next(iter(names))}"
+    return {
+        "title": title,
+        "synthetic": run.synthetic_data,
+        "synthetic_note": SYNTHETIC_NOTE,
+        "headline": _headline(run, bucket_views),
+        "buckets": bucket_views,
+        "blockers": blockers,
+        "portfolio": _portfolio_view(run),
+        "paper": _paper_view(run, paper_account),
+        "sections": sections,
+        "warnings": warnings,
+        "failures": failures,
+        "disclaimer": DISCLAIMER,
+        "config_digest": run.config_digest,
+        "created_at": run.created_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+    }
+
+
+# -------------------------------------------------------------------------------- rendering
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tsys.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["plaintext"] = _plaintext
+    return env
+
+
+def _plaintext(value: Any) -> str:
+    # Plain text cannot be "escaped", but a control character (a stray escape sequence in a
+    # rationale) must not reach the reader's terminal or mail client.
+    return "".join(c for c in str(value) if c in "\n\t" or c.isprintable())
+
+
+def _subject(view: dict[str, Any], bucket: str | None) -> str:
+    head = view["headline"]
+    where = f" {bucket}" if bucket is not None else ""
+    prefix = "[SYNTHETIC] " if view["synthetic"] else ""
+    return f"{prefix}tsys{where} {head['date']}: {head['summary']}"
+
+
+def render(
+    run: DailyRun,
+    *,
+    per_bucket: bool = False,
+    extra_sections: Iterable[dict[str, Any]] | None = None,
+    paper_account: Any = None,
+) -> list[Newsletter]:
+    """Render the newsletter(s) of a run.
+
+    Parameters
+    ----------
+    run
+        The daily run to describe.
+    per_bucket
+        Render one newsletter per bucket (each with the merged portfolio) instead of one.
+    extra_sections
+        More ``{"title", "html", "text"}`` sections, as the ``newsletter_sections`` hook returns.
+    paper_account
+        The paper account (a :class:`tsys.brokers.AccountState` or a mapping with ``equity``,
+        ``cash``, ``buying_power`` and optionally ``broker``), shown with the run's orders.
+
+    Returns
+    -------
+    list of Newsletter
+        One newsletter, or one per bucket; HTML with CSS inlined, and the plain text.
+    """
+    import css_inline
+
+    env = _environment()
+    html_t = env.get_template("newsletter.html.j2")
+    text_t = env.get_template("newsletter.txt.j2")
+    extra = None if extra_sections is None else list(extra_sections)
+    plugin = _plugin_sections(run)
+    groups: list[tuple[str | None, Sequence[BucketRun] | None]]
+    if per_bucket and run.buckets:
+        groups = [(b.bucket, [b]) for b in run.buckets]
+    else:
+        groups = [(None, None)]
+    out = []
+    for bucket, selected in groups:
+        view = build_view(
+            run,
+            buckets=selected,
+            extra_sections=extra,
+            paper_account=paper_account,
+            plugin_sections=plugin,
+        )
+        html = css_inline.inline(html_t.render(view))
+        text = text_t.render(view)
+        out.append(Newsletter(subject=_subject(view, bucket), html=html, text=text, bucket=bucket))
+    return out
+
+
+# -------------------------------------------------------------------------------- delivery
+def newsletter_paths(run_dir: Path, newsletter: Newsletter) -> tuple[Path, Path]:
+    """Where a newsletter's HTML and text go in a run folder."""
+    stem = "newsletter" if newsletter.bucket is None else f"newsletter-{newsletter.bucket}"
+    return Path(run_dir) / f"{stem}.html", Path(run_dir) / f"{stem}.txt"
+
+
+def write_files(run_dir: Path, newsletters: Sequence[Newsletter]) -> list[Path]:
+    """Write each newsletter's ``.html`` and ``.txt`` atomically; return the paths."""
+    from tsys.daily.artifacts import atomic_write_text
+
+    written = []
+    for nl in newsletters:
+        html_path, text_path = newsletter_paths(run_dir, nl)
+        atomic_write_text(html_path, nl.html)
+        atomic_write_text(text_path, nl.text)
+        written += [html_path, text_path]
+    return written
+
+
+def configured_notifiers(config: Any) -> dict[str, dict[str, Any]]:
+    """The enabled ``[notifiers.<name>]`` tables of the configuration (``enabled = false`` off)."""
+    out = {}
+    for name, options in (getattr(config, "notifiers", None) or {}).items():
+        opts = dict(options or {})
+        if opts.pop("enabled", True) is False:
+            continue
+        out[name] = opts
+    return out
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def send(
+    run: DailyRun,
+    config: Any,
+    run_dir: Path,
+    *,
+    names: Sequence[str] | None = None,
+    paper_account: Any = None,
+) -> list[DeliveryResult]:
+    """Send the run's newsletter through the configured notifiers (or only ``names``).
+
+    Each notifier is built from its ``[notifiers.<name>]`` table and resolved through the
+    notifier registry. A notifier that cannot be built or fails to send becomes a result with
+    ``ok=False`` naming the reason; this function never raises for a delivery failure.
+    """
+    from tsys.plugins import notifiers
+
+    tables = configured_notifiers(config)
+    if names is not None:
+        missing = [n for n in names if n not in tables]
+        for n in missing:
+            # Named on the command line but absent from the file: defaults may still work
+            # (e.g. the file notifier), so try it with no options.
+            tables[n] = {}
+        tables = {n: tables[n] for n in names}
+    cache: dict[bool, list[Newsletter]] = {}
+    results = []
+    for name, options in tables.items():
+        try:
+            cls = notifiers().get(name)
+            owner = notifiers().owner(name)
+            ctx = NotifierContext(config=config, run_dir=Path(run_dir))
+            notifier = _call(owner, cls.from_config, dict(options), ctx)
+            per_bucket = bool(getattr(notifier, "per_bucket", False))
+            if per_bucket not in cache:
+                cache[per_bucket] = render(run, per_bucket=per_bucket, paper_account=paper_account)
+            result = _call(owner, notifier.send, run, cache[per_bucket])
+            if not isinstance(result, DeliveryResult):
+                raise PluginError(
+                    f"notifier {name!r} returned {type(result).__name__}, expected DeliveryResult"
+                )
+            if result.at is None:
+                result = attrs.evolve(result, at=_now())
+        except TsysError as exc:
+            log.warning("notifier %s failed: %s", name, exc.message)
+            result = DeliveryResult(plugin=name, ok=False, detail=str(exc), at=_now())
+        results.append(result)
+    return results
+
+
+def _call(owner: str, fn: Any, *args: Any) -> Any:
+    # Like tsys.plugins.plugin_safe, but a TsysError the plugin raised on purpose (a
+    # NotifierError naming the SMTP server, a ConfigError) keeps its own class and message.
+    try:
+        return fn(*args)
+    except TsysError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {owner!r} failed in {getattr(fn, '__qualname__', fn)!s}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def deliver(
+    run: DailyRun,
+    config: Any,
+    run_dir: Path,
+    *,
+    send: bool = True,
+    paper_account: Any = None,
+) -> list[DeliveryResult]:
+    """Write the newsletter into the run folder, then send it through every notifier.
+
+    The files (``newsletter.html``, ``newsletter.txt``) are always written, before any send,
+    so a failed send loses nothing. Without a configured notifier (or with ``send=False``)
+    the single result says where the files are. Send failures come back as ``ok=False``
+    results; only a failure to write the files raises.
+
+    Returns
+    -------
+    list of DeliveryResult
+        One per notifier tried, for the caller to record in the run.
+    """
+    combined = render(run, paper_account=paper_account)
+    paths = write_files(run_dir, combined)
+    where = ", ".join(str(p) for p in paths)
+    if not send:
+        return [DeliveryResult(plugin="file", ok=True, detail=f"sending skipped; wrote {where}")]
+    if not configured_notifiers(config):
+        return [
+            DeliveryResult(
+                plugin="file",
+                ok=True,
+                detail=(
+                    f"no notifier configured ([notifiers.email] in tsys.toml sends email); "
+                    f"wrote {where}"
+                ),
+            )
+        ]
+    return _send(run, config, run_dir, paper_account=paper_account)
+
+
+_send = send
+
+
+def record_deliveries(run: DailyRun, run_dir: Path, results: Sequence[DeliveryResult]) -> DailyRun:
+    """Append delivery results to the run and rewrite ``run.json`` atomically."""
+    from tsys.daily.artifacts import atomic_write_text
+    from tsys.serialization import dumps
+
+    updated = attrs.evolve(run, deliveries=(*run.deliveries, *results))
+    atomic_write_text(Path(run_dir) / "run.json", dumps(updated))
+    return updated
