@@ -156,6 +156,27 @@ class BucketOutput:
         return out
 
 
+@attrs.frozen
+class PositionRules:
+    """How the portfolio layer manages a bucket's positions once entered.
+
+    ``stop_kind`` "fixed" keeps the stop set at entry (``BucketOutput.stop`` at the entry bar);
+    "atr_trailing" ratchets it up with ``BucketOutput.stop`` every bar (a chandelier stop).
+    ``atr_multiple`` is reported on trade plans; ``time_stop_bars`` closes a position after
+    that many bars; ``target_volatility`` (annualised) turns "inverse_vol" sizing into
+    volatility targeting (a position gets ``slot * min(1, target / vol)``); ``limit_entry``
+    asks for a LIMIT entry at ``BucketOutput.extras["limit"]`` instead of a market entry.
+    """
+
+    stop_kind: str = attrs.field(
+        default="fixed", validator=attrs.validators.in_(("fixed", "atr_trailing"))
+    )
+    atr_multiple: float | None = None
+    time_stop_bars: int | None = None
+    target_volatility: float | None = None
+    limit_entry: bool = False
+
+
 class Bucket(abc.ABC):
     """Base class of strategy buckets."""
 
@@ -171,6 +192,10 @@ class Bucket(abc.ABC):
     default_sizing: ClassVar[str] = "inverse_vol"
     #: Bars of history compute needs before its first valid score.
     warmup_bars: ClassVar[int] = 252
+
+    def position_rules(self, params: Any) -> PositionRules:
+        """Stops, time stop and sizing hints for positions of this bucket (see PositionRules)."""
+        return PositionRules()
 
     def default_params(self) -> Any:
         return self.Params()

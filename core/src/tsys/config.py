@@ -19,6 +19,7 @@ import attrs
 import cattrs
 from attrs import validators as v
 
+from tsys.contracts import FieldError
 from tsys.errors import ConfigError
 
 APP = "tsys"
@@ -37,7 +38,7 @@ _SECRET_WORDS = ("password", "secret", "api_key", "apikey", "token")
 
 def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"'{a.name}' must be between 0 and 1, got {value!r}")
+        raise FieldError(a.name, f"must be between 0 and 1, got {value!r}")
 
 
 @attrs.define
@@ -208,13 +209,10 @@ def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Conf
     try:
         cfg = _conv.structure(data, Config)
     except Exception as exc:
-        if isinstance(exc, cattrs.BaseValidationError):
-            lines = cattrs.transform_error(exc, path="$")
-        else:
-            lines = [str(exc)]
-        where = source or "configuration"
+        from tsys.serialization import describe_error
+
         raise ConfigError(
-            f"invalid {where}:\n  " + "\n  ".join(lines),
+            describe_error(exc, source or "configuration"),
             hint="`tsys config init` writes a commented starter file",
         ) from exc
     cfg.source_path = source

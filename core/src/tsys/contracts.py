@@ -87,45 +87,54 @@ class PositionSource(enum.StrEnum):
 
 
 # ---------------------------------------------------------------------------------- validators
+class FieldError(ValueError):
+    """A broken invariant of one field; the converter reports it at that field's path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"'{field}' {message}")
+        self.field = field
+        self.detail = message
+
+
 def _non_empty_str(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"'{attribute.name}' must be a non-empty string, got {value!r}")
+        raise FieldError(attribute.name, f"must be a non-empty string, got {value!r}")
 
 
 def _symbol(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     _non_empty_str(inst, attribute, value)
     if value != value.strip() or any(c.isspace() for c in value):
-        raise ValueError(f"'{attribute.name}' must not contain white space, got {value!r}")
+        raise FieldError(attribute.name, f"must not contain white space, got {value!r}")
 
 
 def _aware(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, dt.datetime):
-        raise TypeError(f"'{attribute.name}' must be a datetime, got {type(value).__name__}")
+        raise FieldError(attribute.name, f"must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise ValueError(f"'{attribute.name}' must be timezone-aware, got naive {value!r}")
+        raise FieldError(attribute.name, f"must be timezone-aware, got naive {value!r}")
 
 
 def _finite(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"'{attribute.name}' must be a number, got {type(value).__name__}")
+        raise FieldError(attribute.name, f"must be a number, got {type(value).__name__}")
     if not math.isfinite(value):
-        raise ValueError(f"'{attribute.name}' must be finite, got {value!r}")
+        raise FieldError(attribute.name, f"must be finite, got {value!r}")
 
 
 def _non_negative(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     _finite(inst, attribute, value)
     if value is not None and value < 0:
-        raise ValueError(f"'{attribute.name}' must be >= 0, got {value!r}")
+        raise FieldError(attribute.name, f"must be >= 0, got {value!r}")
 
 
 def _positive(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     _finite(inst, attribute, value)
     if value is not None and value <= 0:
-        raise ValueError(f"'{attribute.name}' must be > 0, got {value!r}")
+        raise FieldError(attribute.name, f"must be > 0, got {value!r}")
 
 
 def _float(value: Any) -> Any:
@@ -143,10 +152,17 @@ def _as_tuple(value: Any) -> tuple:
     return tuple(value)
 
 
-
-
 def _enum(cls: type[enum.Enum]):
-    return attrs.field(converter=cls, validator=v.instance_of(cls))
+    def convert(value: Any, field: attrs.Attribute) -> enum.Enum:
+        try:
+            return cls(value)
+        except ValueError:
+            known = ", ".join(repr(m.value) for m in cls)  # type: ignore[attr-defined]
+            raise FieldError(field.name, f"must be one of {known}, got {value!r}") from None
+
+    return attrs.field(
+        converter=attrs.Converter(convert, takes_field=True), validator=v.instance_of(cls)
+    )
 
 
 def _money(default: Any = attrs.NOTHING, *, positive: bool = False):
@@ -195,7 +211,9 @@ class Constraint:
 
     name: str = attrs.field(validator=_non_empty_str)
     detail: str = ""
-    dollars_before: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
+    dollars_before: float | None = attrs.field(
+        default=None, converter=_opt_float, validator=_finite
+    )
     dollars_after: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
 
 
@@ -223,9 +241,9 @@ class StopRule:
 
     def __attrs_post_init__(self) -> None:
         if self.kind is StopKind.FIXED and self.price is None:
-            raise ValueError("a fixed stop needs 'price'")
+            raise FieldError("price", "is needed by a fixed stop")
         if self.kind is StopKind.ATR_TRAILING and self.atr_multiple is None:
-            raise ValueError("an ATR trailing stop needs 'atr_multiple'")
+            raise FieldError("atr_multiple", "is needed by an ATR trailing stop")
 
 
 @attrs.frozen
@@ -247,7 +265,7 @@ class TradePlan:
 
     def __attrs_post_init__(self) -> None:
         if self.entry is EntryMethod.LIMIT and self.limit_price is None:
-            raise ValueError("a LIMIT entry needs 'limit_price'")
+            raise FieldError("limit_price", "is needed by a LIMIT entry")
 
     @property
     def symbol(self) -> str:
@@ -342,7 +360,7 @@ class PositionRecord:
 
     def __attrs_post_init__(self) -> None:
         if self.closed_at is not None and self.closed_at < self.opened_at:
-            raise ValueError("'closed_at' must not be before 'opened_at'")
+            raise FieldError("closed_at", "must not be before 'opened_at'")
 
     @property
     def is_open(self) -> bool:

@@ -164,8 +164,7 @@ class Registry(Generic[T]):
             raise PluginError(f"{owner} registered a {self.kind} without a 'name': {item!r}")
         if name in self._items:
             raise PluginError(
-                f"two plugins register the {self.kind} {name!r}: "
-                f"{self._owners[name]} and {owner}",
+                f"two plugins register the {self.kind} {name!r}: {self._owners[name]} and {owner}",
                 hint="uninstall or disable one of them (TSYS_DISABLE_PLUGINS)",
             )
         self._items[name] = item

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import cache
 from typing import Any, TypeVar
 
 import cattrs
 from cattrs.preconf.json import make_converter
+from cattrs.v import format_exception
 
-from tsys.contracts import SCHEMA_VERSION
+from tsys.contracts import SCHEMA_VERSION, FieldError
 from tsys.errors import ContractError
 
 T = TypeVar("T")
+#: A path segment like ['sp500'] reads better as .sp500 for identifier-like keys.
+_ATTRS_MSG = re.compile(r"^'(\w+)' (.*)$", re.S)
+_KEY = re.compile(r"\['([A-Za-z_][\w-]*)'\]")
 
 
 def _build() -> cattrs.Converter:
@@ -72,7 +77,7 @@ def structure(data: Any, cls: type[T], *, what: str | None = None) -> T:
     try:
         return converter().structure(data, cls)
     except Exception as exc:  # cattrs raises ClassValidationError and plain errors alike
-        raise ContractError(_describe(exc, what or cls.__name__)) from exc
+        raise ContractError(describe_error(exc, what or cls.__name__)) from exc
 
 
 def dumps(obj: Any, *, indent: int | None = 2) -> str:
@@ -97,9 +102,28 @@ def loads(text: str | bytes, cls: type[T], *, what: str | None = None) -> T:
     return structure(data, cls, what=what)
 
 
-def _describe(exc: BaseException, what: str) -> str:
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, FieldError):
+        # Marker, resolved by describe_error into the field's own path.
+        return f"\x00{exc.field}\x00{exc.detail}"
+    if type(exc) is ValueError and (m := _ATTRS_MSG.match(str(exc))):
+        # attrs' own validators say "'size' must be > 0: -5.0".
+        return f"\x00{m.group(1)}\x00{m.group(2)}"
+    return format_exception(exc, type_)
+
+
+def describe_error(exc: BaseException, what: str) -> str:
+    """One readable message for a structuring failure: a line per failing field path."""
     if isinstance(exc, cattrs.BaseValidationError):
-        lines = cattrs.transform_error(exc, path="$")
+        lines = []
+        for line in cattrs.transform_error(exc, path="$", format_exception=_format_exception):
+            if line.startswith("\x00"):
+                _, field, rest = line.split("\x00", 2)
+                detail, _, path = rest.rpartition(" @ ")
+                line = f"invalid value for {field}: {detail} @ {path}.{field}"
+            lines.append(_KEY.sub(r".\1", line))
+    elif isinstance(exc, FieldError):
+        lines = [f"invalid value for {exc.field}: {exc.detail} @ $.{exc.field}"]
     else:
         lines = [f"{type(exc).__name__}: {exc} @ $"]
     return f"invalid {what}:\n  " + "\n  ".join(lines)

@@ -25,11 +25,23 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schedule": ("tsys.cli.schedule", "schedule", "Run tsys every session (cron, systemd, loop)."),
     "backtest": ("tsys.cli.backtest", "backtest", "Backtest a bucket with realistic fills."),
     "optimize": ("tsys.cli.optimize", "optimize", "Tune a bucket's parameters with Optuna."),
-    "validate": ("tsys.cli.validate", "validate", "Validate a bucket out of sample and under stress."),
+    "validate": (
+        "tsys.cli.validate",
+        "validate",
+        "Validate a bucket out of sample and under stress.",
+    ),
     "trades": ("tsys.cli.trades", "trades", "Keep the positions you manage by hand."),
-    "portfolio": ("tsys.cli.portfolio", "portfolio", "One view of system, paper and manual positions."),
+    "portfolio": (
+        "tsys.cli.portfolio",
+        "portfolio",
+        "One view of system, paper and manual positions.",
+    ),
     "paper": ("tsys.cli.paper", "paper", "Paper trading: orders, reconciliation, report."),
-    "newsletter": ("tsys.cli.newsletter", "newsletter", "Preview or (re)send the daily newsletter."),
+    "newsletter": (
+        "tsys.cli.newsletter",
+        "newsletter",
+        "Preview or (re)send the daily newsletter.",
+    ),
     "data": ("tsys.cli.data", "data", "Inspect and validate market data."),
     "config": ("tsys.cli.config", "config", "Show or create the configuration."),
     "plugins": ("tsys.cli.plugins", "plugins", "List installed plugins and their hooks."),
@@ -95,11 +107,19 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(cls=TsysGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="tsys")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Configuration file (default: ./tsys.toml, then the user config dir).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: ./tsys.toml, then the user config dir).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.option("--strict-plugins", is_flag=True,
-              help="Fail when a plugin cannot be loaded instead of skipping it.")
+@click.option(
+    "--strict-plugins",
+    is_flag=True,
+    help="Fail when a plugin cannot be loaded instead of skipping it.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool, strict_plugins: bool) -> None:
     """tsys: what to buy, sell or watch after each close, how much, and why.

@@ -42,8 +42,12 @@ def _print_tree(data: dict, indent: int = 0) -> None:
 
 
 @config.command(name="init")
-@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write (default: ./tsys.toml).")
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write (default: ./tsys.toml).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def config_init(path: Path | None, force: bool) -> None:
     """Write a commented starter tsys.toml."""

@@ -6,6 +6,7 @@ Layout: ``run.json`` (the whole :class:`~tsys.contracts.DailyRun`), ``signals.cs
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -42,10 +43,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise TsysError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
@@ -60,8 +59,10 @@ def load_run(data_dir: Path, as_of: dt.date) -> DailyRun:
     path = run_dir(data_dir, as_of) / "run.json"
     if not path.is_file():
         known = list_runs(data_dir)
-        hint = "known runs: " + ", ".join(d.isoformat() for d in known[-5:]) if known else (
-            "run `tsys run-daily` first"
+        hint = (
+            "known runs: " + ", ".join(d.isoformat() for d in known[-5:])
+            if known
+            else ("run `tsys run-daily` first")
         )
         raise DataError(f"no daily run for {as_of.isoformat()} in {runs_dir(data_dir)}", hint=hint)
     return loads(path.read_bytes(), DailyRun, what=str(path))

@@ -1,6 +1,26 @@
-"""Market data: the Bars panel, the data-source interface, built-in sources, validation."""
+"""Market data: the Bars panel, the data-source interface, built-in sources, validation.
 
-from tsys.data.bars import FIELDS, Bars
-from tsys.data.source import DataHub, DataSource, Fundamentals, SourceContext
+Names are resolved lazily so that importing a submodule (the built-in plugin registration, for
+one) does not pull pandas into ``tsys --help``.
+"""
+
+from typing import Any
 
 __all__ = ["FIELDS", "Bars", "DataHub", "DataSource", "Fundamentals", "SourceContext"]
+
+_LAZY = {
+    "FIELDS": "tsys.data.bars",
+    "Bars": "tsys.data.bars",
+    "DataHub": "tsys.data.source",
+    "DataSource": "tsys.data.source",
+    "Fundamentals": "tsys.data.source",
+    "SourceContext": "tsys.data.source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)

@@ -96,15 +96,11 @@ class DataSource:
         """Sector, shares outstanding and float, market cap per symbol."""
         return None
 
-    def news(
-        self, symbols: Sequence[str], start: dt.date, end: dt.date
-    ) -> pd.DataFrame | None:
+    def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         """News sentiment, one row per article or day: :data:`NEWS_COLUMNS`, sentiment -1..1."""
         return None
 
-    def earnings(
-        self, symbols: Sequence[str], start: dt.date, end: dt.date
-    ) -> pd.DataFrame | None:
+    def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         """Earnings report dates: :data:`EARNINGS_COLUMNS`."""
         return None
 
@@ -174,9 +170,7 @@ class DataHub:
     def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         return self._first("news", "news sentiment", symbols, start, end)
 
-    def earnings(
-        self, symbols: Sequence[str], start: dt.date, end: dt.date
-    ) -> pd.DataFrame | None:
+    def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         return self._first("earnings", "earnings dates", symbols, start, end)
 
     def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame | None:
