@@ -1,0 +1,386 @@
+"""The daily run's last bar: signals, allocations and trade plans from one bucket's output.
+
+The same :func:`~tsys.portfolio.construct.select_and_size` that backtests use sizes today's
+entries, against the positions the user already holds (system, paper and manual).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from tsys.contracts import (
+    Action,
+    Allocation,
+    AssetClass,
+    Blocker,
+    Constraint,
+    EntryMethod,
+    Intent,
+    PositionRecord,
+    PositionSource,
+    Side,
+    Signal,
+    StopKind,
+    StopRule,
+    TradePlan,
+)
+from tsys.portfolio.construct import (
+    ADV_WINDOW,
+    CORRELATION_WINDOW,
+    VOL_WINDOW,
+    Candidate,
+    Holding,
+    sector_map,
+    select_and_size,
+)
+
+if TYPE_CHECKING:
+    from tsys.buckets import Bucket, BucketContext, BucketOutput
+    from tsys.config import BucketConfig, OverridesConfig, RiskConfig
+    from tsys.data import Bars
+
+_COID_BAD = re.compile(r"[^A-Za-z0-9._-]+")
+COID_MAX = 48
+
+
+def client_order_id(bucket: str, as_of: dt.date, symbol: str, side: str) -> str:
+    """Deterministic order id ``tsys-{bucket}-{YYYYMMDD}-{symbol}-{side}``.
+
+    Characters outside ``A-Za-z0-9._-`` become "-" and ids longer than Alpaca's 48 characters
+    keep their start plus a short hash of the whole, so a rerun of the same day reuses the
+    same id (the broker then refuses a duplicate instead of buying twice).
+    """
+    raw = f"tsys-{bucket}-{as_of:%Y%m%d}-{symbol}-{side}"
+    clean = _COID_BAD.sub("-", raw).strip("-")
+    if len(clean) <= COID_MAX:
+        return clean
+    digest = hashlib.sha1(raw.encode()).hexdigest()[:8]
+    return f"{clean[: COID_MAX - 9]}-{digest}"
+
+
+def valid_until(as_of: dt.date, asset_class: AssetClass) -> dt.datetime:
+    """The close of the next session: NYSE for equities, the next UTC day for crypto."""
+    if asset_class is AssetClass.CRYPTO:
+        return dt.datetime.combine(as_of + dt.timedelta(days=2), dt.time(0, 0), dt.UTC)
+    try:
+        import exchange_calendars as xcals
+        import pandas as pd
+
+        cal = xcals.get_calendar("XNYS")
+        day = pd.Timestamp(as_of)
+        nxt = cal.next_session(day) if cal.is_session(day) else cal.date_to_session(day, "next")
+        return cal.session_close(nxt).to_pydatetime().astimezone(dt.UTC)
+    except Exception:  # outside the calendar's range: next weekday 21:00 UTC (16:00/17:00 NY)
+        nxt = as_of + dt.timedelta(days=1)
+        while nxt.weekday() >= 5:
+            nxt += dt.timedelta(days=1)
+        return dt.datetime.combine(nxt, dt.time(21, 0), dt.UTC)
+
+
+@attrs.frozen
+class BucketDecisions:
+    """One bucket's plan for the next session: signals, allocations, plans, blockers, notes."""
+
+    signals: tuple[Signal, ...]
+    allocations: tuple[Allocation, ...]
+    plans: tuple[TradePlan, ...]
+    blockers: tuple[Blocker, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _f(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def build_allocations(
+    bucket: Bucket,
+    ctx: BucketContext,
+    bars: Bars,
+    output: BucketOutput,
+    settings: BucketConfig,
+    risk: RiskConfig,
+    overrides: OverridesConfig,
+    *,
+    equity: float,
+    holdings: Sequence[PositionRecord] = (),
+    params: Any = None,
+    t: int = -1,
+    sectors: Mapping[str, str] | None = None,
+) -> BucketDecisions:
+    """Turn the bucket's output at row ``t`` (default: the last bar) into today's plan.
+
+    Held positions of this bucket become HOLD, or SELL when the exit mask, the stop or the
+    user's block says so; a SELL is planned only for system and paper positions, a manual
+    position gets HOLD with the reason to consider selling. Every holding (any source, any
+    bucket) counts against the caps. New entries go through :func:`select_and_size`;
+    candidates a cap turned down become WATCH plans carrying that constraint.
+    """
+    from tsys.portfolio import indicators as ind
+
+    params = params if params is not None else bucket.default_params()
+    rules = bucket.position_rules(params)
+    T = bars.shape[0]
+    if T == 0:
+        return BucketDecisions((), (), (), (), ("no bars",))
+    t = t % T
+    ts = bars.index[t].to_pydatetime()
+    as_of = ts.date()
+    close = bars.close
+    vol = ind.volatility(close, VOL_WINDOW)[t]
+    adv = ind.dollar_volume(close, bars.volume, ADV_WINDOW)[t]
+    lo = max(0, t - CORRELATION_WINDOW + 1)
+    rets = ind.simple_returns(close)[lo : t + 1]
+    if sectors is None:
+        sectors = sector_map(ctx, bars.symbols)
+    cols = {s: j for j, s in enumerate(bars.symbols)}
+    blocked_user = {s.upper() for s in overrides.blocked_symbols}
+    regime = float(output.regime[t]) if output.regime is not None else 1.0
+
+    def price_of(sym: str, fallback: float) -> float:
+        j = cols.get(sym)
+        if j is not None and math.isfinite(close[t, j]) and close[t, j] > 0:
+            return float(close[t, j])
+        return fallback
+
+    open_recs = [r for r in holdings if r.is_open and r.side is Side.BUY]
+    held = [
+        Holding(
+            r.symbol,
+            r.quantity * price_of(r.symbol, r.entry_price),
+            r.asset_class,
+            sectors.get(r.symbol),
+            r.bucket or None,
+            r.source,
+        )
+        for r in open_recs
+    ]
+
+    signals: list[Signal] = []
+    allocations: list[Allocation] = []
+    plans: list[TradePlan] = []
+    blockers: list[Blocker] = []
+    notes: list[str] = []
+
+    def tags(sym: str) -> list[str]:
+        j = cols.get(sym)
+        if j is None:
+            return []
+        try:
+            return [str(x) for x in bucket.explain(ctx, bars, output, sym, t)]
+        except Exception as exc:  # the plan must not die for a missing rationale
+            ctx.warn(f"{bucket.name}: explain failed for {sym}: {type(exc).__name__}: {exc}")
+            return []
+
+    def score_of(sym: str) -> float:
+        j = cols.get(sym)
+        s = output.score[t, j] if j is not None else math.nan
+        return float(s) if math.isfinite(s) else 0.0
+
+    def entry_for(ac: AssetClass) -> EntryMethod:
+        return EntryMethod.MKT if ac is AssetClass.CRYPTO else EntryMethod.MOO
+
+    def add(
+        sym: str,
+        ac: AssetClass,
+        action: Action,
+        *,
+        dollars: float,
+        qty: float,
+        rationale: list[str],
+        constraints: Sequence[Constraint] = (),
+        risk_budget: float = 0.0,
+        adv_part: float | None = None,
+        liquidity_flag: bool = False,
+        stop: StopRule | None = None,
+        take_profit: float | None = None,
+        entry: EntryMethod | None = None,
+        limit_price: float | None = None,
+    ) -> None:
+        side = Side.SELL if action is Action.SELL else Side.BUY
+        intent = {
+            Action.BUY: Intent.ENTER_NEXT_OPEN,
+            Action.SELL: Intent.EXIT_NEXT_OPEN,
+        }.get(action, Intent.WATCH)
+        sig = Signal(
+            symbol=sym,
+            asset_class=ac,
+            timestamp=ts,
+            side=side,
+            intent=intent,
+            score=score_of(sym),
+            bucket=bucket.name,
+            strategy_version=bucket.version,
+            rationale=tuple(rationale),
+        )
+        alloc = Allocation(
+            signal=sig,
+            dollars=max(0.0, dollars),
+            weight=max(0.0, dollars / equity),
+            quantity=max(0.0, qty),
+            risk_budget=max(0.0, risk_budget),
+            constraints=tuple(constraints),
+            adv_participation=adv_part,
+            liquidity_flag=liquidity_flag,
+        )
+        plan = TradePlan(
+            allocation=alloc,
+            action=action,
+            entry=entry or entry_for(ac),
+            client_order_id=client_order_id(bucket.name, as_of, sym, action.value),
+            valid_until=valid_until(as_of, ac),
+            limit_price=limit_price,
+            stop=stop,
+            take_profit=take_profit,
+            time_stop_bars=rules.time_stop_bars,
+        )
+        signals.append(sig)
+        allocations.append(alloc)
+        plans.append(plan)
+
+    def stop_rule(level: float | None) -> StopRule | None:
+        if level is None or level <= 0:
+            return None
+        if rules.stop_kind == "atr_trailing" and rules.atr_multiple is not None:
+            return StopRule(StopKind.ATR_TRAILING, price=level, atr_multiple=rules.atr_multiple)
+        return StopRule(StopKind.FIXED, price=level)
+
+    # ---- positions of this bucket: hold or sell
+    for r in open_recs:
+        if r.bucket != bucket.name:
+            continue
+        j = cols.get(r.symbol)
+        px = price_of(r.symbol, r.entry_price)
+        why = None
+        if j is not None and output.exits[t, j]:
+            why = "exit signal"
+        elif r.stop is not None and j is not None and bars.low[t, j] <= r.stop:
+            why = f"stop {r.stop:,.2f} touched"
+        elif r.symbol.upper() in blocked_user:
+            why = "blocked by the user (overrides.blocked_symbols)"
+        elif rules.time_stop_bars is not None:
+            held_bars = int(np.sum(bars.index > r.opened_at)) if j is not None else 0
+            if held_bars >= rules.time_stop_bars:
+                why = f"time stop: held {held_bars} bars"
+        base = tags(r.symbol)
+        if why is not None and r.source in (PositionSource.SYSTEM, PositionSource.PAPER):
+            add(
+                r.symbol,
+                r.asset_class,
+                Action.SELL,
+                dollars=r.quantity * px,
+                qty=r.quantity,
+                rationale=[*base, why],
+            )
+        else:
+            extra = [f"{why}: consider selling (manual position)"] if why is not None else []
+            trailing = _f(output.stop[t, j]) if j is not None else None
+            level = r.stop
+            if rules.stop_kind == "atr_trailing" and trailing is not None:
+                level = max(level or 0.0, trailing)
+            add(
+                r.symbol,
+                r.asset_class,
+                Action.HOLD,
+                dollars=r.quantity * px,
+                qty=r.quantity,
+                rationale=[*base, *extra],
+                stop=stop_rule(level),
+                take_profit=r.target,
+            )
+
+    # ---- bucket blockers (earnings, news) and user blocks
+    if output.blocked is not None:
+        for j in np.flatnonzero(output.blocked[t]):
+            reason = output.block_reasons.get((t, int(j)), "blocked by the bucket")
+            blockers.append(Blocker(bars.symbols[j], bucket.name, reason, kind="event"))
+
+    # ---- new entries
+    held_syms = {h.symbol for h in held}
+    eligible = output.entries[t] & np.isfinite(output.score[t]) & np.isfinite(close[t])
+    if output.blocked is not None:
+        eligible &= ~output.blocked[t]
+    cands = []
+    for j in np.flatnonzero(eligible):
+        sym = bars.symbols[j]
+        if sym in held_syms:
+            continue
+        if sym.upper() in blocked_user:
+            blockers.append(
+                Blocker(
+                    sym, bucket.name, "blocked by the user (overrides.blocked_symbols)", kind="user"
+                )
+            )
+        cands.append(
+            Candidate(
+                symbol=sym,
+                score=float(output.score[t, j]),
+                price=float(close[t, j]),
+                asset_class=bars.asset_classes[j],
+                volatility=_f(vol[j]),
+                stop=_f(output.stop[t, j]),
+                adv_dollars=_f(adv[j]),
+                sector=sectors.get(sym),
+            )
+        )
+    returns = {s: rets[:, j] for s, j in cols.items()}
+    sel = select_and_size(
+        cands,
+        equity=equity,
+        bucket=bucket.name,
+        settings=settings,
+        risk=risk,
+        overrides=overrides,
+        regime=regime,
+        held=held,
+        returns=returns,
+        target_volatility=rules.target_volatility,
+        round_lots=True,
+    )
+    notes.extend(sel.notes)
+    limits = output.extras.get("limit") if rules.limit_entry else None
+    for d in sel.decisions:
+        j = cols[d.symbol]
+        entry = None
+        limit_price = None
+        if limits is not None and math.isfinite(limits[t, j]) and limits[t, j] > 0:
+            entry, limit_price = EntryMethod.LIMIT, float(limits[t, j])
+        add(
+            d.symbol,
+            d.asset_class,
+            Action.BUY,
+            dollars=d.dollars,
+            qty=d.quantity,
+            rationale=tags(d.symbol) + [f"capped: {c.name}" for c in d.constraints],
+            constraints=d.constraints,
+            risk_budget=d.risk_budget,
+            adv_part=d.adv_participation,
+            liquidity_flag=d.liquidity_flag,
+            stop=stop_rule(_f(output.stop[t, j])),
+            take_profit=_f(output.target[t, j]),
+            entry=entry,
+            limit_price=limit_price,
+        )
+    for sym, con in sel.rejected:
+        if con.name == "user_blocked":
+            continue
+        ac = bars.asset_classes[cols[sym]]
+        add(
+            sym,
+            ac,
+            Action.WATCH,
+            dollars=0.0,
+            qty=0.0,
+            rationale=[*tags(sym), f"not bought: {con.detail}"],
+            constraints=[con],
+        )
+    return BucketDecisions(
+        tuple(signals), tuple(allocations), tuple(plans), tuple(blockers), tuple(notes)
+    )
