@@ -1,0 +1,674 @@
+"""The Alpaca broker: tsys trade plans as Alpaca orders, idempotent by ``client_order_id``.
+
+Paper trading is the default. Live trading needs BOTH ``live = true`` in ``[broker.options]``
+AND ``ALPACA_PAPER=false`` in the environment; either one alone is a configuration error, so a
+typo can never move real money.
+
+How an order is placed (:meth:`AlpacaBroker.submit`), per plan:
+
+1. ``GET /v2/orders:by_client_order_id``: if Alpaca knows the id, that order is the answer.
+2. Only after a 404 there: ``POST /v2/orders``.
+3. A timeout, a dropped connection, a 429/5xx or a malformed answer is temporary: wait, and go
+   back to step 1 (never straight to a second POST), at most ``attempts`` times.
+4. A 422 "client_order_id must be unique" means an earlier POST did land: fetch that order.
+
+alpaca-py's own retry loop (429/504, three times, 3 s apart) is switched off (``_retry = 0``,
+a private attribute: alpaca-py 0.44 has no public switch) because it would re-POST without the
+look-up of step 1. alpaca-py also sets no HTTP timeout at all, so every request of this broker
+gets ``timeout`` seconds through a wrapper around the client's ``requests`` session.
+
+Responses are read with ``raw_data=True`` and parsed here, so a new enum value at Alpaca (it has
+happened: ``CRYPTO``, ``ASCX``, ``crypto_perp``) cannot break the broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Self
+
+from tsys.brokers import AccountState, Broker, BrokerContext
+from tsys.brokers.common import MemoryOrderLog, OrderLog, event_for, retry, tradable, utcnow
+from tsys.contracts import (
+    Action,
+    AssetClass,
+    EntryMethod,
+    Order,
+    OrderStatus,
+    PositionRecord,
+    PositionSource,
+    Side,
+    StopKind,
+    TimeInForce,
+    TradePlan,
+)
+from tsys.errors import BrokerError, ConfigError, OrderRejected, TemporaryBrokerError
+from tsys_broker_alpaca import symbols as sym
+
+#: Alpaca order status -> tsys status. Unknown values become ACCEPTED with a message.
+STATUS_MAP: dict[str, OrderStatus] = {
+    "pending_new": OrderStatus.SUBMITTED,
+    "accepted": OrderStatus.ACCEPTED,
+    "new": OrderStatus.ACCEPTED,
+    "accepted_for_bidding": OrderStatus.ACCEPTED,
+    "pending_review": OrderStatus.ACCEPTED,
+    "held": OrderStatus.ACCEPTED,
+    "calculated": OrderStatus.ACCEPTED,
+    "stopped": OrderStatus.ACCEPTED,
+    "suspended": OrderStatus.ACCEPTED,
+    "pending_cancel": OrderStatus.ACCEPTED,
+    "pending_replace": OrderStatus.ACCEPTED,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "replaced": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+_TIF_MAP = {
+    "opg": TimeInForce.OPG,
+    "day": TimeInForce.DAY,
+    "gtc": TimeInForce.GTC,
+    "ioc": TimeInForce.IOC,
+    "fok": TimeInForce.IOC,
+    "cls": TimeInForce.DAY,
+}
+_UNIQUE_CID = "client_order_id must be unique"
+#: Alpaca limits client_order_id to 128 characters.
+MAX_CID = 128
+
+
+def _parse_ts(value: Any) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    out = dt.datetime.fromisoformat(str(value))
+    return out if out.tzinfo is not None else out.replace(tzinfo=dt.UTC)
+
+
+def _num(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"non-finite number {value!r}")
+    return out
+
+
+def _error_parts(exc: Any) -> tuple[int | None, str]:
+    """Status and a readable message of an alpaca-py ``APIError``.
+
+    ``exc.code`` / ``exc.message`` raise on a non-JSON body or a body without ``code``, so the
+    body is parsed here instead.
+    """
+    status = exc.status_code
+    text = str(exc)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "message" in body:
+        return status, str(body["message"])
+    flat = " ".join(text.split())
+    return status, (flat[:200] or "(empty body)")
+
+
+def parse_order(raw: dict[str, Any], *, bucket: str = "") -> Order:
+    """An Alpaca order (raw JSON) as a tsys :class:`Order`."""
+    try:
+        ac = (
+            sym.asset_class_from_alpaca(raw.get("asset_class"))
+            if raw.get("asset_class")
+            else sym.asset_class_of(raw["symbol"])
+        )
+        typ = raw.get("type") or raw.get("order_type") or "market"
+        tif = str(raw["time_in_force"])
+        if typ in ("limit", "stop_limit"):
+            entry = EntryMethod.LIMIT
+        elif tif == "opg":
+            entry = EntryMethod.MOO
+        else:
+            entry = EntryMethod.MKT
+        stop_price = _num(raw.get("stop_price"))
+        take_profit = None
+        for leg in raw.get("legs") or []:
+            if leg.get("type") in ("stop", "stop_limit") and leg.get("stop_price"):
+                stop_price = _num(leg["stop_price"])
+            elif leg.get("type") == "limit" and leg.get("limit_price"):
+                take_profit = _num(leg["limit_price"])
+        qty = _num(raw.get("qty")) or _num(raw.get("filled_qty"))
+        if qty is None or qty <= 0:
+            raise ValueError("order has no quantity (notional orders are not tsys orders)")
+        avg = _num(raw.get("filled_avg_price"))
+        return Order(
+            client_order_id=str(raw["client_order_id"]),
+            symbol=sym.from_alpaca(str(raw["symbol"]), ac),
+            asset_class=ac,
+            side=Side(raw["side"]),
+            quantity=qty,
+            entry=entry,
+            time_in_force=_TIF_MAP.get(tif, TimeInForce.DAY),
+            submitted_at=_parse_ts(raw.get("submitted_at")) or _parse_ts(raw["created_at"]),
+            status=STATUS_MAP.get(str(raw["status"]), OrderStatus.ACCEPTED),
+            limit_price=_num(raw.get("limit_price")),
+            stop_price=stop_price,
+            take_profit=take_profit,
+            broker_order_id=str(raw["id"]),
+            filled_quantity=_num(raw.get("filled_qty")) or 0.0,
+            filled_avg_price=avg if avg else None,
+            bucket=bucket,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TemporaryBrokerError(
+            f"Alpaca sent an order tsys cannot read ({type(exc).__name__}: {exc})",
+            hint="retrying; if it persists, report the Alpaca response shape",
+        ) from exc
+
+
+def event_time(raw: dict[str, Any]) -> dt.datetime:
+    """When the order reached its current status, as Alpaca stamps it."""
+    key = {
+        "filled": "filled_at",
+        "canceled": "canceled_at",
+        "expired": "expired_at",
+        "rejected": "failed_at",
+    }.get(str(raw.get("status")), "updated_at")
+    return _parse_ts(raw.get(key)) or _parse_ts(raw.get("updated_at")) or utcnow()
+
+
+def round_price(price: float) -> float:
+    """Alpaca rejects sub-penny prices at or above $1 (2 decimals), else 4 decimals."""
+    return round(price, 2) if price >= 1.0 else round(price, 4)
+
+
+def order_request(plan: TradePlan, *, crypto_tif: str = "gtc", brackets: bool = False) -> Any:
+    """Build the alpaca-py request for ``plan`` (raises :class:`OrderRejected` when impossible).
+
+    Equities: MOO -> market ``opg``; MKT -> market ``day``; LIMIT -> limit ``day``; whole shares.
+    Crypto: market or limit with ``gtc`` (or ``ioc``), quantity floored to 9 decimals.
+    Brackets (equity buys with a fixed stop and a take-profit, when ``brackets``): Alpaca
+    accepts bracket orders only with ``day``/``gtc``, so a MOO entry becomes market ``day``.
+    """
+    from alpaca.trading.enums import OrderClass, OrderSide
+    from alpaca.trading.enums import TimeInForce as ATif
+    from alpaca.trading.requests import (
+        LimitOrderRequest,
+        MarketOrderRequest,
+        StopLossRequest,
+        TakeProfitRequest,
+    )
+
+    cid = plan.client_order_id
+    if len(cid) > MAX_CID:
+        raise OrderRejected(f"client_order_id {cid[:40]}... is longer than Alpaca's {MAX_CID}")
+    if plan.action not in (Action.BUY, Action.SELL):
+        raise OrderRejected(f"plan {cid} is {plan.action.value}: only BUY and SELL become orders")
+    sig = plan.allocation.signal
+    ac = sig.asset_class
+    if ac is AssetClass.EQUITY:
+        qty = float(math.floor(plan.allocation.quantity + 1e-9))
+    else:
+        qty = math.floor(plan.allocation.quantity * 1e9 + 1e-6) / 1e9
+    if qty <= 0:
+        raise OrderRejected(
+            f"plan {cid} for {sig.symbol}: quantity {plan.allocation.quantity} rounds to 0"
+            + (" shares" if ac is AssetClass.EQUITY else "")
+        )
+    kw: dict[str, Any] = {
+        "symbol": sym.to_alpaca(sig.symbol, ac),
+        "qty": qty,
+        "side": OrderSide.BUY if plan.action is Action.BUY else OrderSide.SELL,
+        "client_order_id": cid,
+    }
+    bracket = (
+        brackets
+        and ac is AssetClass.EQUITY
+        and plan.action is Action.BUY
+        and plan.take_profit is not None
+        and plan.stop is not None
+        and plan.stop.kind is StopKind.FIXED
+    )
+    if ac is AssetClass.CRYPTO:
+        if crypto_tif not in ("gtc", "ioc"):
+            raise ConfigError(f"crypto_time_in_force must be 'gtc' or 'ioc', got {crypto_tif!r}")
+        kw["time_in_force"] = ATif(crypto_tif)
+    elif plan.entry is EntryMethod.MOO and not bracket:
+        kw["time_in_force"] = ATif.OPG
+    else:
+        kw["time_in_force"] = ATif.DAY
+    if bracket:
+        assert plan.stop is not None and plan.stop.price is not None
+        assert plan.take_profit is not None
+        kw["order_class"] = OrderClass.BRACKET
+        kw["take_profit"] = TakeProfitRequest(limit_price=round_price(plan.take_profit))
+        kw["stop_loss"] = StopLossRequest(stop_price=round_price(plan.stop.price))
+    if plan.entry is EntryMethod.LIMIT:
+        assert plan.limit_price is not None
+        return LimitOrderRequest(limit_price=round_price(plan.limit_price), **kw)
+    return MarketOrderRequest(**kw)
+
+
+def _install_timeout(client: Any, timeout: float) -> None:
+    # alpaca-py calls session.request(...) without a timeout: a hung connection would block
+    # the daily run forever. Give every request ours.
+    session = client._session
+    original = session.request
+
+    def request(method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", timeout)
+        return original(method, url, **kwargs)
+
+    session.request = request
+
+
+def live_requested(options: dict[str, Any]) -> bool:
+    """Decide paper or live from ``options["live"]`` and ``ALPACA_PAPER`` (both must agree)."""
+    live_opt = options.get("live", False)
+    if not isinstance(live_opt, bool):
+        raise ConfigError(f"[broker.options] live must be true or false, got {live_opt!r}")
+    env = os.environ.get("ALPACA_PAPER", "true").strip().lower()
+    if env not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"ALPACA_PAPER must be true or false, got {env!r}")
+    env_paper = env in ("true", "1", "yes")
+    if live_opt and env_paper:
+        raise ConfigError(
+            "[broker.options] live = true, but ALPACA_PAPER is not false: refusing to guess",
+            hint="LIVE trading moves real money; set ALPACA_PAPER=false as well to confirm, "
+            "or remove live = true to paper trade",
+        )
+    if not live_opt and not env_paper:
+        raise ConfigError(
+            "ALPACA_PAPER=false, but [broker.options] live is not true: refusing to guess",
+            hint="LIVE trading moves real money; set live = true in [broker.options] as well "
+            "to confirm, or unset ALPACA_PAPER to paper trade",
+        )
+    return bool(live_opt)
+
+
+class AlpacaBroker(Broker):
+    """Alpaca trading (paper by default) behind the tsys :class:`Broker` interface.
+
+    Parameters
+    ----------
+    api_key, secret_key
+        Alpaca keys (from ``ALPACA_API_KEY`` / ``ALPACA_API_SECRET`` via ``from_config``).
+    paper
+        False trades real money; ``from_config`` only sets it after a double confirmation.
+    base_url
+        Host override (``http://127.0.0.1:PORT`` for a test server; no trailing ``/v2``).
+    log
+        Where orders and lifecycle events are kept (the store's paper log, else memory).
+    crypto_time_in_force
+        ``gtc`` (default) or ``ioc`` for crypto orders.
+    brackets
+        Send equity buys with a fixed stop and a take-profit as bracket orders.
+    timeout
+        Seconds to wait for each HTTP answer.
+    attempts, backoff
+        Temporary failures are retried ``attempts`` times, waiting ``backoff`` seconds,
+        doubling; every retry of a submission looks the order up first.
+    """
+
+    name = "alpaca"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        secret_key: str,
+        paper: bool = True,
+        base_url: str | None = None,
+        log: OrderLog | None = None,
+        crypto_time_in_force: str = "gtc",
+        brackets: bool = False,
+        timeout: float = 15.0,
+        attempts: int = 4,
+        backoff: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from alpaca.trading.client import TradingClient
+
+        if crypto_time_in_force not in ("gtc", "ioc"):
+            raise ConfigError(
+                f"crypto_time_in_force must be 'gtc' or 'ioc', got {crypto_time_in_force!r}"
+            )
+        if base_url is not None and (base_url.endswith("/") or base_url.endswith("/v2")):
+            raise ConfigError(
+                f"base_url {base_url!r} must be the host only",
+                hint="e.g. https://paper-api.alpaca.markets (no trailing slash, no /v2)",
+            )
+        self.paper = paper
+        self.log: OrderLog = log if log is not None else MemoryOrderLog()
+        self.crypto_tif = crypto_time_in_force
+        self.brackets = brackets
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.client = TradingClient(
+            api_key, secret_key, paper=paper, raw_data=True, url_override=base_url or None
+        )
+        self.client._retry = 0  # see the module docstring: we retry, with a look-up first
+        _install_timeout(self.client, timeout)
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
+        """Build from ``[broker.options]`` and the environment (keys never come from the file)."""
+        from tsys.config import secret
+
+        opts = dict(options)
+        live = live_requested(opts)
+        opts.pop("live", None)
+        key, sec = secret("ALPACA_API_KEY"), secret("ALPACA_API_SECRET")
+        if key is None or sec is None:
+            raise ConfigError(
+                "the alpaca broker needs ALPACA_API_KEY and ALPACA_API_SECRET in the environment",
+                hint="create paper keys at https://app.alpaca.markets (Paper account, API keys)",
+            )
+        known = {"base_url", "crypto_time_in_force", "brackets", "timeout", "attempts", "backoff"}
+        unknown = sorted(set(opts) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown [broker.options] for alpaca: {', '.join(unknown)}",
+                hint="known: live, " + ", ".join(sorted(known)),
+            )
+        log = None
+        if ctx.store is not None:
+            from tsys.store.paper import StoreOrderLog
+
+            log = StoreOrderLog(ctx.store)
+        if live:
+            msg = "ALPACA LIVE TRADING: orders from tsys will move REAL MONEY"
+            print(f"WARNING: {msg}", file=sys.stderr)
+            ctx.warnings.append(msg)
+        return cls(api_key=key, secret_key=sec, paper=not live, log=log, **opts)
+
+    # ----------------------------------------------------------------- low level
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, submitting: bool = False) -> Any:
+        import requests
+        from alpaca.common.exceptions import APIError
+
+        try:
+            return fn(*args)
+        except APIError as exc:
+            raise self._map_error(exc, what, submitting) from None
+        except requests.exceptions.Timeout:
+            raise TemporaryBrokerError(
+                f"Alpaca did not answer {what} within {self.timeout:g} s"
+            ) from None
+        except (requests.exceptions.RequestException, ValueError) as exc:
+            # ConnectionError, a dropped connection, or a body that is not JSON.
+            raise TemporaryBrokerError(f"Alpaca {what} failed: {type(exc).__name__}") from None
+
+    def _map_error(self, exc: Any, what: str, submitting: bool) -> BrokerError:
+        status, message = _error_parts(exc)
+        text = f"Alpaca refused {what} (HTTP {status}): {message}"
+        if status is None or status in (408, 429) or status >= 500:
+            return TemporaryBrokerError(text)
+        if status == 401:
+            return BrokerError(
+                text,
+                hint="check ALPACA_API_KEY / ALPACA_API_SECRET, and that paper keys go with "
+                "paper trading (ALPACA_PAPER)",
+            )
+        if submitting and status in (400, 403, 422):
+            return OrderRejected(text)
+        return BrokerError(text)
+
+    def _lookup(self, cid: str) -> dict[str, Any] | None:
+        try:
+            return self._call("the order look-up", self._lookup_raw, cid)
+        except _NotFound:
+            return None
+
+    def _lookup_raw(self, cid: str) -> dict[str, Any] | None:
+        from alpaca.common.exceptions import APIError
+
+        try:
+            raw = self.client.get_order_by_client_id(cid)
+        except APIError as exc:
+            if exc.status_code == 404:
+                raise _NotFound(cid) from None
+            raise
+        if not isinstance(raw, dict):
+            raise ValueError("order look-up answer is not an object")
+        return raw
+
+    def _remember(
+        self,
+        raw: dict[str, Any],
+        *,
+        bucket: str | None = None,
+        decision_date: dt.date | None = None,
+    ) -> Order:
+        cid = str(raw.get("client_order_id"))
+        known = self.log.get_order(self.name, cid)
+        if bucket is None:
+            bucket = known.bucket if known is not None else ""
+        order = parse_order(raw, bucket=bucket)
+        self.log.save_order(self.name, order, decision_date=decision_date)
+        raw_status = str(raw.get("status"))
+        note = "" if raw_status == order.status.value else f"alpaca status {raw_status}"
+        self.log.record_event(self.name, event_for(order, event_time(raw), note))
+        return order
+
+    # ----------------------------------------------------------------- Broker interface
+    def account(self) -> AccountState:
+        raw = retry(
+            lambda: self._call("the account request", self.client.get_account),
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what="reading the Alpaca account",
+        )
+        try:
+            cash = float(raw["cash"])
+            equity = float(raw.get("equity") or raw["portfolio_value"])
+            bp = float(raw["buying_power"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BrokerError(f"Alpaca account answer is missing {exc}") from None
+        return AccountState(
+            cash=cash,
+            equity=equity,
+            buying_power=bp,
+            currency=str(raw.get("currency") or "USD"),
+            as_of=utcnow(),
+        )
+
+    def positions(self) -> list[PositionRecord]:
+        raws = retry(
+            lambda: self._call("the positions request", self.client.get_all_positions),
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what="reading Alpaca positions",
+        )
+        now = utcnow()
+        opened = self._first_fills()
+        out = []
+        for raw in raws:
+            ac = sym.asset_class_from_alpaca(raw.get("asset_class"))
+            symbol = sym.from_alpaca(str(raw["symbol"]), ac)
+            qty = float(raw["qty"])
+            note = "" if symbol in opened else "opened outside tsys or before its order log"
+            out.append(
+                PositionRecord(
+                    id=f"alpaca:{symbol}",
+                    source=PositionSource.PAPER if self.paper else PositionSource.SYSTEM,
+                    symbol=symbol,
+                    asset_class=ac,
+                    side=Side.BUY if raw.get("side", "long") == "long" else Side.SELL,
+                    quantity=abs(qty),
+                    opened_at=opened.get(symbol, now),
+                    entry_price=float(raw["avg_entry_price"]),
+                    notes=note,
+                )
+            )
+        return out
+
+    def _first_fills(self) -> dict[str, dt.datetime]:
+        first: dict[str, dt.datetime] = {}
+        for o in self.log.orders(self.name):
+            if o.filled_quantity > 0 and (
+                o.symbol not in first or o.submitted_at < first[o.symbol]
+            ):
+                first[o.symbol] = o.submitted_at
+        return first
+
+    def submit(
+        self, plans: Sequence[TradePlan], *, decision_date: dt.date | None = None
+    ) -> list[Order]:
+        """Submit BUY/SELL plans idempotently; one order per plan, in order.
+
+        A plan Alpaca (or tsys, before sending) refuses comes back as a REJECTED order with the
+        reason in its lifecycle log. When some plans still fail temporarily after every
+        attempt, the others are submitted first, then :class:`TemporaryBrokerError` is raised
+        naming them, with the orders placed so far in its ``orders`` attribute.
+        """
+        orders: list[Order] = []
+        failed: list[str] = []
+        for plan in tradable(plans):
+            try:
+                orders.append(self._submit_one(plan, decision_date))
+            except OrderRejected as exc:
+                orders.append(self._rejected(plan, exc.message, decision_date))
+            except TemporaryBrokerError as exc:
+                failed.append(f"{plan.client_order_id}: {exc.message}")
+        if failed:
+            err = TemporaryBrokerError(
+                f"{len(failed)} of {len(orders) + len(failed)} orders could not be confirmed "
+                "at Alpaca:\n  " + "\n  ".join(failed),
+                hint="re-run the same day: orders already placed are found by client_order_id "
+                "and never placed twice",
+            )
+            err.orders = orders  # type: ignore[attr-defined]
+            raise err
+        return orders
+
+    def _submit_one(self, plan: TradePlan, decision_date: dt.date | None) -> Order:
+        cid = plan.client_order_id
+        bucket = plan.allocation.signal.bucket
+        request = order_request(plan, crypto_tif=self.crypto_tif, brackets=self.brackets)
+
+        def attempt() -> dict[str, Any]:
+            existing = self._lookup(cid)
+            if existing is not None:
+                return existing
+            try:
+                raw = self._call("the order", self.client.submit_order, request, submitting=True)
+            except OrderRejected as exc:
+                if _UNIQUE_CID not in exc.message:
+                    raise
+                # An earlier POST of ours landed although we did not see its answer.
+                found = self._lookup(cid)
+                if found is None:
+                    raise TemporaryBrokerError(
+                        f"Alpaca says {cid} exists but cannot find it yet"
+                    ) from None
+                return found
+            if not isinstance(raw, dict):
+                raise TemporaryBrokerError("Alpaca answered the order with a non-object")
+            return raw
+
+        raw = retry(
+            attempt,
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what=f"submitting {cid}",
+        )
+        return self._remember(raw, bucket=bucket, decision_date=decision_date)
+
+    def _rejected(self, plan: TradePlan, reason: str, decision_date: dt.date | None) -> Order:
+        sig = plan.allocation.signal
+        now = utcnow()
+        qty = plan.allocation.quantity if plan.allocation.quantity > 0 else 1e-9
+        order = Order(
+            client_order_id=plan.client_order_id,
+            symbol=sig.symbol,
+            asset_class=sig.asset_class,
+            side=Side.BUY if plan.action is Action.BUY else Side.SELL,
+            quantity=qty,
+            entry=plan.entry,
+            time_in_force=TimeInForce.DAY,
+            submitted_at=now,
+            status=OrderStatus.REJECTED,
+            limit_price=plan.limit_price,
+            bucket=sig.bucket,
+        )
+        self.log.save_order(self.name, order, decision_date=decision_date)
+        self.log.record_event(self.name, event_for(order, now, reason))
+        return order
+
+    def order(self, client_order_id: str) -> Order | None:
+        raw = retry(
+            lambda: self._lookup(client_order_id),
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what="looking up an order",
+        )
+        if raw is None:
+            return self.log.get_order(self.name, client_order_id)
+        return self._remember(raw)
+
+    def open_orders(self) -> list[Order]:
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
+        raws = retry(
+            lambda: self._call("the open-orders request", self.client.get_orders, req),
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what="listing open Alpaca orders",
+        )
+        out = []
+        for raw in raws:
+            known = self.log.get_order(self.name, str(raw.get("client_order_id")))
+            out.append(self._remember(raw) if known is not None else parse_order(raw))
+        return out
+
+    def cancel(self, client_order_id: str) -> None:
+        raw = retry(
+            lambda: self._lookup(client_order_id),
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what="looking up an order",
+        )
+        if raw is None:
+            raise BrokerError(f"Alpaca has no order with client_order_id {client_order_id}")
+        if STATUS_MAP.get(str(raw.get("status")), OrderStatus.ACCEPTED).is_final:
+            self._remember(raw)
+            return
+        oid = str(raw["id"])
+        retry(
+            lambda: self._call("the cancel", self.client.cancel_order_by_id, oid),
+            attempts=self.attempts,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            what=f"canceling {client_order_id}",
+        )
+        self.order(client_order_id)
+
+    def refresh(self) -> list[Order]:
+        """Poll every order of ours that is not final; log each status change seen."""
+        out = []
+        for known in self.log.orders(self.name, final=False):
+            out.append(self.order(known.client_order_id) or known)
+        return out
+
+    def events(self, since: dt.datetime | None = None):
+        """Poll open orders (:meth:`refresh`), then return the logged events since ``since``."""
+        self.refresh()
+        return self.log.events(self.name, since=since)
+
+
+class _NotFound(Exception):
+    pass
