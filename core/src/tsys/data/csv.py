@@ -1,0 +1,482 @@
+"""The ``csv`` data source: a folder (or several) of per-symbol CSV or Parquet files.
+
+Each file holds one symbol's daily bars, named ``<SYMBOL>.csv`` / ``.parquet``, with columns
+``date,open,high,low,close,volume`` in any letter case. yfinance exports ("Date", "Open", ...,
+"Adj Close", "Volume") are accepted: when an adjusted close is present, open/high/low/close are
+scaled by ``adj_close / close`` so that splits and dividends do not show up as jumps. Symbols
+ending in ``-USD`` are crypto unless the ``asset_class`` option says otherwise.
+
+Every file is validated when it is loaded (:mod:`tsys.data.validate`): untrusted rows are
+dropped with a warning, or raise in strict mode.
+
+Optional metadata makes the real-data layout usable by buckets (all paths optional):
+``constituents_dir`` (yearly index snapshots ``constituents_YYYY-MM-DD.csv`` -> point-in-time
+``universe("sp500")``), ``sectors_file`` (GICS sectors), ``market_caps_file`` (crypto market caps,
+``date,symbol,...,market_cap``), ``news_dir`` (``<SYM>.csv`` daily sentiment 1..5) and
+``float_file`` (shares float snapshot).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from tsys.contracts import AssetClass
+from tsys.data.bars import FIELDS, Bars
+from tsys.data.source import NEWS_COLUMNS, DataSource, Fundamentals, SourceContext
+from tsys.data.validate import QualityReport, validate_frame
+from tsys.errors import ConfigError, DataError
+
+#: Stablecoins and wrapped tokens: a crypto universe ranks real coins, not dollars or copies.
+KNOWN_EXCLUDED_COINS = frozenset(
+    f"{s}-USD"
+    for s in (
+        "USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "PAX", "GUSD", "UST", "USTC", "FDUSD",
+        "PYUSD", "USDE", "USDD", "FRAX", "LUSD", "EURS", "WBTC", "WETH", "STETH", "WSTETH",
+        "WBETH", "RETH", "CBETH", "WTRX", "BTCB", "HBTC", "RENBTC",
+    )
+)
+
+#: Sector names some vendors use, mapped to GICS sector names.
+_SECTOR_ALIASES = {
+    "healthcare": "Health Care",
+    "technology": "Information Technology",
+    "financial": "Financials",
+    "financial services": "Financials",
+    "consumer cyclical": "Consumer Discretionary",
+    "consumer defensive": "Consumer Staples",
+    "basic materials": "Materials",
+    "communication services": "Communication Services",
+    "energy": "Energy",
+    "industrials": "Industrials",
+    "real estate": "Real Estate",
+    "utilities": "Utilities",
+}
+
+_OPTIONS = (
+    "path",
+    "asset_class",
+    "constituents_dir",
+    "sectors_file",
+    "market_caps_file",
+    "news_dir",
+    "float_file",
+    "calendar",
+    "strict",
+)
+_EXTS = (".csv", ".parquet", ".pq")
+_DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def parse_amount(value: Any) -> float | None:
+    """Parse a displayed number: ``36.44M``, ``262.12K``, ``1.2B``, ``"137,452"``; ``-`` is None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | np.floating | np.integer):
+        return None if np.isnan(value) else float(value)
+    s = str(value).strip().replace(",", "")
+    if s in ("", "-", "--", "nan", "NaN", "N/A"):
+        return None
+    mult = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(s[-1].upper())
+    if mult is not None:
+        s = s[:-1]
+    pct = s.endswith("%")
+    if pct:
+        s = s[:-1]
+    try:
+        x = float(s)
+    except ValueError:
+        return None
+    return x * (mult or 1.0) / (100.0 if pct else 1.0)
+
+
+def _sym(s: str) -> str:
+    # Index lists write class shares "BRK.B"; the price files write "BRK-B".
+    return str(s).strip().upper().replace(".", "-")
+
+
+def _utc_days(values: Any) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(pd.to_datetime(values))
+    if idx.tz is not None:
+        idx = idx.tz_localize(None)
+    return idx.normalize().tz_localize("UTC")
+
+
+def read_price_file(path: Path) -> pd.DataFrame:
+    """Read one price file into a frame with columns ``date`` + OHLCV (float, unvalidated)."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+            if isinstance(df.index, pd.DatetimeIndex):
+                df = df.reset_index()
+        else:
+            df = pd.read_csv(path)
+    except Exception as exc:
+        raise DataError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+    cols = {str(c).strip().lower().replace("_", " "): c for c in df.columns}
+    date_col = next(
+        (cols[k] for k in ("date", "datetime", "timestamp", "time", "index") if k in cols), None
+    )
+    missing = [f for f in ("open", "high", "low", "close") if f not in cols]
+    if date_col is None or missing:
+        raise DataError(
+            f"{path} lacks column(s) {', '.join((['date'] if date_col is None else []) + missing)}",
+            hint="expected a header like date,open,high,low,close,volume (any letter case)",
+        )
+    out = pd.DataFrame({"date": _parse_dates(df[date_col])})
+    for f in ("open", "high", "low", "close"):
+        out[f] = pd.to_numeric(df[cols[f]], errors="coerce").astype(np.float64).to_numpy()
+    if "volume" in cols:
+        out["volume"] = pd.to_numeric(df[cols["volume"]], errors="coerce").to_numpy(np.float64)
+    else:
+        out["volume"] = np.nan
+    adj_key = next((k for k in ("adj close", "adjclose", "adjusted close") if k in cols), None)
+    if adj_key is not None:
+        adj = pd.to_numeric(df[cols[adj_key]], errors="coerce").to_numpy(np.float64)
+        close = out["close"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(close > 0, adj / close, np.nan)
+        for f in ("open", "high", "low", "close"):
+            out[f] = out[f].to_numpy() * factor
+    return out
+
+
+def _parse_dates(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        s = col
+    else:
+        try:
+            s = pd.to_datetime(col, errors="coerce")
+        except (ValueError, TypeError):
+            # Mixed UTC offsets (yfinance across DST): keep each row's own wall-clock date.
+            s = pd.Series([pd.Timestamp(x) if _parsable(x) else pd.NaT for x in col])
+            s = pd.Series([x.tz_localize(None) if x is not pd.NaT and x.tzinfo else x for x in s])
+            s = pd.to_datetime(s, errors="coerce")
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    return s.dt.normalize()
+
+
+def _parsable(x: Any) -> bool:
+    try:
+        pd.Timestamp(x)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+class CsvSource(DataSource):
+    """Bars from per-symbol files, validated on load, with optional metadata files."""
+
+    name: ClassVar[str] = "csv"
+    synthetic: ClassVar[bool] = False
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"bars", "universe", "market_caps", "excluded_coins", "fundamentals", "news"}
+    )
+
+    def __init__(
+        self,
+        path: str | Path | Sequence[str | Path],
+        *,
+        asset_class: str | None = None,
+        constituents_dir: str | Path | None = None,
+        sectors_file: str | Path | None = None,
+        market_caps_file: str | Path | None = None,
+        news_dir: str | Path | None = None,
+        float_file: str | Path | None = None,
+        calendar: str = "XNYS",
+        strict: bool = False,
+        ctx: SourceContext | None = None,
+    ) -> None:
+        paths = [path] if isinstance(path, str | Path) else list(path)
+        self.paths = [Path(p).expanduser() for p in paths]
+        for p in self.paths:
+            if not p.is_dir():
+                raise ConfigError(
+                    f"csv data folder {p} does not exist",
+                    hint="set [data] path in tsys.toml or pass --path DIR",
+                )
+        self.asset_class = AssetClass(asset_class) if asset_class else None
+        self.constituents_dir = Path(constituents_dir) if constituents_dir else None
+        self.sectors_file = Path(sectors_file) if sectors_file else None
+        self.market_caps_file = Path(market_caps_file) if market_caps_file else None
+        self.news_dir = Path(news_dir) if news_dir else None
+        self.float_file = Path(float_file) if float_file else None
+        self.calendar = calendar
+        self.strict = strict
+        self.ctx = ctx or SourceContext(cache_dir=Path(".tsys-cache"))
+        self.report = QualityReport(source=self.describe())
+        self._files: dict[str, Path] = {}
+        for p in self.paths:
+            for f in sorted(p.iterdir()):
+                if f.suffix.lower() not in _EXTS or f.name.startswith("."):
+                    continue
+                sym = f.stem.upper()
+                if sym in self._files:
+                    self.ctx.warn(f"{sym}: found in {self._files[sym].parent} and {p}; using the first")
+                    continue
+                self._files[sym] = f
+        self._loaded: dict[str, pd.DataFrame] = {}
+        self._raw_rows: dict[str, int] = {}
+        self._snapshots: list[tuple[dt.date, Path]] | None = None
+        self._fund: dict[str, Fundamentals] | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) for the csv data source: {', '.join(unknown)}",
+                hint=f"known options: {', '.join(_OPTIONS)}",
+            )
+        if not options.get("path"):
+            raise ConfigError(
+                "the csv data source needs a folder of per-symbol files",
+                hint="set [data] path (or [data.options.csv] path) in tsys.toml, or pass --path",
+            )
+        opts = dict(options)
+        opts.setdefault("strict", ctx.strict)
+        return cls(opts.pop("path"), ctx=ctx, **opts)
+
+    @classmethod
+    def shared_data(
+        cls, root: str | Path, *, ctx: SourceContext | None = None, strict: bool = False
+    ) -> Self:
+        """Wire the ``shared/data`` layout: equities, delisted names, crypto, meta and news."""
+        r = Path(root)
+        dirs = [r / "equities" / "daily", r / "equities" / "stooq_to_2017", r / "crypto" / "daily"]
+
+        def opt(p: Path) -> Path | None:
+            return p if p.exists() else None
+
+        floats = sorted((r / "meta").glob("float_snapshot*.csv"))
+        return cls(
+            [d for d in dirs if d.is_dir()],
+            constituents_dir=opt(r / "meta" / "sp500_constituents_history"),
+            sectors_file=opt(r / "meta" / "sp500_constituents.csv"),
+            market_caps_file=opt(r / "crypto" / "market_caps.csv"),
+            news_dir=opt(r / "news" / "daily_sentiment"),
+            float_file=floats[-1] if floats else None,
+            strict=strict,
+            ctx=ctx,
+        )
+
+    def describe(self) -> str:
+        return "csv " + ", ".join(str(p) for p in self.paths)
+
+    # ------------------------------------------------------------------ bars
+    def _class_of(self, symbol: str) -> AssetClass:
+        if self.asset_class is not None:
+            return self.asset_class
+        return AssetClass.CRYPTO if symbol.endswith("-USD") else AssetClass.EQUITY
+
+    def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
+        ac = AssetClass(asset_class) if asset_class is not None else None
+        return [s for s in sorted(self._files) if ac is None or self._class_of(s) is ac]
+
+    def load(self, symbol: str) -> pd.DataFrame:
+        """One symbol's validated rows (index: tz-naive dates); loaded once per source."""
+        if symbol in self._loaded:
+            return self._loaded[symbol]
+        path = self._files.get(symbol)
+        if path is None:
+            raise DataError(f"no file for {symbol!r} in {self.describe()}")
+        raw = read_price_file(path)
+        df, report = validate_frame(
+            symbol,
+            raw,
+            self._class_of(symbol),
+            strict=self.strict,
+            warn=self.ctx.warn,
+            calendar=self.calendar,
+            source=str(path),
+        )
+        self.report.extend(report)
+        self._raw_rows[symbol] = len(raw)
+        self._loaded[symbol] = df
+        return df
+
+    def validate(self, symbols: Sequence[str] | None = None) -> QualityReport:
+        """Load (and so validate) ``symbols`` (all when None); return their combined report."""
+        syms = list(symbols) if symbols is not None else self.symbols()
+        for s in syms:
+            self.load(s)
+        wanted = set(syms)
+        return QualityReport(
+            source=self.describe(),
+            symbols=len(syms),
+            rows=sum(self._raw_rows[s] for s in syms),
+            issues=[i for i in self.report.issues if i.symbol in wanted],
+            notes=list(self.report.notes),
+        )
+
+    def bars(
+        self,
+        symbols: Sequence[str] | None,
+        start: dt.date | None,
+        end: dt.date,
+        *,
+        asset_class: AssetClass | None = None,
+    ) -> Bars:
+        if symbols is None:
+            wanted = self.symbols(asset_class)
+        else:
+            wanted = [s for s in symbols if asset_class is None or self._class_of(s) is AssetClass(asset_class)]
+        absent = [s for s in wanted if s not in self._files]
+        if absent:
+            self.ctx.warn(
+                f"csv: no file for {len(absent)} symbol(s), left out: "
+                f"{', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}"
+            )
+        frames: dict[str, pd.DataFrame] = {}
+        lo = pd.Timestamp(start) if start is not None else None
+        hi = pd.Timestamp(end)
+        for s in wanted:
+            if s not in self._files:
+                continue
+            df = self.load(s)
+            sel = df[(df.index <= hi) & ((df.index >= lo) if lo is not None else True)]
+            if len(sel):
+                frames[s] = sel[list(FIELDS)]
+        return Bars.from_frames(
+            frames, {s: self._class_of(s) for s in frames}, source=self.describe()
+        )
+
+    # ------------------------------------------------------------------ metadata
+    def _snapshot_list(self) -> list[tuple[dt.date, Path]]:
+        if self._snapshots is None:
+            snaps = []
+            if self.constituents_dir is not None and self.constituents_dir.is_dir():
+                for f in self.constituents_dir.glob("*.csv"):
+                    m = _DATE_RE.search(f.name)
+                    if m:
+                        snaps.append((dt.date.fromisoformat(m.group(1)), f))
+            self._snapshots = sorted(snaps)
+        return self._snapshots
+
+    def universe(self, name: str, as_of: dt.date) -> list[str] | None:
+        if name != "sp500":
+            return None
+        snaps = self._snapshot_list()
+        if not snaps:
+            return None
+        as_of = pd.Timestamp(as_of).date()
+        eligible = [s for s in snaps if s[0] <= as_of]
+        if eligible:
+            date, path = eligible[-1]
+        else:
+            date, path = snaps[0]
+            self.ctx.warn(
+                f"sp500 membership before the first snapshot ({date.isoformat()}) is not known; "
+                f"using that snapshot for {as_of.isoformat()} and earlier (survivorship bias)"
+            )
+        df = pd.read_csv(path)
+        col = next((c for c in df.columns if str(c).lower() in ("symbol", "ticker")), None)
+        if col is None:
+            raise DataError(f"{path} has no Symbol column")
+        return sorted({_sym(s) for s in df[col].dropna()})
+
+    def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame | None:
+        if self.market_caps_file is None:
+            return None
+        df = pd.read_csv(self.market_caps_file)
+        cols = {c.lower(): c for c in df.columns}
+        if not {"date", "symbol", "market_cap"} <= set(cols):
+            raise DataError(f"{self.market_caps_file} needs columns date, symbol, market_cap")
+        sym = df[cols["symbol"]].map(lambda s: s if str(s).endswith("-USD") else f"{_sym(s)}-USD")
+        frame = pd.DataFrame(
+            {
+                "date": _utc_days(df[cols["date"]]),
+                "symbol": sym,
+                "cap": pd.to_numeric(df[cols["market_cap"]], errors="coerce"),
+            }
+        )
+        frame = frame.drop_duplicates(["date", "symbol"], keep="last")
+        wide = frame.pivot(index="date", columns="symbol", values="cap").sort_index()
+        wide.columns.name = None
+        lo = pd.Timestamp(start, tz="UTC") if start is not None else None
+        hi = pd.Timestamp(end, tz="UTC")
+        mask = (wide.index <= hi) & ((wide.index >= lo) if lo is not None else True)
+        return wide[mask]
+
+    def excluded_coins(self) -> set[str] | None:
+        if not any(self._class_of(s) is AssetClass.CRYPTO for s in self._files):
+            return None
+        return set(KNOWN_EXCLUDED_COINS)
+
+    def _fundamentals_table(self) -> dict[str, Fundamentals]:
+        if self._fund is not None:
+            return self._fund
+        info: dict[str, dict[str, Any]] = {}
+        if self.float_file is not None:
+            df = pd.read_csv(self.float_file, dtype=str)
+            for row in df.to_dict("records"):
+                s = _sym(row.get("symbol", ""))
+                sector = row.get("sector")
+                info[s] = {
+                    "name": row.get("company") or None,
+                    "sector": _SECTOR_ALIASES.get(str(sector).strip().lower(), None)
+                    if isinstance(sector, str)
+                    else None,
+                    "shares_outstanding": parse_amount(row.get("shares_outstanding")),
+                    "shares_float": parse_amount(row.get("shares_float")),
+                    "market_cap": parse_amount(row.get("market_cap")),
+                }
+        for _, path in self._snapshot_list():
+            df = pd.read_csv(path, dtype=str)
+            if "Sector" in df.columns:
+                for s, sector in zip(df["Symbol"], df["Sector"], strict=True):
+                    info.setdefault(_sym(s), {})["sector"] = sector
+        if self.sectors_file is not None:
+            df = pd.read_csv(self.sectors_file, dtype=str)
+            for row in df.to_dict("records"):
+                d = info.setdefault(_sym(row["Symbol"]), {})
+                d["sector"] = row.get("GICS Sector") or d.get("sector")
+                d["name"] = row.get("Security") or d.get("name")
+        self._fund = {s: Fundamentals(symbol=s, **d) for s, d in info.items()}
+        return self._fund
+
+    def fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals] | None:
+        if self.float_file is None and self.sectors_file is None and not self._snapshot_list():
+            return None
+        table = self._fundamentals_table()
+        return {s: table.get(s, Fundamentals(symbol=s)) for s in symbols}
+
+    def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
+        if self.news_dir is None:
+            return None
+        frames = []
+        lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+        for s in symbols:
+            f = self.news_dir / f"{s}.csv"
+            if not f.is_file():
+                continue
+            df = pd.read_csv(f)
+            df = df[pd.to_numeric(df["has_news"], errors="coerce") == 1]
+            dates = _utc_days(df["date"])
+            keep = (dates >= lo) & (dates <= hi)
+            x = pd.to_numeric(df["sentiment_1to5"], errors="coerce").to_numpy()[keep]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "date": dates[keep],
+                        "symbol": s,
+                        "sentiment": (x - 3.0) / 2.0,
+                        "relevance": np.nan,
+                        "title": "",
+                        "url": "",
+                        "source": f"csv {self.news_dir.name}",
+                    }
+                )
+            )
+        if not frames:
+            return pd.DataFrame(columns=list(NEWS_COLUMNS))
+        out = pd.concat(frames, ignore_index=True)
+        return out[list(NEWS_COLUMNS)].sort_values(["date", "symbol"], ignore_index=True)
