@@ -8,7 +8,7 @@ does not know) becomes :data:`MISSING`; a NaN or an infinity is corrupt data and
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 #: What a missing value prints as.
 MISSING = "—"
@@ -28,7 +28,7 @@ def _round(value: float, decimals: int) -> Decimal:
     # Decimal(repr) rounds the number as printed (2.675 -> 2.68), not its binary expansion,
     # which is what a person checking the figure by hand expects.
     q = Decimal(1).scaleb(-decimals)
-    d = Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_EVEN)
+    d = Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP)
     return d + 0  # normalise -0 to 0
 
 
