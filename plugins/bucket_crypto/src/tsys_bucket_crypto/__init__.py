@@ -1,1 +1,15 @@
-"""Placeholder until the plugin lands."""
+"""tsys-bucket-crypto: Bucket B, top market-cap crypto breakouts with a BTC regime filter.
+
+Import-light on purpose: the bucket (numpy, pandas) loads only when the registry asks for it.
+"""
+
+from tsys.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_buckets(register):
+    from tsys_bucket_crypto.bucket import CryptoBucket
+
+    register(CryptoBucket())

@@ -1,0 +1,257 @@
+"""Bucket B: top market-cap crypto breakouts with a BTC regime filter and chandelier stops.
+
+Universe on each date: the ``top_n`` coins by market cap as known on that date (caps carried
+forward, never backward), stablecoins and wrapped tokens excluded. Without market caps the
+coins are ranked by 30-day average dollar volume, with a warning.
+
+Entry: close at a new ``breakout_window``-day high (above the highest high of the previous
+bars), close above its ``trend_window`` average, and BTC above its ``regime_window`` average.
+Score: the ``breakout_window``-day return divided by its daily volatility (risk-adjusted
+momentum). Exits: close below the lowest low of the previous ``exit_window`` bars, leaving the
+universe, or the BTC regime turning off. Stop: a chandelier stop (highest high of
+``chandelier_window`` bars minus ``chandelier_atr`` x ATR) that only ratchets up. Time stop:
+``time_stop_bars`` bars (calendar days: crypto trades every day, UTC bars). Sizing: volatility
+targeting at ``target_vol`` a year.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
+from tsys.contracts import AssetClass
+from tsys.portfolio import indicators as ind
+
+if TYPE_CHECKING:
+    from tsys.data import Bars
+
+from tsys_bucket_crypto import __version__
+
+BENCHMARK = "BTC-USD"
+#: Stablecoins and wrapped/staked copies, used on top of what the data source excludes.
+FALLBACK_EXCLUDED = frozenset(
+    {
+        "USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "PAX", "GUSD", "UST", "USTC", "FDUSD",
+        "PYUSD", "USDE", "USDD", "FRAX", "LUSD", "EURS", "WBTC", "WETH", "STETH", "WSTETH",
+        "WBETH", "RETH", "CBETH", "WTRX", "BTCB", "HBTC", "RENBTC",
+    }
+)  # fmt: skip
+
+
+def base_symbol(symbol: str) -> str:
+    """ "BTC-USD" -> "BTC"; "BTC/USD" -> "BTC"; "btc" -> "BTC"."""
+    s = symbol.upper()
+    for sep in ("-", "/"):
+        if sep in s:
+            return s.split(sep)[0]
+    return s
+
+
+@attrs.frozen
+class Params:
+    top_n: int = param(10, low=3, high=25, help="coins in the universe, by market cap")
+    breakout_window: int = param(20, low=10, high=60, help="new N-day high to enter")
+    trend_window: int = param(50, low=20, high=150, help="close must be above this average")
+    regime_window: int = param(100, low=50, high=200, help="BTC above this average: risk-on")
+    regime_exit: bool = param(True, choices=(False, True), help="sell everything when BTC turns")
+    exit_window: int = param(10, low=5, high=40, help="exit below the lowest low of N bars")
+    atr_window: int = param(14, low=5, high=30, help="ATR window")
+    chandelier_window: int = param(22, low=10, high=60, help="highest high for the chandelier")
+    chandelier_atr: float = param(3.0, low=1.5, high=6.0, help="chandelier distance in ATRs")
+    time_stop_bars: int = param(60, low=10, high=180, help="close after this many days")
+    target_vol: float = param(0.6, low=0.2, high=1.5, help="annualised volatility target")
+    vol_window: int = param(30, low=10, high=90, help="volatility window for the score")
+
+
+class CryptoBucket(Bucket):
+    """Bucket B: aggressive, volatility-aware top-cap crypto trend/breakout."""
+
+    name = "crypto"
+    asset_class = AssetClass.CRYPTO
+    version = __version__
+    Params = Params
+    description = "Top market-cap crypto breakouts, BTC regime, chandelier stops"
+    benchmark = BENCHMARK
+    default_sizing = "inverse_vol"
+    warmup_bars = 100
+
+    def position_rules(self, params: Params) -> PositionRules:
+        return PositionRules(
+            stop_kind="atr_trailing",
+            atr_multiple=params.chandelier_atr,
+            time_stop_bars=params.time_stop_bars,
+            target_volatility=params.target_vol,
+        )
+
+    def excluded(self, ctx: BucketContext | None) -> set[str]:
+        """Base symbols never in the universe: the source's list plus the built-in one."""
+        out = set(FALLBACK_EXCLUDED)
+        if ctx is not None and ctx.data is not None:
+            extra = ctx.data.excluded_coins()
+            if extra:
+                out |= {base_symbol(s) for s in extra}
+        return out
+
+    # ------------------------------------------------------------------ universe
+    def universe(self, ctx: BucketContext) -> list[str]:
+        params = _params_of(ctx)
+        excluded = self.excluded(ctx)
+        caps = ctx.data.market_caps(None, ctx.as_of)
+        if caps is not None and len(caps):
+            last = caps.ffill().iloc[-1].dropna()
+            last = last[[base_symbol(s) not in excluded for s in last.index]]
+            top = last.sort_values(ascending=False).index[: params.top_n]
+            syms = [s if "-" in s else f"{base_symbol(s)}-USD" for s in top]
+        else:
+            ctx.warn("crypto: no market caps; the universe is every coin the source has")
+            syms = [
+                s for s in ctx.data.symbols(AssetClass.CRYPTO) if base_symbol(s) not in excluded
+            ]
+        return sorted({*syms, BENCHMARK})
+
+    def _membership(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
+        T, N = bars.shape
+        excluded = self.excluded(ctx)
+        ok = np.array(
+            [
+                a is AssetClass.CRYPTO and base_symbol(s) not in excluded
+                for s, a in zip(bars.symbols, bars.asset_classes, strict=True)
+            ]
+        )
+        caps = None
+        if ctx is not None and ctx.data is not None and T:
+            caps = ctx.data.market_caps(None, bars.index[-1].date())
+        if caps is not None and len(caps):
+            frame = caps.copy()
+            frame.columns = [base_symbol(str(c)) for c in frame.columns]
+            frame = frame.T.groupby(level=0).max().T
+            frame.index = pd.DatetimeIndex(frame.index)
+            if frame.index.tz is None:
+                frame.index = frame.index.tz_localize("UTC")
+            frame = frame.sort_index()
+            # Carry the last known cap forward (point in time), never backward.
+            aligned = frame.reindex(frame.index.union(bars.index)).ffill().reindex(bars.index)
+            cols = [base_symbol(s) for s in bars.symbols]
+            values = np.full((T, N), np.nan)
+            for j, b in enumerate(cols):
+                if b in aligned.columns:
+                    values[:, j] = aligned[b].to_numpy(dtype=np.float64)
+            if np.isfinite(values).sum() == 0:
+                caps = None
+        if caps is None or not len(caps):
+            if ctx is not None:
+                ctx.warn(
+                    "crypto: no market caps from any data source; ranking coins by 30-day "
+                    "average dollar volume instead"
+                )
+            values = ind.dollar_volume(bars.close, bars.volume, 30)
+        has_bar = np.isfinite(bars.close)
+        values = np.where(ok[None, :] & has_bar, values, np.nan)
+        pos = ind.cross_position(values)
+        return np.isfinite(pos) & (pos <= params.top_n)
+
+    # ------------------------------------------------------------------ compute
+    def compute(self, ctx: BucketContext, bars: Bars, params: Params) -> BucketOutput:
+        T, N = bars.shape
+        close, high, low = bars.close, bars.high, bars.low
+        member = self._membership(ctx, bars, params)
+        prior_high = ind.shift(ind.rolling_max(high, params.breakout_window), 1)
+        prior_low = ind.shift(ind.rolling_min(low, params.exit_window), 1)
+        trend = ind.sma(close, params.trend_window)
+        atr = ind.atr(high, low, close, params.atr_window)
+        chand = ind.rolling_max(high, params.chandelier_window) - params.chandelier_atr * atr
+        vol = ind.volatility(close, params.vol_window)
+        base = ind.shift(close, params.breakout_window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mom = np.where(base > 0, close / base - 1.0, np.nan)
+            score_all = mom / (vol * math.sqrt(params.breakout_window))
+        regime = self._regime(ctx, bars, params)
+        with np.errstate(invalid="ignore"):
+            breakout = close > prior_high
+            uptrend = close > trend
+            eligible = member & uptrend & np.isfinite(score_all) & np.isfinite(atr)
+        score = np.where(eligible, score_all, np.nan)
+        risk_on = (regime > 0)[:, None]
+        entries = eligible & breakout & risk_on
+        with np.errstate(invalid="ignore"):
+            exits = (close < prior_low) | (~member & np.isfinite(close))
+        if params.regime_exit:
+            exits |= ~risk_on
+        stop = np.where(chand > 0, chand, np.nan)
+        with np.errstate(invalid="ignore"):
+            stop = np.where(stop < close, stop, np.nan)
+        return BucketOutput(
+            score=np.ascontiguousarray(score),
+            entries=np.ascontiguousarray(entries),
+            exits=np.ascontiguousarray(exits),
+            stop=np.ascontiguousarray(stop),
+            target=np.full((T, N), np.nan),
+            regime=regime,
+            blocked=np.zeros((T, N), dtype=bool),
+            extras={
+                "prior_high": prior_high,
+                "trend": trend,
+                "atr": atr,
+                "vol": vol,
+                "momentum": mom,
+                "member": member.astype(np.float64),
+                "rank_value": np.where(member, score_all, np.nan),
+            },
+        )
+
+    def _regime(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
+        T = bars.shape[0]
+        if BENCHMARK not in bars.symbols:
+            if ctx is not None:
+                ctx.warn("crypto: BTC-USD is not in the panel; no regime filter (always risk-on)")
+            return np.ones(T)
+        btc = bars.close[:, [bars.column(BENCHMARK)]]
+        avg = ind.sma(btc, params.regime_window)[:, 0]
+        with np.errstate(invalid="ignore"):
+            on = btc[:, 0] > avg
+        return np.where(np.isfinite(avg) & on, 1.0, 0.0)
+
+    # ------------------------------------------------------------------ explain
+    def explain(
+        self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
+    ) -> list[str]:
+        j = bars.column(symbol)
+        t = t % bars.shape[0]
+        x = output.extras
+        c = bars.close[t, j]
+        tags: list[str] = []
+        if x["member"][t, j] > 0:
+            tags.append(f"top {int(x['member'][t].sum())} by market cap")
+        ph = x["prior_high"][t, j]
+        if math.isfinite(ph) and c > ph:
+            tags.append(f"breakout above {ph:,.4g} (new high)")
+        tr = x["trend"][t, j]
+        if math.isfinite(tr):
+            tags.append("above trend average" if c > tr else "below trend average")
+        vol = x["vol"][t, j]
+        if math.isfinite(vol):
+            tags.append(f"volatility {vol * math.sqrt(365):.0%}/yr")
+        mom = x["momentum"][t, j]
+        if math.isfinite(mom):
+            tags.append(f"momentum {mom:+.0%}")
+        if output.regime is not None:
+            tags.append("BTC regime on" if output.regime[t] > 0 else "BTC regime off")
+        st = output.stop[t, j]
+        if math.isfinite(st):
+            tags.append(f"chandelier stop {st:,.4g}")
+        return tags
+
+
+def _params_of(ctx: BucketContext) -> Params:
+    settings: Any = ctx.settings
+    values = getattr(settings, "params", None) or {}
+    if isinstance(values, Params):
+        return values
+    from tsys.buckets import params_from_dict
+
+    return params_from_dict(Params, dict(values))
