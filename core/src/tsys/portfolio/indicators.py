@@ -88,7 +88,8 @@ def trend_r2(close: np.ndarray, n: int = 126) -> np.ndarray:
     """R² of a straight-line fit to log price over ``n`` rows (1 = a perfectly steady trend)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.where(close > 0, np.log(close), np.nan)
-    t = np.arange(len(y), dtype=np.float64)[:, None] - len(y) / 2.0
+    # Uncentred on purpose: centring on len(y) would make row t depend on the panel's length.
+    t = np.arange(len(y), dtype=np.float64)[:, None]
     x = np.where(np.isnan(y), np.nan, np.broadcast_to(t, y.shape))
     mp = max(3, int(n * 0.8))
 
