@@ -1,0 +1,164 @@
+"""``tsys portfolio``: one view of system, paper and manual positions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+import click
+
+from tsys.cli import load_config
+
+
+def _money(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.0f}"
+
+
+def _price(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.4g}"
+
+
+def _qty(x: float) -> str:
+    return f"{x:,.4f}".rstrip("0").rstrip(".") or "0"
+
+
+def _pct(x: float, eq: float) -> str:
+    return f"{100 * x / eq:.1f}%" if eq > 0 else "-"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the whole view as JSON.")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="DATE",
+    help="Value at this date's close (YYYY-MM-DD; default: the latest bars).",
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Rows of the position table (largest first); --json always lists all.",
+)
+@click.pass_context
+def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) -> None:
+    """One view of system, paper and manual positions.
+
+    \b
+    Sources:
+      system   the latest daily run's BUY and HOLD plans, at their entry reference price
+      paper    the configured broker's positions (the local paper broker by default)
+      manual   the trades you keep with `tsys trades`
+
+    Per position: quantity, last price (from the configured data source), market value,
+    unrealised PnL, money at risk down to the stop and the R-multiple so far. Then totals,
+    exposure by source, bucket, asset class and sector, realised PnL of manual trades, and
+    clusters of holdings whose daily returns correlate above 0.7 over the last 60 days.
+    """
+    from tsys.errors import ConfigError
+    from tsys.portfolio.view import load_portfolio
+
+    cfg = load_config(ctx)
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise ConfigError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
+    view = load_portfolio(cfg, as_of=day)
+    if as_json:
+        click.echo(json.dumps(view.to_dict(), indent=2))
+        return
+    _render(view, limit)
+
+
+def _render(view, limit: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=80 if not sys.stdout.isatty() else None, highlight=False)
+    eq = view.account_equity
+    t = view.totals
+    console.print(f"[bold]Portfolio[/bold] as of {view.as_of}  (account {eq:,.0f})")
+    if not view.lines:
+        console.print("no open positions")
+    else:
+        lines = sorted(
+            view.lines,
+            key=lambda ln: (ln.market_value is None, -abs(ln.market_value or 0.0)),
+        )
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for col, just in (
+            ("Src", "left"),
+            ("Symbol", "left"),
+            ("Bucket", "left"),
+            ("Qty", "right"),
+            ("Cost", "right"),
+            ("Last", "right"),
+            ("Value", "right"),
+            ("Unreal.", "right"),
+            ("Risk", "right"),
+            ("R", "right"),
+        ):
+            table.add_column(
+                col,
+                justify=just,
+                no_wrap=True,
+                max_width=10 if col in ("Symbol", "Bucket") else None,
+                overflow="ellipsis",
+            )
+        for ln in lines[:limit]:
+            p = ln.position
+            table.add_row(
+                p.source.value[:3],
+                p.symbol if p.side.value == "buy" else f"{p.symbol}(S)",
+                p.bucket or "-",
+                _qty(p.quantity),
+                _money(ln.cost),
+                _price(ln.last_price),
+                _money(ln.market_value),
+                _money(ln.unrealized_pnl),
+                "-" if ln.money_at_risk is None else _money(ln.money_at_risk),
+                "-" if ln.r_multiple is None else f"{ln.r_multiple:.1f}",
+            )
+        console.print(table)
+        if len(lines) > limit:
+            console.print(f"... {len(lines) - limit} more positions (--limit, or --json)")
+    console.print()
+    console.print(
+        f"[bold]Totals[/bold]  {t.positions} open ({t.priced} priced)  value {t.market_value:,.0f}"
+        f"  gross {t.gross_exposure:,.0f} ({_pct(t.gross_exposure, eq)})"
+    )
+    console.print(
+        f"  cost {t.cost:,.0f}  unrealised {t.unrealized_pnl:,.0f}  at risk "
+        f"{t.money_at_risk:,.0f} ({_pct(t.money_at_risk, eq)})"
+    )
+    console.print(
+        f"  realised (manual) {t.realized_pnl:,.0f}, of which {t.closed_trades} closed trades "
+        f"{t.realized_pnl_closed:,.0f}"
+    )
+    for dim, title in (
+        ("source", "Source"),
+        ("bucket", "Bucket"),
+        ("asset_class", "Asset class"),
+        ("sector", "Sector"),
+    ):
+        rows = view.exposure.get(dim) or {}
+        if not rows:
+            continue
+        parts = [f"{k} {v:,.0f} ({_pct(v, eq)})" for k, v in list(rows.items())[:8]]
+        console.print(f"[bold]{title}[/bold]  " + ", ".join(parts))
+    if view.clusters:
+        console.print("[bold]Correlated holdings[/bold] (daily returns, 60 days, > 0.7)")
+        for c in view.clusters[:10]:
+            console.print(
+                f"  {', '.join(c.symbols)}: {c.market_value:,.0f} ({100 * c.weight:.1f}%), "
+                f"min corr {c.min_correlation:.2f}"
+            )
+    for w in view.warnings:
+        click.echo(f"warning: {w}", err=True)

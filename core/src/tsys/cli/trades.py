@@ -1,0 +1,399 @@
+"""``tsys trades``: keep the positions you manage by hand.
+
+The store (and peewee) is imported inside the commands so ``tsys --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tsys.cli import load_config
+
+
+def open_cli_store(ctx: click.Context | None = None):
+    """The store for this command: ``TSYS_DATABASE_URL``, else ``<data dir>/tsys.db``."""
+    from tsys.store import open_store
+
+    cfg = load_config(ctx)
+    return open_store(data_dir=cfg.data_path)
+
+
+def _when(value: str | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    from tsys.store.manual import parse_when
+
+    return parse_when(value, what=what)
+
+
+def check_symbol(cfg: Any, symbol: str, asset_class: str | None) -> str | None:
+    """A warning when the configured data source does not know ``symbol`` (None: it does)."""
+    name = cfg.data.source
+    try:
+        src = open_data_source(cfg)
+        from tsys.contracts import AssetClass
+
+        ac = AssetClass(asset_class) if asset_class else None
+        known = set(src.symbols(ac)) if ac is not None else set(src.symbols())
+    except Exception as exc:
+        return (
+            f"could not check {symbol} against data source {name!r} "
+            f"({type(exc).__name__}: {exc}); stored anyway"
+        )
+    if symbol.upper() not in {k.upper() for k in known}:
+        return (
+            f"data source {name!r} does not know {symbol}; the trade is stored, but "
+            "`tsys portfolio` will show its price as n/a"
+        )
+    return None
+
+
+def open_data_source(cfg: Any) -> Any:
+    """The configured bars source (``tsys.data.sources.open_source`` when it exists)."""
+    try:
+        from tsys.data.sources import open_source  # type: ignore[import-not-found]
+    except ImportError:
+        open_source = None
+    if open_source is not None:
+        return open_source(cfg)
+    from tsys import plugins
+    from tsys.data.source import SourceContext
+
+    cls = plugins.data_sources().get(cfg.data.source)
+    sctx = SourceContext(cache_dir=cfg.data_path / "cache", config=cfg, strict=cfg.data.strict)
+    options = dict(cfg.data.options.get(cfg.data.source, {}))
+    return cls.from_config(options, sctx)
+
+
+def _record_json(rec: Any) -> dict[str, Any]:
+    from tsys.serialization import unstructure
+
+    return unstructure(rec)
+
+
+def _fmt(x: float | None, nd: int = 2) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.{nd}f}"
+
+
+def _qty(x: float) -> str:
+    return f"{x:,.8f}".rstrip("0").rstrip(".") or "0"
+
+
+def _summary(rec: Any) -> str:
+    opening = next((f for f in rec.fills if f.reason == "open"), None)
+    qty = opening.quantity if opening is not None else rec.quantity
+    return (
+        f"{rec.id}: {rec.side.value} {_qty(qty)} {rec.symbol} @ {_fmt(rec.entry_price, 4)} "
+        f"on {rec.opened_at.date().isoformat()}"
+    )
+
+
+@click.group()
+def trades() -> None:
+    """Keep the positions you manage by hand.
+
+    Manual trades live in the tsys database (a SQLite file in the data dir, or PostgreSQL
+    when TSYS_DATABASE_URL is set) and appear in `tsys portfolio` next to the system's and
+    the paper broker's positions.
+
+    \b
+    Examples:
+      tsys trades add AAPL --side buy --qty 10 --price 187.5 --date 2024-05-02 --stop 180
+      tsys trades close M-000001 --price 195 --date 2024-05-20 --qty 4   (partial)
+      tsys trades list --open
+      tsys trades export --format csv --output backup.csv
+    """
+
+
+@trades.command(name="add")
+@click.argument("symbol")
+@click.option(
+    "--side",
+    type=click.Choice(["buy", "sell"]),
+    required=True,
+    help="buy opens a long position, sell a short one.",
+)
+@click.option("--qty", type=float, required=True, help="Quantity (shares, coins).")
+@click.option("--price", type=float, required=True, help="Average fill price.")
+@click.option("--date", "date_", required=True, help="When it was filled: YYYY-MM-DD or ISO time.")
+@click.option(
+    "--asset-class",
+    default=None,
+    help="equity or crypto (default: crypto when SYMBOL ends with -USD or has a '/').",
+)
+@click.option("--stop", type=float, default=None, help="Protective stop price.")
+@click.option("--target", type=float, default=None, help="Take-profit price.")
+@click.option("--bucket", default="", help="Which bucket it belongs to (free text).")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeat for several).")
+@click.option("--note", default="", help="A note to remember why.")
+@click.option("--fee", type=float, default=0.0, show_default=True, help="Fees paid to open.")
+@click.pass_context
+def trades_add(
+    ctx: click.Context,
+    symbol: str,
+    side: str,
+    qty: float,
+    price: float,
+    date_: str,
+    asset_class: str | None,
+    stop: float | None,
+    target: float | None,
+    bucket: str,
+    tags: tuple[str, ...],
+    note: str,
+    fee: float,
+) -> None:
+    """Record a trade you made by hand."""
+    from tsys.store.manual import TradeInput, default_asset_class
+
+    cfg = load_config(ctx)
+    trade = TradeInput(
+        symbol=symbol.strip().upper(),
+        side=side,
+        quantity=qty,
+        price=price,
+        opened_at=_when(date_, "date"),
+        asset_class=asset_class,
+        stop=stop,
+        target=target,
+        bucket=bucket,
+        tags=tags,
+        notes=note,
+        fee=fee,
+    )
+    with open_cli_store(ctx) as store:
+        rec = store.manual.add(trade)
+    ac = asset_class or default_asset_class(trade.symbol).value
+    warning = check_symbol(cfg, trade.symbol, ac)
+    if warning is not None:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"added {_summary(rec)}")
+
+
+@trades.command(name="list")
+@click.option("--open", "status", flag_value="open", help="Only open positions.")
+@click.option("--closed", "status", flag_value="closed", help="Only closed positions.")
+@click.option("--tag", default=None, help="Only trades with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def trades_list(ctx: click.Context, status: str | None, tag: str | None, as_json: bool) -> None:
+    """List manual trades (oldest first)."""
+    with open_cli_store(ctx) as store:
+        records = store.manual.list(status=status or "all", tag=tag, with_fills=as_json)
+    if as_json:
+        click.echo(json.dumps([_record_json(r) for r in records], indent=2))
+        return
+    if not records:
+        click.echo("no manual trades" + (f" tagged {tag!r}" if tag else ""))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col, just in (
+        ("ID", "left"),
+        ("Opened", "left"),
+        ("Symbol", "left"),
+        ("Side", "left"),
+        ("Open qty", "right"),
+        ("Entry", "right"),
+        ("Stop", "right"),
+        ("Exit", "right"),
+        ("Realised", "right"),
+    ):
+        table.add_column(col, justify=just, no_wrap=True)
+    for r in records:
+        table.add_row(
+            r.id,
+            r.opened_at.date().isoformat(),
+            r.symbol,
+            r.side.value,
+            _qty(r.quantity),
+            _fmt(r.entry_price),
+            _fmt(r.stop),
+            _fmt(r.exit_price),
+            _fmt(r.realized_pnl),
+        )
+    Console(width=80 if not sys.stdout.isatty() else None).print(table)
+
+
+@trades.command(name="show")
+@click.argument("trade_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def trades_show(ctx: click.Context, trade_id: str, as_json: bool) -> None:
+    """Show one trade with its fills."""
+    with open_cli_store(ctx) as store:
+        rec = store.manual.get(trade_id)
+    if as_json:
+        click.echo(json.dumps(_record_json(rec), indent=2))
+        return
+    lines = [
+        _summary(rec),
+        f"  asset class {rec.asset_class.value}, bucket {rec.bucket or '-'}, "
+        f"tags {', '.join(rec.tags) or '-'}",
+        f"  open quantity {_qty(rec.quantity)}, stop {_fmt(rec.stop)}, target {_fmt(rec.target)}",
+        f"  realised PnL {_fmt(rec.realized_pnl)}"
+        + (f", R {rec.r_multiple:.2f}" if rec.r_multiple is not None else ""),
+    ]
+    if rec.closed_at is not None:
+        lines.append(f"  closed {rec.closed_at.date().isoformat()} at {_fmt(rec.exit_price, 4)}")
+    if rec.notes:
+        lines.append(f"  note: {rec.notes}")
+    lines.append("  fills:")
+    for f in rec.fills:
+        lines.append(
+            f"    {f.timestamp.date().isoformat()} {f.reason:<5} {f.side.value:<4} "
+            f"{_qty(f.quantity)} @ {_fmt(f.price, 4)} fee {_fmt(f.fee)}"
+        )
+    click.echo("\n".join(lines))
+
+
+@trades.command(name="edit")
+@click.argument("trade_id")
+@click.option("--stop", type=float, default=None, help="New stop price.")
+@click.option("--target", type=float, default=None, help="New take-profit price.")
+@click.option("--note", default=None, help="Replace the note.")
+@click.option("--tag", "tags", multiple=True, help="Replace the tags (repeat for several).")
+@click.option("--bucket", default=None, help="New bucket.")
+@click.option("--qty", type=float, default=None, help="Correct the opening quantity.")
+@click.option("--price", type=float, default=None, help="Correct the opening price.")
+@click.option("--date", "date_", default=None, help="Correct the opening date.")
+@click.pass_context
+def trades_edit(
+    ctx: click.Context,
+    trade_id: str,
+    stop: float | None,
+    target: float | None,
+    note: str | None,
+    tags: tuple[str, ...],
+    bucket: str | None,
+    qty: float | None,
+    price: float | None,
+    date_: str | None,
+) -> None:
+    """Change a trade's stop, target, note, tags, bucket, or correct its opening fill."""
+    with open_cli_store(ctx) as store:
+        rec = store.manual.edit(
+            trade_id,
+            stop=stop,
+            target=target,
+            notes=note,
+            tags=tags or None,
+            bucket=bucket,
+            quantity=qty,
+            price=price,
+            opened_at=_when(date_, "date"),
+        )
+    click.echo(f"updated {_summary(rec)}")
+
+
+@trades.command(name="close")
+@click.argument("trade_id")
+@click.option("--price", type=float, required=True, help="Exit price.")
+@click.option("--date", "date_", required=True, help="When: YYYY-MM-DD or ISO time.")
+@click.option("--qty", type=float, default=None, help="Close only this much (a partial close).")
+@click.option("--fee", type=float, default=0.0, show_default=True, help="Fees paid to close.")
+@click.pass_context
+def trades_close(
+    ctx: click.Context, trade_id: str, price: float, date_: str, qty: float | None, fee: float
+) -> None:
+    """Close a trade, or part of it with --qty (realised PnL is recorded)."""
+    with open_cli_store(ctx) as store:
+        rec = store.manual.close(
+            trade_id, price=price, at=_when(date_, "close date"), quantity=qty, fee=fee
+        )
+    state = (
+        "closed"
+        if rec.closed_at is not None
+        else f"partially closed, {_qty(rec.quantity)} still open"
+    )
+    click.echo(f"{rec.id} {state}; realised PnL {_fmt(rec.realized_pnl)}")
+
+
+@trades.command(name="delete")
+@click.argument("trade_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--undo", is_flag=True, help="Restore a trade deleted in the last 30 days.")
+@click.pass_context
+def trades_delete(ctx: click.Context, trade_id: str, yes: bool, undo: bool) -> None:
+    """Delete a trade (restorable for 30 days with --undo)."""
+    with open_cli_store(ctx) as store:
+        if undo:
+            rec = store.manual.undelete(trade_id)
+            click.echo(f"restored {_summary(rec)}")
+            return
+        rec = store.manual.get(trade_id)
+        if not yes and not click.confirm(f"delete {_summary(rec)}?", default=False):
+            click.echo("nothing deleted")
+            return
+        store.manual.delete(trade_id)
+    click.echo(f"deleted {rec.id} (undo within 30 days: tsys trades delete {rec.id} --undo)")
+
+
+@trades.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-duplicates",
+    is_flag=True,
+    help="Leave out trades already in the database instead of refusing the file.",
+)
+@click.pass_context
+def trades_import(ctx: click.Context, file: Path, skip_duplicates: bool) -> None:
+    """Import trades from a CSV or JSON file: all of them, or none.
+
+    \b
+    CSV columns: symbol,side,quantity,price,date (required) and
+    asset_class,fee,stop,target,bucket,tags (';'-separated),notes. Closes are rows with
+    action=close and the ref of their open row (what `tsys trades export` writes).
+    """
+    from tsys.store.manual import parse_file
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {file}: {exc}") from exc
+    rows = parse_file(file.name, text)
+    with open_cli_store(ctx) as store:
+        ids, skipped = store.manual.import_trades(rows, skip_duplicates=skip_duplicates)
+    msg = f"imported {len(ids)} trade{'s' if len(ids) != 1 else ''}"
+    if ids:
+        msg += f" ({ids[0]} .. {ids[-1]})"
+    if skipped:
+        msg += f"; skipped {len(skipped)} duplicate(s) (rows {', '.join(map(str, skipped[:10]))})"
+    click.echo(msg)
+
+
+@trades.command(name="export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
+@click.pass_context
+def trades_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """Export every trade (with its closes) for backups; `tsys trades import` reads it back."""
+    from tsys.store.manual import to_csv, to_json
+
+    with open_cli_store(ctx) as store:
+        items = store.manual.export()
+    text = to_csv(items) if fmt == "csv" else to_json(items) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from tsys.daily.artifacts import atomic_write_text
+
+        atomic_write_text(output, text)
+        click.echo(f"exported {len(items)} trades to {output}", err=True)

@@ -1,0 +1,465 @@
+"""The merged position view: system, paper and manual positions valued side by side.
+
+:func:`build_view` is pure: positions, last prices, sectors, recent returns and the account
+size in; a :class:`PortfolioView` out. :func:`load_portfolio` gathers those inputs from the
+store, the configured broker, the latest daily run and the configured data source.
+
+Conventions (the numbers ``tsys portfolio`` prints):
+
+- market value is signed: ``+qty * price`` for a long, ``-qty * price`` for a short;
+  exposure is the gross (absolute) market value, and a weight is exposure / account equity;
+- cost is ``qty * entry price`` of the open quantity; unrealised PnL is ``d * qty * (price -
+  entry)`` (``d`` = +1 long, -1 short);
+- money at risk is ``qty * (price - stop)`` for a long, ``qty * (stop - price)`` for a short,
+  floored at 0 (a stop past the price locks in a gain: nothing is at risk); none without a stop;
+- the R-multiple of an open position is its unrealised PnL per unit over the initial risk per
+  unit ``|entry - stop|`` (none without a stop on the losing side of the entry);
+- a position without a price shows "n/a" and is left out of market value, unrealised PnL,
+  money at risk and exposure, with a warning; its cost still counts;
+- realised PnL is summed over manual trades: closed ones and partial closes of open ones;
+- correlation clusters group held symbols by complete linkage: every pair inside a cluster has a
+  correlation of daily returns (the last 60) above 0.7, with at least 20 common days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from tsys.contracts import PositionRecord, PositionSource, Side
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CLUSTER_THRESHOLD = 0.7
+CLUSTER_WINDOW = 60
+CLUSTER_MIN_OBS = 20
+UNKNOWN_SECTOR = "unknown"
+NO_BUCKET = "(none)"
+
+
+@attrs.frozen
+class PositionLine:
+    """One open position, valued."""
+
+    position: PositionRecord
+    sector: str
+    cost: float
+    last_price: float | None
+    market_value: float | None
+    unrealized_pnl: float | None
+    money_at_risk: float | None
+    r_multiple: float | None
+    weight: float | None
+
+
+@attrs.frozen
+class Cluster:
+    """Held symbols whose returns move together (every pair above the threshold)."""
+
+    symbols: tuple[str, ...]
+    market_value: float
+    weight: float
+    min_correlation: float
+
+
+@attrs.frozen
+class Totals:
+    positions: int
+    priced: int
+    cost: float
+    market_value: float
+    gross_exposure: float
+    unrealized_pnl: float
+    money_at_risk: float
+    realized_pnl: float
+    realized_pnl_closed: float
+    closed_trades: int
+
+
+@attrs.frozen
+class PortfolioView:
+    """The merged book: lines, totals, exposures, clusters and what could not be valued."""
+
+    account_equity: float
+    lines: tuple[PositionLine, ...]
+    totals: Totals
+    #: dimension ("source", "bucket", "asset_class", "sector") -> key -> gross exposure.
+    exposure: dict[str, dict[str, float]]
+    clusters: tuple[Cluster, ...]
+    warnings: tuple[str, ...] = ()
+    as_of: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (``tsys portfolio --json``)."""
+        from tsys.serialization import unstructure
+
+        eq = self.account_equity
+        return {
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "account_equity": eq,
+            "positions": [
+                {
+                    "id": ln.position.id,
+                    "source": ln.position.source.value,
+                    "symbol": ln.position.symbol,
+                    "asset_class": ln.position.asset_class.value,
+                    "side": ln.position.side.value,
+                    "bucket": ln.position.bucket,
+                    "sector": ln.sector,
+                    "quantity": ln.position.quantity,
+                    "entry_price": ln.position.entry_price,
+                    "cost": ln.cost,
+                    "last_price": ln.last_price,
+                    "market_value": ln.market_value,
+                    "unrealized_pnl": ln.unrealized_pnl,
+                    "stop": ln.position.stop,
+                    "money_at_risk": ln.money_at_risk,
+                    "r_multiple": ln.r_multiple,
+                    "weight": ln.weight,
+                }
+                for ln in self.lines
+            ],
+            "totals": unstructure(self.totals),
+            "exposure": {
+                dim: {
+                    k: {"value": v, "weight": v / eq if eq > 0 else None} for k, v in rows.items()
+                }
+                for dim, rows in self.exposure.items()
+            },
+            "clusters": [unstructure(c) for c in self.clusters],
+            "warnings": list(self.warnings),
+        }
+
+
+def _line(p: PositionRecord, price: float | None, sector: str, equity: float) -> PositionLine:
+    d = 1.0 if p.side is Side.BUY else -1.0
+    cost = p.quantity * p.entry_price
+    if price is None:
+        return PositionLine(p, sector, cost, None, None, None, None, None, None)
+    mv = d * p.quantity * price
+    upnl = d * p.quantity * (price - p.entry_price)
+    risk = None
+    r_mult = None
+    if p.stop is not None:
+        risk = max(0.0, d * p.quantity * (price - p.stop))
+        per_unit = d * (p.entry_price - p.stop)
+        if per_unit > 0:
+            r_mult = d * (price - p.entry_price) / per_unit
+    weight = abs(mv) / equity if equity > 0 else None
+    return PositionLine(p, sector, cost, price, mv, upnl, risk, r_mult, weight)
+
+
+def build_view(
+    positions: Sequence[PositionRecord],
+    prices: Mapping[str, float],
+    sectors: Mapping[str, str],
+    returns: pd.DataFrame | None,
+    account_equity: float,
+    *,
+    as_of: dt.date | None = None,
+    warnings: Sequence[str] = (),
+) -> PortfolioView:
+    """Value ``positions`` at ``prices`` and summarise them (pure; no I/O).
+
+    Parameters
+    ----------
+    positions
+        Every position of every source; closed ones only count towards realised PnL.
+    prices
+        Last price per symbol; a missing (or non-finite, non-positive) price is "n/a".
+    sectors
+        Sector per symbol ("unknown" when absent).
+    returns
+        Daily returns, dates x symbols, for correlation clusters (None: no clusters).
+    account_equity
+        The account size that weights are shares of.
+    """
+    notes = list(warnings)
+    lines: list[PositionLine] = []
+    realized = 0.0
+    realized_closed = 0.0
+    closed_trades = 0
+    missing: set[str] = set()
+    for p in positions:
+        if p.source is PositionSource.MANUAL:
+            realized += p.realized_pnl
+            if not p.is_open:
+                realized_closed += p.realized_pnl
+                closed_trades += 1
+        if not p.is_open:
+            continue
+        px = prices.get(p.symbol)
+        if px is None or not math.isfinite(px) or px <= 0:
+            px = None
+            missing.add(p.symbol)
+        lines.append(_line(p, px, sectors.get(p.symbol) or UNKNOWN_SECTOR, account_equity))
+    if missing:
+        shown = ", ".join(sorted(missing)[:10]) + (" ..." if len(missing) > 10 else "")
+        notes.append(
+            f"no price for {len(missing)} symbol(s) ({shown}): shown as n/a and left out of "
+            "market value, unrealised PnL, risk and exposure"
+        )
+    priced = [ln for ln in lines if ln.market_value is not None]
+    exposure: dict[str, dict[str, float]] = {
+        "source": {},
+        "bucket": {},
+        "asset_class": {},
+        "sector": {},
+    }
+    for ln in priced:
+        gross = abs(ln.market_value)  # type: ignore[arg-type]
+        p = ln.position
+        for dim, key in (
+            ("source", p.source.value),
+            ("bucket", p.bucket or NO_BUCKET),
+            ("asset_class", p.asset_class.value),
+            ("sector", ln.sector),
+        ):
+            exposure[dim][key] = exposure[dim].get(key, 0.0) + gross
+    totals = Totals(
+        positions=len(lines),
+        priced=len(priced),
+        cost=sum(ln.cost for ln in lines),
+        market_value=sum(ln.market_value for ln in priced),  # type: ignore[misc]
+        gross_exposure=sum(abs(ln.market_value) for ln in priced),  # type: ignore[arg-type]
+        unrealized_pnl=sum(ln.unrealized_pnl for ln in priced),  # type: ignore[misc]
+        money_at_risk=sum(ln.money_at_risk for ln in priced if ln.money_at_risk is not None),
+        realized_pnl=realized,
+        realized_pnl_closed=realized_closed,
+        closed_trades=closed_trades,
+    )
+    clusters: tuple[Cluster, ...] = ()
+    if returns is not None and len(priced) > 1:
+        value_by_symbol: dict[str, float] = {}
+        for ln in priced:
+            s = ln.position.symbol
+            value_by_symbol[s] = value_by_symbol.get(s, 0.0) + abs(ln.market_value)  # type: ignore[arg-type]
+        clusters = correlation_clusters(returns, value_by_symbol, account_equity)
+    return PortfolioView(
+        account_equity=account_equity,
+        lines=tuple(lines),
+        totals=totals,
+        exposure={k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in exposure.items()},
+        clusters=clusters,
+        warnings=tuple(notes),
+        as_of=as_of,
+    )
+
+
+def correlation_clusters(
+    returns: pd.DataFrame,
+    value_by_symbol: Mapping[str, float],
+    account_equity: float,
+    *,
+    threshold: float = CLUSTER_THRESHOLD,
+    window: int = CLUSTER_WINDOW,
+    min_obs: int = CLUSTER_MIN_OBS,
+) -> tuple[Cluster, ...]:
+    """Complete-linkage clusters (size >= 2) of held symbols at correlation > ``threshold``."""
+    import numpy as np
+
+    symbols = sorted(s for s in value_by_symbol if s in returns.columns)
+    if len(symbols) < 2:
+        return ()
+    corr = returns[symbols].tail(window).corr(min_periods=min_obs).to_numpy(dtype=float)
+    corr = np.where(np.isnan(corr), -np.inf, corr)
+    n = len(symbols)
+    members: list[list[int]] = [[i] for i in range(n)]
+    link = corr.copy()  # link[a, b]: the smallest pairwise correlation between clusters a, b
+    np.fill_diagonal(link, -np.inf)
+    alive = np.ones(n, dtype=bool)
+    while True:
+        masked = np.where(alive[:, None] & alive[None, :], link, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(masked)), masked.shape)
+        if not masked[a, b] > threshold:
+            break
+        a, b = min(a, b), max(a, b)
+        members[a] += members[b]
+        members[b] = []
+        alive[b] = False
+        link[a, :] = np.minimum(link[a, :], link[b, :])
+        link[:, a] = link[a, :]
+        link[a, a] = -np.inf
+    out = []
+    for idx in members:
+        if len(idx) < 2:
+            continue
+        syms = tuple(sorted(symbols[i] for i in idx))
+        sub = corr[np.ix_(idx, idx)]
+        mv = sum(value_by_symbol[s] for s in syms)
+        out.append(
+            Cluster(
+                symbols=syms,
+                market_value=mv,
+                weight=mv / account_equity if account_equity > 0 else 0.0,
+                min_correlation=float(sub[~np.eye(len(idx), dtype=bool)].min()),
+            )
+        )
+    out.sort(key=lambda c: -c.market_value)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------------ loader
+def system_positions(run: Any) -> list[PositionRecord]:
+    """The daily run's recommended positions: its BUY and HOLD plans at their entry reference.
+
+    The reference price is the plan's limit price, else the allocation's dollars / quantity.
+    """
+    from tsys.contracts import Action, StopKind
+
+    out = []
+    for plan in run.plans:
+        if plan.action not in (Action.BUY, Action.HOLD):
+            continue
+        alloc = plan.allocation
+        sig = alloc.signal
+        if plan.limit_price is not None:
+            ref = plan.limit_price
+        elif alloc.quantity > 0 and alloc.dollars > 0:
+            ref = alloc.dollars / alloc.quantity
+        else:
+            continue
+        stop = None
+        if plan.stop is not None and plan.stop.kind is StopKind.FIXED:
+            stop = plan.stop.price
+        out.append(
+            PositionRecord(
+                id=f"S-{run.as_of.isoformat()}-{sig.bucket}-{sig.symbol}",
+                source=PositionSource.SYSTEM,
+                symbol=sig.symbol,
+                asset_class=sig.asset_class,
+                side=Side.BUY if sig.side is Side.BUY else Side.SELL,
+                quantity=alloc.quantity,
+                opened_at=run.created_at,
+                entry_price=ref,
+                stop=stop,
+                target=plan.take_profit,
+                bucket=sig.bucket,
+                notes=f"{plan.action.value} plan of the {run.as_of.isoformat()} run",
+            )
+        )
+    return out
+
+
+def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None) -> PortfolioView:
+    """Gather every source's positions, prices, sectors and returns, and build the view.
+
+    Broker, run and data-source failures become warnings in the view, never a crash: the
+    manual book is still shown.
+    """
+    warnings: list[str] = []
+    today = dt.datetime.now(dt.UTC).date()
+    day = as_of or today
+    cutoff = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+
+    own_store = store is None
+    if own_store:
+        from tsys.store import open_store
+
+        store = open_store(data_dir=cfg.data_path)
+    try:
+        positions: list[PositionRecord] = list(
+            store.manual.list(with_fills=False, as_of=cutoff if as_of is not None else None)
+        )
+        positions += _paper_positions(cfg, store, warnings, as_of)
+    finally:
+        if own_store:
+            store.close()
+    positions += _system_positions(cfg, day, warnings)
+
+    held = sorted({p.symbol for p in positions if p.is_open})
+    prices, sectors, returns = _market_data(cfg, held, day, warnings)
+    return build_view(
+        positions, prices, sectors, returns, cfg.account.size, as_of=day, warnings=warnings
+    )
+
+
+def _paper_positions(cfg: Any, store: Any, warnings: list[str], as_of: dt.date | None) -> list:
+    name = cfg.broker.name
+    if not (cfg.broker.enabled or name == "local"):
+        return []
+    try:
+        from tsys import plugins
+        from tsys.brokers import BrokerContext
+
+        cls = plugins.brokers().get(name)
+        broker = cls.from_config(dict(cfg.broker.options), BrokerContext(config=cfg, store=store))
+        out = []
+        for p in broker.positions():
+            if not isinstance(p, PositionRecord):
+                raise TypeError(f"positions() returned {type(p).__name__}, not PositionRecord")
+            out.append(p if p.source is PositionSource.PAPER else attrs.evolve(p, source="paper"))
+    except Exception as exc:
+        warnings.append(f"paper positions unavailable from broker {name!r}: {_brief(exc)}")
+        return []
+    if as_of is not None and out:
+        warnings.append("paper positions are the broker's current ones, not as of the date")
+    return out
+
+
+def _system_positions(cfg: Any, day: dt.date, warnings: list[str]) -> list[PositionRecord]:
+    try:
+        from tsys.daily.artifacts import list_runs, load_run
+
+        runs = [d for d in list_runs(cfg.data_path) if d <= day]
+        if not runs:
+            return []
+        return system_positions(load_run(cfg.data_path, runs[-1]))
+    except Exception as exc:
+        warnings.append(f"system positions unavailable (latest daily run): {_brief(exc)}")
+        return []
+
+
+def _market_data(
+    cfg: Any, symbols: list[str], day: dt.date, warnings: list[str]
+) -> tuple[dict[str, float], dict[str, str], pd.DataFrame | None]:
+    prices: dict[str, float] = {}
+    sectors: dict[str, str] = {}
+    if not symbols:
+        return prices, sectors, None
+    try:
+        from tsys.cli.trades import open_data_source
+
+        src = open_data_source(cfg)
+        known = set(src.symbols())
+        ask = [s for s in symbols if s in known]
+        returns = None
+        if ask:
+            bars = src.bars(ask, day - dt.timedelta(days=130), day)
+            if bars is not None and bars.symbols:
+                close = bars.frame("close")
+                close = close[close.index <= _ts(day)]
+                for s in close.columns:
+                    col = close[s].dropna()
+                    if len(col):
+                        prices[s] = float(col.iloc[-1])
+                returns = close.pct_change(fill_method=None).tail(CLUSTER_WINDOW)
+        try:
+            fund = src.fundamentals(ask) if ask else None
+        except Exception as exc:
+            fund = None
+            warnings.append(f"sectors unavailable: {_brief(exc)}")
+        if fund:
+            for s, f in fund.items():
+                if getattr(f, "sector", None):
+                    sectors[s] = f.sector
+        return prices, sectors, returns
+    except Exception as exc:
+        warnings.append(f"prices unavailable from data source {cfg.data.source!r}: {_brief(exc)}")
+        return prices, sectors, None
+
+
+def _ts(day: dt.date) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(day, tz="UTC")
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -1,0 +1,199 @@
+"""The tsys store: one database for manual trades, paper broker state and the daily-run index.
+
+:func:`open_store` opens a SQLite file ``<data_dir>/tsys.db`` by default (WAL journal, foreign
+keys on, a busy timeout so concurrent writers wait instead of failing) or PostgreSQL when the URL
+(or ``TSYS_DATABASE_URL``) starts with ``postgresql://``. Pending schema migrations
+(:mod:`tsys.store.migrations`) are applied on open.
+
+Peewee models never leave this package: the store's API speaks contracts
+(:class:`~tsys.contracts.PositionRecord`, :class:`~tsys.contracts.Fill`). Feature areas hang off
+the :class:`Store` as repositories (``store.manual``, ``store.runs``); a new area (the paper
+broker's state) adds its tables in a migration and its own repository class that takes the
+store, and writes with :meth:`Store.transaction` so every multi-row write is atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsys.errors import StoreError
+
+if TYPE_CHECKING:
+    from tsys.store.manual import ManualTrades
+    from tsys.store.runs import DailyRunsIndex
+
+ENV_URL = "TSYS_DATABASE_URL"
+DB_FILENAME = "tsys.db"
+#: Milliseconds a SQLite writer waits for another writer's lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+class Store:
+    """An open database with its models; use :func:`open_store` to get one."""
+
+    def __init__(self, db: Any, *, backend: str, location: str) -> None:
+        from tsys.store.models import build_models
+
+        self.db = db
+        self.backend = backend
+        #: Where the data lives, with any password redacted.
+        self.location = location
+        self.models = build_models(db)
+
+    def transaction(self):
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
+
+        Taking the lock at the start means a read-then-write transaction never fails halfway
+        with "database is locked" when another process writes at the same time: it waits for
+        the busy timeout instead.
+        """
+        if self.backend == "sqlite":
+            return self.db.atomic(lock_type="IMMEDIATE")
+        return self.db.atomic()
+
+    def schema_version(self) -> int:
+        from tsys.store.migrations import current_version
+
+        return current_version(self.db)
+
+    @cached_property
+    def manual(self) -> ManualTrades:
+        """Manual positions: add, edit, close, delete, import and export."""
+        from tsys.store.manual import ManualTrades
+
+        return ManualTrades(self)
+
+    @cached_property
+    def runs(self) -> DailyRunsIndex:
+        """The index of daily runs (as-of, created at, config digest, path)."""
+        from tsys.store.runs import DailyRunsIndex
+
+        return DailyRunsIndex(self)
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.backend}: {self.location})"
+
+
+def default_url(data_dir: Path | None = None) -> str:
+    """``TSYS_DATABASE_URL`` if set, else the SQLite file in ``data_dir`` (the user data dir)."""
+    env = os.environ.get(ENV_URL)
+    if env:
+        return env
+    if data_dir is None:
+        from tsys.config import Config
+
+        data_dir = Config().data_path
+    return f"sqlite:///{Path(data_dir) / DB_FILENAME}"
+
+
+def open_store(
+    url: str | None = None, *, data_dir: Path | None = None, migrate: bool = True
+) -> Store:
+    """Open (and migrate) the store.
+
+    Parameters
+    ----------
+    url
+        ``sqlite:///path/to/file.db`` or ``postgresql://user:pass@host:port/dbname[?options]``.
+        None: ``TSYS_DATABASE_URL``, else ``<data_dir>/tsys.db``.
+    data_dir
+        The folder of the default SQLite file (default: the configured user data dir).
+    migrate
+        Apply pending migrations (the default). Tests turn it off to build old versions.
+    """
+    if url is None:
+        url = default_url(data_dir)
+    if url.startswith(("postgresql://", "postgres://")):
+        store = _open_postgres(url)
+    elif url.startswith("sqlite:///"):
+        store = _open_sqlite(Path(url[len("sqlite:///") :]))
+    else:
+        raise StoreError(
+            f"unsupported database URL {redact_url(url)!r}",
+            hint="use sqlite:///path/to/tsys.db or postgresql://user@host:5432/dbname",
+        )
+    if migrate:
+        from tsys.store.migrations import migrate as _migrate
+
+        try:
+            _migrate(store.db)
+        except StoreError:
+            store.close()
+            raise
+        except Exception as exc:
+            store.close()
+            raise StoreError(
+                f"cannot prepare the database at {store.location}: {type(exc).__name__}: {exc}"
+            ) from exc
+    return store
+
+
+def _open_sqlite(path: Path) -> Store:
+    import peewee as pw
+
+    path = path.expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data folder {path.parent}: {exc.strerror}") from exc
+    db = pw.SqliteDatabase(
+        str(path),
+        pragmas={
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+            "synchronous": "normal",
+        },
+        timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+    )
+    try:
+        db.connect()
+    except pw.OperationalError as exc:
+        raise StoreError(f"cannot open the SQLite database {path}: {exc}") from exc
+    return Store(db, backend="sqlite", location=str(path))
+
+
+def _open_postgres(url: str) -> Store:
+    import peewee as pw
+
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError as exc:
+        raise StoreError(
+            "PostgreSQL needs the psycopg2 driver",
+            hint="pip install 'tsys[postgres]' (psycopg2-binary)",
+        ) from exc
+    from urllib.parse import urlsplit
+
+    dbname = urlsplit(url).path.lstrip("/") or "postgres"
+    # The whole URL goes to psycopg2 as the DSN, so query options (sslmode, options=-c ...)
+    # keep working; peewee only needs the name.
+    db = pw.PostgresqlDatabase(dbname, dsn=url)
+    try:
+        db.connect()
+    except pw.OperationalError as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(
+            f"cannot connect to PostgreSQL at {redact_url(url)}: {msg}",
+            hint=f"check {ENV_URL} and that the server is running",
+        ) from exc
+    return Store(db, backend="postgres", location=redact_url(url))

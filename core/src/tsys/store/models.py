@@ -1,0 +1,75 @@
+"""The live peewee models of the store (the latest schema). Private to :mod:`tsys.store`.
+
+Models are built per database by :func:`build_models`, so two stores (a SQLite file and a
+PostgreSQL database, say) can be open in one process without sharing global state. They must
+match what the migrations create; ``test_models_match_migrated_schema`` checks it.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import peewee as pw
+
+
+def build_models(db: Any) -> SimpleNamespace:
+    """Return the model classes bound to ``db``."""
+
+    class Base(pw.Model):
+        class Meta:
+            database = db
+
+    class ManualPosition(Base):
+        symbol = pw.CharField(max_length=64, index=True)
+        asset_class = pw.CharField(max_length=16)
+        side = pw.CharField(max_length=8)
+        initial_quantity = pw.DoubleField()
+        quantity = pw.DoubleField()
+        entry_price = pw.DoubleField()
+        opened_at = pw.DateTimeField(index=True)
+        closed_at = pw.DateTimeField(null=True)
+        exit_price = pw.DoubleField(null=True)
+        stop = pw.DoubleField(null=True)
+        target = pw.DoubleField(null=True)
+        bucket = pw.CharField(max_length=64, default="")
+        notes = pw.TextField(default="")
+        tags = pw.TextField(default="[]")
+        realized_pnl = pw.DoubleField(default=0.0)
+        created_at = pw.DateTimeField()
+        updated_at = pw.DateTimeField()
+        deleted_at = pw.DateTimeField(null=True, index=True)
+
+        class Meta:
+            table_name = "manual_positions"
+
+    class ManualFill(Base):
+        position = pw.ForeignKeyField(
+            ManualPosition, column_name="position_id", on_delete="CASCADE", index=True
+        )
+        kind = pw.CharField(max_length=8)
+        side = pw.CharField(max_length=8)
+        quantity = pw.DoubleField()
+        price = pw.DoubleField()
+        fee = pw.DoubleField(default=0.0)
+        timestamp = pw.DateTimeField()
+        created_at = pw.DateTimeField()
+
+        class Meta:
+            table_name = "manual_fills"
+
+    class DailyRunIndex(Base):
+        as_of = pw.DateField(unique=True)
+        created_at = pw.DateTimeField()
+        config_digest = pw.CharField(max_length=64)
+        path = pw.TextField()
+
+        class Meta:
+            table_name = "daily_runs"
+
+    return SimpleNamespace(
+        ManualPosition=ManualPosition,
+        ManualFill=ManualFill,
+        DailyRunIndex=DailyRunIndex,
+        all=(ManualPosition, ManualFill, DailyRunIndex),
+    )
