@@ -264,7 +264,7 @@ def test_transport_failures(fake, make_source, step, words):
 
 def test_timeout_is_a_clear_error_without_the_key(fake, make_source):
     fake.script = [sleeper(1.0)]
-    with pytest.raises(DataError, match="did not answer within 0.2 s") as info:
+    with pytest.raises(DataError, match=r"did not answer within 0\.2 s") as info:
         make_source(timeout=0.2).news(["AAPL"], D1, D1)
     assert_no_key(str(info.value))
     assert info.value.__cause__ is None and info.value.__suppress_context__

@@ -1,0 +1,299 @@
+"""The ``coingecko`` data source: today's crypto market-cap ranking and what to exclude."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+import pandas as pd
+
+from tsys.data.source import DataSource, SourceContext
+from tsys.errors import ConfigError, DataError
+from tsys_data_coingecko._cache import JsonCache
+from tsys_data_coingecko.client import PLANS, CoinGeckoClient, CoinGeckoError
+
+DEFAULTS: dict[str, Any] = {
+    "plan": None,  # None: "demo" when COINGECKO_API_KEY is set, else "public"
+    "base_url": None,  # None: the plan's host
+    "timeout": 20.0,
+    "top_n": 100,
+    "per_page": 250,
+    "max_pages": 4,
+    "max_retries": 3,
+    "backoff_seconds": 2.0,
+    "max_backoff_seconds": 60.0,
+    "exclude_categories": ["stablecoins", "wrapped-tokens"],
+    "symbol_overrides": {},
+    "quote": "USD",
+}
+
+#: Symbols that are never risk assets on their own (EXTERNAL_APIS.md 4.1 hygiene list).
+HEURISTIC_SYMBOLS = frozenset(
+    {"wbtc", "weth", "steth", "wsteth", "cbbtc", "usdt", "usdc", "usde", "dai", "fdusd",
+     "pyusd", "usds", "tusd", "busd", "paxg", "xaut"}
+)  # fmt: skip
+HEURISTIC_PREFIXES = ("wrapped ", "bridged ", "staked ", "binance-peg ")
+_SYMBOL_RE = re.compile(r"[A-Z0-9]+")
+
+
+class CoinGeckoSource(DataSource):
+    """Market caps from ``/coins/markets`` and exclusions from its category filter.
+
+    Cache under ``<cache>/coingecko``: ``markets/top<N>.json`` and
+    ``category/<name>.json``, refreshed once per UTC day; a failed refresh keeps and uses the
+    previous file and says so in the run's warnings.
+    """
+
+    name: ClassVar[str] = "coingecko"
+    provides: ClassVar[frozenset[str]] = frozenset({"market_caps", "excluded_coins"})
+
+    def __init__(
+        self, client: CoinGeckoClient, cache: JsonCache, ctx: SourceContext, options: dict
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.ctx = ctx
+        self.options = options
+        #: The clock (UTC); tests replace it.
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
+        """Build from ``[data.options.coingecko]``; the key comes from COINGECKO_API_KEY."""
+        from tsys.config import secret
+
+        opts = _validate_options(options or {})
+        key = secret("COINGECKO_API_KEY")
+        plan = opts["plan"] or ("demo" if key else "public")
+        if plan != "public" and key is None:
+            raise ConfigError(
+                f"[data.options.coingecko] plan = {plan!r} needs COINGECKO_API_KEY in the "
+                "environment",
+                hint='export COINGECKO_API_KEY, or set plan = "public" (no key, lower limits)',
+            )
+        client = CoinGeckoClient(
+            plan=plan,
+            api_key=key if plan != "public" else None,
+            base_url=opts["base_url"],
+            timeout=opts["timeout"],
+            max_retries=opts["max_retries"],
+            backoff_seconds=opts["backoff_seconds"],
+            max_backoff_seconds=opts["max_backoff_seconds"],
+        )
+        return cls(client, JsonCache(ctx.cache_dir / cls.name), ctx, opts)
+
+    def symbols(self, asset_class=None) -> list[str]:
+        """CoinGecko provides no bars here, so no symbols with bars."""
+        return []
+
+    def _today(self) -> dt.date:
+        return self.now().astimezone(dt.UTC).date()
+
+    # ------------------------------------------------------------------------- symbol mapping
+    def bars_symbol(self, coin: dict[str, Any]) -> str | None:
+        """The bars-source symbol of a coin ("btc" -> "BTC-USD"); None when it cannot have one."""
+        overrides = self.options["symbol_overrides"]
+        cid, sym = str(coin.get("id", "")), str(coin.get("symbol", "")).lower()
+        if cid in overrides:
+            return overrides[cid]
+        if sym in overrides:
+            return overrides[sym]
+        upper = sym.upper()
+        if not _SYMBOL_RE.fullmatch(upper):
+            return None
+        return f"{upper}-{self.options['quote']}"
+
+    # ------------------------------------------------------------------------------ fetching
+    def _markets(self, what: str, cache_key: tuple[str, ...], params: dict, limit: int | None):
+        """Coins of ``/coins/markets`` pages (cached per UTC day), market cap descending."""
+        today = self._today()
+        entry = self.cache.read(*cache_key)
+        if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
+            return entry["payload"]
+        per_page = int(self.options["per_page"])
+        if limit is not None:
+            per_page = min(per_page, limit)
+        coins: list[dict[str, Any]] = []
+        try:
+            for page in range(1, int(self.options["max_pages"]) + 1):
+                data = self.client.get(
+                    "coins/markets",
+                    {
+                        "vs_currency": "usd",
+                        "order": "market_cap_desc",
+                        "per_page": per_page,
+                        "page": page,
+                        **params,
+                    },
+                )
+                if not isinstance(data, list):
+                    raise CoinGeckoError(
+                        f"CoinGecko coins/markets sent an unexpected shape for {what} "
+                        f"({type(data).__name__} instead of a list)",
+                        hint="the API may have changed; please report it",
+                    )
+                coins.extend(_slim(c) for c in data if isinstance(c, dict) and c.get("id"))
+                if len(data) < per_page or (limit is not None and len(coins) >= limit):
+                    break
+            else:
+                self.ctx.warn(
+                    f"coingecko: {what} has more than {len(coins)} coins (max_pages reached)"
+                )
+        except DataError as exc:
+            if entry is None:
+                raise
+            self.ctx.warn(
+                f"coingecko: {what} could not be refreshed ({exc.message}); using the list "
+                f"fetched {entry['fetched_at'].date()}"
+            )
+            return entry["payload"]
+        self.cache.write(coins, *cache_key, fetched_at=self.now())
+        return coins
+
+    def ranking(self) -> list[dict[str, Any]]:
+        """The top ``top_n`` coins by market cap: ``{id, symbol, name, market_cap}`` each."""
+        top_n = int(self.options["top_n"])
+        return self._markets("the market-cap ranking", ("markets", f"top{top_n}"), {}, top_n)
+
+    # --------------------------------------------------------------------------- the methods
+    def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame | None:
+        """One row indexed by the as-of date: market cap per bars symbol, largest first.
+
+        CoinGecko's ``/coins/markets`` knows only the present, so a request whose ``end`` lies
+        more than a day before today returns None (the next source is asked), with a warning,
+        rather than today's caps dressed up as history.
+        """
+        today = self._today()
+        if end < today - dt.timedelta(days=1):
+            self.ctx.warn(f"coingecko: only current market caps are available, none as of {end}")
+            return None
+        as_of = min(end, today)
+        caps: dict[str, float] = {}
+        for coin in self.ranking():
+            sym = self.bars_symbol(coin)
+            cap = coin.get("market_cap")
+            if sym is None or cap is None or sym in caps:
+                continue  # a smaller coin sharing a symbol never shadows the larger one
+            caps[sym] = float(cap)
+        if not caps:
+            self.ctx.warn("coingecko: the market-cap ranking came back empty")
+        index = pd.DatetimeIndex([pd.Timestamp(as_of)], name="date")
+        return pd.DataFrame([caps], index=index, columns=list(caps), dtype="float64")
+
+    def excluded_coins(self) -> set[str]:
+        """Bars symbols to keep out of a crypto universe: stablecoins, wrapped tokens and kin.
+
+        Category members are matched by CoinGecko id against the ranking; a category member
+        whose symbol belongs to a larger, non-excluded coin (a bridged "ETH") does not exclude
+        that coin. Names starting "Wrapped"/"Bridged"/"Staked"/"Binance-Peg" and a short list
+        of stablecoin and gold-token symbols are excluded as well.
+        """
+        excluded_ids: set[str] = set()
+        members: list[dict[str, Any]] = []
+        for cat in self.options["exclude_categories"]:
+            coins = self._markets(f"category {cat!r}", ("category", cat), {"category": cat}, None)
+            members.extend(coins)
+            excluded_ids.update(c["id"] for c in coins)
+        out: set[str] = set()
+        owner: dict[str, str] = {}
+        for coin in self.ranking():
+            sym = self.bars_symbol(coin)
+            if sym is None:
+                continue
+            owner.setdefault(sym, coin["id"])
+            if owner[sym] != coin["id"]:
+                continue
+            name = str(coin.get("name") or "").lower()
+            if (
+                coin["id"] in excluded_ids
+                or str(coin.get("symbol", "")).lower() in HEURISTIC_SYMBOLS
+                or name.startswith(HEURISTIC_PREFIXES)
+            ):
+                out.add(sym)
+        for coin in members:
+            sym = self.bars_symbol(coin)
+            if sym is not None and sym not in owner:
+                out.add(sym)
+        for sym in HEURISTIC_SYMBOLS:
+            mapped = self.bars_symbol({"id": "", "symbol": sym})
+            if mapped is not None and mapped not in owner:
+                out.add(mapped)
+        return out
+
+    def universe(self, name: str, as_of: dt.date) -> list[str] | None:
+        """``"crypto"``: the ranking minus exclusions, largest first; None for other names."""
+        if name != "crypto":
+            return None
+        caps = self.market_caps(None, as_of)
+        if caps is None:
+            return None
+        excluded = self.excluded_coins()
+        return [s for s in caps.columns if s not in excluded]
+
+
+def _slim(coin: dict[str, Any]) -> dict[str, Any]:
+    cap = coin.get("market_cap")
+    try:
+        cap = float(cap) if cap is not None else None
+    except (TypeError, ValueError):
+        cap = None
+    if cap is not None and (not math.isfinite(cap) or cap <= 0):
+        cap = None
+    return {
+        "id": str(coin["id"]),
+        "symbol": str(coin.get("symbol") or ""),
+        "name": str(coin.get("name") or ""),
+        "market_cap": cap,
+    }
+
+
+def _validate_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"[data.options.coingecko] has unknown option(s): {', '.join(unknown)}",
+            hint="known options: " + ", ".join(sorted(DEFAULTS)),
+        )
+    opts = {**DEFAULTS, **options}
+    if opts["plan"] is not None and opts["plan"] not in PLANS:
+        raise ConfigError(
+            f"[data.options.coingecko] plan must be one of {', '.join(PLANS)}, got {opts['plan']!r}"
+        )
+    try:
+        for key in ("timeout", "backoff_seconds", "max_backoff_seconds"):
+            opts[key] = float(opts[key])
+            if opts[key] < 0:
+                raise ValueError(f"{key} must not be negative")
+        for key in ("top_n", "per_page", "max_pages", "max_retries"):
+            if isinstance(opts[key], bool) or int(opts[key]) != opts[key]:
+                raise ValueError(f"{key} must be a whole number, got {opts[key]!r}")
+            opts[key] = int(opts[key])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[data.options.coingecko]: {exc}") from None
+    if not 1 <= opts["per_page"] <= 250:
+        raise ConfigError("[data.options.coingecko] per_page must be between 1 and 250")
+    if opts["top_n"] < 1 or opts["max_pages"] < 1 or opts["max_retries"] < 0:
+        raise ConfigError("[data.options.coingecko] top_n, max_pages >= 1 and max_retries >= 0")
+    if opts["timeout"] <= 0:
+        raise ConfigError("[data.options.coingecko] timeout must be positive")
+    if not isinstance(opts["exclude_categories"], list) or not all(
+        isinstance(c, str) and c for c in opts["exclude_categories"]
+    ):
+        raise ConfigError("[data.options.coingecko] exclude_categories must be a list of names")
+    over = opts["symbol_overrides"]
+    if not isinstance(over, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in over.items()
+    ):
+        raise ConfigError(
+            "[data.options.coingecko] symbol_overrides must map CoinGecko ids or symbols to "
+            'bars symbols, e.g. { "matic-network" = "POL-USD" }'
+        )
+    opts["symbol_overrides"] = {k.lower(): v for k, v in over.items()}
+    if opts["base_url"] is not None and not str(opts["base_url"]).startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError("[data.options.coingecko] base_url must start with http:// or https://")
+    return opts
