@@ -1,0 +1,301 @@
+"""``tsys run-daily`` (the product's main job) and ``tsys runs`` (its history)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from tsys.errors import EXIT_CODES
+
+_EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items())
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2024-06-28") from None
+
+
+@click.command(
+    name="run-daily",
+    epilog="\b\nExit codes (for schedulers):\n" + _EXIT_TABLE,
+)
+@click.option(
+    "--as-of",
+    callback=_date,
+    metavar="DATE",
+    help="Day to run for (default: the latest complete session / UTC day).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Use the built-in synthetic market (offline; clearly labelled synthetic).",
+)
+@click.option(
+    "--buckets",
+    metavar="A,B",
+    default=None,
+    help="Only these buckets (default: every enabled bucket).",
+)
+@click.option("--dry-run", is_flag=True, help="Compute and show; write, send and order nothing.")
+@click.option("--force", is_flag=True, help="Recompute a day that already ran.")
+@click.option(
+    "--paper/--no-paper",
+    default=None,
+    help="Place paper orders through the configured broker (default: [broker] enabled).",
+)
+@click.option(
+    "--send/--no-send",
+    default=True,
+    show_default=True,
+    help="Send the newsletter through the configured notifiers.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON for scripts.")
+@click.pass_context
+def run_daily(
+    ctx: click.Context,
+    as_of: dt.date | None,
+    demo: bool,
+    buckets: str | None,
+    dry_run: bool,
+    force: bool,
+    paper: bool | None,
+    send: bool,
+    as_json: bool,
+) -> None:
+    """Produce today's signals, sizes and trade plans for every enabled bucket.
+
+    Loads data through the configured source (or the demo market), runs each bucket on the
+    latest close, sizes positions with the portfolio limits and the positions you already hold,
+    and writes runs/<as-of>/ under the data dir: run.json, signals.csv, plans.csv, summary.txt
+    and the newsletter. Re-running a day is a no-op unless --force.
+
+    \b
+    Examples:
+      tsys run-daily --demo                      # try it on synthetic data
+      tsys run-daily --as-of 2024-06-28 --dry-run
+      tsys run-daily --buckets sp500 --json
+    """
+    from tsys.cli import load_config
+    from tsys.daily.pipeline import STAGES
+    from tsys.daily.pipeline import run_daily as _run
+
+    config = load_config(ctx)
+    names = [b.strip() for b in buckets.split(",") if b.strip()] if buckets else None
+    quiet = as_json or not sys.stderr.isatty()
+    outcome = None
+    if quiet:
+        outcome = _run(
+            config,
+            as_of=as_of,
+            demo=demo,
+            buckets=names,
+            dry_run=dry_run,
+            force=force,
+            paper=paper,
+            send=send,
+        )
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("starting", total=len(STAGES))
+            done: list[str] = []
+
+            def progress(stage: str, message: str) -> None:
+                if stage not in done:
+                    done.append(stage)
+                    bar.update(task, completed=STAGES.index(stage))
+                bar.update(task, description=f"[bold]{stage}[/] {message}")
+
+            outcome = _run(
+                config,
+                as_of=as_of,
+                demo=demo,
+                buckets=names,
+                dry_run=dry_run,
+                force=force,
+                paper=paper,
+                send=send,
+                progress=progress,
+            )
+            bar.update(task, completed=len(STAGES))
+    _report(outcome, as_json)
+    ctx.exit(outcome.exit_code)
+
+
+def _report(outcome: Any, as_json: bool) -> None:
+    from tsys.serialization import unstructure
+
+    run = outcome.run
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "as_of": run.as_of.isoformat() if run else None,
+                    "run_dir": str(outcome.run_dir),
+                    "already_ran": outcome.already_ran,
+                    "dry_run": outcome.dry_run,
+                    "exit_code": outcome.exit_code,
+                    "messages": outcome.messages,
+                    "run": unstructure(run) if run else None,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
+        return
+    for m in outcome.messages:
+        click.secho(m, fg="yellow", err=True)
+    if run is None:
+        return
+    print_run(run)
+    if not outcome.dry_run and not outcome.already_ran:
+        click.echo(f"\nartifacts: {outcome.run_dir}")
+    for d in run.deliveries:
+        color = None if d.ok else "red"
+        click.secho(f"{d.plugin}: {'ok' if d.ok else 'FAILED'} - {d.detail}", fg=color)
+
+
+def print_run(run: Any) -> None:
+    """The day's table per bucket, readable in 80 columns."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(80, Console().width))
+    title = f"tsys {run.as_of.isoformat()}"
+    if run.synthetic_data:
+        console.print("[reverse yellow] SYNTHETIC DEMO DATA — not real prices [/]")
+    equity = run.portfolio.account_equity if run.portfolio else None
+    for br in run.buckets:
+        head = f"{title} · {br.bucket} v{br.version} · as of {br.as_of}"
+        if br.regime:
+            head += f" · {br.regime}"
+        if br.validated is False:
+            head += " · NOT VALIDATED"
+        if br.error:
+            console.print(f"[bold]{head}[/]\n  [red]FAILED: {br.error}[/]")
+            continue
+        table = Table(title=head, title_justify="left", expand=False, pad_edge=False)
+        for col, just in (
+            ("act", "left"),
+            ("symbol", "left"),
+            ("$", "right"),
+            ("%", "right"),
+            ("entry", "left"),
+            ("stop", "right"),
+            ("score", "right"),
+            ("why", "left"),
+        ):
+            table.add_column(
+                col, justify=just, overflow="fold", max_width=24 if col == "why" else None
+            )
+        for p in br.plans:
+            a = p.allocation
+            stop = "" if p.stop is None or p.stop.price is None else f"{p.stop.price:,.2f}"
+            pct = f"{a.weight:.1%}" if equity else ""
+            why = a.signal.rationale[0] if a.signal.rationale else ""
+            if a.constraints:
+                why = f"{why}; {a.constraints[0].name}" if why else a.constraints[0].name
+            table.add_row(
+                p.action.value.upper(),
+                a.signal.symbol,
+                f"{a.dollars:,.0f}",
+                pct,
+                p.entry.value,
+                stop,
+                f"{a.signal.score:.2f}",
+                why,
+            )
+        if not br.plans:
+            table.add_row("-", "no action today", "", "", "", "", "", "")
+        console.print(table)
+        for b in br.blockers[:10]:
+            console.print(f"  [magenta]avoid[/] {b.symbol}: {b.reason}")
+        if len(br.blockers) > 10:
+            console.print(f"  ... and {len(br.blockers) - 10} more to avoid (see run.json)")
+    for w in run.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+
+@click.group(name="runs")
+def runs() -> None:
+    """Browse earlier daily runs (runs/<as-of>/ under the data dir)."""
+
+
+@runs.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def runs_list(ctx: click.Context, as_json: bool) -> None:
+    """List the days that ran, newest last, with their number of plans."""
+    from tsys.cli import load_config
+    from tsys.daily import artifacts
+
+    config = load_config(ctx)
+    rows = []
+    for d in artifacts.list_runs(config.data_path):
+        run = artifacts.load_run(config.data_path, d)
+        rows.append(
+            {
+                "as_of": d.isoformat(),
+                "buckets": [b.bucket for b in run.buckets],
+                "plans": len(run.plans),
+                "buys": sum(1 for p in run.plans if p.action.value == "buy"),
+                "sells": sum(1 for p in run.plans if p.action.value == "sell"),
+                "failed": [b.bucket for b in run.buckets if b.error],
+                "synthetic": run.synthetic_data,
+                "path": str(artifacts.run_dir(config.data_path, d)),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(
+            f"no runs yet in {artifacts.runs_dir(config.data_path)}; try `tsys run-daily --demo`"
+        )
+        return
+    for r in rows:
+        flag = " (synthetic)" if r["synthetic"] else ""
+        failed = f"  FAILED: {', '.join(r['failed'])}" if r["failed"] else ""
+        click.echo(
+            f"{r['as_of']}  {r['buys']:>3} buy  {r['sells']:>3} sell  "
+            f"{r['plans']:>3} plans  {', '.join(r['buckets'])}{flag}{failed}"
+        )
+
+
+@runs.command(name="show")
+@click.argument("as_of", required=False, callback=_date)
+@click.option("--json", "as_json", is_flag=True, help="Print run.json.")
+@click.pass_context
+def runs_show(ctx: click.Context, as_of: dt.date | None, as_json: bool) -> None:
+    """Show one run (default: the latest)."""
+    from tsys.cli import load_config
+    from tsys.daily import artifacts
+    from tsys.errors import DataError
+    from tsys.serialization import dumps
+
+    config = load_config(ctx)
+    as_of = as_of or artifacts.latest_run(config.data_path)
+    if as_of is None:
+        raise DataError("no runs yet", hint="run `tsys run-daily --demo` first")
+    run = artifacts.load_run(config.data_path, as_of)
+    if as_json:
+        click.echo(dumps(run))
+    else:
+        print_run(run)
