@@ -256,12 +256,11 @@ def run_daily(
     )
     lap("portfolio")
     outcome.run = run
-    if failed == len(bucket_runs) and bucket_runs:
-        if all(_is_data_error(b.error) for b in bucket_runs):
-            raise DataError(
-                "every bucket failed for lack of data: "
-                + "; ".join(f"{b.bucket}: {b.error}" for b in bucket_runs)
-            )
+    if bucket_runs and all(_is_data_error(b.error) for b in bucket_runs):
+        raise DataError(
+            "every bucket failed for lack of data: "
+            + "; ".join(f"{b.bucket}: {b.error}" for b in bucket_runs)
+        )
     if failed:
         outcome.exit_code = PARTIAL_FAILURE_EXIT
     if dry_run:
