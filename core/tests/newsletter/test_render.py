@@ -107,7 +107,7 @@ def test_headline_counts_and_subject(rendered):
     summary = "4 actions: 3 buys, 1 sell; 1 hold, 3 to watch"
     assert summary in rendered.text
     assert summary in _visible(rendered.html)
-    assert rendered.subject == f"[SYNTHETIC] tsys 2024-05-03: {summary}"
+    assert rendered.subject == f"SYNTHETIC DATA: tsys 2024-05-03: {summary}"
     assert rendered.bucket is None
 
 
@@ -158,7 +158,7 @@ def test_synthetic_banner_only_when_synthetic(isolated_plugins):
     (real,) = render(make_run(synthetic=False))
     assert "SYNTHETIC" not in real.html
     assert "SYNTHETIC" not in real.text
-    assert not real.subject.startswith("[SYNTHETIC]")
+    assert not real.subject.startswith("SYNTHETIC")
 
 
 def test_hostile_text_is_escaped_in_html_and_kept_in_text(isolated_plugins):
@@ -188,8 +188,8 @@ def test_per_bucket_newsletters(run, isolated_plugins):
     assert "AAPL" in sp.text and "BTC/USD" not in sp.text
     assert "BTC/USD" in cr.text and "AAPL" not in cr.text
     assert "TSLA" in sp.text and "LUNA/USD" not in sp.text
-    assert sp.subject.startswith("[SYNTHETIC] tsys sp500 2024-05-03: 3 actions: 2 buys, 1 sell")
-    assert cr.subject.startswith("[SYNTHETIC] tsys crypto 2024-05-03: 1 action: 1 buy, 0 sells")
+    assert sp.subject.startswith("SYNTHETIC DATA: tsys sp500 2024-05-03: 3 actions: 2 buys, 1 sell")
+    assert cr.subject.startswith("SYNTHETIC DATA: tsys crypto 2024-05-03: 1 action: 1 buy, 0 sells")
     # The merged portfolio is in every one of them.
     for n in nls:
         assert "$61,234.50" in n.text

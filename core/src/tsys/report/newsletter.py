@@ -430,7 +430,9 @@ def _plaintext(value: Any) -> str:
 def _subject(view: dict[str, Any], bucket: str | None) -> str:
     head = view["headline"]
     where = f" {bucket}" if bucket is not None else ""
-    prefix = "[SYNTHETIC] " if view["synthetic"] else ""
+    # Not "[SYNTHETIC]": Python's email folding puts a long subject that starts with "["
+    # on a continuation line, and mail clients then show it with a leading space.
+    prefix = "SYNTHETIC DATA: " if view["synthetic"] else ""
     return f"{prefix}tsys{where} {head['date']}: {head['summary']}"
 
 

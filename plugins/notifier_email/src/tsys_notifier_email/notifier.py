@@ -93,7 +93,7 @@ class EmailNotifier(Notifier):
             )
         if not isinstance(host, str) or not host.strip():
             raise ConfigError("[notifiers.email] needs 'host', the SMTP server's name")
-        if not isinstance(sender, str) or not email.utils.parseaddr(sender)[1]:
+        if not isinstance(sender, str) or "@" not in email.utils.parseaddr(sender)[1]:
             raise ConfigError(
                 "[notifiers.email] needs 'sender', an address such as 'tsys <me@example.com>'"
             )
