@@ -1,0 +1,153 @@
+"""Parity benchmark: the shared SMA 10/50 crossover workload through tsys.sim vs the C reference.
+
+Reads ``<repo>/../shared/bench`` (README, ``common.py``, ``ref_c.py``) at run time; never copies
+it. For each size (``check``, ``c``) it runs the C reference and tsys.sim on the same generated
+data in this process, requires the same trade count and total final equity (relative difference
+below 1e-9) and prints the times and their ratio. Exits 0 with a note when the folder is absent.
+
+    uv run --no-sync python bench/parity.py [--sizes check,c] [--reps 3]
+"""
+
+from __future__ import annotations
+
+import time
+
+T_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from tsys.sim import Capacity, CostModel, FeeModel, FixedSlippage, simulate  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
+
+
+def signals(close_tn: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-up / cross-down masks (T x N) with common.py's exact definition."""
+    T, N = close_tn.shape
+    cs = np.cumsum(close_tn, axis=0)
+
+    def sma(w: int) -> np.ndarray:
+        out = np.full((T, N), np.nan)
+        out[w - 1] = cs[w - 1] / w
+        out[w:] = (cs[w:] - cs[:-w]) / w
+        return out
+
+    d = sma(fast) - sma(slow)
+    up = np.zeros((T, N), dtype=bool)
+    down = np.zeros((T, N), dtype=bool)
+    warm = max(fast, slow)
+    up[warm:] = (d[warm - 1 : -1] < 0) & (d[warm:] > 0)
+    down[warm:] = (d[warm - 1 : -1] > 0) & (d[warm:] < 0)
+    return up, down
+
+
+def run_tsys(o, h, lo, c, v, fast, slow, common):
+    """Signals + simulation; returns (equity per symbol, trades per symbol, seconds split)."""
+    t0 = time.perf_counter()
+    up, down = signals(c, fast, slow)
+    t1 = time.perf_counter()
+    costs = CostModel(
+        fees=FeeModel(bps=common.COMM * 1e4),
+        slippage=FixedSlippage(bps=common.SLIP * 1e4),
+        capacity=Capacity(max_participation=None),
+    )
+    res = simulate(
+        o, h, lo, c, v,
+        entries=up, exits=down, target_weights=common.FRAC, costs=costs, lot_size=1.0,
+        cash=common.CASH0, cash_sharing=False,
+    )  # fmt: skip
+    t2 = time.perf_counter()
+    fa = res.fill_arrays
+    buys = (fa["side"] > 0) & (fa["qty"] > 0)
+    trades = np.bincount(fa["sym"][buys], minlength=c.shape[1])
+    return res.sub_equity[-1], trades, (t1 - t0, t2 - t1)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="check,c")
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    if not (SHARED / "common.py").exists():
+        print(f"parity: shared benchmark folder {SHARED} is absent; nothing to compare, skipping")
+        return 0
+    sys.path.insert(0, str(SHARED))
+    import common
+    import ref_c
+
+    t_import = time.perf_counter() - T_START
+    ok = True
+    for size in a.sizes.split(","):
+        n_sym, n_bars, _ = common.SIZES[size]
+        data = common.generate(n_sym, n_bars)
+        ref_c.warmup(data)
+        c_times, eq_c, tr_c = [], None, None
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            eq_c, tr_c = ref_c.run(data, common.FAST, common.SLOW)
+            c_times.append(time.perf_counter() - t0)
+        # tsys takes T x N panels (the Bars layout); the transpose is data preparation
+        o, h, lo, c, v = (
+            np.ascontiguousarray(x.T)
+            for x in (data.open, data.high, data.low, data.close, data.volume)
+        )
+        run_tsys(o[:300, :2], h[:300, :2], lo[:300, :2], c[:300, :2], v[:300, :2], 10, 50, common)
+        ts_times, sig_times, sim_times = [], [], []
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(
+                o, h, lo, c, v, common.FAST, common.SLOW, common
+            )
+            ts_times.append(time.perf_counter() - t0)
+            sig_times.append(ts_sig)
+            sim_times.append(ts_sim)
+        tot_c, tot_t = float(np.sum(eq_c)), float(np.sum(eq_t))
+        rel = abs(tot_t - tot_c) / abs(tot_c)
+        same_trades = int(tr_c.sum()) == int(tr_t.sum())
+        per_symbol = bool(np.array_equal(tr_c, tr_t))
+        match = same_trades and rel < 1e-9
+        ok &= match
+        c_med, t_med = float(np.median(c_times)), float(np.median(ts_times))
+        print(
+            json.dumps(
+                {
+                    "size": size,
+                    "symbols": n_sym,
+                    "bars": n_bars,
+                    "trades_c": int(tr_c.sum()),
+                    "trades_tsys": int(tr_t.sum()),
+                    "trades_equal_per_symbol": per_symbol,
+                    "equity_c": tot_c,
+                    "equity_tsys": tot_t,
+                    "equity_rel_diff": rel,
+                    "match": match,
+                    "c_s": round(c_med, 5),
+                    "tsys_s": round(t_med, 5),
+                    "tsys_signals_s": round(float(np.median(sig_times)), 5),
+                    "tsys_simulate_s": round(float(np.median(sim_times)), 5),
+                    "ratio_tsys_over_c": round(t_med / c_med, 2),
+                    "ratio_simulate_only_over_c": round(float(np.median(sim_times)) / c_med, 2),
+                }
+            )
+        )
+    print(
+        json.dumps(
+            {
+                "imports_s": round(t_import, 3),
+                "process_s": round(time.perf_counter() - T_START, 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "all_match": ok,
+            }
+        )
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

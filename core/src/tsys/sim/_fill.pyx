@@ -1,0 +1,643 @@
+# cython: language_level=3
+"""The compiled simulator: the rules of ``tsys.sim.reference`` as a typed loop.
+
+Every arithmetic step mirrors ``reference.run_kernel`` in the same order, so both produce
+bit-identical fills and equity; the property tests hold them to that. No Python object is
+touched inside the bar loop; fills go to C buffers that grow geometrically and are copied into
+NumPy arrays once at the end.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport INFINITY, NAN, fabs, floor, sqrt
+from libc.stdlib cimport free, malloc, realloc
+
+cnp.import_array()
+
+# Reason codes (tsys.sim.REASONS) and order kinds, as in reference.py.
+cdef enum:
+    ENTRY = 0
+    REBALANCE = 1
+    EXIT = 2
+    STOP = 3
+    TARGET = 4
+    TRAILING_STOP = 5
+    TIME_STOP = 6
+    K_NONE = 0
+    K_WEIGHT = 1
+    K_QTY = 2
+    K_SIG_ENTRY = 3
+    K_SIG_EXIT = 4
+
+
+cdef double floor_lot(double x, double lot) noexcept nogil:
+    if lot == 1.0:
+        return floor(x)
+    return floor(x / lot) * lot
+
+
+cdef double fee_of(double q, double px, double rate, double per_share, double minimum) noexcept nogil:
+    cdef double f = q * px * rate + q * per_share
+    if f < minimum:
+        f = minimum
+    return f
+
+
+cdef double affordable(double q, double px, double avail, double rate, double per_share,
+                       double minimum, double lot) noexcept nogil:
+    cdef double q2
+    cdef int k = 0
+    if avail <= 0.0:
+        return 0.0
+    if q * px + fee_of(q, px, rate, per_share, minimum) <= avail:
+        return q
+    q2 = floor_lot(avail / (px * (1.0 + rate) + per_share), lot)
+    if q2 > q:
+        q2 = q
+    if q2 > 0.0 and q2 * px + fee_of(q2, px, rate, per_share, minimum) > avail:
+        if avail > minimum:
+            q2 = floor_lot((avail - minimum) / px, lot)
+        else:
+            q2 = 0.0
+        if q2 > q:
+            q2 = q
+    while q2 > 0.0 and q2 * px + fee_of(q2, px, rate, per_share, minimum) > avail and k < 4:
+        q2 = floor_lot(q2 - lot, lot)
+        k += 1
+    if q2 > 0.0 and q2 * px + fee_of(q2, px, rate, per_share, minimum) > avail:
+        q2 = 0.0
+    if q2 < 0.0:
+        q2 = 0.0
+    return q2
+
+
+cdef bint valid_bar(double o, double h, double lo, double c, double v) noexcept nogil:
+    return (0.0 < v < INFINITY and 0.0 < o < INFINITY and 0.0 < h < INFINITY
+            and 0.0 < lo < INFINITY and 0.0 < c < INFINITY)
+
+
+cdef int buf_init(FillBuf *b, Py_ssize_t cap) noexcept nogil:
+    b.n = 0
+    b.cap = cap
+    b.bar = <long long *> malloc(cap * sizeof(long long))
+    b.sym = <long long *> malloc(cap * sizeof(long long))
+    b.side = <signed char *> malloc(cap * sizeof(signed char))
+    b.reason = <signed char *> malloc(cap * sizeof(signed char))
+    b.qty = <double *> malloc(cap * sizeof(double))
+    b.price = <double *> malloc(cap * sizeof(double))
+    b.ref = <double *> malloc(cap * sizeof(double))
+    b.fee = <double *> malloc(cap * sizeof(double))
+    b.slip = <double *> malloc(cap * sizeof(double))
+    b.unfilled = <double *> malloc(cap * sizeof(double))
+    b.stop0 = <double *> malloc(cap * sizeof(double))
+    b.pos_after = <double *> malloc(cap * sizeof(double))
+    if (b.bar == NULL or b.sym == NULL or b.side == NULL or b.reason == NULL or b.qty == NULL
+            or b.price == NULL or b.ref == NULL or b.fee == NULL or b.slip == NULL
+            or b.unfilled == NULL or b.stop0 == NULL or b.pos_after == NULL):
+        return -1
+    return 0
+
+
+cdef void buf_free(FillBuf *b) noexcept nogil:
+    free(b.bar); free(b.sym); free(b.side); free(b.reason); free(b.qty); free(b.price)
+    free(b.ref); free(b.fee); free(b.slip); free(b.unfilled); free(b.stop0); free(b.pos_after)
+
+
+cdef int buf_grow(FillBuf *b) noexcept nogil:
+    cdef Py_ssize_t cap = b.cap * 2
+    cdef void *p
+    p = realloc(b.bar, cap * sizeof(long long))
+    if p == NULL: return -1
+    b.bar = <long long *> p
+    p = realloc(b.sym, cap * sizeof(long long))
+    if p == NULL: return -1
+    b.sym = <long long *> p
+    p = realloc(b.side, cap * sizeof(signed char))
+    if p == NULL: return -1
+    b.side = <signed char *> p
+    p = realloc(b.reason, cap * sizeof(signed char))
+    if p == NULL: return -1
+    b.reason = <signed char *> p
+    p = realloc(b.qty, cap * sizeof(double))
+    if p == NULL: return -1
+    b.qty = <double *> p
+    p = realloc(b.price, cap * sizeof(double))
+    if p == NULL: return -1
+    b.price = <double *> p
+    p = realloc(b.ref, cap * sizeof(double))
+    if p == NULL: return -1
+    b.ref = <double *> p
+    p = realloc(b.fee, cap * sizeof(double))
+    if p == NULL: return -1
+    b.fee = <double *> p
+    p = realloc(b.slip, cap * sizeof(double))
+    if p == NULL: return -1
+    b.slip = <double *> p
+    p = realloc(b.unfilled, cap * sizeof(double))
+    if p == NULL: return -1
+    b.unfilled = <double *> p
+    p = realloc(b.stop0, cap * sizeof(double))
+    if p == NULL: return -1
+    b.stop0 = <double *> p
+    p = realloc(b.pos_after, cap * sizeof(double))
+    if p == NULL: return -1
+    b.pos_after = <double *> p
+    b.cap = cap
+    return 0
+
+
+cdef int record(FillBuf *b, Py_ssize_t t, Py_ssize_t j, int side, int reason, double q,
+                double px, double ref, double fee, double unf, double stop0,
+                double pos_after) noexcept nogil:
+    cdef Py_ssize_t i
+    if b.n == b.cap:
+        if buf_grow(b) != 0:
+            return -1
+    i = b.n
+    b.bar[i] = t
+    b.sym[i] = j
+    b.side[i] = side
+    b.reason[i] = reason
+    b.qty[i] = q
+    b.price[i] = px
+    b.ref[i] = ref
+    b.fee[i] = fee
+    b.slip[i] = fabs(px - ref) * q if q > 0.0 else 0.0
+    b.unfilled[i] = unf
+    b.stop0[i] = stop0
+    b.pos_after[i] = pos_after
+    b.n = i + 1
+    return 0
+
+
+cdef struct State:
+    # per-symbol state, each an array of N
+    double *pos
+    double *cash_j
+    double *mark
+    double *avg
+    long long *ebar
+    double *hh
+    double *fstop
+    double *ftgt
+    double *used
+    int *pend
+    double *pend_val
+    double *pend_lim
+    double *pend_stop
+    double *pend_tgt
+    double *b_q
+    double *b_des
+    double *b_px
+    double *b_ref
+    int *b_reason
+    Py_ssize_t *b_list
+
+
+cdef double stop_level(State *st, Py_ssize_t t, Py_ssize_t j, const double *sl,
+                       const double *atrm, const double *atr, Py_ssize_t N, bint has_atr,
+                       bint *trail) noexcept nogil:
+    cdef double s = -INFINITY, s2, s3, a
+    trail[0] = False
+    if st.fstop[j] == st.fstop[j]:
+        s = st.fstop[j]
+    if sl[j] == sl[j]:
+        s2 = st.avg[j] * (1.0 - sl[j])
+        if s2 > s:
+            s = s2
+    if atrm[j] == atrm[j] and has_atr and t > 0:
+        a = atr[(t - 1) * N + j]
+        if a == a:
+            s3 = st.hh[j] - atrm[j] * a
+            if s3 > s:
+                s = s3
+                trail[0] = True
+    return s
+
+
+cdef int do_sell(State *st, FillBuf *b, double *cash, bint sharing, Py_ssize_t t, Py_ssize_t j,
+                 double q_des, double px, double ref, int reason, double vol_tj,
+                 const double *maxp, const double *lot, const double *fee_rate,
+                 const double *fee_ps, const double *fee_min) noexcept nogil:
+    cdef double cap = INFINITY, q, gross, fee, avail
+    if maxp[j] < INFINITY:
+        cap = floor_lot(maxp[j] * vol_tj, lot[j]) - st.used[j]
+        if cap < 0.0:
+            cap = 0.0
+    q = q_des if q_des <= cap else cap
+    if q <= 0.0:
+        return record(b, t, j, -1, reason, 0.0, NAN, NAN, 0.0, q_des, NAN, st.pos[j])
+    gross = q * px
+    fee = fee_of(q, px, fee_rate[j], fee_ps[j], fee_min[j])
+    if sharing:
+        avail = cash[0] + gross
+    else:
+        avail = st.cash_j[j] + gross
+    if fee > avail:
+        fee = avail
+    if sharing:
+        cash[0] += gross - fee
+    else:
+        st.cash_j[j] += gross - fee
+    st.used[j] += q
+    if q >= st.pos[j]:
+        st.pos[j] = 0.0
+        st.avg[j] = 0.0
+        st.ebar[j] = -1
+        st.hh[j] = NAN
+        st.fstop[j] = NAN
+        st.ftgt[j] = NAN
+    else:
+        st.pos[j] -= q
+    return record(b, t, j, -1, reason, q, px, ref, fee, q_des - q, NAN, st.pos[j])
+
+
+cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, ::1] lo,
+                const double[:, ::1] c, const double[:, ::1] v, const double[:, ::1] tgt,
+                bint tgt_is_qty, bint use_signals, const unsigned char[:, ::1] ent,
+                const unsigned char[:, ::1] ext, const double[:, ::1] lim,
+                const double[:, ::1] spx, const double[:, ::1] tpx,
+                const double[:, ::1] atr, const double[:, ::1] vol,
+                const double[::1] fee_rate, const double[::1] fee_ps, const double[::1] fee_min,
+                const double[::1] slip, const double[::1] impact, const double[::1] maxp,
+                const double[::1] lot, const double[::1] sl, const double[::1] tp,
+                const double[::1] atrm, const long long[::1] tstop, double cash0, bint sharing,
+                double[::1] equity, double[::1] cash_out, double[:, ::1] positions,
+                double[:, ::1] sub_eq, State *st, FillBuf *b) noexcept nogil:
+    cdef Py_ssize_t T = c.shape[0], N = c.shape[1]
+    cdef Py_ssize_t t, j, d, k, nb
+    cdef Py_ssize_t tgt_rows = tgt.shape[0]
+    cdef bint has_tgt = tgt.shape[0] > 0
+    cdef bint has_lim = lim.shape[0] > 0
+    cdef bint has_spx = spx.shape[0] > 0
+    cdef bint has_tpx = tpx.shape[0] > 0
+    cdef bint has_atr = atr.shape[0] > 0
+    cdef bint has_vol = vol.shape[0] > 0
+    cdef double cash = cash0
+    cdef bint need_e, e, x, ts, is_limit, trail
+    cdef int kind, reason, sreason
+    cdef double val, e_total, e_j = 0.0, m, delta, ref, s, dv, part, capq, px, q_tgt, cap
+    cdef double total, scale, avail, q, fee, stop0, s_lvl, p_lvl, p2, cj, pv, se, te, tc, oj
+    cdef const double *atr_p = &atr[0, 0] if has_atr else NULL
+
+    for j in range(N):
+        st.pos[j] = 0.0
+        st.cash_j[j] = cash0
+        st.mark[j] = NAN
+        st.avg[j] = 0.0
+        st.ebar[j] = -1
+        st.hh[j] = NAN
+        st.fstop[j] = NAN
+        st.ftgt[j] = NAN
+        st.used[j] = 0.0
+        st.pend[j] = K_NONE
+        st.pend_val[j] = 0.0
+        st.pend_lim[j] = NAN
+        st.pend_stop[j] = NAN
+        st.pend_tgt[j] = NAN
+
+    for t in range(T):
+        # ---- pass A: decisions of the previous close; equity at the open for sizing
+        need_e = False
+        for j in range(N):
+            st.used[j] = 0.0
+            if t == 0:
+                continue
+            d = t - 1
+            if use_signals:
+                e = ent[d, j] != 0
+                x = ext[d, j] != 0
+                if e and not x:
+                    st.pend[j] = K_SIG_ENTRY
+                    st.pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
+                elif x and not e:
+                    st.pend[j] = K_SIG_EXIT
+                else:
+                    continue
+            elif has_tgt:
+                val = tgt[d, j]
+                if val != val:
+                    continue
+                st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
+                st.pend_val[j] = val
+            else:
+                continue
+            st.pend_lim[j] = lim[d, j] if has_lim else NAN
+            st.pend_stop[j] = spx[d, j] if has_spx else NAN
+            st.pend_tgt[j] = tpx[d, j] if has_tpx else NAN
+        if sharing and not tgt_is_qty:
+            for j in range(N):
+                if st.pend[j] == K_WEIGHT or st.pend[j] == K_SIG_ENTRY:
+                    need_e = True
+                    break
+        e_total = 0.0
+        if need_e:
+            e_total = cash
+            for j in range(N):
+                if st.pos[j] > 0.0:
+                    m = o[t, j]
+                    if not (0.0 < m < INFINITY):
+                        m = st.mark[j]
+                    e_total += st.pos[j] * m
+
+        # ---- pass B: orders at the open; sells now, buys stashed
+        nb = 0
+        for j in range(N):
+            ts = tstop[j] > 0 and st.pos[j] > 0.0 and t - st.ebar[j] >= tstop[j]
+            kind = st.pend[j]
+            if not ts and kind == K_NONE:
+                continue
+            if not valid_bar(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j]):
+                continue
+            oj = o[t, j]
+            if ts:
+                st.pend[j] = K_NONE
+                if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj * (1.0 - slip[j]), oj,
+                           TIME_STOP, v[t, j], &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                    return -1
+                continue
+            st.pend[j] = K_NONE
+            val = st.pend_val[j]
+            if kind == K_SIG_EXIT:
+                if st.pos[j] <= 0.0:
+                    continue
+                delta = -st.pos[j]
+                reason = EXIT
+            elif kind == K_SIG_ENTRY and st.pos[j] > 0.0:
+                continue
+            else:
+                if kind == K_QTY:
+                    delta = floor_lot(val, lot[j]) - st.pos[j]
+                elif val == 0.0:
+                    delta = -st.pos[j]
+                else:
+                    e_j = e_total
+                    if not sharing:
+                        e_j = st.cash_j[j]
+                        if st.pos[j] > 0.0:
+                            e_j += st.pos[j] * oj
+                    if kind == K_SIG_ENTRY and tgt_is_qty:
+                        delta = floor_lot(val, lot[j])
+                    else:
+                        delta = val * e_j / oj - st.pos[j]
+                if st.pos[j] == 0.0:
+                    reason = ENTRY
+                elif kind != K_QTY and val == 0.0:
+                    reason = EXIT
+                elif kind == K_QTY and delta == -st.pos[j]:
+                    reason = EXIT
+                else:
+                    reason = REBALANCE
+            if delta == 0.0:
+                continue
+            ref = oj
+            is_limit = False
+            if delta > 0.0 and st.pend_lim[j] == st.pend_lim[j]:
+                is_limit = True
+                if lo[t, j] > st.pend_lim[j]:
+                    if record(b, t, j, 1, reason, 0.0, NAN, NAN, 0.0, delta, NAN,
+                              st.pos[j]) != 0:
+                        return -1
+                    continue
+                if st.pend_lim[j] < ref:
+                    ref = st.pend_lim[j]
+            s = 0.0
+            if not is_limit:
+                s = slip[j]
+                if impact[j] > 0.0 and has_vol:
+                    dv = vol[t, j]
+                    if dv == dv:
+                        part = fabs(delta)
+                        if maxp[j] < INFINITY:
+                            capq = maxp[j] * v[t, j]
+                            if part > capq:
+                                part = capq
+                        s = s + impact[j] * dv * sqrt(part / v[t, j])
+            if delta < 0.0:
+                px = ref * (1.0 - s)
+                if kind == K_WEIGHT and val != 0.0:
+                    q_tgt = floor_lot(val * e_j / (px * (1.0 + fee_rate[j]) + fee_ps[j]), lot[j])
+                    delta = q_tgt - st.pos[j]
+                    if delta >= 0.0:
+                        continue
+                if do_sell(st, b, &cash, sharing, t, j, -delta, px, ref, reason, v[t, j], &maxp[0],
+                           &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                    return -1
+            else:
+                px = ref * (1.0 + s)
+                if (kind == K_WEIGHT or kind == K_SIG_ENTRY) and not tgt_is_qty:
+                    q_tgt = floor_lot(val * e_j / (px * (1.0 + fee_rate[j]) + fee_ps[j]), lot[j])
+                    delta = q_tgt - st.pos[j]
+                    if delta <= 0.0:
+                        continue
+                cap = INFINITY
+                if maxp[j] < INFINITY:
+                    cap = floor_lot(maxp[j] * v[t, j], lot[j])
+                st.b_des[j] = delta
+                st.b_q[j] = delta if delta <= cap else cap
+                st.b_px[j] = px
+                st.b_ref[j] = ref
+                st.b_reason[j] = reason
+                st.b_list[nb] = j
+                nb += 1
+
+        # ---- pass C: buys, scaled to the cash available
+        if nb > 0:
+            if sharing:
+                total = 0.0
+                for k in range(nb):
+                    j = st.b_list[k]
+                    if st.b_q[j] > 0.0:
+                        total += st.b_q[j] * st.b_px[j] + fee_of(
+                            st.b_q[j], st.b_px[j], fee_rate[j], fee_ps[j], fee_min[j])
+                if total > cash and total > 0.0:
+                    scale = cash / total
+                    for k in range(nb):
+                        j = st.b_list[k]
+                        st.b_q[j] = floor_lot(st.b_q[j] * scale, lot[j])
+            for k in range(nb):
+                j = st.b_list[k]
+                avail = cash if sharing else st.cash_j[j]
+                q = affordable(st.b_q[j], st.b_px[j], avail, fee_rate[j], fee_ps[j], fee_min[j],
+                               lot[j])
+                px = st.b_px[j]
+                if q <= 0.0:
+                    if record(b, t, j, 1, st.b_reason[j], 0.0, NAN, NAN, 0.0, st.b_des[j], NAN,
+                              st.pos[j]) != 0:
+                        return -1
+                    continue
+                fee = fee_of(q, px, fee_rate[j], fee_ps[j], fee_min[j])
+                if sharing:
+                    cash -= q * px + fee
+                else:
+                    st.cash_j[j] -= q * px + fee
+                st.used[j] += q
+                if st.pos[j] == 0.0:
+                    st.ebar[j] = t
+                    st.hh[j] = st.b_ref[j]
+                    st.fstop[j] = st.pend_stop[j]
+                    st.ftgt[j] = st.pend_tgt[j]
+                    st.avg[j] = px
+                    st.pos[j] = q
+                    stop0 = stop_level(st, t, j, &sl[0], &atrm[0], atr_p, N, has_atr, &trail)
+                    if not (stop0 > -INFINITY):
+                        stop0 = NAN
+                else:
+                    st.avg[j] = (st.avg[j] * st.pos[j] + q * px) / (st.pos[j] + q)
+                    st.pos[j] += q
+                    stop0 = NAN
+                if record(b, t, j, 1, st.b_reason[j], q, px, st.b_ref[j], fee,
+                          st.b_des[j] - q, stop0, st.pos[j]) != 0:
+                    return -1
+
+        # ---- pass D: intrabar stops and targets, then the close
+        pv = 0.0
+        for j in range(N):
+            if st.pos[j] > 0.0 and valid_bar(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j]):
+                s_lvl = stop_level(st, t, j, &sl[0], &atrm[0], atr_p, N, has_atr, &trail)
+                p_lvl = INFINITY
+                if st.ftgt[j] == st.ftgt[j]:
+                    p_lvl = st.ftgt[j]
+                if tp[j] == tp[j]:
+                    p2 = st.avg[j] * (1.0 + tp[j])
+                    if p2 < p_lvl:
+                        p_lvl = p2
+                sreason = TRAILING_STOP if trail else STOP
+                oj = o[t, j]
+                if oj <= s_lvl:
+                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj * (1.0 - slip[j]), oj,
+                               sreason, v[t, j], &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                        return -1
+                elif oj >= p_lvl:
+                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj, oj, TARGET, v[t, j],
+                               &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                        return -1
+                elif lo[t, j] <= s_lvl:
+                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], s_lvl * (1.0 - slip[j]),
+                               s_lvl, sreason, v[t, j], &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                        return -1
+                elif h[t, j] >= p_lvl:
+                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], p_lvl, p_lvl, TARGET, v[t, j],
+                               &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                        return -1
+                if st.pos[j] > 0.0 and h[t, j] > st.hh[j]:
+                    st.hh[j] = h[t, j]
+            cj = c[t, j]
+            if 0.0 < cj < INFINITY:
+                st.mark[j] = cj
+            positions[t, j] = st.pos[j]
+            if sharing:
+                if st.pos[j] > 0.0:
+                    pv += st.pos[j] * st.mark[j]
+            else:
+                se = st.cash_j[j]
+                if st.pos[j] > 0.0:
+                    se += st.pos[j] * st.mark[j]
+                sub_eq[t, j] = se
+        if sharing:
+            equity[t] = cash + pv
+            cash_out[t] = cash
+        else:
+            te = 0.0
+            tc = 0.0
+            for j in range(N):
+                te += sub_eq[t, j]
+                tc += st.cash_j[j]
+            equity[t] = te
+            cash_out[t] = tc
+    return 0
+
+
+def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, lim, spx, tpx,
+               atr, vol, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
+               double cash0, int sharing):
+    """Run the simulation; same arguments and result as ``tsys.sim.reference.run_kernel``."""
+    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i
+    cdef FillBuf b
+    cdef State st
+    cdef int rc
+    equity = np.zeros(T)
+    cash_out = np.zeros(T)
+    positions = np.zeros((T, N))
+    sub_eq = np.zeros((T, N)) if not sharing else np.zeros((0, 0))
+    keep = []
+
+    def arr(dtype):
+        a = np.empty(max(N, 1), dtype=dtype)
+        keep.append(a)
+        return a
+
+    a_pos, a_cash, a_mark, a_avg = arr(np.float64), arr(np.float64), arr(np.float64), arr(np.float64)
+    a_ebar = arr(np.int64)
+    a_hh, a_fstop, a_ftgt, a_used = arr(np.float64), arr(np.float64), arr(np.float64), arr(np.float64)
+    a_pend = arr(np.intc)
+    a_pv, a_pl, a_ps, a_pt = arr(np.float64), arr(np.float64), arr(np.float64), arr(np.float64)
+    a_bq, a_bd, a_bp, a_br = arr(np.float64), arr(np.float64), arr(np.float64), arr(np.float64)
+    a_breason = arr(np.intc)
+    a_blist = arr(np.intp)
+    cdef double[::1] m_pos = a_pos, m_cash = a_cash, m_mark = a_mark, m_avg = a_avg
+    cdef long long[::1] m_ebar = a_ebar
+    cdef double[::1] m_hh = a_hh, m_fstop = a_fstop, m_ftgt = a_ftgt, m_used = a_used
+    cdef int[::1] m_pend = a_pend
+    cdef double[::1] m_pv = a_pv, m_pl = a_pl, m_ps = a_ps, m_pt = a_pt
+    cdef double[::1] m_bq = a_bq, m_bd = a_bd, m_bp = a_bp, m_br = a_br
+    cdef int[::1] m_breason = a_breason
+    cdef Py_ssize_t[::1] m_blist = a_blist
+    st.pos = &m_pos[0]; st.cash_j = &m_cash[0]; st.mark = &m_mark[0]; st.avg = &m_avg[0]
+    st.ebar = &m_ebar[0]; st.hh = &m_hh[0]; st.fstop = &m_fstop[0]; st.ftgt = &m_ftgt[0]
+    st.used = &m_used[0]; st.pend = &m_pend[0]; st.pend_val = &m_pv[0]; st.pend_lim = &m_pl[0]
+    st.pend_stop = &m_ps[0]; st.pend_tgt = &m_pt[0]; st.b_q = &m_bq[0]; st.b_des = &m_bd[0]
+    st.b_px = &m_bp[0]; st.b_ref = &m_br[0]; st.b_reason = &m_breason[0]
+    st.b_list = &m_blist[0]
+
+    if buf_init(&b, 1024 if N * 4 < 1024 else N * 4) != 0:
+        buf_free(&b)
+        raise MemoryError("could not allocate the simulator's fill buffer")
+    try:
+        rc = kernel(o, h, lo, c, v, tgt, tgt_is_qty, use_signals, ent, ext, lim, spx, tpx, atr,
+                    vol, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
+                    cash0, sharing, equity, cash_out, positions, sub_eq, &st, &b)
+        if rc != 0:
+            raise MemoryError("the simulator ran out of memory while recording fills")
+        n = b.n
+        out = {"equity": equity, "cash": cash_out, "positions": positions, "sub_equity": sub_eq}
+        f_bar = np.empty(n, dtype=np.int64)
+        f_sym = np.empty(n, dtype=np.int64)
+        f_side = np.empty(n, dtype=np.int8)
+        f_reason = np.empty(n, dtype=np.int8)
+        names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
+                 "pos_after")
+        floats = {k: np.empty(n, dtype=np.float64) for k in names}
+        _copy_out(&b, f_bar, f_sym, f_side, f_reason, floats["qty"], floats["price"],
+                  floats["ref_price"], floats["fee"], floats["slippage"], floats["unfilled_qty"],
+                  floats["stop0"], floats["pos_after"])
+        out["f_bar"] = f_bar
+        out["f_sym"] = f_sym
+        out["f_side"] = f_side
+        out["f_reason"] = f_reason
+        for k in names:
+            out["f_" + k] = floats[k]
+        return out
+    finally:
+        buf_free(&b)
+
+
+cdef void _copy_out(FillBuf *b, long long[::1] bar, long long[::1] sym, signed char[::1] side,
+                    signed char[::1] reason, double[::1] qty, double[::1] price, double[::1] ref,
+                    double[::1] fee, double[::1] slip, double[::1] unf, double[::1] stop0,
+                    double[::1] pos_after) noexcept:
+    cdef Py_ssize_t i
+    for i in range(b.n):
+        bar[i] = b.bar[i]
+        sym[i] = b.sym[i]
+        side[i] = b.side[i]
+        reason[i] = b.reason[i]
+        qty[i] = b.qty[i]
+        price[i] = b.price[i]
+        ref[i] = b.ref[i]
+        fee[i] = b.fee[i]
+        slip[i] = b.slip[i]
+        unf[i] = b.unfilled[i]
+        stop0[i] = b.stop0[i]
+        pos_after[i] = b.pos_after[i]
