@@ -378,7 +378,7 @@ class ManualTrades:
         if errors:
             raise InvalidTrade("; ".join(errors))
         with self._store.transaction():
-            row = self._row(pid)
+            self._row(pid)  # raises when the trade does not exist
             fills = self._fills_of([pid])[pid]
             opening = next(f for f in fills if f.kind == "open")
             closes = [f for f in fills if f.kind == "close"]
