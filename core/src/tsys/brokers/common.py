@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
 import attrs
 
-from tsys.contracts import Action, Order, OrderEvent, OrderStatus, TradePlan
+from tsys.contracts import Action, Order, OrderEvent, TradePlan
 from tsys.errors import TemporaryBrokerError
 
 T = TypeVar("T")
@@ -77,6 +77,21 @@ class OrderLog(Protocol):
     ) -> list[OrderEvent]:
         """Stored events, oldest first."""
 
+    def baseline(self, broker: str) -> Baseline | None:
+        """Cash and positions at the broker before tsys placed its first order there."""
+
+    def set_baseline(self, broker: str, baseline: Baseline) -> None:
+        """Record the baseline (once; later calls keep the first)."""
+
+
+@attrs.frozen
+class Baseline:
+    """What the broker account held before tsys traded in it: the start of reconciliation."""
+
+    cash: float
+    positions: dict[str, float] = attrs.field(factory=dict)
+    at: dt.datetime | None = None
+
 
 @attrs.define
 class MemoryOrderLog:
@@ -85,6 +100,13 @@ class MemoryOrderLog:
     _orders: dict[tuple[str, str], Order] = attrs.field(factory=dict)
     _dates: dict[tuple[str, str], dt.date | None] = attrs.field(factory=dict)
     _events: list[tuple[str, OrderEvent]] = attrs.field(factory=list)
+    _baselines: dict[str, Baseline] = attrs.field(factory=dict)
+
+    def baseline(self, broker: str) -> Baseline | None:
+        return self._baselines.get(broker)
+
+    def set_baseline(self, broker: str, baseline: Baseline) -> None:
+        self._baselines.setdefault(broker, baseline)
 
     def save_order(
         self, broker: str, order: Order, *, decision_date: dt.date | None = None
@@ -158,5 +180,142 @@ def retry(
     ) from last
 
 
-def final_statuses() -> Sequence[OrderStatus]:
-    return tuple(s for s in OrderStatus if s.is_final)
+# ----------------------------------------------------------------------------- reconciliation
+@attrs.frozen
+class Difference:
+    """One mismatch between the broker and tsys's record, with its likely cause."""
+
+    symbol: str  # "cash" for the cash line
+    expected: float
+    actual: float
+    cause: str
+
+    @property
+    def delta(self) -> float:
+        return self.actual - self.expected
+
+
+@attrs.frozen
+class ReconcileReport:
+    """Broker state against the record: every difference, and what was compared."""
+
+    broker: str
+    as_of: dt.datetime
+    expected_cash: float | None
+    actual_cash: float
+    expected_positions: dict[str, float]
+    actual_positions: dict[str, float]
+    differences: list[Difference]
+    notes: list[str] = attrs.field(factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "broker": self.broker,
+            "as_of": self.as_of.isoformat(),
+            "expected_cash": self.expected_cash,
+            "actual_cash": self.actual_cash,
+            "expected_positions": self.expected_positions,
+            "actual_positions": self.actual_positions,
+            "differences": [{**attrs.asdict(d), "delta": d.delta} for d in self.differences],
+            "notes": self.notes,
+            "ok": not self.differences,
+        }
+
+
+_SPLITS = (2.0, 3.0, 4.0, 5.0, 10.0, 1.5, 0.5, 1 / 3, 0.25, 0.2, 0.1)
+
+
+def expected_book(
+    log: OrderLog, broker: str, baseline: Baseline | None, *, fees: dict[str, float] | None = None
+) -> tuple[float | None, dict[str, float]]:
+    """Cash and positions the record expects: the baseline plus every fill of our orders."""
+    positions = dict(baseline.positions) if baseline is not None else {}
+    cash = baseline.cash if baseline is not None else None
+    for o in log.orders(broker):
+        if o.filled_quantity <= 0 or o.filled_avg_price is None:
+            continue
+        sign = 1.0 if o.side.value == "buy" else -1.0
+        positions[o.symbol] = positions.get(o.symbol, 0.0) + sign * o.filled_quantity
+        if cash is not None:
+            cash -= sign * o.filled_quantity * o.filled_avg_price
+            cash -= (fees or {}).get(o.client_order_id, 0.0)
+    return cash, {s: q for s, q in positions.items() if abs(q) > 1e-9}
+
+
+def reconcile(
+    broker, log: OrderLog, *, fees: dict[str, float] | None = None, tolerance: float = 0.01
+) -> ReconcileReport:
+    """Compare the broker's positions and cash with the record (read-only at the broker).
+
+    The record is the baseline (cash and positions before tsys's first order) plus every fill
+    tsys logged for its own orders. Non-final orders are polled first so fills since the last
+    look count. Each difference gets a likely cause: a working or partially filled order, a
+    trade made by hand at the broker, a corporate action (split ratios), fees or transfers.
+    """
+    refresh = getattr(broker, "refresh", None)
+    if refresh is not None:
+        refresh()
+    name = broker.name
+    baseline = log.baseline(name)
+    exp_cash, exp_pos = expected_book(log, name, baseline, fees=fees)
+    actual = {}
+    for p in broker.positions():
+        sign = 1.0 if p.side.value == "buy" else -1.0
+        actual[p.symbol] = actual.get(p.symbol, 0.0) + sign * p.quantity
+    acct = broker.account()
+    working = {}
+    for o in log.orders(name, final=False):
+        working.setdefault(o.symbol, []).append(o)
+    diffs: list[Difference] = []
+    for symbol in sorted(set(exp_pos) | set(actual)):
+        e, a = exp_pos.get(symbol, 0.0), actual.get(symbol, 0.0)
+        if abs(a - e) <= 1e-9 * max(1.0, abs(e)):
+            continue
+        diffs.append(Difference(symbol, e, a, _position_cause(symbol, e, a, working, baseline)))
+    notes = []
+    if exp_cash is None:
+        notes.append(
+            "no baseline recorded (tsys has not placed an order here yet): cash not compared"
+        )
+    elif abs(acct.cash - exp_cash) > tolerance:
+        outside = [d.symbol for d in diffs if "outside tsys" in d.cause]
+        cause = (
+            "cash moved outside tsys's orders: trades made by hand at the broker"
+            + (f" ({', '.join(outside)})" if outside else "")
+            + ", fees, dividends, interest or transfers"
+        )
+        diffs.append(Difference("cash", exp_cash, acct.cash, cause))
+    return ReconcileReport(
+        broker=name,
+        as_of=utcnow(),
+        expected_cash=exp_cash,
+        actual_cash=acct.cash,
+        expected_positions=exp_pos,
+        actual_positions=actual,
+        differences=diffs,
+        notes=notes,
+    )
+
+
+def _position_cause(symbol, e, a, working, baseline) -> str:
+    open_orders = working.get(symbol, [])
+    if open_orders:
+        parts = ", ".join(
+            f"{o.client_order_id} {o.status.value} ({o.filled_quantity:g} of {o.quantity:g})"
+            for o in open_orders
+        )
+        return f"order still working: {parts}; the broker may have filled more than tsys saw"
+    if e == 0:
+        return "position opened outside tsys (a trade by hand at the broker, or a transfer)"
+    if a == 0:
+        return (
+            "position closed outside tsys (a trade by hand at the broker), or removed by a "
+            "corporate action (delisting, merger)"
+        )
+    ratio = a / e
+    for r in _SPLITS:
+        if abs(ratio - r) < 1e-6 * r:
+            return f"quantity changed by a factor of {ratio:g}: likely a split or another corporate action"
+    if baseline is None:
+        return "no baseline: the account may have held this before tsys traded in it"
+    return "partial fill tsys has not seen, or a trade by hand at the broker"

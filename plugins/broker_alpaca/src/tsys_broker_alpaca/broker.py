@@ -33,7 +33,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from tsys.brokers import AccountState, Broker, BrokerContext
-from tsys.brokers.common import MemoryOrderLog, OrderLog, event_for, retry, tradable, utcnow
+from tsys.brokers.common import (
+    Baseline,
+    MemoryOrderLog,
+    OrderLog,
+    event_for,
+    retry,
+    tradable,
+    utcnow,
+)
 from tsys.contracts import (
     Action,
     AssetClass,
@@ -531,7 +539,15 @@ class AlpacaBroker(Broker):
         """
         orders: list[Order] = []
         failed: list[str] = []
-        for plan in tradable(plans):
+        todo = tradable(plans)
+        if todo and self.log.baseline(self.name) is None:
+            # What the account held before tsys's first order: reconciliation starts here.
+            acct = self.account()
+            held = {}
+            for p in self.positions():
+                held[p.symbol] = p.quantity if p.side is Side.BUY else -p.quantity
+            self.log.set_baseline(self.name, Baseline(cash=acct.cash, positions=held, at=utcnow()))
+        for plan in todo:
             try:
                 orders.append(self._submit_one(plan, decision_date))
             except OrderRejected as exc:
