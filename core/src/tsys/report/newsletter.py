@@ -121,7 +121,8 @@ def _plan_row(plan: TradePlan, equity: float | None) -> dict[str, Any]:
         "dollars": fmt.money(alloc.dollars),
         "weight": fmt.pct(alloc.weight, signed=False),
         "quantity": fmt.quantity(alloc.quantity, sig.asset_class.value),
-        "unit": "shares" if sig.asset_class is AssetClass.EQUITY else "units",
+        "unit": ("share" if sig.asset_class is AssetClass.EQUITY else "unit")
+        + ("" if alloc.quantity == 1 else "s"),
         "entry": _entry_text(plan),
         "stop": _stop_text(plan),
         "target": fmt.price(plan.take_profit) if plan.take_profit is not None else "none",
