@@ -37,9 +37,34 @@ from tsys.errors import ConfigError, DataError
 KNOWN_EXCLUDED_COINS = frozenset(
     f"{s}-USD"
     for s in (
-        "USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "PAX", "GUSD", "UST", "USTC", "FDUSD",
-        "PYUSD", "USDE", "USDD", "FRAX", "LUSD", "EURS", "WBTC", "WETH", "STETH", "WSTETH",
-        "WBETH", "RETH", "CBETH", "WTRX", "BTCB", "HBTC", "RENBTC",
+        "USDT",
+        "USDC",
+        "DAI",
+        "BUSD",
+        "TUSD",
+        "USDP",
+        "PAX",
+        "GUSD",
+        "UST",
+        "USTC",
+        "FDUSD",
+        "PYUSD",
+        "USDE",
+        "USDD",
+        "FRAX",
+        "LUSD",
+        "EURS",
+        "WBTC",
+        "WETH",
+        "STETH",
+        "WSTETH",
+        "WBETH",
+        "RETH",
+        "CBETH",
+        "WTRX",
+        "BTCB",
+        "HBTC",
+        "RENBTC",
     )
 )
 
@@ -219,7 +244,9 @@ class CsvSource(DataSource):
                     continue
                 sym = f.stem.upper()
                 if sym in self._files:
-                    self.ctx.warn(f"{sym}: found in {self._files[sym].parent} and {p}; using the first")
+                    self.ctx.warn(
+                        f"{sym}: found in {self._files[sym].parent} and {p}; using the first"
+                    )
                     continue
                 self._files[sym] = f
         self._loaded: dict[str, pd.DataFrame] = {}
@@ -328,7 +355,11 @@ class CsvSource(DataSource):
         if symbols is None:
             wanted = self.symbols(asset_class)
         else:
-            wanted = [s for s in symbols if asset_class is None or self._class_of(s) is AssetClass(asset_class)]
+            wanted = [
+                s
+                for s in symbols
+                if asset_class is None or self._class_of(s) is AssetClass(asset_class)
+            ]
         absent = [s for s in wanted if s not in self._files]
         if absent:
             self.ctx.warn(
@@ -422,7 +453,7 @@ class CsvSource(DataSource):
                 sector = row.get("sector")
                 info[s] = {
                     "name": row.get("company") or None,
-                    "sector": _SECTOR_ALIASES.get(str(sector).strip().lower(), None)
+                    "sector": _SECTOR_ALIASES.get(str(sector).strip().lower())
                     if isinstance(sector, str)
                     else None,
                     "shares_outstanding": parse_amount(row.get("shares_outstanding")),

@@ -53,8 +53,9 @@ DROP_RULES = frozenset(
 STRICT_RULES = DROP_RULES | {"duplicate_dates", "possible_unadjusted_split"}
 
 JUMP_THRESHOLD = {AssetClass.EQUITY: 0.40, AssetClass.CRYPTO: 0.60}
-_SPLIT_RATIOS = np.array([2, 3, 4, 5, 8, 10, 20, 1.5, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 8, 1 / 10,
-                          1 / 20, 2 / 3])
+_SPLIT_RATIOS = np.array(
+    [2, 3, 4, 5, 8, 10, 20, 1.5, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 8, 1 / 10, 1 / 20, 2 / 3]
+)
 _SPLIT_TOL = 0.03
 #: Relative slack for OHLC comparisons: adjusted prices carry float rounding in the 1e-9 range.
 _OHLC_RTOL = 1e-6
@@ -243,8 +244,12 @@ def check_panel(
     add("missing_price", missing, "open/high/low/close empty", True)
     add("negative_volume", negvol & ~(nonpos | missing), "volume below zero", True)
     add("ohlc_inconsistent", incons & ~negvol, "high below open/close or low above them", True)
-    add("off_calendar", off_cal & ~(nonpos | missing | negvol | incons),
-        "bar on a day the exchange was closed", True)
+    add(
+        "off_calendar",
+        off_cal & ~(nonpos | missing | negvol | incons),
+        "bar on a day the exchange was closed",
+        True,
+    )
     add("missing_volume", missvol & ~drop, "volume empty", False)
 
     kept = present & ~drop
@@ -278,9 +283,16 @@ def _gaps(naive, symbols, asset_classes, present, calendar) -> list[Issue]:
                 )
                 kind = "sessions" if ac is AssetClass.EQUITY else "days"
                 out.append(
-                    Issue(symbols[j], "gap", len(dates), spans, 0,
-                          f"{len(dates)} {kind} without a bar in {len(starts)} stretch(es) "
-                          "(left empty, not filled)", runs=len(starts))
+                    Issue(
+                        symbols[j],
+                        "gap",
+                        len(dates),
+                        spans,
+                        0,
+                        f"{len(dates)} {kind} without a bar in {len(starts)} stretch(es) "
+                        "(left empty, not filled)",
+                        runs=len(starts),
+                    )
                 )
     return out
 
@@ -296,16 +308,24 @@ def _jumps(naive, symbols, asset_classes, close) -> list[Issue]:
         ratio = close / prev
         back = nxt / prev
         thr = np.array([JUMP_THRESHOLD[a] for a in asset_classes])
-        big = np.abs(ratio - 1) > thr
-        reversal = np.abs(np.log(back)) < np.log(1.15)
-        near = (np.abs(ratio[..., None] / _SPLIT_RATIOS - 1) < _SPLIT_TOL).any(axis=-1)
-        flag = big & (reversal | near) & ~np.isnan(close)
+        big = (np.abs(ratio - 1) > thr) & ~np.isnan(close)
+        flag = np.zeros_like(big)
+        r, j = np.nonzero(big)  # few cells: test the ratios only there
+        reversal = np.abs(np.log(back[r, j])) < np.log(1.15)
+        near = (np.abs(ratio[r, j][:, None] / _SPLIT_RATIOS - 1) < _SPLIT_TOL).any(axis=-1)
+        flag[r, j] = reversal | near
     for j in np.flatnonzero(flag.any(axis=0)):
         rows = np.flatnonzero(flag[:, j])
         ratios = ", ".join(f"{ratio[r, j]:.3g}x" for r in rows[:_MAX_EXAMPLES])
         out.append(
-            Issue(symbols[j], "possible_unadjusted_split", len(rows), _examples(naive[rows]), 0,
-                  f"one-day close ratio {ratios} that reverses or looks like a split")
+            Issue(
+                symbols[j],
+                "possible_unadjusted_split",
+                len(rows),
+                _examples(naive[rows]),
+                0,
+                f"one-day close ratio {ratios} that reverses or looks like a split",
+            )
         )
     return out
 
@@ -343,9 +363,14 @@ def validate_frame(
     bad = dates.isna().to_numpy()
     if bad.any():
         issues.append(
-            Issue(symbol, "bad_date", int(bad.sum()),
-                  tuple(str(x) for x in df.loc[bad, "date"].head(_MAX_EXAMPLES)),
-                  int(bad.sum()), "date does not parse")
+            Issue(
+                symbol,
+                "bad_date",
+                int(bad.sum()),
+                tuple(str(x) for x in df.loc[bad, "date"].head(_MAX_EXAMPLES)),
+                int(bad.sum()),
+                "date does not parse",
+            )
         )
     df = df.assign(date=dates)[~bad]
     d = df["date"].to_numpy()
@@ -353,8 +378,14 @@ def validate_frame(
     if backwards:
         where = np.flatnonzero(d[1:] < d[:-1]) + 1
         issues.append(
-            Issue(symbol, "unsorted_dates", backwards, _examples(d[where]), 0,
-                  "dates out of order (sorted)")
+            Issue(
+                symbol,
+                "unsorted_dates",
+                backwards,
+                _examples(d[where]),
+                0,
+                "dates out of order (sorted)",
+            )
         )
         df = df.sort_values("date", kind="stable")
     fields = ["open", "high", "low", "close", "volume"]
@@ -371,8 +402,14 @@ def validate_frame(
             f"{n_dates - len(conflicting)} with identical copies (one kept)"
         )
         issues.append(
-            Issue(symbol, "duplicate_dates", int(n_dates),
-                  _examples(sorted(df.loc[dup, "date"].unique())), int(drop_rows.sum()), msg)
+            Issue(
+                symbol,
+                "duplicate_dates",
+                int(n_dates),
+                _examples(sorted(df.loc[dup, "date"].unique())),
+                int(drop_rows.sum()),
+                msg,
+            )
         )
         df = df[~drop_rows]
     df = df.set_index(pd.DatetimeIndex(df["date"]).normalize())[fields].astype(np.float64)
@@ -399,11 +436,13 @@ def validate_bars(
     from tsys.data.bars import FIELDS
 
     fields = {f: getattr(bars, f) for f in FIELDS}
-    drop, issues = check_panel(bars.index, bars.symbols, bars.asset_classes, fields,
-                               calendar=calendar)
+    drop, issues = check_panel(
+        bars.index, bars.symbols, bars.asset_classes, fields, calendar=calendar
+    )
     present = ~np.isnan(np.stack([fields[f] for f in FIELDS])).all(axis=0)
-    report = QualityReport(source=bars.source, symbols=len(bars.symbols),
-                           rows=int(present.sum()), issues=issues)
+    report = QualityReport(
+        source=bars.source, symbols=len(bars.symbols), rows=int(present.sum()), issues=issues
+    )
     if strict:
         report.raise_if_strict()
     _warn_dropped(issues, warn)
