@@ -375,7 +375,11 @@ class PositionRecord:
 
 @attrs.frozen
 class PortfolioSnapshot:
-    """The merged book at a moment: positions of every source, account size and exposures."""
+    """The merged book at a moment: positions of every source, account size and exposures.
+
+    Exposures are dollars (cost or market value of the positions), keyed by bucket, asset class
+    and sector; divide by ``account_equity`` for shares of the account.
+    """
 
     as_of: dt.datetime = attrs.field(validator=_aware)
     account_equity: float = _money()

@@ -588,12 +588,12 @@ def portfolio_snapshot(
         value = p.quantity * p.entry_price
         invested += value
         key = p.bucket or p.source.value
-        by_bucket[key] = by_bucket.get(key, 0.0) + value / equity
-        by_class[p.asset_class.value] = by_class.get(p.asset_class.value, 0.0) + value / equity
+        by_bucket[key] = by_bucket.get(key, 0.0) + value
+        by_class[p.asset_class.value] = by_class.get(p.asset_class.value, 0.0) + value
         sector = sectors.get(p.symbol) or (
             "Crypto" if p.asset_class is AssetClass.CRYPTO else "Unknown"
         )
-        by_sector[sector] = by_sector.get(sector, 0.0) + value / equity
+        by_sector[sector] = by_sector.get(sector, 0.0) + value
         if p.stop is not None:
             risk += max(0.0, p.quantity * (p.entry_price - p.stop))
     return PortfolioSnapshot(
@@ -618,7 +618,7 @@ def _sectors(hub: Any, holdings: Sequence[PositionRecord]) -> dict[str, str]:
 
 
 def _rounded(d: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 6) for k, v in sorted(d.items())}
+    return {k: round(v, 2) for k, v in sorted(d.items())}
 
 
 # ----------------------------------------------------------------------------- artifacts
