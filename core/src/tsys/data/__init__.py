@@ -6,7 +6,16 @@ one) does not pull pandas into ``tsys --help``.
 
 from typing import Any
 
-__all__ = ["FIELDS", "Bars", "DataHub", "DataSource", "Fundamentals", "SourceContext"]
+__all__ = [
+    "FIELDS",
+    "Bars",
+    "DataHub",
+    "DataSource",
+    "Fundamentals",
+    "SourceContext",
+    "open_hub",
+    "open_source",
+]
 
 _LAZY = {
     "FIELDS": "tsys.data.bars",
@@ -15,6 +24,8 @@ _LAZY = {
     "DataSource": "tsys.data.source",
     "Fundamentals": "tsys.data.source",
     "SourceContext": "tsys.data.source",
+    "open_source": "tsys.data.sources",
+    "open_hub": "tsys.data.sources",
 }
 
 

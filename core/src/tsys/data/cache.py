@@ -1,0 +1,162 @@
+"""A Parquet cache for network data sources, refreshed incrementally.
+
+Each key (e.g. ``"alphavantage/daily/AAPL"``) is one Parquet file holding a date-indexed frame
+and, in its metadata, the date range that has been fetched (which can be wider than the rows:
+weekends and holidays have no rows but were asked for). :meth:`ParquetCache.get_or_fetch` asks
+the fetcher only for the part of the requested range not yet covered (the head before, the tail
+after), merges, and writes atomically after every successful piece: a fetch that fails halfway
+never loses what was already stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tsys.daily.artifacts import atomic_write_bytes
+from tsys.errors import DataError
+
+Fetch = Callable[[dt.date, dt.date], pd.DataFrame]
+_META_KEY = b"tsys_cache"
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def _date(x: Any) -> dt.date:
+    return pd.Timestamp(x).date()
+
+
+class ParquetCache:
+    """Per-key Parquet files under ``directory``; see the module docstring."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        """The file of ``key``: a readable slug plus a short hash (keys may hold any text)."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_")[:80] or "key"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+        return self.directory / f"{slug}-{digest}.parquet"
+
+    # ------------------------------------------------------------------ read / write
+    def read(self, key: str) -> tuple[pd.DataFrame, tuple[dt.date, dt.date] | None]:
+        """The stored frame and the covered (start, end) range, or an empty frame and None."""
+        import pyarrow.parquet as pq
+
+        path = self.path(key)
+        if not path.is_file():
+            return pd.DataFrame(), None
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:
+            raise DataError(
+                f"cache file {path} is unreadable ({type(exc).__name__}: {exc})",
+                hint="delete it; the next run fetches the data again",
+            ) from exc
+        meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+        if meta.get("key") != key or "start" not in meta:
+            raise DataError(
+                f"cache file {path} does not belong to key {key!r}",
+                hint="delete it; the next run fetches the data again",
+            )
+        df = table.to_pandas()
+        return df, (dt.date.fromisoformat(meta["start"]), dt.date.fromisoformat(meta["end"]))
+
+    def write(self, key: str, df: pd.DataFrame, covered: tuple[dt.date, dt.date]) -> None:
+        """Store ``df`` with its covered range, atomically (temp file + rename)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=True)
+        meta = dict(table.schema.metadata or {})
+        meta[_META_KEY] = json.dumps(
+            {"key": key, "start": covered[0].isoformat(), "end": covered[1].isoformat()}
+        ).encode()
+        table = table.replace_schema_metadata(meta)
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        atomic_write_bytes(self.path(key), buf.getvalue())
+
+    def clear(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ the main entry
+    def get_or_fetch(self, key: str, start: Any, end: Any, fetch: Fetch) -> pd.DataFrame:
+        """Rows of ``key`` with ``start <= date <= end``, fetching only what is missing.
+
+        Parameters
+        ----------
+        key
+            What the data is (source, kind, symbol).
+        start, end
+            The inclusive date range wanted.
+        fetch
+            ``fetch(start, end) -> DataFrame`` indexed by date; called at most twice (head,
+            tail), each time for a range not yet covered.
+
+        Returns
+        -------
+        DataFrame
+            The stored rows in range, indexed by date, sorted.
+        """
+        start, end = _date(start), _date(end)
+        if end < start:
+            raise ValueError(f"end {end} is before start {start}")
+        df, covered = self.read(key)
+        if covered is None:
+            pieces = [(start, end)]
+        else:
+            pieces = []
+            if start < covered[0]:
+                pieces.append((start, covered[0] - _ONE_DAY))
+            if end > covered[1]:
+                pieces.append((covered[1] + _ONE_DAY, end))
+        for lo, hi in pieces:
+            try:
+                new = fetch(lo, hi)
+            except DataError:
+                raise
+            except Exception as exc:
+                raise DataError(
+                    f"fetching {key} {lo}..{hi} failed: {type(exc).__name__}: {exc}",
+                    hint="what was fetched before is kept in the cache; retry later",
+                ) from exc
+            df = _merge(df, _check_frame(new, key))
+            covered = (lo, hi) if covered is None else (min(covered[0], lo), max(covered[1], hi))
+            self.write(key, df, covered)
+        if df.empty:
+            return df
+        idx = _index_dates(df.index)
+        return df[(idx >= pd.Timestamp(start)) & (idx <= pd.Timestamp(end))]
+
+
+def _index_dates(idx: pd.Index) -> pd.DatetimeIndex:
+    di = pd.DatetimeIndex(idx)
+    return di.tz_localize(None) if di.tz is not None else di
+
+
+def _check_frame(df: Any, key: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"fetcher for {key} returned {type(df).__name__}, not a DataFrame")
+    if len(df) and not isinstance(df.index, pd.DatetimeIndex):
+        raise DataError(f"fetcher for {key} returned a frame without a date index")
+    return df
+
+
+def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    if old.empty:
+        out = new
+    elif new.empty:
+        out = old
+    else:
+        # A date fetched again (a revised last bar) takes the newer value.
+        out = pd.concat([old, new])
+        out = out[~out.index.duplicated(keep="last")]
+    return out.sort_index()
