@@ -42,22 +42,26 @@ def negative_news_blockers(
     hi = pd.Timestamp(as_of)
     lo = hi - pd.Timedelta(days=lookback_days - 1)
     window = news_frame.loc[(dates >= lo) & (dates <= hi)]
-    window = window[pd.to_numeric(window["sentiment"], errors="coerce").notna()]
+    sent = pd.to_numeric(window["sentiment"], errors="coerce")
+    rel = pd.to_numeric(window["relevance"], errors="coerce").fillna(1.0)
+    keep = sent.notna()
+    window, sent, rel = window[keep], sent[keep], rel[keep]
+    if window.empty:
+        return {}
+    sums = pd.DataFrame({"symbol": window["symbol"], "w": rel, "ws": sent * rel, "n": 1.0})
+    agg = sums.groupby("symbol", sort=True)[["w", "ws", "n"]].sum()
+    agg = agg[agg["w"] > 0.0]
+    scores = agg["ws"] / agg["w"]
     out: dict[str, str] = {}
-    for sym, rows in window.groupby("symbol", sort=True):
-        sent = pd.to_numeric(rows["sentiment"]).to_numpy(dtype=float)
-        rel = pd.to_numeric(rows["relevance"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
-        total = float(rel.sum())
-        if total <= 0.0:
+    for sym, score in scores[scores < threshold].items():
+        if not math.isfinite(score):
             continue
-        score = float((sent * rel).sum() / total)
-        if not math.isfinite(score) or score >= threshold:
-            continue
-        worst = rows.iloc[int(sent.argmin())]
+        rows = window[window["symbol"] == sym]
+        worst = rows.loc[sent[rows.index].idxmin()]
         title = str(worst.get("title") or "").strip()
         reason = (
             f"news sentiment {score:+.2f} over {lookback_days} day(s) "
-            f"({len(rows)} article(s)) is below {threshold:+.2f}"
+            f"({int(agg.at[sym, 'n'])} article(s)) is below {threshold:+.2f}"
         )
         if title:
             reason += f"; most negative: {title}"

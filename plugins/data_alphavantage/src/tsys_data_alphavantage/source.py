@@ -127,7 +127,10 @@ class AlphaVantageSource(DataSource):
             timeout=opts["timeout"],
             burst_retry_wait=opts["burst_retry_wait"],
         )
-        return cls(client, JsonCache(root), ctx, opts)
+        source = cls(client, JsonCache(root), ctx, opts)
+        # The budget's day and minute follow the source's clock, so one "now" rules both.
+        budget.clock = lambda: source.now().timestamp()
+        return source
 
     def symbols(self, asset_class=None) -> list[str]:
         """Alpha Vantage provides no bars here, so no symbols with bars."""
