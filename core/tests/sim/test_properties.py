@@ -1,0 +1,176 @@
+"""Hypothesis properties of the simulator on random panels, random targets and random rules."""
+
+import os
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tsys.sim import (
+    Capacity,
+    CostModel,
+    FeeModel,
+    FixedSlippage,
+    ImpactSlippage,
+    StopRules,
+    current_impl,
+    simulate,
+)
+
+EQUIV_EXAMPLES = 2000 if os.environ.get("CI") else 100
+
+
+@st.composite
+def scenarios(draw):
+    T = draw(st.integers(2, 24))
+    N = draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
+    o = c * np.exp(rng.normal(0, 0.02, (T, N)))
+    h = np.maximum(o, c) * np.exp(np.abs(rng.normal(0, 0.02, (T, N))))
+    lo = np.minimum(o, c) * np.exp(-np.abs(rng.normal(0, 0.02, (T, N))))
+    v = np.floor(rng.lognormal(6, 1.5, (T, N)))
+    holes = rng.random((T, N))
+    v[holes < 0.07] = 0.0
+    for a in (o, h, lo, c):
+        a[(holes > 0.07) & (holes < 0.1)] = np.nan
+    mode = draw(st.sampled_from(["weights", "qty", "signals"]))
+    kw = {}
+    if mode == "weights":
+        w = rng.random((T, N)) * draw(st.sampled_from([0.4, 1.0, 2.0])) / N
+        w[rng.random((T, N)) < 0.5] = np.nan
+        w[rng.random((T, N)) < 0.1] = 0.0
+        kw["target_weights"] = w
+    elif mode == "qty":
+        q = np.floor(rng.random((T, N)) * 200)
+        q[rng.random((T, N)) < 0.5] = np.nan
+        kw["target_qty"] = q
+    else:
+        kw["entries"] = rng.random((T, N)) < 0.3
+        kw["exits"] = rng.random((T, N)) < 0.2
+        kw["target_weights"] = draw(st.sampled_from([0.3, 0.95]))
+    if draw(st.booleans()):
+        sp = c * (1 - rng.random((T, N)) * 0.1)
+        sp[rng.random((T, N)) < 0.5] = np.nan
+        kw["stop_price"] = sp
+    if draw(st.booleans()):
+        tp = c * (1 + rng.random((T, N)) * 0.1)
+        tp[rng.random((T, N)) < 0.5] = np.nan
+        kw["target_price"] = tp
+    if mode != "signals" and draw(st.booleans()):
+        lp = c * (1 - rng.random((T, N)) * 0.03)
+        lp[rng.random((T, N)) < 0.5] = np.nan
+        kw["limit_price"] = lp
+    slip = draw(
+        st.sampled_from([FixedSlippage(0.0), FixedSlippage(5.0), ImpactSlippage(2.0, 0.5, 5)])
+    )
+    fees = draw(st.sampled_from([FeeModel(), FeeModel(10.0), FeeModel(5.0, 0.01, 1.0)]))
+    cap = draw(st.sampled_from([Capacity(None), Capacity(0.025), Capacity(0.5)]))
+    kw["costs"] = CostModel(fees, slip, cap)
+    kw["stops"] = draw(
+        st.sampled_from(
+            [
+                None,
+                StopRules(stop_loss=0.05, take_profit=0.08),
+                StopRules(atr_trailing=1.0, atr_window=3, time_stop_bars=3),
+            ]
+        )
+    )
+    kw["lot_size"] = draw(st.sampled_from([1.0, 1e-8]))
+    kw["cash"] = draw(st.sampled_from([1_000.0, 100_000.0]))
+    kw["cash_sharing"] = draw(st.booleans())
+    return (o, h, lo, c, v), kw
+
+
+def _same(a, b):
+    return np.array_equal(a, b, equal_nan=True)
+
+
+@settings(max_examples=EQUIV_EXAMPLES, deadline=None)
+@given(scenarios())
+def test_cython_and_reference_are_identical(sc):
+    bars, kw = sc
+    r_py = simulate(*bars, impl="python", **kw)
+    r_cy = simulate(*bars, impl="cython", **kw)
+    assert _same(r_py.equity, r_cy.equity)
+    assert _same(r_py.cash, r_cy.cash)
+    assert _same(r_py.positions, r_cy.positions)
+    if not kw["cash_sharing"]:
+        assert _same(r_py.sub_equity, r_cy.sub_equity)
+    assert r_py.fill_arrays.keys() == r_cy.fill_arrays.keys()
+    for k in r_py.fill_arrays:
+        assert _same(r_py.fill_arrays[k], r_cy.fill_arrays[k]), k
+
+
+def _mark(c):
+    m = np.where(np.isfinite(c) & (c > 0), c, np.nan)
+    out = m.copy()
+    for t in range(1, len(m)):
+        out[t] = np.where(np.isnan(m[t]), out[t - 1], m[t])
+    return out
+
+
+@given(scenarios())
+def test_accounting_and_fairness_invariants(sc):
+    (o, h, lo, c, v), kw = sc
+    res = simulate(o, h, lo, c, v, impl=current_impl(), **kw)
+    mark = _mark(c)
+    held = np.where(res.positions > 0, res.positions * np.nan_to_num(mark), 0.0)
+    # equity = cash + marked positions, every bar
+    np.testing.assert_allclose(res.equity, res.cash + held.sum(axis=1), rtol=1e-9, atol=1e-6)
+    assert (res.cash >= 0).all(), "cash went negative"
+    assert (res.positions >= 0).all(), "short position"
+    f = res.fills
+    done = f[f.qty > 0]
+    t, j = done.bar.to_numpy(), done.symbol_index.to_numpy()
+    # fees and slippage never favour the trader
+    assert (done.fee >= 0).all() and (done.slippage >= 0).all()
+    buys = done.side == "buy"
+    assert (done.price[buys] >= done.ref_price[buys]).all()
+    assert (done.price[~buys] <= done.ref_price[~buys]).all()
+    # the reference price lies inside the bar
+    assert (done.ref_price.to_numpy() >= lo[t, j]).all()
+    assert (done.ref_price.to_numpy() <= h[t, j]).all()
+    # nothing trades on a bar without volume or a valid price
+    ok = (v[t, j] > 0) & np.isfinite(o[t, j] + h[t, j] + lo[t, j] + c[t, j])
+    assert ok.all()
+    # no (bar, symbol) trades more than its participation cap
+    mp = kw["costs"].capacity.max_participation
+    if mp is not None:
+        per = done.groupby(["bar", "symbol_index"]).qty.sum()
+        for (tb, js), q in per.items():
+            assert q <= mp * v[tb, js] * (1 + 1e-12)
+    # a fill never leaves more than was asked for
+    assert (f.unfilled_qty >= -1e-9).all()
+
+
+@given(scenarios(), st.data())
+def test_future_data_never_changes_the_past(sc, data):
+    (o, h, lo, c, v), kw = sc
+    T = c.shape[0]
+    cut = data.draw(st.integers(0, T - 2))
+    base = simulate(o, h, lo, c, v, impl=current_impl(), **kw)
+    rng = np.random.default_rng(cut)
+
+    def perturb(a, scale):
+        b = a.copy()
+        b[cut + 1 :] = b[cut + 1 :] * np.exp(rng.normal(0, scale, b[cut + 1 :].shape))
+        return b
+
+    p_bars = [perturb(x, 0.2) for x in (o, h, lo, c)] + [perturb(v, 1.0)]
+    kw2 = dict(kw)
+    for k in ("target_weights", "target_qty", "stop_price", "target_price", "limit_price"):
+        if isinstance(kw.get(k), np.ndarray):
+            kw2[k] = perturb(kw[k], 0.5)
+    for k in ("entries", "exits"):
+        if k in kw:
+            m = kw[k].copy()
+            m[cut + 1 :] = ~m[cut + 1 :]
+            kw2[k] = m
+    other = simulate(*p_bars, impl=current_impl(), **kw2)
+    assert _same(base.equity[: cut + 1], other.equity[: cut + 1])
+    assert _same(base.positions[: cut + 1], other.positions[: cut + 1])
+    fa, fb = base.fill_arrays, other.fill_arrays
+    ia, ib = fa["bar"] <= cut, fb["bar"] <= cut
+    for k in fa:
+        assert _same(fa[k][ia], fb[k][ib]), k
