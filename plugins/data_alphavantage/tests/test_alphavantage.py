@@ -522,3 +522,36 @@ def test_through_the_data_hub(fake, make_source):
     assert hub.ctx.warnings == [
         "no installed data source provides options-flow alerts; running without it"
     ]
+
+
+def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
+    """What `tsys data news` does: config table -> registry -> from_config -> news."""
+    from tsys import plugins
+    from tsys.config import config_from_dict
+    from tsys.data.source import SourceContext
+
+    seed_news(fake)
+    monkeypatch.setenv("ALPHAVANTAGE_API_KEY", KEY)
+    cfg = config_from_dict(
+        {
+            "data": {
+                "extra_sources": ["alphavantage"],
+                "options": {
+                    "alphavantage": {
+                        "base_url": httpserver.url_for("/").rstrip("/"),
+                        "calls_per_minute": 100,
+                    }
+                },
+            }
+        }
+    )
+    plugins.reset_plugin_manager()
+    try:
+        cls = plugins.data_sources().get("alphavantage")
+        src = cls.from_config(cfg.data.options["alphavantage"], SourceContext(tmp_path))
+    finally:
+        plugins.reset_plugin_manager()
+    src.now = lambda: NOW
+    frame = src.news(["AAPL"], D1, D3)
+    assert frame_rows(frame) == expected_rows(fake, ["AAPL"], D1, D3)
+    assert (tmp_path / "alphavantage" / "news" / "AAPL" / "2024-05-01.json").is_file()

@@ -243,3 +243,28 @@ def test_discovered_through_entry_point(monkeypatch):
         assert reg.get("coingecko").provides == {"market_caps", "excluded_coins"}
     finally:
         plugins.reset_plugin_manager()
+
+
+def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
+    """What `tsys data universe crypto` does: config -> registry -> caps minus exclusions."""
+    from tsys import plugins
+    from tsys.config import config_from_dict
+    from tsys.data.source import SourceContext
+
+    monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
+    cfg = config_from_dict(
+        {"data": {"options": {"coingecko": {"base_url": httpserver.url_for("/api/v3")}}}}
+    )
+    plugins.reset_plugin_manager()
+    try:
+        cls = plugins.data_sources().get("coingecko")
+        src = cls.from_config(cfg.data.options["coingecko"], SourceContext(tmp_path))
+    finally:
+        plugins.reset_plugin_manager()
+    src.now = lambda: NOW
+    caps = src.market_caps(None, NOW.date())
+    excluded = src.excluded_coins()
+    universe = [s for s in caps.columns if s not in excluded]
+    assert universe == ["BTC-USD", "ETH-USD", "BNB-USD", "SOL-USD", "XRP-USD", "MATIC-USD"]
+    assert src.client.plan == "public"
+    assert (tmp_path / "coingecko" / "markets" / "top100.json").is_file()
