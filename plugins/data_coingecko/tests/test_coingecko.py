@@ -268,3 +268,9 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     assert universe == ["BTC-USD", "ETH-USD", "BNB-USD", "SOL-USD", "XRP-USD", "MATIC-USD"]
     assert src.client.plan == "public"
     assert (tmp_path / "coingecko" / "markets" / "top100.json").is_file()
+    assert len(fake.calls) == 3  # cold: one ranking page + one page per category
+    warm = cls.from_config(cfg.data.options["coingecko"], SourceContext(tmp_path))
+    warm.now = lambda: NOW
+    warm.market_caps(None, NOW.date())
+    warm.excluded_coins()
+    assert len(fake.calls) == 3  # warm, same UTC day: zero calls
