@@ -61,7 +61,7 @@ def open_data_source(cfg: Any) -> Any:
     except ImportError:
         open_source = None
     if open_source is not None:
-        return open_source(cfg)
+        return open_source(cfg.data.source, cfg)
     from tsys import plugins
     from tsys.data.source import SourceContext
 
