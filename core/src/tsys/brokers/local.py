@@ -1,0 +1,384 @@
+"""The built-in local paper broker: orders fill at the next open through the simulator.
+
+Orders from a run are stored (``paper_orders``) with their decision date. :meth:`sync` takes
+bars; for every working order whose decision date has a following bar, it runs
+:func:`tsys.sim.simulate` -- the same function and cost models as backtests -- and books the
+fill it reports: price, fee, slippage, and any quantity left unfilled (capacity, cash, a limit
+not reached), which expires like an unfilled opening-auction order. Cash, positions, fills and
+order events persist in the store, so paper and backtest agree fill for fill.
+
+The simulator starts flat, so positions already held are rebuilt on the panel first: a setup
+purchase on the first row of the panel, on a bar whose volume is made unlimited (no capacity cap
+or impact), funded by extra cash exactly equal to its cost (measured in a first pass). Only the
+fills after the decision bar are booked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any, Self
+
+from tsys.brokers import AccountState, Broker, BrokerContext
+from tsys.brokers.common import event_for, tradable, utcnow
+from tsys.contracts import (
+    Action,
+    AssetClass,
+    EntryMethod,
+    Fill,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    PositionRecord,
+    Side,
+    TimeInForce,
+    TradePlan,
+)
+from tsys.errors import ConfigError
+
+#: Lot sizes: whole shares for equities, 1e-8 (a satoshi) for crypto.
+LOTS = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
+
+
+def cost_model_from_options(options: dict[str, Any]) -> Any:
+    """A :class:`tsys.sim.models.CostModel` from flat options (``fee_bps``, ``slippage_bps``...)."""
+    from tsys.sim.models import Capacity, CostModel, FeeModel, FixedSlippage
+
+    try:
+        return CostModel(
+            fees=FeeModel(
+                bps=options.get("fee_bps", 0.0),
+                per_share=options.get("fee_per_share", 0.0),
+                minimum=options.get("fee_minimum", 0.0),
+            ),
+            slippage=FixedSlippage(bps=options.get("slippage_bps", 5.0)),
+            capacity=Capacity(max_participation=options.get("max_participation", 0.025)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid cost options for the local paper broker: {exc}") from exc
+
+
+class LocalPaperBroker(Broker):
+    """An offline paper account in the tsys store, filled by the backtest simulator.
+
+    Parameters
+    ----------
+    ledger
+        The store's :class:`tsys.store.paper.PaperLedger`.
+    cash
+        Starting cash of a new account (an existing account keeps its cash).
+    costs
+        Cost model of every symbol (default: ``tsys.sim.models.CostModel()``, as backtests).
+    """
+
+    name = "local"
+
+    def __init__(self, *, ledger: Any, cash: float = 100_000.0, costs: Any = None) -> None:
+        from tsys.sim.models import CostModel
+
+        if not (isinstance(cash, int | float) and math.isfinite(cash) and cash > 0):
+            raise ConfigError(f"the local paper broker needs cash > 0, got {cash!r}")
+        self.ledger = ledger
+        self.log = ledger
+        self.costs = costs if costs is not None else CostModel()
+        ledger.open_account(self.name, float(cash))
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
+        """Options: ``cash`` (default ``[account] size``), ``fee_bps``, ``fee_per_share``,
+        ``fee_minimum``, ``slippage_bps``, ``max_participation``."""
+        from tsys.store.paper import PaperLedger
+
+        known = {
+            "cash",
+            "fee_bps",
+            "fee_per_share",
+            "fee_minimum",
+            "slippage_bps",
+            "max_participation",
+        }
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown [broker.options] for local: {', '.join(unknown)}",
+                hint="known: " + ", ".join(sorted(known)),
+            )
+        store = ctx.store
+        if store is None:
+            from tsys.store import open_store
+
+            store = open_store(data_dir=ctx.config.data_path if ctx.config is not None else None)
+        default_cash = ctx.config.account.size if ctx.config is not None else 100_000.0
+        return cls(
+            ledger=PaperLedger(store),
+            cash=options.get("cash", default_cash),
+            costs=cost_model_from_options(options),
+        )
+
+    # ------------------------------------------------------------------ Broker interface
+    def account(self) -> AccountState:
+        cash = self.ledger.cash(self.name)
+        value = sum(
+            p.quantity * (p.last_price if p.last_price is not None else p.avg_price)
+            for p in self.ledger.book(self.name).values()
+        )
+        return AccountState(cash=cash, equity=cash + value, buying_power=cash, as_of=utcnow())
+
+    def positions(self) -> list[PositionRecord]:
+        return self.ledger.positions(self.name)
+
+    def submit(
+        self, plans: Sequence[TradePlan], *, decision_date: dt.date | None = None
+    ) -> list[Order]:
+        """Store BUY/SELL plans as working orders (idempotent by ``client_order_id``)."""
+        out = []
+        book = self.ledger.book(self.name)
+        for plan in tradable(plans):
+            known = self.ledger.get_order(self.name, plan.client_order_id)
+            if known is not None:
+                out.append(known)
+                continue
+            out.append(self._accept(plan, decision_date, book))
+        return out
+
+    def _accept(self, plan: TradePlan, decision_date: dt.date | None, book: dict) -> Order:
+        sig = plan.allocation.signal
+        when = decision_date or sig.timestamp.astimezone(dt.UTC).date()
+        lot = LOTS[sig.asset_class]
+        qty = math.floor(plan.allocation.quantity / lot + 1e-9) * lot
+        side = Side.BUY if plan.action is Action.BUY else Side.SELL
+        # The paper clock is the decision time (the close the plan was made at), so the
+        # lifecycle of a demo run on a past date reads in order: accepted, then filled.
+        now = sig.timestamp.astimezone(dt.UTC)
+        reason = ""
+        if qty <= 0:
+            reason = f"quantity {plan.allocation.quantity} rounds to 0 at lot size {lot:g}"
+        elif side is Side.SELL:
+            held = book.get(sig.symbol)
+            if held is None or held.quantity < qty - 1e-9:
+                have = 0.0 if held is None else held.quantity
+                reason = f"sell of {qty:g} {sig.symbol} but the paper account holds {have:g}"
+        if not reason:
+            for o in self.ledger.orders(self.name, final=False):
+                if (
+                    o.symbol == sig.symbol
+                    and self.ledger.decision_date(self.name, o.client_order_id) == when
+                ):
+                    reason = f"{o.client_order_id} already works {sig.symbol} for {when}"
+        order = Order(
+            client_order_id=plan.client_order_id,
+            symbol=sig.symbol,
+            asset_class=sig.asset_class,
+            side=side,
+            quantity=qty if qty > 0 else lot,
+            entry=plan.entry,
+            time_in_force=TimeInForce.OPG if plan.entry is EntryMethod.MOO else TimeInForce.DAY,
+            submitted_at=now,
+            status=OrderStatus.REJECTED if reason else OrderStatus.ACCEPTED,
+            limit_price=plan.limit_price if side is Side.BUY else None,
+            stop_price=plan.stop.price if plan.stop is not None else None,
+            take_profit=plan.take_profit,
+            broker_order_id=plan.client_order_id,
+            bucket=sig.bucket,
+        )
+        msg = reason or f"queued for the first open after {when.isoformat()}"
+        if side is Side.SELL and plan.entry is EntryMethod.LIMIT and not reason:
+            msg += " (sell limits are not simulated: it fills at the open)"
+        self.ledger.save_order(self.name, order, decision_date=when)
+        self.ledger.record_event(self.name, event_for(order, now, msg))
+        return order
+
+    def order(self, client_order_id: str) -> Order | None:
+        return self.ledger.get_order(self.name, client_order_id)
+
+    def open_orders(self) -> list[Order]:
+        return self.ledger.orders(self.name, final=False)
+
+    def cancel(self, client_order_id: str) -> None:
+        import attrs
+
+        from tsys.errors import BrokerError
+
+        o = self.order(client_order_id)
+        if o is None:
+            raise BrokerError(f"the local paper broker has no order {client_order_id}")
+        if o.status.is_final:
+            return
+        o = attrs.evolve(o, status=OrderStatus.CANCELED)
+        self.ledger.save_order(self.name, o)
+        self.ledger.record_event(self.name, event_for(o, utcnow(), "canceled"))
+
+    def events(self, since: dt.datetime | None = None) -> list[OrderEvent]:
+        return self.ledger.events(self.name, since=since)
+
+    # ------------------------------------------------------------------ fills
+    def sync(self, bars: Any) -> list[Fill]:
+        """Fill every working order whose next bar after its decision date is in ``bars``.
+
+        Returns the fills booked. Orders whose symbol is not in ``bars``, or whose decision
+        date is the last bar, keep working. Positions are marked at the last close.
+        """
+        import numpy as np
+
+        by_date: dict[dt.date, list[Order]] = {}
+        for o in self.ledger.orders(self.name, final=False):
+            d = self.ledger.decision_date(self.name, o.client_order_id)
+            if d is not None and o.symbol in bars.symbols:
+                by_date.setdefault(d, []).append(o)
+        booked: list[Fill] = []
+        dates = np.asarray(bars.index.date)
+        for d in sorted(by_date):
+            rows = np.flatnonzero(dates <= d)
+            if len(rows) == 0 or rows[-1] + 1 >= len(bars.index):
+                continue
+            booked += self._fill_group(bars, int(rows[-1]), by_date[d])
+        marks = {}
+        for j, s in enumerate(bars.symbols):
+            col = bars.close[:, j]
+            ok = np.flatnonzero(np.isfinite(col))
+            if len(ok):
+                marks[s] = float(col[ok[-1]])
+        self.ledger.mark(self.name, marks)
+        return booked
+
+    def _fill_group(self, bars: Any, i: int, orders: list[Order]) -> list[Fill]:
+        import attrs
+        import numpy as np
+
+        from tsys.sim import simulate
+
+        syms = list(dict.fromkeys(o.symbol for o in orders))
+        book = self.ledger.book(self.name)
+        held = {s: (book[s].quantity if s in book else 0.0) for s in syms}
+        window = getattr(self.costs.slippage, "vol_window", 20)
+        start = max(0, i - window)
+        sub = bars.select(syms)
+        panels = {
+            f: np.array(getattr(sub, f)[start:], dtype=float)
+            for f in ("open", "high", "low", "close", "volume")
+        }
+        index = list(sub.index[start:])
+        di = i - start  # decision row in the panel
+        needs_setup = any(q > 0 for q in held.values())
+        if needs_setup and di < 1:
+            # No bar before the decision: repeat the decision bar one day earlier so the held
+            # position can be rebuilt (its close-to-close return is 0).
+            for f, a in panels.items():
+                panels[f] = np.vstack([a[:1], a])
+            index.insert(0, index[0] - dt.timedelta(days=1))
+            di += 1
+        T, N = panels["close"].shape
+        lots = [LOTS[bars.asset_class_of(s)] for s in syms]
+        tq = np.full((T, N), np.nan)
+        lim = np.full((T, N), np.nan)
+        cash = self.ledger.cash(self.name)
+        extra = 0.0
+        if needs_setup:
+            for j, s in enumerate(syms):
+                if held[s] > 0:
+                    tq[0, j] = held[s]
+                    panels["volume"][1, j] = 1e18
+            big = (
+                cash
+                + sum(held[s] * np.nanmax(panels["high"][:, j]) * 2.0 for j, s in enumerate(syms))
+                + 1e6
+            )
+            first = simulate(**panels, target_qty=tq, costs=self.costs, lot_size=lots, cash=big)
+            extra = big - float(first.cash[1])
+            sim_held = first.positions[1]
+        else:
+            sim_held = np.zeros(N)
+        for o in orders:
+            j = syms.index(o.symbol)
+            sign = 1.0 if o.side is Side.BUY else -1.0
+            target = sim_held[j] + sign * (o.quantity - o.filled_quantity)
+            if o.side is Side.SELL and target < lots[j] * 0.5:
+                target = 0.0
+            tq[di, j] = max(target, 0.0)
+            if o.side is Side.BUY and o.limit_price is not None:
+                lim[di, j] = o.limit_price
+        res = simulate(
+            **panels,
+            target_qty=tq,
+            limit_price=lim,
+            costs=self.costs,
+            lot_size=lots,
+            cash=cash + extra,
+            index=None,
+        )
+        fills = res.fill_arrays
+        booked = []
+        for o in orders:
+            j = syms.index(o.symbol)
+            hits = [
+                k
+                for k in range(len(fills["bar"]))
+                if int(fills["sym"][k]) == j and int(fills["bar"][k]) > di
+            ]
+            if not hits:
+                continue  # no tradable bar yet: the order keeps working
+            k = hits[0]
+            t = int(fills["bar"][k])
+            when = dt.datetime.combine(index[t].date(), dt.time(), dt.UTC)
+            q = float(fills["qty"][k])
+            unfilled = float(fills["unfilled_qty"][k])
+            if q <= 0:
+                o2 = attrs.evolve(o, status=OrderStatus.EXPIRED)
+                self.ledger.save_order(self.name, o2)
+                self.ledger.record_event(
+                    self.name,
+                    event_for(
+                        o2, when, "not filled at the open (limit not reached, no cash or no volume)"
+                    ),
+                )
+                continue
+            px = float(fills["price"][k])
+            fill = Fill(
+                symbol=o.symbol,
+                side=o.side,
+                quantity=q,
+                price=px,
+                timestamp=when,
+                fee=float(fills["fee"][k]),
+                slippage=float(fills["slippage"][k]),
+                reason="entry" if o.side is Side.BUY else "exit",
+                client_order_id=o.client_order_id,
+                unfilled_quantity=unfilled,
+            )
+            status = OrderStatus.FILLED if unfilled <= 0 else OrderStatus.PARTIALLY_FILLED
+            o2 = attrs.evolve(o, status=status, filled_quantity=q, filled_avg_price=px)
+            self.ledger.apply_fill(
+                self.name,
+                o2,
+                fill,
+                asset_class=o.asset_class,
+                reference_price=float(fills["ref_price"][k]),
+                close=float(panels["close"][t, j]),
+            )
+            if unfilled > 0:
+                o3 = attrs.evolve(o2, status=OrderStatus.EXPIRED)
+                self.ledger.save_order(self.name, o3)
+                self.ledger.record_event(
+                    self.name,
+                    event_for(o3, when, f"{unfilled:g} left unfilled (capacity or cash); expired"),
+                )
+            booked.append(fill)
+        return booked
+
+
+def place_run_orders(run: Any, broker: Broker, *, bars: Any = None) -> list[Order]:
+    """Place a daily run's BUY/SELL plans with ``broker``; return one order per plan.
+
+    For the local paper broker, ``bars`` (the run's panel) first fills the orders of earlier
+    runs whose next open is now known, then today's plans are queued with ``run.as_of`` as
+    their decision date. Idempotent: re-running a day returns the same orders.
+    """
+    if bars is not None and hasattr(broker, "sync"):
+        broker.sync(bars)
+    plans = tradable(run.plans)
+    try:
+        return broker.submit(plans, decision_date=run.as_of)
+    except TypeError:
+        # A third-party broker whose submit() takes only the plans.
+        return broker.submit(plans)

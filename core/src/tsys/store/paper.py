@@ -1,0 +1,520 @@
+"""Paper broker state in the store: the order log of every broker and the local broker's book.
+
+:class:`StoreOrderLog` is the :class:`tsys.brokers.common.OrderLog` the brokers write their
+orders and lifecycle events to; :class:`PaperLedger` adds what only the local paper broker
+keeps (cash, positions, fills). Tables come from migration ``m0002_paper``; the models here
+must match it. Every multi-row write runs in :meth:`Store.transaction`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import peewee as pw
+
+from tsys.brokers.common import Baseline, same_state
+from tsys.contracts import (
+    AssetClass,
+    Fill,
+    Order,
+    OrderEvent,
+    PositionRecord,
+    PositionSource,
+    Side,
+)
+from tsys.store._time import from_db, to_db
+
+if TYPE_CHECKING:
+    from tsys.store import Store
+
+_MODELS: dict[int, SimpleNamespace] = {}
+
+
+def paper_models(db: Any) -> SimpleNamespace:
+    """The paper tables' models bound to ``db`` (built once per database)."""
+    key = id(db)
+    if key in _MODELS:
+        return _MODELS[key]
+
+    class Base(pw.Model):
+        class Meta:
+            database = db
+
+    class PaperAccount(Base):
+        broker = pw.CharField(max_length=64, unique=True)
+        starting_cash = pw.DoubleField(null=True)
+        cash = pw.DoubleField(null=True)
+        baseline_cash = pw.DoubleField(null=True)
+        baseline_positions = pw.TextField(default="{}")
+        baseline_at = pw.DateTimeField(null=True)
+        created_at = pw.DateTimeField()
+        updated_at = pw.DateTimeField()
+
+        class Meta:
+            table_name = "paper_accounts"
+
+    class PaperOrder(Base):
+        broker = pw.CharField(max_length=64)
+        client_order_id = pw.CharField(max_length=128)
+        symbol = pw.CharField(max_length=64, index=True)
+        asset_class = pw.CharField(max_length=16)
+        side = pw.CharField(max_length=8)
+        quantity = pw.DoubleField()
+        entry = pw.CharField(max_length=8)
+        time_in_force = pw.CharField(max_length=8)
+        status = pw.CharField(max_length=24, index=True)
+        submitted_at = pw.DateTimeField()
+        decision_date = pw.DateField(null=True)
+        limit_price = pw.DoubleField(null=True)
+        stop_price = pw.DoubleField(null=True)
+        take_profit = pw.DoubleField(null=True)
+        broker_order_id = pw.CharField(max_length=64, null=True)
+        filled_quantity = pw.DoubleField(default=0.0)
+        filled_avg_price = pw.DoubleField(null=True)
+        bucket = pw.CharField(max_length=64, default="")
+        updated_at = pw.DateTimeField()
+
+        class Meta:
+            table_name = "paper_orders"
+            indexes = ((("broker", "client_order_id"), True),)
+
+    class PaperOrderEvent(Base):
+        broker = pw.CharField(max_length=64)
+        client_order_id = pw.CharField(max_length=128, index=True)
+        status = pw.CharField(max_length=24)
+        timestamp = pw.DateTimeField(index=True)
+        broker_order_id = pw.CharField(max_length=64, null=True)
+        filled_quantity = pw.DoubleField(default=0.0)
+        filled_avg_price = pw.DoubleField(null=True)
+        message = pw.TextField(default="")
+        recorded_at = pw.DateTimeField()
+
+        class Meta:
+            table_name = "paper_order_events"
+
+    class PaperFill(Base):
+        broker = pw.CharField(max_length=64)
+        client_order_id = pw.CharField(max_length=128, index=True)
+        symbol = pw.CharField(max_length=64)
+        side = pw.CharField(max_length=8)
+        quantity = pw.DoubleField()
+        price = pw.DoubleField()
+        reference_price = pw.DoubleField(null=True)
+        fee = pw.DoubleField(default=0.0)
+        slippage = pw.DoubleField(default=0.0)
+        unfilled_quantity = pw.DoubleField(default=0.0)
+        reason = pw.CharField(max_length=24, default="")
+        timestamp = pw.DateTimeField(index=True)
+
+        class Meta:
+            table_name = "paper_fills"
+
+    class PaperPosition(Base):
+        broker = pw.CharField(max_length=64)
+        symbol = pw.CharField(max_length=64)
+        asset_class = pw.CharField(max_length=16)
+        quantity = pw.DoubleField()
+        avg_price = pw.DoubleField()
+        opened_at = pw.DateTimeField()
+        last_price = pw.DoubleField(null=True)
+        realized_pnl = pw.DoubleField(default=0.0)
+        bucket = pw.CharField(max_length=64, default="")
+
+        class Meta:
+            table_name = "paper_positions"
+            indexes = ((("broker", "symbol"), True),)
+
+    ns = SimpleNamespace(
+        PaperAccount=PaperAccount,
+        PaperOrder=PaperOrder,
+        PaperOrderEvent=PaperOrderEvent,
+        PaperFill=PaperFill,
+        PaperPosition=PaperPosition,
+    )
+    ns.all = (PaperAccount, PaperOrder, PaperOrderEvent, PaperFill, PaperPosition)
+    _MODELS[key] = ns
+    return ns
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _order(row: Any) -> Order:
+    return Order(
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        asset_class=row.asset_class,
+        side=row.side,
+        quantity=row.quantity,
+        entry=row.entry,
+        time_in_force=row.time_in_force,
+        submitted_at=from_db(row.submitted_at),
+        status=row.status,
+        limit_price=row.limit_price,
+        stop_price=row.stop_price,
+        take_profit=row.take_profit,
+        broker_order_id=row.broker_order_id,
+        filled_quantity=row.filled_quantity,
+        filled_avg_price=row.filled_avg_price,
+        bucket=row.bucket,
+    )
+
+
+def _event(row: Any) -> OrderEvent:
+    return OrderEvent(
+        client_order_id=row.client_order_id,
+        status=row.status,
+        timestamp=from_db(row.timestamp),
+        broker_order_id=row.broker_order_id,
+        filled_quantity=row.filled_quantity,
+        filled_avg_price=row.filled_avg_price,
+        message=row.message,
+    )
+
+
+class StoreOrderLog:
+    """Orders and lifecycle events of any broker, persisted in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.m = paper_models(store.db)
+
+    def save_order(
+        self, broker: str, order: Order, *, decision_date: dt.date | None = None
+    ) -> None:
+        M = self.m.PaperOrder
+        values = dict(
+            symbol=order.symbol,
+            asset_class=order.asset_class.value,
+            side=order.side.value,
+            quantity=order.quantity,
+            entry=order.entry.value,
+            time_in_force=order.time_in_force.value,
+            status=order.status.value,
+            submitted_at=to_db(order.submitted_at),
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            take_profit=order.take_profit,
+            broker_order_id=order.broker_order_id,
+            filled_quantity=order.filled_quantity,
+            filled_avg_price=order.filled_avg_price,
+            bucket=order.bucket,
+            updated_at=to_db(_now()),
+        )
+        with self.store.transaction():
+            row = M.get_or_none((M.broker == broker) & (M.client_order_id == order.client_order_id))
+            if row is None:
+                M.create(
+                    broker=broker,
+                    client_order_id=order.client_order_id,
+                    decision_date=decision_date,
+                    **values,
+                )
+            else:
+                if decision_date is not None:
+                    values["decision_date"] = decision_date
+                M.update(**values).where(M.id == row.id).execute()
+
+    def get_order(self, broker: str, client_order_id: str) -> Order | None:
+        M = self.m.PaperOrder
+        row = M.get_or_none((M.broker == broker) & (M.client_order_id == client_order_id))
+        return None if row is None else _order(row)
+
+    def decision_date(self, broker: str, client_order_id: str) -> dt.date | None:
+        M = self.m.PaperOrder
+        row = M.get_or_none((M.broker == broker) & (M.client_order_id == client_order_id))
+        if row is None or row.decision_date is None:
+            return None
+        d = row.decision_date
+        return dt.date.fromisoformat(d) if isinstance(d, str) else d
+
+    def orders(self, broker: str, *, final: bool | None = None) -> list[Order]:
+        M = self.m.PaperOrder
+        rows = M.select().where(M.broker == broker).order_by(M.submitted_at, M.client_order_id)
+        out = [_order(r) for r in rows]
+        if final is not None:
+            out = [o for o in out if o.status.is_final is final]
+        return out
+
+    def record_event(self, broker: str, event: OrderEvent) -> bool:
+        E = self.m.PaperOrderEvent
+        with self.store.transaction():
+            last = (
+                E.select()
+                .where((E.broker == broker) & (E.client_order_id == event.client_order_id))
+                .order_by(E.id.desc())
+                .first()
+            )
+            if last is not None and same_state(_event(last), event):
+                return False
+            E.create(
+                broker=broker,
+                client_order_id=event.client_order_id,
+                status=event.status.value,
+                timestamp=to_db(event.timestamp),
+                broker_order_id=event.broker_order_id,
+                filled_quantity=event.filled_quantity,
+                filled_avg_price=event.filled_avg_price,
+                message=event.message,
+                recorded_at=to_db(_now()),
+            )
+            return True
+
+    def events(
+        self, broker: str, *, since: dt.datetime | None = None, client_order_id: str | None = None
+    ) -> list[OrderEvent]:
+        E = self.m.PaperOrderEvent
+        q = E.select().where(E.broker == broker)
+        if since is not None:
+            q = q.where(E.timestamp >= to_db(since))
+        if client_order_id is not None:
+            q = q.where(E.client_order_id == client_order_id)
+        return [_event(r) for r in q.order_by(E.timestamp, E.id)]
+
+    def _account(self, broker: str) -> Any:
+        A = self.m.PaperAccount
+        return A.get_or_none(A.broker == broker)
+
+    def baseline(self, broker: str) -> Baseline | None:
+        row = self._account(broker)
+        if row is None or row.baseline_cash is None:
+            return None
+        return Baseline(
+            cash=row.baseline_cash,
+            positions=json.loads(row.baseline_positions),
+            at=from_db(row.baseline_at),
+        )
+
+    def set_baseline(self, broker: str, baseline: Baseline) -> None:
+        A = self.m.PaperAccount
+        now = to_db(_now())
+        with self.store.transaction():
+            row = A.get_or_none(A.broker == broker)
+            if row is None:
+                A.create(
+                    broker=broker,
+                    baseline_cash=baseline.cash,
+                    baseline_positions=json.dumps(baseline.positions),
+                    baseline_at=to_db(baseline.at or _now()),
+                    created_at=now,
+                    updated_at=now,
+                )
+            elif row.baseline_cash is None:
+                A.update(
+                    baseline_cash=baseline.cash,
+                    baseline_positions=json.dumps(baseline.positions),
+                    baseline_at=to_db(baseline.at or _now()),
+                    updated_at=now,
+                ).where(A.id == row.id).execute()
+
+
+@attrs.frozen
+class BookPosition:
+    symbol: str
+    asset_class: AssetClass
+    quantity: float
+    avg_price: float
+    opened_at: dt.datetime
+    last_price: float | None
+    realized_pnl: float
+    bucket: str
+
+
+class PaperLedger(StoreOrderLog):
+    """The local paper broker's book: cash, positions and fills, next to its order log."""
+
+    def open_account(self, broker: str, starting_cash: float) -> float:
+        """Create the account with ``starting_cash`` once; return the current cash."""
+        A = self.m.PaperAccount
+        now = to_db(_now())
+        with self.store.transaction():
+            row = A.get_or_none(A.broker == broker)
+            if row is None:
+                A.create(
+                    broker=broker,
+                    starting_cash=starting_cash,
+                    cash=starting_cash,
+                    baseline_cash=starting_cash,
+                    baseline_positions="{}",
+                    baseline_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                return starting_cash
+            if row.cash is None:
+                A.update(starting_cash=starting_cash, cash=starting_cash, updated_at=now).where(
+                    A.id == row.id
+                ).execute()
+                return starting_cash
+            return row.cash
+
+    def cash(self, broker: str) -> float:
+        row = self._account(broker)
+        if row is None or row.cash is None:
+            raise KeyError(broker)
+        return row.cash
+
+    def starting_cash(self, broker: str) -> float | None:
+        row = self._account(broker)
+        return None if row is None else row.starting_cash
+
+    def book(self, broker: str) -> dict[str, BookPosition]:
+        P = self.m.PaperPosition
+        out = {}
+        for r in P.select().where(P.broker == broker).order_by(P.symbol):
+            out[r.symbol] = BookPosition(
+                r.symbol,
+                AssetClass(r.asset_class),
+                r.quantity,
+                r.avg_price,
+                from_db(r.opened_at),
+                r.last_price,
+                r.realized_pnl,
+                r.bucket,
+            )
+        return out
+
+    def positions(self, broker: str) -> list[PositionRecord]:
+        fills = self.fills(broker)
+        out = []
+        for b in self.book(broker).values():
+            if b.quantity <= 0:
+                continue
+            out.append(
+                PositionRecord(
+                    id=f"{broker}:{b.symbol}",
+                    source=PositionSource.PAPER,
+                    symbol=b.symbol,
+                    asset_class=b.asset_class,
+                    side=Side.BUY,
+                    quantity=b.quantity,
+                    opened_at=b.opened_at,
+                    entry_price=b.avg_price,
+                    fills=tuple(
+                        f for f in fills if f.symbol == b.symbol and f.timestamp >= b.opened_at
+                    ),
+                    realized_pnl=b.realized_pnl,
+                    bucket=b.bucket,
+                )
+            )
+        return out
+
+    def apply_fill(
+        self,
+        broker: str,
+        order: Order,
+        fill: Fill,
+        *,
+        asset_class: AssetClass,
+        reference_price: float | None,
+        close: float | None,
+    ) -> None:
+        """Book one fill atomically: cash, position, fill row, order status and event."""
+        from tsys.brokers.common import event_for
+
+        A, P, F = self.m.PaperAccount, self.m.PaperPosition, self.m.PaperFill
+        with self.store.transaction():
+            acct = A.get(A.broker == broker)
+            notional = fill.quantity * fill.price
+            sign = 1.0 if fill.side is Side.BUY else -1.0
+            cash = acct.cash - sign * notional - fill.fee
+            A.update(cash=cash, updated_at=to_db(_now())).where(A.id == acct.id).execute()
+            pos = P.get_or_none((P.broker == broker) & (P.symbol == fill.symbol))
+            if fill.side is Side.BUY:
+                if pos is None or pos.quantity <= 0:
+                    if pos is not None:
+                        pos.delete_instance()
+                    P.create(
+                        broker=broker,
+                        symbol=fill.symbol,
+                        asset_class=asset_class.value,
+                        quantity=fill.quantity,
+                        avg_price=fill.price,
+                        opened_at=to_db(fill.timestamp),
+                        last_price=close,
+                        realized_pnl=-fill.fee,
+                        bucket=order.bucket,
+                    )
+                else:
+                    q = pos.quantity + fill.quantity
+                    avg = (pos.avg_price * pos.quantity + notional) / q
+                    P.update(
+                        quantity=q,
+                        avg_price=avg,
+                        last_price=close,
+                        realized_pnl=pos.realized_pnl - fill.fee,
+                    ).where(P.id == pos.id).execute()
+            else:
+                if pos is None or pos.quantity < fill.quantity - 1e-9:
+                    raise ValueError(f"sell of {fill.quantity} {fill.symbol} exceeds the position")
+                q = pos.quantity - fill.quantity
+                pnl = pos.realized_pnl + fill.quantity * (fill.price - pos.avg_price) - fill.fee
+                if q <= 1e-12:
+                    pos.delete_instance()
+                else:
+                    P.update(quantity=q, realized_pnl=pnl, last_price=close).where(
+                        P.id == pos.id
+                    ).execute()
+            F.create(
+                broker=broker,
+                client_order_id=order.client_order_id,
+                symbol=fill.symbol,
+                side=fill.side.value,
+                quantity=fill.quantity,
+                price=fill.price,
+                reference_price=reference_price,
+                fee=fill.fee,
+                slippage=fill.slippage,
+                unfilled_quantity=fill.unfilled_quantity,
+                reason=fill.reason,
+                timestamp=to_db(fill.timestamp),
+            )
+            self.save_order(broker, order)
+            self.record_event(broker, event_for(order, fill.timestamp))
+
+    def mark(self, broker: str, prices: dict[str, float]) -> None:
+        P = self.m.PaperPosition
+        with self.store.transaction():
+            for sym, px in prices.items():
+                P.update(last_price=px).where((P.broker == broker) & (P.symbol == sym)).execute()
+
+    def fills(self, broker: str) -> list[Fill]:
+        F = self.m.PaperFill
+        return [
+            Fill(
+                symbol=r.symbol,
+                side=r.side,
+                quantity=r.quantity,
+                price=r.price,
+                timestamp=from_db(r.timestamp),
+                fee=r.fee,
+                slippage=r.slippage,
+                reason=r.reason,
+                client_order_id=r.client_order_id,
+                unfilled_quantity=r.unfilled_quantity,
+            )
+            for r in F.select().where(F.broker == broker).order_by(F.timestamp, F.id)
+        ]
+
+    def fill_rows(self, broker: str) -> list[dict[str, Any]]:
+        F = self.m.PaperFill
+        return [
+            {
+                "client_order_id": r.client_order_id,
+                "symbol": r.symbol,
+                "side": r.side,
+                "quantity": r.quantity,
+                "price": r.price,
+                "reference_price": r.reference_price,
+                "fee": r.fee,
+                "slippage": r.slippage,
+                "timestamp": from_db(r.timestamp),
+                "unfilled_quantity": r.unfilled_quantity,
+            }
+            for r in F.select().where(F.broker == broker).order_by(F.timestamp, F.id)
+        ]
