@@ -112,6 +112,10 @@ class Sp500Bucket(Bucket):
             return [BENCHMARK, *SECTOR_ETFS]
         return sorted({*members, BENCHMARK})
 
+    def history_symbols(self, ctx: BucketContext) -> list[str] | None:
+        """Symbols a backtest loads: the ETFs in "etf" mode, every equity (None) otherwise."""
+        return [BENCHMARK, *SECTOR_ETFS] if _params_of(ctx).mode == "etf" else None
+
     def _membership(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
         T, N = bars.shape
         syms = bars.symbols

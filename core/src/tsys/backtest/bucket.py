@@ -1,0 +1,461 @@
+"""The glue from a bucket to the simulator: the same compute and portfolio code as the daily run.
+
+:func:`backtest_bucket` loads bars (with warm-up history before ``start``), runs
+``bucket.compute`` over the whole panel, turns its output into target weights with
+:func:`tsys.portfolio.plan_positions` (the code the daily run uses), and hands them to
+:func:`tsys.sim.simulate` with realistic default costs. The benchmark is bought and held through
+the same simulator with the same costs. Weights are sent only when they change (NaN otherwise),
+so held positions are not rebalanced every bar; a stop level goes with every entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from tsys.contracts import AssetClass
+from tsys.errors import ConfigError, DataError, StrategyError, TsysError
+
+if TYPE_CHECKING:
+    from tsys.buckets import Bucket
+    from tsys.config import Config
+    from tsys.data import Bars, DataHub
+    from tsys.portfolio.construct import PositionPlan
+    from tsys.sim import CostModel, SimResult
+
+#: Calendar days of history loaded before ``start`` per warm-up bar (weekends, holidays).
+_WARMUP_DAYS_PER_BAR = 1.5
+
+
+def default_costs(asset_class: AssetClass) -> CostModel:
+    """Realistic default costs.
+
+    Equities: 1 bp fee and impact slippage (2 bps half spread + 0.1 x daily vol x sqrt of
+    participation). Crypto: 10 bps fee (a retail taker fee) and a wider 10 bps half spread with
+    a larger impact coefficient. Both cap fills at 2.5% of the bar's volume.
+    """
+    from tsys.sim import Capacity, CostModel, FeeModel, ImpactSlippage
+
+    if AssetClass(asset_class) is AssetClass.CRYPTO:
+        return CostModel(
+            fees=FeeModel(bps=10.0),
+            slippage=ImpactSlippage(half_spread_bps=10.0, impact=0.2),
+            capacity=Capacity(max_participation=0.025),
+        )
+    return CostModel(
+        fees=FeeModel(bps=1.0),
+        slippage=ImpactSlippage(half_spread_bps=2.0, impact=0.1),
+        capacity=Capacity(max_participation=0.025),
+    )
+
+
+def describe_costs(costs: CostModel) -> str:
+    s = costs.slippage
+    slip = (
+        f"impact slippage ({s.half_spread_bps:g} bps half spread, impact {s.impact:g})"
+        if hasattr(s, "half_spread_bps")
+        else f"fixed slippage {getattr(s, 'bps', 0):g} bps"
+    )
+    cap = costs.capacity.max_participation
+    text = f"fees {costs.fees.bps:g} bps, {slip}"
+    return text if cap is None else f"{text}, fills capped at {cap:.1%} of volume"
+
+
+def open_hub(
+    config: Config,
+    *,
+    source: str | None = None,
+    path: str | None = None,
+    shared_data: str | Path | None = None,
+) -> DataHub:
+    """The data hub for a backtest: ``--shared-data DIR``, ``--source/--path``, or the config."""
+    from tsys.data import DataHub, SourceContext
+
+    sctx = SourceContext(
+        cache_dir=config.data_path / "cache", strict=config.data.strict, config=config
+    )
+    if shared_data is not None:
+        from tsys.data.csv import CsvSource
+
+        root = Path(shared_data)
+        if not root.is_dir():
+            raise ConfigError(
+                f"shared data folder {root} does not exist",
+                hint="pass --shared-data DIR pointing at the folder with equities/ and crypto/",
+            )
+        return DataHub(CsvSource.shared_data(root, ctx=sctx), [], sctx)
+    name = source or config.data.source
+    options = dict(config.data.options.get(name, {}))
+    if name == "csv" and (path or config.data.path):
+        options["path"] = path or options.get("path") or config.data.path
+    elif path is not None:
+        raise ConfigError(f"--path applies to the csv source, not {name!r}")
+    from tsys import plugins
+
+    cls = plugins.data_sources().get(name)
+    primary = cls.from_config(options, sctx)
+    return DataHub(primary, [], sctx)
+
+
+@attrs.define(eq=False)
+class BucketBacktest:
+    """Everything one bucket backtest produced (see :meth:`to_json` for the figures)."""
+
+    bucket: str
+    version: str
+    asset_class: AssetClass
+    params: dict[str, Any]
+    start: dt.date
+    end: dt.date
+    split: str | None
+    cash: float
+    costs: str
+    source: str
+    synthetic: bool
+    benchmark: str | None
+    rebalance: str
+    index: pd.DatetimeIndex
+    equity: np.ndarray
+    benchmark_equity: np.ndarray | None
+    exposure: np.ndarray
+    trades: pd.DataFrame
+    fills: pd.DataFrame
+    metrics: dict[str, float]
+    benchmark_metrics: dict[str, float] | None
+    plan_stats: dict[str, Any]
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary: metadata, both metric sets, daily equity curves, trades."""
+
+        def clean(x: Any) -> Any:
+            if isinstance(x, float | np.floating):
+                return float(x) if math.isfinite(x) else None
+            if isinstance(x, np.integer):
+                return int(x)
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, list | tuple):
+                return [clean(v) for v in x]
+            return x
+
+        trades = []
+        for row in self.trades.itertuples(index=False):
+            d = row._asdict()
+            for k in ("entry_bar", "exit_bar"):
+                b = int(d[k])
+                d[k.replace("_bar", "_date")] = self.index[b].date().isoformat()
+            trades.append(d)
+        return clean(
+            {
+                "bucket": self.bucket,
+                "version": self.version,
+                "asset_class": str(self.asset_class),
+                "params": self.params,
+                "start": self.index[0].date().isoformat() if len(self.index) else None,
+                "end": self.index[-1].date().isoformat() if len(self.index) else None,
+                "split": self.split,
+                "cash": self.cash,
+                "costs": self.costs,
+                "source": self.source,
+                "synthetic": self.synthetic,
+                "benchmark": self.benchmark,
+                "rebalance": self.rebalance,
+                "metrics": self.metrics,
+                "benchmark_metrics": self.benchmark_metrics,
+                "plan": self.plan_stats,
+                "warnings": self.warnings,
+                "dates": [d.date().isoformat() for d in self.index],
+                "equity": [float(x) for x in self.equity],
+                "benchmark_equity": (
+                    None
+                    if self.benchmark_equity is None
+                    else [float(x) for x in self.benchmark_equity]
+                ),
+                "trades": trades,
+            }
+        )
+
+
+def _periods_per_year(asset_class: AssetClass) -> int:
+    return 365 if asset_class is AssetClass.CRYPTO else 252
+
+
+def performance(
+    equity: np.ndarray,
+    index: pd.DatetimeIndex,
+    *,
+    periods_per_year: int,
+    exposure: np.ndarray | None = None,
+    traded: np.ndarray | None = None,
+    trades: pd.DataFrame | None = None,
+) -> dict[str, float]:
+    """CAGR, Sharpe, Sortino, max drawdown, volatility, turnover, exposure and trade counts.
+
+    Uses :func:`tsys.backtest.metrics.compute` when it is installed (one definition across the
+    project) and adds the portfolio figures the simulator knows: ``turnover`` is traded dollars
+    (buys + sells) / 2 per year over mean equity, ``exposure`` the mean invested share.
+    """
+    eq = pd.Series(np.asarray(equity, dtype=np.float64), index=index)
+    out: dict[str, float] = {}
+    try:
+        from tsys.backtest import metrics as _metrics
+    except ImportError:
+        _metrics = None
+    if _metrics is not None and hasattr(_metrics, "compute"):
+        got = _metrics.compute(eq, periods_per_year=periods_per_year)
+        out.update({k: float(v) for k, v in dict(got).items() if isinstance(v, int | float)})
+    else:
+        out.update(_basic_metrics(eq, periods_per_year))
+    years = max(len(eq) / periods_per_year, 1e-9)
+    if exposure is not None:
+        out["exposure"] = float(np.nanmean(exposure)) if len(exposure) else 0.0
+    if traded is not None:
+        mean_eq = float(np.nanmean(eq)) if len(eq) else math.nan
+        out["turnover"] = float(np.nansum(traded) / 2.0 / mean_eq / years) if mean_eq > 0 else 0.0
+    if trades is not None:
+        closed = trades[trades["exit_reason"] != "open"] if len(trades) else trades
+        out["trades"] = float(len(trades))
+        if len(closed):
+            out["win_rate"] = float((closed["pnl"] > 0).mean())
+            out["avg_bars_held"] = float(closed["bars_held"].mean())
+    return out
+
+
+def _basic_metrics(eq: pd.Series, ppy: int) -> dict[str, float]:
+    r = eq.pct_change().dropna()
+    n = len(eq)
+    years = max(n / ppy, 1e-9)
+    total = float(eq.iloc[-1] / eq.iloc[0]) if n else 1.0
+    cagr = total ** (1.0 / years) - 1.0 if total > 0 else -1.0
+    sd = float(r.std(ddof=1)) if len(r) > 1 else math.nan
+    down = r[r < 0]
+    dd_sd = float(np.sqrt((np.minimum(r, 0) ** 2).mean())) if len(r) else math.nan
+    dd = eq / eq.cummax() - 1.0
+    return {
+        "total_return": total - 1.0,
+        "cagr": cagr,
+        "volatility": sd * math.sqrt(ppy) if sd == sd else math.nan,
+        "sharpe": float(r.mean() / sd * math.sqrt(ppy)) if sd and sd > 0 else math.nan,
+        "sortino": float(r.mean() / dd_sd * math.sqrt(ppy))
+        if len(down) and dd_sd > 0
+        else math.nan,
+        "max_drawdown": float(dd.min()) if n else 0.0,
+    }
+
+
+def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs, cash: float):
+    from tsys.sim import simulate
+
+    lot = [1.0 if a is AssetClass.EQUITY else 1e-8 for a in bars.asset_classes]
+    return simulate(
+        bars.open[rows],
+        bars.high[rows],
+        bars.low[rows],
+        bars.close[rows],
+        bars.volume[rows],
+        target_weights=tw,
+        stop_price=stop,
+        costs=costs,
+        lot_size=np.asarray(lot),
+        cash=cash,
+        index=bars.index[rows],
+        symbols=bars.symbols,
+    )
+
+
+def _traded_and_exposure(res: SimResult, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    T = len(res.equity)
+    traded = np.zeros(T)
+    f = res.fill_arrays
+    ok = f["qty"] > 0
+    np.add.at(traded, f["bar"][ok].astype(np.int64), f["qty"][ok] * f["price"][ok])
+    px = pd.DataFrame(close).ffill().to_numpy()
+    value = np.nansum(res.positions * np.nan_to_num(px), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(res.equity > 0, value / res.equity, 0.0)
+    return traded, exposure
+
+
+def order_panels(plan: PositionPlan, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Weights only where they change (NaN: leave alone) and stops on entry bars, for ``rows``.
+
+    The first row of the window carries the whole plan so a backtest starting mid-history
+    buys what the plan holds on that day.
+    """
+    w = plan.weights[rows]
+    prev = np.vstack([np.full((1, w.shape[1]), np.nan), w[:-1]])
+    changed = w != prev
+    changed[0] = True
+    tw = np.where(changed, w, np.nan)
+    entry = plan.entry_rows[rows]
+    t_abs = np.arange(rows.start or 0, (rows.start or 0) + w.shape[0])[:, None]
+    new = (entry == t_abs) | ((entry >= 0) & (t_abs == (rows.start or 0)))
+    stop = np.where(new, plan.stop[rows], np.nan)
+    return tw, stop
+
+
+def backtest_bucket(
+    bucket: Bucket,
+    hub: DataHub,
+    config: Config,
+    *,
+    params: Any = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    split: str | None = None,
+    cash: float | None = None,
+    costs: CostModel | None = None,
+    rebalance: str = "daily",
+    capital_share: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+) -> BucketBacktest:
+    """Backtest one bucket from ``start`` to ``end`` (inclusive) and its buy-and-hold benchmark.
+
+    The bucket trades its own sleeve: ``capital_share`` (default 1.0, all of ``cash``) replaces
+    the configured share so the figures describe the strategy, not the account mix; max
+    positions, sizing and every risk cap come from the configuration.
+    """
+    from tsys import plugins
+    from tsys.buckets import BucketContext
+    from tsys.portfolio import plan_positions
+
+    say = progress or (lambda _msg: None)
+    params = params if params is not None else bucket.default_params()
+    settings = attrs.evolve(
+        config.bucket(bucket.name), params=attrs.asdict(params), capital_share=capital_share
+    )
+    cash = float(cash if cash is not None else config.account.size)
+    costs = costs or default_costs(bucket.asset_class)
+    end = end or dt.date.today()
+    load_start = None
+    if start is not None:
+        load_start = start - dt.timedelta(
+            days=math.ceil(bucket.warmup_bars * _WARMUP_DAYS_PER_BAR) + 30
+        )
+    say("loading bars")
+    ctx = BucketContext(as_of=end, data=hub, settings=settings)
+    symbols = _history_symbols(bucket, ctx, hub)
+    bars = hub.bars(symbols, load_start, end, asset_class=bucket.asset_class)
+    if bars.shape[0] == 0 or bars.shape[1] == 0:
+        raise DataError(f"no {bucket.asset_class} bars between {load_start} and {end}")
+    if bucket.benchmark and bucket.benchmark not in bars.symbols:
+        extra = hub.bars([bucket.benchmark], load_start, end)
+        if extra.shape[1]:
+            bars = bars.merge(extra.select([bucket.benchmark]))
+    say("computing signals")
+    owner = (
+        plugins.buckets().owner(bucket.name) if bucket.name in plugins.buckets() else bucket.name
+    )
+    try:
+        output = plugins.plugin_safe(owner, bucket.compute)(ctx, bars, params)
+    except TsysError as exc:
+        raise StrategyError(f"{bucket.name}: compute failed: {exc.message}") from exc
+    say("building the portfolio")
+    plan = plan_positions(
+        bucket,
+        ctx,
+        bars,
+        output,
+        settings,
+        config.risk,
+        config.overrides,
+        rebalance,
+        params=params,
+        equity=cash,
+    )
+    idx = bars.index
+    first = 0 if start is None else int(idx.searchsorted(pd.Timestamp(start, tz="UTC")))
+    last = int(idx.searchsorted(pd.Timestamp(end, tz="UTC"), side="right"))
+    if last - first < 2:
+        raise DataError(f"fewer than two bars between {start} and {end}")
+    rows = slice(first, last)
+    tw, stop = order_panels(plan, rows)
+    say("simulating")
+    res = _sim(bars, rows, tw, stop, costs, cash)
+    traded, exposure = _traded_and_exposure(res, bars.close[rows])
+    ppy = _periods_per_year(bucket.asset_class)
+    window = idx[rows]
+    metrics = performance(
+        res.equity,
+        window,
+        periods_per_year=ppy,
+        exposure=exposure,
+        traded=traded,
+        trades=res.trades,
+    )
+    bench_eq = bench_metrics = None
+    if bucket.benchmark and bucket.benchmark in bars.symbols:
+        say("benchmark")
+        j = bars.column(bucket.benchmark)
+        bw = np.full((last - first, bars.shape[1]), np.nan)
+        valid = np.flatnonzero(np.isfinite(bars.close[rows, j]))
+        if len(valid):
+            bw[valid[0], :] = 0.0
+            bw[valid[0], j] = 0.99  # leave room for fees and slippage
+            bres = _sim(bars, rows, bw, None, costs, cash)
+            btraded, bexp = _traded_and_exposure(bres, bars.close[rows])
+            bench_eq = bres.equity
+            bench_metrics = performance(
+                bench_eq,
+                window,
+                periods_per_year=ppy,
+                exposure=bexp,
+                traded=btraded,
+                trades=bres.trades,
+            )
+    stats = {
+        "exit_reasons": _count(plan.exit_reasons.values()),
+        "rejections": plan.rejections,
+        "capped": plan.capped,
+        "mean_positions": float((plan.weights[rows] > 0).sum(axis=1).mean()),
+        "regime_risk_on_share": (
+            float(np.mean(output.regime[rows] > 0)) if output.regime is not None else None
+        ),
+    }
+    return BucketBacktest(
+        bucket=bucket.name,
+        version=bucket.version,
+        asset_class=bucket.asset_class,
+        params=attrs.asdict(params),
+        start=window[0].date(),
+        end=window[-1].date(),
+        split=split,
+        cash=cash,
+        costs=describe_costs(costs),
+        source=bars.source,
+        synthetic=bool(bars.synthetic or hub.synthetic),
+        benchmark=bucket.benchmark,
+        rebalance=rebalance,
+        index=window,
+        equity=res.equity,
+        benchmark_equity=bench_eq,
+        exposure=exposure,
+        trades=res.trades,
+        fills=res.fills,
+        metrics=metrics,
+        benchmark_metrics=bench_metrics,
+        plan_stats=stats,
+        warnings=list(ctx.warnings) + list(hub.ctx.warnings),
+    )
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _history_symbols(bucket: Bucket, ctx: Any, hub: DataHub) -> list[str] | None:
+    """Symbols to load for a history: the bucket's own list when it has one, else all of its
+    asset class (point-in-time membership is the bucket's job, inside compute)."""
+    fn = getattr(bucket, "history_symbols", None)
+    return fn(ctx) if fn is not None else None

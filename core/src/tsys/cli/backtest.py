@@ -1,0 +1,286 @@
+"""``tsys backtest BUCKET``: a bucket through the simulator, with its benchmark beside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+SPLITS = ("train", "validation", "holdout")
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2019-12-31, got {value!r}") from None
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--param")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+@click.command(name="backtest")
+@click.argument("bucket_name", metavar="BUCKET")
+@click.option("--start", callback=_date, help="First day (YYYY-MM-DD); default: the data's start.")
+@click.option("--end", callback=_date, help="Last day (YYYY-MM-DD); default: the data's end.")
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    help="Run on one split of the period (train / validation / holdout). The holdout is sealed: "
+    "it needs --allow-holdout and every use is logged.",
+)
+@click.option("--allow-holdout", is_flag=True, help="Unseal the holdout split (logged).")
+@click.option(
+    "--walk-forward",
+    "walk_forward",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Also report N consecutive out-of-sample windows (walk-forward).",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["demo", "csv"]),
+    default=None,
+    help="Data source (default: [data] source in the configuration).",
+)
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of per-symbol files for --source csv.",
+)
+@click.option(
+    "--shared-data",
+    "shared_data",
+    type=click.Path(file_okay=False),
+    default=None,
+    is_flag=False,
+    flag_value="../shared/data",
+    help="Use the shared real-data layout (equities, crypto, constituents, news) in DIR "
+    "(default ../shared/data).",
+)
+@click.option(
+    "--param",
+    "param_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a bucket parameter (repeatable); checked against its Params.",
+)
+@click.option(
+    "--cash",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Starting cash (default: [account] size).",
+)
+@click.option(
+    "--rebalance",
+    type=click.Choice(["daily", "weekly", "monthly"]),
+    default="daily",
+    show_default=True,
+    help="When new positions may be added (exits happen any day).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a self-contained HTML report (works offline).",
+)
+@click.pass_context
+def backtest(
+    ctx: click.Context,
+    bucket_name: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    split: str | None,
+    allow_holdout: bool,
+    walk_forward: int | None,
+    source: str | None,
+    path: str | None,
+    shared_data: str | None,
+    param_items: tuple[str, ...],
+    cash: float | None,
+    rebalance: str,
+    as_json: bool,
+    report: str | None,
+) -> None:
+    """Backtest a bucket with realistic fills, costs and capacity, against buy and hold.
+
+    The bucket's signals and the portfolio rules are the ones the daily run uses; decisions at
+    a close execute at the next open. Default costs: equities 1 bp fee plus impact slippage,
+    crypto 10 bps fee plus a wider spread; fills are capped at 2.5% of a bar's volume.
+
+    \b
+    Examples:
+      tsys backtest sp500 --source demo --start 2015-01-01 --end 2019-12-31
+      tsys backtest crypto --shared-data --split train --report crypto.html
+      tsys backtest sp500 --param mode=etf --param atr_stop=4 --json
+    """
+    from tsys import plugins
+    from tsys.buckets import params_from_dict
+    from tsys.cli import load_config
+    from tsys.errors import ConfigError
+
+    config = load_config(ctx)
+    bucket = plugins.buckets().get(bucket_name)
+    values = {**config.bucket(bucket.name).params, **_params(param_items)}
+    params = params_from_dict(bucket.Params, values)
+    if path is not None and source is None:
+        source = "csv"
+    if shared_data is not None and (source is not None or path is not None):
+        raise ConfigError("--shared-data already chooses the data; drop --source/--path")
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from tsys.backtest.bucket import backtest_bucket, open_hub
+
+    err = Console(stderr=True)
+    hub = open_hub(config, source=source, path=path, shared_data=shared_data)
+    windows = _windows(hub, bucket, start, end, split, allow_holdout, walk_forward, err)
+    results = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json and not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"{bucket.name}", total=len(windows))
+        for label, w_start, w_end in windows:
+
+            def step(msg: str, label: str = label) -> None:
+                bar.update(task, description=f"{bucket.name} {label}: {msg}")
+
+            results.append(
+                (
+                    label,
+                    backtest_bucket(
+                        bucket,
+                        hub,
+                        config,
+                        params=params,
+                        start=w_start,
+                        end=w_end,
+                        split=split if label == "full" else f"{split or 'period'} {label}",
+                        cash=cash,
+                        rebalance=rebalance,
+                        progress=step,
+                    ),
+                )
+            )
+            bar.advance(task)
+    main = results[0][1]
+    payload = main.to_json()
+    if len(results) > 1:
+        payload["walk_forward"] = [
+            {
+                "window": label,
+                "start": r.start.isoformat(),
+                "end": r.end.isoformat(),
+                "metrics": r.to_json()["metrics"],
+                "benchmark_metrics": r.to_json()["benchmark_metrics"],
+            }
+            for label, r in results[1:]
+        ]
+    if report is not None:
+        from tsys.report.backtest import write_report
+
+        out = write_report(payload, report)
+        err.print(f"report written to {out}")
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+        return
+    _print_table(payload, Console())
+
+
+def _windows(
+    hub: Any,
+    bucket: Any,
+    start: dt.date | None,
+    end: dt.date | None,
+    split: str | None,
+    allow_holdout: bool,
+    walk_forward: int | None,
+    err: Any,
+) -> list[tuple[str, dt.date | None, dt.date | None]]:
+    """The main window (whole period or one split) and any walk-forward windows after it."""
+    from tsys.backtest import splits as sp
+
+    first, last = _data_range(hub, bucket, start, end)
+    main_start, main_end = first, last
+    if split is not None:
+        main_start, main_end = sp.resolve(
+            split, first, last, allow_holdout=allow_holdout, who=f"tsys backtest {bucket.name}"
+        )
+        if split == "holdout":
+            err.print(
+                f"[yellow]holdout unsealed for {bucket.name} ({main_start}..{main_end}); "
+                "this use is logged[/]"
+            )
+    out: list[tuple[str, dt.date | None, dt.date | None]] = [("full", main_start, main_end)]
+    if walk_forward:
+        for k, (a, b) in enumerate(sp.walk_forward_windows(main_start, main_end, walk_forward), 1):
+            out.append((f"window {k}/{walk_forward}", a, b))
+    return out
+
+
+def _data_range(
+    hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """The dates a backtest covers: the options, else the benchmark's (or the data's) span."""
+    if start is not None and end is not None:
+        return start, end
+    probe = [bucket.benchmark] if bucket.benchmark else None
+    far = end or dt.date.today()
+    bars = hub.bars(probe, None, far, asset_class=bucket.asset_class)
+    if bars.shape[0] == 0:
+        from tsys.errors import DataError
+
+        raise DataError(f"no {bucket.asset_class} bars to backtest {bucket.name} on")
+    first = bars.index[0].date() + dt.timedelta(days=int(bucket.warmup_bars * 1.5))
+    return start or first, end or bars.index[-1].date()
+
+
+def _print_table(payload: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    from tsys.report.backtest import METRICS, fmt
+
+    title = f"{payload['bucket']} {payload['start']} to {payload['end']}"
+    if payload.get("split"):
+        title += f" ({payload['split']})"
+    if payload.get("synthetic"):
+        title += " [SYNTHETIC DATA]"
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column(payload["bucket"], justify="right")
+    table.add_column(f"{payload.get('benchmark') or 'benchmark'} B&H", justify="right")
+    m, b = payload["metrics"], payload.get("benchmark_metrics") or {}
+    for key, label, kind in METRICS:
+        if key in m or key in b:
+            table.add_row(label, fmt(m.get(key), kind), fmt(b.get(key), kind))
+    console.print(table)
+    for w in payload.get("walk_forward", []):
+        wm = w["metrics"]
+        console.print(
+            f"{w['window']}: {w['start']}..{w['end']} CAGR {fmt(wm.get('cagr'), 'pct')} "
+            f"Sharpe {fmt(wm.get('sharpe'), 'ratio')} max DD {fmt(wm.get('max_drawdown'), 'pct')}"
+        )
+    console.print(f"costs: {payload['costs']}")
+    for w in payload.get("warnings", [])[:5]:
+        console.print(f"[yellow]warning:[/] {w}")
