@@ -555,3 +555,43 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     frame = src.news(["AAPL"], D1, D3)
     assert frame_rows(frame) == expected_rows(fake, ["AAPL"], D1, D3)
     assert (tmp_path / "alphavantage" / "news" / "AAPL" / "2024-05-01.json").is_file()
+
+
+def test_cli_data_news(fake, httpserver, tmp_path, monkeypatch):
+    """`tsys data news AAPL --source alphavantage` against the loopback API."""
+    from click.testing import CliRunner
+
+    from tsys import plugins
+    from tsys.cli import cli
+
+    seed_news(fake)
+    (tmp_path / "tsys.toml").write_text(
+        "[data.options.alphavantage]\n"
+        f'base_url = "{httpserver.url_for("/").rstrip("/")}"\ncalls_per_minute = 100\n'
+    )
+    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ALPHAVANTAGE_API_KEY", KEY)
+    plugins.reset_plugin_manager()
+    args = ["--config", str(tmp_path / "tsys.toml"), "data", "news", "AAPL"]
+    args += ["--source", "alphavantage", "--end", "2024-05-03", "--days", "2"]
+    try:
+        ok = CliRunner().invoke(cli, args)
+        assert ok.exit_code == 0, ok.output
+        assert ok.output.splitlines() == [
+            "2024-05-01  +0.41  Apple beats",
+            "2024-05-01  -0.20  Both move",
+            "2024-05-03  -0.70  Apple recall",
+        ]
+        cached = tmp_path / "data" / "cache" / "alphavantage" / "news" / "AAPL"
+        assert sorted(p.name for p in cached.iterdir()) == [
+            "2024-05-01.json",
+            "2024-05-02.json",
+            "2024-05-03.json",
+        ]
+        fake.script = [(200, json.dumps({"Information": QUOTA_WITH_KEY}), "application/json")]
+        bad = CliRunner().invoke(cli, [*args[:4], "MSFT", *args[5:]])
+        assert bad.exit_code == 4
+        assert "daily request quota" in bad.output and KEY not in bad.output
+        assert "Traceback" not in bad.output
+    finally:
+        plugins.reset_plugin_manager()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -274,3 +275,34 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     warm.market_caps(None, NOW.date())
     warm.excluded_coins()
     assert len(fake.calls) == 3  # warm, same UTC day: zero calls
+
+
+def test_cli_data_universe_crypto(fake, httpserver, tmp_path, monkeypatch):
+    """`tsys data universe crypto --source coingecko` against the loopback API."""
+    from click.testing import CliRunner
+
+    from tsys import plugins
+    from tsys.cli import cli
+
+    monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
+    (tmp_path / "tsys.toml").write_text(
+        f'[data.options.coingecko]\nbase_url = "{httpserver.url_for("/api/v3")}"\n'
+        "max_retries = 1\nbackoff_seconds = 0.01\nmax_backoff_seconds = 0.02\n"
+    )
+    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
+    plugins.reset_plugin_manager()
+    args = ["--config", str(tmp_path / "tsys.toml"), "data", "universe", "crypto"]
+    args += ["--source", "coingecko", "--json"]
+    try:
+        ok = CliRunner().invoke(cli, args)
+        assert ok.exit_code == 0, ok.output
+        members = [m["symbol"] for m in json.loads(ok.output)["members"]]
+        assert members == ["BTC-USD", "ETH-USD", "BNB-USD", "SOL-USD", "XRP-USD", "MATIC-USD"]
+        assert (tmp_path / "data" / "cache" / "coingecko" / "markets" / "top100.json").is_file()
+        fake.script = [(429, json.dumps(RATE_LIMIT_BODY), {"Retry-After": "0"})] * 2
+        shutil.rmtree(tmp_path / "data" / "cache")
+        bad = CliRunner().invoke(cli, args)
+        assert bad.exit_code == 4, bad.output
+        assert "rate limited (HTTP 429)" in bad.output and "Traceback" not in bad.output
+    finally:
+        plugins.reset_plugin_manager()

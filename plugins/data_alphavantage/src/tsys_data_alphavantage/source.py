@@ -113,7 +113,9 @@ class AlphaVantageSource(DataSource):
         from tsys.config import secret
 
         opts = _validate_options(options or {})
-        root = ctx.cache_dir / cls.name
+        # open_source() already hands a per-source folder (<cache>/alphavantage); a shared
+        # context hands <cache>. Either way the files land in one "alphavantage" folder.
+        root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
         budget = CallBudget(
             root / "calls.json",
             calls_per_minute=opts["calls_per_minute"],

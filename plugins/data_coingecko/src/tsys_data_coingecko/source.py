@@ -83,7 +83,9 @@ class CoinGeckoSource(DataSource):
             backoff_seconds=opts["backoff_seconds"],
             max_backoff_seconds=opts["max_backoff_seconds"],
         )
-        return cls(client, JsonCache(ctx.cache_dir / cls.name), ctx, opts)
+        # open_source() already hands a per-source folder; a shared context hands <cache>.
+        root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
+        return cls(client, JsonCache(root), ctx, opts)
 
     def symbols(self, asset_class=None) -> list[str]:
         """CoinGecko provides no bars here, so no symbols with bars."""
