@@ -189,66 +189,24 @@ def _periods_per_year(asset_class: AssetClass) -> int:
 
 
 def performance(
-    equity: np.ndarray,
-    index: pd.DatetimeIndex,
-    *,
-    periods_per_year: int,
-    exposure: np.ndarray | None = None,
-    traded: np.ndarray | None = None,
-    trades: pd.DataFrame | None = None,
+    res: SimResult, volume: np.ndarray, *, periods_per_year: int, max_participation: float | None
 ) -> dict[str, float]:
-    """CAGR, Sharpe, Sortino, max drawdown, volatility, turnover, exposure and trade counts.
+    """The project's metrics (:func:`tsys.backtest.metrics.compute`) of one simulation."""
+    from tsys.backtest import metrics
 
-    Uses :func:`tsys.backtest.metrics.compute` when it is installed (one definition across the
-    project) and adds the portfolio figures the simulator knows: ``turnover`` is traded dollars
-    (buys + sells) / 2 per year over mean equity, ``exposure`` the mean invested share.
-    """
-    eq = pd.Series(np.asarray(equity, dtype=np.float64), index=index)
-    out: dict[str, float] = {}
-    try:
-        from tsys.backtest import metrics as _metrics
-    except ImportError:
-        _metrics = None
-    if _metrics is not None and hasattr(_metrics, "compute"):
-        got = _metrics.compute(eq, periods_per_year=periods_per_year)
-        out.update({k: float(v) for k, v in dict(got).items() if isinstance(v, int | float)})
-    else:
-        out.update(_basic_metrics(eq, periods_per_year))
-    years = max(len(eq) / periods_per_year, 1e-9)
-    if exposure is not None:
-        out["exposure"] = float(np.nanmean(exposure)) if len(exposure) else 0.0
-    if traded is not None:
-        mean_eq = float(np.nanmean(eq)) if len(eq) else math.nan
-        out["turnover"] = float(np.nansum(traded) / 2.0 / mean_eq / years) if mean_eq > 0 else 0.0
-    if trades is not None:
-        closed = trades[trades["exit_reason"] != "open"] if len(trades) else trades
-        out["trades"] = float(len(trades))
-        if len(closed):
-            out["win_rate"] = float((closed["pnl"] > 0).mean())
-            out["avg_bars_held"] = float(closed["bars_held"].mean())
+    got = metrics.compute(
+        res.equity,
+        trades=res.trades,
+        fills=res.fills,
+        positions_value=res.equity - res.cash,
+        volume=volume,
+        max_participation=max_participation or 0.025,
+        periods_per_year=periods_per_year,
+    )
+    out = {k: float(v) for k, v in got.items() if isinstance(v, int | float)}
+    if "trade_count" in out:
+        out["trades"] = out["trade_count"]
     return out
-
-
-def _basic_metrics(eq: pd.Series, ppy: int) -> dict[str, float]:
-    r = eq.pct_change().dropna()
-    n = len(eq)
-    years = max(n / ppy, 1e-9)
-    total = float(eq.iloc[-1] / eq.iloc[0]) if n else 1.0
-    cagr = total ** (1.0 / years) - 1.0 if total > 0 else -1.0
-    sd = float(r.std(ddof=1)) if len(r) > 1 else math.nan
-    down = r[r < 0]
-    dd_sd = float(np.sqrt((np.minimum(r, 0) ** 2).mean())) if len(r) else math.nan
-    dd = eq / eq.cummax() - 1.0
-    return {
-        "total_return": total - 1.0,
-        "cagr": cagr,
-        "volatility": sd * math.sqrt(ppy) if sd == sd else math.nan,
-        "sharpe": float(r.mean() / sd * math.sqrt(ppy)) if sd and sd > 0 else math.nan,
-        "sortino": float(r.mean() / dd_sd * math.sqrt(ppy))
-        if len(down) and dd_sd > 0
-        else math.nan,
-        "max_drawdown": float(dd.min()) if n else 0.0,
-    }
 
 
 def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs, cash: float):
@@ -269,19 +227,6 @@ def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs
         index=bars.index[rows],
         symbols=bars.symbols,
     )
-
-
-def _traded_and_exposure(res: SimResult, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    T = len(res.equity)
-    traded = np.zeros(T)
-    f = res.fill_arrays
-    ok = f["qty"] > 0
-    np.add.at(traded, f["bar"][ok].astype(np.int64), f["qty"][ok] * f["price"][ok])
-    px = pd.DataFrame(close).ffill().to_numpy()
-    value = np.nansum(res.positions * np.nan_to_num(px), axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(res.equity > 0, value / res.equity, 0.0)
-    return traded, exposure
 
 
 def order_panels(plan: PositionPlan, rows: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -380,17 +325,13 @@ def backtest_bucket(
     tw, stop = order_panels(plan, rows)
     say("simulating")
     res = _sim(bars, rows, tw, stop, costs, cash)
-    traded, exposure = _traded_and_exposure(res, bars.close[rows])
     ppy = _periods_per_year(bucket.asset_class)
     window = idx[rows]
-    metrics = performance(
-        res.equity,
-        window,
-        periods_per_year=ppy,
-        exposure=exposure,
-        traded=traded,
-        trades=res.trades,
-    )
+    cap = costs.capacity.max_participation
+    volume = bars.volume[rows]
+    metrics = performance(res, volume, periods_per_year=ppy, max_participation=cap)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(res.equity > 0, (res.equity - res.cash) / res.equity, 0.0)
     bench_eq = bench_metrics = None
     if bucket.benchmark and bucket.benchmark in bars.symbols:
         say("benchmark")
@@ -401,16 +342,8 @@ def backtest_bucket(
             bw[valid[0], :] = 0.0
             bw[valid[0], j] = 0.99  # leave room for fees and slippage
             bres = _sim(bars, rows, bw, None, costs, cash)
-            btraded, bexp = _traded_and_exposure(bres, bars.close[rows])
             bench_eq = bres.equity
-            bench_metrics = performance(
-                bench_eq,
-                window,
-                periods_per_year=ppy,
-                exposure=bexp,
-                traded=btraded,
-                trades=bres.trades,
-            )
+            bench_metrics = performance(bres, volume, periods_per_year=ppy, max_participation=cap)
     stats = {
         "exit_reasons": _count(plan.exit_reasons.values()),
         "rejections": plan.rejections,
