@@ -130,11 +130,29 @@ class DataHub:
         return self.primary.synthetic
 
     def _first(self, method: str, what: str, *args: Any, **kwargs: Any) -> Any:
+        from tsys.errors import TsysError
+
+        failed = []
         for src in self.sources:
-            result = getattr(src, method)(*args, **kwargs)
+            try:
+                result = getattr(src, method)(*args, **kwargs)
+            except TsysError as exc:
+                # An extra input failing (quota, outage) must not cost the day its plan:
+                # say so and ask the next source.
+                failed.append(src.name)
+                self.ctx.warn(f"{src.name}: {what} unavailable: {exc.message}")
+                continue
+            except Exception as exc:
+                failed.append(src.name)
+                self.ctx.warn(
+                    f"data source {src.name!r} failed providing {what}: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                continue
             if result is not None:
                 return result
-        self.ctx.warn(f"no installed data source provides {what}; running without it")
+        if not failed:
+            self.ctx.warn(f"no installed data source provides {what}; running without it")
         return None
 
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
