@@ -256,6 +256,12 @@ def reconcile(
     if refresh is not None:
         refresh()
     name = broker.name
+    if fees is None and hasattr(log, "fill_rows"):
+        # The local ledger knows the fee of every fill it booked.
+        fees = {}
+        for row in log.fill_rows(name):
+            cid = row["client_order_id"]
+            fees[cid] = fees.get(cid, 0.0) + row["fee"]
     baseline = log.baseline(name)
     exp_cash, exp_pos = expected_book(log, name, baseline, fees=fees)
     actual = {}
