@@ -150,7 +150,7 @@ def backtest(
 
     err = Console(stderr=True)
     hub = open_hub(config, source=source, path=path, shared_data=shared_data)
-    windows = _windows(hub, bucket, start, end, split, allow_holdout, walk_forward, err)
+    windows = _windows(hub, bucket, config, start, end, split, allow_holdout, walk_forward, err)
     results = []
     with Progress(
         SpinnerColumn(),
@@ -211,49 +211,73 @@ def backtest(
 def _windows(
     hub: Any,
     bucket: Any,
+    config: Any,
     start: dt.date | None,
     end: dt.date | None,
     split: str | None,
     allow_holdout: bool,
     walk_forward: int | None,
     err: Any,
-) -> list[tuple[str, dt.date | None, dt.date | None]]:
-    """The main window (whole period or one split) and any walk-forward windows after it."""
+) -> list[tuple[str, dt.date, dt.date]]:
+    """The main window (the period or one split of it) and any walk-forward test windows.
+
+    Splits are 60 / 20 / 20 of the benchmark's sessions in the period (train, validation,
+    holdout; :class:`tsys.backtest.splits.Splits`); the holdout is sealed and every use is
+    logged under the data dir.
+    """
     from tsys.backtest import splits as sp
 
-    first, last = _data_range(hub, bucket, start, end)
-    main_start, main_end = first, last
+    index = _sessions(hub, bucket, start, end)
     if split is not None:
-        main_start, main_end = sp.resolve(
-            split, first, last, allow_holdout=allow_holdout, who=f"tsys backtest {bucket.name}"
+        cut = sp.Splits.from_fractions(index)
+        mask = cut.mask(
+            index,
+            split,
+            allow_holdout=allow_holdout,
+            data_dir=config.data_path,
+            what=f"tsys backtest {bucket.name} --split holdout",
+            config=config.digest(),
         )
+        index = index[mask]
         if split == "holdout":
             err.print(
-                f"[yellow]holdout unsealed for {bucket.name} ({main_start}..{main_end}); "
-                "this use is logged[/]"
+                f"[yellow]holdout unsealed for {bucket.name} "
+                f"({index[0].date()}..{index[-1].date()}); this use is logged in "
+                f"{config.data_path}[/]"
             )
-    out: list[tuple[str, dt.date | None, dt.date | None]] = [("full", main_start, main_end)]
+    out = [("full", index[0].date(), index[-1].date())]
     if walk_forward:
-        for k, (a, b) in enumerate(sp.walk_forward_windows(main_start, main_end, walk_forward), 1):
-            out.append((f"window {k}/{walk_forward}", a, b))
+        for k, (_train, test) in enumerate(sp.walk_forward(index, walk_forward), 1):
+            out.append((f"fold {k}/{walk_forward}", index[test[0]].date(), index[test[-1]].date()))
     return out
 
 
-def _data_range(
-    hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None
-) -> tuple[dt.date, dt.date]:
-    """The dates a backtest covers: the options, else the benchmark's (or the data's) span."""
-    if start is not None and end is not None:
-        return start, end
-    probe = [bucket.benchmark] if bucket.benchmark else None
-    far = end or dt.date.today()
-    bars = hub.bars(probe, None, far, asset_class=bucket.asset_class)
-    if bars.shape[0] == 0:
-        from tsys.errors import DataError
+def _sessions(hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None) -> Any:
+    """The benchmark's (or the bucket's data's) sessions in the period, after the warm-up."""
+    from tsys.errors import DataError
 
+    probe = [bucket.benchmark] if bucket.benchmark else None
+    bars = hub.bars(probe, None, end or dt.date.today(), asset_class=bucket.asset_class)
+    if bars.shape[0] == 0:
         raise DataError(f"no {bucket.asset_class} bars to backtest {bucket.name} on")
-    first = bars.index[0].date() + dt.timedelta(days=int(bucket.warmup_bars * 1.5))
-    return start or first, end or bars.index[-1].date()
+    index = bars.index
+    if start is None:
+        index = index[min(bucket.warmup_bars, len(index) - 1) :]
+    else:
+        index = index[index >= _utc(start)]
+    if len(index) < 10:
+        raise DataError(
+            f"only {len(index)} sessions to backtest {bucket.name} on between "
+            f"{start or 'the start'} and {end or 'the end'}",
+            hint="widen --start/--end",
+        )
+    return index
+
+
+def _utc(d: dt.date) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(d, tz="UTC")
 
 
 def _print_table(payload: dict[str, Any], console: Any) -> None:
