@@ -27,9 +27,22 @@ def _date(x: Any) -> dt.date:
 
 @cache
 def _calendar(name: str, start_year: int, end_year: int) -> Any:
+    import warnings
+
     import exchange_calendars as xc
 
-    return xc.get_calendar(name, start=f"{start_year}-01-01", end=f"{end_year}-12-31")
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x trips a pandas 3.1 deprecation (Series.values on tz-aware
+        # data) while building; nothing we can act on.
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        try:
+            from pandas.errors import Pandas4Warning
+
+            warnings.simplefilter("ignore", category=Pandas4Warning)
+        except ImportError:  # pandas < 3.1
+            pass
+        return xc.get_calendar(name, start=f"{start_year}-01-01", end=f"{end_year}-12-31")
 
 
 def get_calendar(name: str = "XNYS", *, start: Any = None, end: Any = None) -> Any:

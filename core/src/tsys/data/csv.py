@@ -154,7 +154,8 @@ def read_price_file(path: Path) -> pd.DataFrame:
             f"{path} lacks column(s) {', '.join((['date'] if date_col is None else []) + missing)}",
             hint="expected a header like date,open,high,low,close,volume (any letter case)",
         )
-    out = pd.DataFrame({"date": _parse_dates(df[date_col])})
+    # The text is kept so that a date that does not parse can be shown as written.
+    out = pd.DataFrame({"date": _parse_dates(df[date_col]), "date_text": df[date_col].astype(str)})
     for f in ("open", "high", "low", "close"):
         out[f] = pd.to_numeric(df[cols[f]], errors="coerce").astype(np.float64).to_numpy()
     if "volume" in cols:

@@ -145,8 +145,7 @@ class DataHub:
             except Exception as exc:
                 failed.append(src.name)
                 self.ctx.warn(
-                    f"data source {src.name!r} failed providing {what}: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"data source {src.name!r} failed providing {what}: {type(exc).__name__}: {exc}"
                 )
                 continue
             if result is not None:

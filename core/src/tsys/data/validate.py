@@ -362,12 +362,13 @@ def validate_frame(
     dates = pd.to_datetime(df["date"], errors="coerce")
     bad = dates.isna().to_numpy()
     if bad.any():
+        text = df["date_text"] if "date_text" in df.columns else df["date"]
         issues.append(
             Issue(
                 symbol,
                 "bad_date",
                 int(bad.sum()),
-                tuple(str(x) for x in df.loc[bad, "date"].head(_MAX_EXAMPLES)),
+                tuple(str(x) for x in text[bad].head(_MAX_EXAMPLES)),
                 int(bad.sum()),
                 "date does not parse",
             )
