@@ -8,8 +8,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_alpaca import KEY, SECRET, FakeAlpaca
 
-from tsys.contracts import Allocation, Signal, StopRule, TradePlan
-
 NOW = dt.datetime(2024, 5, 1, 20, 0, tzinfo=dt.UTC)
 
 
@@ -39,30 +37,3 @@ def make_broker(fake):
         return AlpacaBroker(**opts)
 
     return make
-
-
-def make_plan(
-    symbol, qty, *, action="buy", ac=None, cid=None, entry="MOO", limit=None, stop=None, target=None
-):
-    ac = ac or ("crypto" if "-" in symbol else "equity")
-    sig = Signal(
-        symbol=symbol,
-        asset_class=ac,
-        timestamp=NOW,
-        side="buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="test",
-        strategy_version="1",
-    )
-    alloc = Allocation(signal=sig, dollars=1000.0, weight=0.01, quantity=qty)
-    return TradePlan(
-        allocation=alloc,
-        action=action,
-        entry=entry,
-        client_order_id=cid or f"tsys-{symbol}-{action}-{qty}",
-        valid_until=NOW + dt.timedelta(days=1),
-        limit_price=limit,
-        stop=StopRule(kind="fixed", price=stop) if stop else None,
-        take_profit=target,
-    )

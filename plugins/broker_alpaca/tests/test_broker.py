@@ -6,9 +6,9 @@ import random
 from importlib.metadata import entry_points
 
 import pytest
+from alpaca_helpers import make_plan
 from fake_alpaca import FAULT_KINDS, KEY, SECRET
 
-from conftest import make_plan
 from tsys.brokers import BrokerContext
 from tsys.brokers.common import MemoryOrderLog, reconcile
 from tsys.contracts import OrderStatus
@@ -354,3 +354,21 @@ def test_no_secret_in_error_messages(fake, make_broker):
 
 def test_memory_log_is_default(make_broker):
     assert isinstance(make_broker().log, MemoryOrderLog)
+
+
+def test_lifecycle_log_persists_in_the_store(fake, make_broker, tmp_path):
+    from tsys.store import open_store
+    from tsys.store.paper import StoreOrderLog
+
+    store = open_store(data_dir=tmp_path)
+    b = make_broker(log=StoreOrderLog(store))
+    (o,) = b.submit([make_plan("BTC-USD", 0.5)])
+    fake.advance_day({"BTC/USD": 61_000.0})
+    b.refresh()
+    store.close()
+    store2 = open_store(data_dir=tmp_path)
+    log = StoreOrderLog(store2)
+    assert [e.status for e in log.events("alpaca")] == [OrderStatus.ACCEPTED, OrderStatus.FILLED]
+    assert log.baseline("alpaca").cash == 100_000.0
+    assert log.get_order("alpaca", o.client_order_id).filled_avg_price == 61_000.0
+    store2.close()

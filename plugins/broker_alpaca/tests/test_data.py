@@ -1,0 +1,68 @@
+"""The Alpaca data source through the real alpaca-py data clients, with pagination."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from fake_alpaca import KEY, SECRET
+
+from tsys.errors import ConfigError, DataError
+
+
+def _bars(fake, symbol, days, base, hour):
+    out = []
+    for k in range(days):
+        t = dt.datetime(2024, 5, 1, hour, tzinfo=dt.UTC) + dt.timedelta(days=k)
+        px = base + k
+        out.append(
+            {
+                "t": t.isoformat().replace("+00:00", "Z"),
+                "o": px,
+                "h": px + 1,
+                "l": px - 1,
+                "c": px + 0.5,
+                "v": 1000 + k,
+                "n": 10,
+                "vw": px,
+            }
+        )
+    fake.bars[symbol] = out
+
+
+def test_stock_and_crypto_bars_paginate(fake):
+    from tsys_broker_alpaca.data import AlpacaDataSource
+
+    _bars(fake, "AAPL", 7, 100.0, 4)  # stamped at New York midnight (04:00Z in May)
+    _bars(fake, "BTC/USD", 7, 60_000.0, 0)
+    fake.page_size = 3
+    src = AlpacaDataSource(base_url=fake.url, api_key=KEY, secret_key=SECRET)
+    bars = src.bars(["AAPL", "BTC-USD"], dt.date(2024, 5, 1), dt.date(2024, 5, 6))
+    assert bars.symbols == ("AAPL", "BTC-USD")
+    assert [d.date() for d in bars.index] == [dt.date(2024, 5, d) for d in range(1, 7)]
+    assert np.allclose(bars.open[:, 0], 100.0 + np.arange(6))
+    assert np.allclose(bars.close[:, 1], 60_000.5 + np.arange(6))
+    pages = [p for m, p in fake.requests if p in ("/v2/stocks/bars", "/v1beta3/crypto/us/bars")]
+    # Asked up to 2024-05-07T00:00Z: 6 stock bars (04:00Z stamps) in pages of 3, and 7 crypto
+    # bars (00:00Z stamps; the 7th is cut afterwards) in 3 pages.
+    assert pages.count("/v2/stocks/bars") == 2
+    assert pages.count("/v1beta3/crypto/us/bars") == 3
+
+
+def test_stock_bars_need_keys_crypto_do_not(fake):
+    from tsys_broker_alpaca.data import AlpacaDataSource
+
+    _bars(fake, "BTC/USD", 2, 60_000.0, 0)
+    src = AlpacaDataSource(base_url=fake.url)
+    assert src.bars(["BTC-USD"], dt.date(2024, 5, 1), dt.date(2024, 5, 2)).shape == (2, 1)
+    with pytest.raises(ConfigError, match="ALPACA_API_KEY"):
+        src.bars(["AAPL"], dt.date(2024, 5, 1), dt.date(2024, 5, 2))
+
+
+def test_sip_refusal_explains(fake):
+    from tsys_broker_alpaca.data import AlpacaDataSource
+
+    fake.sip_allowed = False
+    src = AlpacaDataSource(feed="sip", base_url=fake.url, api_key=KEY, secret_key=SECRET)
+    with pytest.raises(DataError, match="SIP") as ei:
+        src.bars(["AAPL"], dt.date(2024, 5, 1), dt.date(2024, 5, 2))
+    assert "iex" in str(ei.value)
