@@ -415,7 +415,7 @@ def _membership(seed, u, sessions, caps):
 
 
 def _generate_crypto(seed: int, horizon: dt.date):
-    days = pd.date_range(CRYPTO_EPOCH, horizon, freq="D")
+    days = pd.date_range(CRYPTO_EPOCH, max(horizon, CRYPTO_EPOCH), freq="D")
     t, n = len(days), len(COINS)
     zc = _tdraws(_rng(seed, 20), (t, 1), 3.5, 6.0)
     zi = _tdraws(_rng(seed, 21), (t, n), 3.5, 5.0)
