@@ -1,0 +1,110 @@
+"""ParquetCache: incremental head/tail refresh, failure halfway, atomic files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsys.data.cache import ParquetCache
+from tsys.errors import DataError
+
+
+class CountingFetcher:
+    """Daily rows whose value is the day's ordinal, so any range's content is known."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls: list[tuple[dt.date, dt.date]] = []
+        self.fail_after = fail_after
+
+    def __call__(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        self.calls.append((start, end))
+        if self.fail_after is not None and len(self.calls) > self.fail_after:
+            raise ConnectionError("server hung up")
+        idx = pd.bdate_range(start, end)  # weekdays only: weekends are covered but rowless
+        return pd.DataFrame({"close": [float(d.toordinal()) for d in idx]}, index=idx)
+
+
+def expected(start, end):
+    idx = pd.bdate_range(start, end)
+    return [float(d.toordinal()) for d in idx]
+
+
+D = dt.date
+
+
+def test_first_fetch_then_cached(tmp_path):
+    cache, fetch = ParquetCache(tmp_path), CountingFetcher()
+    a = cache.get_or_fetch("av/AAPL", D(2024, 1, 1), D(2024, 1, 31), fetch)
+    assert fetch.calls == [(D(2024, 1, 1), D(2024, 1, 31))]
+    assert a["close"].tolist() == expected("2024-01-01", "2024-01-31")
+    b = cache.get_or_fetch("av/AAPL", D(2024, 1, 6), D(2024, 1, 20), fetch)
+    assert len(fetch.calls) == 1  # fully covered: no fetch
+    assert b["close"].tolist() == expected("2024-01-06", "2024-01-20")
+
+
+def test_fetches_only_missing_tail_and_head(tmp_path):
+    cache, fetch = ParquetCache(tmp_path), CountingFetcher()
+    cache.get_or_fetch("k", D(2024, 2, 1), D(2024, 2, 29), fetch)
+    cache.get_or_fetch("k", D(2024, 2, 10), D(2024, 3, 15), fetch)
+    assert fetch.calls[1] == (D(2024, 3, 1), D(2024, 3, 15))
+    got = cache.get_or_fetch("k", D(2024, 1, 1), D(2024, 3, 31), fetch)
+    assert fetch.calls[2:] == [(D(2024, 1, 1), D(2024, 1, 31)), (D(2024, 3, 16), D(2024, 3, 31))]
+    assert got["close"].tolist() == expected("2024-01-01", "2024-03-31")
+    assert got.index.is_monotonic_increasing and got.index.is_unique
+    # Weekends were asked for once and are known to be empty: no refetch.
+    cache.get_or_fetch("k", D(2024, 1, 6), D(2024, 1, 7), fetch)
+    assert len(fetch.calls) == 4
+
+
+def test_failure_halfway_keeps_what_was_fetched(tmp_path):
+    cache = ParquetCache(tmp_path)
+    cache.get_or_fetch("k", D(2024, 2, 1), D(2024, 2, 29), CountingFetcher())
+    flaky = CountingFetcher(fail_after=1)  # the head succeeds, the tail fails
+    with pytest.raises(DataError, match="server hung up"):
+        cache.get_or_fetch("k", D(2024, 1, 1), D(2024, 3, 31), flaky)
+    assert flaky.calls == [(D(2024, 1, 1), D(2024, 1, 31)), (D(2024, 3, 1), D(2024, 3, 31))]
+    df, covered = cache.read("k")
+    assert covered == (D(2024, 1, 1), D(2024, 2, 29))
+    assert df["close"].tolist() == expected("2024-01-01", "2024-02-29")
+    retry = CountingFetcher()
+    got = cache.get_or_fetch("k", D(2024, 1, 1), D(2024, 3, 31), retry)
+    assert retry.calls == [(D(2024, 3, 1), D(2024, 3, 31))]
+    assert got["close"].tolist() == expected("2024-01-01", "2024-03-31")
+    assert [p.name for p in tmp_path.iterdir()] == [cache.path("k").name]  # no temp files
+
+
+def test_refetched_dates_take_the_newer_value(tmp_path):
+    cache = ParquetCache(tmp_path)
+    cache.write(
+        "k",
+        pd.DataFrame({"close": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-02", "2024-01-03"])),
+        (D(2024, 1, 2), D(2024, 1, 2)),
+    )
+
+    def fetch(start, end):
+        return pd.DataFrame(
+            {"close": [9.0, 4.0]}, index=pd.DatetimeIndex(["2024-01-03", "2024-01-04"])
+        )
+
+    got = cache.get_or_fetch("k", D(2024, 1, 2), D(2024, 1, 4), fetch)
+    assert got["close"].tolist() == [1.0, 9.0, 4.0]
+
+
+def test_keys_are_separate_files_and_corruption_is_reported(tmp_path):
+    cache = ParquetCache(tmp_path)
+    cache.get_or_fetch("a/x y", D(2024, 1, 1), D(2024, 1, 5), CountingFetcher())
+    cache.get_or_fetch("b", D(2024, 1, 1), D(2024, 1, 5), CountingFetcher())
+    assert cache.path("a/x y") != cache.path("b") and cache.path("a/x y").is_file()
+    cache.path("b").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="unreadable"):
+        cache.get_or_fetch("b", D(2024, 1, 1), D(2024, 1, 5), CountingFetcher())
+
+
+def test_bad_fetcher_result(tmp_path):
+    cache = ParquetCache(tmp_path)
+    with pytest.raises(DataError, match="not a DataFrame"):
+        cache.get_or_fetch("k", D(2024, 1, 1), D(2024, 1, 5), lambda s, e: np.zeros(3))
+    assert not cache.path("k").exists()
