@@ -75,7 +75,7 @@ def line_chart(
     pad_l, pad_r, pad_t, pad_b = 64, 12, 24, 28
     n = len(dates)
     if n < 2:
-        return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
+        return '<svg width="10" height="10"></svg>'
     keep = _downsample(n)
 
     def tf(v: float | None) -> float:
@@ -101,7 +101,7 @@ def line_chart(
         return pad_t + h * (1 - (v - lo) / (hi - lo))
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'<svg viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="{title}">',
         f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>',
     ]
@@ -181,7 +181,7 @@ def heatmap(monthly: dict[int, dict[int, float]]) -> str:
     width = left + cw * 13 + 8
     height = top + ch * len(years) + 8
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg viewBox="0 0 {width} {height}" width="100%" '
         'role="img" aria-label="monthly returns">'
     ]
     months = [

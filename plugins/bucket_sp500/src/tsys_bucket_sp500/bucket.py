@@ -271,8 +271,8 @@ class Sp500Bucket(Bucket):
                     # Earnings dates are announced weeks ahead, so knowing them at t is fair.
                     lo = days.searchsorted(day - pd.Timedelta(days=params.earnings_days))
                     hi = days.searchsorted(day, side="right")
-                    for t in range(lo, hi):
-                        n = (day - days[t]).days
+                    gaps = (day - days[lo:hi]).days
+                    for t, n in zip(range(lo, hi), gaps.tolist(), strict=True):
                         blocked[t, j] = True
                         reasons.setdefault(
                             (t, j), f"earnings in {n} day{'s' if n != 1 else ''}: blocked"
@@ -292,12 +292,20 @@ class Sp500Bucket(Bucket):
                 roll = cal.rolling(params.news_days, min_periods=1).mean()
                 at = roll.reindex(days)
                 bad = np.flatnonzero((at < params.news_block).to_numpy())
-                titles = g.dropna(subset=["title"]).groupby("day")["title"].last()
+                titles = g[g["title"].astype(str).str.len() > 0].groupby("day")["title"].last()
+                # The latest title published within the news window, for each bar.
+                if len(titles):
+                    recent = titles.asfreq("D").ffill(limit=params.news_days - 1).reindex(days)
+                    recent = recent.to_numpy(dtype=object)
+                else:
+                    recent = np.full(len(days), None, dtype=object)
+                values = at.to_numpy()
                 for t in bad:
                     blocked[t, j] = True
-                    title = _last_title(titles, days[t], params.news_days)
-                    msg = f"negative news ({float(at.iloc[t]):+.2f} over {params.news_days}d): blocked"
-                    reasons.setdefault((t, j), f"{msg}: {title}" if title else msg)
+                    msg = f"negative news ({values[t]:+.2f} over {params.news_days}d): blocked"
+                    title = recent[t]
+                    ok = isinstance(title, str) and title
+                    reasons.setdefault((t, j), f"{msg}: {title}" if ok else msg)
 
     # ------------------------------------------------------------------ explain
     def explain(
@@ -340,14 +348,6 @@ class Sp500Bucket(Bucket):
                     row = titled.iloc[-1]
                     tags.append(f"news: {row['title']} ({float(row['sentiment']):+.2f})")
         return tags
-
-
-def _last_title(titles: pd.Series, day: pd.Timestamp, n: int) -> str:
-    if titles.empty:
-        return ""
-    window = titles[(titles.index <= day) & (titles.index > day - pd.Timedelta(days=n))]
-    window = window[window.astype(str).str.len() > 0]
-    return str(window.iloc[-1]) if len(window) else ""
 
 
 def _params_of(ctx: BucketContext) -> Params:
