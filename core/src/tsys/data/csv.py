@@ -197,6 +197,28 @@ def _parsable(x: Any) -> bool:
     return True
 
 
+def _read_table(path: Path, warn: Any = None) -> list[dict[str, str]]:
+    """Read a small metadata CSV row by row; a row with extra fields is kept and reported.
+
+    Index snapshots carry the odd unquoted comma in a name ("Washington, D.C"); pandas
+    refuses the whole file for it, while the symbol in the first column is still right.
+    """
+    import csv as _csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = _csv.reader(fh)
+        header = next(reader, [])
+        rows = []
+        for lineno, row in enumerate(reader, start=2):
+            if len(row) > len(header) and warn is not None:
+                warn(
+                    f"{path.name} line {lineno}: {len(row)} fields for {len(header)} columns; "
+                    "extra fields ignored"
+                )
+            rows.append(dict(zip(header, row, strict=False)))
+    return rows
+
+
 class CsvSource(DataSource):
     """Bars from per-symbol files, validated on load, with optional metadata files."""
 
@@ -409,11 +431,13 @@ class CsvSource(DataSource):
                 f"sp500 membership before the first snapshot ({date.isoformat()}) is not known; "
                 f"using that snapshot for {as_of.isoformat()} and earlier (survivorship bias)"
             )
-        df = pd.read_csv(path)
-        col = next((c for c in df.columns if str(c).lower() in ("symbol", "ticker")), None)
+        rows = _read_table(path, self.ctx.warn)
+        col = next(
+            (c for c in (rows[0] if rows else {}) if c.lower() in ("symbol", "ticker")), None
+        )
         if col is None:
             raise DataError(f"{path} has no Symbol column")
-        return sorted({_sym(s) for s in df[col].dropna()})
+        return sorted({_sym(r[col]) for r in rows if r.get(col)})
 
     def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame | None:
         if self.market_caps_file is None:
@@ -462,10 +486,10 @@ class CsvSource(DataSource):
                     "market_cap": parse_amount(row.get("market_cap")),
                 }
         for _, path in self._snapshot_list():
-            df = pd.read_csv(path, dtype=str)
-            if "Sector" in df.columns:
-                for s, sector in zip(df["Symbol"], df["Sector"], strict=True):
-                    info.setdefault(_sym(s), {})["sector"] = sector
+            for row in _read_table(path, self.ctx.warn):
+                sector = row.get("Sector") or row.get("GICS Sector")
+                if row.get("Symbol") and sector:
+                    info.setdefault(_sym(row["Symbol"]), {})["sector"] = sector
         if self.sectors_file is not None:
             df = pd.read_csv(self.sectors_file, dtype=str)
             for row in df.to_dict("records"):
