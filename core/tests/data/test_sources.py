@@ -1,0 +1,69 @@
+"""open_source / open_hub: options from the configuration, extras, warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tsys.config import config_from_dict
+from tsys.data import open_hub, open_source
+from tsys.data.csv import CsvSource
+from tsys.data.demo import DemoSource
+from tsys.data.source import DataSource
+from tsys.errors import ConfigError
+
+
+def test_demo_seed_from_config(tmp_path):
+    cfg = config_from_dict({"data": {"demo_seed": 42}, "data_dir": str(tmp_path)})
+    src = open_source("demo", cfg)
+    assert isinstance(src, DemoSource) and src.seed == 42
+    cfg = config_from_dict({"data": {"options": {"demo": {"seed": 5}}}})
+    assert open_source("demo", cfg).seed == 5
+
+
+def test_csv_path_from_config_option_and_override(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (b / "X.csv").write_text("date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1,1\n")
+    cfg = config_from_dict({"data": {"source": "csv", "path": str(a)}, "data_dir": str(tmp_path)})
+    assert open_source("csv", cfg).paths == [a]
+    src = open_source("csv", cfg, path=[str(a), str(b)])
+    assert isinstance(src, CsvSource) and src.symbols() == ["X"]
+    cfg = config_from_dict(
+        {"data": {"options": {"csv": {"path": str(b), "asset_class": "crypto"}}}}
+    )
+    assert open_source("csv", cfg).symbols("crypto") == ["X"]
+    with pytest.raises(ConfigError, match="does not exist"):
+        open_source("csv", cfg, path=str(tmp_path / "missing"))
+    cfg = config_from_dict({"data": {"options": {"csv": {"path": str(b), "colour": 1}}}})
+    with pytest.raises(ConfigError, match="colour"):
+        open_source("csv", cfg)
+
+
+def test_hub_primary_extras_and_missing_ones(tmp_path):
+    cfg = config_from_dict(
+        {
+            "data": {"source": "demo", "extra_sources": ["not-installed", "demo"]},
+            "data_dir": str(tmp_path),
+        }
+    )
+    hub = open_hub(cfg)
+    assert isinstance(hub.primary, DemoSource) and hub.extras == []
+    assert any("'not-installed' is not installed" in w for w in hub.ctx.warnings)
+    assert hub.primary.ctx.warnings is hub.ctx.warnings
+    assert hub.primary.ctx.cache_dir == tmp_path / "cache" / "demo"
+    b = hub.bars(["SPY"], dt.date(2021, 3, 1), dt.date(2021, 3, 31))
+    assert b.synthetic and b.symbols == ("SPY",)
+
+
+def test_hub_falls_back_to_primary_and_warns_when_nobody_provides(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    cfg = config_from_dict(
+        {"data": {"source": "csv", "path": str(folder)}, "data_dir": str(tmp_path)}
+    )
+    hub = open_hub(cfg)
+    assert hub.news(["X"], dt.date(2024, 1, 1), dt.date(2024, 1, 2)) is None
+    assert any("news sentiment" in w for w in hub.ctx.warnings)
+    assert isinstance(hub.primary, DataSource)
