@@ -73,7 +73,7 @@ INDEX_ETF = "SPY"
 #: kind) - kind "stable" pins near $1, "wrapped" tracks its underlying.
 COINS: tuple[tuple[str, str, float, float, float, float, str], ...] = (
     ("BTC-USD", "2014-01-01", 800.0, 19.5e6, 1.00, 0.012, "coin"),
-    ("ETH-USD", "2015-08-07", 2.8, 120e6, 1.25, 0.025, "coin"),
+    ("ETH-USD", "2015-08-07", 12.0, 120e6, 1.15, 0.025, "coin"),
     ("USDT-USD", "2015-03-01", 1.0, 8e10, 0.0, 0.0, "stable"),
     ("BNB-USD", "2017-07-25", 0.12, 1.5e8, 1.10, 0.030, "coin"),
     ("XRP-USD", "2014-08-04", 0.005, 5.5e10, 1.05, 0.035, "coin"),
@@ -86,9 +86,9 @@ COINS: tuple[tuple[str, str, float, float, float, float, str], ...] = (
     ("WBTC-USD", "2019-01-30", 3500.0, 1.5e5, 1.00, 0.0, "wrapped"),
     ("AVAX-USD", "2020-09-22", 4.5, 3.9e8, 1.40, 0.045, "coin"),
     ("TRX-USD", "2017-09-13", 0.002, 8.8e10, 1.05, 0.035, "coin"),
-    ("LTC-USD", "2014-01-01", 20.0, 7.4e7, 1.00, 0.025, "coin"),
+    ("LTC-USD", "2014-01-01", 3.0, 7.4e7, 1.00, 0.025, "coin"),
     ("LINK-USD", "2017-11-09", 0.2, 5.8e8, 1.25, 0.040, "coin"),
-    ("BCH-USD", "2017-08-01", 400.0, 1.96e7, 1.05, 0.035, "coin"),
+    ("BCH-USD", "2017-08-01", 100.0, 1.96e7, 1.05, 0.035, "coin"),
     ("XLM-USD", "2014-08-05", 0.003, 2.8e10, 1.05, 0.035, "coin"),
     ("ATOM-USD", "2019-03-14", 7.0, 3.9e8, 1.25, 0.040, "coin"),
     ("UNI-USD", "2020-09-17", 3.5, 7.5e8, 1.30, 0.045, "coin"),
@@ -525,6 +525,7 @@ class DemoSource(DataSource):
         self.history_years = float(history_years)
         self.ctx = ctx
         self._reports: dict[dt.date, Any] = {}
+        self.report: Any = None
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
@@ -567,8 +568,9 @@ class DemoSource(DataSource):
         mk = self.market(end)
         if mk.horizon not in self._reports:
             report = QualityReport(source=self.label)
+            strict = self.ctx is not None and self.ctx.strict
             for panel in (mk.equities, mk.crypto):
-                report.extend(validate_bars(panel)[1])
+                report.extend(validate_bars(panel, strict=strict)[1])
             self._reports[mk.horizon] = report
         return self._reports[mk.horizon]
 
@@ -584,6 +586,8 @@ class DemoSource(DataSource):
         if start is None:
             start = end - dt.timedelta(days=round(365.25 * self.history_years))
         mk = self.market(end)
+        # Validated like any load (once per generated market): the halts show up as gaps.
+        self.report = self.validate(end)
         panels = []
         ac = AssetClass(asset_class) if asset_class is not None else None
         for panel, cls in ((mk.equities, AssetClass.EQUITY), (mk.crypto, AssetClass.CRYPTO)):
