@@ -1,0 +1,306 @@
+"""A bucket as an optimisation target: the real backtest on the validation split or on folds.
+
+:class:`BucketEvaluator` runs :func:`tsys.backtest.bucket.backtest_bucket` (bucket compute, the
+daily run's portfolio construction, the simulator with realistic costs) on out-of-sample windows
+of the period that excludes the sealed holdout: the ``validation`` split (default), or the test
+windows of ``walk_forward`` folds inside train + validation. It never evaluates the holdout.
+
+Bars are loaded once per process (:class:`CachedHub`), so a trial costs one compute and one
+simulation per fold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from tsys.errors import DataError
+from tsys.optimize.evaluate import FoldResult
+
+
+class CachedHub:
+    """A :class:`~tsys.data.DataHub` that remembers answers, optionally keeping fewer symbols.
+
+    ``keep(symbols) -> symbols`` narrows every bars panel (e.g. 100 symbols for a benchmark or a
+    random half of the universe for a stress test); the benchmark stays when ``always`` has it.
+    """
+
+    def __init__(
+        self,
+        hub: Any,
+        keep: Callable[[Sequence[str]], Sequence[str]] | None = None,
+        always: Sequence[str] = (),
+    ) -> None:
+        self._hub = hub
+        self._keep = keep
+        self._always = tuple(always)
+        self._memo: dict[Any, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._hub, name)
+        if not callable(attr) or name not in (
+            "universe",
+            "market_caps",
+            "excluded_coins",
+            "fundamentals",
+            "news",
+            "earnings",
+            "options_flow",
+            "symbols",
+        ):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            key = (name, _key(args), _key(kwargs))
+            if key not in self._memo:
+                self._memo[key] = attr(*args, **kwargs)
+            return self._memo[key]
+
+        return call
+
+    def bars(self, symbols: Any, start: Any, end: Any, *, asset_class: Any = None) -> Any:
+        key = ("bars", _key(symbols), start, end, asset_class)
+        if key not in self._memo:
+            bars = self._hub.bars(symbols, start, end, asset_class=asset_class)
+            if self._keep is not None and bars.shape[1]:
+                kept = list(self._keep(bars.symbols))
+                kept += [s for s in self._always if s in bars.symbols and s not in kept]
+                bars = bars.select([s for s in bars.symbols if s in set(kept)])
+            self._memo[key] = bars
+        return self._memo[key]
+
+
+def _key(x: Any) -> Any:
+    if isinstance(x, dict):
+        return tuple(sorted((k, _key(v)) for k, v in x.items()))
+    if isinstance(x, list | tuple | set | frozenset):
+        return tuple(_key(v) for v in x)
+    return x
+
+
+def first_n(n: int) -> Callable[[Sequence[str]], list[str]]:
+    """Keep the first ``n`` symbols in alphabetical order (a reproducible small universe)."""
+    return lambda syms: sorted(syms)[:n]
+
+
+def random_half(seed: int) -> Callable[[Sequence[str]], list[str]]:
+    """Keep a seeded random half of the symbols."""
+
+    def keep(syms: Sequence[str]) -> list[str]:
+        s = sorted(syms)
+        rng = np.random.default_rng(seed)
+        return [s[i] for i in sorted(rng.choice(len(s), size=max(1, len(s) // 2), replace=False))]
+
+    return keep
+
+
+class DelayedBucket:
+    """A bucket whose every decision reaches the market one bar later than it should.
+
+    Wraps ``compute`` and shifts every output panel down one row, so a decision taken at the
+    close of t is executed at the open of t + 2 instead of t + 1 (the stress test "execution
+    delayed one bar"). Everything else is the wrapped bucket's.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def compute(self, ctx: Any, bars: Any, params: Any) -> Any:
+        out = self._inner.compute(ctx, bars, params)
+        shifted = {}
+        for f in ("score", "entries", "exits", "stop", "target", "regime", "blocked"):
+            a = getattr(out, f)
+            shifted[f] = None if a is None else _shift(a)
+        return attrs.evolve(
+            out, **shifted, extras={k: _shift(v) for k, v in out.extras.items()}, block_reasons={}
+        )
+
+
+def _shift(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    out = np.empty_like(a)
+    if a.dtype == bool:
+        out[:1] = False
+    elif np.issubdtype(a.dtype, np.floating):
+        out[:1] = np.nan
+    else:
+        out[:1] = 0
+    out[1:] = a[:-1]
+    return out
+
+
+def scaled_costs(costs: Any, factor: float) -> Any:
+    """The cost model with fees, spread and impact multiplied by ``factor`` (capacity kept)."""
+    fees = attrs.evolve(
+        costs.fees,
+        bps=costs.fees.bps * factor,
+        per_share=costs.fees.per_share * factor,
+        minimum=costs.fees.minimum * factor,
+    )
+    s = costs.slippage
+    if hasattr(s, "half_spread_bps"):
+        slip = attrs.evolve(s, half_spread_bps=s.half_spread_bps * factor, impact=s.impact * factor)
+    else:
+        slip = attrs.evolve(s, bps=s.bps * factor)
+    return attrs.evolve(costs, fees=fees, slippage=slip)
+
+
+def one_way_cost(costs: Any) -> float:
+    """Fees plus half spread, as a fraction of notional (impact left out: it depends on size)."""
+    s = costs.slippage
+    bps = costs.fees.bps + (s.half_spread_bps if hasattr(s, "half_spread_bps") else s.bps)
+    return bps / 1e4
+
+
+@attrs.define
+class Period:
+    """The sessions of a bucket and how they split (60/20/20, the holdout sealed)."""
+
+    index: pd.DatetimeIndex
+    splits: Any
+
+    def segment(self, name: str) -> pd.DatetimeIndex:
+        if name == "train+validation":
+            return self.index[self.index <= self.splits.validation_end]
+        return self.index[self.splits.mask(self.index, name)]
+
+
+def sessions(hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None) -> Period:
+    """The benchmark's sessions after the warm-up (as ``tsys backtest`` uses), split 60/20/20."""
+    from tsys.backtest.splits import Splits
+
+    probe = [bucket.benchmark] if bucket.benchmark else None
+    bars = hub.bars(probe, None, end or dt.date.today(), asset_class=bucket.asset_class)
+    if bars.shape[0] == 0:
+        raise DataError(f"no {bucket.asset_class} bars for {bucket.name}")
+    index = bars.index
+    if start is None:
+        index = index[min(bucket.warmup_bars, len(index) - 1) :]
+    else:
+        index = index[index >= pd.Timestamp(start, tz="UTC")]
+    if len(index) < 50:
+        raise DataError(
+            f"only {len(index)} sessions for {bucket.name}; too few to split",
+            hint="widen --start/--end",
+        )
+    return Period(index, Splits.from_fractions(index))
+
+
+class BucketEvaluator:
+    """Scores a bucket's parameters on the validation split or walk-forward folds."""
+
+    def __init__(
+        self,
+        bucket: str,
+        config_path: str | None = None,
+        source: str | None = None,
+        path: str | None = None,
+        shared_data: str | None = None,
+        walk_forward: int = 0,
+        start: str | None = None,
+        end: str | None = None,
+        max_symbols: int | None = None,
+    ) -> None:
+        from tsys import plugins
+        from tsys.backtest.bucket import default_costs, open_hub
+        from tsys.config import load_config
+
+        self.config = load_config(config_path)
+        self.bucket = plugins.buckets().get(bucket)
+        self.name = self.bucket.name
+        hub = open_hub(self.config, source=source, path=path, shared_data=shared_data)
+        keep = first_n(max_symbols) if max_symbols else None
+        always = [self.bucket.benchmark] if self.bucket.benchmark else []
+        self.hub = CachedHub(hub, keep, always)
+        self.costs = default_costs(self.bucket.asset_class)
+        self.periods_per_year = 365 if str(self.bucket.asset_class) == "crypto" else 252
+        s = None if start is None else dt.date.fromisoformat(start)
+        e = None if end is None else dt.date.fromisoformat(end)
+        self.period = sessions(self.hub, self.bucket, s, e)
+        self.windows = self._windows(walk_forward)
+        self.n_folds = len(self.windows)
+        self.split = f"walk-forward {walk_forward}" if walk_forward else "validation"
+
+    def _windows(self, walk_forward: int) -> list[tuple[dt.date, dt.date]]:
+        if not walk_forward:
+            v = self.period.segment("validation")
+            return [(v[0].date(), v[-1].date())]
+        from tsys.backtest.splits import walk_forward as wf
+
+        tv = self.period.segment("train+validation")
+        return [(tv[t[0]].date(), tv[t[-1]].date()) for _tr, t in wf(tv, walk_forward)]
+
+    def search_space(self) -> dict[str, dict[str, Any]]:
+        return self.bucket.search_space()
+
+    def defaults(self) -> dict[str, Any]:
+        from tsys.buckets import params_from_dict
+
+        base = attrs.asdict(self.bucket.default_params())
+        configured = self.config.bucket(self.name)
+        if configured.params:
+            base = attrs.asdict(params_from_dict(self.bucket.Params, {**base, **configured.params}))
+        return base
+
+    def backtest(
+        self,
+        params: dict[str, Any],
+        start: dt.date,
+        end: dt.date,
+        *,
+        bucket: Any = None,
+        hub: Any = None,
+        costs: Any = None,
+        cash: float | None = None,
+        split: str | None = None,
+    ) -> Any:
+        """One :class:`~tsys.backtest.bucket.BucketBacktest` of these params over a window."""
+        from tsys.backtest.bucket import backtest_bucket
+        from tsys.buckets import params_from_dict
+
+        return backtest_bucket(
+            bucket or self.bucket,
+            hub or self.hub,
+            self.config,
+            params=params_from_dict(self.bucket.Params, params),
+            start=start,
+            end=end,
+            split=split,
+            cash=cash,
+            costs=costs or self.costs,
+        )
+
+    def evaluate(self, params: dict[str, Any], fold: int) -> FoldResult:
+        start, end = self.windows[fold]
+        bt = self.backtest(params, start, end, split=self.split)
+        return fold_from_backtest(bt)
+
+
+def fold_from_backtest(bt: Any) -> FoldResult:
+    eq = np.asarray(bt.equity, dtype=np.float64)
+    returns = eq[1:] / eq[:-1] - 1.0 if len(eq) > 1 else np.zeros(0)
+    return FoldResult(
+        returns=returns,
+        n_trades=len(bt.trades),
+        turnover=float(bt.metrics.get("turnover", 0.0)),
+        start=bt.start,
+        end=bt.end,
+    )
+
+
+def bucket_evaluator(**kwargs: Any) -> BucketEvaluator:
+    """The default ``--objective-module``: :class:`BucketEvaluator`."""
+    return BucketEvaluator(**kwargs)
+
+
+def resolve_path(p: str | None) -> str | None:
+    return None if p is None else str(Path(p).expanduser().resolve())

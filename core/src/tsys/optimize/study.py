@@ -1,0 +1,406 @@
+"""Optuna studies over a bucket's search space: one process, several, or many machines.
+
+A :class:`StudySpec` says everything a worker needs to rebuild the evaluator and join the study
+(it is picklable, so ``--jobs N`` hands it to N spawned processes); :func:`run_study` creates or
+resumes the study, runs the trials (in this process or in workers) while showing progress, and
+:func:`collect` reads the outcome back from the storage, whoever ran the trials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from tsys.errors import ConfigError, TsysError
+from tsys.optimize.evaluate import OBJECTIVES, Constraints, Evaluator, FoldResult, summarise
+
+#: Metrics every trial records as user attributes (for reports, the DSR and the Pareto front).
+METRICS = ("sharpe", "cagr", "calmar", "max_drawdown", "n_trades", "turnover", "n_bars")
+
+
+@attrs.frozen
+class StudySpec:
+    """A study's identity and settings; identical in every worker that joins it."""
+
+    study: str
+    storage: str
+    #: ``"module:function"`` returning an :class:`Evaluator` from ``factory_kwargs``.
+    factory: str
+    factory_kwargs: dict[str, Any]
+    objective: str = "sharpe"
+    multi_objective: bool = False
+    constraints: Constraints = Constraints()
+    prune: bool = True
+    heartbeat: float | None = 30.0
+    grace: float | None = 90.0
+    seed: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                f"unknown objective {self.objective!r}",
+                hint="choose one of " + ", ".join(OBJECTIVES),
+            )
+
+    def directions(self) -> list[str]:
+        return ["maximize", "minimize"] if self.multi_objective else ["maximize"]
+
+    def identity(self) -> dict[str, Any]:
+        """What must match when a study is resumed or joined."""
+        return {
+            "objective": self.objective,
+            "multi_objective": self.multi_objective,
+            "constraints": self.constraints.describe(),
+        }
+
+
+def build_evaluator(spec: StudySpec) -> Evaluator:
+    """Import ``spec.factory`` and call it with ``spec.factory_kwargs``."""
+    mod_name, _, attr = spec.factory.partition(":")
+    if not attr:
+        raise ConfigError(f"objective module {spec.factory!r} must look like 'package.module:fn'")
+    try:
+        fn = getattr(importlib.import_module(mod_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import the evaluator {spec.factory!r}: {exc}") from exc
+    return fn(**spec.factory_kwargs)
+
+
+def _suggest(trial: Any, name: str, s: dict[str, Any]) -> Any:
+    if s["kind"] == "categorical":
+        return trial.suggest_categorical(name, list(s["choices"]))
+    if s["kind"] == "int":
+        step = int(s.get("step") or 1)
+        return trial.suggest_int(
+            name, int(s["low"]), int(s["high"]), step=step, log=bool(s.get("log"))
+        )
+    return trial.suggest_float(
+        name, float(s["low"]), float(s["high"]), step=s.get("step"), log=bool(s.get("log"))
+    )
+
+
+def is_feasible(trial: Any) -> bool:
+    return all(c <= 0 for c in trial.user_attrs.get("constraints", {}).values())
+
+
+def make_objective(spec: StudySpec, ev: Evaluator) -> Callable[[Any], Any]:
+    """The Optuna objective: evaluate every fold, reporting the running value for pruning."""
+    import optuna
+
+    space = ev.search_space()
+    defaults = ev.defaults()
+    ppy = ev.periods_per_year
+
+    def objective(trial: Any) -> Any:
+        params = dict(defaults)
+        for name, s in space.items():
+            params[name] = _suggest(trial, name, s)
+        folds: list[FoldResult] = []
+        for k in range(ev.n_folds):
+            folds.append(ev.evaluate(params, k))
+            if spec.multi_objective or ev.n_folds == 1:
+                continue
+            partial = summarise(folds, ppy)
+            trial.report(partial.objective(spec.objective), k)
+            if trial.should_prune():
+                _record(trial, spec, partial, k + 1)
+                raise optuna.TrialPruned(f"pruned after fold {k + 1} of {ev.n_folds}")
+        s = summarise(folds, ppy)
+        _record(trial, spec, s, len(folds))
+        if spec.multi_objective:
+            return s.cagr, s.max_drawdown
+        value = s.objective(spec.objective)
+        return value if math.isfinite(value) else -1e9
+
+    return objective
+
+
+def _record(trial: Any, spec: StudySpec, s: Any, n_folds: int) -> None:
+    for m in METRICS:
+        trial.set_user_attr(m, float(getattr(s, m)))
+    trial.set_user_attr("folds", n_folds)
+    values = spec.constraints.values(s)
+    trial.set_user_attr("constraints", values)
+    # Optuna's samplers read these (system attrs "constraints:<name>") to prefer feasible trials.
+    for name, v in values.items():
+        trial.set_constraint(name, float(v))
+
+
+def _sampler(spec: StudySpec, worker: int) -> Any:
+    import optuna
+
+    seed = None if spec.seed is None else spec.seed + 7919 * worker
+    if spec.multi_objective:
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def _pruner(spec: StudySpec) -> Any:
+    import optuna
+
+    if spec.prune and not spec.multi_objective:
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(spec: StudySpec, worker: int = 0) -> Any:
+    """Create the study or join/resume it; refuse one created with other settings."""
+    import optuna
+
+    from tsys.optimize.storage import open_storage, redact
+
+    storage = open_storage(spec.storage, heartbeat=spec.heartbeat, grace=spec.grace)
+    study = optuna.create_study(
+        study_name=spec.study,
+        storage=storage,
+        directions=spec.directions(),
+        sampler=_sampler(spec, worker),
+        pruner=_pruner(spec),
+        load_if_exists=True,
+    )
+    want = [optuna.study.StudyDirection.MAXIMIZE] * (1 if not spec.multi_objective else 0)
+    if spec.multi_objective:
+        want = [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+    ident = spec.identity()
+    have = study.user_attrs.get("tsys")
+    if have is None:
+        study.set_user_attr("tsys", ident)
+    elif have != ident or list(study.directions) != want:
+        raise ConfigError(
+            f"study {spec.study!r} in {redact(spec.storage)} was created with other settings "
+            f"({have}), not ({ident})",
+            hint="resume it with the same --objective/constraints, or pass a new --study NAME",
+        )
+    return study
+
+
+def run_worker(spec: StudySpec, n_trials: int | None, timeout: float | None, worker: int) -> None:
+    """One worker: join the study and run up to ``n_trials`` trials (or until ``timeout``)."""
+    study = open_study(spec, worker)
+    ev = build_evaluator(spec)
+    study.optimize(
+        make_objective(spec, ev), n_trials=n_trials, timeout=timeout, gc_after_trial=True
+    )
+
+
+def _spawned_worker(
+    spec: StudySpec, n_trials: int | None, timeout: float | None, worker: int
+) -> None:
+    try:
+        run_worker(spec, n_trials, timeout, worker)
+    except TsysError as exc:
+        import sys
+
+        print(f"tsys optimize worker {worker}: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+
+
+def split_trials(n_trials: int | None, jobs: int) -> list[int | None]:
+    """Trials per worker so that they add up exactly to ``n_trials``."""
+    if n_trials is None:
+        return [None] * jobs
+    base, extra = divmod(n_trials, jobs)
+    return [base + (1 if i < extra else 0) for i in range(jobs) if base or i < extra]
+
+
+def _finished(study: Any) -> int:
+    import optuna
+
+    states = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.FAIL,
+    )
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    n_trials: int | None,
+    timeout: float | None = None,
+    jobs: int = 1,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Any:
+    """Run ``n_trials`` more trials (split over ``jobs`` processes) and return the study.
+
+    With ``jobs > 1`` the workers are spawned processes sharing the storage; this process only
+    watches the storage to report progress. ``progress(done, total)`` is called as trials
+    finish. Trials already in the study (a resumed run) are kept and count towards nothing.
+    """
+    if n_trials is None and timeout is None:
+        raise ConfigError("give --trials N or --timeout SECONDS (or both)")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    study = open_study(spec)
+    before = _finished(study)
+    say = progress or (lambda done, total: None)
+    say(0, n_trials)
+    if jobs == 1:
+        ev = build_evaluator(spec)
+
+        def cb(st: Any, _trial: Any) -> None:
+            say(_finished(st) - before, n_trials)
+
+        study.optimize(
+            make_objective(spec, ev),
+            n_trials=n_trials,
+            timeout=timeout,
+            callbacks=[cb],
+            gc_after_trial=True,
+        )
+        return study
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(target=_spawned_worker, args=(spec, n, timeout, i), daemon=False)
+        for i, n in enumerate(split_trials(n_trials, jobs))
+    ]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+            say(_finished(study) - before, n_trials)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    for p in procs:
+        p.join()
+    say(_finished(study) - before, n_trials)
+    bad = [p.exitcode for p in procs if p.exitcode != 0]
+    if bad:
+        raise TsysError(
+            f"{len(bad)} of {len(procs)} optimisation workers failed (exit codes {bad})",
+            hint="their messages are printed above; finished trials are kept in the study",
+        )
+    return study
+
+
+# --------------------------------------------------------------------------- outcome
+
+
+@attrs.define
+class Outcome:
+    """What a study found, read back from its storage."""
+
+    study: str
+    storage: str
+    objective: str
+    multi_objective: bool
+    n_complete: int
+    n_total: int
+    n_pruned: int
+    n_failed: int
+    best_params: dict[str, Any] | None
+    best_value: float | None
+    best_number: int | None
+    best_metrics: dict[str, float]
+    trials_sharpe_variance: float | None
+    pareto_front: list[dict[str, Any]]
+    feasible: int
+
+
+def collect(spec: StudySpec, study: Any) -> Outcome:
+    """Best feasible trial, trial counts, the Pareto front, and the spread of trial Sharpes."""
+    import numpy as np
+    import optuna
+
+    from tsys.optimize.storage import redact
+
+    S = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state is S.COMPLETE]
+    feasible = [t for t in complete if is_feasible(t)]
+    best = None
+    front: list[dict[str, Any]] = []
+    if spec.multi_objective:
+        pareto = _pareto(feasible)
+        front = [
+            {
+                "number": t.number,
+                "cagr": t.values[0],
+                "max_drawdown": t.values[1],
+                "sharpe": t.user_attrs.get("sharpe"),
+                "params": dict(t.params),
+            }
+            for t in sorted(pareto, key=lambda t: t.values[1])
+        ]
+        if pareto:
+            # One point must be saved: the best return per unit of drawdown on the front.
+            best = max(pareto, key=lambda t: t.user_attrs.get("calmar", -math.inf))
+    elif feasible:
+        best = max(feasible, key=lambda t: t.value)
+    sharpes = [t.user_attrs["sharpe"] for t in complete if "sharpe" in t.user_attrs]
+    var = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else None
+    value = None
+    if best is not None:
+        value = best.user_attrs.get(spec.objective) if spec.multi_objective else best.value
+    return Outcome(
+        study=spec.study,
+        storage=redact(spec.storage),
+        objective=spec.objective,
+        multi_objective=spec.multi_objective,
+        n_complete=len(complete),
+        n_total=sum(t.state in (S.COMPLETE, S.PRUNED, S.FAIL) for t in trials),
+        n_pruned=sum(t.state is S.PRUNED for t in trials),
+        n_failed=sum(t.state is S.FAIL for t in trials),
+        best_params=None if best is None else dict(best.params),
+        best_value=value,
+        best_number=None if best is None else best.number,
+        best_metrics={} if best is None else {m: best.user_attrs.get(m) for m in METRICS},
+        trials_sharpe_variance=var,
+        pareto_front=front,
+        feasible=len(feasible),
+    )
+
+
+def _pareto(trials: list[Any]) -> list[Any]:
+    """Non-dominated trials for (maximise CAGR, minimise drawdown)."""
+    out = []
+    for t in trials:
+        dominated = any(
+            (u.values[0] >= t.values[0] and u.values[1] <= t.values[1])
+            and (u.values[0] > t.values[0] or u.values[1] < t.values[1])
+            for u in trials
+        )
+        if not dominated:
+            out.append(t)
+    return out
+
+
+def params_document(
+    bucket: str,
+    outcome: Outcome,
+    params: dict[str, Any],
+    split: str,
+    *,
+    sensitivity: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The params file written by ``tsys optimize`` (read by the daily run and ``validate``)."""
+    return {
+        "bucket": bucket,
+        "params": params,
+        "study": outcome.study,
+        "storage": outcome.storage,
+        "n_trials": outcome.n_complete,
+        "n_trials_total": outcome.n_total,
+        "objective": outcome.objective,
+        "value": outcome.best_value,
+        "split": split,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "multi_objective": outcome.multi_objective,
+        "best_trial": outcome.best_number,
+        "metrics": outcome.best_metrics,
+        "trials_sharpe_variance": outcome.trials_sharpe_variance,
+        "pareto_front": outcome.pareto_front,
+        "sensitivity": sensitivity,
+    }
