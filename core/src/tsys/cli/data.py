@@ -154,7 +154,13 @@ def _print_report(report: Any, limit: int) -> None:
     click.echo("")
     click.echo(f"{'symbol':<10}{'rule':<27}{'count':>6}{'dropped':>8}  examples")
     for i in report.issues[:limit]:
-        ex = ", ".join(i.examples[:2]) + (" ..." if i.count > 2 and len(i.examples) else "")
+        shown = ", ".join(i.examples[:2])
+        if i.rule == "gap":
+            more = i.runs > 2
+            shown = f"{i.runs} stretch(es): {shown}"
+        else:
+            more = i.count > 2
+        ex = shown + (" ..." if more else "")
         click.echo(f"{i.symbol:<10}{i.rule:<27}{i.count:>6}{i.dropped:>8}  {ex}")
     if len(report.issues) > limit:
         click.echo(f"... {len(report.issues) - limit} more (raise --limit or use --json)")
