@@ -253,16 +253,25 @@ def _windows(
 
 
 def _sessions(hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None) -> Any:
-    """The benchmark's (or the bucket's data's) sessions in the period, after the warm-up."""
+    """The sessions of the period: from ``start`` (default: once a quarter of the symbols, and
+    at least two, have bars, plus the bucket's warm-up) to ``end`` (default: the data's end).
+
+    The quarter rule keeps a handful of long histories (an index fund, a delisted name back to
+    the 1970s) from stretching the period over years when the bucket had nothing to pick from.
+    """
+    import numpy as np
+
     from tsys.errors import DataError
 
-    probe = [bucket.benchmark] if bucket.benchmark else None
-    bars = hub.bars(probe, None, end or dt.date.today(), asset_class=bucket.asset_class)
+    bars = hub.bars(None, None, end or dt.date.today(), asset_class=bucket.asset_class)
     if bars.shape[0] == 0:
         raise DataError(f"no {bucket.asset_class} bars to backtest {bucket.name} on")
     index = bars.index
     if start is None:
-        index = index[min(bucket.warmup_bars, len(index) - 1) :]
+        started = np.maximum.accumulate(np.isfinite(bars.close), axis=0).sum(axis=1)
+        live = started >= max(2, bars.shape[1] // 4) if bars.shape[1] >= 2 else started >= 1
+        first = int(np.argmax(live)) if live.any() else 0
+        index = index[min(first + bucket.warmup_bars, len(index) - 1) :]
     else:
         index = index[index >= _utc(start)]
     if len(index) < 10:
