@@ -7,6 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tsys.data.cache import ParquetCache
 from tsys.errors import DataError
@@ -108,3 +110,25 @@ def test_bad_fetcher_result(tmp_path):
     with pytest.raises(DataError, match="not a DataFrame"):
         cache.get_or_fetch("k", D(2024, 1, 1), D(2024, 1, 5), lambda s, e: np.zeros(3))
     assert not cache.path("k").exists()
+
+
+@given(
+    requests=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 40)), min_size=1, max_size=6)
+)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_request_sequence_returns_exact_rows_and_never_refetches(tmp_path_factory, requests):
+    cache = ParquetCache(tmp_path_factory.mktemp("cache"))
+    fetch = CountingFetcher()
+    covered: set[dt.date] = set()
+    base = D(2024, 1, 1)
+    for offset, length in requests:
+        start = base + dt.timedelta(days=offset)
+        end = start + dt.timedelta(days=length)
+        n_before = len(fetch.calls)
+        got = cache.get_or_fetch("k", start, end, fetch)
+        assert got["close"].tolist() == expected(start, end)
+        for lo, hi in fetch.calls[n_before:]:
+            days = {lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)}
+            assert not days & covered  # only what was missing is fetched
+            covered |= days
+        assert {start + dt.timedelta(days=i) for i in range(length + 1)} <= covered
