@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tsys.data.csv import CsvSource, parse_amount, read_price_file
 from tsys.data.source import SourceContext
@@ -331,3 +333,48 @@ def test_missing_columns_is_a_data_error(tmp_path):
 def test_parse_amount(text, value):
     got = parse_amount(text)
     assert got == pytest.approx(value) if value is not None else got is None
+
+
+FAULTS = {
+    "nonpositive_price": lambda r: {**r, "close": 0.0},
+    "missing_price": lambda r: {**r, "low": np.nan},
+    "negative_volume": lambda r: {**r, "volume": -1.0},
+    "ohlc_inconsistent": lambda r: {**r, "high": r["low"] * 0.9},
+}
+
+
+@given(
+    faults=st.dictionaries(st.integers(0, 59), st.sampled_from(sorted(FAULTS)), max_size=12),
+    seed=st.integers(0, 2**16),
+)
+def test_injected_faults_are_exactly_the_dropped_rows(faults, seed):
+    from tsys.contracts import AssetClass
+    from tsys.data.validate import validate_frame
+
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, 60)))
+    open_ = close * np.exp(rng.normal(0, 0.01, 60))
+    rows = [
+        {
+            "date": d,
+            "open": o,
+            "high": max(o, c) * 1.01,
+            "low": min(o, c) * 0.99,
+            "close": c,
+            "volume": 1000.0,
+        }
+        for d, o, c in zip(days, open_, close, strict=True)
+    ]
+    for i, rule in faults.items():
+        rows[i] = FAULTS[rule](rows[i])
+    df, report = validate_frame("P-USD", pd.DataFrame(rows), AssetClass.CRYPTO)
+    dropped = {days[i] for i in faults}
+    assert set(df.index) == set(days) - dropped
+    for rule in FAULTS:
+        want = sorted(days[i] for i, r in faults.items() if r == rule)
+        issue = report.get("P-USD", rule)
+        assert (issue.dropped if issue else 0) == len(want)
+        if want:
+            assert issue.examples == tuple(d.date().isoformat() for d in want[:5])
+    assert report.get("P-USD", "gap") is None  # a dropped row is not a missing row
