@@ -218,7 +218,13 @@ def run_daily(
         warnings.append(
             "SYNTHETIC DATA: these signals come from the built-in demo market, not real prices"
         )
-    holdings, holding_notes = gather_holdings(config, dates.key, paper=_paper_on(config, paper))
+    broker = None
+    broker_failure: DeliveryResult | None = None
+    if _paper_on(config, paper) and not dry_run:
+        say("broker", f"paper broker {config.broker.name!r}: filling earlier orders")
+        broker, broker_failure = _open_and_sync_broker(config, hub, dates.key, warnings)
+        lap("broker")
+    holdings, holding_notes = gather_holdings(config, dates.key, broker=broker)
     warnings.extend(holding_notes)
     equity = float(config.account.size)
 
@@ -273,22 +279,27 @@ def run_daily(
     _index_run(config, run, out_dir, warnings=outcome.messages)
     lap("artifacts")
 
-    say("deliver", "newsletter")
-    deliveries = _deliver(run, config, out_dir, send=send)
-    lap("deliver")
-
     orders: list[Any] = []
-    if _paper_on(config, paper):
+    deliveries: list[DeliveryResult] = []
+    paper_account = None
+    if broker_failure is not None:
+        deliveries.append(broker_failure)
+    elif broker is not None:
         say("broker", f"paper orders through {config.broker.name!r}")
-        broker_result, orders = _place_orders(run, config)
-        deliveries.append(broker_result)
+        result, orders = _place_orders(run, config, broker)
+        deliveries.append(result)
+        paper_account = _account(broker, run_warnings := [])
+        if run_warnings:
+            run = attrs.evolve(run, warnings=(*run.warnings, *run_warnings))
         lap("broker")
+    if orders:
+        run = attrs.evolve(run, orders=tuple(orders))
 
-    if deliveries or orders:
-        run = attrs.evolve(
-            run, deliveries=(*run.deliveries, *deliveries), orders=(*run.orders, *orders)
-        )
-        write_artifacts(run, out_dir, only_run_json=True)
+    say("deliver", "newsletter")
+    deliveries.extend(_deliver(run, config, out_dir, send=send, paper_account=paper_account))
+    lap("deliver")
+    run = attrs.evolve(run, deliveries=(*run.deliveries, *deliveries))
+    write_artifacts(run, out_dir, only_run_json=True)
     if any(not d.ok for d in deliveries):
         outcome.exit_code = PARTIAL_FAILURE_EXIT
 
@@ -476,10 +487,11 @@ def _planned_positions(br: BucketRun) -> list[PositionRecord]:
 
 # ----------------------------------------------------------------------------- holdings
 def gather_holdings(
-    config: Config, as_of: dt.date, *, paper: bool
+    config: Config, as_of: dt.date, *, broker: Any = None
 ) -> tuple[list[PositionRecord], list[str]]:
-    """Positions already held: manual (store) plus paper (broker) or, without paper, the system
-    positions carried in the run history. Each source that cannot be read becomes a warning."""
+    """Positions already held: manual (store) plus paper (the broker's) or, without a paper
+    broker, the system positions carried in the run history. A source that cannot be read
+    becomes a warning."""
     notes: list[str] = []
     held: list[PositionRecord] = []
     try:
@@ -489,9 +501,8 @@ def gather_holdings(
             held.extend(store.manual.list(status="open", with_fills=False))
     except TsysError as exc:
         notes.append(f"manual positions not counted: {exc.message}")
-    if paper:
+    if broker is not None:
         try:
-            broker = open_broker(config)
             held.extend(broker.positions())
         except TsysError as exc:
             notes.append(f"paper positions not counted: {exc.message}")
@@ -538,16 +549,47 @@ def system_positions(data_dir: Path, *, before: dt.date) -> list[PositionRecord]
     return out
 
 
-def open_broker(config: Config) -> Any:
+def open_broker(config: Config, *, data: Any = None, store: Any = None) -> Any:
     """Build the configured broker through its registry (for paper orders and positions)."""
     from tsys import plugins
     from tsys.brokers import BrokerContext
 
+    if store is None:
+        from tsys.store import open_store
+
+        store = open_store(data_dir=config.data_path)
     cls = plugins.brokers().get(config.broker.name)
-    ctx = BrokerContext(config=config)
-    return plugins.plugin_safe(plugins.brokers().owner(config.broker.name), cls.from_config)(
-        dict(config.broker.options), ctx
-    )
+    ctx = BrokerContext(config=config, store=store, data=data)
+    owner = plugins.brokers().owner(config.broker.name)
+    broker = plugins.plugin_safe(owner, cls.from_config)(dict(config.broker.options), ctx)
+    broker.context_warnings = ctx.warnings
+    return broker
+
+
+def _open_and_sync_broker(
+    config: Config, hub: Any, key: dt.date, warnings: list[str]
+) -> tuple[Any, DeliveryResult | None]:
+    """Open the paper broker and let it fill earlier orders at the opens now known."""
+    plugin = f"broker:{config.broker.name}"
+    try:
+        broker = open_broker(config, data=hub)
+        warnings.extend(getattr(broker, "context_warnings", []))
+        if hasattr(broker, "sync"):
+            symbols = sorted({o.symbol for o in broker.open_orders()})
+            if symbols:
+                earliest = key - dt.timedelta(days=30)
+                broker.sync(hub.bars(symbols, earliest, key))
+    except TsysError as exc:
+        return None, DeliveryResult(plugin=plugin, ok=False, detail=str(exc))
+    return broker, None
+
+
+def _account(broker: Any, warnings: list[str]) -> Any:
+    try:
+        return broker.account()
+    except TsysError as exc:
+        warnings.append(f"paper account not read: {exc.message}")
+        return None
 
 
 # ----------------------------------------------------------------------------- snapshot
@@ -772,25 +814,32 @@ def _index_run(config: Config, run: DailyRun, out_dir: Path, *, warnings: list[s
         warnings.append(f"the run was written but not indexed in the store: {exc.message}")
 
 
-def _deliver(run: DailyRun, config: Config, out_dir: Path, *, send: bool) -> list[DeliveryResult]:
+def _deliver(
+    run: DailyRun, config: Config, out_dir: Path, *, send: bool, paper_account: Any = None
+) -> list[DeliveryResult]:
     from tsys.report.newsletter import deliver
 
     try:
-        return list(deliver(run, config, out_dir, send=send))
+        return list(deliver(run, config, out_dir, send=send, paper_account=paper_account))
     except TsysError as exc:
         return [DeliveryResult(plugin="newsletter", ok=False, detail=exc.message, at=_now())]
 
 
-def _place_orders(run: DailyRun, config: Config) -> tuple[DeliveryResult, list[Any]]:
-    try:
-        from tsys.brokers.local import place_run_orders
+def _place_orders(run: DailyRun, config: Config, broker: Any) -> tuple[DeliveryResult, list[Any]]:
+    """Submit the day's buys and sells (idempotent by client_order_id); never raises."""
+    from tsys.brokers.local import place_run_orders
 
-        broker = open_broker(config)
+    plugin = f"broker:{config.broker.name}"
+    try:
         orders = list(place_run_orders(run, broker))
     except TsysError as exc:
-        return DeliveryResult(plugin=f"broker:{config.broker.name}", ok=False, detail=str(exc)), []
+        placed = list(getattr(exc, "orders", []) or [])
+        return DeliveryResult(plugin=plugin, ok=False, detail=str(exc)), placed
+    rejected = [o for o in orders if o.status.value == "rejected"]
     detail = f"{len(orders)} order(s) placed or already known"
-    return DeliveryResult(plugin=f"broker:{config.broker.name}", ok=True, detail=detail), orders
+    if rejected:
+        detail += f"; {len(rejected)} rejected: " + ", ".join(o.symbol for o in rejected)
+    return DeliveryResult(plugin=plugin, ok=not rejected, detail=detail), orders
 
 
 def _after_daily_run(run: DailyRun) -> list[str]:
