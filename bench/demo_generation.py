@@ -51,6 +51,10 @@ def main() -> None:
     print(f"numpy normal fill, 5 x {t} x {n} (best of 3): {ref:.3f} s")
     print(f"ratio generation / normal fill:           {gen / ref:.1f}x")
     print(f"cached call:                              {cached * 1e3:.3f} ms")
+    src = demo.DemoSource(7, as_of=end)
+    t0 = time.perf_counter()
+    src.bars(None, None, end)
+    print(f"first DemoSource.bars() (all symbols, validated): {time.perf_counter() - t0:.3f} s")
 
 
 if __name__ == "__main__":
