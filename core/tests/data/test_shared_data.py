@@ -92,6 +92,8 @@ def test_shared_data_metadata():
     assert src.universe("sp500", dt.date(2014, 12, 6)) != want
     first = src.universe("sp500", dt.date(2005, 1, 1))
     assert len(first) > 450 and any("before the first snapshot" in w for w in ctx.warnings)
+    assert src.universe("sp500", dt.date(2004, 1, 1)) == first
+    assert sum("before the first snapshot" in w for w in ctx.warnings) == 1  # said once
     fund = src.fundamentals(["AAPL", "ZYXI", "ZZZZQX"])
     assert fund["AAPL"].sector == "Information Technology"
     assert fund["ZYXI"].shares_float == pytest.approx(19.85e6)

@@ -429,7 +429,7 @@ class CsvSource(DataSource):
             date, path = snaps[0]
             self.ctx.warn(
                 f"sp500 membership before the first snapshot ({date.isoformat()}) is not known; "
-                f"using that snapshot for {as_of.isoformat()} and earlier (survivorship bias)"
+                "using that snapshot for earlier dates (survivorship bias)"
             )
         rows = _read_table(path, self.ctx.warn)
         col = next(
