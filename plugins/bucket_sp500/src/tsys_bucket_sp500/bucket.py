@@ -288,14 +288,17 @@ class Sp500Bucket(Bucket):
                     continue
                 daily = g.groupby("day")["sentiment"].mean()
                 # Mean over the last news_days calendar days up to and including each bar.
-                cal = daily.asfreq("D")
+                # Every calendar day up to the last bar (not just up to the last article), so a
+                # bar after the newest article still sees the articles inside its window.
+                span = pd.date_range(min(daily.index.min(), days[0]), days[-1], freq="D")
+                cal = daily.reindex(span)
                 roll = cal.rolling(params.news_days, min_periods=1).mean()
                 at = roll.reindex(days)
                 bad = np.flatnonzero((at < params.news_block).to_numpy())
                 titles = g[g["title"].astype(str).str.len() > 0].groupby("day")["title"].last()
                 # The latest title published within the news window, for each bar.
                 if len(titles):
-                    recent = titles.asfreq("D").ffill(limit=params.news_days - 1).reindex(days)
+                    recent = titles.reindex(span).ffill(limit=params.news_days - 1).reindex(days)
                     recent = recent.to_numpy(dtype=object)
                 else:
                     recent = np.full(len(days), None, dtype=object)

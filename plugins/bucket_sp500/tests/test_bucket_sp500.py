@@ -1,0 +1,164 @@
+"""Bucket A: discovery, the contract suite on demo and real data, regime, event risk, explain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib.metadata import entry_points, version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tsys_bucket_sp500 import __version__
+from tsys_bucket_sp500.bucket import SECTOR_ETFS, Params, Sp500Bucket
+
+from tsys.testing import (
+    InMemorySource,
+    bucket_contract_suite,
+    memory_context,
+    shared_data_dir,
+    synthetic_bars,
+)
+
+SHARED = shared_data_dir()
+
+
+def test_discovered_through_entry_point():
+    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
+    assert eps["bucket-sp500"] == "tsys_bucket_sp500"
+    from tsys import plugins
+
+    plugins.reset_plugin_manager()
+    bucket = plugins.buckets().get("sp500")
+    assert isinstance(bucket, Sp500Bucket)
+    assert bucket.version == __version__ == version("tsys-bucket-sp500")
+    assert plugins.buckets().owner("sp500") == "bucket-sp500"
+
+
+def test_contract_suite_on_demo_data():
+    from tsys.data.demo import DemoSource
+
+    src = DemoSource(seed=7, as_of=dt.date(2021, 12, 31))
+    members = src.universe("sp500", dt.date(2021, 12, 31))
+    symbols = [*members[:40], "SPY"]
+    bars = src.bars(symbols, dt.date(2019, 6, 1), dt.date(2021, 12, 31))
+    ctx = memory_context(src, dt.date(2021, 12, 31))
+    results = bucket_contract_suite(Sp500Bucket(), ctx, bars)
+    assert all(r.ok for r in results)
+    out = Sp500Bucket().compute(ctx, bars, Params())
+    assert out.entries.any(), "the demo market should produce some entries"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(SHARED is None, reason="../shared/data is absent (real-data tests skipped)")
+def test_contract_suite_on_real_data():
+    from tsys.data import DataHub, SourceContext
+    from tsys.data.csv import CsvSource
+
+    sctx = SourceContext(cache_dir=Path(".tsys-cache"))
+    src = CsvSource.shared_data(SHARED, ctx=sctx)
+    members = src.universe("sp500", dt.date(2014, 1, 2)) or []
+    have = set(src.symbols())
+    symbols = [*[s for s in members if s in have][:30], "SPY"]
+    bars = src.bars(symbols, dt.date(2012, 1, 1), dt.date(2015, 12, 31))
+    ctx = memory_context(src, dt.date(2015, 12, 31))
+    ctx.data = DataHub(src, [], sctx)
+    bucket_contract_suite(Sp500Bucket(), ctx, bars)
+
+
+def _uptrend_market(n=400, crash_at=None):
+    """SPY and 6 stocks trending up (stock 0 strongest); SPY optionally crashes."""
+    idx = pd.date_range("2020-01-01", periods=n, freq="B", tz="UTC")
+    t = np.arange(n)[:, None]
+    slopes = np.array([0.004, 0.003, 0.0025, 0.002, 0.0015, 0.001, 0.0008])
+    rng = np.random.default_rng(0)
+    close = 100 * np.exp(t * slopes + rng.normal(0, 0.004, (n, 7)))
+    if crash_at is not None:
+        close[crash_at:, 0] = close[crash_at, 0] * np.exp(-0.01 * np.arange(n - crash_at))
+    syms = ("SPY", "AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
+    from tsys.data import Bars
+
+    return Bars(
+        idx,
+        syms,
+        close,
+        close * 1.005,
+        close * 0.995,
+        close,
+        np.full_like(close, 1e6),
+        ["equity"] * 7,
+    )
+
+
+def test_regime_risk_off_below_200d_means_no_entries_and_exits():
+    bars = _uptrend_market(crash_at=300)
+    src = InMemorySource(bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])})
+    ctx = memory_context(src, bars.index[-1].date())
+    out = Sp500Bucket().compute(ctx, bars, Params())
+    assert out.regime[280] == 1.0 and out.entries[280].any()
+    off = np.flatnonzero(out.regime == 0)
+    late = off[off > 300]
+    assert len(late) > 30
+    assert not out.entries[late].any() and out.exits[late].all()
+    # SPY itself is never a pick in "members" mode
+    assert not out.entries[:, 0].any()
+
+
+def test_members_only_and_momentum_rank_tag():
+    bars = _uptrend_market()
+    src = InMemorySource(bars, members={dt.date(2019, 1, 1): ["AAA", "BBB", "CCC"]})
+    ctx = memory_context(src, bars.index[-1].date())
+    b = Sp500Bucket()
+    out = b.compute(ctx, bars, Params())
+    assert not out.entries[:, 4:].any()  # DDD, EEE, FFF are not members
+    tags = b.explain(ctx, bars, out, "AAA", -1)
+    assert "trend up 200d" in tags and "momentum rank 1/3" in tags
+
+
+def test_earnings_and_negative_news_block_entries_with_reasons():
+    bars = _uptrend_market()
+    t = 350
+    day = bars.index[t].date()
+    earn = pd.DataFrame({"symbol": ["AAA"], "date": [day + dt.timedelta(days=2)]})
+    news = pd.DataFrame(
+        {
+            "date": [pd.Timestamp(day, tz="UTC")],
+            "symbol": ["BBB"],
+            "sentiment": [-0.9],
+            "relevance": [1.0],
+            "title": ["BBB recalls every product"],
+            "url": [""],
+            "source": ["test"],
+        }
+    )
+    src = InMemorySource(
+        bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])}, earnings=earn, news=news
+    )
+    ctx = memory_context(src, bars.index[-1].date())
+    b = Sp500Bucket()
+    out = b.compute(ctx, bars, Params())
+    a, bb = bars.column("AAA"), bars.column("BBB")
+    assert out.blocked[t, a] and not out.entries[t, a]
+    gap = (pd.Timestamp(day + dt.timedelta(days=2)) - pd.Timestamp(day)).days
+    assert out.block_reasons[(t, a)] == f"earnings in {gap} days: blocked"
+    assert not out.blocked[t - 10, a] and out.entries[t - 10, a]
+    assert out.blocked[t, bb]
+    assert out.block_reasons[(t, bb)].endswith("BBB recalls every product")
+    assert any("earnings in" in x for x in b.explain(ctx, bars, out, "AAA", t))
+
+
+def test_etf_mode_universe_and_history_symbols():
+    bars = _uptrend_market()
+    ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
+    ctx.settings = type("S", (), {"params": {"mode": "etf"}})()
+    b = Sp500Bucket()
+    assert b.universe(ctx) == ["SPY", *SECTOR_ETFS]
+    assert b.history_symbols(ctx) == ["SPY", *SECTOR_ETFS]
+
+
+def test_unknown_membership_warns_and_falls_back():
+    bars = synthetic_bars(["SPY", "AAA", "BBB"], n_bars=300, seed=9)
+    ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
+    out = Sp500Bucket().compute(ctx, bars, Params())
+    assert any("survivorship" in w for w in ctx.warnings)
+    assert out.extras["member"][:, 1:].all() and not out.extras["member"][:, 0].any()
