@@ -113,6 +113,10 @@ class ValidationGates:
     min_deflated_sharpe: float = 0.5
     max_drawdown: float = 0.35
     min_trades: int = 30
+    #: Largest p-value of the real Sharpe against random entries (None: no gate).
+    max_random_entry_p: float | None = 0.10
+    #: Smallest Sharpe with fees and slippage doubled (None: no gate).
+    min_sharpe_double_costs: float | None = 0.0
 
 
 @attrs.define

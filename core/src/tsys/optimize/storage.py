@@ -33,6 +33,24 @@ def redact(url: str) -> str:
         return url.split("://", 1)[0] + "://***"
 
 
+def driver_url(url: str) -> str:
+    """Pick an installed PostgreSQL driver when the URL names none.
+
+    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; tsys's ``postgres`` extra installs
+    psycopg2, so a bare URL is pointed at whichever of the two is importable.
+    """
+    import importlib.util
+
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            rest = url[len(prefix) :]
+            if importlib.util.find_spec("psycopg") is not None:
+                return "postgresql+psycopg://" + rest
+            if importlib.util.find_spec("psycopg2") is not None:
+                return "postgresql+psycopg2://" + rest
+    return url
+
+
 def open_storage(
     url: str,
     *,
@@ -74,7 +92,7 @@ def open_storage(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+            return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs, **kwargs)
     except ImportError as exc:
         raise ConfigError(
             f"the database driver for {redact(url)} is not installed ({exc.name})",
