@@ -66,7 +66,7 @@ def test_workers_share_one_study_and_survive_a_killed_worker(pg_url, tmp_path):
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     outs = [p.communicate(timeout=120) for p in survivors]
-    for p, (out, err) in zip(survivors, outs, strict=True):
+    for p, (_out, err) in zip(survivors, outs, strict=True):
         assert p.returncode == 0, err
 
     try:

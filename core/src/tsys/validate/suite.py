@@ -124,7 +124,8 @@ def _stress_row(name: str, bt: Any, ppy: int, note: str = "") -> StressResult:
 
 
 def _perturbed(params: dict[str, Any], space: dict[str, Any], rng: np.random.Generator) -> dict:
-    """Every searchable numeric parameter moved by +-10% (random sign), kept in its range."""
+    """Every searchable numeric parameter moved by +-10% (random sign; integers by at least
+    one), kept in its range."""
     out = dict(params)
     for name, s in space.items():
         if s["kind"] == "categorical":
@@ -132,8 +133,10 @@ def _perturbed(params: dict[str, Any], space: dict[str, Any], rng: np.random.Gen
         v = params[name]
         sign = 1.0 if rng.random() < 0.5 else -1.0
         step = abs(v) * 0.10 if v != 0 else (float(s["high"]) - float(s["low"])) * 0.10
+        if s["kind"] == "int":
+            step = max(1, round(step))  # integers move by at least one
         new = min(float(s["high"]), max(float(s["low"]), v + sign * step))
-        out[name] = int(round(new)) if s["kind"] == "int" else new
+        out[name] = round(new) if s["kind"] == "int" else new
     return out
 
 
