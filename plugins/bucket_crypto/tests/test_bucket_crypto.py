@@ -98,7 +98,9 @@ def _market(n=200, coins=("BTC-USD", "AAA-USD", "BBB-USD", "USDT-USD", "CCC-USD"
 
 def test_breakout_entry_with_btc_regime():
     bars = _market()
-    caps = pd.DataFrame(bars.close * [1e7, 1e8, 1e6, 1e12, 1e5], index=bars.index, columns=bars.symbols)
+    caps = pd.DataFrame(
+        bars.close * [1e7, 1e8, 1e6, 1e12, 1e5], index=bars.index, columns=bars.symbols
+    )
     ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
     out = CryptoBucket().compute(ctx, bars, Params(top_n=3))
     a = bars.column("AAA-USD")

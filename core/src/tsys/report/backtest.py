@@ -101,8 +101,7 @@ def line_chart(
         return pad_t + h * (1 - (v - lo) / (hi - lo))
 
     out = [
-        f'<svg viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{title}">',
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{title}">',
         f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>',
     ]
     for k in range(5):
@@ -181,8 +180,7 @@ def heatmap(monthly: dict[int, dict[int, float]]) -> str:
     width = left + cw * 13 + 8
     height = top + ch * len(years) + 8
     out = [
-        f'<svg viewBox="0 0 {width} {height}" width="100%" '
-        'role="img" aria-label="monthly returns">'
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="monthly returns">'
     ]
     months = [
         "Jan",
