@@ -32,17 +32,32 @@ def log_returns(a: np.ndarray) -> np.ndarray:
 
 
 def test_same_seed_identical_arrays_after_regeneration():
-    first = demo.generate_market(11, dt.date(2015, 12, 31))
-    demo.generate_market.cache_clear()
-    second = demo.generate_market(11, dt.date(2015, 12, 31))
+    first = demo._generate_market(11, dt.date(2015, 12, 31))
+    second = demo._generate_market(11, dt.date(2015, 12, 31))
     assert first is not second
     for f in FIELDS:
         assert np.array_equal(
             getattr(first.equities, f), getattr(second.equities, f), equal_nan=True
         )
         assert np.array_equal(getattr(first.crypto, f), getattr(second.crypto, f), equal_nan=True)
-    other = demo.generate_market(12, dt.date(2015, 12, 31))
+    other = demo._generate_market(12, dt.date(2015, 12, 31))
     assert not np.allclose(other.equities.close[-1, :10], first.equities.close[-1, :10])
+
+
+def test_longer_generation_is_a_pure_extension():
+    """What lets one cached market serve every earlier end date."""
+    short = demo._generate_market(13, dt.date(2012, 12, 31))
+    long = demo._generate_market(13, dt.date(2014, 12, 31))
+    for panel in ("equities", "crypto"):
+        a, b = getattr(short, panel), getattr(long, panel)
+        n = len(a.index)
+        assert b.index[:n].equals(a.index)
+        for f in FIELDS:
+            assert np.array_equal(getattr(b, f)[:n], getattr(a, f), equal_nan=True), (panel, f)
+    assert demo.generate_market(13, dt.date(2014, 12, 31)).horizon >= dt.date(2014, 12, 31)
+    assert demo.generate_market(13, dt.date(2013, 12, 31)) is demo.generate_market(
+        13, dt.date(2014, 12, 31)
+    )
 
 
 def test_later_end_only_appends(src):

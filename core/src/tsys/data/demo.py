@@ -482,9 +482,21 @@ def _generate_crypto(seed: int, horizon: dt.date):
     return bars, np.where(listed, supply, np.nan)
 
 
-@lru_cache(maxsize=4)
+#: The longest market generated so far, per seed. Generation is prefix-stable (a later horizon
+#: only appends days), so a market reaching further serves every earlier end date unchanged.
+_MARKETS: dict[int, Market] = {}
+
+
 def generate_market(seed: int, horizon: dt.date) -> Market:
-    """Generate (and cache in-process) the whole demo market from the epoch to ``horizon``."""
+    """The demo market from the epoch to at least ``horizon`` (cached in-process)."""
+    mk = _MARKETS.get(seed)
+    if mk is None or mk.horizon < horizon:
+        mk = _generate_market(seed, horizon)
+        _MARKETS[seed] = mk
+    return mk
+
+
+def _generate_market(seed: int, horizon: dt.date) -> Market:
     u, eq, earnings, members, sigma = _generate_equities(seed, horizon)
     crypto, supply = _generate_crypto(seed, horizon)
     return Market(seed, horizon, u, eq, crypto, earnings, members, supply, sigma)
