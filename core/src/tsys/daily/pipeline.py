@@ -210,7 +210,7 @@ def run_daily(
     lap("resolve")
 
     say("data", f"opening data source {config.data.source!r}")
-    hub = _open_hub(config)
+    hub = _open_hub(config, dates.key)
     lap("data")
 
     warnings: list[str] = list(dates.notes)
@@ -340,10 +340,12 @@ def _select_buckets(config: Config, names: Sequence[str] | None) -> list[Any]:
     return chosen
 
 
-def _open_hub(config: Config) -> Any:
-    from tsys.data.sources import open_hub
+def _open_hub(config: Config, as_of: dt.date) -> Any:
+    from tsys.data.sources import make_context, open_hub
 
-    return open_hub(config)
+    ctx = make_context(config)
+    ctx.as_of = as_of
+    return open_hub(config, ctx=ctx)
 
 
 def _bucket_params(bucket: Any, settings: Any) -> Any:

@@ -553,7 +553,7 @@ class DemoSource(DataSource):
             seed = ctx.config.data.demo_seed
         return cls(
             7 if seed is None else seed,
-            as_of=options.get("as_of"),
+            as_of=options.get("as_of", ctx.as_of),
             history_years=options.get("history_years", 20.0),
             ctx=ctx,
         )

@@ -45,6 +45,9 @@ class SourceContext:
     warnings: list[str] = attrs.field(factory=list)
     strict: bool = False
     config: Any = None
+    #: The day the caller works on (a daily run's as-of), for sources whose answers depend
+    #: on "today" (snapshots such as fundamentals); None: the real today.
+    as_of: dt.date | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

@@ -110,5 +110,9 @@ def _sub(ctx: SourceContext, base: Path | None, name: str) -> SourceContext:
     """A per-source view of ``ctx``: its own cache folder, the same warnings list."""
     folder = (base if base is not None else ctx.cache_dir) / name
     return SourceContext(
-        cache_dir=folder, warnings=ctx.warnings, strict=ctx.strict, config=ctx.config
+        cache_dir=folder,
+        warnings=ctx.warnings,
+        strict=ctx.strict,
+        config=ctx.config,
+        as_of=ctx.as_of,
     )
