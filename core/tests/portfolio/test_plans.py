@@ -236,17 +236,23 @@ def test_build_allocations_hold_sell_manual_and_caps():
     assert c.client_order_id == f"tsys-scripted-{bars.index[-1]:%Y%m%d}-C-buy"
     # A (system) and B (manual, tagged with this bucket) use 2 of the 3 slots: only C is bought
     assert [p.symbol for p in res.plans if p.action is Action.BUY] == ["C"]
-    assert ("D", Action.WATCH) not in by
+    # D had an entry but no slot: it is on the watch list, with no money attached
+    d = by[("D", Action.WATCH)]
+    assert d.allocation.quantity == 0 and "watch: not bought today" in d.allocation.signal.rationale
 
 
-def test_build_allocations_regime_off_buys_nothing():
-    bars = flat_bars(T=5, syms=("A",))
+def test_build_allocations_regime_off_buys_nothing_and_watches():
+    bars = flat_bars(T=5, syms=("A", "B", "C", "D", "E"))
     T, N = bars.shape
     out = output(T, N, regime=np.zeros(T))
-    out.score[-1, 0] = 1.0
+    out.score[-1] = [1.0, 5.0, np.nan, 3.0, 2.0]
     out.entries[-1, 0] = True
     ctx = BucketContext(as_of=bars.index[-1].date(), data=None)
     res = build_allocations(
         Scripted(out), ctx, bars, out, BucketConfig(), LOOSE, OverridesConfig(), equity=10_000.0
     )
-    assert res.plans == () and any("risk-off" in n for n in res.notes)
+    assert any("risk-off" in n for n in res.notes)
+    assert [p.action for p in res.plans] == [Action.WATCH] * 3
+    assert [p.symbol for p in res.plans] == ["B", "D", "E"]  # best three scores, no NaN
+    assert all(p.allocation.quantity == 0 for p in res.plans)
+    assert "watch: regime risk-off, not buying" in res.plans[0].allocation.signal.rationale

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from tsys.config import BucketConfig, OverridesConfig, RiskConfig
     from tsys.data import Bars
 
+#: Best-scored symbols without an entry today that a plan lists as WATCH.
+WATCH_LIMIT = 3
 _COID_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 COID_MAX = 48
 
@@ -121,7 +123,9 @@ def build_allocations(
     user's block says so; a SELL is planned only for system and paper positions, a manual
     position gets HOLD with the reason to consider selling. Every holding (any source, any
     bucket) counts against the caps. New entries go through :func:`select_and_size`;
-    candidates a cap turned down become WATCH plans carrying that constraint.
+    candidates a cap turned down become WATCH plans carrying that constraint, and the
+    :data:`WATCH_LIMIT` best-scored symbols not planned otherwise (no entry trigger, no slot,
+    or the regime is off) become WATCH plans saying so.
     """
     from tsys.portfolio import indicators as ind
 
@@ -380,6 +384,30 @@ def build_allocations(
             qty=0.0,
             rationale=[*tags(sym), f"not bought: {con.detail}"],
             constraints=[con],
+        )
+    # ---- a short watch list: the best-scored symbols not bought today (no entry or no budget)
+    planned = {p.symbol for p in plans} | held_syms
+    blocked_now = output.blocked[t] if output.blocked is not None else np.zeros(len(cols), bool)
+    watch = [
+        j
+        for j in np.flatnonzero(np.isfinite(output.score[t]) & ~blocked_now)
+        if bars.symbols[j] not in planned and bars.symbols[j].upper() not in blocked_user
+    ]
+    watch.sort(key=lambda j: (-float(output.score[t, j]), bars.symbols[j]))
+    why = (
+        f"watch: regime {bucket.regime_label(output, t) or 'off'}, not buying"
+        if regime <= 0
+        else "watch: not bought today"
+    )
+    for j in watch[:WATCH_LIMIT]:
+        sym = bars.symbols[j]
+        add(
+            sym,
+            bars.asset_classes[j],
+            Action.WATCH,
+            dollars=0.0,
+            qty=0.0,
+            rationale=[*tags(sym), why],
         )
     return BucketDecisions(
         tuple(signals), tuple(allocations), tuple(plans), tuple(blockers), tuple(notes)
