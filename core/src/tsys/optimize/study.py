@@ -17,8 +17,11 @@ from typing import Any
 
 import attrs
 
-from tsys.errors import ConfigError, TsysError
+from tsys.errors import ConfigError, StrategyError, TsysError
 from tsys.optimize.evaluate import OBJECTIVES, Constraints, Evaluator, FoldResult, summarise
+
+#: A bucket failing on one parameter set fails that trial (recorded FAIL), not the study.
+CATCH = (StrategyError,)
 
 #: Metrics every trial records as user attributes (for reports, the DSR and the Pareto front).
 METRICS = ("sharpe", "cagr", "calmar", "max_drawdown", "n_trades", "turnover", "n_bars")
@@ -185,7 +188,11 @@ def run_worker(spec: StudySpec, n_trials: int | None, timeout: float | None, wor
     study = open_study(spec, worker)
     ev = build_evaluator(spec)
     study.optimize(
-        make_objective(spec, ev), n_trials=n_trials, timeout=timeout, gc_after_trial=True
+        make_objective(spec, ev),
+        n_trials=n_trials,
+        timeout=timeout,
+        gc_after_trial=True,
+        catch=CATCH,
     )
 
 
@@ -254,6 +261,7 @@ def run_study(
             timeout=timeout,
             callbacks=[cb],
             gc_after_trial=True,
+            catch=CATCH,
         )
         return study
     import multiprocessing as mp
