@@ -640,7 +640,8 @@ class DemoSource(DataSource):
 
     def membership_changes(self, end: dt.date | None = None) -> list[dt.date]:
         """Dates on which the synthetic "sp500" membership changed."""
-        return [w.date() for w, _ in self.market(end).members[1:]]
+        end = _date(end)
+        return [w.date() for w, _ in self.market(end).members[1:] if w.date() <= end]
 
     def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame:
         mk = self.market(end)
