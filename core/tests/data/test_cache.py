@@ -132,3 +132,20 @@ def test_any_request_sequence_returns_exact_rows_and_never_refetches(tmp_path_fa
             assert not days & covered  # only what was missing is fetched
             covered |= days
         assert {start + dt.timedelta(days=i) for i in range(length + 1)} <= covered
+
+
+def test_json_cache_round_trip_and_corrupt_entries(tmp_path):
+    import datetime as dt
+
+    from tsys.data.cache import JsonCache
+
+    cache = JsonCache(tmp_path)
+    at = dt.datetime(2024, 6, 28, 21, 0, tzinfo=dt.UTC)
+    assert cache.read("news", "AAPL", "2024-06-28") is None
+    cache.write({"feed": [1, 2]}, "news", "AAPL", "2024-06-28", fetched_at=at)
+    entry = cache.read("news", "AAPL", "2024-06-28")
+    assert entry == {"fetched_at": at, "payload": {"feed": [1, 2]}}
+    path = cache.path("news", "AAPL", "2024-06-28")
+    path.write_text("{not json")
+    assert cache.read("news", "AAPL", "2024-06-28") is None
+    assert path.exists()  # an unreadable entry is re-fetched, never deleted here

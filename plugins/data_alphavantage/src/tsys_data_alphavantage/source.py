@@ -11,9 +11,9 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
+from tsys.data.cache import JsonCache
 from tsys.data.source import EARNINGS_COLUMNS, NEWS_COLUMNS, DataSource, Fundamentals, SourceContext
 from tsys.errors import ConfigError, DataError
-from tsys_data_alphavantage._cache import JsonCache
 from tsys_data_alphavantage.client import (
     DEFAULT_BASE_URL,
     EMPTY,

@@ -10,9 +10,9 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
+from tsys.data.cache import JsonCache
 from tsys.data.source import DataSource, SourceContext
 from tsys.errors import ConfigError, DataError
-from tsys_data_coingecko._cache import JsonCache
 from tsys_data_coingecko.client import PLANS, CoinGeckoClient, CoinGeckoError
 
 DEFAULTS: dict[str, Any] = {
