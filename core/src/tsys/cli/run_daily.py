@@ -89,19 +89,11 @@ def run_daily(
 
     config = load_config(ctx)
     names = [b.strip() for b in buckets.split(",") if b.strip()] if buckets else None
-    quiet = as_json or not sys.stderr.isatty()
-    outcome = None
-    if quiet:
-        outcome = _run(
-            config,
-            as_of=as_of,
-            demo=demo,
-            buckets=names,
-            dry_run=dry_run,
-            force=force,
-            paper=paper,
-            send=send,
-        )
+    options = dict(
+        as_of=as_of, demo=demo, buckets=names, dry_run=dry_run, force=force, paper=paper, send=send
+    )
+    if as_json or not sys.stderr.isatty():
+        outcome = _run(config, **options)
     else:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -115,25 +107,13 @@ def run_daily(
             transient=True,
         ) as bar:
             task = bar.add_task("starting", total=len(STAGES))
-            done: list[str] = []
 
             def progress(stage: str, message: str) -> None:
-                if stage not in done:
-                    done.append(stage)
-                    bar.update(task, completed=STAGES.index(stage))
-                bar.update(task, description=f"[bold]{stage}[/] {message}")
+                bar.update(
+                    task, completed=STAGES.index(stage), description=f"[bold]{stage}[/] {message}"
+                )
 
-            outcome = _run(
-                config,
-                as_of=as_of,
-                demo=demo,
-                buckets=names,
-                dry_run=dry_run,
-                force=force,
-                paper=paper,
-                send=send,
-                progress=progress,
-            )
+            outcome = _run(config, **options, progress=progress)
             bar.update(task, completed=len(STAGES))
     _report(outcome, as_json)
     ctx.exit(outcome.exit_code)

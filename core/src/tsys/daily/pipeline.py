@@ -462,29 +462,31 @@ def _validation_passed(config: Config, bucket: str, params: Any) -> bool:
     return bool(params_validated(config, bucket, params))
 
 
+def _plan_position(plan: Any, bucket: str, position_id: str) -> PositionRecord:
+    """The long position a BUY or HOLD plan stands for, at the plan's reference price."""
+    sig = plan.allocation.signal
+    return PositionRecord(
+        id=position_id,
+        source=PositionSource.SYSTEM,
+        symbol=sig.symbol,
+        asset_class=sig.asset_class,
+        side=Side.BUY,
+        quantity=plan.allocation.quantity,
+        opened_at=sig.timestamp,
+        entry_price=plan.allocation.dollars / plan.allocation.quantity,
+        stop=plan.stop.price if plan.stop is not None else None,
+        target=plan.take_profit,
+        bucket=bucket,
+    )
+
+
 def _planned_positions(br: BucketRun) -> list[PositionRecord]:
     """Today's buys of a bucket, as system positions the next bucket's caps must count."""
-    out = []
-    for plan in br.plans:
-        if plan.action is not Action.BUY or plan.allocation.quantity <= 0:
-            continue
-        sig = plan.allocation.signal
-        out.append(
-            PositionRecord(
-                id=f"planned:{plan.client_order_id}",
-                source=PositionSource.SYSTEM,
-                symbol=sig.symbol,
-                asset_class=sig.asset_class,
-                side=Side.BUY,
-                quantity=plan.allocation.quantity,
-                opened_at=sig.timestamp,
-                entry_price=plan.allocation.dollars / plan.allocation.quantity,
-                stop=plan.stop.price if plan.stop is not None else None,
-                target=plan.take_profit,
-                bucket=br.bucket,
-            )
-        )
-    return out
+    return [
+        _plan_position(plan, br.bucket, f"planned:{plan.client_order_id}")
+        for plan in br.plans
+        if plan.action is Action.BUY and plan.allocation.quantity > 0
+    ]
 
 
 # ----------------------------------------------------------------------------- holdings
@@ -527,28 +529,12 @@ def system_positions(data_dir: Path, *, before: dt.date) -> list[PositionRecord]
         prev = artifacts.load_run(data_dir, earlier[-1])
     except TsysError:
         return []
-    out = []
-    for br in prev.buckets:
-        for plan in br.plans:
-            if plan.action not in (Action.BUY, Action.HOLD) or plan.allocation.quantity <= 0:
-                continue
-            sig = plan.allocation.signal
-            out.append(
-                PositionRecord(
-                    id=f"system:{br.bucket}:{sig.symbol}",
-                    source=PositionSource.SYSTEM,
-                    symbol=sig.symbol,
-                    asset_class=sig.asset_class,
-                    side=Side.BUY,
-                    quantity=plan.allocation.quantity,
-                    opened_at=sig.timestamp,
-                    entry_price=plan.allocation.dollars / plan.allocation.quantity,
-                    stop=plan.stop.price if plan.stop is not None else None,
-                    target=plan.take_profit,
-                    bucket=br.bucket,
-                )
-            )
-    return out
+    return [
+        _plan_position(plan, br.bucket, f"system:{br.bucket}:{plan.allocation.signal.symbol}")
+        for br in prev.buckets
+        for plan in br.plans
+        if plan.action in (Action.BUY, Action.HOLD) and plan.allocation.quantity > 0
+    ]
 
 
 def open_broker(config: Config, *, data: Any = None, store: Any = None) -> Any:
