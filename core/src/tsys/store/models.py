@@ -67,9 +67,15 @@ def build_models(db: Any) -> SimpleNamespace:
         class Meta:
             table_name = "daily_runs"
 
+    # The paper broker's tables live with their repository (tsys.store.paper); they are part
+    # of the schema all the same, so ``all`` lists them for the schema-vs-models check.
+    from tsys.store.paper import paper_models
+
+    paper = paper_models(db)
     return SimpleNamespace(
         ManualPosition=ManualPosition,
         ManualFill=ManualFill,
         DailyRunIndex=DailyRunIndex,
-        all=(ManualPosition, ManualFill, DailyRunIndex),
+        paper=paper,
+        all=(ManualPosition, ManualFill, DailyRunIndex, *paper.all),
     )

@@ -2,8 +2,8 @@
 
 :class:`StoreOrderLog` is the :class:`tsys.brokers.common.OrderLog` the brokers write their
 orders and lifecycle events to; :class:`PaperLedger` adds what only the local paper broker
-keeps (cash, positions, fills). Tables come from migration ``m0002_paper``; the models here
-must match it. Every multi-row write runs in :meth:`Store.transaction`.
+keeps (cash, positions, fills). Tables come from migrations ``m0002_paper`` and
+``m0003_paper_marks`` (the daily equity marks); the models here must match them. Every multi-row write runs in :meth:`Store.transaction`.
 """
 
 from __future__ import annotations
@@ -128,14 +128,28 @@ def paper_models(db: Any) -> SimpleNamespace:
             table_name = "paper_positions"
             indexes = ((("broker", "symbol"), True),)
 
+    class PaperMark(Base):
+        broker = pw.CharField(max_length=64)
+        date = pw.DateField()
+        cash = pw.DoubleField()
+        positions_value = pw.DoubleField()
+        equity = pw.DoubleField()
+        positions = pw.TextField(default="{}")
+        recorded_at = pw.DateTimeField()
+
+        class Meta:
+            table_name = "paper_marks"
+            indexes = ((("broker", "date"), True),)
+
     ns = SimpleNamespace(
         PaperAccount=PaperAccount,
         PaperOrder=PaperOrder,
         PaperOrderEvent=PaperOrderEvent,
         PaperFill=PaperFill,
         PaperPosition=PaperPosition,
+        PaperMark=PaperMark,
     )
-    ns.all = (PaperAccount, PaperOrder, PaperOrderEvent, PaperFill, PaperPosition)
+    ns.all = (PaperAccount, PaperOrder, PaperOrderEvent, PaperFill, PaperPosition, PaperMark)
     _MODELS[key] = ns
     return ns
 
@@ -175,6 +189,24 @@ def _event(row: Any) -> OrderEvent:
         filled_avg_price=row.filled_avg_price,
         message=row.message,
     )
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+@attrs.frozen
+class Mark:
+    """The paper account at one day's close: cash, marked positions and their sum."""
+
+    date: dt.date
+    cash: float
+    positions_value: float
+    equity: float
+    #: symbol -> (quantity, price it was marked at)
+    positions: dict[str, tuple[float, float]] = attrs.field(factory=dict)
 
 
 class StoreOrderLog:
@@ -275,6 +307,61 @@ class StoreOrderLog:
         if client_order_id is not None:
             q = q.where(E.client_order_id == client_order_id)
         return [_event(r) for r in q.order_by(E.timestamp, E.id)]
+
+    def decision_dates(self, broker: str) -> dict[str, dt.date]:
+        """``client_order_id`` -> the day the order was decided (orders that have one)."""
+        M = self.m.PaperOrder
+        rows = M.select(M.client_order_id, M.decision_date).where(
+            (M.broker == broker) & M.decision_date.is_null(False)
+        )
+        return {r.client_order_id: _date(r.decision_date) for r in rows}
+
+    # ------------------------------------------------------------------ equity marks
+    def latest_mark_date(self, broker: str) -> dt.date | None:
+        K = self.m.PaperMark
+        row = K.select(K.date).where(K.broker == broker).order_by(K.date.desc()).first()
+        return None if row is None else _date(row.date)
+
+    def record_mark(
+        self,
+        broker: str,
+        day: dt.date,
+        cash: float,
+        positions: dict[str, tuple[float, float]],
+    ) -> bool:
+        """Store the account at ``day``'s close (replacing that day's earlier mark).
+
+        Refused (returns False) when a later day is already marked: the book now holds what
+        happened after ``day``, so re-running an old day must not rewrite its history.
+        """
+        K = self.m.PaperMark
+        value = sum(q * px for q, px in positions.values())
+        values = dict(
+            cash=float(cash),
+            positions_value=float(value),
+            equity=float(cash + value),
+            positions=json.dumps({s: [q, px] for s, (q, px) in sorted(positions.items())}),
+            recorded_at=to_db(_now()),
+        )
+        with self.store.transaction():
+            later = K.select().where((K.broker == broker) & (K.date > day)).exists()
+            if later:
+                return False
+            row = K.get_or_none((K.broker == broker) & (K.date == day))
+            if row is None:
+                K.create(broker=broker, date=day, **values)
+            else:
+                K.update(**values).where(K.id == row.id).execute()
+        return True
+
+    def marks(self, broker: str) -> list[Mark]:
+        """Every stored mark of ``broker``, oldest first."""
+        K = self.m.PaperMark
+        out = []
+        for r in K.select().where(K.broker == broker).order_by(K.date):
+            pos = {s: (float(v[0]), float(v[1])) for s, v in json.loads(r.positions).items()}
+            out.append(Mark(_date(r.date), r.cash, r.positions_value, r.equity, pos))
+        return out
 
     def _account(self, broker: str) -> Any:
         A = self.m.PaperAccount
