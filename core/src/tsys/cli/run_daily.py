@@ -189,13 +189,16 @@ def print_run(run: Any) -> None:
             a = p.allocation
             stop = "" if p.stop is None or p.stop.price is None else f"{p.stop.price:,.2f}"
             pct = f"{a.weight:.1%}" if equity else ""
+            size = f"{a.dollars:,.0f}"
+            if p.action.value == "watch":
+                size = pct = "-"
             why = a.signal.rationale[0] if a.signal.rationale else ""
             if a.constraints:
                 why = f"{why}; {a.constraints[0].name}" if why else a.constraints[0].name
             table.add_row(
                 p.action.value.upper(),
                 a.signal.symbol,
-                f"{a.dollars:,.0f}",
+                size,
                 pct,
                 p.entry.value,
                 stop,
