@@ -506,6 +506,76 @@ def _date(x: Any) -> dt.date:
     return pd.Timestamp(x).date()
 
 
+@attrs.frozen(eq=False)
+class _NewsTable:
+    """Every synthetic article of one market, as session x ticker panels (built once)."""
+
+    has: np.ndarray  # T x N_EQUITIES bool: an article that session
+    sentiment: np.ndarray  # T x N_EQUITIES, rounded to 3 decimals
+    relevance: np.ndarray  # T x N_EQUITIES, rounded to 3 decimals
+    phrase: np.ndarray  # T x N_EQUITIES index into _NEWS_PHRASES
+    tickers: np.ndarray  # N_EQUITIES object
+    titles: np.ndarray  # N_EQUITIES x len(_NEWS_PHRASES) object: "[synthetic] TICK phrase"
+
+
+_NEWS_PHRASES = (*_NEWS_UP, *_NEWS_DOWN, *_NEWS_FLAT)
+#: The derived news panels, per seed, for the market they were built from.
+_NEWS: dict[int, tuple[Market, _NewsTable]] = {}
+
+
+#: Review dates and sorted member lists of each seed's market, for the market they came from.
+_MEMBERS: dict[int, tuple[Market, np.ndarray, tuple[tuple[str, ...], ...]]] = {}
+
+
+def _member_lists(mk: Market) -> tuple[np.ndarray, tuple[tuple[str, ...], ...]]:
+    """The "sp500" review days (datetime64[D], ascending) and each review's sorted members."""
+    hit = _MEMBERS.get(mk.seed)
+    if hit is None or hit[0] is not mk:
+        when = np.array([np.datetime64(w.date(), "D") for w, _ in mk.members])
+        hit = (mk, when, tuple(tuple(sorted(m)) for _, m in mk.members))
+        _MEMBERS[mk.seed] = hit
+    return hit[1], hit[2]
+
+
+def _news_table(mk: Market) -> _NewsTable:
+    """The news of ``mk``, derived once: every element depends on its own session and ticker
+    only, so a query is a slice of these panels (the same articles as drawing them per call)."""
+    hit = _NEWS.get(mk.seed)
+    if hit is not None and hit[0] is mk:
+        return hit[1]
+    eq = mk.equities
+    n = len(mk.universe.tickers)
+    u = _rng(mk.seed, 30).random((len(eq.index), n, 3))
+    c = eq.close[:, :n]
+    prev = np.vstack([c[:1], c[:-1]])
+    with np.errstate(invalid="ignore"):
+        surprise = np.log(c / prev) / mk.sigma
+    p = 0.06 + 0.5 * np.tanh(np.abs(np.nan_to_num(surprise)) / 3) + 0.6 * mk.earnings
+    has = (u[..., 0] < p) & ~np.isnan(surprise)
+    sent = np.round(
+        np.clip(np.tanh(0.5 * np.nan_to_num(surprise)) + 0.5 * (u[..., 1] - 0.5), -1, 1), 3
+    )
+    u2 = u[..., 2]
+    # The phrase pool follows the rounded sentiment; the pick within it follows u2.
+    n_up, n_down, n_flat = len(_NEWS_UP), len(_NEWS_DOWN), len(_NEWS_FLAT)
+    phrase = np.where(
+        sent > 0.2,
+        (u2 * n_up).astype(np.int64),
+        np.where(
+            sent < -0.2,
+            n_up + (u2 * n_down).astype(np.int64),
+            n_up + n_down + (u2 * n_flat).astype(np.int64),
+        ),
+    ).astype(np.int8)
+    tickers = np.array(mk.universe.tickers, dtype=object)
+    titles = np.array(
+        [[f"[synthetic] {t} {ph}" for ph in _NEWS_PHRASES] for t in tickers], dtype=object
+    )
+    table = _NewsTable(has, sent, np.round(0.5 + 0.5 * u2, 3), phrase, tickers, titles)
+    _NEWS[mk.seed] = (mk, table)
+    return table
+
+
 class DemoSource(DataSource):
     """A synthetic, seeded market: equities, ETFs, crypto, and every optional capability."""
 
@@ -631,12 +701,10 @@ class DemoSource(DataSource):
             return None
         as_of = _date(as_of)
         mk = self.market(as_of)
-        ts = pd.Timestamp(as_of, tz="UTC")
-        current = mk.members[0][1]
-        for when, members in mk.members:
-            if when.tz_localize("UTC") <= ts:
-                current = members
-        return sorted(current)
+        when, lists = _member_lists(mk)
+        # The last review on or before the day (the first list before any review).
+        k = max(int(np.searchsorted(when, np.datetime64(as_of, "D"), side="right")) - 1, 0)
+        return list(lists[k])
 
     def membership_changes(self, end: dt.date | None = None) -> list[dt.date]:
         """Dates on which the synthetic "sp500" membership changed."""
@@ -701,41 +769,30 @@ class DemoSource(DataSource):
         mk = self.market(end)
         eq = mk.equities
         pos = {s: j for j, s in enumerate(mk.universe.tickers)}
-        cols = [pos[s] for s in symbols if s in pos]
-        if not cols:
+        cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
+        if not len(cols):
             return pd.DataFrame(columns=list(NEWS_COLUMNS))
-        rng_u = _rng(self.seed, 30).random((len(eq.index), len(pos), 3))
-        rows = (eq.index >= pd.Timestamp(start, tz="UTC")) & (
-            eq.index <= pd.Timestamp(end, tz="UTC")
+        table = _news_table(mk)
+        rows = np.flatnonzero(
+            (eq.index >= pd.Timestamp(start, tz="UTC")) & (eq.index <= pd.Timestamp(end, tz="UTC"))
         )
-        idx = np.flatnonzero(rows)
-        c = eq.close[:, cols]
-        prev = np.vstack([c[:1], c[:-1]])
-        with np.errstate(invalid="ignore"):
-            surprise = np.log(c / prev) / mk.sigma[:, cols]
-        u = rng_u[:, cols]
-        p = 0.06 + 0.5 * np.tanh(np.abs(np.nan_to_num(surprise)) / 3) + 0.6 * mk.earnings[:, cols]
-        has = (u[..., 0] < p) & ~np.isnan(surprise)
-        sent = np.clip(np.tanh(0.5 * np.nan_to_num(surprise)) + 0.5 * (u[..., 1] - 0.5), -1, 1)
-        out = []
-        names = [s for s in symbols if s in pos]
-        for r in idx:
-            for k in np.flatnonzero(has[r]):
-                s = float(np.round(sent[r, k], 3))
-                pool = _NEWS_UP if s > 0.2 else _NEWS_DOWN if s < -0.2 else _NEWS_FLAT
-                phrase = pool[int(u[r, k, 2] * len(pool))]
-                out.append(
-                    (
-                        eq.index[r],
-                        names[k],
-                        s,
-                        float(np.round(0.5 + 0.5 * u[r, k, 2], 3)),
-                        f"[synthetic] {names[k]} {phrase}",
-                        "",
-                        self.label,
-                    )
-                )
-        return pd.DataFrame(out, columns=list(NEWS_COLUMNS))
+        # Row-major over (session, requested symbol): the order articles are listed in.
+        rr, kk = np.nonzero(table.has[rows[:, None], cols[None, :]])
+        if not len(rr):
+            return pd.DataFrame([], columns=list(NEWS_COLUMNS))
+        r, j = rows[rr], cols[kk]
+        return pd.DataFrame(
+            {
+                "date": eq.index[r],
+                "symbol": table.tickers[j],
+                "sentiment": table.sentiment[r, j],
+                "relevance": table.relevance[r, j],
+                "title": table.titles[j, table.phrase[r, j]],
+                "url": np.full(len(r), "", dtype=object),
+                "source": np.full(len(r), self.label, dtype=object),
+            },
+            columns=list(NEWS_COLUMNS),
+        )
 
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """Quarterly report dates; dates after the as-of are the announced upcoming ones."""
@@ -743,13 +800,15 @@ class DemoSource(DataSource):
         mk = self.market(end)
         pos = {s: j for j, s in enumerate(mk.universe.tickers)}
         idx = mk.equities.index
-        rows = (idx >= pd.Timestamp(start, tz="UTC")) & (idx <= pd.Timestamp(end, tz="UTC"))
-        out = []
-        for s in symbols:
-            if s in pos:
-                for r in np.flatnonzero(mk.earnings[:, pos[s]] & rows):
-                    out.append((s, idx[r]))
-        df = pd.DataFrame(out, columns=list(EARNINGS_COLUMNS))
+        rows = np.flatnonzero(
+            (idx >= pd.Timestamp(start, tz="UTC")) & (idx <= pd.Timestamp(end, tz="UTC"))
+        )
+        cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
+        rr, kk = np.nonzero(mk.earnings[rows[:, None], cols[None, :]])
+        if not len(rr):
+            return pd.DataFrame([], columns=list(EARNINGS_COLUMNS))
+        tickers = np.array(mk.universe.tickers, dtype=object)
+        df = pd.DataFrame({"symbol": tickers[cols[kk]], "date": idx[rows[rr]]})
         return df.sort_values(["date", "symbol"], ignore_index=True)
 
     def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame:
