@@ -113,14 +113,18 @@ class SimResult:
     """What a simulation produced.
 
     ``equity`` and ``cash`` are per bar (T,), ``positions`` the quantity held at each close
-    (T x N), ``sub_equity`` each symbol's sub-account equity (T x N) when cash is not shared.
-    ``fills`` and ``trades`` are built on first access.
+    (T x N), ``sub_equity`` each symbol's sub-account equity (T x N) when cash is not shared;
+    both are None when the simulation ran with ``record_positions=False``.
+    ``last_positions`` (N,) and ``last_sub_equity`` (N,, None with shared cash) are the values
+    at the last close either way. ``fills`` and ``trades`` are built on first access.
     """
 
     equity: np.ndarray
     cash: np.ndarray
-    positions: np.ndarray
+    positions: np.ndarray | None
     sub_equity: np.ndarray | None
+    last_positions: np.ndarray
+    last_sub_equity: np.ndarray | None
     fill_arrays: dict[str, np.ndarray]
     close: np.ndarray = attrs.field(repr=False)
     index: pd.Index | None = None
@@ -290,48 +294,6 @@ def _per_symbol(name: str, x: Any, n: int, kind: type | tuple[type, ...]) -> lis
     return xs
 
 
-def _rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
-    """Mean over the last ``w`` rows, NaN unless all ``w`` values are finite."""
-    ok = np.isfinite(x)
-    cs = np.cumsum(np.where(ok, x, 0.0), axis=0)
-    cn = np.cumsum(ok, axis=0)
-    s = cs.copy()
-    s[w:] -= cs[:-w]
-    n = cn.copy()
-    n[w:] -= cn[:-w]
-    with np.errstate(invalid="ignore"):
-        return np.where(n == w, s / w, np.nan)
-
-
-def atr_panel(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
-    """Average true range known at each close: the simple mean of the last ``window`` true ranges."""
-    prev = np.vstack([np.full((1, close.shape[1]), np.nan), close[:-1]])
-    tr = np.maximum(high - low, np.maximum(np.abs(high - prev), np.abs(low - prev)))
-    tr[0] = high[0] - low[0]
-    return _rolling_mean(tr, window)
-
-
-def daily_vol_panel(close: np.ndarray, window: int) -> np.ndarray:
-    """Volatility usable at each open: the sample std of the up-to-``window`` log returns that
-    end at the previous close (NaN until two returns exist)."""
-    T, N = close.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.full((T, N), np.nan)
-        r[1:] = np.log(close[1:] / close[:-1])
-        ok = np.isfinite(r)
-        r0 = np.where(ok, r, 0.0)
-        cs, cs2, cn = np.cumsum(r0, axis=0), np.cumsum(r0 * r0, axis=0), np.cumsum(ok, axis=0)
-        s, s2, n = cs.copy(), cs2.copy(), cn.copy()
-        s[window:] -= cs[:-window]
-        s2[window:] -= cs2[:-window]
-        n[window:] -= cn[:-window]
-        var = (s2 - s * s / n) / (n - 1)
-        sd = np.where(n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
-    out = np.full((T, N), np.nan)
-    out[1:] = sd[:-1]  # known at the open of t: returns through the close of t - 1
-    return out
-
-
 def simulate(
     open: Any,
     high: Any,
@@ -354,6 +316,7 @@ def simulate(
     impl: str | None = None,
     index: pd.Index | None = None,
     symbols: Sequence[str] | None = None,
+    record_positions: bool = True,
 ) -> SimResult:
     """Simulate execution of decisions over a T x N panel of bars (see the module docstring).
 
@@ -384,6 +347,10 @@ def simulate(
         Override ``TSYS_SIM``.
     index, symbols : optional
         Dates and names, used to label the fills and trades tables.
+    record_positions : bool
+        Keep the T x N ``positions`` panel (and ``sub_equity`` without cash sharing). False
+        saves their memory and time when only equity, fills and trades are needed; the last
+        bar's values stay available as ``last_positions`` and ``last_sub_equity``.
 
     Returns
     -------
@@ -478,40 +445,28 @@ def simulate(
     if not (np.isfinite(lot).all() and (lot > 0).all()):
         raise ContractError("lot_size must be finite and > 0 (1.0 whole shares, 1e-8 crypto)")
 
-    vol = _EMPTY
-    if (impact > 0).any():
-        vol = np.full(shape, np.nan)
-        for w in {
-            cm.slippage.vol_window for cm in cost_list if isinstance(cm.slippage, ImpactSlippage)
-        }:
-            cols = [
-                j
-                for j, cm in enumerate(cost_list)
-                if isinstance(cm.slippage, ImpactSlippage) and cm.slippage.vol_window == w
-            ]
-            vol[:, cols] = daily_vol_panel(c[:, cols], w)
+    vol_w = np.array(
+        [
+            cm.slippage.vol_window if isinstance(cm.slippage, ImpactSlippage) else 0
+            for cm in cost_list
+        ],
+        dtype=np.int64,
+    )
 
     rules = _per_symbol("stops", StopRules() if stops is None else stops, N, StopRules)
     nan = math.nan
     sl = np.array([nan if r.stop_loss is None else r.stop_loss for r in rules])
     tp = np.array([nan if r.take_profit is None else r.take_profit for r in rules])
     atrm = np.array([nan if r.atr_trailing is None else r.atr_trailing for r in rules])
+    atr_w = np.array([r.atr_window for r in rules], dtype=np.int64)
     tstop = np.array(
         [0 if r.time_stop_bars is None else r.time_stop_bars for r in rules], dtype=np.int64
     )
-    atr = _EMPTY
-    if np.isfinite(atrm).any():
-        atr = np.full(shape, np.nan)
-        for w in {r.atr_window for r in rules if r.atr_trailing is not None}:
-            cols = [
-                j for j, r in enumerate(rules) if r.atr_trailing is not None and r.atr_window == w
-            ]
-            atr[:, cols] = atr_panel(h[:, cols], lo[:, cols], c[:, cols], w)
 
     out = kernel(
-        o, h, lo, c, v, tgt, int(tgt_is_qty), int(use_signals), ent, ext, lim, spx, tpx, atr, vol,
-        fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop, float(cash),
-        int(bool(cash_sharing)),
+        o, h, lo, c, v, tgt, int(tgt_is_qty), int(use_signals), ent, ext, lim, spx, tpx, atr_w,
+        vol_w, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
+        float(cash), int(bool(cash_sharing)), int(bool(record_positions)),
     )  # fmt: skip
     fills = {k[2:]: out[k] for k in out if k.startswith("f_")}
     if index is not None and len(index) != T:
@@ -521,8 +476,10 @@ def simulate(
     return SimResult(
         equity=out["equity"],
         cash=out["cash"],
-        positions=out["positions"],
-        sub_equity=None if cash_sharing else out["sub_equity"],
+        positions=out["positions"] if record_positions else None,
+        sub_equity=None if (cash_sharing or not record_positions) else out["sub_equity"],
+        last_positions=out["last_positions"],
+        last_sub_equity=None if cash_sharing else out["last_sub_equity"],
         fill_arrays=fills,
         close=c,
         index=index,

@@ -10,7 +10,7 @@ NumPy arrays once at the end.
 import numpy as np
 
 cimport numpy as cnp
-from libc.math cimport INFINITY, NAN, fabs, floor, sqrt
+from libc.math cimport INFINITY, NAN, fabs, floor, log, sqrt
 from libc.stdlib cimport free, malloc, realloc
 
 cnp.import_array()
@@ -193,11 +193,85 @@ cdef struct State:
     double *b_ref
     int *b_reason
     Py_ssize_t *b_list
+    unsigned char *rule
 
 
-cdef double stop_level(State *st, Py_ssize_t t, Py_ssize_t j, const double *sl,
-                       const double *atrm, const double *atr, Py_ssize_t N, bint has_atr,
-                       bint *trail) noexcept nogil:
+cdef struct Bars:
+    # the T x N panels as flat row-major arrays
+    const double *o
+    const double *h
+    const double *lo
+    const double *c
+    const double *v
+    Py_ssize_t T
+    Py_ssize_t N
+
+
+cdef double atr_at(const Bars *p, Py_ssize_t k, Py_ssize_t j, Py_ssize_t w) noexcept nogil:
+    """ATR known at the close of bar ``k``: the mean of the true ranges of bars k-w+1..k.
+
+    NaN unless all ``w`` true ranges exist (finite high, low and previous close).
+    """
+    cdef Py_ssize_t i, N = p.N
+    cdef double s = 0.0, hi, l, pc, tr, x
+    if k + 1 < w or w < 1:
+        return NAN
+    for i in range(k - w + 1, k + 1):
+        hi = p.h[i * N + j]
+        l = p.lo[i * N + j]
+        if not (fabs(hi) < INFINITY and fabs(l) < INFINITY):
+            return NAN
+        tr = hi - l
+        if i > 0:
+            pc = p.c[(i - 1) * N + j]
+            if not (fabs(pc) < INFINITY):
+                return NAN
+            x = fabs(hi - pc)
+            if x > tr:
+                tr = x
+            x = fabs(l - pc)
+            if x > tr:
+                tr = x
+        s += tr
+    return s / w
+
+
+cdef double log_return(const Bars *p, Py_ssize_t k, Py_ssize_t j) noexcept nogil:
+    """log(close[k] / close[k-1]); NaN when either close is missing or not positive."""
+    cdef double a = p.c[k * p.N + j], b = p.c[(k - 1) * p.N + j], x
+    if not (0.0 < a < INFINITY and 0.0 < b < INFINITY):
+        return NAN
+    x = a / b
+    if not (0.0 < x < INFINITY):
+        return NAN
+    return log(x)
+
+
+cdef double vol_at(const Bars *p, Py_ssize_t t, Py_ssize_t j, Py_ssize_t w) noexcept nogil:
+    """Daily volatility usable at the open of ``t``: the sample standard deviation (two-pass)
+    of the valid log returns of bars max(1, t-w)..t-1; NaN until two exist."""
+    cdef Py_ssize_t k, k0 = t - w, n = 0
+    cdef double s = 0.0, s2 = 0.0, r, m, d
+    if k0 < 1:
+        k0 = 1
+    for k in range(k0, t):
+        r = log_return(p, k, j)
+        if r == r:
+            s += r
+            n += 1
+    if n < 2:
+        return NAN
+    m = s / n
+    for k in range(k0, t):
+        r = log_return(p, k, j)
+        if r == r:
+            d = r - m
+            s2 += d * d
+    return sqrt(s2 / (n - 1))
+
+
+cdef double stop_level(State *st, const Bars *p, Py_ssize_t t, Py_ssize_t j, const double *sl,
+                       const double *atrm, const long long *atrw, bint *trail) noexcept nogil:
     cdef double s = -INFINITY, s2, s3, a
     trail[0] = False
     if st.fstop[j] == st.fstop[j]:
@@ -206,8 +280,8 @@ cdef double stop_level(State *st, Py_ssize_t t, Py_ssize_t j, const double *sl,
         s2 = st.avg[j] * (1.0 - sl[j])
         if s2 > s:
             s = s2
-    if atrm[j] == atrm[j] and has_atr and t > 0:
-        a = atr[(t - 1) * N + j]
+    if atrm[j] == atrm[j] and t > 0:
+        a = atr_at(p, t - 1, j, atrw[j])
         if a == a:
             s3 = st.hh[j] - atrm[j] * a
             if s3 > s:
@@ -253,33 +327,41 @@ cdef int do_sell(State *st, FillBuf *b, double *cash, bint sharing, Py_ssize_t t
     return record(b, t, j, -1, reason, q, px, ref, fee, q_des - q, NAN, st.pos[j])
 
 
-cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, ::1] lo,
-                const double[:, ::1] c, const double[:, ::1] v, const double[:, ::1] tgt,
+cdef int kernel(const Bars *p, const double[:, ::1] tgt,
                 bint tgt_is_qty, bint use_signals, const unsigned char[:, ::1] ent,
                 const unsigned char[:, ::1] ext, const double[:, ::1] lim,
                 const double[:, ::1] spx, const double[:, ::1] tpx,
-                const double[:, ::1] atr, const double[:, ::1] vol,
+                const long long[::1] atrw, const long long[::1] volw,
                 const double[::1] fee_rate, const double[::1] fee_ps, const double[::1] fee_min,
                 const double[::1] slip, const double[::1] impact, const double[::1] maxp,
                 const double[::1] lot, const double[::1] sl, const double[::1] tp,
                 const double[::1] atrm, const long long[::1] tstop, double cash0, bint sharing,
-                double[::1] equity, double[::1] cash_out, double[:, ::1] positions,
+                bint rec, double[::1] equity, double[::1] cash_out, double[:, ::1] positions,
                 double[:, ::1] sub_eq, State *st, FillBuf *b) noexcept nogil:
-    cdef Py_ssize_t T = c.shape[0], N = c.shape[1]
-    cdef Py_ssize_t t, j, d, k, nb
+    cdef Py_ssize_t T = p.T, N = p.N
+    cdef Py_ssize_t t, j, d, k, nb, row
     cdef Py_ssize_t tgt_rows = tgt.shape[0]
     cdef bint has_tgt = tgt.shape[0] > 0
     cdef bint has_lim = lim.shape[0] > 0
     cdef bint has_spx = spx.shape[0] > 0
     cdef bint has_tpx = tpx.shape[0] > 0
-    cdef bint has_atr = atr.shape[0] > 0
-    cdef bint has_vol = vol.shape[0] > 0
+    cdef bint any_ts = False
     cdef double cash = cash0
     cdef bint need_e, e, x, ts, is_limit, trail
     cdef int kind, reason, sreason
     cdef double val, e_total, e_j = 0.0, m, delta, ref, s, dv, part, capq, px, q_tgt, cap
     cdef double total, scale, avail, q, fee, stop0, s_lvl, p_lvl, p2, cj, pv, se, te, tc, oj
-    cdef const double *atr_p = &atr[0, 0] if has_atr else NULL
+    cdef double vj
+    cdef const double *O = p.o
+    cdef const double *H = p.h
+    cdef const double *L = p.lo
+    cdef const double *C = p.c
+    cdef const double *V = p.v
+    cdef const unsigned char *ENT = NULL
+    cdef const unsigned char *EXT = NULL
+    if use_signals:
+        ENT = &ent[0, 0]
+        EXT = &ext[0, 0]
 
     for j in range(N):
         st.pos[j] = 0.0
@@ -296,36 +378,41 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
         st.pend_lim[j] = NAN
         st.pend_stop[j] = NAN
         st.pend_tgt[j] = NAN
+        # whether a held position can meet a stop or target whatever its entry levels
+        st.rule[j] = sl[j] == sl[j] or tp[j] == tp[j] or atrm[j] == atrm[j]
+        if tstop[j] > 0:
+            any_ts = True
 
     for t in range(T):
+        row = t * N
         # ---- pass A: decisions of the previous close; equity at the open for sizing
         need_e = False
         for j in range(N):
             st.used[j] = 0.0
-            if t == 0:
-                continue
+        if t > 0:
             d = t - 1
-            if use_signals:
-                e = ent[d, j] != 0
-                x = ext[d, j] != 0
-                if e and not x:
-                    st.pend[j] = K_SIG_ENTRY
-                    st.pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
-                elif x and not e:
-                    st.pend[j] = K_SIG_EXIT
+            for j in range(N):
+                if use_signals:
+                    e = ENT[d * N + j] != 0
+                    x = EXT[d * N + j] != 0
+                    if e == x:
+                        continue
+                    if e:
+                        st.pend[j] = K_SIG_ENTRY
+                        st.pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
+                    else:
+                        st.pend[j] = K_SIG_EXIT
+                elif has_tgt:
+                    val = tgt[d, j]
+                    if val != val:
+                        continue
+                    st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
+                    st.pend_val[j] = val
                 else:
                     continue
-            elif has_tgt:
-                val = tgt[d, j]
-                if val != val:
-                    continue
-                st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
-                st.pend_val[j] = val
-            else:
-                continue
-            st.pend_lim[j] = lim[d, j] if has_lim else NAN
-            st.pend_stop[j] = spx[d, j] if has_spx else NAN
-            st.pend_tgt[j] = tpx[d, j] if has_tpx else NAN
+                st.pend_lim[j] = lim[d, j] if has_lim else NAN
+                st.pend_stop[j] = spx[d, j] if has_spx else NAN
+                st.pend_tgt[j] = tpx[d, j] if has_tpx else NAN
         if sharing and not tgt_is_qty:
             for j in range(N):
                 if st.pend[j] == K_WEIGHT or st.pend[j] == K_SIG_ENTRY:
@@ -336,7 +423,7 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
             e_total = cash
             for j in range(N):
                 if st.pos[j] > 0.0:
-                    m = o[t, j]
+                    m = O[row + j]
                     if not (0.0 < m < INFINITY):
                         m = st.mark[j]
                     e_total += st.pos[j] * m
@@ -344,17 +431,19 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
         # ---- pass B: orders at the open; sells now, buys stashed
         nb = 0
         for j in range(N):
-            ts = tstop[j] > 0 and st.pos[j] > 0.0 and t - st.ebar[j] >= tstop[j]
             kind = st.pend[j]
+            ts = any_ts and tstop[j] > 0 and st.pos[j] > 0.0 and t - st.ebar[j] >= tstop[j]
             if not ts and kind == K_NONE:
                 continue
-            if not valid_bar(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j]):
+            if not valid_bar(O[row + j], H[row + j], L[row + j], C[row + j], V[row + j]):
                 continue
-            oj = o[t, j]
+            oj = O[row + j]
+            vj = V[row + j]
             if ts:
                 st.pend[j] = K_NONE
                 if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj * (1.0 - slip[j]), oj,
-                           TIME_STOP, v[t, j], &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                           TIME_STOP, vj, &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0],
+                           &fee_min[0]) != 0:
                     return -1
                 continue
             st.pend[j] = K_NONE
@@ -395,7 +484,7 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
             is_limit = False
             if delta > 0.0 and st.pend_lim[j] == st.pend_lim[j]:
                 is_limit = True
-                if lo[t, j] > st.pend_lim[j]:
+                if L[row + j] > st.pend_lim[j]:
                     if record(b, t, j, 1, reason, 0.0, NAN, NAN, 0.0, delta, NAN,
                               st.pos[j]) != 0:
                         return -1
@@ -405,15 +494,15 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
             s = 0.0
             if not is_limit:
                 s = slip[j]
-                if impact[j] > 0.0 and has_vol:
-                    dv = vol[t, j]
+                if impact[j] > 0.0 and volw[j] > 0:
+                    dv = vol_at(p, t, j, volw[j])
                     if dv == dv:
                         part = fabs(delta)
                         if maxp[j] < INFINITY:
-                            capq = maxp[j] * v[t, j]
+                            capq = maxp[j] * vj
                             if part > capq:
                                 part = capq
-                        s = s + impact[j] * dv * sqrt(part / v[t, j])
+                        s = s + impact[j] * dv * sqrt(part / vj)
             if delta < 0.0:
                 px = ref * (1.0 - s)
                 if kind == K_WEIGHT and val != 0.0:
@@ -421,7 +510,7 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
                     delta = q_tgt - st.pos[j]
                     if delta >= 0.0:
                         continue
-                if do_sell(st, b, &cash, sharing, t, j, -delta, px, ref, reason, v[t, j], &maxp[0],
+                if do_sell(st, b, &cash, sharing, t, j, -delta, px, ref, reason, vj, &maxp[0],
                            &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
                     return -1
             else:
@@ -433,7 +522,7 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
                         continue
                 cap = INFINITY
                 if maxp[j] < INFINITY:
-                    cap = floor_lot(maxp[j] * v[t, j], lot[j])
+                    cap = floor_lot(maxp[j] * vj, lot[j])
                 st.b_des[j] = delta
                 st.b_q[j] = delta if delta <= cap else cap
                 st.b_px[j] = px
@@ -480,7 +569,7 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
                     st.ftgt[j] = st.pend_tgt[j]
                     st.avg[j] = px
                     st.pos[j] = q
-                    stop0 = stop_level(st, t, j, &sl[0], &atrm[0], atr_p, N, has_atr, &trail)
+                    stop0 = stop_level(st, p, t, j, &sl[0], &atrm[0], &atrw[0], &trail)
                     if not (stop0 > -INFINITY):
                         stop0 = NAN
                 else:
@@ -493,9 +582,13 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
 
         # ---- pass D: intrabar stops and targets, then the close
         pv = 0.0
+        te = 0.0
+        tc = 0.0
         for j in range(N):
-            if st.pos[j] > 0.0 and valid_bar(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j]):
-                s_lvl = stop_level(st, t, j, &sl[0], &atrm[0], atr_p, N, has_atr, &trail)
+            if (st.pos[j] > 0.0
+                    and (st.rule[j] or st.fstop[j] == st.fstop[j] or st.ftgt[j] == st.ftgt[j])
+                    and valid_bar(O[row + j], H[row + j], L[row + j], C[row + j], V[row + j])):
+                s_lvl = stop_level(st, p, t, j, &sl[0], &atrm[0], &atrw[0], &trail)
                 p_lvl = INFINITY
                 if st.ftgt[j] == st.ftgt[j]:
                     p_lvl = st.ftgt[j]
@@ -504,29 +597,33 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
                     if p2 < p_lvl:
                         p_lvl = p2
                 sreason = TRAILING_STOP if trail else STOP
-                oj = o[t, j]
+                oj = O[row + j]
+                vj = V[row + j]
                 if oj <= s_lvl:
                     if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj * (1.0 - slip[j]), oj,
-                               sreason, v[t, j], &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                               sreason, vj, &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0],
+                               &fee_min[0]) != 0:
                         return -1
                 elif oj >= p_lvl:
-                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj, oj, TARGET, v[t, j],
+                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj, oj, TARGET, vj,
                                &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
                         return -1
-                elif lo[t, j] <= s_lvl:
+                elif L[row + j] <= s_lvl:
                     if do_sell(st, b, &cash, sharing, t, j, st.pos[j], s_lvl * (1.0 - slip[j]),
-                               s_lvl, sreason, v[t, j], &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
+                               s_lvl, sreason, vj, &maxp[0], &lot[0], &fee_rate[0],
+                               &fee_ps[0], &fee_min[0]) != 0:
                         return -1
-                elif h[t, j] >= p_lvl:
-                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], p_lvl, p_lvl, TARGET, v[t, j],
+                elif H[row + j] >= p_lvl:
+                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], p_lvl, p_lvl, TARGET, vj,
                                &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
                         return -1
-                if st.pos[j] > 0.0 and h[t, j] > st.hh[j]:
-                    st.hh[j] = h[t, j]
-            cj = c[t, j]
+                if st.pos[j] > 0.0 and H[row + j] > st.hh[j]:
+                    st.hh[j] = H[row + j]
+            cj = C[row + j]
             if 0.0 < cj < INFINITY:
                 st.mark[j] = cj
-            positions[t, j] = st.pos[j]
+            if rec:
+                positions[t, j] = st.pos[j]
             if sharing:
                 if st.pos[j] > 0.0:
                     pv += st.pos[j] * st.mark[j]
@@ -534,33 +631,34 @@ cdef int kernel(const double[:, ::1] o, const double[:, ::1] h, const double[:, 
                 se = st.cash_j[j]
                 if st.pos[j] > 0.0:
                     se += st.pos[j] * st.mark[j]
-                sub_eq[t, j] = se
+                if rec:
+                    sub_eq[t, j] = se
+                te += se
+                tc += st.cash_j[j]
         if sharing:
             equity[t] = cash + pv
             cash_out[t] = cash
         else:
-            te = 0.0
-            tc = 0.0
-            for j in range(N):
-                te += sub_eq[t, j]
-                tc += st.cash_j[j]
             equity[t] = te
             cash_out[t] = tc
     return 0
 
 
 def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, lim, spx, tpx,
-               atr, vol, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
-               double cash0, int sharing):
+               atrw, volw, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
+               tstop, double cash0, int sharing, int record_positions):
     """Run the simulation; same arguments and result as ``tsys.sim.reference.run_kernel``."""
-    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i
+    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i, j
     cdef FillBuf b
     cdef State st
+    cdef Bars bars
     cdef int rc
+    cdef bint rec = record_positions != 0
+    cdef const double[:, ::1] m_o = o, m_h = h, m_lo = lo, m_c = c, m_v = v
     equity = np.zeros(T)
     cash_out = np.zeros(T)
-    positions = np.zeros((T, N))
-    sub_eq = np.zeros((T, N)) if not sharing else np.zeros((0, 0))
+    positions = np.zeros((T, N)) if rec else np.zeros((0, 0))
+    sub_eq = np.zeros((T, N)) if (rec and not sharing) else np.zeros((0, 0))
     keep = []
 
     def arr(dtype):
@@ -576,6 +674,7 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     a_bq, a_bd, a_bp, a_br = arr(np.float64), arr(np.float64), arr(np.float64), arr(np.float64)
     a_breason = arr(np.intc)
     a_blist = arr(np.intp)
+    a_rule = arr(np.uint8)
     cdef double[::1] m_pos = a_pos, m_cash = a_cash, m_mark = a_mark, m_avg = a_avg
     cdef long long[::1] m_ebar = a_ebar
     cdef double[::1] m_hh = a_hh, m_fstop = a_fstop, m_ftgt = a_ftgt, m_used = a_used
@@ -584,43 +683,71 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     cdef double[::1] m_bq = a_bq, m_bd = a_bd, m_bp = a_bp, m_br = a_br
     cdef int[::1] m_breason = a_breason
     cdef Py_ssize_t[::1] m_blist = a_blist
+    cdef unsigned char[::1] m_rule = a_rule
     st.pos = &m_pos[0]; st.cash_j = &m_cash[0]; st.mark = &m_mark[0]; st.avg = &m_avg[0]
     st.ebar = &m_ebar[0]; st.hh = &m_hh[0]; st.fstop = &m_fstop[0]; st.ftgt = &m_ftgt[0]
     st.used = &m_used[0]; st.pend = &m_pend[0]; st.pend_val = &m_pv[0]; st.pend_lim = &m_pl[0]
     st.pend_stop = &m_ps[0]; st.pend_tgt = &m_pt[0]; st.b_q = &m_bq[0]; st.b_des = &m_bd[0]
     st.b_px = &m_bp[0]; st.b_ref = &m_br[0]; st.b_reason = &m_breason[0]
-    st.b_list = &m_blist[0]
+    st.b_list = &m_blist[0]; st.rule = &m_rule[0]
 
-    if buf_init(&b, 1024 if N * 4 < 1024 else N * 4) != 0:
-        buf_free(&b)
-        raise MemoryError("could not allocate the simulator's fill buffer")
-    try:
-        rc = kernel(o, h, lo, c, v, tgt, tgt_is_qty, use_signals, ent, ext, lim, spx, tpx, atr,
-                    vol, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
-                    cash0, sharing, equity, cash_out, positions, sub_eq, &st, &b)
-        if rc != 0:
-            raise MemoryError("the simulator ran out of memory while recording fills")
-        n = b.n
-        out = {"equity": equity, "cash": cash_out, "positions": positions, "sub_equity": sub_eq}
-        f_bar = np.empty(n, dtype=np.int64)
-        f_sym = np.empty(n, dtype=np.int64)
-        f_side = np.empty(n, dtype=np.int8)
-        f_reason = np.empty(n, dtype=np.int8)
-        names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
-                 "pos_after")
-        floats = {k: np.empty(n, dtype=np.float64) for k in names}
-        _copy_out(&b, f_bar, f_sym, f_side, f_reason, floats["qty"], floats["price"],
+    out = {"equity": equity, "cash": cash_out, "positions": positions, "sub_equity": sub_eq}
+    if T > 0 and N > 0:
+        bars.o = &m_o[0, 0]; bars.h = &m_h[0, 0]; bars.lo = &m_lo[0, 0]; bars.c = &m_c[0, 0]
+        bars.v = &m_v[0, 0]; bars.T = T; bars.N = N
+        if buf_init(&b, 1024 if N * 4 < 1024 else N * 4) != 0:
+            buf_free(&b)
+            raise MemoryError("could not allocate the simulator's fill buffer")
+        try:
+            rc = kernel(&bars, tgt, tgt_is_qty, use_signals, ent, ext, lim, spx, tpx, atrw,
+                        volw, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
+                        tstop, cash0, sharing, rec, equity, cash_out, positions, sub_eq, &st, &b)
+            if rc != 0:
+                raise MemoryError("the simulator ran out of memory while recording fills")
+            _fill_arrays(&b, out)
+        finally:
+            buf_free(&b)
+    else:
+        b.n = 0
+        _fill_arrays(&b, out)
+        for j in range(N):
+            m_pos[j] = 0.0
+            m_cash[j] = cash0
+            m_mark[j] = NAN
+    last_pos = np.empty(N)
+    last_sub = np.empty(N)
+    cdef double[::1] m_lp = last_pos, m_ls = last_sub
+    cdef double se
+    for j in range(N):
+        m_lp[j] = m_pos[j]
+        se = m_cash[j]
+        if m_pos[j] > 0.0:
+            se += m_pos[j] * m_mark[j]
+        m_ls[j] = se
+    out["last_positions"] = last_pos
+    out["last_sub_equity"] = last_sub
+    return out
+
+
+cdef void _fill_arrays(FillBuf *b, dict out):
+    cdef Py_ssize_t n = b.n
+    f_bar = np.empty(n, dtype=np.int64)
+    f_sym = np.empty(n, dtype=np.int64)
+    f_side = np.empty(n, dtype=np.int8)
+    f_reason = np.empty(n, dtype=np.int8)
+    names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
+             "pos_after")
+    floats = {k: np.empty(n, dtype=np.float64) for k in names}
+    if n > 0:
+        _copy_out(b, f_bar, f_sym, f_side, f_reason, floats["qty"], floats["price"],
                   floats["ref_price"], floats["fee"], floats["slippage"], floats["unfilled_qty"],
                   floats["stop0"], floats["pos_after"])
-        out["f_bar"] = f_bar
-        out["f_sym"] = f_sym
-        out["f_side"] = f_side
-        out["f_reason"] = f_reason
-        for k in names:
-            out["f_" + k] = floats[k]
-        return out
-    finally:
-        buf_free(&b)
+    out["f_bar"] = f_bar
+    out["f_sym"] = f_sym
+    out["f_side"] = f_side
+    out["f_reason"] = f_reason
+    for k in names:
+        out["f_" + k] = floats[k]
 
 
 cdef void _copy_out(FillBuf *b, long long[::1] bar, long long[::1] sym, signed char[::1] side,

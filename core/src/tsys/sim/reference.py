@@ -83,6 +83,71 @@ def _valid(o: float, h: float, lo: float, c: float, v: float) -> bool:
     return 0.0 < v < INF and 0.0 < o < INF and 0.0 < h < INF and 0.0 < lo < INF and 0.0 < c < INF
 
 
+def atr_at(h: np.ndarray, lo: np.ndarray, c: np.ndarray, k: int, j: int, w: int) -> float:
+    """ATR known at the close of bar ``k``: the mean of the true ranges of bars k-w+1..k.
+
+    The true range of bar i is ``max(high - low, |high - prev close|, |low - prev close|)``
+    (``high - low`` on the first bar). NaN unless all ``w`` true ranges exist (finite high, low
+    and previous close). Computed on demand, only for held positions, summing oldest first.
+    """
+    if k + 1 < w or w < 1:
+        return math.nan
+    s = 0.0
+    for i in range(k - w + 1, k + 1):
+        hi = float(h[i, j])
+        lw = float(lo[i, j])
+        if not (abs(hi) < INF and abs(lw) < INF):
+            return math.nan
+        tr = hi - lw
+        if i > 0:
+            pc = float(c[i - 1, j])
+            if not abs(pc) < INF:
+                return math.nan
+            x = abs(hi - pc)
+            if x > tr:
+                tr = x
+            x = abs(lw - pc)
+            if x > tr:
+                tr = x
+        s += tr
+    return s / w
+
+
+def _log_return(c: np.ndarray, k: int, j: int) -> float:
+    a = float(c[k, j])
+    b = float(c[k - 1, j])
+    if not (0.0 < a < INF and 0.0 < b < INF):
+        return math.nan
+    x = a / b
+    if not (0.0 < x < INF):
+        return math.nan
+    return math.log(x)
+
+
+def vol_at(c: np.ndarray, t: int, j: int, w: int) -> float:
+    """Daily volatility usable at the open of ``t``: the sample standard deviation (two-pass)
+    of the valid log returns of bars ``max(1, t - w) .. t - 1`` (a return needs two positive
+    closes); NaN until two exist."""
+    k0 = max(t - w, 1)
+    s = 0.0
+    n = 0
+    for k in range(k0, t):
+        r = _log_return(c, k, j)
+        if r == r:
+            s += r
+            n += 1
+    if n < 2:
+        return math.nan
+    m = s / n
+    s2 = 0.0
+    for k in range(k0, t):
+        r = _log_return(c, k, j)
+        if r == r:
+            d = r - m
+            s2 += d * d
+    return math.sqrt(s2 / (n - 1))
+
+
 def run_kernel(
     o: np.ndarray,
     h: np.ndarray,
@@ -97,8 +162,8 @@ def run_kernel(
     lim: np.ndarray,
     spx: np.ndarray,
     tpx: np.ndarray,
-    atr: np.ndarray,
-    vol: np.ndarray,
+    atrw: np.ndarray,
+    volw: np.ndarray,
     fee_rate: np.ndarray,
     fee_ps: np.ndarray,
     fee_min: np.ndarray,
@@ -112,16 +177,21 @@ def run_kernel(
     tstop: np.ndarray,
     cash0: float,
     sharing: int,
+    record_positions: int,
 ) -> dict[str, Any]:
-    """Run the simulation; see the module docstring. Empty (0 x 0) panels mean "not given"."""
+    """Run the simulation; see the module docstring. Empty (0 x 0) panels mean "not given".
+
+    ``atrw``/``volw`` are per-symbol windows of the ATR and of the daily volatility (computed
+    on demand by :func:`atr_at` and :func:`vol_at`); ``record_positions`` keeps the T x N
+    position (and sub-account equity) panels.
+    """
     T, N = c.shape
     has_tgt = tgt.shape[0] > 0
     tgt_rows = tgt.shape[0]
     has_lim = lim.shape[0] > 0
     has_spx = spx.shape[0] > 0
     has_tpx = tpx.shape[0] > 0
-    has_atr = atr.shape[0] > 0
-    has_vol = vol.shape[0] > 0
+    rec = bool(record_positions)
 
     pos = [0.0] * N
     cash_j = [cash0] * N  # sub-account cash when not sharing
@@ -144,11 +214,14 @@ def run_kernel(
     b_ref = [0.0] * N
     b_reason = [0] * N
     b_list: list[int] = []
+    # whether a held position can meet a stop or target whatever its entry levels
+    rule = [sl[j] == sl[j] or tp[j] == tp[j] or atrm[j] == atrm[j] for j in range(N)]
+    any_ts = any(tstop[j] > 0 for j in range(N))
 
     equity = np.zeros(T)
     cash_out = np.zeros(T)
-    positions = np.zeros((T, N))
-    sub_eq = np.zeros((T, N)) if not sharing else np.zeros((0, 0))
+    positions = np.zeros((T, N)) if rec else np.zeros((0, 0))
+    sub_eq = np.zeros((T, N)) if (rec and not sharing) else np.zeros((0, 0))
 
     f_bar: list[int] = []
     f_sym: list[int] = []
@@ -180,8 +253,8 @@ def run_kernel(
             s2 = avg[j] * (1.0 - sl[j])
             if s2 > s:
                 s = s2
-        if atrm[j] == atrm[j] and has_atr and t > 0:
-            a = atr[t - 1, j]
+        if atrm[j] == atrm[j] and t > 0:
+            a = atr_at(h, lo, c, t - 1, j, int(atrw[j]))
             if a == a:
                 s3 = hh[j] - atrm[j] * a
                 if s3 > s:
@@ -232,13 +305,13 @@ def run_kernel(
             if use_signals:
                 e = ent[d, j] != 0
                 x = ext[d, j] != 0
-                if e and not x:
+                if e == x:
+                    continue  # neither, or both (they cancel out)
+                if e:
                     pend[j] = SIG_ENTRY
                     pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
-                elif x and not e:
-                    pend[j] = SIG_EXIT
                 else:
-                    continue
+                    pend[j] = SIG_EXIT
             elif has_tgt:
                 val = tgt[d, j]
                 if val != val:
@@ -268,8 +341,8 @@ def run_kernel(
         # ---- pass B: orders at the open; sells now, buys stashed
         b_list.clear()
         for j in range(N):
-            ts = tstop[j] > 0 and pos[j] > 0.0 and t - ebar[j] >= tstop[j]
             kind = pend[j]
+            ts = any_ts and tstop[j] > 0 and pos[j] > 0.0 and t - ebar[j] >= tstop[j]
             if not ts and kind == NONE:
                 continue
             if not _valid(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j]):
@@ -324,8 +397,8 @@ def run_kernel(
             s = 0.0
             if not is_limit:
                 s = slip[j]
-                if impact[j] > 0.0 and has_vol:
-                    dv = vol[t, j]
+                if impact[j] > 0.0 and volw[j] > 0:
+                    dv = vol_at(c, t, j, int(volw[j]))
                     if dv == dv:
                         part = abs(delta)
                         if maxp[j] < INF:
@@ -401,8 +474,15 @@ def run_kernel(
 
         # ---- pass D: intrabar stops and targets, then the close
         pv = 0.0
+        te = 0.0
+        tc = 0.0
         for j in range(N):
-            if pos[j] > 0.0 and _valid(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j]):
+            # a position without any stop or target level skips the intrabar checks
+            if (
+                pos[j] > 0.0
+                and (rule[j] or fstop[j] == fstop[j] or ftgt[j] == ftgt[j])
+                and _valid(o[t, j], h[t, j], lo[t, j], c[t, j], v[t, j])
+            ):
                 s_lvl, trail = stop_level(t, j)
                 p_lvl = INF
                 if ftgt[j] == ftgt[j]:
@@ -425,7 +505,8 @@ def run_kernel(
             cj = c[t, j]
             if 0.0 < cj < INF:
                 mark[j] = cj
-            positions[t, j] = pos[j]
+            if rec:
+                positions[t, j] = pos[j]
             if sharing:
                 if pos[j] > 0.0:
                     pv += pos[j] * mark[j]
@@ -433,16 +514,14 @@ def run_kernel(
                 se = cash_j[j]
                 if pos[j] > 0.0:
                     se += pos[j] * mark[j]
-                sub_eq[t, j] = se
+                if rec:
+                    sub_eq[t, j] = se
+                te += se
+                tc += cash_j[j]
         if sharing:
             equity[t] = cash + pv
             cash_out[t] = cash
         else:
-            te = 0.0
-            tc = 0.0
-            for j in range(N):
-                te += sub_eq[t, j]
-                tc += cash_j[j]
             equity[t] = te
             cash_out[t] = tc
 
@@ -451,6 +530,11 @@ def run_kernel(
         "cash": cash_out,
         "positions": positions,
         "sub_equity": sub_eq,
+        "last_positions": np.array(pos, dtype=np.float64),
+        "last_sub_equity": np.array(
+            [cash_j[j] + pos[j] * mark[j] if pos[j] > 0.0 else cash_j[j] for j in range(N)],
+            dtype=np.float64,
+        ),
         "f_bar": np.array(f_bar, dtype=np.int64),
         "f_sym": np.array(f_sym, dtype=np.int64),
         "f_side": np.array(f_side, dtype=np.int8),
