@@ -260,55 +260,112 @@ class Sp500Bucket(Bucket):
             return
         start, end = idx[0].date(), idx[-1].date()
         col = {s: j for j, s in enumerate(bars.symbols)}
+        day_ns = np.asarray(days, dtype="datetime64[ns]")
         if params.earnings_days > 0:
             earn = ctx.data.earnings(syms, start, end + dt.timedelta(days=params.earnings_days))
             if earn is not None and len(earn):
-                dates = pd.to_datetime(earn["date"], utc=True).dt.tz_convert(None).dt.normalize()
-                for sym, day in zip(earn["symbol"], dates, strict=True):
-                    j = col.get(sym)
-                    if j is None or pd.isna(day):
-                        continue
-                    # Earnings dates are announced weeks ahead, so knowing them at t is fair.
-                    lo = days.searchsorted(day - pd.Timedelta(days=params.earnings_days))
-                    hi = days.searchsorted(day, side="right")
-                    gaps = (day - days[lo:hi]).days
-                    for t, n in zip(range(lo, hi), gaps.tolist(), strict=True):
-                        blocked[t, j] = True
-                        reasons.setdefault(
-                            (t, j), f"earnings in {n} day{'s' if n != 1 else ''}: blocked"
-                        )
+                self._earnings_block(earn, day_ns, col, params, blocked, reasons)
         news = ctx.data.news(syms, start - dt.timedelta(days=params.news_days), end)
         if news is not None and len(news):
-            df = news[["date", "symbol", "sentiment", "title"]].copy()
-            df["day"] = pd.to_datetime(df["date"], utc=True).dt.tz_convert(None).dt.normalize()
-            df = df[np.isfinite(pd.to_numeric(df["sentiment"], errors="coerce"))]
-            for sym, g in df.groupby("symbol"):
-                j = col.get(sym)
-                if j is None:
-                    continue
-                daily = g.groupby("day")["sentiment"].mean()
-                # Mean over the last news_days calendar days up to and including each bar.
-                # Every calendar day up to the last bar (not just up to the last article), so a
-                # bar after the newest article still sees the articles inside its window.
-                span = pd.date_range(min(daily.index.min(), days[0]), days[-1], freq="D")
-                cal = daily.reindex(span)
-                roll = cal.rolling(params.news_days, min_periods=1).mean()
-                at = roll.reindex(days)
-                bad = np.flatnonzero((at < params.news_block).to_numpy())
-                titles = g[g["title"].astype(str).str.len() > 0].groupby("day")["title"].last()
-                # The latest title published within the news window, for each bar.
-                if len(titles):
-                    recent = titles.reindex(span).ffill(limit=params.news_days - 1).reindex(days)
-                    recent = recent.to_numpy(dtype=object)
-                else:
-                    recent = np.full(len(days), None, dtype=object)
-                values = at.to_numpy()
-                for t in bad:
-                    blocked[t, j] = True
-                    msg = f"negative news ({values[t]:+.2f} over {params.news_days}d): blocked"
-                    title = recent[t]
-                    ok = isinstance(title, str) and title
-                    reasons.setdefault((t, j), f"{msg}: {title}" if ok else msg)
+            self._news_block(news, day_ns, bars.symbols, col, params, blocked, reasons)
+
+    @staticmethod
+    def _earnings_block(
+        earn: pd.DataFrame,
+        day_ns: np.ndarray,
+        col: dict[str, int],
+        params: Params,
+        blocked: np.ndarray,
+        reasons: dict[tuple[int, int], str],
+    ) -> None:
+        """Block the ``earnings_days`` calendar days before each report, up to the report day."""
+        dates = pd.to_datetime(earn["date"], utc=True).dt.tz_convert(None).dt.normalize()
+        cols = earn["symbol"].map(col)
+        ok = (cols.notna() & dates.notna()).to_numpy()
+        if not ok.any():
+            return
+        jj = cols.to_numpy()[ok].astype(np.int64)
+        report = dates.to_numpy(dtype="datetime64[ns]")[ok]
+        # Earnings dates are announced weeks ahead, so knowing them at t is fair.
+        lo = np.searchsorted(day_ns, report - np.timedelta64(params.earnings_days, "D"))
+        hi = np.searchsorted(day_ns, report, side="right")
+        length = np.maximum(hi - lo, 0)
+        which = np.repeat(np.arange(len(jj)), length)
+        offset = np.arange(len(which)) - np.repeat(np.cumsum(length) - length, length)
+        t = lo[which] + offset
+        j = jj[which]
+        blocked[t, j] = True
+        gap = ((report[which] - day_ns[t]) // np.timedelta64(1, "D")).astype(np.int64)
+        # The first report (in the source's order) covering a cell names the reason.
+        _, first = np.unique(t * blocked.shape[1] + j, return_index=True)
+        first.sort()
+        for tk, jk, n in zip(
+            t[first].tolist(), j[first].tolist(), gap[first].tolist(), strict=True
+        ):
+            reasons.setdefault((tk, jk), f"earnings in {n} day{'s' if n != 1 else ''}: blocked")
+
+    @staticmethod
+    def _news_block(
+        news: pd.DataFrame,
+        day_ns: np.ndarray,
+        symbols: list[str],
+        col: dict[str, int],
+        params: Params,
+        blocked: np.ndarray,
+        reasons: dict[tuple[int, int], str],
+    ) -> None:
+        """Block where the mean daily sentiment of the last ``news_days`` days is too low."""
+        df = news[["date", "symbol", "sentiment", "title"]].copy()
+        df["day"] = pd.to_datetime(df["date"], utc=True).dt.tz_convert(None).dt.normalize()
+        df = df[np.isfinite(pd.to_numeric(df["sentiment"], errors="coerce"))]
+        df["j"] = df["symbol"].map(col)
+        df = df[df["j"].notna() & (df["day"] <= day_ns[-1])]
+        if not len(df):
+            return
+        df["j"] = df["j"].astype(np.int64)
+        one = np.timedelta64(1, "D")
+        # Calendar days from the first article (or bar) to the last bar: a bar after the newest
+        # article still sees the articles inside its window.
+        first = min(df["day"].min().to_datetime64().astype("datetime64[ns]"), day_ns[0])
+        n_days = int((day_ns[-1] - first) // one) + 1
+        daily = df.groupby(["j", "day"])["sentiment"].mean()
+        used = np.unique(daily.index.get_level_values(0).to_numpy())
+        where = np.searchsorted(used, daily.index.get_level_values(0).to_numpy())
+        cal_pos = (daily.index.get_level_values(1).to_numpy("datetime64[ns]") - first) // one
+        cal = np.full((n_days, len(used)), np.nan)
+        cal[cal_pos, where] = daily.to_numpy(dtype=np.float64)
+        # Mean over the last news_days calendar days up to and including each bar.
+        roll = pd.DataFrame(cal).rolling(params.news_days, min_periods=1).mean().to_numpy()
+        bar_pos = (day_ns - first) // one
+        at = roll[bar_pos]
+        with np.errstate(invalid="ignore"):
+            bad_t, bad_k = np.nonzero(at < params.news_block)
+        if not len(bad_t):
+            return
+        bad_j = used[bad_k]
+        values = at[bad_t, bad_k]
+        blocked[bad_t, bad_j] = True
+        # The latest title published within the news window, for each blocked bar.
+        titled = df[df["title"].notna() & (df["title"].astype(str).str.len() > 0)]
+        title = np.full(len(bad_t), None, dtype=object)
+        if len(titled):
+            last = titled.groupby(["j", "day"])["title"].last()
+            tj = last.index.get_level_values(0).to_numpy()
+            tday = (last.index.get_level_values(1).to_numpy("datetime64[ns]") - first) // one
+            key = tj * (n_days + 1) + tday  # sorted: groupby sorts by (j, day)
+            at_day = bar_pos[bad_t]
+            hit = np.searchsorted(key, bad_j * (n_days + 1) + at_day, side="right") - 1
+            okh = hit >= 0
+            hit = np.where(okh, hit, 0)
+            okh &= (tj[hit] == bad_j) & (at_day - tday[hit] <= params.news_days - 1)
+            title[okh] = last.to_numpy(dtype=object)[hit[okh]]
+        # Reasons in symbol order, then by bar (earnings reasons already set keep precedence).
+        names = np.array(symbols, dtype=object)[bad_j]
+        for k in np.lexsort((bad_t, names)).tolist():
+            msg = f"negative news ({values[k]:+.2f} over {params.news_days}d): blocked"
+            head = title[k]
+            ok = isinstance(head, str) and head
+            reasons.setdefault((int(bad_t[k]), int(bad_j[k])), f"{msg}: {head}" if ok else msg)
 
     # ------------------------------------------------------------------ explain
     def explain(
