@@ -11,6 +11,11 @@ The simulator starts flat, so positions already held are rebuilt on the panel fi
 purchase on the first row of the panel, on a bar whose volume is made unlimited (no capacity cap
 or impact), funded by extra cash exactly equal to its cost (measured in a first pass). Only the
 fills after the decision bar are booked.
+
+Every sync whose bars cover the whole book also stores a daily mark (cash, positions value,
+equity) for the bars' last day; :meth:`LocalPaperBroker.mark_to` fetches those bars from the data
+context so a daily run marks the account even when no order is working. ``tsys paper report``
+draws the equity curve from these marks.
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ class LocalPaperBroker(Broker):
 
     name = "local"
 
-    def __init__(self, *, ledger: Any, cash: float = 100_000.0, costs: Any = None) -> None:
+    def __init__(
+        self, *, ledger: Any, cash: float = 100_000.0, costs: Any = None, data: Any = None
+    ) -> None:
         from tsys.sim.models import CostModel
 
         if not (isinstance(cash, int | float) and math.isfinite(cash) and cash > 0):
@@ -82,6 +89,8 @@ class LocalPaperBroker(Broker):
         self.ledger = ledger
         self.log = ledger
         self.costs = costs if costs is not None else CostModel()
+        #: Where :meth:`mark_to` gets bars (the run's data hub); None: marks only from sync.
+        self.data = data
         ledger.open_account(self.name, float(cash))
 
     @classmethod
@@ -114,6 +123,7 @@ class LocalPaperBroker(Broker):
             ledger=PaperLedger(store),
             cash=options.get("cash", default_cash),
             costs=cost_model_from_options(options),
+            data=ctx.data,
         )
 
     # ------------------------------------------------------------------ Broker interface
@@ -217,7 +227,9 @@ class LocalPaperBroker(Broker):
         """Fill every working order whose next bar after its decision date is in ``bars``.
 
         Returns the fills booked. Orders whose symbol is not in ``bars``, or whose decision
-        date is the last bar, keep working. Positions are marked at the last close.
+        date is the last bar, keep working. Positions are marked at the last close, and when
+        ``bars`` cover every held symbol the account is stored as that day's mark (unless a
+        later day is already marked: re-running an old day does not rewrite the history).
         """
         import numpy as np
 
@@ -233,6 +245,12 @@ class LocalPaperBroker(Broker):
             if len(rows) == 0 or rows[-1] + 1 >= len(bars.index):
                 continue
             booked += self._fill_group(bars, int(rows[-1]), by_date[d])
+        if len(bars.index) == 0:
+            return booked
+        day = bars.index[-1].date()
+        latest = self.ledger.latest_mark_date(self.name)
+        if latest is not None and latest > day:
+            return booked  # an old day re-run: keep the newer marks
         marks = {}
         for j, s in enumerate(bars.symbols):
             col = bars.close[:, j]
@@ -240,7 +258,34 @@ class LocalPaperBroker(Broker):
             if len(ok):
                 marks[s] = float(col[ok[-1]])
         self.ledger.mark(self.name, marks)
+        book = {s: b for s, b in self.ledger.book(self.name).items() if b.quantity > 0}
+        if all(s in marks for s in book):
+            self.ledger.record_mark(
+                self.name,
+                day,
+                self.ledger.cash(self.name),
+                {s: (b.quantity, marks[s]) for s, b in book.items()},
+            )
         return booked
+
+    def mark_to(self, day: dt.date) -> bool:
+        """Fill what the opens up to ``day`` allow and store ``day``'s mark; True when stored.
+
+        Bars of every held symbol and every working order come from :attr:`data` (the run's
+        data hub). Without a data context only a flat book (all cash) can be marked.
+        """
+        latest = self.ledger.latest_mark_date(self.name)
+        if latest is not None and latest > day:
+            return False
+        held = {s for s, b in self.ledger.book(self.name).items() if b.quantity > 0}
+        symbols = sorted(held | {o.symbol for o in self.open_orders()})
+        if self.data is None or not symbols:
+            if held:
+                return False
+            return self.ledger.record_mark(self.name, day, self.ledger.cash(self.name), {})
+        # 40 calendar days: enough sessions before ``day`` for the simulator's volatility window.
+        self.sync(self.data.bars(symbols, day - dt.timedelta(days=40), day))
+        return self.ledger.latest_mark_date(self.name) == day
 
     def _fill_group(self, bars: Any, i: int, orders: list[Order]) -> list[Fill]:
         import attrs
@@ -371,14 +416,53 @@ def place_run_orders(run: Any, broker: Broker, *, bars: Any = None) -> list[Orde
     """Place a daily run's BUY/SELL plans with ``broker``; return one order per plan.
 
     For the local paper broker, ``bars`` (the run's panel) first fills the orders of earlier
-    runs whose next open is now known, then today's plans are queued with ``run.as_of`` as
-    their decision date. Idempotent: re-running a day returns the same orders.
+    runs whose next open is now known (without ``bars``, :meth:`LocalPaperBroker.mark_to`
+    fetches them from the broker's data context), and the account is marked at ``run.as_of``;
+    then today's plans are queued with ``run.as_of`` as their decision date. A broker with a
+    store log (Alpaca) gets its account recorded as the day's mark. Idempotent: re-running a
+    day returns the same orders.
     """
     if bars is not None and hasattr(broker, "sync"):
         broker.sync(bars)
+    elif hasattr(broker, "mark_to"):
+        _mark_safely(broker.mark_to, run.as_of, broker.name)
     plans = tradable(run.plans)
     try:
-        return broker.submit(plans, decision_date=run.as_of)
+        orders = broker.submit(plans, decision_date=run.as_of)
     except TypeError:
         # A third-party broker whose submit() takes only the plans.
-        return broker.submit(plans)
+        orders = broker.submit(plans)
+    if not hasattr(broker, "mark_to"):
+        _mark_safely(lambda day: record_account_mark(broker, day), run.as_of, broker.name)
+    return orders
+
+
+def _mark_safely(fn: Any, day: dt.date, name: str) -> None:
+    # The equity history is a report's input: failing to read it must never cost the day its
+    # orders, so the failure is logged and the orders go ahead.
+    import logging
+
+    from tsys.errors import TsysError
+
+    try:
+        fn(day)
+    except TsysError as exc:
+        logging.getLogger("tsys.brokers").warning(
+            "paper account %s not marked for %s: %s", name, day.isoformat(), exc.message
+        )
+
+
+def record_account_mark(broker: Broker, day: dt.date) -> bool:
+    """Store ``broker``'s account (as it reports it now) as ``day``'s mark, if it has a store log.
+
+    A remote broker read after the close reports the account at the close. Positions keep
+    their quantities; their value is the reported equity minus cash.
+    """
+    log = getattr(broker, "log", None)
+    if log is None or not hasattr(log, "record_mark"):
+        return False
+    acct = broker.account()
+    positions = {p.symbol: (p.quantity, None) for p in broker.positions()}
+    return log.record_mark(
+        broker.name, day, acct.cash, positions, positions_value=acct.equity - acct.cash
+    )

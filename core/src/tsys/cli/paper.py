@@ -151,56 +151,16 @@ def paper_reconcile(ctx: click.Context, as_json: bool) -> None:
         )
 
 
-def paper_report_data(broker: Any) -> dict[str, Any]:
-    """Fills with realised vs modelled slippage, positions and account, as plain data."""
-    rows = []
-    fill_rows = getattr(broker.log, "fill_rows", None)
-    if fill_rows is not None:
-        for r in fill_rows(broker.name):
-            ref = r["reference_price"]
-            sign = 1 if r["side"] == "buy" else -1
-            realised = None if ref is None else sign * (r["price"] - ref) * r["quantity"]
-            rows.append(
-                {
-                    **r,
-                    "modelled_price": r["price"],
-                    "realised_slippage": realised,
-                    "modelled_slippage": r["slippage"],
-                }
-            )
-    else:
-        for o in broker.log.orders(broker.name):
-            if o.filled_quantity > 0:
-                rows.append(
-                    {
-                        "client_order_id": o.client_order_id,
-                        "symbol": o.symbol,
-                        "side": o.side.value,
-                        "quantity": o.filled_quantity,
-                        "price": o.filled_avg_price,
-                        "modelled_price": None,
-                        "realised_slippage": None,
-                        "modelled_slippage": None,
-                    }
-                )
-    acct = broker.account()
-    start = None
-    if hasattr(broker.log, "starting_cash"):
-        start = broker.log.starting_cash(broker.name)
-    elif broker.log.baseline(broker.name) is not None:
-        start = broker.log.baseline(broker.name).cash
-    return {
-        "broker": broker.name,
-        "starting_cash": start,
-        "cash": acct.cash,
-        "equity": acct.equity,
-        "return": None if not start else acct.equity / start - 1.0,
-        "fills": rows,
-        "positions": [
-            {"symbol": p.symbol, "quantity": p.quantity, "entry_price": p.entry_price}
-            for p in broker.positions()
-        ],
-    }
+def _report_data(ctx: click.Context, broker: Any, demo: bool) -> Any:
+    """The configured data source (the demo market with ``--demo``), for the report's bars."""
+    import attrs
+
+    from tsys.data.sources import open_hub
+
+    cfg = load_config(ctx)
+    if demo:
+        cfg = attrs.evolve(cfg, data=attrs.evolve(cfg.data, source="demo"))
+    return open_hub(cfg)
 
 
 @paper.command(name="report")
@@ -210,60 +170,78 @@ def paper_report_data(broker: Any) -> dict[str, Any]:
     "html",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Also write an HTML report to this file.",
+    help="Also write a self-contained HTML report (charts inline) to this file.",
 )
+@click.option("--demo", is_flag=True, help="Read bars from the demo market (as run-daily --demo).")
 @click.pass_context
-def paper_report(ctx: click.Context, as_json: bool, html: str | None) -> None:
-    """Paper account vs model: each fill next to the simulator's fill, slippage, equity.
+def paper_report(ctx: click.Context, as_json: bool, html: str | None, demo: bool) -> None:
+    """Paper account vs backtest: equity curve, metrics, trades, fills and drift.
 
-    For the local broker the modelled fill is the simulator's own, so realised and modelled
-    slippage agree by construction; for Alpaca the real fill price is shown and the modelled
-    column stays empty until a simulator replay of the same orders is available.
+    \b
+    - Equity: the daily marks of the paper account, with the same metrics as
+      `tsys backtest` and the round-trip trades of its fills.
+    - Fills: each real fill next to the simulator's fill of the same order on the
+      same bar; realised vs modelled slippage in $ and bps. For the local broker
+      they agree by construction (a difference means cash or costs changed).
+    - Drift: the stored orders replayed through one backtest from the same
+      starting cash over the same bars; the gap between the two equity curves,
+      max and final, in $ and %.
     """
-    data = paper_report_data(_broker(ctx))
-    if html is not None:
-        from markupsafe import escape
+    from tsys.brokers.report import paper_report as build
+    from tsys.brokers.report import render_html
 
+    broker = _broker(ctx)
+    data = _report_data(ctx, broker, demo)
+    payload = build(broker, data=data)
+    if html is not None:
         from tsys.daily.artifacts import atomic_write_text
 
-        cells = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{escape(str(r.get(k)))}</td>"
-                for k in (
-                    "client_order_id",
-                    "symbol",
-                    "side",
-                    "quantity",
-                    "price",
-                    "modelled_price",
-                    "realised_slippage",
-                    "modelled_slippage",
-                )
-            )
-            + "</tr>"
-            for r in data["fills"]
-        )
-        atomic_write_text(
-            html,
-            (
-                f"<html><body><h1>tsys paper report: {escape(data['broker'])}</h1>"
-                f"<p>equity {data['equity']:,.2f}, cash {data['cash']:,.2f}</p>"
-                "<table><tr><th>order</th><th>symbol</th><th>side</th><th>qty</th><th>price</th>"
-                "<th>modelled price</th><th>realised slippage</th><th>modelled slippage</th></tr>"
-                f"{cells}</table></body></html>"
-            ),
-        )
+        atomic_write_text(html, render_html(payload))
     if as_json:
-        return _echo_json(data)
+        return _echo_json(payload)
+    _print_report(payload)
+
+
+def _print_report(p: dict[str, Any]) -> None:
+    from tsys.report.backtest import METRICS, fmt
+
     click.echo(
-        f"{data['broker']}: equity {data['equity']:,.2f}, cash {data['cash']:,.2f}"
-        + (f", return {data['return']:+.2%}" if data["return"] is not None else "")
+        f"{p['broker']}: {p['start'] or '-'} to {p['end'] or '-'}  equity {p['equity']:,.2f}, "
+        f"cash {p['cash']:,.2f}"
+        + (f", return {p['return']:+.2%}" if p["return"] is not None else "")
+        + ("  [SYNTHETIC DATA]" if p.get("synthetic") else "")
     )
-    for r in data["fills"]:
-        mod = "-" if r["modelled_price"] is None else f"{r['modelled_price']:.4f}"
-        slip = "-" if r["realised_slippage"] is None else f"{r['realised_slippage']:.2f}"
+    for w in p["warnings"]:
+        click.echo(f"warning: {w}")
+    m = p["metrics"]
+    if m:
+        for key, label, kind in METRICS:
+            if key in m:
+                click.echo(f"  {label:<22} {fmt(m[key], kind):>12}")
+    else:
+        click.echo("  no daily marks yet (run `tsys run-daily --paper`)")
+    d = p["drift"]
+    if d is not None:
         click.echo(
-            f"  {r['symbol']:<10} {r['side']:<4} {r['quantity']:>12g} @ {r['price']:.4f}"
-            f"  modelled {mod}  slippage {slip}"
+            f"drift vs a backtest of the same plans: max {d['max_abs_drift']:,.2f} "
+            f"({d['max_abs_drift_pct']:.4%}) on {d['max_drift_date']}, "
+            f"final {d['final_drift']:,.2f} ({d['final_drift_pct']:.4%})"
         )
+    ok = sum(1 for r in p["fills"] if r["match"])
+    click.echo(f"fills: {len(p['fills'])}, {ok} as modelled")
+    for r in p["fills"]:
+        mod = "-" if r["modelled_price"] is None else f"{r['modelled_price']:.4f}"
+        bps = "-" if r["realised_slippage_bps"] is None else f"{r['realised_slippage_bps']:.1f}"
+        mbps = "-" if r["modelled_slippage_bps"] is None else f"{r['modelled_slippage_bps']:.1f}"
+        click.echo(
+            f"  {r['date']} {r['symbol']:<8} {r['side']:<4} {r['quantity']:>10g} "
+            f"@ {r['price']:.4f} model {mod}  slip {bps}/{mbps} bps"
+            + ("" if r["match"] else f"  DIFFERS: {r['note']}")
+        )
+    if p["trades"]:
+        click.echo(f"trades: {len(p['trades'])}")
+        for t in p["trades"]:
+            click.echo(
+                f"  {t['symbol']:<8} {t['entry_date']}..{t['exit_date']} {t['qty']:>10g} "
+                f"pnl {t['pnl']:>10,.2f}  {t['exit_reason']}"
+            )

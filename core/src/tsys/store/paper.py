@@ -205,8 +205,8 @@ class Mark:
     cash: float
     positions_value: float
     equity: float
-    #: symbol -> (quantity, price it was marked at)
-    positions: dict[str, tuple[float, float]] = attrs.field(factory=dict)
+    #: symbol -> (quantity, price it was marked at; None when the broker gave only a total)
+    positions: dict[str, tuple[float, float | None]] = attrs.field(factory=dict)
 
 
 class StoreOrderLog:
@@ -327,15 +327,21 @@ class StoreOrderLog:
         broker: str,
         day: dt.date,
         cash: float,
-        positions: dict[str, tuple[float, float]],
+        positions: dict[str, tuple[float, float | None]],
+        *,
+        positions_value: float | None = None,
     ) -> bool:
         """Store the account at ``day``'s close (replacing that day's earlier mark).
 
-        Refused (returns False) when a later day is already marked: the book now holds what
-        happened after ``day``, so re-running an old day must not rewrite its history.
+        ``positions`` maps symbol -> (quantity, mark price); ``positions_value`` defaults to
+        the sum of quantity x price (give it when the broker reports only a total). Refused
+        (returns False) when a later day is already marked: the book now holds what happened
+        after ``day``, so re-running an old day must not rewrite its history.
         """
         K = self.m.PaperMark
-        value = sum(q * px for q, px in positions.values())
+        if positions_value is None:
+            positions_value = sum(q * px for q, px in positions.values() if px is not None)
+        value = positions_value
         values = dict(
             cash=float(cash),
             positions_value=float(value),
@@ -359,7 +365,10 @@ class StoreOrderLog:
         K = self.m.PaperMark
         out = []
         for r in K.select().where(K.broker == broker).order_by(K.date):
-            pos = {s: (float(v[0]), float(v[1])) for s, v in json.loads(r.positions).items()}
+            pos = {
+                s: (float(v[0]), None if v[1] is None else float(v[1]))
+                for s, v in json.loads(r.positions).items()
+            }
             out.append(Mark(_date(r.date), r.cash, r.positions_value, r.equity, pos))
         return out
 

@@ -1,0 +1,666 @@
+"""The paper-vs-backtest report: what the paper account did next to what the simulator models.
+
+Three comparisons, all from the store's record of a broker and the bars of the data source:
+
+- **Fills.** Each real fill next to the modelled fill: :func:`tsys.sim.simulate` run on the same
+  order (side, quantity, limit) from its decision bar, with ample cash, on the bars of the fill
+  day. Realised slippage is ``side x (fill price - open) x quantity``; modelled slippage the same
+  with the modelled price. For the local paper broker both come from the simulator, so they
+  agree unless cash or a changed cost model made the broker's fill differ; for Alpaca the real
+  fill is the broker's and the model uses the backtests' default costs.
+- **Equity.** The daily marks (:meth:`tsys.store.paper.StoreOrderLog.marks`) as an equity curve,
+  with :func:`tsys.backtest.metrics.compute` metrics and the round-trip trades of the real fills,
+  in the same shape as ``tsys backtest --json``.
+- **Drift.** A backtest of the same plans: every stored order's target quantity (the position
+  the plans intended after it) replayed through one simulation from the same starting cash over
+  the same bars, its equity compared with the paper marks day by day (max and final drift, in $
+  and %).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from tsys.contracts import AssetClass, Order, OrderStatus, Side
+
+#: Calendar days of bars loaded before a decision: the simulator's volatility window needs them.
+HISTORY_DAYS = 40
+_LOTS = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
+_TOL = 1e-9
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, str):  # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def _close(a: float | None, b: float | None, rel: float = _TOL) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def default_costs_for(broker: Any) -> Callable[[AssetClass], Any]:
+    """The cost model per asset class: the local broker's own, else the backtests' defaults."""
+    own = getattr(broker, "costs", None)
+    if own is not None:
+        return lambda ac: own
+    from tsys.backtest.bucket import default_costs
+
+    return default_costs
+
+
+# ----------------------------------------------------------------------------- real fills
+def real_fills(broker: Any) -> list[dict[str, Any]]:
+    """The fills of ``broker`` from the store: its own fill rows, else its filled orders."""
+    log = broker.log
+    if hasattr(log, "fill_rows"):
+        return [dict(r) for r in log.fill_rows(broker.name)]
+    out = []
+    for o in log.orders(broker.name):
+        if o.filled_quantity <= 0 or o.filled_avg_price is None:
+            continue
+        evs = log.events(broker.name, client_order_id=o.client_order_id)
+        done = [e for e in evs if e.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)]
+        out.append(
+            {
+                "client_order_id": o.client_order_id,
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "quantity": o.filled_quantity,
+                "price": o.filled_avg_price,
+                "reference_price": None,
+                # Alpaca charges no commission on these orders; regulatory fees are not reported
+                # per order, so they show up in reconciliation instead.
+                "fee": 0.0,
+                "slippage": None,
+                "timestamp": (done[-1] if done else evs[-1]).timestamp if evs else o.submitted_at,
+                "unfilled_quantity": max(o.quantity - o.filled_quantity, 0.0),
+            }
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- modelled fills
+def model_fill(
+    bars: Any,
+    symbol: str,
+    decision: dt.date,
+    side: Side,
+    quantity: float,
+    *,
+    limit: float | None,
+    costs: Any,
+) -> dict[str, Any] | None:
+    """The simulator's fill of one order decided at the close of ``decision``.
+
+    Ample cash, so only the bar (open, volume) and the cost model shape it. A sell is modelled
+    from a position of exactly ``quantity`` bought on an earlier bar of unlimited volume (the
+    sell's costs and capacity do not depend on what else is held). None when the bars hold no
+    tradable bar after ``decision``.
+    """
+    import numpy as np
+
+    from tsys.sim import simulate
+
+    sub = bars.select([symbol])
+    dates = np.asarray(sub.index.date)
+    rows = np.flatnonzero(dates <= decision)
+    if len(rows) == 0:
+        return None
+    di = int(rows[-1])
+    panels = {
+        f: np.array(getattr(sub, f), dtype=float)
+        for f in ("open", "high", "low", "close", "volume")
+    }
+    index = list(sub.index)
+    if side is Side.SELL and di < 1:
+        for f, a in panels.items():
+            panels[f] = np.vstack([a[:1], a])
+        index.insert(0, index[0] - dt.timedelta(days=1))
+        di += 1
+    T = len(index)
+    tq = np.full((T, 1), np.nan)
+    lim = np.full((T, 1), np.nan)
+    if side is Side.SELL:
+        tq[0, 0] = quantity
+        panels["volume"][1, 0] = 1e18
+        tq[di, 0] = 0.0
+    else:
+        tq[di, 0] = quantity
+        if limit is not None:
+            lim[di, 0] = limit
+    high = np.nanmax(panels["high"]) if np.isfinite(panels["high"]).any() else 1.0
+    cash = quantity * high * 4.0 + 1e6
+    res = simulate(
+        **panels,
+        target_qty=tq,
+        limit_price=lim,
+        costs=costs,
+        lot_size=[_LOTS[sub.asset_class_of(symbol)]],
+        cash=cash,
+    )
+    f = res.fill_arrays
+    want = 1 if side is Side.BUY else -1
+    hits = [k for k in range(len(f["bar"])) if int(f["bar"][k]) > di and int(f["side"][k]) == want]
+    if not hits:
+        return None
+    k = hits[0]
+    t = int(f["bar"][k])
+    return {
+        "date": index[t].date(),
+        "quantity": float(f["qty"][k]),
+        "price": float(f["price"][k]) if f["qty"][k] > 0 else None,
+        "reference_price": float(f["ref_price"][k]),
+        "fee": float(f["fee"][k]),
+        "unfilled_quantity": float(f["unfilled_qty"][k]),
+        "open": float(panels["open"][t, 0]),
+        "low": float(panels["low"][t, 0]),
+        "high": float(panels["high"][t, 0]),
+    }
+
+
+def compare_fills(
+    broker: Any, bars: Any, fills: list[dict[str, Any]], costs_for: Callable[[AssetClass], Any]
+) -> list[dict[str, Any]]:
+    """Each real fill with its modelled twin, and realised vs modelled slippage."""
+    log = broker.log
+    decisions = log.decision_dates(broker.name) if hasattr(log, "decision_dates") else {}
+    out = []
+    for r in fills:
+        order: Order | None = log.get_order(broker.name, r["client_order_id"])
+        side = Side(r["side"])
+        sign = 1.0 if side is Side.BUY else -1.0
+        when = r["timestamp"].date() if isinstance(r["timestamp"], dt.datetime) else r["timestamp"]
+        row: dict[str, Any] = {**r, "date": when, "side": side.value}
+        decision = decisions.get(r["client_order_id"])
+        model = None
+        note = ""
+        if bars is None:
+            note = "no bars: modelled fill not computed"
+        elif order is None:
+            note = "order not in the log: modelled fill not computed"
+        elif r["symbol"] not in bars.symbols:
+            note = f"no bars of {r['symbol']}: modelled fill not computed"
+        else:
+            if decision is None:
+                # Without a stored decision day the order was decided at the close before the
+                # day it filled.
+                earlier = [d.date() for d in bars.index if d.date() < when]
+                decision = earlier[-1] if earlier else None
+            if decision is not None:
+                model = model_fill(
+                    bars,
+                    r["symbol"],
+                    decision,
+                    side,
+                    order.quantity,
+                    limit=order.limit_price if side is Side.BUY else None,
+                    costs=costs_for(order.asset_class),
+                )
+            if model is None:
+                note = "the simulator finds no tradable bar after the decision"
+        q = r["quantity"]
+        ref = model["open"] if model is not None else r.get("reference_price")
+        row["decision_date"] = decision
+        row["open"] = None if model is None else model["open"]
+        row["bar_low"] = None if model is None else model["low"]
+        row["bar_high"] = None if model is None else model["high"]
+        row["realised_slippage"] = None if ref is None else sign * (r["price"] - ref) * q
+        row["realised_slippage_bps"] = None if not ref else sign * (r["price"] / ref - 1) * 1e4
+        if model is None or model["price"] is None:
+            row.update(
+                modelled_date=None if model is None else model["date"],
+                modelled_quantity=None if model is None else model["quantity"],
+                modelled_price=None,
+                modelled_fee=None,
+                modelled_slippage=None,
+                modelled_slippage_bps=None,
+                match=False,
+                note=note or "the simulator leaves this order unfilled",
+            )
+            out.append(row)
+            continue
+        mp = model["price"]
+        row.update(
+            modelled_date=model["date"],
+            modelled_quantity=model["quantity"],
+            modelled_price=mp,
+            modelled_fee=model["fee"],
+            modelled_slippage=sign * (mp - ref) * q,
+            modelled_slippage_bps=sign * (mp / ref - 1) * 1e4,
+        )
+        diffs = []
+        if model["date"] != when:
+            diffs.append(f"modelled on {model['date']}, filled on {when}")
+        if not _close(model["quantity"], q):
+            diffs.append(f"quantity {q:g} vs modelled {model['quantity']:g}")
+        if not _close(mp, r["price"]):
+            diffs.append(f"price {r['price']:.6g} vs modelled {mp:.6g}")
+        if _close(model["quantity"], q) and not _close(model["fee"], r["fee"]):
+            diffs.append(f"fee {r['fee']:.6g} vs modelled {model['fee']:.6g}")
+        row["match"] = not diffs
+        row["note"] = "; ".join(diffs)
+        out.append(row)
+    return out
+
+
+# ----------------------------------------------------------------------------- trades
+def round_trips(
+    fills: list[dict[str, Any]], orders: dict[str, Order], dates: list[dt.date], last: dict
+) -> list[dict[str, Any]]:
+    """Flat-to-flat trades of the real fills, in the backtest's trade format.
+
+    An open trade is valued at ``last[symbol]`` (the latest mark) with exit reason ``open``.
+    ``bars_held`` counts marked days; ``r_multiple`` uses the entry order's stop.
+    """
+    import bisect
+
+    def pos(d: dt.date) -> int:
+        return max(bisect.bisect_right(dates, d) - 1, 0)
+
+    out = []
+    by_symbol: dict[str, list[dict[str, Any]]] = {}
+    for f in fills:
+        by_symbol.setdefault(f["symbol"], []).append(f)
+    for symbol, fs in sorted(by_symbol.items()):
+        cur: dict[str, Any] | None = None
+        held = 0.0
+        for f in sorted(fs, key=lambda f: f["timestamp"]):
+            d = f["date"]
+            if f["side"] == "buy":
+                if cur is None:
+                    o = orders.get(f["client_order_id"])
+                    cur = {
+                        "entry": d,
+                        "bq": 0.0,
+                        "bn": 0.0,
+                        "sq": 0.0,
+                        "sn": 0.0,
+                        "fees": 0.0,
+                        "stop": None if o is None else o.stop_price,
+                    }
+                cur["bq"] += f["quantity"]
+                cur["bn"] += f["quantity"] * f["price"]
+                held += f["quantity"]
+            else:
+                if cur is None:
+                    continue  # a sell of something held before tsys's record began
+                cur["sq"] += f["quantity"]
+                cur["sn"] += f["quantity"] * f["price"]
+                held -= f["quantity"]
+            cur["fees"] += f["fee"]
+            if held <= 1e-9:
+                out.append(_trade(symbol, cur, d, "exit", pos))
+                cur, held = None, 0.0
+        if cur is not None:
+            px = last.get(symbol)
+            if px is not None:
+                cur["sn"] += held * px
+                cur["sq"] += held
+            out.append(_trade(symbol, cur, dates[-1] if dates else cur["entry"], "open", pos))
+    return out
+
+
+def _trade(symbol: str, c: dict[str, Any], exit_day: dt.date, reason: str, pos) -> dict:
+    entry_price = c["bn"] / c["bq"]
+    exit_price = c["sn"] / c["sq"] if c["sq"] > 0 else math.nan
+    pnl = c["sn"] - c["bn"] - c["fees"]
+    risk = (entry_price - c["stop"]) * c["bq"] if c["stop"] is not None else math.nan
+    return {
+        "symbol": symbol,
+        "entry_date": c["entry"].isoformat(),
+        "exit_date": exit_day.isoformat(),
+        "entry_price": entry_price,
+        "exit_price": exit_price,
+        "qty": c["bq"],
+        "pnl": pnl,
+        "r_multiple": pnl / risk if risk > 0 else math.nan,
+        "bars_held": pos(exit_day) - pos(c["entry"]),
+        "exit_reason": reason,
+    }
+
+
+# ----------------------------------------------------------------------------- drift
+def planned_targets(
+    orders: list[Order], decisions: dict[str, dt.date]
+) -> list[tuple[dt.date, str, float, float | None]]:
+    """(decision day, symbol, target quantity, buy limit) per order, in decision order.
+
+    The target is the position the plans intended after the order: the running sum of every
+    earlier order's quantity (a sell never below zero). Rejected orders, and orders canceled
+    before any fill, never traded and are left out.
+    """
+    keep = [
+        o
+        for o in orders
+        if o.client_order_id in decisions
+        and o.status is not OrderStatus.REJECTED
+        and not (o.status is OrderStatus.CANCELED and o.filled_quantity <= 0)
+    ]
+    keep.sort(key=lambda o: (decisions[o.client_order_id], o.submitted_at, o.client_order_id))
+    planned: dict[str, float] = {}
+    out = []
+    for o in keep:
+        have = planned.get(o.symbol, 0.0)
+        if o.side is Side.BUY:
+            tgt = have + o.quantity
+        else:
+            tgt = have - o.quantity
+            if tgt < _LOTS[o.asset_class] * 0.5:
+                tgt = 0.0
+        planned[o.symbol] = tgt
+        limit = o.limit_price if o.side is Side.BUY else None
+        out.append((decisions[o.client_order_id], o.symbol, tgt, limit))
+    return out
+
+
+def replay(
+    bars: Any,
+    targets: list[tuple[dt.date, str, float, float | None]],
+    *,
+    cash: float,
+    costs_for: Callable[[AssetClass], Any],
+) -> Any:
+    """One simulation of the planned targets over ``bars`` from ``cash`` (a SimResult)."""
+    import numpy as np
+
+    from tsys.sim import simulate
+
+    syms = list(bars.symbols)
+    dates = np.asarray(bars.index.date)
+    T, N = len(dates), len(syms)
+    tq = np.full((T, N), np.nan)
+    lim = np.full((T, N), np.nan)
+    for day, symbol, tgt, limit in targets:
+        rows = np.flatnonzero(dates <= day)
+        if len(rows) == 0:
+            continue
+        i, j = int(rows[-1]), syms.index(symbol)
+        tq[i, j] = tgt
+        lim[i, j] = np.nan if limit is None else limit
+    acs = [bars.asset_class_of(s) for s in syms]
+    return simulate(
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        bars.volume,
+        target_qty=tq,
+        limit_price=lim,
+        costs=[costs_for(a) for a in acs],
+        lot_size=[_LOTS[a] for a in acs],
+        cash=cash,
+        index=bars.index,
+        symbols=syms,
+    )
+
+
+# ----------------------------------------------------------------------------- the report
+def paper_report(
+    broker: Any,
+    *,
+    data: Any = None,
+    costs_for: Callable[[AssetClass], Any] | None = None,
+) -> dict[str, Any]:
+    """The whole report as JSON-ready data (see the module docstring).
+
+    Parameters
+    ----------
+    broker
+        An open broker with a store log (``broker.log``: the local ledger or a StoreOrderLog).
+    data
+        Anything with ``bars(symbols, start, end)`` (a DataHub); None: the broker's own
+        ``data`` context. Without bars the modelled fills and the drift are left out.
+    costs_for
+        Cost model per asset class (default: :func:`default_costs_for`).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from tsys.backtest import metrics
+
+    log = broker.log
+    name = broker.name
+    costs_for = costs_for or default_costs_for(broker)
+    data = data if data is not None else getattr(broker, "data", None)
+    warnings: list[str] = []
+
+    start_cash = log.starting_cash(name) if hasattr(log, "starting_cash") else None
+    baseline = log.baseline(name)
+    if start_cash is None and baseline is not None:
+        start_cash = baseline.cash
+        if baseline.positions:
+            warnings.append(
+                "the account held positions before tsys traded in it "
+                f"({', '.join(sorted(baseline.positions))}); the replay starts from cash only"
+            )
+    marks = log.marks(name) if hasattr(log, "marks") else []
+    dates = [m.date for m in marks]
+    acct = broker.account()
+    orders = log.orders(name)
+    by_id = {o.client_order_id: o for o in orders}
+    decisions = log.decision_dates(name) if hasattr(log, "decision_dates") else {}
+    fills = real_fills(broker)
+
+    bars = None
+    symbols = sorted({o.symbol for o in orders})
+    if symbols and data is not None:
+        first = min(list(decisions.values()) or [o.submitted_at.date() for o in orders])
+        last_day = max(
+            [*dates, *(f["timestamp"].date() for f in fills), *decisions.values(), first]
+        )
+        try:
+            bars = data.bars(symbols, first - dt.timedelta(days=HISTORY_DAYS), last_day)
+        except Exception as exc:  # a source failing must not cost the report its record part
+            warnings.append(f"bars not loaded ({type(exc).__name__}: {exc}); no model, no drift")
+        if bars is not None:
+            missing = sorted(set(symbols) - set(bars.symbols))
+            if missing:
+                warnings.append(
+                    f"the data source has no bars of {', '.join(missing)}: their fills are not "
+                    "modelled and the drift is not computed (is it the source the runs used?)"
+                )
+    elif symbols:
+        warnings.append("no data source: modelled fills and drift are not computed")
+
+    compared = compare_fills(broker, bars, fills, costs_for)
+    for r in compared:
+        r["date"] = r["date"].isoformat()
+        for k in ("decision_date", "modelled_date"):
+            if isinstance(r.get(k), dt.date):
+                r[k] = r[k].isoformat()
+        r["timestamp"] = r["timestamp"].isoformat()
+
+    # Equity curve and metrics, in the backtest's format.
+    crypto_only = bool(orders) and all(o.asset_class is AssetClass.CRYPTO for o in orders)
+    ppy = 365 if crypto_only else 252
+    last_prices = {s: px for s, (q, px) in (marks[-1].positions if marks else {}).items()}
+    book = getattr(log, "book", None)
+    if book is not None:
+        for s, b in book(name).items():
+            if b.last_price is not None:
+                last_prices.setdefault(s, b.last_price)
+    trade_fills = [
+        {**f, "date": f["timestamp"].date()} for f in sorted(fills, key=lambda f: f["timestamp"])
+    ]
+    trades = round_trips(trade_fills, by_id, dates, last_prices)
+    result_metrics: dict[str, Any] = {}
+    if marks:
+        eq = np.array([m.equity for m in marks])
+        pv = np.array([m.positions_value for m in marks])
+        tdf = pd.DataFrame(trades, columns=["symbol", "pnl", "r_multiple", "exit_reason"])
+        sym_ix = {s: j for j, s in enumerate(symbols)}
+        fdf = pd.DataFrame(
+            {
+                "bar": [
+                    max(int(np.searchsorted(np.array(dates), f["date"], side="right")) - 1, 0)
+                    for f in trade_fills
+                ],
+                "symbol_index": [sym_ix.get(f["symbol"], 0) for f in trade_fills],
+                "qty": [f["quantity"] for f in trade_fills],
+                "price": [f["price"] for f in trade_fills],
+            }
+        )
+        got = metrics.compute(eq, trades=tdf, fills=fdf, positions_value=pv, periods_per_year=ppy)
+        result_metrics = {k: float(v) for k, v in got.items() if isinstance(v, int | float)}
+        result_metrics["trades"] = result_metrics.get("trade_count", 0.0)
+        held = [t["bars_held"] for t in trades if t["exit_reason"] != "open"]
+        result_metrics["avg_bars_held"] = float(np.mean(held)) if held else math.nan
+
+    # Drift against a replay of the same plans.
+    drift: dict[str, Any] | None = None
+    if bars is not None and marks and start_cash and set(symbols) <= set(bars.symbols):
+        res = replay(bars, planned_targets(orders, decisions), cash=start_cash, costs_for=costs_for)
+        bdates = np.asarray(bars.index.date)
+        rows = [int(np.flatnonzero(bdates <= d)[-1]) if (bdates <= d).any() else -1 for d in dates]
+        rep_eq = [float(res.equity[i]) if i >= 0 else start_cash for i in rows]
+        paper_eq = [m.equity for m in marks]
+        diff = [p - r for p, r in zip(paper_eq, rep_eq, strict=True)]
+        pct = [d / r if r else math.nan for d, r in zip(diff, rep_eq, strict=True)]
+        k = int(np.argmax(np.abs(diff)))
+        fills_df = res.fills
+        drift = {
+            "dates": [d.isoformat() for d in dates],
+            "paper_equity": paper_eq,
+            "backtest_equity": rep_eq,
+            "drift": diff,
+            "drift_pct": pct,
+            "max_abs_drift": abs(diff[k]),
+            "max_abs_drift_pct": abs(pct[k]),
+            "max_drift_date": dates[k].isoformat(),
+            "final_drift": diff[-1],
+            "final_drift_pct": pct[-1],
+            "backtest_fills": int((fills_df["qty"] > 0).sum()),
+            "backtest_cash": float(res.cash[rows[-1]]) if rows[-1] >= 0 else start_cash,
+        }
+    return _clean(
+        {
+            "broker": name,
+            "paper": bool(getattr(broker, "paper", True)),
+            "starting_cash": start_cash,
+            "cash": acct.cash,
+            "equity": acct.equity,
+            "return": None if not start_cash else acct.equity / start_cash - 1.0,
+            "start": dates[0].isoformat() if dates else None,
+            "end": dates[-1].isoformat() if dates else None,
+            "dates": [d.isoformat() for d in dates],
+            "equity_curve": [m.equity for m in marks],
+            "cash_curve": [m.cash for m in marks],
+            "positions_value": [m.positions_value for m in marks],
+            "metrics": result_metrics,
+            "trades": trades,
+            "fills": compared,
+            "all_fills_match": all(r["match"] for r in compared),
+            "drift": drift,
+            "positions": [
+                {"symbol": p.symbol, "quantity": p.quantity, "entry_price": p.entry_price}
+                for p in broker.positions()
+            ],
+            "synthetic": bool(getattr(data, "synthetic", False)),
+            "warnings": warnings,
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- HTML
+def render_html(p: dict[str, Any]) -> str:
+    """A self-contained HTML page of :func:`paper_report`'s payload (inline CSS and SVG)."""
+    from markupsafe import escape
+
+    from tsys.report.backtest import METRICS, drawdown, fmt, line_chart
+
+    def num(x: Any, spec: str = ",.2f") -> str:
+        return "n/a" if x is None else format(x, spec)
+
+    title = f"tsys paper report: {p['broker']}"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{escape(title)}</title><style>body{{font-family:sans-serif;max-width:960px;"
+        "margin:24px auto;padding:0 12px}}table{border-collapse:collapse;width:100%;"
+        "font-size:13px}th,td{padding:3px 6px;border-bottom:1px solid #eee;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}.bad{color:#b91c1c}"
+        ".warn{background:#fef3c7;padding:8px}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f"<p>{escape(p['start'] or '-')} to {escape(p['end'] or '-')} &middot; starting cash "
+        f"{num(p['starting_cash'])} &middot; cash <b id='cash'>{num(p['cash'])}</b> &middot; "
+        f"equity <b id='equity'>{num(p['equity'])}</b></p>",
+    ]
+    if p.get("synthetic"):
+        parts.append("<p class='warn'>SYNTHETIC DATA: the demo market, not real prices.</p>")
+    for w in p.get("warnings", []):
+        parts.append(f"<p class='warn'>{escape(w)}</p>")
+    parts.append("<h2>Metrics</h2><table id='metrics'><tr><th>Metric</th><th>paper</th></tr>")
+    m = p["metrics"]
+    for key, label, kind in METRICS:
+        if key in m:
+            parts.append(
+                f"<tr data-metric='{key}'><td>{label}</td>"
+                f"<td data-value='{m[key] if m[key] is not None else ''}'>{fmt(m[key], kind)}</td></tr>"
+            )
+    parts.append("</table>")
+    drift = p.get("drift")
+    if p["dates"]:
+        series = [("paper", p["equity_curve"], "#2563eb")]
+        if drift is not None:
+            series.append(("backtest of the same plans", drift["backtest_equity"], "#9ca3af"))
+        parts.append("<h2>Equity</h2>" + line_chart(p["dates"], series, title="equity"))
+        parts.append(
+            "<h2>Drawdown</h2>"
+            + line_chart(
+                p["dates"],
+                [("paper", drawdown(p["equity_curve"]), "#2563eb")],
+                percent=True,
+                fill_to_zero=True,
+                title="drawdown",
+            )
+        )
+    if drift is not None:
+        parts.append(
+            "<h2>Drift against a backtest of the same plans</h2><p id='drift'>"
+            f"max {num(drift['max_abs_drift'])} ({num(drift['max_abs_drift_pct'] * 100, '.4f')}%)"
+            f" on {escape(drift['max_drift_date'])}; final {num(drift['final_drift'])} "
+            f"({num(drift['final_drift_pct'] * 100, '.4f')}%)</p>"
+        )
+    parts.append(
+        "<h2>Fills: realised vs modelled</h2><table id='fills'><tr><th>order</th><th>date</th>"
+        "<th>side</th><th>qty</th><th>price</th><th>modelled</th><th>fee</th><th>modelled fee"
+        "</th><th>slippage $</th><th>modelled $</th><th>bps</th><th>modelled bps</th><th>note"
+        "</th></tr>"
+    )
+    for r in p["fills"]:
+        cls = "" if r["match"] else " class='bad'"
+        parts.append(
+            f"<tr{cls}><td>{escape(r['client_order_id'])}</td><td>{escape(r['date'])}</td>"
+            f"<td>{escape(r['side'])}</td><td>{r['quantity']:g}</td><td>{num(r['price'], '.4f')}"
+            f"</td><td>{num(r['modelled_price'], '.4f')}</td><td>{num(r['fee'])}</td>"
+            f"<td>{num(r['modelled_fee'])}</td><td>{num(r['realised_slippage'])}</td>"
+            f"<td>{num(r['modelled_slippage'])}</td><td>{num(r['realised_slippage_bps'], '.2f')}"
+            f"</td><td>{num(r['modelled_slippage_bps'], '.2f')}</td><td>{escape(r['note'])}</td>"
+            "</tr>"
+        )
+    parts.append(
+        "</table><h2>Trades</h2><table id='trades'><tr><th>Symbol</th><th>Entry</th><th>Exit"
+        "</th><th>Qty</th><th>Entry price</th><th>Exit price</th><th>PnL</th><th>R</th>"
+        "<th>Bars</th><th>Exit reason</th></tr>"
+    )
+    for t in p["trades"]:
+        parts.append(
+            f"<tr><td>{escape(t['symbol'])}</td><td>{t['entry_date']}</td><td>{t['exit_date']}"
+            f"</td><td>{t['qty']:g}</td><td>{num(t['entry_price'], '.4f')}</td>"
+            f"<td>{num(t['exit_price'], '.4f')}</td><td>{num(t['pnl'])}</td>"
+            f"<td>{num(t['r_multiple'])}</td><td>{t['bars_held']}</td>"
+            f"<td>{escape(t['exit_reason'])}</td></tr>"
+        )
+    parts.append("</table><p>Generated by tsys.</p></body></html>")
+    return "".join(parts)
