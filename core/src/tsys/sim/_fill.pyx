@@ -15,6 +15,16 @@ from libc.stdlib cimport free, malloc, realloc
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define TSYS_PREFETCH(p) __builtin_prefetch((const void *)(p))
+    #else
+    #define TSYS_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void TSYS_PREFETCH(const double *p) noexcept nogil
+
 # Reason codes (tsys.sim.REASONS) and order kinds, as in reference.py.
 cdef enum:
     ENTRY = 0
@@ -327,31 +337,276 @@ cdef int do_sell(State *st, FillBuf *b, double *cash, bint sharing, Py_ssize_t t
     return record(b, t, j, -1, reason, q, px, ref, fee, q_des - q, NAN, st.pos[j])
 
 
-cdef int kernel(const Bars *p, const double[:, ::1] tgt,
-                bint tgt_is_qty, bint use_signals, const unsigned char[:, ::1] ent,
-                const unsigned char[:, ::1] ext, const double[:, ::1] lim,
-                const double[:, ::1] spx, const double[:, ::1] tpx,
-                const long long[::1] atrw, const long long[::1] volw,
-                const double[::1] fee_rate, const double[::1] fee_ps, const double[::1] fee_min,
-                const double[::1] slip, const double[::1] impact, const double[::1] maxp,
-                const double[::1] lot, const double[::1] sl, const double[::1] tp,
-                const double[::1] atrm, const long long[::1] tstop, double cash0, bint sharing,
-                bint rec, double[::1] equity, double[::1] cash_out, double[:, ::1] positions,
-                double[:, ::1] sub_eq, State *st, FillBuf *b) noexcept nogil:
+cdef struct Params:
+    # per-symbol parameter arrays (N each) and run flags
+    const double *fee_rate
+    const double *fee_ps
+    const double *fee_min
+    const double *slip
+    const double *impact
+    const double *maxp
+    const double *lot
+    const double *sl
+    const double *tp
+    const double *atrm
+    const long long *atrw
+    const long long *volw
+    const long long *tstop
+    bint sharing
+    bint tgt_is_qty
+
+
+cdef inline int sell(State *st, FillBuf *b, double *cash, const Params *q, Py_ssize_t t,
+                     Py_ssize_t j, double q_des, double px, double ref, int reason,
+                     double vol_tj) noexcept nogil:
+    return do_sell(st, b, cash, q.sharing, t, j, q_des, px, ref, reason, vol_tj, q.maxp, q.lot,
+                   q.fee_rate, q.fee_ps, q.fee_min)
+
+
+cdef int open_order(State *st, const Bars *p, const Params *q, FillBuf *b, double *cash,
+                    Py_ssize_t t, Py_ssize_t j, double e_total, bint ts, int kind,
+                    Py_ssize_t *nb) noexcept nogil:
+    """Pass B for one symbol: its time stop or pending order at the open of ``t``.
+
+    Sells execute at once; a buy is stashed in ``st.b_*`` and appended to ``st.b_list``.
+    Returns -1 when out of memory, else 0.
+    """
+    cdef Py_ssize_t i = t * p.N + j
+    cdef double oj, vj, val, delta, ref, s, dv, part, capq, px, q_tgt, cap, e_j = 0.0
+    cdef int reason
+    cdef bint is_limit
+    if not valid_bar(p.o[i], p.h[i], p.lo[i], p.c[i], p.v[i]):
+        return 0  # nothing trades on this bar; the order waits for a tradable one
+    oj = p.o[i]
+    vj = p.v[i]
+    st.pend[j] = K_NONE
+    if ts:
+        return sell(st, b, cash, q, t, j, st.pos[j], oj * (1.0 - q.slip[j]), oj, TIME_STOP, vj)
+    val = st.pend_val[j]
+    if kind == K_SIG_EXIT:
+        if st.pos[j] <= 0.0:
+            return 0
+        delta = -st.pos[j]
+        reason = EXIT
+    elif kind == K_SIG_ENTRY and st.pos[j] > 0.0:
+        return 0
+    else:
+        if kind == K_QTY:
+            delta = floor_lot(val, q.lot[j]) - st.pos[j]
+        elif val == 0.0:
+            delta = -st.pos[j]
+        else:
+            e_j = e_total
+            if not q.sharing:
+                e_j = st.cash_j[j]
+                if st.pos[j] > 0.0:
+                    e_j += st.pos[j] * oj
+            if kind == K_SIG_ENTRY and q.tgt_is_qty:
+                delta = floor_lot(val, q.lot[j])
+            else:
+                delta = val * e_j / oj - st.pos[j]
+        if st.pos[j] == 0.0:
+            reason = ENTRY
+        elif kind != K_QTY and val == 0.0:
+            reason = EXIT
+        elif kind == K_QTY and delta == -st.pos[j]:
+            reason = EXIT
+        else:
+            reason = REBALANCE
+    if delta == 0.0:
+        return 0
+    ref = oj
+    is_limit = False
+    if delta > 0.0 and st.pend_lim[j] == st.pend_lim[j]:
+        is_limit = True
+        if p.lo[i] > st.pend_lim[j]:
+            return record(b, t, j, 1, reason, 0.0, NAN, NAN, 0.0, delta, NAN, st.pos[j])
+        if st.pend_lim[j] < ref:
+            ref = st.pend_lim[j]
+    s = 0.0
+    if not is_limit:
+        s = q.slip[j]
+        if q.impact[j] > 0.0 and q.volw[j] > 0:
+            dv = vol_at(p, t, j, q.volw[j])
+            if dv == dv:
+                part = fabs(delta)
+                if q.maxp[j] < INFINITY:
+                    capq = q.maxp[j] * vj
+                    if part > capq:
+                        part = capq
+                s = s + q.impact[j] * dv * sqrt(part / vj)
+    if delta < 0.0:
+        px = ref * (1.0 - s)
+        if kind == K_WEIGHT and val != 0.0:
+            q_tgt = floor_lot(val * e_j / (px * (1.0 + q.fee_rate[j]) + q.fee_ps[j]), q.lot[j])
+            delta = q_tgt - st.pos[j]
+            if delta >= 0.0:
+                return 0
+        return sell(st, b, cash, q, t, j, -delta, px, ref, reason, vj)
+    px = ref * (1.0 + s)
+    if (kind == K_WEIGHT or kind == K_SIG_ENTRY) and not q.tgt_is_qty:
+        q_tgt = floor_lot(val * e_j / (px * (1.0 + q.fee_rate[j]) + q.fee_ps[j]), q.lot[j])
+        delta = q_tgt - st.pos[j]
+        if delta <= 0.0:
+            return 0
+    cap = INFINITY
+    if q.maxp[j] < INFINITY:
+        cap = floor_lot(q.maxp[j] * vj, q.lot[j])
+    st.b_des[j] = delta
+    st.b_q[j] = delta if delta <= cap else cap
+    st.b_px[j] = px
+    st.b_ref[j] = ref
+    st.b_reason[j] = reason
+    st.b_list[nb[0]] = j
+    nb[0] += 1
+    return 0
+
+
+cdef int execute_buy(State *st, const Bars *p, const Params *q, FillBuf *b, double *cash,
+                     Py_ssize_t t, Py_ssize_t j) noexcept nogil:
+    """Pass C for one stashed buy: as much of it as the cash available pays for."""
+    cdef double avail, qq, px, fee, stop0
+    cdef bint trail
+    avail = cash[0] if q.sharing else st.cash_j[j]
+    qq = affordable(st.b_q[j], st.b_px[j], avail, q.fee_rate[j], q.fee_ps[j], q.fee_min[j],
+                    q.lot[j])
+    px = st.b_px[j]
+    if qq <= 0.0:
+        return record(b, t, j, 1, st.b_reason[j], 0.0, NAN, NAN, 0.0, st.b_des[j], NAN,
+                      st.pos[j])
+    fee = fee_of(qq, px, q.fee_rate[j], q.fee_ps[j], q.fee_min[j])
+    if q.sharing:
+        cash[0] -= qq * px + fee
+    else:
+        st.cash_j[j] -= qq * px + fee
+    st.used[j] += qq
+    if st.pos[j] == 0.0:
+        st.ebar[j] = t
+        st.hh[j] = st.b_ref[j]
+        st.fstop[j] = st.pend_stop[j]
+        st.ftgt[j] = st.pend_tgt[j]
+        st.avg[j] = px
+        st.pos[j] = qq
+        stop0 = stop_level(st, p, t, j, q.sl, q.atrm, q.atrw, &trail)
+        if not (stop0 > -INFINITY):
+            stop0 = NAN
+    else:
+        st.avg[j] = (st.avg[j] * st.pos[j] + qq * px) / (st.pos[j] + qq)
+        st.pos[j] += qq
+        stop0 = NAN
+    return record(b, t, j, 1, st.b_reason[j], qq, px, st.b_ref[j], fee, st.b_des[j] - qq, stop0,
+                  st.pos[j])
+
+
+cdef int intrabar(State *st, const Bars *p, const Params *q, FillBuf *b, double *cash,
+                  Py_ssize_t t, Py_ssize_t j) noexcept nogil:
+    """Pass D for one held position with a level: stop, target, gaps; then the highest high."""
+    cdef Py_ssize_t i = t * p.N + j
+    cdef double s_lvl, p_lvl, p2, oj, vj
+    cdef bint trail
+    cdef int sreason, rc = 0
+    if not valid_bar(p.o[i], p.h[i], p.lo[i], p.c[i], p.v[i]):
+        return 0
+    s_lvl = stop_level(st, p, t, j, q.sl, q.atrm, q.atrw, &trail)
+    p_lvl = INFINITY
+    if st.ftgt[j] == st.ftgt[j]:
+        p_lvl = st.ftgt[j]
+    if q.tp[j] == q.tp[j]:
+        p2 = st.avg[j] * (1.0 + q.tp[j])
+        if p2 < p_lvl:
+            p_lvl = p2
+    sreason = TRAILING_STOP if trail else STOP
+    oj = p.o[i]
+    vj = p.v[i]
+    if oj <= s_lvl:
+        rc = sell(st, b, cash, q, t, j, st.pos[j], oj * (1.0 - q.slip[j]), oj, sreason, vj)
+    elif oj >= p_lvl:
+        rc = sell(st, b, cash, q, t, j, st.pos[j], oj, oj, TARGET, vj)
+    elif p.lo[i] <= s_lvl:
+        rc = sell(st, b, cash, q, t, j, st.pos[j], s_lvl * (1.0 - q.slip[j]), s_lvl, sreason,
+                  vj)
+    elif p.h[i] >= p_lvl:
+        rc = sell(st, b, cash, q, t, j, st.pos[j], p_lvl, p_lvl, TARGET, vj)
+    if st.pos[j] > 0.0 and p.h[i] > st.hh[j]:
+        st.hh[j] = p.h[i]
+    return rc
+
+
+cdef int buf_append(FillBuf *dst, FillBuf *src) noexcept nogil:
+    """Move the records of ``src`` to the end of ``dst`` (in order) and empty ``src``."""
+    cdef Py_ssize_t i, k
+    for i in range(src.n):
+        if dst.n == dst.cap:
+            if buf_grow(dst) != 0:
+                return -1
+        k = dst.n
+        dst.bar[k] = src.bar[i]
+        dst.sym[k] = src.sym[i]
+        dst.side[k] = src.side[i]
+        dst.reason[k] = src.reason[i]
+        dst.qty[k] = src.qty[i]
+        dst.price[k] = src.price[i]
+        dst.ref[k] = src.ref[i]
+        dst.fee[k] = src.fee[i]
+        dst.slip[k] = src.slip[i]
+        dst.unfilled[k] = src.unfilled[i]
+        dst.stop0[k] = src.stop0[i]
+        dst.pos_after[k] = src.pos_after[i]
+        dst.n = k + 1
+    src.n = 0
+    return 0
+
+
+cdef inline bint take_decision(State *st, Py_ssize_t j, Py_ssize_t d, Py_ssize_t N,
+                               bint use_signals, bint has_tgt, bint tgt_is_qty,
+                               const unsigned char *ENT, const unsigned char *EXT,
+                               const double[:, ::1] tgt, Py_ssize_t tgt_rows,
+                               const double[:, ::1] lim, const double[:, ::1] spx,
+                               const double[:, ::1] tpx) noexcept nogil:
+    """Pass A for one symbol: the decision of the close of ``d`` replaces its pending order."""
+    cdef bint e, x
+    cdef double val
+    if use_signals:
+        e = ENT[d * N + j] != 0
+        x = EXT[d * N + j] != 0
+        if e == x:
+            return False  # neither, or both (they cancel out)
+        if e:
+            st.pend[j] = K_SIG_ENTRY
+            st.pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
+        else:
+            st.pend[j] = K_SIG_EXIT
+    elif has_tgt:
+        val = tgt[d, j]
+        if val != val:
+            return False
+        st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
+        st.pend_val[j] = val
+    else:
+        return False
+    st.pend_lim[j] = lim[d, j] if lim.shape[0] > 0 else NAN
+    st.pend_stop[j] = spx[d, j] if spx.shape[0] > 0 else NAN
+    st.pend_tgt[j] = tpx[d, j] if tpx.shape[0] > 0 else NAN
+    return True
+
+
+cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint use_signals,
+                const unsigned char[:, ::1] ent, const unsigned char[:, ::1] ext,
+                const double[:, ::1] lim, const double[:, ::1] spx, const double[:, ::1] tpx,
+                double cash0, bint rec, double[::1] equity, double[::1] cash_out,
+                double[:, ::1] positions, double[:, ::1] sub_eq, State *st, FillBuf *b,
+                FillBuf *stage) noexcept nogil:
     cdef Py_ssize_t T = p.T, N = p.N
-    cdef Py_ssize_t t, j, d, k, nb, row
+    cdef Py_ssize_t t, j, k, nb, row
     cdef Py_ssize_t tgt_rows = tgt.shape[0]
     cdef bint has_tgt = tgt.shape[0] > 0
-    cdef bint has_lim = lim.shape[0] > 0
-    cdef bint has_spx = spx.shape[0] > 0
-    cdef bint has_tpx = tpx.shape[0] > 0
+    cdef bint tgt_is_qty = q.tgt_is_qty
+    cdef bint sharing = q.sharing
     cdef bint any_ts = False
     cdef double cash = cash0
-    cdef bint need_e, e, x, ts, is_limit, trail
-    cdef int kind, reason, sreason
-    cdef double val, e_total, e_j = 0.0, m, delta, ref, s, dv, part, capq, px, q_tgt, cap
-    cdef double total, scale, avail, q, fee, stop0, s_lvl, p_lvl, p2, cj, pv, se, te, tc, oj
-    cdef double vj
+    cdef bint need_e, ts
+    cdef int kind
+    cdef double e_total, m, total, scale, cj, pv, se, te, tc
     cdef const double *O = p.o
     cdef const double *H = p.h
     cdef const double *L = p.lo
@@ -359,6 +614,11 @@ cdef int kernel(const Bars *p, const double[:, ::1] tgt,
     cdef const double *V = p.v
     cdef const unsigned char *ENT = NULL
     cdef const unsigned char *EXT = NULL
+    # without shared cash the phases of one bar run symbol by symbol; their fills are staged
+    # per phase and appended in the reference's order (opening orders, buys, intrabar exits)
+    cdef FillBuf *fb = &stage[0] if not sharing else b
+    cdef FillBuf *fc = &stage[1] if not sharing else b
+    cdef FillBuf *fd = &stage[2] if not sharing else b
     if use_signals:
         ENT = &ent[0, 0]
         EXT = &ext[0, 0]
@@ -379,41 +639,77 @@ cdef int kernel(const Bars *p, const double[:, ::1] tgt,
         st.pend_stop[j] = NAN
         st.pend_tgt[j] = NAN
         # whether a held position can meet a stop or target whatever its entry levels
-        st.rule[j] = sl[j] == sl[j] or tp[j] == tp[j] or atrm[j] == atrm[j]
-        if tstop[j] > 0:
+        st.rule[j] = q.sl[j] == q.sl[j] or q.tp[j] == q.tp[j] or q.atrm[j] == q.atrm[j]
+        if q.tstop[j] > 0:
             any_ts = True
 
     for t in range(T):
         row = t * N
+        if not sharing:
+            # ---- all four passes, one symbol at a time (the accounts are independent)
+            te = 0.0
+            tc = 0.0
+            for j in range(N):
+                st.used[j] = 0.0
+                if t > 0:
+                    take_decision(st, j, t - 1, N, use_signals, has_tgt, tgt_is_qty, ENT, EXT,
+                                  tgt, tgt_rows, lim, spx, tpx)
+                kind = st.pend[j]
+                ts = (any_ts and q.tstop[j] > 0 and st.pos[j] > 0.0
+                      and t - st.ebar[j] >= q.tstop[j])
+                if ts or kind != K_NONE:
+                    nb = 0
+                    if open_order(st, p, q, fb, &cash, t, j, 0.0, ts, kind, &nb) != 0:
+                        return -1
+                    if nb > 0 and execute_buy(st, p, q, fc, &cash, t, j) != 0:
+                        return -1
+                if st.pos[j] > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
+                                        or st.ftgt[j] == st.ftgt[j]):
+                    if intrabar(st, p, q, fd, &cash, t, j) != 0:
+                        return -1
+                cj = C[row + j]
+                if 0.0 < cj < INFINITY:
+                    st.mark[j] = cj
+                se = st.cash_j[j]
+                if st.pos[j] > 0.0:
+                    se += st.pos[j] * st.mark[j]
+                if rec:
+                    positions[t, j] = st.pos[j]
+                    sub_eq[t, j] = se
+                te += se
+                tc += st.cash_j[j]
+                # an order decided at this close reads the next bar soon: fetch it now
+                if t + 1 < T and ((use_signals and ENT[row + j] != EXT[row + j])
+                                  or (not use_signals and tgt_rows > 1 and tgt[t, j] == tgt[t, j])):
+                    TSYS_PREFETCH(&O[row + N + j])
+                    TSYS_PREFETCH(&C[row + N + j])
+                    TSYS_PREFETCH(&H[row + N + j])
+                    TSYS_PREFETCH(&L[row + N + j])
+                    TSYS_PREFETCH(&V[row + N + j])
+            if fb.n > 0 and buf_append(b, fb) != 0:
+                return -1
+            if fc.n > 0 and buf_append(b, fc) != 0:
+                return -1
+            if fd.n > 0 and buf_append(b, fd) != 0:
+                return -1
+            equity[t] = te
+            cash_out[t] = tc
+            continue
+
         # ---- pass A: decisions of the previous close; equity at the open for sizing
         need_e = False
         for j in range(N):
             st.used[j] = 0.0
         if t > 0:
-            d = t - 1
             for j in range(N):
-                if use_signals:
-                    e = ENT[d * N + j] != 0
-                    x = EXT[d * N + j] != 0
-                    if e == x:
-                        continue
-                    if e:
-                        st.pend[j] = K_SIG_ENTRY
-                        st.pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
-                    else:
-                        st.pend[j] = K_SIG_EXIT
-                elif has_tgt:
-                    val = tgt[d, j]
-                    if val != val:
-                        continue
-                    st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
-                    st.pend_val[j] = val
-                else:
-                    continue
-                st.pend_lim[j] = lim[d, j] if has_lim else NAN
-                st.pend_stop[j] = spx[d, j] if has_spx else NAN
-                st.pend_tgt[j] = tpx[d, j] if has_tpx else NAN
-        if sharing and not tgt_is_qty:
+                if take_decision(st, j, t - 1, N, use_signals, has_tgt, tgt_is_qty, ENT, EXT,
+                                 tgt, tgt_rows, lim, spx, tpx) or st.pos[j] > 0.0:
+                    # passes B and D read this bar soon; fetch it now (the rows are cold)
+                    TSYS_PREFETCH(&O[row + j])
+                    TSYS_PREFETCH(&H[row + j])
+                    TSYS_PREFETCH(&L[row + j])
+                    TSYS_PREFETCH(&V[row + j])
+        if not tgt_is_qty:
             for j in range(N):
                 if st.pend[j] == K_WEIGHT or st.pend[j] == K_SIG_ENTRY:
                     need_e = True
@@ -432,215 +728,46 @@ cdef int kernel(const Bars *p, const double[:, ::1] tgt,
         nb = 0
         for j in range(N):
             kind = st.pend[j]
-            ts = any_ts and tstop[j] > 0 and st.pos[j] > 0.0 and t - st.ebar[j] >= tstop[j]
+            ts = (any_ts and q.tstop[j] > 0 and st.pos[j] > 0.0
+                  and t - st.ebar[j] >= q.tstop[j])
             if not ts and kind == K_NONE:
                 continue
-            if not valid_bar(O[row + j], H[row + j], L[row + j], C[row + j], V[row + j]):
-                continue
-            oj = O[row + j]
-            vj = V[row + j]
-            if ts:
-                st.pend[j] = K_NONE
-                if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj * (1.0 - slip[j]), oj,
-                           TIME_STOP, vj, &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0],
-                           &fee_min[0]) != 0:
-                    return -1
-                continue
-            st.pend[j] = K_NONE
-            val = st.pend_val[j]
-            if kind == K_SIG_EXIT:
-                if st.pos[j] <= 0.0:
-                    continue
-                delta = -st.pos[j]
-                reason = EXIT
-            elif kind == K_SIG_ENTRY and st.pos[j] > 0.0:
-                continue
-            else:
-                if kind == K_QTY:
-                    delta = floor_lot(val, lot[j]) - st.pos[j]
-                elif val == 0.0:
-                    delta = -st.pos[j]
-                else:
-                    e_j = e_total
-                    if not sharing:
-                        e_j = st.cash_j[j]
-                        if st.pos[j] > 0.0:
-                            e_j += st.pos[j] * oj
-                    if kind == K_SIG_ENTRY and tgt_is_qty:
-                        delta = floor_lot(val, lot[j])
-                    else:
-                        delta = val * e_j / oj - st.pos[j]
-                if st.pos[j] == 0.0:
-                    reason = ENTRY
-                elif kind != K_QTY and val == 0.0:
-                    reason = EXIT
-                elif kind == K_QTY and delta == -st.pos[j]:
-                    reason = EXIT
-                else:
-                    reason = REBALANCE
-            if delta == 0.0:
-                continue
-            ref = oj
-            is_limit = False
-            if delta > 0.0 and st.pend_lim[j] == st.pend_lim[j]:
-                is_limit = True
-                if L[row + j] > st.pend_lim[j]:
-                    if record(b, t, j, 1, reason, 0.0, NAN, NAN, 0.0, delta, NAN,
-                              st.pos[j]) != 0:
-                        return -1
-                    continue
-                if st.pend_lim[j] < ref:
-                    ref = st.pend_lim[j]
-            s = 0.0
-            if not is_limit:
-                s = slip[j]
-                if impact[j] > 0.0 and volw[j] > 0:
-                    dv = vol_at(p, t, j, volw[j])
-                    if dv == dv:
-                        part = fabs(delta)
-                        if maxp[j] < INFINITY:
-                            capq = maxp[j] * vj
-                            if part > capq:
-                                part = capq
-                        s = s + impact[j] * dv * sqrt(part / vj)
-            if delta < 0.0:
-                px = ref * (1.0 - s)
-                if kind == K_WEIGHT and val != 0.0:
-                    q_tgt = floor_lot(val * e_j / (px * (1.0 + fee_rate[j]) + fee_ps[j]), lot[j])
-                    delta = q_tgt - st.pos[j]
-                    if delta >= 0.0:
-                        continue
-                if do_sell(st, b, &cash, sharing, t, j, -delta, px, ref, reason, vj, &maxp[0],
-                           &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
-                    return -1
-            else:
-                px = ref * (1.0 + s)
-                if (kind == K_WEIGHT or kind == K_SIG_ENTRY) and not tgt_is_qty:
-                    q_tgt = floor_lot(val * e_j / (px * (1.0 + fee_rate[j]) + fee_ps[j]), lot[j])
-                    delta = q_tgt - st.pos[j]
-                    if delta <= 0.0:
-                        continue
-                cap = INFINITY
-                if maxp[j] < INFINITY:
-                    cap = floor_lot(maxp[j] * vj, lot[j])
-                st.b_des[j] = delta
-                st.b_q[j] = delta if delta <= cap else cap
-                st.b_px[j] = px
-                st.b_ref[j] = ref
-                st.b_reason[j] = reason
-                st.b_list[nb] = j
-                nb += 1
+            if open_order(st, p, q, b, &cash, t, j, e_total, ts, kind, &nb) != 0:
+                return -1
 
         # ---- pass C: buys, scaled to the cash available
         if nb > 0:
-            if sharing:
-                total = 0.0
-                for k in range(nb):
-                    j = st.b_list[k]
-                    if st.b_q[j] > 0.0:
-                        total += st.b_q[j] * st.b_px[j] + fee_of(
-                            st.b_q[j], st.b_px[j], fee_rate[j], fee_ps[j], fee_min[j])
-                if total > cash and total > 0.0:
-                    scale = cash / total
-                    for k in range(nb):
-                        j = st.b_list[k]
-                        st.b_q[j] = floor_lot(st.b_q[j] * scale, lot[j])
+            total = 0.0
             for k in range(nb):
                 j = st.b_list[k]
-                avail = cash if sharing else st.cash_j[j]
-                q = affordable(st.b_q[j], st.b_px[j], avail, fee_rate[j], fee_ps[j], fee_min[j],
-                               lot[j])
-                px = st.b_px[j]
-                if q <= 0.0:
-                    if record(b, t, j, 1, st.b_reason[j], 0.0, NAN, NAN, 0.0, st.b_des[j], NAN,
-                              st.pos[j]) != 0:
-                        return -1
-                    continue
-                fee = fee_of(q, px, fee_rate[j], fee_ps[j], fee_min[j])
-                if sharing:
-                    cash -= q * px + fee
-                else:
-                    st.cash_j[j] -= q * px + fee
-                st.used[j] += q
-                if st.pos[j] == 0.0:
-                    st.ebar[j] = t
-                    st.hh[j] = st.b_ref[j]
-                    st.fstop[j] = st.pend_stop[j]
-                    st.ftgt[j] = st.pend_tgt[j]
-                    st.avg[j] = px
-                    st.pos[j] = q
-                    stop0 = stop_level(st, p, t, j, &sl[0], &atrm[0], &atrw[0], &trail)
-                    if not (stop0 > -INFINITY):
-                        stop0 = NAN
-                else:
-                    st.avg[j] = (st.avg[j] * st.pos[j] + q * px) / (st.pos[j] + q)
-                    st.pos[j] += q
-                    stop0 = NAN
-                if record(b, t, j, 1, st.b_reason[j], q, px, st.b_ref[j], fee,
-                          st.b_des[j] - q, stop0, st.pos[j]) != 0:
+                if st.b_q[j] > 0.0:
+                    total += st.b_q[j] * st.b_px[j] + fee_of(
+                        st.b_q[j], st.b_px[j], q.fee_rate[j], q.fee_ps[j], q.fee_min[j])
+            if total > cash and total > 0.0:
+                scale = cash / total
+                for k in range(nb):
+                    j = st.b_list[k]
+                    st.b_q[j] = floor_lot(st.b_q[j] * scale, q.lot[j])
+            for k in range(nb):
+                if execute_buy(st, p, q, b, &cash, t, st.b_list[k]) != 0:
                     return -1
 
         # ---- pass D: intrabar stops and targets, then the close
         pv = 0.0
-        te = 0.0
-        tc = 0.0
         for j in range(N):
-            if (st.pos[j] > 0.0
-                    and (st.rule[j] or st.fstop[j] == st.fstop[j] or st.ftgt[j] == st.ftgt[j])
-                    and valid_bar(O[row + j], H[row + j], L[row + j], C[row + j], V[row + j])):
-                s_lvl = stop_level(st, p, t, j, &sl[0], &atrm[0], &atrw[0], &trail)
-                p_lvl = INFINITY
-                if st.ftgt[j] == st.ftgt[j]:
-                    p_lvl = st.ftgt[j]
-                if tp[j] == tp[j]:
-                    p2 = st.avg[j] * (1.0 + tp[j])
-                    if p2 < p_lvl:
-                        p_lvl = p2
-                sreason = TRAILING_STOP if trail else STOP
-                oj = O[row + j]
-                vj = V[row + j]
-                if oj <= s_lvl:
-                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj * (1.0 - slip[j]), oj,
-                               sreason, vj, &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0],
-                               &fee_min[0]) != 0:
-                        return -1
-                elif oj >= p_lvl:
-                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], oj, oj, TARGET, vj,
-                               &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
-                        return -1
-                elif L[row + j] <= s_lvl:
-                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], s_lvl * (1.0 - slip[j]),
-                               s_lvl, sreason, vj, &maxp[0], &lot[0], &fee_rate[0],
-                               &fee_ps[0], &fee_min[0]) != 0:
-                        return -1
-                elif H[row + j] >= p_lvl:
-                    if do_sell(st, b, &cash, sharing, t, j, st.pos[j], p_lvl, p_lvl, TARGET, vj,
-                               &maxp[0], &lot[0], &fee_rate[0], &fee_ps[0], &fee_min[0]) != 0:
-                        return -1
-                if st.pos[j] > 0.0 and H[row + j] > st.hh[j]:
-                    st.hh[j] = H[row + j]
+            if st.pos[j] > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
+                                    or st.ftgt[j] == st.ftgt[j]):
+                if intrabar(st, p, q, b, &cash, t, j) != 0:
+                    return -1
             cj = C[row + j]
             if 0.0 < cj < INFINITY:
                 st.mark[j] = cj
             if rec:
                 positions[t, j] = st.pos[j]
-            if sharing:
-                if st.pos[j] > 0.0:
-                    pv += st.pos[j] * st.mark[j]
-            else:
-                se = st.cash_j[j]
-                if st.pos[j] > 0.0:
-                    se += st.pos[j] * st.mark[j]
-                if rec:
-                    sub_eq[t, j] = se
-                te += se
-                tc += st.cash_j[j]
-        if sharing:
-            equity[t] = cash + pv
-            cash_out[t] = cash
-        else:
-            equity[t] = te
-            cash_out[t] = tc
+            if st.pos[j] > 0.0:
+                pv += st.pos[j] * st.mark[j]
+        equity[t] = cash + pv
+        cash_out[t] = cash
     return 0
 
 
@@ -650,11 +777,17 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     """Run the simulation; same arguments and result as ``tsys.sim.reference.run_kernel``."""
     cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i, j
     cdef FillBuf b
+    cdef FillBuf stage[3]
+    cdef Params prm
     cdef State st
     cdef Bars bars
     cdef int rc
     cdef bint rec = record_positions != 0
     cdef const double[:, ::1] m_o = o, m_h = h, m_lo = lo, m_c = c, m_v = v
+    cdef const double[::1] m_fee_rate = fee_rate, m_fee_ps = fee_ps, m_fee_min = fee_min
+    cdef const double[::1] m_slip = slip, m_impact = impact, m_maxp = maxp, m_lot = lot
+    cdef const double[::1] m_sl = sl, m_tp = tp, m_atrm = atrm
+    cdef const long long[::1] m_atrw = atrw, m_volw = volw, m_tstop = tstop
     equity = np.zeros(T)
     cash_out = np.zeros(T)
     positions = np.zeros((T, N)) if rec else np.zeros((0, 0))
@@ -695,18 +828,27 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     if T > 0 and N > 0:
         bars.o = &m_o[0, 0]; bars.h = &m_h[0, 0]; bars.lo = &m_lo[0, 0]; bars.c = &m_c[0, 0]
         bars.v = &m_v[0, 0]; bars.T = T; bars.N = N
-        if buf_init(&b, 1024 if N * 4 < 1024 else N * 4) != 0:
-            buf_free(&b)
-            raise MemoryError("could not allocate the simulator's fill buffer")
+        prm.fee_rate = &m_fee_rate[0]; prm.fee_ps = &m_fee_ps[0]; prm.fee_min = &m_fee_min[0]
+        prm.slip = &m_slip[0]; prm.impact = &m_impact[0]; prm.maxp = &m_maxp[0]
+        prm.lot = &m_lot[0]; prm.sl = &m_sl[0]; prm.tp = &m_tp[0]; prm.atrm = &m_atrm[0]
+        prm.atrw = &m_atrw[0]; prm.volw = &m_volw[0]; prm.tstop = &m_tstop[0]
+        prm.sharing = sharing != 0
+        prm.tgt_is_qty = tgt_is_qty != 0
+        rc = buf_init(&b, 1024 if N * 4 < 1024 else N * 4)
+        for i in range(3):
+            rc |= buf_init(&stage[i], N if N > 16 else 16)
         try:
-            rc = kernel(&bars, tgt, tgt_is_qty, use_signals, ent, ext, lim, spx, tpx, atrw,
-                        volw, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
-                        tstop, cash0, sharing, rec, equity, cash_out, positions, sub_eq, &st, &b)
+            if rc != 0:
+                raise MemoryError("could not allocate the simulator's fill buffers")
+            rc = kernel(&bars, &prm, tgt, use_signals, ent, ext, lim, spx, tpx, cash0, rec,
+                        equity, cash_out, positions, sub_eq, &st, &b, stage)
             if rc != 0:
                 raise MemoryError("the simulator ran out of memory while recording fills")
             _fill_arrays(&b, out)
         finally:
             buf_free(&b)
+            for i in range(3):
+                buf_free(&stage[i])
     else:
         b.n = 0
         _fill_arrays(&b, out)
