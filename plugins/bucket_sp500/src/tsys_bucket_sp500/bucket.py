@@ -267,7 +267,7 @@ class Sp500Bucket(Bucket):
                 self._earnings_block(earn, day_ns, col, params, blocked, reasons)
         news = ctx.data.news(syms, start - dt.timedelta(days=params.news_days), end)
         if news is not None and len(news):
-            self._news_block(news, day_ns, bars.symbols, col, params, blocked, reasons)
+            self._news_block(news, day_ns, list(bars.symbols), params, blocked, reasons)
 
     @staticmethod
     def _earnings_block(
@@ -309,63 +309,74 @@ class Sp500Bucket(Bucket):
         news: pd.DataFrame,
         day_ns: np.ndarray,
         symbols: list[str],
-        col: dict[str, int],
         params: Params,
         blocked: np.ndarray,
         reasons: dict[tuple[int, int], str],
     ) -> None:
         """Block where the mean daily sentiment of the last ``news_days`` days is too low."""
-        df = news[["date", "symbol", "sentiment", "title"]].copy()
-        df["day"] = pd.to_datetime(df["date"], utc=True).dt.tz_convert(None).dt.normalize()
-        df = df[np.isfinite(pd.to_numeric(df["sentiment"], errors="coerce"))]
-        df["j"] = df["symbol"].map(col)
-        df = df[df["j"].notna() & (df["day"] <= day_ns[-1])]
-        if not len(df):
-            return
-        df["j"] = df["j"].astype(np.int64)
         one = np.timedelta64(1, "D")
+        stamp = pd.to_datetime(news["date"], utc=True).dt.tz_convert(None).dt.normalize()
+        day = stamp.to_numpy(dtype="datetime64[ns]")
+        sent = pd.to_numeric(news["sentiment"], errors="coerce").to_numpy(dtype=np.float64)
+        j_all = pd.Index(symbols).get_indexer(news["symbol"])
+        keep = np.isfinite(sent) & (j_all >= 0) & ~np.isnat(day) & (day <= day_ns[-1])
+        if not keep.any():
+            return
+        day, sent, j_all = day[keep], sent[keep], j_all[keep]
+        titles = news["title"].to_numpy(dtype=object)[keep]
         # Calendar days from the first article (or bar) to the last bar: a bar after the newest
         # article still sees the articles inside its window.
-        first = min(df["day"].min().to_datetime64().astype("datetime64[ns]"), day_ns[0])
+        first = min(day.min(), day_ns[0])
         n_days = int((day_ns[-1] - first) // one) + 1
-        daily = df.groupby(["j", "day"])["sentiment"].mean()
-        used = np.unique(daily.index.get_level_values(0).to_numpy())
-        where = np.searchsorted(used, daily.index.get_level_values(0).to_numpy())
-        cal_pos = (daily.index.get_level_values(1).to_numpy("datetime64[ns]") - first) // one
+        pos = ((day - first) // one).astype(np.int64)
+        # One group per (symbol, calendar day), ordered by symbol column then day.
+        key = j_all.astype(np.int64) * n_days + pos
+        dkey, dmean = _by_key(key, sent, "mean")
+        used, where = np.unique(dkey // n_days, return_inverse=True)
         cal = np.full((n_days, len(used)), np.nan)
-        cal[cal_pos, where] = daily.to_numpy(dtype=np.float64)
+        cal[dkey % n_days, where] = dmean.astype(np.float64)
         # Mean over the last news_days calendar days up to and including each bar.
         roll = pd.DataFrame(cal).rolling(params.news_days, min_periods=1).mean().to_numpy()
-        bar_pos = (day_ns - first) // one
+        bar_pos = ((day_ns - first) // one).astype(np.int64)
         at = roll[bar_pos]
         with np.errstate(invalid="ignore"):
             bad_t, bad_k = np.nonzero(at < params.news_block)
         if not len(bad_t):
             return
         bad_j = used[bad_k]
-        values = at[bad_t, bad_k]
         blocked[bad_t, bad_j] = True
         # The latest title published within the news window, for each blocked bar.
-        titled = df[df["title"].notna() & (df["title"].astype(str).str.len() > 0)]
-        title = np.full(len(bad_t), None, dtype=object)
-        if len(titled):
-            last = titled.groupby(["j", "day"])["title"].last()
-            tj = last.index.get_level_values(0).to_numpy()
-            tday = (last.index.get_level_values(1).to_numpy("datetime64[ns]") - first) // one
-            key = tj * (n_days + 1) + tday  # sorted: groupby sorts by (j, day)
-            at_day = bar_pos[bad_t]
-            hit = np.searchsorted(key, bad_j * (n_days + 1) + at_day, side="right") - 1
-            okh = hit >= 0
-            hit = np.where(okh, hit, 0)
-            okh &= (tj[hit] == bad_j) & (at_day - tday[hit] <= params.news_days - 1)
-            title[okh] = last.to_numpy(dtype=object)[hit[okh]]
-        # Reasons in symbol order, then by bar (earnings reasons already set keep precedence).
-        names = np.array(symbols, dtype=object)[bad_j]
-        for k in np.lexsort((bad_t, names)).tolist():
-            msg = f"negative news ({values[k]:+.2f} over {params.news_days}d): blocked"
-            head = title[k]
-            ok = isinstance(head, str) and head
-            reasons.setdefault((int(bad_t[k]), int(bad_j[k])), f"{msg}: {head}" if ok else msg)
+        head = np.full(len(bad_t), None, dtype=object)
+        if pd.api.types.infer_dtype(titles, skipna=False) == "string":
+            titled = titles != ""
+        else:
+            titled = pd.notna(titles) & (pd.Series(titles, dtype=object).astype(str).str.len() > 0)
+        if titled.any():
+            tkey, last = _by_key(key[titled], titles[titled], "last")
+            want = bad_j.astype(np.int64) * n_days + bar_pos[bad_t]
+            hit = np.searchsorted(tkey, want, side="right") - 1
+            ok = hit >= 0
+            hit = np.where(ok, hit, 0)
+            ok &= (tkey[hit] // n_days == bad_j) & (want - tkey[hit] <= params.news_days - 1)
+            head[ok] = last[hit[ok]]
+        values = at[bad_t, bad_k]
+        uniq, inv = np.unique(values, return_inverse=True)
+        shown = np.array(
+            [f"negative news ({v:+.2f} over {params.news_days}d): blocked" for v in uniq.tolist()],
+            dtype=object,
+        )[inv]
+        # Reasons in symbol order, then by bar; an earnings reason already set keeps precedence.
+        order = np.lexsort((bad_t, np.array(symbols, dtype=object)[bad_j]))
+        cells = zip(bad_t[order].tolist(), bad_j[order].tolist(), strict=True)
+        reasons.update(
+            {
+                cell: f"{m}: {h}" if isinstance(h, str) and h else m
+                for cell, m, h in zip(
+                    cells, shown[order].tolist(), head[order].tolist(), strict=True
+                )
+                if cell not in reasons
+            }
+        )
 
     # ------------------------------------------------------------------ explain
     def explain(
@@ -408,6 +419,21 @@ class Sp500Bucket(Bucket):
                     row = titled.iloc[-1]
                     tags.append(f"news: {row['title']} ({float(row['sentiment']):+.2f})")
         return tags
+
+
+def _by_key(key: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct integer keys (ascending) and ``values`` reduced per key by "mean" or "last".
+
+    Keys are usually unique (one article per symbol and day): then each group is its single
+    value, exactly what the group-by returns, without the cost of grouping.
+    """
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    if not len(ordered) or bool(np.all(ordered[1:] != ordered[:-1])):
+        return ordered, values[order]
+    grouped = pd.Series(values, dtype=values.dtype).groupby(key)
+    out = grouped.mean() if how == "mean" else grouped.last()
+    return out.index.to_numpy(), out.to_numpy(dtype=values.dtype)
 
 
 def _params_of(ctx: BucketContext) -> Params:
