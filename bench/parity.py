@@ -27,23 +27,49 @@ from tsys.sim import Capacity, CostModel, FeeModel, FixedSlippage, simulate  # n
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 
 
-def signals(close_tn: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-up / cross-down masks (T x N) with common.py's exact definition."""
+def signals(
+    close_tn: np.ndarray, fast: int, slow: int, block: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-up / cross-down masks (T x N) with common.py's exact definition.
+
+    SMAs from running cumulative sums (float64), ``d = SMA_fast - SMA_slow``; a cross up at t is
+    ``d[t-1] < 0 < d[t]`` (t >= slow), found as a jump of +2 in ``sign(d)`` (int8). Rows are
+    processed in blocks that stay in cache, reusing a few small buffers, so no T x N float
+    temporary is ever allocated; the cumulative sum carries from block to block and is
+    bit-identical to one ``np.cumsum`` over the whole panel.
+    """
     T, N = close_tn.shape
-    cs = np.cumsum(close_tn, axis=0)
-
-    def sma(w: int) -> np.ndarray:
-        out = np.full((T, N), np.nan)
-        out[w - 1] = cs[w - 1] / w
-        out[w:] = (cs[w:] - cs[:-w]) / w
-        return out
-
-    d = sma(fast) - sma(slow)
+    w = max(fast, slow)
+    B = max(block, w)
     up = np.zeros((T, N), dtype=bool)
     down = np.zeros((T, N), dtype=bool)
-    warm = max(fast, slow)
-    up[warm:] = (d[warm - 1 : -1] < 0) & (d[warm:] > 0)
-    down[warm:] = (d[warm - 1 : -1] > 0) & (d[warm:] < 0)
+    if w >= T:
+        return up, down
+    cs = np.zeros((w + B, N))  # cumulative sums of rows a - w .. a + B - 1 (0 before row 0)
+    f, s = np.empty((B, N)), np.empty((B, N))
+    gt, lt = np.empty((B, N), dtype=bool), np.empty((B, N), dtype=bool)
+    sg = np.zeros((B + 1, N), dtype=np.int8)  # sign(d); row 0 is the previous bar
+    jump = np.empty((B, N), dtype=np.int8)
+    for a in range(0, T, B):
+        n = min(B, T - a)
+        cur = cs[w : w + n]
+        cur[...] = close_tn[a : a + n]
+        np.cumsum(cs[w - 1 : w + n], axis=0, out=cs[w - 1 : w + n])
+        np.subtract(cur, cs[w - fast : w - fast + n], out=f[:n])
+        np.divide(f[:n], fast, out=f[:n])
+        np.subtract(cur, cs[w - slow : w - slow + n], out=s[:n])
+        np.divide(s[:n], slow, out=s[:n])
+        np.subtract(f[:n], s[:n], out=f[:n])  # d = SMA_fast - SMA_slow
+        np.greater(f[:n], 0.0, out=gt[:n])
+        np.less(f[:n], 0.0, out=lt[:n])
+        np.subtract(gt[:n].view(np.int8), lt[:n].view(np.int8), out=sg[1 : n + 1])
+        np.subtract(sg[1 : n + 1], sg[:n], out=jump[:n])
+        np.equal(jump[:n], 2, out=up[a : a + n])
+        np.equal(jump[:n], -2, out=down[a : a + n])
+        sg[0] = sg[n]
+        cs[:w] = cs[n : n + w]
+    up[:w] = False  # both SMAs must exist at t - 1
+    down[:w] = False
     return up, down
 
 
@@ -60,13 +86,13 @@ def run_tsys(o, h, lo, c, v, fast, slow, common):
     res = simulate(
         o, h, lo, c, v,
         entries=up, exits=down, target_weights=common.FRAC, costs=costs, lot_size=1.0,
-        cash=common.CASH0, cash_sharing=False,
+        cash=common.CASH0, cash_sharing=False, record_positions=False,
     )  # fmt: skip
     t2 = time.perf_counter()
     fa = res.fill_arrays
     buys = (fa["side"] > 0) & (fa["qty"] > 0)
     trades = np.bincount(fa["sym"][buys], minlength=c.shape[1])
-    return res.sub_equity[-1], trades, (t1 - t0, t2 - t1)
+    return res.last_sub_equity, trades, (t1 - t0, t2 - t1)
 
 
 def main() -> int:

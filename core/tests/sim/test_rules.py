@@ -338,3 +338,23 @@ def test_invalid_inputs_are_refused():
         FeeModel(bps=-1)
     with pytest.raises(ValueError):
         StopRules(stop_loss=1.5)
+
+
+def test_atr_trailing_takes_a_multiple_of_the_atr():
+    # true range 2 on every bar -> ATR(3) = 2; entry at the open of bar 1 (100), highest high 101
+    rows = [(100, 101, 99, 100, 1e6)] * 4 + [(100, 101, 94.5, 100, 1e6), (100, 101, 93, 95, 1e6)]
+    rules = StopRules(atr_trailing=3.0, atr_window=3)
+    assert rules.atr_trailing == 3.0
+    res = simulate(
+        *panel(rows), target_qty=col(10, *[NAN] * 5), costs=FREE, stops=rules, cash=10_000.0
+    )
+    f = filled(res)
+    # level 101 - 3.0 x 2 = 95 (three ATRs below the highest high): lows of 99 leave it alone,
+    # the low of 94.5 on bar 4 goes through it and the stop fills at 95
+    assert f.reason.tolist() == ["entry", "trailing_stop"]
+    assert f.bar[1] == 4 and f.price[1] == pytest.approx(101 - 3.0 * 2.0)
+    for multiple in (0.5, 20.0, 25):
+        assert StopRules(atr_trailing=multiple).atr_trailing == multiple
+    for bad in (0, -1.0, math.inf, math.nan, True):
+        with pytest.raises(ValueError, match="multiple of the ATR"):
+            StopRules(atr_trailing=bad)

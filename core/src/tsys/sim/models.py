@@ -28,6 +28,19 @@ def _finite_ge0(inst: object, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
+def _optional_multiple(inst: object, attribute: attrs.Attribute, value: float | None) -> None:
+    """An ATR multiple: None or a finite number > 0 (typically 0.5 to 20; 3.0 is common)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float) and math.isfinite(value) and value > 0
+    ):
+        raise ValueError(
+            f"{attribute.name} is a multiple of the ATR and must be None or a finite number > 0 "
+            f"(e.g. 3.0), got {value!r}"
+        )
+
+
 def _optional_fraction(inst: object, attribute: attrs.Attribute, value: float | None) -> None:
     if value is None:
         return
@@ -118,8 +131,9 @@ class StopRules:
     take_profit : float or None
         Exit when the price rises this fraction above the average entry price.
     atr_trailing : float or None
-        Chandelier stop: highest high since entry (the entry price on the entry bar) minus this
-        multiple of the ATR known at the previous close.
+        Chandelier stop, as a multiple of the ATR (not a fraction: 3.0 means three ATRs, and
+        any finite value > 0 is accepted): the highest high since entry (the entry price on the
+        entry bar) minus ``atr_trailing`` x the ATR known at the previous close.
     atr_window : int
         Bars in the simple moving average of the true range.
     time_stop_bars : int or None
@@ -128,7 +142,7 @@ class StopRules:
 
     stop_loss: float | None = attrs.field(default=None, validator=_optional_fraction)
     take_profit: float | None = attrs.field(default=None, validator=_optional_fraction)
-    atr_trailing: float | None = attrs.field(default=None, validator=_optional_fraction)
+    atr_trailing: float | None = attrs.field(default=None, validator=_optional_multiple)
     atr_window: int = attrs.field(default=14, validator=[v.instance_of(int), v.ge(1)])
     time_stop_bars: int | None = attrs.field(default=None, validator=_optional_int_ge1)
 
