@@ -226,6 +226,7 @@ def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs
         cash=cash,
         index=bars.index[rows],
         symbols=bars.symbols,
+        record_positions=False,  # only equity, cash, fills and trades are used
     )
 
 
