@@ -301,8 +301,39 @@ def _check_search_space(bucket: Bucket, ctx: BucketContext, bars: Bars) -> str:
     return f"{len(space)} searchable parameters"
 
 
+def range_ends(params_cls: type) -> list[tuple[str, Any]]:
+    """(name, value) for both ends of every searchable range and every categorical choice.
+
+    The values an optimiser may try first: a bucket must compute at each of them.
+    """
+    out: list[tuple[str, Any]] = []
+    for k, spec in search_space(params_cls).items():
+        if spec["kind"] == "categorical":
+            out.extend((k, v) for v in spec["choices"])
+        else:
+            out.extend([(k, spec["low"]), (k, spec["high"])])
+    return out
+
+
 def _check_shapes(bucket: Bucket, ctx: BucketContext, bars: Bars) -> str:
     out = bucket.compute(ctx, bars, bucket.default_params())
+    _check_output(out, bars)
+    return f"{int(out.entries.sum())} entries over {bars.shape[0]} bars x {bars.shape[1]} symbols"
+
+
+def _check_range_ends(bucket: Bucket, ctx: BucketContext, bars: Bars) -> str:
+    defaults = attrs.asdict(bucket.default_params())
+    ends = range_ends(bucket.Params)
+    for k, val in ends:
+        try:
+            out = bucket.compute(ctx, bars, bucket.Params(**{**defaults, k: val}))
+            _check_output(out, bars)
+        except Exception as exc:
+            raise AssertionError(f"{k}={val!r}: {type(exc).__name__}: {exc}") from exc
+    return f"computed at {len(ends)} range ends"
+
+
+def _check_output(out: BucketOutput, bars: Bars) -> None:
     assert isinstance(out, BucketOutput), "compute must return BucketOutput"
     T, N = bars.shape
     for name in ("score", "stop", "target"):
@@ -327,7 +358,6 @@ def _check_shapes(bucket: Bucket, ctx: BucketContext, bars: Bars) -> str:
     with np.errstate(invalid="ignore"):
         above = out.stop > bars.close
     assert not np.any(above & np.isfinite(out.stop)), "a long stop must not lie above the close"
-    return f"{int(out.entries.sum())} entries over {T} bars x {N} symbols"
 
 
 def _check_nan_safe(bucket: Bucket, ctx: BucketContext, bars: Bars) -> str:
@@ -385,6 +415,7 @@ CHECKS: dict[str, Callable[[Bucket, BucketContext, Bars], str]] = {
     "search_space": _check_search_space,
     "universe": _check_universe,
     "shapes_and_dtypes": _check_shapes,
+    "range_ends": _check_range_ends,
     "nan_safe": _check_nan_safe,
     "deterministic": _check_deterministic,
     "explain": _check_explain,

@@ -6,6 +6,7 @@ import datetime as dt
 
 import attrs
 import numpy as np
+import pandas as pd
 import pytest
 
 from tsys.buckets import Bucket, BucketOutput, param
@@ -17,6 +18,7 @@ from tsys.testing import (
     bucket_contract_suite,
     lookahead_audit,
     memory_context,
+    range_ends,
     synthetic_bars,
 )
 
@@ -101,6 +103,7 @@ def test_contract_suite_passes_and_lists_checks():
         "search_space",
         "universe",
         "shapes_and_dtypes",
+        "range_ends",
         "nan_safe",
         "deterministic",
         "explain",
@@ -147,6 +150,39 @@ def test_bad_search_space_is_reported():
     bars = synthetic_bars(["A"], n_bars=60, seed=4)
     with pytest.raises(AssertionError, match="window: default outside range"):
         bucket_contract_suite(Bad(), _ctx(bars), bars)
+
+
+def test_range_ends_lists_both_ends_and_every_choice():
+    @attrs.frozen
+    class Q:
+        n: int = param(10, low=5, high=30)
+        x: float = param(0.5, low=0.0, high=1.0)
+        mode: str = param("a", choices=("a", "b", "c"))
+        fixed: int = 3  # not searchable
+
+    assert range_ends(Q) == [("n", 5), ("n", 30), ("x", 0.0), ("x", 1.0)] + [
+        ("mode", m) for m in "abc"
+    ]
+
+
+class FillsWithinWindow(Honest):
+    """Forward-fills gaps of up to ``window - 5`` bars: pandas refuses a limit of 0 at window=5."""
+
+    name = "fills"
+
+    def compute(self, ctx, bars, params):
+        filled = pd.DataFrame(bars.close).ffill(limit=params.window - 5).to_numpy()
+        return super().compute(ctx, bars.with_fields(close=filled), params)
+
+
+def test_contract_suite_computes_at_every_range_end():
+    bars = synthetic_bars(["A", "B"], n_bars=80, seed=6)
+    with pytest.raises(AssertionError) as info:
+        bucket_contract_suite(FillsWithinWindow(), _ctx(bars), bars)
+    text = str(info.value)
+    assert "range_ends: window=5: ValueError: Limit must be greater than 0" in text
+    # The default (window=10) computes, so only the range-end check fails.
+    assert "shapes_and_dtypes" not in text and "deterministic" not in text
 
 
 def test_in_memory_source_membership_is_point_in_time():

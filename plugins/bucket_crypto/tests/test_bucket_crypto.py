@@ -12,6 +12,7 @@ import pytest
 from tsys_bucket_crypto import __version__
 from tsys_bucket_crypto.bucket import CryptoBucket, Params, base_symbol
 
+from tsys.buckets import search_space
 from tsys.data import Bars
 from tsys.testing import InMemorySource, bucket_contract_suite, memory_context, shared_data_dir
 
@@ -44,7 +45,10 @@ def _demo(end=dt.date(2022, 12, 31)):
 
 def test_contract_suite_on_demo_data_and_seven_day_calendar():
     bars, ctx = _demo()
-    bucket_contract_suite(CryptoBucket(), ctx, bars)
+    results = {r.name: r for r in bucket_contract_suite(CryptoBucket(), ctx, bars)}
+    # Both ends of every searchable range (and each choice) compute and keep the contract.
+    n_ends = sum(len(s.get("choices", (0, 0))) for s in search_space(Params).values())
+    assert results["range_ends"].detail == f"computed at {n_ends} range ends"
     weekdays = set(bars.index.day_of_week)
     assert weekdays == set(range(7)), "crypto bars run every day of the week"
     out = CryptoBucket().compute(ctx, bars, Params())

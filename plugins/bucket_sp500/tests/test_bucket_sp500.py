@@ -12,6 +12,7 @@ import pytest
 from tsys_bucket_sp500 import __version__
 from tsys_bucket_sp500.bucket import SECTOR_ETFS, Params, Sp500Bucket
 
+from tsys.buckets import search_space
 from tsys.testing import (
     InMemorySource,
     bucket_contract_suite,
@@ -43,8 +44,11 @@ def test_contract_suite_on_demo_data():
     symbols = [*members[:40], "SPY"]
     bars = src.bars(symbols, dt.date(2019, 6, 1), dt.date(2021, 12, 31))
     ctx = memory_context(src, dt.date(2021, 12, 31))
-    results = bucket_contract_suite(Sp500Bucket(), ctx, bars)
-    assert all(r.ok for r in results)
+    results = {r.name: r for r in bucket_contract_suite(Sp500Bucket(), ctx, bars)}
+    assert all(r.ok for r in results.values())
+    # Both ends of every searchable range (news_days=1 included) and each choice compute.
+    n_ends = sum(len(s.get("choices", (0, 0))) for s in search_space(Params).values())
+    assert results["range_ends"].detail == f"computed at {n_ends} range ends"
     out = Sp500Bucket().compute(ctx, bars, Params())
     assert out.entries.any(), "the demo market should produce some entries"
 
@@ -162,3 +166,74 @@ def test_unknown_membership_warns_and_falls_back():
     out = Sp500Bucket().compute(ctx, bars, Params())
     assert any("survivorship" in w for w in ctx.warnings)
     assert out.extras["member"][:, 1:].all() and not out.extras["member"][:, 0].any()
+
+
+def _random_news(bars, seed):
+    """Articles on random calendar days (weekends too), some days with several, some without
+    a usable sentiment or title: the cases the vectorised blocker has to get right."""
+    rng = np.random.default_rng(seed)
+    first = bars.index[0].normalize() - pd.Timedelta(days=12)
+    n_days = (bars.index[-1].normalize() - first).days + 1
+    rows = []
+    for sym in ("AAA", "BBB", "CCC"):
+        for d in np.flatnonzero(rng.random(n_days) < 0.35):
+            for _ in range(1 + int(rng.random() < 0.3)):
+                s = float(rng.uniform(-1, 0.4)) if rng.random() > 0.05 else np.nan
+                title = rng.choice(["", None, f"{sym} story {d}"], p=[0.1, 0.05, 0.85])
+                hour = int(rng.integers(0, 20))
+                rows.append((first + pd.Timedelta(days=int(d), hours=hour), sym, s, title))
+    return pd.DataFrame(rows, columns=["date", "symbol", "sentiment", "title"]).assign(
+        relevance=1.0, url="", source="test"
+    )
+
+
+def _expected_news_blocks(bars, news, params):
+    """The news blocker computed the slow, obvious way: per symbol, per bar, per window day."""
+    start = bars.index[0].date() - dt.timedelta(days=params.news_days)
+    lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(bars.index[-1].date(), tz="UTC")
+    d = pd.to_datetime(news["date"], utc=True)
+    got = news[(d >= lo) & (d <= hi) & np.isfinite(news["sentiment"])]
+    out = {}
+    for sym, g in got.groupby("symbol"):
+        j = bars.column(sym)
+        by_day: dict = {}
+        for when, s, title in zip(g["date"], g["sentiment"], g["title"], strict=True):
+            by_day.setdefault(when.date(), []).append((s, title))
+        for t, ts in enumerate(bars.index):
+            window = [ts.date() - dt.timedelta(days=k) for k in range(params.news_days)]
+            means = [sum(s for s, _ in by_day[x]) / len(by_day[x]) for x in window if x in by_day]
+            if not means or sum(means) / len(means) >= params.news_block:
+                continue
+            msg = f"negative news ({sum(means) / len(means):+.2f} over {params.news_days}d)"
+            titles = [
+                [x for _, x in by_day[w] if isinstance(x, str) and x] for w in window if w in by_day
+            ]
+            titles = [x for x in titles if x]
+            out[(t, j)] = f"{msg}: blocked" + (f": {titles[0][-1]}" if titles else "")
+    return out
+
+
+@pytest.mark.parametrize("news_days", [1, 3, 10])
+def test_news_blocker_matches_a_per_day_recount(news_days):
+    bars = _uptrend_market()
+    news = _random_news(bars, seed=news_days)
+    day = bars.index[200].date()
+    earn = pd.DataFrame({"symbol": ["AAA"], "date": [day + dt.timedelta(days=1)]})
+    src = InMemorySource(
+        bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])}, news=news, earnings=earn
+    )
+    ctx = memory_context(src, bars.index[-1].date())
+    params = Params(news_days=news_days, news_block=-0.3)
+    out = Sp500Bucket().compute(ctx, bars, params)
+    expected = _expected_news_blocks(bars, news, params)
+    assert len(expected) > 20
+    a = bars.column("AAA")
+    # Earnings (the report day and the 3 calendar days before it) keep precedence over news.
+    report = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
+    earned = {(t, a) for t, ts in enumerate(bars.index) if 0 <= (report - ts).days <= 3}
+    assert len(earned) >= 2
+    assert all(out.block_reasons[c].startswith("earnings in") for c in earned)
+    got = {c: r for c, r in out.block_reasons.items() if c not in earned}
+    assert got == {c: r for c, r in expected.items() if c not in earned}
+    assert {tuple(c) for c in np.argwhere(out.blocked)} == set(expected) | earned
+    assert any(r.endswith("blocked") for r in got.values()), "some windows have no title"
