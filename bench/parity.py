@@ -18,6 +18,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
+import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -133,6 +134,10 @@ def main() -> int:
             ts_times.append(time.perf_counter() - t0)
             sig_times.append(ts_sig)
             sim_times.append(ts_sim)
+        tracemalloc.start()
+        run_tsys(o, h, lo, c, v, common.FAST, common.SLOW, common)
+        _, peak_traced = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         tot_c, tot_t = float(np.sum(eq_c)), float(np.sum(eq_t))
         rel = abs(tot_t - tot_c) / abs(tot_c)
         same_trades = int(tr_c.sum()) == int(tr_t.sum())
@@ -159,6 +164,8 @@ def main() -> int:
                     "tsys_simulate_s": round(float(np.median(sim_times)), 5),
                     "ratio_tsys_over_c": round(t_med / c_med, 2),
                     "ratio_simulate_only_over_c": round(float(np.median(sim_times)) / c_med, 2),
+                    "tsys_symbol_bars_per_s": round(n_sym * n_bars / t_med),
+                    "tsys_peak_traced_mb_one_run": round(peak_traced / 2**20, 1),
                 }
             )
         )
