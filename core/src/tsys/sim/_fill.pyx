@@ -2,7 +2,11 @@
 """The compiled simulator: the rules of ``tsys.sim.reference`` as a typed loop.
 
 Every arithmetic step mirrors ``reference.run_kernel`` in the same order, so both produce
-bit-identical fills and equity; the property tests hold them to that. No Python object is
+bit-identical fills and equity; the property tests hold them to that. Without shared cash the
+sub-accounts are independent, so the four passes of a bar run symbol by symbol (one loop
+instead of four); their fills are staged per pass and appended in the reference's order.
+ATR and daily volatility are computed on demand from the bars (``atr_at``, ``vol_at``), only
+for the held positions and the orders that need them. No Python object is
 touched inside the bar loop; fills go to C buffers that grow geometrically and are copied into
 NumPy arrays once at the end.
 """
