@@ -112,6 +112,23 @@ class DataSource:
         return None
 
 
+_FAILED = object()
+
+
+def _has_gap(f: Fundamentals) -> bool:
+    return any(getattr(f, a.name) is None for a in attrs.fields(Fundamentals))
+
+
+def _fill(first: Fundamentals, other: Fundamentals) -> Fundamentals:
+    """``first`` with its unknown fields taken from ``other``."""
+    gaps = {
+        a.name: getattr(other, a.name)
+        for a in attrs.fields(Fundamentals)
+        if getattr(first, a.name) is None and getattr(other, a.name) is not None
+    }
+    return attrs.evolve(first, **gaps) if gaps else first
+
+
 class DataHub:
     """Several sources behind one face: bars from the primary, extras from the first provider.
 
@@ -133,29 +150,33 @@ class DataHub:
         return self.primary.synthetic
 
     def _first(self, method: str, what: str, *args: Any, **kwargs: Any) -> Any:
-        from tsys.errors import TsysError
-
         failed = []
         for src in self.sources:
-            try:
-                result = getattr(src, method)(*args, **kwargs)
-            except TsysError as exc:
-                # An extra input failing (quota, outage) must not cost the day its plan:
-                # say so and ask the next source.
+            result = self._ask(src, method, what, *args, **kwargs)
+            if result is _FAILED:
                 failed.append(src.name)
-                self.ctx.warn(f"{src.name}: {what} unavailable: {exc.message}")
-                continue
-            except Exception as exc:
-                failed.append(src.name)
-                self.ctx.warn(
-                    f"data source {src.name!r} failed providing {what}: {type(exc).__name__}: {exc}"
-                )
                 continue
             if result is not None:
                 return result
         if not failed:
             self.ctx.warn(f"no installed data source provides {what}; running without it")
         return None
+
+    def _ask(self, src: DataSource, method: str, what: str, *args: Any, **kwargs: Any) -> Any:
+        """One source's answer, or ``_FAILED`` (with a run warning) when it raised."""
+        from tsys.errors import TsysError
+
+        try:
+            return getattr(src, method)(*args, **kwargs)
+        except TsysError as exc:
+            # An extra input failing (quota, outage) must not cost the day its plan:
+            # say so and ask the next source.
+            self.ctx.warn(f"{src.name}: {what} unavailable: {exc.message}")
+        except Exception as exc:
+            self.ctx.warn(
+                f"data source {src.name!r} failed providing {what}: {type(exc).__name__}: {exc}"
+            )
+        return _FAILED
 
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
         return self.primary.symbols(asset_class)
@@ -185,7 +206,34 @@ class DataHub:
         return self._first("excluded_coins", "stablecoin/wrapped-token lists")
 
     def fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals] | None:
-        return self._first("fundamentals", "fundamentals (sector, float)", symbols)
+        """Fundamentals merged field by field: the first source that knows a value wins.
+
+        An extra source often knows some symbols only in part (Alpha Vantage has no sector
+        for an ETF or a coin); the next sources are asked for the symbols still missing a
+        field, so one partial answer never hides the primary's sectors (and the sector cap).
+        """
+        what = "fundamentals (sector, float)"
+        merged: dict[str, Fundamentals] = {}
+        todo = list(dict.fromkeys(symbols))
+        answered = failed = False
+        for src in self.sources:
+            if not todo:
+                break
+            result = self._ask(src, "fundamentals", what, todo)
+            if result is _FAILED:
+                failed = True
+                continue
+            if result is None:
+                continue
+            answered = True
+            for sym in todo:
+                got = result.get(sym)
+                if got is not None:
+                    merged[sym] = got if sym not in merged else _fill(merged[sym], got)
+            todo = [s for s in todo if s not in merged or _has_gap(merged[s])]
+        if not answered and not failed:
+            self.ctx.warn(f"no installed data source provides {what}; running without it")
+        return merged if answered else None
 
     def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         return self._first("news", "news sentiment", symbols, start, end)

@@ -143,7 +143,12 @@ def build_allocations(
     lo = max(0, t - CORRELATION_WINDOW + 1)
     rets = ind.simple_returns(close)[lo : t + 1]
     if sectors is None:
-        sectors = sector_map(ctx, bars.symbols)
+        # Only today's candidates and the holdings need a sector: asking for every symbol of
+        # the panel costs a rate-limited fundamentals source one call per symbol.
+        can_enter = output.entries[t] & np.isfinite(output.score[t])
+        wanted = {bars.symbols[j] for j in np.flatnonzero(can_enter)}
+        wanted |= {r.symbol for r in holdings if r.is_open}
+        sectors = sector_map(ctx, sorted(wanted)) if wanted else {}
     cols = {s: j for j, s in enumerate(bars.symbols)}
     blocked_user = {s.upper() for s in overrides.blocked_symbols}
     regime = float(output.regime[t]) if output.regime is not None else 1.0
