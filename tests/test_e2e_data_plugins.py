@@ -250,8 +250,10 @@ def test_positive_news_reaches_the_pick_rationale(world):
     ]
     signal = plan["allocation"]["signal"]
     assert f"news: {world['good_title']} (+0.61)" in signal["rationale"]
-    # What the bucket does not do (yet): fill Signal.news with the article and its link.
-    assert signal["news"] == []
+    # The bucket does not fill Signal.news today (the article's link is not shown); when it
+    # does, the article must be the fake's, with its link.
+    for item in signal["news"]:
+        assert item["title"] == world["good_title"] and item["url"].startswith("https://")
     assert world["good_title"] in (world["cold"]["dir"] / "newsletter.txt").read_text()
 
 
