@@ -238,7 +238,8 @@ def test_build_allocations_hold_sell_manual_and_caps():
     assert [p.symbol for p in res.plans if p.action is Action.BUY] == ["C"]
     # D had an entry but no slot: it is on the watch list, with no money attached
     d = by[("D", Action.WATCH)]
-    assert d.allocation.quantity == 0 and "watch: not bought today" in d.allocation.signal.rationale
+    assert d.allocation.quantity == 0
+    assert d.allocation.signal.rationale[0] == "all 3 positions in use"
 
 
 def test_build_allocations_regime_off_buys_nothing_and_watches():
@@ -255,4 +256,32 @@ def test_build_allocations_regime_off_buys_nothing_and_watches():
     assert [p.action for p in res.plans] == [Action.WATCH] * 3
     assert [p.symbol for p in res.plans] == ["B", "D", "E"]  # best three scores, no NaN
     assert all(p.allocation.quantity == 0 for p in res.plans)
-    assert "watch: regime risk-off, not buying" in res.plans[0].allocation.signal.rationale
+    assert res.plans[0].allocation.signal.rationale[0] == "risk-off: not buying"
+
+
+def test_watch_list_says_why_each_symbol_was_not_bought():
+    bars = flat_bars(T=5, syms=("A", "B", "C", "D"))
+    T, N = bars.shape
+    out = output(T, N, regime=np.ones(T))
+    out.score[-1] = [4.0, 3.0, 2.0, 1.0]
+    out.entries[-1] = [True, False, True, False]  # B and D score but have no entry trigger
+    out.blocked = np.zeros((T, N), bool)
+    out.blocked[-1, 3] = True  # D is blocked: it is listed to avoid, not watched
+    ctx = BucketContext(as_of=bars.index[-1].date(), data=None)
+    s = BucketConfig(capital_share=1.0, max_positions=1, sizing="equal")
+    res = build_allocations(
+        Scripted(out), ctx, bars, out, s, LOOSE, OverridesConfig(), equity=10_000.0
+    )
+    why = {p.symbol: p.allocation.signal.rationale for p in res.plans}
+    assert [p.action for p in res.plans] == [Action.BUY, Action.WATCH, Action.WATCH]
+    assert why["A"] == ("scripted A",)
+    assert why["B"] == ("no entry signal today", "scripted B")
+    assert why["C"] == ("its one position is in use", "scripted C")
+    assert "D" not in why
+
+    broke = BucketConfig(capital_share=0.0, max_positions=1, sizing="equal")
+    res = build_allocations(
+        Scripted(out), ctx, bars, out, broke, LOOSE, OverridesConfig(), equity=10_000.0
+    )
+    assert [p.symbol for p in res.plans] == ["A", "B", "C"]
+    assert {p.allocation.signal.rationale[0] for p in res.plans} == {"bucket has no capital"}

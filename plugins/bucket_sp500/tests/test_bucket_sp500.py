@@ -205,11 +205,18 @@ def _expected_news_blocks(bars, news, params):
             if not means or sum(means) / len(means) >= params.news_block:
                 continue
             msg = f"negative news ({sum(means) / len(means):+.2f} over {params.news_days}d)"
-            titles = [
-                [x for _, x in by_day[w] if isinstance(x, str) and x] for w in window if w in by_day
+            # The most negative titled article of the window; on a tie the later one.
+            titled = [
+                (s, k, i, x)
+                for k, w in enumerate(window)
+                for i, (s, x) in enumerate(by_day.get(w, []))
+                if isinstance(x, str) and x
             ]
-            titles = [x for x in titles if x]
-            out[(t, j)] = f"{msg}: blocked" + (f": {titles[0][-1]}" if titles else "")
+            if titled:
+                worst = min(titled, key=lambda a: (a[0], a[1], -a[2]))
+                out[(t, j)] = f"{msg}: {worst[3]}"
+            else:
+                out[(t, j)] = f"{msg}: blocked"
     return out
 
 
@@ -232,8 +239,9 @@ def test_news_blocker_matches_a_per_day_recount(news_days):
     report = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
     earned = {(t, a) for t, ts in enumerate(bars.index) if 0 <= (report - ts).days <= 3}
     assert len(earned) >= 2
-    assert all(out.block_reasons[c].startswith("earnings in") for c in earned)
+    assert all(out.block_reasons[c].startswith("earnings ") for c in earned)
     got = {c: r for c, r in out.block_reasons.items() if c not in earned}
     assert got == {c: r for c, r in expected.items() if c not in earned}
     assert {tuple(c) for c in np.argwhere(out.blocked)} == set(expected) | earned
-    assert any(r.endswith("blocked") for r in got.values()), "some windows have no title"
+    assert any(r.endswith(": blocked") for r in got.values()), "some windows have no title"
+    assert any(not r.endswith(": blocked") for r in got.values())

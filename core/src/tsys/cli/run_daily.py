@@ -155,6 +155,7 @@ def _report(outcome: Any, as_json: bool) -> None:
 def print_run(run: Any) -> None:
     """The day's table per bucket, readable in 80 columns."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=max(80, Console().width))
@@ -203,13 +204,13 @@ def print_run(run: Any) -> None:
                 p.entry.value,
                 stop,
                 f"{a.signal.score:.2f}",
-                why,
+                escape(why),  # headlines may hold "[...]", which rich would take for markup
             )
         if not br.plans:
             table.add_row("-", "no action today", "", "", "", "", "", "")
         console.print(table)
         for b in br.blockers[:10]:
-            console.print(f"  [magenta]avoid[/] {b.symbol}: {b.reason}")
+            console.print(f"  [magenta]avoid[/] {escape(b.symbol)}: {escape(b.reason)}")
         if len(br.blockers) > 10:
             console.print(f"  ... and {len(br.blockers) - 10} more to avoid (see run.json)")
     for w in run.warnings:

@@ -125,7 +125,8 @@ def build_allocations(
     bucket) counts against the caps. New entries go through :func:`select_and_size`;
     candidates a cap turned down become WATCH plans carrying that constraint, and the
     :data:`WATCH_LIMIT` best-scored symbols not planned otherwise (no entry trigger, no slot,
-    or the regime is off) become WATCH plans saying so.
+    or the regime is off) become WATCH plans saying so. A WATCH plan's first rationale entry
+    is the reason it was not bought.
     """
     from tsys.portfolio import indicators as ind
 
@@ -387,10 +388,11 @@ def build_allocations(
             Action.WATCH,
             dollars=0.0,
             qty=0.0,
-            rationale=[*tags(sym), f"not bought: {con.detail}"],
+            # The reason first: a one-line view shows the first rationale entry.
+            rationale=[f"not bought: {con.detail}", *tags(sym)],
             constraints=[con],
         )
-    # ---- a short watch list: the best-scored symbols not bought today (no entry or no budget)
+    # ---- a short watch list: the best-scored symbols not bought today, each saying why not
     planned = {p.symbol for p in plans} | held_syms
     blocked_now = output.blocked[t] if output.blocked is not None else np.zeros(len(cols), bool)
     watch = [
@@ -399,20 +401,28 @@ def build_allocations(
         if bars.symbols[j] not in planned and bars.symbols[j].upper() not in blocked_user
     ]
     watch.sort(key=lambda j: (-float(output.score[t, j]), bars.symbols[j]))
-    why = (
-        f"watch: regime {bucket.regime_label(output, t) or 'off'}, not buying"
-        if regime <= 0
-        else "watch: not bought today"
-    )
+    in_use = sum(1 for h in held if h.bucket == bucket.name) + len(sel.decisions)
     for j in watch[:WATCH_LIMIT]:
         sym = bars.symbols[j]
+        # Short enough for the "why" column of an 80-column table.
+        if regime <= 0:
+            why = f"{bucket.regime_label(output, t) or 'regime off'}: not buying"
+        elif sel.budget <= 0:
+            why = "bucket has no capital"
+        elif not eligible[j]:
+            why = "no entry signal today"
+        elif in_use >= settings.max_positions:
+            n = settings.max_positions
+            why = f"all {n} positions in use" if n != 1 else "its one position is in use"
+        else:
+            why = "not bought today"
         add(
             sym,
             bars.asset_classes[j],
             Action.WATCH,
             dollars=0.0,
             qty=0.0,
-            rationale=[*tags(sym), why],
+            rationale=[why, *tags(sym)],
         )
     return BucketDecisions(
         tuple(signals), tuple(allocations), tuple(plans), tuple(blockers), tuple(notes)

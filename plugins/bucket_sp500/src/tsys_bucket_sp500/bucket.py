@@ -302,7 +302,7 @@ class Sp500Bucket(Bucket):
         for tk, jk, n in zip(
             t[first].tolist(), j[first].tolist(), gap[first].tolist(), strict=True
         ):
-            reasons.setdefault((tk, jk), f"earnings in {n} day{'s' if n != 1 else ''}: blocked")
+            reasons.setdefault((tk, jk), _earnings_reason(n))
 
     @staticmethod
     def _news_block(
@@ -345,24 +345,34 @@ class Sp500Bucket(Bucket):
             return
         bad_j = used[bad_k]
         blocked[bad_t, bad_j] = True
-        # The latest title published within the news window, for each blocked bar.
+        # The headline behind the block: the most negative titled article inside the window
+        # (ties: the later one), so the reason names the news that did the damage.
         head = np.full(len(bad_t), None, dtype=object)
         if pd.api.types.infer_dtype(titles, skipna=False) == "string":
             titled = titles != ""
         else:
             titled = pd.notna(titles) & (pd.Series(titles, dtype=object).astype(str).str.len() > 0)
         if titled.any():
-            tkey, last = _by_key(key[titled], titles[titled], "last")
-            want = bad_j.astype(np.int64) * n_days + bar_pos[bad_t]
-            hit = np.searchsorted(tkey, want, side="right") - 1
-            ok = hit >= 0
-            hit = np.where(ok, hit, 0)
-            ok &= (tkey[hit] // n_days == bad_j) & (want - tkey[hit] <= params.news_days - 1)
-            head[ok] = last[hit[ok]]
+            tk, ts, tt = key[titled], sent[titled], titles[titled]
+            # Per (symbol, day) key: sentiment descending, then source order, so the last row of
+            # each key is its most negative article (the later one on a tie).
+            order = np.lexsort((np.arange(len(tk)), -ts, tk))
+            last = np.r_[tk[order][1:] != tk[order][:-1], True]
+            best = order[last]
+            bkey, bsent, btitle = tk[best], ts[best], tt[best]
+            worst = np.full(len(bad_t), np.inf)
+            at_day = bar_pos[bad_t]
+            for back in range(params.news_days):  # the calendar days of the window, newest first
+                day_k = at_day - back
+                want = bad_j.astype(np.int64) * n_days + day_k
+                hit = np.minimum(np.searchsorted(bkey, want), len(bkey) - 1)
+                found = (day_k >= 0) & (bkey[hit] == want) & (bsent[hit] < worst)
+                worst[found] = bsent[hit[found]]
+                head[found] = btitle[hit[found]]
         values = at[bad_t, bad_k]
         uniq, inv = np.unique(values, return_inverse=True)
         shown = np.array(
-            [f"negative news ({v:+.2f} over {params.news_days}d): blocked" for v in uniq.tolist()],
+            [f"negative news ({v:+.2f} over {params.news_days}d)" for v in uniq.tolist()],
             dtype=object,
         )[inv]
         # Reasons in symbol order, then by bar; an earnings reason already set keeps precedence.
@@ -370,7 +380,7 @@ class Sp500Bucket(Bucket):
         cells = zip(bad_t[order].tolist(), bad_j[order].tolist(), strict=True)
         reasons.update(
             {
-                cell: f"{m}: {h}" if isinstance(h, str) and h else m
+                cell: f"{m}: {h}" if isinstance(h, str) and h else f"{m}: blocked"
                 for cell, m, h in zip(
                     cells, shown[order].tolist(), head[order].tolist(), strict=True
                 )
@@ -419,6 +429,13 @@ class Sp500Bucket(Bucket):
                     row = titled.iloc[-1]
                     tags.append(f"news: {row['title']} ({float(row['sentiment']):+.2f})")
         return tags
+
+
+def _earnings_reason(days: int) -> str:
+    """ "earnings today: blocked", "earnings in 1 day: blocked", "earnings in 3 days: blocked"."""
+    if days == 0:
+        return "earnings today: blocked"
+    return f"earnings in {days} day{'s' if days != 1 else ''}: blocked"
 
 
 def _by_key(key: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
