@@ -523,6 +523,9 @@ _NEWS_PHRASES = (*_NEWS_UP, *_NEWS_DOWN, *_NEWS_FLAT)
 _NEWS: dict[int, tuple[Market, _NewsTable]] = {}
 
 
+#: Validation reports of each market's two panels, per (seed, strict), for the market they
+#: came from (issues are frozen, so each source's report may share them).
+_VALIDATED: dict[tuple[int, bool], tuple[Market, list[Any]]] = {}
 #: Review dates and sorted member lists of each seed's market, for the market they came from.
 _MEMBERS: dict[int, tuple[Market, np.ndarray, tuple[tuple[str, ...], ...]]] = {}
 
@@ -649,10 +652,18 @@ class DemoSource(DataSource):
 
         mk = self.market(end)
         if mk.horizon not in self._reports:
-            report = QualityReport(source=self.label)
             strict = self.ctx is not None and self.ctx.strict
-            for panel in (mk.equities, mk.crypto):
-                report.extend(validate_bars(panel, strict=strict)[1])
+            hit = _VALIDATED.get((self.seed, strict))
+            if hit is None or hit[0] is not mk:
+                # Once per generated market and process: the panels never change once made.
+                parts = [
+                    validate_bars(panel, strict=strict)[1] for panel in (mk.equities, mk.crypto)
+                ]
+                hit = (mk, parts)
+                _VALIDATED[(self.seed, strict)] = hit
+            report = QualityReport(source=self.label)
+            for part in hit[1]:
+                report.extend(part)  # a report of its own: the shared parts are only read
             self._reports[mk.horizon] = report
         return self._reports[mk.horizon]
 
