@@ -245,3 +245,31 @@ def test_news_blocker_matches_a_per_day_recount(news_days):
     assert {tuple(c) for c in np.argwhere(out.blocked)} == set(expected) | earned
     assert any(r.endswith(": blocked") for r in got.values()), "some windows have no title"
     assert any(not r.endswith(": blocked") for r in got.values())
+
+
+def test_news_reason_names_the_worst_headline_and_the_later_one_on_a_tie():
+    bars = _uptrend_market()
+    t = 350
+    day = pd.Timestamp(bars.index[t].date(), tz="UTC")
+
+    def art(days_back, sym, s, title):
+        return (day - pd.Timedelta(days=days_back), sym, s, title)
+
+    rows = [
+        art(2, "AAA", -0.9, "AAA first bad"),
+        art(0, "AAA", -0.9, "AAA second bad"),  # equally bad, later day: named
+        art(0, "AAA", -0.3, "AAA mild"),
+        art(1, "BBB", -0.8, "BBB worst"),
+        art(0, "BBB", -0.7, ""),  # no title: never named
+        art(0, "CCC", -0.95, "CCC one"),
+        art(0, "CCC", -0.95, "CCC two"),  # same day, same sentiment: the later row
+    ]
+    news = pd.DataFrame(rows, columns=["date", "symbol", "sentiment", "title"])
+    src = InMemorySource(bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])}, news=news)
+    ctx = memory_context(src, bars.index[-1].date())
+    out = Sp500Bucket().compute(ctx, bars, Params(news_days=3, news_block=-0.3))
+    r = {s: out.block_reasons[(t, bars.column(s))] for s in ("AAA", "BBB", "CCC")}
+    # AAA: daily means -0.9 (t-2) and -0.6 (t): mean -0.75
+    assert r["AAA"] == "negative news (-0.75 over 3d): AAA second bad"
+    assert r["BBB"] == "negative news (-0.75 over 3d): BBB worst"
+    assert r["CCC"] == "negative news (-0.95 over 3d): CCC two"

@@ -344,49 +344,49 @@ class Sp500Bucket(Bucket):
         if not len(bad_t):
             return
         bad_j = used[bad_k]
+        # A cell an earlier blocker (earnings) holds keeps that blocker's reason.
+        fresh = ~blocked[bad_t, bad_j]
         blocked[bad_t, bad_j] = True
+        bad_t, bad_k, bad_j = bad_t[fresh], bad_k[fresh], bad_j[fresh]
         # The headline behind the block: the most negative titled article inside the window
         # (ties: the later one), so the reason names the news that did the damage.
-        head = np.full(len(bad_t), None, dtype=object)
         if pd.api.types.infer_dtype(titles, skipna=False) == "string":
             titled = titles != ""
         else:
-            titled = pd.notna(titles) & (pd.Series(titles, dtype=object).astype(str).str.len() > 0)
-        if titled.any():
-            tk, ts, tt = key[titled], sent[titled], titles[titled]
-            # Per (symbol, day) key: sentiment descending, then source order, so the last row of
-            # each key is its most negative article (the later one on a tie).
-            order = np.lexsort((np.arange(len(tk)), -ts, tk))
-            last = np.r_[tk[order][1:] != tk[order][:-1], True]
-            best = order[last]
-            bkey, bsent, btitle = tk[best], ts[best], tt[best]
-            worst = np.full(len(bad_t), np.inf)
-            at_day = bar_pos[bad_t]
-            for back in range(params.news_days):  # the calendar days of the window, newest first
-                day_k = at_day - back
-                want = bad_j.astype(np.int64) * n_days + day_k
-                hit = np.minimum(np.searchsorted(bkey, want), len(bkey) - 1)
-                found = (day_k >= 0) & (bkey[hit] == want) & (bsent[hit] < worst)
-                worst[found] = bsent[hit[found]]
-                head[found] = btitle[hit[found]]
+            titled = np.array([isinstance(x, str) and x != "" for x in titles], dtype=bool)
+        rows = np.flatnonzero(titled)
+        # Per (symbol, day) key, its most negative titled article: rows ordered by key, then
+        # sentiment descending, then source order, so the last row of a key is the one.
+        by_key = np.argsort(key[rows], kind="stable")
+        k_sorted = key[rows][by_key]
+        if bool(np.all(k_sorted[1:] != k_sorted[:-1])):
+            best = rows[by_key]  # at most one titled article per key (the usual case)
+        else:
+            order = np.lexsort((rows, -sent[rows], key[rows]))
+            k_order = key[rows][order]
+            best = rows[order][np.r_[k_order[1:] != k_order[:-1], True]]
+        # Calendar day x symbol column -> that article's row (-1: none).
+        pick = np.full((n_days, len(used)), -1, dtype=np.int64)
+        pick[key[best] % n_days, np.searchsorted(used, key[best] // n_days)] = best
+        head = np.full(len(bad_t), -1, dtype=np.int64)
+        worst = np.full(len(bad_t), np.inf)
+        at_day = bar_pos[bad_t]
+        for back in range(params.news_days):  # the calendar days of the window, newest first
+            day_k = np.maximum(at_day - back, 0)
+            row = np.where(at_day - back >= 0, pick[day_k, bad_k], -1)
+            s_row = np.where(row >= 0, sent[row], np.inf)
+            better = s_row < worst
+            worst[better] = s_row[better]
+            head[better] = row[better]
         values = at[bad_t, bad_k]
         uniq, inv = np.unique(values, return_inverse=True)
         shown = np.array(
-            [f"negative news ({v:+.2f} over {params.news_days}d)" for v in uniq.tolist()],
+            [f"negative news ({v:+.2f} over {params.news_days}d): " for v in uniq.tolist()],
             dtype=object,
         )[inv]
-        # Reasons in symbol order, then by bar; an earnings reason already set keeps precedence.
-        order = np.lexsort((bad_t, np.array(symbols, dtype=object)[bad_j]))
-        cells = zip(bad_t[order].tolist(), bad_j[order].tolist(), strict=True)
-        reasons.update(
-            {
-                cell: f"{m}: {h}" if isinstance(h, str) and h else f"{m}: blocked"
-                for cell, m, h in zip(
-                    cells, shown[order].tolist(), head[order].tolist(), strict=True
-                )
-                if cell not in reasons
-            }
-        )
+        msgs = shown + np.where(head >= 0, titles[np.maximum(head, 0)], "blocked")
+        cells = zip(bad_t.tolist(), bad_j.tolist(), strict=True)
+        reasons.update(zip(cells, msgs.tolist(), strict=True))
 
     # ------------------------------------------------------------------ explain
     def explain(
