@@ -540,6 +540,20 @@ def _member_lists(mk: Market) -> tuple[np.ndarray, tuple[tuple[str, ...], ...]]:
     return hit[1], hit[2]
 
 
+def _text(values: np.ndarray, take: np.ndarray) -> Any:
+    """``values[take]`` (Python strings) as the column pandas would build from those strings.
+
+    With pandas' Arrow-backed string dtype the strings are taken on the Arrow side (no
+    per-element conversion); otherwise the object array itself is the column.
+    """
+    dtype = pd.Series(["x"]).dtype
+    if getattr(dtype, "storage", None) != "pyarrow":
+        return values[take]
+    import pyarrow as pa
+
+    return pd.array(pa.array(values.tolist()).take(pa.array(take)), dtype=dtype)
+
+
 def _news_table(mk: Market) -> _NewsTable:
     """The news of ``mk``, derived once: every element depends on its own session and ticker
     only, so a query is a slice of these panels (the same articles as drawing them per call)."""
@@ -792,15 +806,16 @@ class DemoSource(DataSource):
         if not len(rr):
             return pd.DataFrame([], columns=list(NEWS_COLUMNS))
         r, j = rows[rr], cols[kk]
+        n_titles = table.titles.shape[1]
         return pd.DataFrame(
             {
                 "date": eq.index[r],
-                "symbol": table.tickers[j],
+                "symbol": _text(table.tickers, j),
                 "sentiment": table.sentiment[r, j],
                 "relevance": table.relevance[r, j],
-                "title": table.titles[j, table.phrase[r, j]],
-                "url": np.full(len(r), "", dtype=object),
-                "source": np.full(len(r), self.label, dtype=object),
+                "title": _text(table.titles.ravel(), j * n_titles + table.phrase[r, j]),
+                "url": _text(np.array([""], dtype=object), np.zeros(len(r), dtype=np.int64)),
+                "source": _text(np.array([self.label], dtype=object), np.zeros(len(r), np.int64)),
             },
             columns=list(NEWS_COLUMNS),
         )
