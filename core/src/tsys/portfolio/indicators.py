@@ -115,9 +115,41 @@ def shift(x: np.ndarray, k: int = 1) -> np.ndarray:
 
 def cross_rank(x: np.ndarray) -> np.ndarray:
     """Per row, the percentile rank (0..1] of each finite value among that row's finite values."""
-    return _out(_df(x).rank(axis=1, pct=True))
+    return cross_ranks(x)[0]
 
 
 def cross_position(x: np.ndarray) -> np.ndarray:
     """Per row, 1 for the largest finite value, 2 for the next, ... (NaN where not finite)."""
-    return _out(_df(x).rank(axis=1, ascending=False, method="first"))
+    return cross_ranks(x)[1]
+
+
+def cross_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cross_rank` and :func:`cross_position` of ``x`` from one sort of each row.
+
+    The same numbers as pandas' ``rank(axis=1, pct=True)`` (ties share their average rank)
+    and ``rank(axis=1, ascending=False, method="first")`` (ties in column order); NaN stays
+    NaN, infinities rank as values.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    T, N = a.shape
+    pct, pos = np.full((T, N), np.nan), np.full((T, N), np.nan)
+    if T == 0 or N == 0:
+        return pct, pos
+    order = np.argsort(a, axis=1, kind="stable")  # NaN last; ties keep column order
+    v = np.take_along_axis(a, order, axis=1)
+    valid = ~np.isnan(v)
+    n = valid.sum(axis=1, keepdims=True)
+    k = np.broadcast_to(np.arange(N), (T, N))
+    starts = np.ones((T, N), dtype=bool)
+    starts[:, 1:] = v[:, 1:] != v[:, :-1]
+    ends = np.ones((T, N), dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    # First and last sorted position of each run of equal values.
+    first = np.maximum.accumulate(np.where(starts, k, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, k, N - 1)[:, ::-1], axis=1)[:, ::-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(valid, ((first + last) / 2.0 + 1.0) / n, np.nan)
+    desc = np.where(valid, (n - last + k - first).astype(np.float64), np.nan)
+    np.put_along_axis(pct, order, avg, axis=1)
+    np.put_along_axis(pos, order, desc, axis=1)
+    return pct, pos

@@ -174,7 +174,7 @@ class Sp500Bucket(Bucket):
             uptrend = (close > sma_trend) & (sma_fast > sma_trend)
             eligible = member & uptrend & (momentum > 0) & np.isfinite(r2) & np.isfinite(rsi)
         mom_ranked = np.where(member & np.isfinite(momentum), momentum, np.nan)
-        mom_rank = ind.cross_rank(mom_ranked)
+        mom_rank, mom_position = ind.cross_ranks(mom_ranked)
         score_all = (
             params.w_momentum * mom_rank
             + params.w_trend * r2
@@ -213,7 +213,7 @@ class Sp500Bucket(Bucket):
                 "sma_trend": sma_trend,
                 "sma_fast": sma_fast,
                 "momentum": momentum,
-                "momentum_rank": ind.cross_position(mom_ranked),
+                "momentum_rank": mom_position,
                 "rsi": rsi,
                 "r2": r2,
                 "atr": atr,
