@@ -45,3 +45,46 @@ def test_cross_ranks_by_hand():
     # Descending, ties in column order: the first 3.0 is 1, the second 2.
     assert np.array_equal(pos[0], [1, np.nan, 3, 2, 4], equal_nan=True)
     assert np.isnan(pct[1]).all() and np.isnan(pos[1]).all()
+
+
+# Runs of one value (pandas short-cuts those), NaN gaps, infinities and a wide range of scales.
+ROLL_VALUES = st.sampled_from([np.nan, np.inf, -np.inf, 5.0, 5.0, 5.0, 0.0]) | st.floats(
+    -1e9, 1e9, allow_subnormal=False
+)
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+        elements=ROLL_VALUES,
+    ),
+    st.integers(1, 30),
+    st.data(),
+)
+def test_rolling_equals_pandas_column_by_column(a, n, data):
+    mp = data.draw(st.integers(1, n))
+    df = pd.DataFrame(a)
+    for how in ("mean", "std", "max", "min"):
+        want = getattr(df.rolling(n, min_periods=mp), how)().to_numpy(np.float64)
+        got = ind._rolling(a, n, mp, how)
+        assert got.flags.c_contiguous and got.shape == a.shape
+        assert np.array_equal(got, want, equal_nan=True), how
+
+
+def test_indicators_keep_pandas_results_on_a_market_panel():
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, (600, 30)), axis=0))
+    close[rng.random(close.shape) < 0.03] = np.nan
+    close[:150, 0] = np.nan  # listed late
+    df = pd.DataFrame(close)
+    assert np.array_equal(ind.sma(close, 50), df.rolling(50).mean().to_numpy(), equal_nan=True)
+    assert np.array_equal(
+        ind.rolling_max(close, 20), df.rolling(20).max().to_numpy(), equal_nan=True
+    )
+    logret = pd.DataFrame(ind.log_returns(close))
+    assert np.array_equal(
+        ind.volatility(close, 20),
+        logret.rolling(20, min_periods=10).std().to_numpy(),
+        equal_nan=True,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.indexers import BaseIndexer
 
 
 def _df(a: np.ndarray) -> pd.DataFrame:
@@ -19,17 +20,55 @@ def _out(df: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(df.to_numpy(dtype=np.float64))
 
 
+class _ColumnWindows(BaseIndexer):
+    """Trailing windows of ``window_size`` rows over a panel laid out column after column.
+
+    No window reaches back into the previous column, so one pass over the whole panel gives
+    each column what rolling that column alone gives, bit for bit (pandas restarts its running
+    sums where a window does not overlap the previous one; a property test holds this against
+    per-column pandas), without pandas' per-column overhead.
+    """
+
+    def __init__(self, n_rows: int, window_size: int) -> None:
+        super().__init__(window_size=window_size)
+        self.n_rows = n_rows
+
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        end = np.arange(1, num_values + 1, dtype=np.int64)
+        column_start = (end - 1) - (end - 1) % self.n_rows
+        return np.maximum(column_start, end - self.window_size), end
+
+
+def _rolling(x: np.ndarray, n: int, min_periods: int, how: str) -> np.ndarray:
+    """Column-wise trailing ``how`` ("mean", "std", "max", "min") over ``n`` rows."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or 0 in a.shape or not 1 <= min_periods <= n:
+        # pandas' own checks and messages for the unusual cases
+        return _out(getattr(_df(a).rolling(n, min_periods=min_periods), how)())
+    T, N = a.shape
+    roll = pd.Series(a.ravel(order="F")).rolling(_ColumnWindows(T, n), min_periods=min_periods)
+    flat = getattr(roll, how)().to_numpy(dtype=np.float64)
+    return np.ascontiguousarray(flat.reshape((T, N), order="F"))
+
+
 def sma(x: np.ndarray, n: int, min_periods: int | None = None) -> np.ndarray:
     """Simple moving average over ``n`` rows (NaN until ``min_periods`` values exist)."""
-    return _out(_df(x).rolling(n, min_periods=min_periods or n).mean())
+    return _rolling(x, n, min_periods or n, "mean")
 
 
 def rolling_max(x: np.ndarray, n: int, min_periods: int | None = None) -> np.ndarray:
-    return _out(_df(x).rolling(n, min_periods=min_periods or n).max())
+    return _rolling(x, n, min_periods or n, "max")
 
 
 def rolling_min(x: np.ndarray, n: int, min_periods: int | None = None) -> np.ndarray:
-    return _out(_df(x).rolling(n, min_periods=min_periods or n).min())
+    return _rolling(x, n, min_periods or n, "min")
 
 
 def simple_returns(close: np.ndarray) -> np.ndarray:
@@ -50,7 +89,7 @@ def log_returns(close: np.ndarray) -> np.ndarray:
 
 def volatility(close: np.ndarray, n: int = 20, min_periods: int | None = None) -> np.ndarray:
     """Standard deviation of daily log returns over ``n`` rows (not annualised)."""
-    return _out(_df(log_returns(close)).rolling(n, min_periods=min_periods or max(2, n // 2)).std())
+    return _rolling(log_returns(close), n, min_periods or max(2, n // 2), "std")
 
 
 def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
