@@ -336,7 +336,7 @@ class Sp500Bucket(Bucket):
         cal = np.full((n_days, len(used)), np.nan)
         cal[dkey % n_days, where] = dmean.astype(np.float64)
         # Mean over the last news_days calendar days up to and including each bar.
-        roll = pd.DataFrame(cal).rolling(params.news_days, min_periods=1).mean().to_numpy()
+        roll = ind.sma(cal, params.news_days, min_periods=1)
         bar_pos = ((day_ns - first) // one).astype(np.int64)
         at = roll[bar_pos]
         with np.errstate(invalid="ignore"):
