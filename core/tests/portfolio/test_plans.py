@@ -239,7 +239,7 @@ def test_build_allocations_hold_sell_manual_and_caps():
     # D had an entry but no slot: it is on the watch list, with no money attached
     d = by[("D", Action.WATCH)]
     assert d.allocation.quantity == 0
-    assert d.allocation.signal.rationale[0] == "all 3 positions in use"
+    assert d.allocation.signal.rationale[0] == "all 3 slots taken"
 
 
 def test_build_allocations_regime_off_buys_nothing_and_watches():
@@ -276,7 +276,7 @@ def test_watch_list_says_why_each_symbol_was_not_bought():
     assert [p.action for p in res.plans] == [Action.BUY, Action.WATCH, Action.WATCH]
     assert why["A"] == ("scripted A",)
     assert why["B"] == ("no entry signal today", "scripted B")
-    assert why["C"] == ("its one position is in use", "scripted C")
+    assert why["C"] == ("its one slot is taken", "scripted C")
     assert "D" not in why
 
     broke = BucketConfig(capital_share=0.0, max_positions=1, sizing="equal")

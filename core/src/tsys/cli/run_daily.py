@@ -210,7 +210,11 @@ def print_run(run: Any) -> None:
             table.add_row("-", "no action today", "", "", "", "", "", "")
         console.print(table)
         for b in br.blockers[:10]:
-            console.print(f"  [magenta]avoid[/] {escape(b.symbol)}: {escape(b.reason)}")
+            console.print(
+                f"  [magenta]avoid[/] {escape(b.symbol)}: {escape(b.reason)}",
+                no_wrap=True,
+                overflow="ellipsis",  # one line each; run.json has the whole reason
+            )
         if len(br.blockers) > 10:
             console.print(f"  ... and {len(br.blockers) - 10} more to avoid (see run.json)")
     for w in run.warnings:

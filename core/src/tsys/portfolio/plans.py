@@ -413,7 +413,7 @@ def build_allocations(
             why = "no entry signal today"
         elif in_use >= settings.max_positions:
             n = settings.max_positions
-            why = f"all {n} positions in use" if n != 1 else "its one position is in use"
+            why = f"all {n} slots taken" if n != 1 else "its one slot is taken"
         else:
             why = "not bought today"
         add(
