@@ -319,9 +319,12 @@ def test_call_counts(world):
     cold, warm = world["cold"], world["warm"]
     functions = [c.get("function") for c in cold["av_calls"]]
     news = sorted(c["tickers"] for c in cold["av_calls"] if c.get("function") == "NEWS_SENTIMENT")
-    from tsys_bucket_sp500.bucket import BENCHMARK, SECTOR_ETFS
+    from tsys_bucket_sp500.bucket import BENCHMARK, DAILY_EVENT_CHECKS, SECTOR_ETFS
 
-    assert news == sorted([BENCHMARK, *SECTOR_ETFS])  # one feed per symbol of the universe
+    # one feed per symbol, and only for today's candidates (the daily run reads the last row)
+    assert news and len(set(news)) == len(news)
+    assert set(news) <= {BENCHMARK, *SECTOR_ETFS}
+    assert len(news) <= DAILY_EVENT_CHECKS
     assert functions.count("EARNINGS_CALENDAR") == 1
     overviews = {c["symbol"] for c in cold["av_calls"] if c.get("function") == "OVERVIEW"}
     # sectors are asked only for candidates and holdings, not for the whole panel

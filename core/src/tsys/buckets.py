@@ -112,6 +112,10 @@ class BucketContext:
     data: DataHub
     settings: Any = None
     warnings: list[str] = attrs.field(factory=list)
+    #: True in the daily run, which reads only the last row of the output: a bucket may then
+    #: fetch costly per-symbol inputs (news, earnings) for the last row's candidates only,
+    #: as long as that row comes out exactly as in a full-history computation.
+    latest_only: bool = False
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

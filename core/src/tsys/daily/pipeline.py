@@ -378,7 +378,7 @@ def _run_bucket(
 
     settings = config.bucket(bucket.name)
     as_of = dates.for_class(bucket.asset_class)
-    ctx = BucketContext(as_of=as_of, data=hub, settings=settings)
+    ctx = BucketContext(as_of=as_of, data=hub, settings=settings, latest_only=True)
     owner = plugins.buckets().owner(bucket.name)
     base = {
         "bucket": bucket.name,

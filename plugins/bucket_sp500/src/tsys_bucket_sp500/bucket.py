@@ -44,6 +44,10 @@ FUNDS = frozenset(
 )
 
 
+#: Candidates whose news and earnings a daily run checks (see Sp500Bucket._daily_scope).
+DAILY_EVENT_CHECKS = 30
+
+
 @attrs.frozen
 class Params:
     mode: str = param(
@@ -198,7 +202,13 @@ class Sp500Bucket(Bucket):
         blocked = np.zeros((T, N), dtype=bool)
         reasons: dict[tuple[int, int], str] = {}
         if ctx is not None and ctx.data is not None and T:
-            self._event_risk(ctx, bars, params, member, blocked, reasons)
+            scope = member
+            if ctx.latest_only:
+                scope, unchecked = self._daily_scope(ctx, score, member)
+                entries[-1] &= ~unchecked
+            self._event_risk(
+                ctx, bars, params, scope, blocked, reasons, latest_only=ctx.latest_only
+            )
         entries &= ~blocked
         return BucketOutput(
             score=np.ascontiguousarray(score),
@@ -244,6 +254,25 @@ class Sp500Bucket(Bucket):
         out = np.where(above & calm, 1.0, np.where(above, params.reduced_share, 0.0))
         return np.where(np.isfinite(avg) & np.isfinite(vol), out, 0.0)
 
+    @staticmethod
+    def _daily_scope(
+        ctx: BucketContext, score: np.ndarray, member: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The daily run reads only the last row, and news APIs are per symbol and rationed
+        (a free Alpha Vantage key allows 25 calls a day): check event risk for the best
+        ``DAILY_EVENT_CHECKS`` (at least 3 x max positions) of today's candidates only.
+        Candidates below them are not entered today rather than entered unchecked."""
+        last = score[-1]
+        cand = np.flatnonzero(np.isfinite(last))
+        max_pos = getattr(ctx.settings, "max_positions", 10) or 10
+        n_check = max(DAILY_EVENT_CHECKS, 3 * int(max_pos))
+        order = cand[np.argsort(-last[cand], kind="stable")]
+        scope = np.zeros_like(member)
+        scope[-1, order[:n_check]] = True
+        unchecked = np.zeros(score.shape[1], dtype=bool)
+        unchecked[order[n_check:]] = True
+        return scope, unchecked
+
     def _event_risk(
         self,
         ctx: BucketContext,
@@ -252,6 +281,8 @@ class Sp500Bucket(Bucket):
         member: np.ndarray,
         blocked: np.ndarray,
         reasons: dict[tuple[int, int], str],
+        *,
+        latest_only: bool = False,
     ) -> None:
         idx = bars.index
         days = idx.tz_convert(None).normalize() if idx.tz is not None else idx.normalize()
@@ -259,6 +290,8 @@ class Sp500Bucket(Bucket):
         if not syms:
             return
         start, end = idx[0].date(), idx[-1].date()
+        if latest_only:
+            start = end
         col = {s: j for j, s in enumerate(bars.symbols)}
         day_ns = np.asarray(days, dtype="datetime64[ns]")
         if params.earnings_days > 0:
