@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 
-from tsys.contracts import AssetClass
+from tsys.contracts import AssetClass, NewsItem
 
 if TYPE_CHECKING:
     from tsys.data import Bars, DataHub
@@ -219,6 +219,13 @@ class Bucket(abc.ABC):
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
         """Short rationale tags for ``symbol`` at row ``t`` ("trend up 200d", ...)."""
+        return []
+
+    def news(
+        self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
+    ) -> list[NewsItem]:
+        """Articles behind ``symbol``'s rationale at row ``t`` (title, link, sentiment), most
+        relevant first; the newsletter links them. Default: none."""
         return []
 
     def regime_label(self, output: BucketOutput, t: int) -> str:

@@ -24,6 +24,7 @@ from tsys.contracts import (
     Constraint,
     EntryMethod,
     Intent,
+    NewsItem,
     PositionRecord,
     PositionSource,
     Side,
@@ -189,6 +190,16 @@ def build_allocations(
             ctx.warn(f"{bucket.name}: explain failed for {sym}: {type(exc).__name__}: {exc}")
             return []
 
+    def news_of(sym: str) -> tuple[NewsItem, ...]:
+        if sym not in cols:
+            return ()
+        try:
+            items = bucket.news(ctx, bars, output, sym, t)
+            return tuple(x for x in items if isinstance(x, NewsItem))
+        except Exception as exc:  # links are a courtesy: never lose the plan for them
+            ctx.warn(f"{bucket.name}: news failed for {sym}: {type(exc).__name__}: {exc}")
+            return ()
+
     def score_of(sym: str) -> float:
         j = cols.get(sym)
         s = output.score[t, j] if j is not None else math.nan
@@ -229,6 +240,7 @@ def build_allocations(
             bucket=bucket.name,
             strategy_version=bucket.version,
             rationale=tuple(rationale),
+            news=news_of(sym) if action is not Action.SELL else (),
         )
         alloc = Allocation(
             signal=sig,

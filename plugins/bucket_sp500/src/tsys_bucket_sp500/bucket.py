@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
-from tsys.contracts import AssetClass
+from tsys.contracts import AssetClass, NewsItem
 from tsys.portfolio import indicators as ind
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ FUNDS = frozenset(
 )
 
 
+#: Days of news ``explain`` quotes and ``news`` links.
+NEWS_LINK_DAYS = 3
 #: Candidates whose news and earnings a daily run checks (see Sp500Bucket._daily_scope).
 DAILY_EVENT_CHECKS = 30
 
@@ -455,13 +457,47 @@ class Sp500Bucket(Bucket):
             tags.append(reason)
         elif ctx is not None and ctx.data is not None:
             day = bars.index[t].date()
-            news = ctx.data.news([symbol], day - dt.timedelta(days=3), day)
+            news = ctx.data.news([symbol], day - dt.timedelta(days=NEWS_LINK_DAYS), day)
             if news is not None and len(news):
                 titled = news[news["title"].astype(str).str.len() > 0]
                 if len(titled):
                     row = titled.iloc[-1]
                     tags.append(f"news: {row['title']} ({float(row['sentiment']):+.2f})")
         return tags
+
+    def news(
+        self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
+    ) -> list[NewsItem]:
+        """The titled articles of the last ``NEWS_LINK_DAYS`` days (the window ``explain``
+        quotes), most negative first when the symbol is blocked, else newest first; at most
+        three."""
+        if ctx is None or ctx.data is None:
+            return []
+        t = t % bars.shape[0]
+        day = bars.index[t].date()
+        frame = ctx.data.news([symbol], day - dt.timedelta(days=NEWS_LINK_DAYS), day)
+        if frame is None or not len(frame):
+            return []
+        frame = frame[(frame["symbol"] == symbol) & (frame["title"].astype(str).str.len() > 0)]
+        if output.blocked is not None and output.blocked[t, bars.column(symbol)]:
+            frame = frame.sort_values("sentiment", kind="stable")
+        else:
+            frame = frame.iloc[::-1]
+        items = []
+        for row in frame.head(3).itertuples(index=False):
+            try:
+                sentiment = float(row.sentiment)
+            except (TypeError, ValueError):
+                sentiment = math.nan
+            items.append(
+                NewsItem(
+                    title=str(row.title),
+                    url=str(row.url) if isinstance(row.url, str) else "",
+                    sentiment=sentiment if math.isfinite(sentiment) else None,
+                    source=str(row.source) if isinstance(row.source, str) else "",
+                )
+            )
+        return items
 
 
 def _earnings_reason(days: int) -> str:
