@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from functools import cache
 from typing import Any, TypeVar
@@ -127,3 +128,19 @@ def describe_error(exc: BaseException, what: str) -> str:
     else:
         lines = [f"{type(exc).__name__}: {exc} @ $"]
     return f"invalid {what}:\n  " + "\n  ".join(lines)
+
+
+def json_ready(x: Any) -> Any:
+    """Plain data for ``json.dumps`` from report payloads: NaN and infinity become null,
+    numpy scalars Python numbers, timestamps and dates ISO strings, tuples lists."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_ready(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_ready(v) for v in x]
+    if isinstance(x, dt.datetime | dt.date):  # pandas Timestamps are datetimes
+        return x.isoformat()
+    if hasattr(x, "item") and not isinstance(x, str | bytes):  # numpy scalars
+        return json_ready(x.item())
+    return x

@@ -22,6 +22,7 @@ import pandas as pd
 
 from tsys.contracts import AssetClass
 from tsys.errors import ConfigError, DataError, StrategyError, TsysError
+from tsys.serialization import json_ready
 
 if TYPE_CHECKING:
     from tsys.buckets import Bucket
@@ -135,17 +136,6 @@ class BucketBacktest:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary: metadata, both metric sets, daily equity curves, trades."""
 
-        def clean(x: Any) -> Any:
-            if isinstance(x, float | np.floating):
-                return float(x) if math.isfinite(x) else None
-            if isinstance(x, np.integer):
-                return int(x)
-            if isinstance(x, dict):
-                return {k: clean(v) for k, v in x.items()}
-            if isinstance(x, list | tuple):
-                return [clean(v) for v in x]
-            return x
-
         trades = []
         for row in self.trades.itertuples(index=False):
             d = row._asdict()
@@ -153,7 +143,7 @@ class BucketBacktest:
                 b = int(d[k])
                 d[k.replace("_bar", "_date")] = self.index[b].date().isoformat()
             trades.append(d)
-        return clean(
+        return json_ready(
             {
                 "bucket": self.bucket,
                 "version": self.version,

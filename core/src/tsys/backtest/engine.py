@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from tsys.backtest import metrics as _metrics
 from tsys.backtest.splits import Splits
 from tsys.contracts import AssetClass
 from tsys.errors import ContractError
+from tsys.serialization import json_ready
 from tsys.sim import CostModel, SimResult, StopRules, simulate
 
 LOT_SIZES = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
@@ -35,19 +35,6 @@ class BacktestResult:
     def to_json(self) -> str:
         """Metrics, equity curve(s) and trades as JSON (NaN and infinity become null)."""
 
-        def clean(x: Any) -> Any:
-            if isinstance(x, float | np.floating):
-                return float(x) if math.isfinite(x) else None
-            if isinstance(x, np.integer):
-                return int(x)
-            if isinstance(x, pd.Timestamp):
-                return x.isoformat()
-            if isinstance(x, dict):
-                return {k: clean(v) for k, v in x.items()}
-            if isinstance(x, list | tuple):
-                return [clean(v) for v in x]
-            return x
-
         payload = {
             "segment": self.segment,
             "metrics": self.metrics,
@@ -57,7 +44,7 @@ class BacktestResult:
             else [[d.isoformat(), v] for d, v in self.benchmark_equity.items()],
             "trades": self.trades.to_dict(orient="records"),
         }
-        return json.dumps(clean(payload))
+        return json.dumps(json_ready(payload))
 
 
 def _align(name: str, x: Any, bars: Any) -> np.ndarray | None:

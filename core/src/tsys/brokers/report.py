@@ -25,23 +25,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tsys.contracts import AssetClass, Order, OrderStatus, Side
+from tsys.serialization import json_ready
 
 #: Calendar days of bars loaded before a decision: the simulator's volatility window needs them.
 HISTORY_DAYS = 40
 _LOTS = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
 _TOL = 1e-9
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, str):  # numpy scalars
-        return _clean(x.item())
-    return x
 
 
 def _close(a: float | None, b: float | None, rel: float = _TOL) -> bool:
@@ -544,7 +533,7 @@ def paper_report(
             "backtest_fills": int((fills_df["qty"] > 0).sum()),
             "backtest_cash": float(res.cash[rows[-1]]) if rows[-1] >= 0 else start_cash,
         }
-    return _clean(
+    return json_ready(
         {
             "broker": name,
             "paper": bool(getattr(broker, "paper", True)),

@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from tsys.serialization import json_ready
 from tsys.validate import stats
 from tsys.validate.gates import GateResult, evaluate_gates, params_digest
 
@@ -92,18 +93,8 @@ class ValidationReport:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        def clean(x: Any) -> Any:
-            if isinstance(x, float | np.floating):
-                return float(x) if math.isfinite(x) else None
-            if isinstance(x, np.integer):
-                return int(x)
-            if isinstance(x, dict):
-                return {k: clean(v) for k, v in x.items()}
-            if isinstance(x, list | tuple):
-                return [clean(v) for v in x]
-            return x
 
-        return clean(attrs.asdict(self))
+        return json_ready(attrs.asdict(self))
 
 
 def _returns(equity: np.ndarray) -> np.ndarray:
