@@ -8,16 +8,9 @@ from typing import Any
 
 import click
 
+from tsys.cli._options import data_options, parse_date
+
 SPLITS = ("train", "validation", "holdout")
-
-
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date like 2019-12-31, got {value!r}") from None
 
 
 def _params(values: tuple[str, ...]) -> dict[str, str]:
@@ -32,8 +25,10 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command(name="backtest")
 @click.argument("bucket_name", metavar="BUCKET")
-@click.option("--start", callback=_date, help="First day (YYYY-MM-DD); default: the data's start.")
-@click.option("--end", callback=_date, help="Last day (YYYY-MM-DD); default: the data's end.")
+@click.option(
+    "--start", callback=parse_date, help="First day (YYYY-MM-DD); default: the data's start."
+)
+@click.option("--end", callback=parse_date, help="Last day (YYYY-MM-DD); default: the data's end.")
 @click.option(
     "--split",
     type=click.Choice(SPLITS),
@@ -48,29 +43,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Also report N consecutive out-of-sample windows (walk-forward).",
 )
-@click.option(
-    "--source",
-    type=click.Choice(["demo", "csv"]),
-    default=None,
-    help="Data source (default: [data] source in the configuration).",
-)
-@click.option(
-    "--path",
-    "path",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of per-symbol files for --source csv.",
-)
-@click.option(
-    "--shared-data",
-    "shared_data",
-    type=click.Path(file_okay=False),
-    default=None,
-    is_flag=False,
-    flag_value="../shared/data",
-    help="Use the shared real-data layout (equities, crypto, constituents, news) in DIR "
-    "(default ../shared/data).",
-)
+@data_options
 @click.option(
     "--param",
     "param_items",

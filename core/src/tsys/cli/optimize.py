@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from tsys.cli._options import data_options
+
 DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
 
 
@@ -95,16 +97,7 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     show_default=True,
     help="Seconds without a heartbeat before a trial is marked failed and retried.",
 )
-@click.option("--source", type=click.Choice(["demo", "csv"]), default=None, help="Data source.")
-@click.option("--path", type=click.Path(file_okay=False), default=None, help="csv folder.")
-@click.option(
-    "--shared-data",
-    type=click.Path(file_okay=False),
-    default=None,
-    is_flag=False,
-    flag_value="../shared/data",
-    help="Use the shared real-data layout in DIR (default ../shared/data).",
-)
+@data_options
 @click.option("--start", default=None, help="First session of the period (YYYY-MM-DD).")
 @click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")
 @click.option(

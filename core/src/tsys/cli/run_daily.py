@@ -9,18 +9,10 @@ from typing import Any
 
 import click
 
+from tsys.cli._options import parse_date
 from tsys.errors import EXIT_CODES
 
 _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items())
-
-
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2024-06-28") from None
 
 
 @click.command(
@@ -29,7 +21,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 )
 @click.option(
     "--as-of",
-    callback=_date,
+    callback=parse_date,
     metavar="DATE",
     help="Day to run for (default: the latest complete session / UTC day).",
 )
@@ -268,7 +260,7 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @runs.command(name="show")
-@click.argument("as_of", required=False, callback=_date)
+@click.argument("as_of", required=False, callback=parse_date)
 @click.option("--json", "as_json", is_flag=True, help="Print run.json.")
 @click.pass_context
 def runs_show(ctx: click.Context, as_of: dt.date | None, as_json: bool) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from tsys.cli._options import data_options
+
 
 @click.command(name="validate")
 @click.argument("bucket_name", metavar="BUCKET")
@@ -31,16 +33,7 @@ import click
 @click.option("--bootstrap", type=click.IntRange(min=50), default=1000, show_default=True)
 @click.option("--random-backtests", type=click.IntRange(min=10), default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--source", type=click.Choice(["demo", "csv"]), default=None, help="Data source.")
-@click.option("--path", type=click.Path(file_okay=False), default=None, help="csv folder.")
-@click.option(
-    "--shared-data",
-    type=click.Path(file_okay=False),
-    default=None,
-    is_flag=False,
-    flag_value="../shared/data",
-    help="Use the shared real-data layout in DIR (default ../shared/data).",
-)
+@data_options
 @click.option("--start", default=None, help="First session of the period (YYYY-MM-DD).")
 @click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")
 @click.option(
