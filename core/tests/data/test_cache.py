@@ -149,3 +149,27 @@ def test_json_cache_round_trip_and_corrupt_entries(tmp_path):
     path.write_text("{not json")
     assert cache.read("news", "AAPL", "2024-06-28") is None
     assert path.exists()  # an unreadable entry is re-fetched, never deleted here
+
+
+def test_unsettled_days_are_asked_again(tmp_path):
+    import datetime as dt
+
+    import pandas as pd
+
+    from tsys.data.cache import ParquetCache
+
+    calls = []
+
+    def fetch(lo, hi):
+        calls.append((lo, hi))
+        days = pd.date_range(lo, hi, freq="D")
+        return pd.DataFrame({"close": range(len(days))}, index=days, dtype=float)
+
+    cache = ParquetCache(tmp_path)
+    d = dt.date
+    cache.get_or_fetch("k", d(2024, 1, 1), d(2024, 1, 10), fetch, settled=d(2024, 1, 8))
+    assert cache.read("k")[1] == (d(2024, 1, 1), d(2024, 1, 8))
+    assert cache.missing("k", d(2024, 1, 1), d(2024, 1, 10)) == [(d(2024, 1, 9), d(2024, 1, 10))]
+    out = cache.get_or_fetch("k", d(2024, 1, 1), d(2024, 1, 10), fetch)
+    assert calls == [(d(2024, 1, 1), d(2024, 1, 10)), (d(2024, 1, 9), d(2024, 1, 10))]
+    assert len(out) == 10 and out.index.is_unique  # the re-asked days replaced, not doubled

@@ -75,6 +75,8 @@ class FakeAlpaca:
         self.fault_fn: Callable[[str, str], str | None] | None = None
         self.faults: list[tuple[str, str, str]] = []  # (method, path prefix, kind), consumed
         self.requests: list[tuple[str, str]] = []
+        #: The query of every market-data bars request (first page and continuations).
+        self.bar_queries: list[dict[str, str]] = []
         self.faults_applied: list[tuple[str, str, str]] = []
         self.order_posts = 0
         self.duplicate_cid_posts = 0
@@ -514,6 +516,7 @@ class FakeAlpaca:
         return 405, {"code": 40510000, "message": "method not allowed"}
 
     def _bars(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        self.bar_queries.append({"path": path, **query})
         symbols = [s for s in query.get("symbols", "").split(",") if s]
         crypto = path.startswith("/v1beta3")
         if query.get("timeframe") not in ("1Day", "1D"):

@@ -66,3 +66,37 @@ def test_sip_refusal_explains(fake):
     with pytest.raises(DataError, match="SIP") as ei:
         src.bars(["AAPL"], dt.date(2024, 5, 1), dt.date(2024, 5, 2))
     assert "iex" in str(ei.value)
+
+
+def test_bars_come_through_the_cache_one_request_per_missing_range(fake, tmp_path):
+    from tsys_broker_alpaca.data import AlpacaDataSource
+
+    _bars(fake, "AAPL", 20, 100.0, 4)
+    _bars(fake, "MSFT", 20, 300.0, 4)
+    _bars(fake, "BTC/USD", 20, 60_000.0, 0)
+    src = AlpacaDataSource(
+        base_url=fake.url, api_key=KEY, secret_key=SECRET, cache_dir=str(tmp_path / "bars")
+    )
+    wanted = ["AAPL", "MSFT", "BTC-USD"]
+    cold = src.bars(wanted, dt.date(2024, 5, 1), dt.date(2024, 5, 10))
+    firsts = [q for q in fake.bar_queries if "page_token" not in q]
+    # one request per asset class for the whole (cold) range, not one per symbol
+    assert len(firsts) == 2
+    assert sorted(firsts[0]["symbols"].split(",") + firsts[1]["symbols"].split(",")) == [
+        "AAPL",
+        "BTC/USD",
+        "MSFT",
+    ]
+
+    fake.bar_queries.clear()
+    warm = src.bars(wanted, dt.date(2024, 5, 1), dt.date(2024, 5, 10))
+    assert fake.bar_queries == []  # old dates are settled: nothing asked again
+    for f in ("open", "high", "low", "close", "volume"):
+        assert np.array_equal(getattr(cold, f), getattr(warm, f), equal_nan=True)
+
+    longer = src.bars(wanted, dt.date(2024, 5, 1), dt.date(2024, 5, 15))
+    firsts = [q for q in fake.bar_queries if "page_token" not in q]
+    assert len(firsts) == 2  # only the tail, again one request per asset class
+    assert all(q["start"].startswith("2024-05-11") for q in firsts)
+    assert longer.index[-1].date() == dt.date(2024, 5, 15)
+    assert np.allclose(longer.close[:10, 0], cold.close[:, 0])

@@ -91,7 +91,22 @@ class ParquetCache:
         self.path(key).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ the main entry
-    def get_or_fetch(self, key: str, start: Any, end: Any, fetch: Fetch) -> pd.DataFrame:
+    def missing(self, key: str, start: Any, end: Any) -> list[tuple[dt.date, dt.date]]:
+        """The (head, tail) ranges of ``start..end`` that :meth:`get_or_fetch` would fetch."""
+        start, end = _date(start), _date(end)
+        _, covered = self.read(key)
+        if covered is None:
+            return [(start, end)]
+        pieces = []
+        if start < covered[0]:
+            pieces.append((start, covered[0] - _ONE_DAY))
+        if end > covered[1]:
+            pieces.append((covered[1] + _ONE_DAY, end))
+        return pieces
+
+    def get_or_fetch(
+        self, key: str, start: Any, end: Any, fetch: Fetch, *, settled: Any = None
+    ) -> pd.DataFrame:
         """Rows of ``key`` with ``start <= date <= end``, fetching only what is missing.
 
         Parameters
@@ -103,6 +118,10 @@ class ParquetCache:
         fetch
             ``fetch(start, end) -> DataFrame`` indexed by date; called at most twice (head,
             tail), each time for a range not yet covered.
+        settled
+            The last date whose data can no longer change (default: ``end``). Rows after it
+            are stored but their dates are not marked as covered, so they are asked again
+            next time (a vendor may publish the newest bar late, or revise it).
 
         Returns
         -------
@@ -112,15 +131,9 @@ class ParquetCache:
         start, end = _date(start), _date(end)
         if end < start:
             raise ValueError(f"end {end} is before start {start}")
+        limit = end if settled is None else min(end, _date(settled))
+        pieces = self.missing(key, start, end)
         df, covered = self.read(key)
-        if covered is None:
-            pieces = [(start, end)]
-        else:
-            pieces = []
-            if start < covered[0]:
-                pieces.append((start, covered[0] - _ONE_DAY))
-            if end > covered[1]:
-                pieces.append((covered[1] + _ONE_DAY, end))
         for lo, hi in pieces:
             try:
                 new = fetch(lo, hi)
@@ -132,8 +145,13 @@ class ParquetCache:
                     hint="what was fetched before is kept in the cache; retry later",
                 ) from exc
             df = _merge(df, _check_frame(new, key))
-            covered = (lo, hi) if covered is None else (min(covered[0], lo), max(covered[1], hi))
-            self.write(key, df, covered)
+            top = min(hi, limit)
+            if top >= lo:
+                covered = (
+                    (lo, top) if covered is None else (min(covered[0], lo), max(covered[1], top))
+                )
+            if covered is not None:
+                self.write(key, df, covered)
         if df.empty:
             return df
         idx = _index_dates(df.index)

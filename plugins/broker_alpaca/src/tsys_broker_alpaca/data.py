@@ -32,6 +32,11 @@ class AlpacaDataSource(DataSource):
         What :meth:`symbols` answers (Alpaca has no cheap "every symbol with bars" call).
     base_url
         Data host override, for tests (``http://127.0.0.1:PORT``).
+    cache_dir
+        Where fetched bars are kept (Parquet per symbol; set by ``from_config`` to the
+        source's cache folder). Only ranges not yet cached are asked for, in one request per
+        distinct missing range, and the last two days are always asked again (late or revised
+        bars). None: no cache.
     """
 
     name: ClassVar[str] = "alpaca"
@@ -46,6 +51,7 @@ class AlpacaDataSource(DataSource):
         base_url: str | None = None,
         api_key: str | None = None,
         secret_key: str | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         if feed not in ("iex", "sip", "delayed_sip"):
             raise ConfigError(f"alpaca feed must be 'iex', 'sip' or 'delayed_sip', got {feed!r}")
@@ -59,11 +65,17 @@ class AlpacaDataSource(DataSource):
         self.base_url = base_url
         self.api_key = api_key
         self.secret_key = secret_key
+        self.cache = None
+        if cache_dir is not None:
+            from tsys.data.cache import ParquetCache
+
+            self.cache = ParquetCache(cache_dir)
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         from tsys.config import secret
 
+        options = {"cache_dir": str(ctx.cache_dir / "bars"), **options}
         return cls(
             **options, api_key=secret("ALPACA_API_KEY"), secret_key=secret("ALPACA_API_SECRET")
         )
@@ -82,26 +94,57 @@ class AlpacaDataSource(DataSource):
         asset_class: AssetClass | None = None,
     ) -> Bars:
         wanted = list(symbols) if symbols is not None else self.symbols(asset_class)
+        start = start or (end - dt.timedelta(days=365 * 3))
+        if self.cache is None:
+            frames = self._fetch(wanted, start, end)
+        else:
+            frames = self._cached(wanted, start, end)
+        frames = {s: f for s, f in frames.items() if len(f)}
+        if not frames:
+            return Bars.empty(source=f"alpaca {self.feed}")
+        classes = {s: sym.asset_class_of(s) for s in frames}
+        return Bars.from_frames(frames, classes, source=f"alpaca ({self.feed} feed)")
+
+    def _key(self, symbol: str) -> str:
+        return f"alpaca/{self.feed}/{self.adjustment}/{symbol}"
+
+    def _cached(self, wanted: list[str], start: dt.date, end: dt.date) -> dict[str, Any]:
+        """Bars through the cache: one request per distinct missing range, not per symbol."""
+        import pandas as pd
+
+        cache = self.cache
+        assert cache is not None
+        groups: dict[tuple[dt.date, dt.date], list[str]] = {}
+        for s in wanted:
+            for piece in cache.missing(self._key(s), start, end):
+                groups.setdefault(piece, []).append(s)
+        fetched = {piece: self._fetch(syms, *piece) for piece, syms in groups.items()}
+        settled = min(end, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2))
+        empty = pd.DataFrame(columns=["open", "high", "low", "close", "volume"], dtype=float)
+        out = {}
+        for s in wanted:
+            out[s] = cache.get_or_fetch(
+                self._key(s),
+                start,
+                end,
+                lambda lo, hi, s=s: fetched[(lo, hi)].get(s, empty),
+                settled=settled,
+            )
+        return out
+
+    def _fetch(self, wanted: list[str], start: dt.date, end: dt.date) -> dict[str, Any]:
+        """Daily frames of ``wanted`` from ``start`` to ``end`` inclusive, straight from Alpaca."""
         equities = [s for s in wanted if sym.asset_class_of(s) is AssetClass.EQUITY]
         cryptos = [s for s in wanted if sym.asset_class_of(s) is AssetClass.CRYPTO]
-        start = start or (end - dt.timedelta(days=365 * 3))
         t0 = dt.datetime.combine(start, dt.time(), dt.UTC)
         # Alpaca's end is inclusive; ask to the next midnight and cut at ``end`` afterwards.
         t1 = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
         frames: dict[str, Any] = {}
-        classes: dict[str, AssetClass] = {}
         if equities:
             frames.update(self._stock_frames(equities, t0, t1))
-            classes.update(dict.fromkeys(equities, AssetClass.EQUITY))
         if cryptos:
             frames.update(self._crypto_frames(cryptos, t0, t1))
-            classes.update(dict.fromkeys(cryptos, AssetClass.CRYPTO))
-        frames = {s: f.loc[f.index.date <= end] for s, f in frames.items() if len(f)}
-        if not frames:
-            return Bars.empty(source=f"alpaca {self.feed}")
-        return Bars.from_frames(
-            frames, {s: classes[s] for s in frames}, source=f"alpaca ({self.feed} feed)"
-        )
+        return {s: f.loc[f.index.date <= end] for s, f in frames.items()}
 
     def _call(self, what: str, fn: Any, req: Any) -> dict[str, list[dict[str, Any]]]:
         import requests
