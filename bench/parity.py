@@ -6,6 +6,9 @@ data in this process, requires the same trade count and total final equity (rela
 below 1e-9) and prints the times and their ratio. Exits 0 with a note when the folder is absent.
 
     uv run --no-sync python bench/parity.py [--sizes check,c] [--reps 3]
+
+The tsys run is ``tsys.sim.signals.sma_cross`` (the crossover masks) then ``tsys.sim.simulate``
+on T x N views of the shared N x T arrays, so nothing is copied or transposed.
 """
 
 from __future__ import annotations
@@ -24,60 +27,19 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tsys.sim import Capacity, CostModel, FeeModel, FixedSlippage, simulate  # noqa: E402
+from tsys.sim.signals import sma_cross  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 
 
-def signals(
-    close_tn: np.ndarray, fast: int, slow: int, block: int = 512
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-up / cross-down masks (T x N) with common.py's exact definition.
-
-    SMAs from running cumulative sums (float64), ``d = SMA_fast - SMA_slow``; a cross up at t is
-    ``d[t-1] < 0 < d[t]`` (t >= slow), found as a jump of +2 in ``sign(d)`` (int8). Rows are
-    processed in blocks that stay in cache, reusing a few small buffers, so no T x N float
-    temporary is ever allocated; the cumulative sum carries from block to block and is
-    bit-identical to one ``np.cumsum`` over the whole panel.
-    """
-    T, N = close_tn.shape
-    w = max(fast, slow)
-    B = max(block, w)
-    up = np.zeros((T, N), dtype=bool)
-    down = np.zeros((T, N), dtype=bool)
-    if w >= T:
-        return up, down
-    cs = np.zeros((w + B, N))  # cumulative sums of rows a - w .. a + B - 1 (0 before row 0)
-    f, s = np.empty((B, N)), np.empty((B, N))
-    gt, lt = np.empty((B, N), dtype=bool), np.empty((B, N), dtype=bool)
-    sg = np.zeros((B + 1, N), dtype=np.int8)  # sign(d); row 0 is the previous bar
-    jump = np.empty((B, N), dtype=np.int8)
-    for a in range(0, T, B):
-        n = min(B, T - a)
-        cur = cs[w : w + n]
-        cur[...] = close_tn[a : a + n]
-        np.cumsum(cs[w - 1 : w + n], axis=0, out=cs[w - 1 : w + n])
-        np.subtract(cur, cs[w - fast : w - fast + n], out=f[:n])
-        np.divide(f[:n], fast, out=f[:n])
-        np.subtract(cur, cs[w - slow : w - slow + n], out=s[:n])
-        np.divide(s[:n], slow, out=s[:n])
-        np.subtract(f[:n], s[:n], out=f[:n])  # d = SMA_fast - SMA_slow
-        np.greater(f[:n], 0.0, out=gt[:n])
-        np.less(f[:n], 0.0, out=lt[:n])
-        np.subtract(gt[:n].view(np.int8), lt[:n].view(np.int8), out=sg[1 : n + 1])
-        np.subtract(sg[1 : n + 1], sg[:n], out=jump[:n])
-        np.equal(jump[:n], 2, out=up[a : a + n])
-        np.equal(jump[:n], -2, out=down[a : a + n])
-        sg[0] = sg[n]
-        cs[:w] = cs[n : n + w]
-    up[:w] = False  # both SMAs must exist at t - 1
-    down[:w] = False
-    return up, down
-
-
 def run_tsys(o, h, lo, c, v, fast, slow, common):
-    """Signals + simulation; returns (equity per symbol, trades per symbol, seconds split)."""
+    """Signals + simulation; returns (equity per symbol, trades per symbol, seconds split).
+
+    The panels are T x N views of the shared N x T arrays (column-major, no copy): tsys.sim
+    takes them as they are and runs its symbol-major loops on them.
+    """
     t0 = time.perf_counter()
-    up, down = signals(c, fast, slow)
+    up, down = sma_cross(c, fast, slow)
     t1 = time.perf_counter()
     costs = CostModel(
         fees=FeeModel(bps=common.COMM * 1e4),
@@ -119,11 +81,8 @@ def main() -> int:
             t0 = time.perf_counter()
             eq_c, tr_c = ref_c.run(data, common.FAST, common.SLOW)
             c_times.append(time.perf_counter() - t0)
-        # tsys takes T x N panels (the Bars layout); the transpose is data preparation
-        o, h, lo, c, v = (
-            np.ascontiguousarray(x.T)
-            for x in (data.open, data.high, data.low, data.close, data.volume)
-        )
+        # tsys takes T x N panels; the transposes of the shared N x T arrays are views
+        o, h, lo, c, v = (x.T for x in (data.open, data.high, data.low, data.close, data.volume))
         run_tsys(o[:300, :2], h[:300, :2], lo[:300, :2], c[:300, :2], v[:300, :2], 10, 50, common)
         ts_times, sig_times, sim_times = [], [], []
         for _ in range(a.reps):

@@ -79,7 +79,16 @@ def scenarios(draw):
     kw["lot_size"] = draw(st.sampled_from([1.0, 1e-8]))
     kw["cash"] = draw(st.sampled_from([1_000.0, 100_000.0]))
     kw["cash_sharing"] = draw(st.booleans())
-    return (o, h, lo, c, v), kw
+    # row-major (bar-major) or column-major (symbol-major) bars, and independently the other
+    # panels: without shared cash, column-major bars run the compiled symbol-major loop
+    bars = (o, h, lo, c, v)
+    if draw(st.booleans()):
+        bars = tuple(np.asfortranarray(a) for a in bars)
+    if draw(st.booleans()):
+        for k, x in kw.items():
+            if isinstance(x, np.ndarray) and x.ndim == 2:
+                kw[k] = np.asfortranarray(x)
+    return bars, kw
 
 
 def _same(a, b):
@@ -100,6 +109,15 @@ def test_cython_and_reference_are_identical(sc):
     assert r_py.fill_arrays.keys() == r_cy.fill_arrays.keys()
     for k in r_py.fill_arrays:
         assert _same(r_py.fill_arrays[k], r_cy.fill_arrays[k]), k
+    # without the T x N panels: the same run, and the same last bar
+    r_np = simulate(*bars, impl="cython", record_positions=False, **kw)
+    assert _same(r_np.equity, r_cy.equity) and _same(r_np.cash, r_cy.cash)
+    for k in r_py.fill_arrays:
+        assert _same(r_np.fill_arrays[k], r_cy.fill_arrays[k]), k
+    for r in (r_cy, r_np):
+        assert _same(r.last_positions, r_py.last_positions)
+        if not kw["cash_sharing"]:
+            assert _same(r.last_sub_equity, r_py.last_sub_equity)
 
 
 def _mark(c):
@@ -174,3 +192,40 @@ def test_future_data_never_changes_the_past(sc, data):
     ia, ib = fa["bar"] <= cut, fb["bar"] <= cut
     for k in fa:
         assert _same(fa[k][ia], fb[k][ib]), k
+
+
+def test_symbol_major_loop_on_long_sparse_signals_matches_the_reference():
+    # long runs of bars without a decision (the symbol-major loop skips them eight at a time
+    # and fetches the bars of orders ahead), gaps, stops and capacity, in both layouts
+    rng = np.random.default_rng(11)
+    T, N = 700, 7
+    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, (T, N)), axis=0))
+    o = c * np.exp(rng.normal(0, 0.01, (T, N)))
+    h = np.maximum(o, c) * 1.01
+    lo = np.minimum(o, c) * 0.99
+    v = np.floor(rng.lognormal(8, 1, (T, N)))
+    v[rng.random((T, N)) < 0.02] = 0.0
+    c[rng.random((T, N)) < 0.01] = np.nan
+    ent = rng.random((T, N)) < 0.02
+    ext = rng.random((T, N)) < 0.02
+    runs = [
+        {},
+        {"stops": StopRules(stop_loss=0.03, time_stop_bars=20)},
+        {"costs": CostModel(FeeModel(10.0), FixedSlippage(5.0), Capacity(0.01))},
+    ]
+    for extra in runs:
+        kw = dict(entries=ent, exits=ext, target_weights=0.95, cash_sharing=False, **extra)
+        ref = simulate(o, h, lo, c, v, impl="python", **kw)
+        assert ref.n_fills > 50
+        for layout in (np.ascontiguousarray, np.asfortranarray):
+            bars = [layout(x) for x in (o, h, lo, c, v)]
+            masks = {"entries": layout(ent), "exits": layout(ext)}
+            for rec in (True, False):
+                r = simulate(*bars, impl="cython", record_positions=rec, **{**kw, **masks})
+                assert _same(r.equity, ref.equity) and _same(r.cash, ref.cash)
+                assert _same(r.last_sub_equity, ref.last_sub_equity)
+                for k in ref.fill_arrays:
+                    assert _same(r.fill_arrays[k], ref.fill_arrays[k]), k
+                if rec:
+                    assert _same(r.positions, ref.positions)
+                    assert _same(r.sub_equity, ref.sub_equity)

@@ -258,10 +258,18 @@ def _trades(res: SimResult) -> pd.DataFrame:
 # --------------------------------------------------------------------------- inputs
 
 
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    # row-major (bar-major) or column-major (symbol-major) are both taken as they are; the
+    # compiled kernel picks its loop by the layout
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return a
+    return np.ascontiguousarray(a)
+
+
 def _panel(name: str, x: Any, shape: tuple[int, int]) -> np.ndarray:
     if isinstance(x, pd.DataFrame):
         x = x.to_numpy(dtype=np.float64)
-    a = np.ascontiguousarray(x, dtype=np.float64)
+    a = _contiguous(np.asarray(x, dtype=np.float64))
     if a.shape != shape:
         raise ContractError(f"{name} has shape {a.shape}, expected {shape} (bars x symbols)")
     return a
@@ -279,7 +287,7 @@ def _mask(name: str, x: Any, shape: tuple[int, int]) -> np.ndarray:
         return np.zeros(shape, dtype=np.uint8)
     if isinstance(x, pd.DataFrame):
         x = x.to_numpy()
-    a = np.ascontiguousarray(x, dtype=bool)
+    a = _contiguous(np.asarray(x, dtype=bool))
     if a.shape != shape:
         raise ContractError(f"{name} has shape {a.shape}, expected {shape} (bars x symbols)")
     return a.view(np.uint8)

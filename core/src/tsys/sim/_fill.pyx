@@ -15,7 +15,9 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.math cimport INFINITY, NAN, fabs, floor, log, sqrt
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcpy
 
 cnp.import_array()
 
@@ -211,7 +213,8 @@ cdef struct State:
 
 
 cdef struct Bars:
-    # the T x N panels as flat row-major arrays
+    # the T x N panels as flat arrays: element (t, j) at t * st + j * sj (row-major T x N:
+    # st = N, sj = 1; symbol-major, i.e. N x T row-major: st = 1, sj = T)
     const double *o
     const double *h
     const double *lo
@@ -219,6 +222,16 @@ cdef struct Bars:
     const double *v
     Py_ssize_t T
     Py_ssize_t N
+    Py_ssize_t st
+    Py_ssize_t sj
+
+
+cdef struct Pan:
+    # an optional decision panel in the layout of the bars (a = NULL: not given); st = 0 for
+    # a single row broadcast over the bars
+    const double *a
+    Py_ssize_t st
+    Py_ssize_t sj
 
 
 cdef double atr_at(const Bars *p, Py_ssize_t k, Py_ssize_t j, Py_ssize_t w) noexcept nogil:
@@ -226,18 +239,18 @@ cdef double atr_at(const Bars *p, Py_ssize_t k, Py_ssize_t j, Py_ssize_t w) noex
 
     NaN unless all ``w`` true ranges exist (finite high, low and previous close).
     """
-    cdef Py_ssize_t i, N = p.N
+    cdef Py_ssize_t i, ST = p.st, J = j * p.sj
     cdef double s = 0.0, hi, l, pc, tr, x
     if k + 1 < w or w < 1:
         return NAN
     for i in range(k - w + 1, k + 1):
-        hi = p.h[i * N + j]
-        l = p.lo[i * N + j]
+        hi = p.h[i * ST + J]
+        l = p.lo[i * ST + J]
         if not (fabs(hi) < INFINITY and fabs(l) < INFINITY):
             return NAN
         tr = hi - l
         if i > 0:
-            pc = p.c[(i - 1) * N + j]
+            pc = p.c[(i - 1) * ST + J]
             if not (fabs(pc) < INFINITY):
                 return NAN
             x = fabs(hi - pc)
@@ -252,7 +265,7 @@ cdef double atr_at(const Bars *p, Py_ssize_t k, Py_ssize_t j, Py_ssize_t w) noex
 
 cdef double log_return(const Bars *p, Py_ssize_t k, Py_ssize_t j) noexcept nogil:
     """log(close[k] / close[k-1]); NaN when either close is missing or not positive."""
-    cdef double a = p.c[k * p.N + j], b = p.c[(k - 1) * p.N + j], x
+    cdef double a = p.c[k * p.st + j * p.sj], b = p.c[(k - 1) * p.st + j * p.sj], x
     if not (0.0 < a < INFINITY and 0.0 < b < INFINITY):
         return NAN
     x = a / b
@@ -375,7 +388,7 @@ cdef int open_order(State *st, const Bars *p, const Params *q, FillBuf *b, doubl
     Sells execute at once; a buy is stashed in ``st.b_*`` and appended to ``st.b_list``.
     Returns -1 when out of memory, else 0.
     """
-    cdef Py_ssize_t i = t * p.N + j
+    cdef Py_ssize_t i = t * p.st + j * p.sj
     cdef double oj, vj, val, delta, ref, s, dv, part, capq, px, q_tgt, cap, e_j = 0.0
     cdef int reason
     cdef bint is_limit
@@ -505,7 +518,7 @@ cdef int execute_buy(State *st, const Bars *p, const Params *q, FillBuf *b, doub
 cdef int intrabar(State *st, const Bars *p, const Params *q, FillBuf *b, double *cash,
                   Py_ssize_t t, Py_ssize_t j) noexcept nogil:
     """Pass D for one held position with a level: stop, target, gaps; then the highest high."""
-    cdef Py_ssize_t i = t * p.N + j
+    cdef Py_ssize_t i = t * p.st + j * p.sj
     cdef double s_lvl, p_lvl, p2, oj, vj
     cdef bint trail
     cdef int sreason, rc = 0
@@ -561,72 +574,45 @@ cdef int buf_append(FillBuf *dst, FillBuf *src) noexcept nogil:
     return 0
 
 
-cdef inline bint take_decision(State *st, Py_ssize_t j, Py_ssize_t d, Py_ssize_t N,
-                               bint use_signals, bint has_tgt, bint tgt_is_qty,
-                               const unsigned char *ENT, const unsigned char *EXT,
-                               const double[:, ::1] tgt, Py_ssize_t tgt_rows,
-                               const double[:, ::1] lim, const double[:, ::1] spx,
-                               const double[:, ::1] tpx) noexcept nogil:
-    """Pass A for one symbol: the decision of the close of ``d`` replaces its pending order."""
+cdef inline bint take_decision(State *st, Py_ssize_t j, Py_ssize_t d, const Bars *p,
+                               bint use_signals, bint tgt_is_qty, const unsigned char *ENT,
+                               const unsigned char *EXT, const Pan *tg, const Pan *lim,
+                               const Pan *spx, const Pan *tpx) noexcept nogil:
+    """Pass A for one symbol: the decision of the close of ``d`` replaces its pending order.
+
+    The masks and panels share the layout of the bars (``p.st``, ``p.sj``).
+    """
     cdef bint e, x
     cdef double val
+    cdef Py_ssize_t i = d * p.st + j * p.sj
     if use_signals:
-        e = ENT[d * N + j] != 0
-        x = EXT[d * N + j] != 0
+        e = ENT[i] != 0
+        x = EXT[i] != 0
         if e == x:
             return False  # neither, or both (they cancel out)
         if e:
             st.pend[j] = K_SIG_ENTRY
-            st.pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
+            st.pend_val[j] = tg.a[d * tg.st + j * tg.sj]
         else:
             st.pend[j] = K_SIG_EXIT
-    elif has_tgt:
-        val = tgt[d, j]
+    elif tg.a != NULL:
+        val = tg.a[d * tg.st + j * tg.sj]
         if val != val:
             return False
         st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
         st.pend_val[j] = val
     else:
         return False
-    st.pend_lim[j] = lim[d, j] if lim.shape[0] > 0 else NAN
-    st.pend_stop[j] = spx[d, j] if spx.shape[0] > 0 else NAN
-    st.pend_tgt[j] = tpx[d, j] if tpx.shape[0] > 0 else NAN
+    st.pend_lim[j] = lim.a[i] if lim.a != NULL else NAN
+    st.pend_stop[j] = spx.a[i] if spx.a != NULL else NAN
+    st.pend_tgt[j] = tpx.a[i] if tpx.a != NULL else NAN
     return True
 
 
-cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint use_signals,
-                const unsigned char[:, ::1] ent, const unsigned char[:, ::1] ext,
-                const double[:, ::1] lim, const double[:, ::1] spx, const double[:, ::1] tpx,
-                double cash0, bint rec, double[::1] equity, double[::1] cash_out,
-                double[:, ::1] positions, double[:, ::1] sub_eq, State *st, FillBuf *b,
-                FillBuf *stage) noexcept nogil:
-    cdef Py_ssize_t T = p.T, N = p.N
-    cdef Py_ssize_t t, j, k, nb, row
-    cdef Py_ssize_t tgt_rows = tgt.shape[0]
-    cdef bint has_tgt = tgt.shape[0] > 0
-    cdef bint tgt_is_qty = q.tgt_is_qty
-    cdef bint sharing = q.sharing
+cdef bint init_state(State *st, const Params *q, Py_ssize_t N, double cash0) noexcept nogil:
+    """Flat, unpended symbols; returns whether any symbol has a time stop."""
+    cdef Py_ssize_t j
     cdef bint any_ts = False
-    cdef double cash = cash0
-    cdef bint need_e, ts
-    cdef int kind
-    cdef double e_total, m, total, scale, cj, pv, se, te, tc
-    cdef const double *O = p.o
-    cdef const double *H = p.h
-    cdef const double *L = p.lo
-    cdef const double *C = p.c
-    cdef const double *V = p.v
-    cdef const unsigned char *ENT = NULL
-    cdef const unsigned char *EXT = NULL
-    # without shared cash the phases of one bar run symbol by symbol; their fills are staged
-    # per phase and appended in the reference's order (opening orders, buys, intrabar exits)
-    cdef FillBuf *fb = &stage[0] if not sharing else b
-    cdef FillBuf *fc = &stage[1] if not sharing else b
-    cdef FillBuf *fd = &stage[2] if not sharing else b
-    if use_signals:
-        ENT = &ent[0, 0]
-        EXT = &ext[0, 0]
-
     for j in range(N):
         st.pos[j] = 0.0
         st.cash_j[j] = cash0
@@ -646,6 +632,37 @@ cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint u
         st.rule[j] = q.sl[j] == q.sl[j] or q.tp[j] == q.tp[j] or q.atrm[j] == q.atrm[j]
         if q.tstop[j] > 0:
             any_ts = True
+    return any_ts
+
+
+cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
+                const unsigned char *ENT, const unsigned char *EXT, const Pan *lim,
+                const Pan *spx, const Pan *tpx, double cash0, bint rec, double[::1] equity,
+                double[::1] cash_out, double[:, ::1] positions, double[:, ::1] sub_eq,
+                State *st, FillBuf *b, FillBuf *stage) noexcept nogil:
+    """The bar-major loop (row-major T x N panels): every pass of a bar over all symbols."""
+    cdef Py_ssize_t T = p.T, N = p.N
+    cdef Py_ssize_t t, j, k, nb, row
+    cdef bint tgt_rows_many = tg.a != NULL and tg.st != 0
+    cdef bint tgt_is_qty = q.tgt_is_qty
+    cdef bint sharing = q.sharing
+    cdef bint any_ts
+    cdef double cash = cash0
+    cdef bint need_e, ts
+    cdef int kind
+    cdef double e_total, m, total, scale, cj, pv, se, te, tc
+    cdef const double *O = p.o
+    cdef const double *H = p.h
+    cdef const double *L = p.lo
+    cdef const double *C = p.c
+    cdef const double *V = p.v
+    # without shared cash the phases of one bar run symbol by symbol; their fills are staged
+    # per phase and appended in the reference's order (opening orders, buys, intrabar exits)
+    cdef FillBuf *fb = &stage[0] if not sharing else b
+    cdef FillBuf *fc = &stage[1] if not sharing else b
+    cdef FillBuf *fd = &stage[2] if not sharing else b
+
+    any_ts = init_state(st, q, N, cash0)
 
     for t in range(T):
         row = t * N
@@ -656,8 +673,8 @@ cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint u
             for j in range(N):
                 st.used[j] = 0.0
                 if t > 0:
-                    take_decision(st, j, t - 1, N, use_signals, has_tgt, tgt_is_qty, ENT, EXT,
-                                  tgt, tgt_rows, lim, spx, tpx)
+                    take_decision(st, j, t - 1, p, use_signals, tgt_is_qty, ENT, EXT, tg, lim,
+                                  spx, tpx)
                 kind = st.pend[j]
                 ts = (any_ts and q.tstop[j] > 0 and st.pos[j] > 0.0
                       and t - st.ebar[j] >= q.tstop[j])
@@ -684,7 +701,8 @@ cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint u
                 tc += st.cash_j[j]
                 # an order decided at this close reads the next bar soon: fetch it now
                 if t + 1 < T and ((use_signals and ENT[row + j] != EXT[row + j])
-                                  or (not use_signals and tgt_rows > 1 and tgt[t, j] == tgt[t, j])):
+                                  or (not use_signals and tgt_rows_many
+                                      and tg.a[row + j] == tg.a[row + j])):
                     TSYS_PREFETCH(&O[row + N + j])
                     TSYS_PREFETCH(&C[row + N + j])
                     TSYS_PREFETCH(&H[row + N + j])
@@ -706,8 +724,8 @@ cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint u
             st.used[j] = 0.0
         if t > 0:
             for j in range(N):
-                if take_decision(st, j, t - 1, N, use_signals, has_tgt, tgt_is_qty, ENT, EXT,
-                                 tgt, tgt_rows, lim, spx, tpx) or st.pos[j] > 0.0:
+                if take_decision(st, j, t - 1, p, use_signals, tgt_is_qty, ENT, EXT, tg, lim,
+                                 spx, tpx) or st.pos[j] > 0.0:
                     # passes B and D read this bar soon; fetch it now (the rows are cold)
                     TSYS_PREFETCH(&O[row + j])
                     TSYS_PREFETCH(&H[row + j])
@@ -775,25 +793,271 @@ cdef int kernel(const Bars *p, const Params *q, const double[:, ::1] tgt, bint u
     return 0
 
 
+cdef inline void buf_put(FillBuf *dst, Py_ssize_t k, const FillBuf *src,
+                         Py_ssize_t i) noexcept nogil:
+    dst.bar[k] = src.bar[i]
+    dst.sym[k] = src.sym[i]
+    dst.side[k] = src.side[i]
+    dst.reason[k] = src.reason[i]
+    dst.qty[k] = src.qty[i]
+    dst.price[k] = src.price[i]
+    dst.ref[k] = src.ref[i]
+    dst.fee[k] = src.fee[i]
+    dst.slip[k] = src.slip[i]
+    dst.unfilled[k] = src.unfilled[i]
+    dst.stop0[k] = src.stop0[i]
+    dst.pos_after[k] = src.pos_after[i]
+
+
+cdef enum:
+    LEAD = 16  # decisions: how far ahead the symbol-major loop fetches the bars an order reads
+
+
+cdef inline void fetch_bar(const Bars *p, Py_ssize_t i) noexcept nogil:
+    TSYS_PREFETCH(p.o + i)
+    TSYS_PREFETCH(p.h + i)
+    TSYS_PREFETCH(p.lo + i)
+    TSYS_PREFETCH(p.c + i)
+    TSYS_PREFETCH(p.v + i)
+
+
+cdef Py_ssize_t decision_bars(const unsigned char *E, const unsigned char *X, Py_ssize_t T,
+                              Py_ssize_t *dl) noexcept nogil:
+    """The bars (ascending) whose previous close carries an entry or an exit, not both, of one
+    symbol (masks contiguous over its bars); eight closes at a time while both are zero."""
+    cdef Py_ssize_t d = 0, n = 0
+    cdef uint64_t e, x
+    while d < T - 1:
+        if d + 8 <= T - 1:
+            memcpy(&e, E + d, 8)
+            memcpy(&x, X + d, 8)
+            if (e | x) == 0:
+                d += 8
+                continue
+        if (E[d] != 0) != (X[d] != 0):
+            dl[n] = d + 1
+            n += 1
+        d += 1
+    return n
+
+
+cdef void quiet_bars(const double *Cj, double *eq, double *co, double *pos_out,
+                     double *sub_out, Py_ssize_t N, Py_ssize_t t0, Py_ssize_t t1, double cash,
+                     double pos, double *mark) noexcept nogil:
+    """Bars ``t0 .. t1 - 1`` of one symbol with nothing to do (no decision, no pending order,
+    no stop, target or time stop): add its sub-account to ``eq`` and ``co`` (cash, plus the
+    position at the last valid close when held), and record it when ``pos_out`` is not NULL
+    (T x N row-major, this symbol's column at offset 0).
+
+    Flat, the mark is left alone: it only counts while a position is held, and a position
+    opens only on a bar with a valid close, which marks it.
+    """
+    cdef Py_ssize_t k
+    cdef double m = mark[0], cj, se
+    if pos > 0.0:
+        for k in range(t0, t1):
+            cj = Cj[k]
+            if 0.0 < cj < INFINITY:
+                m = cj
+            se = cash + pos * m
+            eq[k] += se
+            co[k] += cash
+            if pos_out != NULL:
+                pos_out[k * N] = pos
+                sub_out[k * N] = se
+        mark[0] = m
+    elif pos_out != NULL:
+        for k in range(t0, t1):
+            eq[k] += cash
+            co[k] += cash
+            pos_out[k * N] = pos
+            sub_out[k * N] = cash
+    else:
+        for k in range(t0, t1):
+            eq[k] += cash
+            co[k] += cash
+
+
+cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
+                          const unsigned char *ENT, const unsigned char *EXT, const Pan *lim,
+                          const Pan *spx, const Pan *tpx, double cash0, bint rec,
+                          double *equity, double *cash_out, double[:, ::1] positions,
+                          double[:, ::1] sub_eq, State *st, FillBuf *b,
+                          FillBuf *stage) noexcept nogil:
+    """The symbol-major loop (no shared cash, N x T row-major panels): each symbol's bars.
+
+    The sub-accounts are independent, so the four passes of a symbol's bar need nothing of
+    the other symbols, and one symbol runs through all its bars (contiguous in this layout)
+    before the next. ``equity[t]`` and ``cash_out[t]`` (zero on entry) still add the
+    sub-accounts in symbol order, as the reference does. Fills are staged per pass (opening
+    orders, buys, intrabar exits) and put into the reference's order (bar, pass, symbol) at the
+    end by a stable counting sort on (bar, pass).
+    """
+    cdef Py_ssize_t T = p.T, N = p.N
+    cdef Py_ssize_t t, j, J, nb, i, k, n, off, x
+    cdef bint any_ts, ts
+    cdef bint tgt_is_qty = q.tgt_is_qty
+    cdef int kind
+    cdef double cash = 0.0, cj, se, pos
+    cdef const double *Cj
+    cdef const unsigned char *Ej = NULL
+    cdef const unsigned char *Xj = NULL
+    cdef Py_ssize_t *cnt
+    cdef Py_ssize_t *dl = NULL
+    cdef Py_ssize_t nd, di, nxt
+    cdef double *pos_out = NULL
+    cdef double *sub_out = NULL
+    cdef FillBuf *fb = &stage[0]
+    cdef FillBuf *fc = &stage[1]
+    cdef FillBuf *fd = &stage[2]
+    any_ts = init_state(st, q, N, cash0)
+    if use_signals:
+        dl = <Py_ssize_t *> malloc((T + 1) * sizeof(Py_ssize_t))
+        if dl == NULL:
+            return -1
+    for j in range(N):
+        J = j * T
+        Cj = p.c + J
+        if rec:
+            pos_out = &positions[0, j]
+            sub_out = &sub_eq[0, j]
+        nd = 0
+        di = 0
+        if use_signals:
+            nd = decision_bars(ENT + J, EXT + J, T, dl)
+            for i in range(nd if nd < LEAD else LEAD):
+                fetch_bar(p, J + dl[i])
+        t = 0
+        while t < T:
+            pos = st.pos[j]
+            if (t > 0 and use_signals and st.pend[j] == K_NONE
+                    and not (pos > 0.0 and ((any_ts and q.tstop[j] > 0) or st.rule[j]
+                                            or st.fstop[j] == st.fstop[j]
+                                            or st.ftgt[j] == st.ftgt[j]))):
+                # nothing to do until the next decision: only the sub-account's value
+                nxt = dl[di] if di < nd else T
+                if nxt > t:
+                    quiet_bars(Cj, equity, cash_out, pos_out, sub_out, N, t, nxt,
+                               st.cash_j[j], pos, &st.mark[j])
+                    t = nxt
+                    if t >= T:
+                        break
+            if use_signals:
+                if di < nd and dl[di] == t:
+                    take_decision(st, j, t - 1, p, True, tgt_is_qty, ENT, EXT, tg, lim, spx,
+                                  tpx)
+                    if di + LEAD < nd:
+                        fetch_bar(p, J + dl[di + LEAD])
+                    di += 1
+            elif t > 0 and tg.a != NULL:
+                take_decision(st, j, t - 1, p, False, tgt_is_qty, ENT, EXT, tg, lim, spx, tpx)
+            kind = st.pend[j]
+            pos = st.pos[j]
+            ts = any_ts and q.tstop[j] > 0 and pos > 0.0 and t - st.ebar[j] >= q.tstop[j]
+            if ts or kind != K_NONE or (pos > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
+                                                       or st.ftgt[j] == st.ftgt[j])):
+                st.used[j] = 0.0
+                if ts or kind != K_NONE:
+                    nb = 0
+                    if open_order(st, p, q, fb, &cash, t, j, 0.0, ts, kind, &nb) != 0:
+                        free(dl)
+                        return -1
+                    if nb > 0 and execute_buy(st, p, q, fc, &cash, t, j) != 0:
+                        free(dl)
+                        return -1
+                if st.pos[j] > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
+                                        or st.ftgt[j] == st.ftgt[j]):
+                    if intrabar(st, p, q, fd, &cash, t, j) != 0:
+                        free(dl)
+                        return -1
+            cj = Cj[t]
+            if 0.0 < cj < INFINITY:
+                st.mark[j] = cj
+            se = st.cash_j[j]
+            if st.pos[j] > 0.0:
+                se += st.pos[j] * st.mark[j]
+            if rec:
+                pos_out[t * N] = st.pos[j]
+                sub_out[t * N] = se
+            equity[t] += se
+            cash_out[t] += st.cash_j[j]
+            t += 1
+    free(dl)
+
+    # ---- fills into the reference's order: stable counting sort on (bar, pass)
+    n = fb.n + fc.n + fd.n
+    if n == 0:
+        return 0
+    cnt = <Py_ssize_t *> calloc(3 * T, sizeof(Py_ssize_t))
+    if cnt == NULL:
+        return -1
+    for k in range(3):
+        for i in range(stage[k].n):
+            cnt[stage[k].bar[i] * 3 + k] += 1
+    off = 0
+    for x in range(3 * T):
+        i = cnt[x]
+        cnt[x] = off
+        off += i
+    while b.cap < b.n + n:
+        if buf_grow(b) != 0:
+            free(cnt)
+            return -1
+    for k in range(3):
+        for i in range(stage[k].n):
+            x = stage[k].bar[i] * 3 + k
+            buf_put(b, b.n + cnt[x], &stage[k], i)
+            cnt[x] += 1
+        stage[k].n = 0
+    b.n += n
+    free(cnt)
+    return 0
+
+
 def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, lim, spx, tpx,
                atrw, volw, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
                tstop, double cash0, int sharing, int record_positions):
-    """Run the simulation; same arguments and result as ``tsys.sim.reference.run_kernel``."""
+    """Run the simulation; same arguments and result as ``tsys.sim.reference.run_kernel``.
+
+    The T x N panels may be row-major (C order) or column-major (Fortran order, i.e. N x T
+    row-major, as per-symbol series are usually stored). Without shared cash and with
+    column-major bars the symbol-major loop runs on them as they are (the other panels are
+    brought to the same layout); otherwise the bar-major loop runs on row-major copies where
+    needed. Both loops produce the same, reference-identical results.
+    """
     cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i, j
     cdef FillBuf b
     cdef FillBuf stage[3]
     cdef Params prm
     cdef State st
     cdef Bars bars
+    cdef Pan p_tg, p_lim, p_spx, p_tpx
+    cdef const unsigned char *ENT = NULL
+    cdef const unsigned char *EXT = NULL
     cdef int rc
     cdef bint rec = record_positions != 0
+    cdef bint by_sym = (sharing == 0 and T > 0 and N > 0
+                        and all(x.flags.f_contiguous for x in (o, h, lo, c, v)))
+    if by_sym:
+        # N x T row-major views of the bars (no copy); the other panels follow them
+        o, h, lo, c, v = o.T, h.T, lo.T, c.T, v.T
+        tgt, ent, ext, lim, spx, tpx = (
+            np.ascontiguousarray(x.T) for x in (tgt, ent, ext, lim, spx, tpx)
+        )
+    else:
+        o, h, lo, c, v, tgt, ent, ext, lim, spx, tpx = (
+            np.ascontiguousarray(x) for x in (o, h, lo, c, v, tgt, ent, ext, lim, spx, tpx)
+        )
     cdef const double[:, ::1] m_o = o, m_h = h, m_lo = lo, m_c = c, m_v = v
+    cdef const double[:, ::1] m_tgt = tgt, m_lim = lim, m_spx = spx, m_tpx = tpx
+    cdef const unsigned char[:, ::1] m_ent = ent, m_ext = ext
     cdef const double[::1] m_fee_rate = fee_rate, m_fee_ps = fee_ps, m_fee_min = fee_min
     cdef const double[::1] m_slip = slip, m_impact = impact, m_maxp = maxp, m_lot = lot
     cdef const double[::1] m_sl = sl, m_tp = tp, m_atrm = atrm
     cdef const long long[::1] m_atrw = atrw, m_volw = volw, m_tstop = tstop
     equity = np.zeros(T)
     cash_out = np.zeros(T)
+    cdef double[::1] m_equity = equity, m_cash_out = cash_out
     positions = np.zeros((T, N)) if rec else np.zeros((0, 0))
     sub_eq = np.zeros((T, N)) if (rec and not sharing) else np.zeros((0, 0))
     keep = []
@@ -832,6 +1096,20 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     if T > 0 and N > 0:
         bars.o = &m_o[0, 0]; bars.h = &m_h[0, 0]; bars.lo = &m_lo[0, 0]; bars.c = &m_c[0, 0]
         bars.v = &m_v[0, 0]; bars.T = T; bars.N = N
+        bars.st = 1 if by_sym else N
+        bars.sj = T if by_sym else 1
+        # a decision panel of one row (signals with a scalar or per-symbol size) broadcasts
+        p_tg.a = &m_tgt[0, 0] if m_tgt.shape[0] > 0 else NULL
+        p_tg.st = bars.st if (m_tgt.shape[1] if by_sym else m_tgt.shape[0]) > 1 else 0
+        p_tg.sj = bars.sj if p_tg.st != 0 else 1
+        p_lim.a = &m_lim[0, 0] if m_lim.shape[0] > 0 else NULL
+        p_spx.a = &m_spx[0, 0] if m_spx.shape[0] > 0 else NULL
+        p_tpx.a = &m_tpx[0, 0] if m_tpx.shape[0] > 0 else NULL
+        p_lim.st = p_spx.st = p_tpx.st = bars.st
+        p_lim.sj = p_spx.sj = p_tpx.sj = bars.sj
+        if use_signals:
+            ENT = &m_ent[0, 0]
+            EXT = &m_ext[0, 0]
         prm.fee_rate = &m_fee_rate[0]; prm.fee_ps = &m_fee_ps[0]; prm.fee_min = &m_fee_min[0]
         prm.slip = &m_slip[0]; prm.impact = &m_impact[0]; prm.maxp = &m_maxp[0]
         prm.lot = &m_lot[0]; prm.sl = &m_sl[0]; prm.tp = &m_tp[0]; prm.atrm = &m_atrm[0]
@@ -844,8 +1122,13 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
         try:
             if rc != 0:
                 raise MemoryError("could not allocate the simulator's fill buffers")
-            rc = kernel(&bars, &prm, tgt, use_signals, ent, ext, lim, spx, tpx, cash0, rec,
-                        equity, cash_out, positions, sub_eq, &st, &b, stage)
+            if by_sym:
+                rc = kernel_by_symbol(&bars, &prm, &p_tg, use_signals, ENT, EXT, &p_lim, &p_spx,
+                                      &p_tpx, cash0, rec, &m_equity[0], &m_cash_out[0],
+                                      positions, sub_eq, &st, &b, stage)
+            else:
+                rc = kernel(&bars, &prm, &p_tg, use_signals, ENT, EXT, &p_lim, &p_spx, &p_tpx,
+                            cash0, rec, equity, cash_out, positions, sub_eq, &st, &b, stage)
             if rc != 0:
                 raise MemoryError("the simulator ran out of memory while recording fills")
             _fill_arrays(&b, out)
