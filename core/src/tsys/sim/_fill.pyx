@@ -793,22 +793,6 @@ cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
     return 0
 
 
-cdef inline void buf_put(FillBuf *dst, Py_ssize_t k, const FillBuf *src,
-                         Py_ssize_t i) noexcept nogil:
-    dst.bar[k] = src.bar[i]
-    dst.sym[k] = src.sym[i]
-    dst.side[k] = src.side[i]
-    dst.reason[k] = src.reason[i]
-    dst.qty[k] = src.qty[i]
-    dst.price[k] = src.price[i]
-    dst.ref[k] = src.ref[i]
-    dst.fee[k] = src.fee[i]
-    dst.slip[k] = src.slip[i]
-    dst.unfilled[k] = src.unfilled[i]
-    dst.stop0[k] = src.stop0[i]
-    dst.pos_after[k] = src.pos_after[i]
-
-
 cdef enum:
     LEAD = 16  # decisions: how far ahead the symbol-major loop fetches the bars an order reads
 
@@ -890,11 +874,10 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
     the other symbols, and one symbol runs through all its bars (contiguous in this layout)
     before the next. ``equity[t]`` and ``cash_out[t]`` (zero on entry) still add the
     sub-accounts in symbol order, as the reference does. Fills are staged per pass (opening
-    orders, buys, intrabar exits) and put into the reference's order (bar, pass, symbol) at the
-    end by a stable counting sort on (bar, pass).
+    orders, buys, intrabar exits); ``_sorted_fill_arrays`` puts them into the reference's order.
     """
     cdef Py_ssize_t T = p.T, N = p.N
-    cdef Py_ssize_t t, j, J, nb, i, k, n, off, x
+    cdef Py_ssize_t t, j, J, nb, i
     cdef bint any_ts, ts
     cdef bint tgt_is_qty = q.tgt_is_qty
     cdef int kind
@@ -902,7 +885,6 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
     cdef const double *Cj
     cdef const unsigned char *Ej = NULL
     cdef const unsigned char *Xj = NULL
-    cdef Py_ssize_t *cnt
     cdef Py_ssize_t *dl = NULL
     cdef Py_ssize_t nd, di, nxt
     cdef double *pos_out = NULL
@@ -984,33 +966,6 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
             t += 1
     free(dl)
 
-    # ---- fills into the reference's order: stable counting sort on (bar, pass)
-    n = fb.n + fc.n + fd.n
-    if n == 0:
-        return 0
-    cnt = <Py_ssize_t *> calloc(3 * T, sizeof(Py_ssize_t))
-    if cnt == NULL:
-        return -1
-    for k in range(3):
-        for i in range(stage[k].n):
-            cnt[stage[k].bar[i] * 3 + k] += 1
-    off = 0
-    for x in range(3 * T):
-        i = cnt[x]
-        cnt[x] = off
-        off += i
-    while b.cap < b.n + n:
-        if buf_grow(b) != 0:
-            free(cnt)
-            return -1
-    for k in range(3):
-        for i in range(stage[k].n):
-            x = stage[k].bar[i] * 3 + k
-            buf_put(b, b.n + cnt[x], &stage[k], i)
-            cnt[x] += 1
-        stage[k].n = 0
-    b.n += n
-    free(cnt)
     return 0
 
 
@@ -1025,7 +980,7 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     brought to the same layout); otherwise the bar-major loop runs on row-major copies where
     needed. Both loops produce the same, reference-identical results.
     """
-    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i, j
+    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i, j, cap
     cdef FillBuf b
     cdef FillBuf stage[3]
     cdef Params prm
@@ -1117,8 +1072,13 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
         prm.sharing = sharing != 0
         prm.tgt_is_qty = tgt_is_qty != 0
         rc = buf_init(&b, 1024 if N * 4 < 1024 else N * 4)
+        cap = N if N > 16 else 16
+        if by_sym and use_signals:
+            # one order per signal at most (plus the stops, which grow the buffers): sized so
+            # that the signals' fills need no regrowth
+            cap = max(cap, int(np.count_nonzero(ent)) + int(np.count_nonzero(ext)) + 16)
         for i in range(3):
-            rc |= buf_init(&stage[i], N if N > 16 else 16)
+            rc |= buf_init(&stage[i], cap if i < 2 else N if N > 16 else 16)
         try:
             if rc != 0:
                 raise MemoryError("could not allocate the simulator's fill buffers")
@@ -1131,7 +1091,10 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
                             cash0, rec, equity, cash_out, positions, sub_eq, &st, &b, stage)
             if rc != 0:
                 raise MemoryError("the simulator ran out of memory while recording fills")
-            _fill_arrays(&b, out)
+            if by_sym:
+                _sorted_fill_arrays(stage, T, out)
+            else:
+                _fill_arrays(&b, out)
         finally:
             buf_free(&b)
             for i in range(3):
@@ -1197,3 +1160,110 @@ cdef void _copy_out(FillBuf *b, long long[::1] bar, long long[::1] sym, signed c
         unf[i] = b.unfilled[i]
         stop0[i] = b.stop0[i]
         pos_after[i] = b.pos_after[i]
+
+
+cdef void _sorted_fill_arrays(FillBuf *stage, Py_ssize_t T, dict out):
+    """The fills staged per pass by the symbol-major loop, in the reference's order (bar, pass,
+    symbol): a stable counting sort on (bar, pass) gives each record its place, then every
+    field is moved on its own (one destination array at a time stays in cache)."""
+    cdef Py_ssize_t n = stage[0].n + stage[1].n + stage[2].n, k, i, x, off, c
+    cdef Py_ssize_t *cnt
+    cdef Py_ssize_t *dest
+    f_bar = np.empty(n, dtype=np.int64)
+    f_sym = np.empty(n, dtype=np.int64)
+    f_side = np.empty(n, dtype=np.int8)
+    f_reason = np.empty(n, dtype=np.int8)
+    names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
+             "pos_after")
+    floats = {name: np.empty(n, dtype=np.float64) for name in names}
+    out["f_bar"] = f_bar
+    out["f_sym"] = f_sym
+    out["f_side"] = f_side
+    out["f_reason"] = f_reason
+    for name in names:
+        out["f_" + name] = floats[name]
+    if n == 0:
+        return
+    cnt = <Py_ssize_t *> calloc(3 * T, sizeof(Py_ssize_t))
+    dest = <Py_ssize_t *> malloc(n * sizeof(Py_ssize_t))
+    if cnt == NULL or dest == NULL:
+        free(cnt)
+        free(dest)
+        raise MemoryError("could not allocate the simulator's fill ordering")
+    with nogil:
+        for k in range(3):
+            for i in range(stage[k].n):
+                cnt[stage[k].bar[i] * 3 + k] += 1
+        off = 0
+        for x in range(3 * T):
+            c = cnt[x]
+            cnt[x] = off
+            off += c
+        off = 0
+        for k in range(3):
+            for i in range(stage[k].n):
+                x = stage[k].bar[i] * 3 + k
+                dest[off + i] = cnt[x]
+                cnt[x] += 1
+            off += stage[k].n
+    free(cnt)
+    try:
+        _scatter_i64(stage, dest, f_bar, 0)
+        _scatter_i64(stage, dest, f_sym, 1)
+        _scatter_i8(stage, dest, f_side, 0)
+        _scatter_i8(stage, dest, f_reason, 1)
+        for i, name in enumerate(names):
+            _scatter_f64(stage, dest, floats[name], i)
+    finally:
+        free(dest)
+
+
+cdef void _scatter_i64(FillBuf *stage, const Py_ssize_t *dest, long long[::1] a,
+                       int field) noexcept:
+    cdef Py_ssize_t k, i, off = 0
+    cdef long long *src
+    for k in range(3):
+        src = stage[k].bar if field == 0 else stage[k].sym
+        for i in range(stage[k].n):
+            a[dest[off + i]] = src[i]
+        off += stage[k].n
+
+
+cdef void _scatter_i8(FillBuf *stage, const Py_ssize_t *dest, signed char[::1] a,
+                      int field) noexcept:
+    cdef Py_ssize_t k, i, off = 0
+    cdef signed char *src
+    for k in range(3):
+        src = stage[k].side if field == 0 else stage[k].reason
+        for i in range(stage[k].n):
+            a[dest[off + i]] = src[i]
+        off += stage[k].n
+
+
+cdef inline double *_f64_field(FillBuf *b, int field) noexcept nogil:
+    if field == 0:
+        return b.qty
+    if field == 1:
+        return b.price
+    if field == 2:
+        return b.ref
+    if field == 3:
+        return b.fee
+    if field == 4:
+        return b.slip
+    if field == 5:
+        return b.unfilled
+    if field == 6:
+        return b.stop0
+    return b.pos_after
+
+
+cdef void _scatter_f64(FillBuf *stage, const Py_ssize_t *dest, double[::1] a,
+                       int field) noexcept:
+    cdef Py_ssize_t k, i, off = 0
+    cdef double *src
+    for k in range(3):
+        src = _f64_field(&stage[k], field)
+        for i in range(stage[k].n):
+            a[dest[off + i]] = src[i]
+        off += stage[k].n
