@@ -27,6 +27,9 @@ Rules (``ARCHITECTURE.md``, "The simulator"; ``reference.py`` spells each one ou
 - Equity is marked at the close (the last valid close when a bar is missing).
 
 ``TSYS_SIM=python|cython`` (default ``cython``) picks the implementation; ``impl=`` overrides it.
+Panels may be row-major or column-major (e.g. the transposes of per-symbol N x T arrays); they
+are taken without a copy, and without shared cash column-major bars run the compiled loop
+symbol by symbol. ``tsys.sim.signals.sma_cross`` makes entry/exit masks from closes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@
 Every arithmetic step mirrors ``reference.run_kernel`` in the same order, so both produce
 bit-identical fills and equity; the property tests hold them to that. Without shared cash the
 sub-accounts are independent, so the four passes of a bar run symbol by symbol (one loop
-instead of four); their fills are staged per pass and appended in the reference's order.
+instead of four); their fills are staged per pass and appended in the reference's order. With
+column-major (symbol-major) bars the loop goes further (``kernel_by_symbol``): each symbol runs
+through all its bars, skipping from decision to decision (``decision_bars``, ``quiet_bars``),
+and its fills are put into the reference's bar order at the end.
 ATR and daily volatility are computed on demand from the bars (``atr_at``, ``vol_at``), only
 for the held positions and the orders that need them. No Python object is
 touched inside the bar loop; fills go to C buffers that grow geometrically and are copied into
