@@ -22,8 +22,11 @@ def test_pip_installed_wheel_is_discovered(tmp_path):
     dist = tmp_path / "dist"
     uv = shutil.which("uv")
     assert uv is not None, "uv is the documented way to work on tsys; install it (pip install uv)"
+    # Build from a copy: setuptools writes build/ and egg-info next to the sources.
+    source = tmp_path / "example_plugin"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
-        [uv, "build", "--wheel", "--out-dir", str(dist), str(EXAMPLE)],
+        [uv, "build", "--wheel", "--out-dir", str(dist), str(source)],
         check=True,
         capture_output=True,
         text=True,
