@@ -58,13 +58,10 @@ def _parse_datetime(value: Any) -> dt.datetime:
 @cache
 def converter() -> cattrs.Converter:
     """Return the process-wide tsys converter, extended by plugins' converter hooks."""
-    conv = _build()
-    try:
-        from tsys.plugins import get_plugin_manager
+    from tsys.plugins import get_plugin_manager
 
-        get_plugin_manager().hook.register_converter_hooks(converter=conv)
-    except ImportError:  # pragma: no cover - only during partial installs
-        pass
+    conv = _build()
+    get_plugin_manager().hook.register_converter_hooks(converter=conv)
     return conv
 
 
