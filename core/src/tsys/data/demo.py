@@ -169,6 +169,16 @@ def _garch_var(z: np.ndarray, var: np.ndarray, a: float, b: float) -> np.ndarray
     return out
 
 
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with each row summed in a fixed order.
+
+    BLAS picks its blocking from the matrix shape (and the CPU), so ``a @ b`` can differ in the
+    last bit between a panel and its prefix; einsum's own loop does not, which keeps a longer
+    market a pure extension of a shorter one.
+    """
+    return np.einsum("tn,ng->tg", a, b, optimize=False)
+
+
 def _ar1(u: np.ndarray, phi: float) -> np.ndarray:
     """``d[k] = phi d[k-1] + u[k]`` (d[-1] = 0) down the rows, blockwise like :func:`_garch_var`."""
     out = np.empty_like(u)
@@ -354,15 +364,15 @@ def _generate_equities(seed: int, horizon: dt.date):
     member[:, 0] = u.shares
     member[np.arange(n), 1 + u.sector] = u.shares
     base = np.array([g[1] for g in groups])
-    den = prev @ member
-    gross_close = (close @ member) / den
+    den = _rowdot(prev, member)
+    gross_close = _rowdot(close, member) / den
     gross_close[0] = 1.0
     level = base * np.cumprod(gross_close, axis=0)
     prev_level = np.vstack([base[None, :], level[:-1]])
     for f in ("open", "high", "low"):
-        panel[f][:, n:] = prev_level * (panel[f][:, :n] @ member) / den
+        panel[f][:, n:] = prev_level * _rowdot(panel[f][:, :n], member) / den
     panel["close"][:, n:] = level
-    dollar = (volume * close) @ (member > 0)
+    dollar = _rowdot(volume * close, (member > 0).astype(np.float64))
     panel["volume"][:, n:] = np.round(0.04 * dollar / level)
 
     # A few halts a year: no bar (the ETFs still trade).
