@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from tsys.cli import cli
 from tsys.config import config_from_dict
 from tsys.contracts import DailyRun, DeliveryResult
-from tsys.daily.artifacts import atomic_write_text, load_run, run_dir
+from tsys.daily.artifacts import load_run, run_dir
 from tsys.errors import NotifierError
+from tsys.files import atomic_write_text
 from tsys.hookspecs import hookimpl
 from tsys.notifiers import Notifier
 from tsys.report.newsletter import deliver, record_deliveries

@@ -204,7 +204,8 @@ def test_unknown_data_source_is_only_a_warning(cli_env, monkeypatch):
 
 
 def _write_run(data_dir, as_of: dt.date) -> None:
-    from tsys.daily.artifacts import atomic_write_text, run_dir
+    from tsys.daily.artifacts import run_dir
+    from tsys.files import atomic_write_text
     from tsys.serialization import dumps
 
     ts = dt.datetime.combine(as_of, dt.time(21), tzinfo=dt.UTC)

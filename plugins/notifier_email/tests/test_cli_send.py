@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
-from tsys.daily.artifacts import atomic_write_text, load_run, run_dir
+from tsys.daily.artifacts import load_run, run_dir
+from tsys.files import atomic_write_text
 from tsys.serialization import dumps
 
 from .conftest import PASSWORD, USER, Authenticator, free_port

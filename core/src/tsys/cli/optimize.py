@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tsys.cli._options import data_options
+from tsys.files import write_json
 
 DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
 
@@ -235,10 +236,7 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     )
     doc["constraints"] = spec.constraints.describe()
     out = Path(opts["output"] or config.data_path / "params" / f"{bucket_name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    write_json(out, doc, default=_json_default)
     if opts["as_json"]:
         click.echo(json.dumps({**doc, "output": str(out)}, indent=2, default=_json_default))
         return

@@ -194,7 +194,7 @@ def paper_report(ctx: click.Context, as_json: bool, html: str | None, demo: bool
     data = _report_data(ctx, broker, demo)
     payload = build(broker, data=data)
     if html is not None:
-        from tsys.daily.artifacts import atomic_write_text
+        from tsys.files import atomic_write_text
 
         atomic_write_text(html, render_html(payload))
     if as_json:

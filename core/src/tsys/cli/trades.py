@@ -393,7 +393,7 @@ def trades_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        from tsys.daily.artifacts import atomic_write_text
+        from tsys.files import atomic_write_text
 
         atomic_write_text(output, text)
         click.echo(f"exported {len(items)} trades to {output}", err=True)

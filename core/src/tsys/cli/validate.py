@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tsys.cli._options import data_options
+from tsys.files import write_json
 
 
 @click.command(name="validate")
@@ -126,10 +127,7 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         )
     payload = report.to_json()
     out = report_path(config.data_path, bucket.name, params)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    write_json(out, payload)
     if opts["html"]:
         write_report(payload, opts["html"])
     if opts["as_json"]:

@@ -1,19 +1,17 @@
 """Run artifacts under ``<data_dir>/runs/<as-of>/``, written atomically.
 
 Layout: ``run.json`` (the whole :class:`~tsys.contracts.DailyRun`), ``signals.csv``,
-``plans.csv``, ``summary.txt``, and the newsletter (``newsletter.html``/``.txt``).
+``plans.csv``, ``summary.txt``, and the newsletter (``newsletter.html``/``.txt``). The writes
+go through :mod:`tsys.files`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
 from tsys.contracts import DailyRun
-from tsys.errors import DataError, TsysError
+from tsys.errors import DataError
 
 
 def runs_dir(data_dir: Path) -> Path:
@@ -22,34 +20,6 @@ def runs_dir(data_dir: Path) -> Path:
 
 def run_dir(data_dir: Path, as_of: dt.date) -> Path:
     return runs_dir(data_dir) / as_of.isoformat()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and a rename.
-
-    A reader sees the old file or the new one, never half of one; a failed write leaves the
-    old file untouched and no temp file behind.
-    """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise TsysError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise TsysError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def load_run(data_dir: Path, as_of: dt.date) -> DailyRun:

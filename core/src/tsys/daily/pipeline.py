@@ -683,26 +683,15 @@ PLAN_COLUMNS = (
 
 def write_artifacts(run: DailyRun, out_dir: Path, *, only_run_json: bool = False) -> None:
     """Write ``run.json``, ``signals.csv``, ``plans.csv`` and ``summary.txt`` atomically."""
-    from tsys.daily.artifacts import atomic_write_text
+    from tsys.files import atomic_write_text, csv_text
     from tsys.serialization import dumps
 
     atomic_write_text(out_dir / "run.json", dumps(run) + "\n")
     if only_run_json:
         return
-    atomic_write_text(out_dir / "signals.csv", _csv(SIGNAL_COLUMNS, _signal_rows(run)))
-    atomic_write_text(out_dir / "plans.csv", _csv(PLAN_COLUMNS, _plan_rows(run)))
+    atomic_write_text(out_dir / "signals.csv", csv_text(SIGNAL_COLUMNS, _signal_rows(run)))
+    atomic_write_text(out_dir / "plans.csv", csv_text(PLAN_COLUMNS, _plan_rows(run)))
     atomic_write_text(out_dir / "summary.txt", summary_text(run))
-
-
-def _csv(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def _signal_rows(run: DailyRun) -> list[dict[str, Any]]:
@@ -782,14 +771,15 @@ def summary_text(run: DailyRun) -> str:
 
 
 def _record_history(out_dir: Path, run: DailyRun) -> None:
+    from tsys.files import append_line
+
     entry = {
         "executed_at": _now().isoformat(timespec="seconds"),
         "as_of": run.as_of.isoformat(),
         "config_digest": run.config_digest,
         "plans": len(run.plans),
     }
-    with (out_dir / "history.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry) + "\n")
+    append_line(out_dir / "history.jsonl", json.dumps(entry))
 
 
 def _index_run(config: Config, run: DailyRun, out_dir: Path, *, warnings: list[str]) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from tsys.daily.artifacts import atomic_write_bytes
 from tsys.errors import DataError
+from tsys.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ class FileNotifier(Notifier):
     def send(self, run: DailyRun, newsletters: list[Newsletter]) -> DeliveryResult:
         if self.directory is None:
             raise NotifierError("the file notifier needs a directory")
-        from tsys.daily.artifacts import atomic_write_text
+        from tsys.files import atomic_write_text
 
         written = []
         for nl in newsletters:

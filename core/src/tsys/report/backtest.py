@@ -293,7 +293,7 @@ def render(payload: dict[str, Any]) -> str:
 
 def write_report(payload: dict[str, Any], path: str | Path) -> Path:
     """Render and write the report atomically; return its path."""
-    from tsys.daily.artifacts import atomic_write_bytes
+    from tsys.files import atomic_write_bytes
 
     out = Path(path)
     atomic_write_bytes(out, render(payload).encode("utf-8"))

@@ -499,7 +499,7 @@ def newsletter_paths(run_dir: Path, newsletter: Newsletter) -> tuple[Path, Path]
 
 def write_files(run_dir: Path, newsletters: Sequence[Newsletter]) -> list[Path]:
     """Write each newsletter's ``.html`` and ``.txt`` atomically; return the paths."""
-    from tsys.daily.artifacts import atomic_write_text
+    from tsys.files import atomic_write_text
 
     written = []
     for nl in newsletters:
@@ -632,7 +632,7 @@ _send = send
 
 def record_deliveries(run: DailyRun, run_dir: Path, results: Sequence[DeliveryResult]) -> DailyRun:
     """Append delivery results to the run and rewrite ``run.json`` atomically."""
-    from tsys.daily.artifacts import atomic_write_text
+    from tsys.files import atomic_write_text
     from tsys.serialization import dumps
 
     updated = attrs.evolve(run, deliveries=(*run.deliveries, *results))

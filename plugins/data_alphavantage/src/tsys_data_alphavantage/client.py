@@ -20,8 +20,8 @@ from typing import Any
 
 import requests
 
-from tsys.daily.artifacts import atomic_write_bytes
 from tsys.errors import DataError
+from tsys.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
