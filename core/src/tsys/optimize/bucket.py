@@ -5,14 +5,13 @@ daily run's portfolio construction, the simulator with realistic costs) on out-o
 of the period that excludes the sealed holdout: the ``validation`` split (default), or the test
 windows of ``walk_forward`` folds inside train + validation. It never evaluates the holdout.
 
-Bars are loaded once per process (:class:`CachedHub`), so a trial costs one compute and one
+Bars are loaded once per process (:class:`~tsys.data.memo.CachedHub`), so a trial costs one compute and one
 simulation per fold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,145 +19,9 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from tsys.data.memo import CachedHub, first_n
 from tsys.errors import DataError
 from tsys.optimize.evaluate import FoldResult
-
-
-class CachedHub:
-    """A :class:`~tsys.data.DataHub` that remembers answers, optionally keeping fewer symbols.
-
-    ``keep(symbols) -> symbols`` narrows every bars panel (e.g. 100 symbols for a benchmark or a
-    random half of the universe for a stress test); the benchmark stays when ``always`` has it.
-    """
-
-    def __init__(
-        self,
-        hub: Any,
-        keep: Callable[[Sequence[str]], Sequence[str]] | None = None,
-        always: Sequence[str] = (),
-    ) -> None:
-        self._hub = hub
-        self._keep = keep
-        self._always = tuple(always)
-        self._memo: dict[Any, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._hub, name)
-        if not callable(attr) or name not in (
-            "universe",
-            "market_caps",
-            "excluded_coins",
-            "fundamentals",
-            "news",
-            "earnings",
-            "options_flow",
-            "symbols",
-        ):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            key = (name, _key(args), _key(kwargs))
-            if key not in self._memo:
-                self._memo[key] = attr(*args, **kwargs)
-            return self._memo[key]
-
-        return call
-
-    def bars(self, symbols: Any, start: Any, end: Any, *, asset_class: Any = None) -> Any:
-        key = ("bars", _key(symbols), start, end, asset_class)
-        if key not in self._memo:
-            bars = self._hub.bars(symbols, start, end, asset_class=asset_class)
-            if self._keep is not None and bars.shape[1]:
-                kept = list(self._keep(bars.symbols))
-                kept += [s for s in self._always if s in bars.symbols and s not in kept]
-                bars = bars.select([s for s in bars.symbols if s in set(kept)])
-            self._memo[key] = bars
-        return self._memo[key]
-
-
-def _key(x: Any) -> Any:
-    if isinstance(x, dict):
-        return tuple(sorted((k, _key(v)) for k, v in x.items()))
-    if isinstance(x, list | tuple | set | frozenset):
-        return tuple(_key(v) for v in x)
-    return x
-
-
-def first_n(n: int) -> Callable[[Sequence[str]], list[str]]:
-    """Keep the first ``n`` symbols in alphabetical order (a reproducible small universe)."""
-    return lambda syms: sorted(syms)[:n]
-
-
-def random_half(seed: int) -> Callable[[Sequence[str]], list[str]]:
-    """Keep a seeded random half of the symbols."""
-
-    def keep(syms: Sequence[str]) -> list[str]:
-        s = sorted(syms)
-        rng = np.random.default_rng(seed)
-        return [s[i] for i in sorted(rng.choice(len(s), size=max(1, len(s) // 2), replace=False))]
-
-    return keep
-
-
-class DelayedBucket:
-    """A bucket whose every decision reaches the market one bar later than it should.
-
-    Wraps ``compute`` and shifts every output panel down one row, so a decision taken at the
-    close of t is executed at the open of t + 2 instead of t + 1 (the stress test "execution
-    delayed one bar"). Everything else is the wrapped bucket's.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def compute(self, ctx: Any, bars: Any, params: Any) -> Any:
-        out = self._inner.compute(ctx, bars, params)
-        shifted = {}
-        for f in ("score", "entries", "exits", "stop", "target", "regime", "blocked"):
-            a = getattr(out, f)
-            shifted[f] = None if a is None else _shift(a)
-        return attrs.evolve(
-            out, **shifted, extras={k: _shift(v) for k, v in out.extras.items()}, block_reasons={}
-        )
-
-
-def _shift(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    out = np.empty_like(a)
-    if a.dtype == bool:
-        out[:1] = False
-    elif np.issubdtype(a.dtype, np.floating):
-        out[:1] = np.nan
-    else:
-        out[:1] = 0
-    out[1:] = a[:-1]
-    return out
-
-
-def scaled_costs(costs: Any, factor: float) -> Any:
-    """The cost model with fees, spread and impact multiplied by ``factor`` (capacity kept)."""
-    fees = attrs.evolve(
-        costs.fees,
-        bps=costs.fees.bps * factor,
-        per_share=costs.fees.per_share * factor,
-        minimum=costs.fees.minimum * factor,
-    )
-    s = costs.slippage
-    if hasattr(s, "half_spread_bps"):
-        slip = attrs.evolve(s, half_spread_bps=s.half_spread_bps * factor, impact=s.impact * factor)
-    else:
-        slip = attrs.evolve(s, bps=s.bps * factor)
-    return attrs.evolve(costs, fees=fees, slippage=slip)
-
-
-def one_way_cost(costs: Any) -> float:
-    """Fees plus half spread, as a fraction of notional (impact left out: it depends on size)."""
-    s = costs.slippage
-    bps = costs.fees.bps + (s.half_spread_bps if hasattr(s, "half_spread_bps") else s.bps)
-    return bps / 1e4
 
 
 @attrs.define

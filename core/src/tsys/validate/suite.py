@@ -20,6 +20,7 @@ import pandas as pd
 from tsys.serialization import json_ready
 from tsys.validate import stats
 from tsys.validate.gates import GateResult, evaluate_gates, params_digest
+from tsys.validate.stress import DelayedBucket, one_way_cost, random_half, scaled_costs
 
 SCHEMA_VERSION = 1
 
@@ -147,13 +148,7 @@ def run_validation(
 ) -> ValidationReport:
     """Run the whole suite for ``params`` with the :class:`~tsys.optimize.bucket.BucketEvaluator`
     ``ev`` (which knows the bucket, data and costs)."""
-    from tsys.optimize.bucket import (
-        CachedHub,
-        DelayedBucket,
-        one_way_cost,
-        random_half,
-        scaled_costs,
-    )
+    from tsys.data.memo import CachedHub
 
     say = progress or (lambda _m: None)
     config = ev.config
