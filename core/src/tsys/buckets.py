@@ -218,7 +218,12 @@ class Bucket(abc.ABC):
     def explain(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
-        """Short rationale tags for ``symbol`` at row ``t`` ("trend up 200d", ...)."""
+        """Short rationale tags for ``symbol`` at row ``t`` ("trend up 200d", ...).
+
+        A tag starting with ``"entry:"`` says why the bucket enters at ``t`` and one starting
+        with ``"exit:"`` which exit condition holds; the daily plan leads a BUY or a SELL with
+        the matching tag (else with a generic "entry signal" / "exit signal").
+        """
         return []
 
     def news(

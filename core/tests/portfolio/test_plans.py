@@ -8,6 +8,8 @@ import attrs
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules
 from tsys.config import BucketConfig, OverridesConfig, RiskConfig
@@ -274,7 +276,7 @@ def test_watch_list_says_why_each_symbol_was_not_bought():
     )
     why = {p.symbol: p.allocation.signal.rationale for p in res.plans}
     assert [p.action for p in res.plans] == [Action.BUY, Action.WATCH, Action.WATCH]
-    assert why["A"] == ("scripted A",)
+    assert why["A"] == ("entry signal (score 4.00)", "scripted A")
     assert why["B"] == ("no entry signal today", "scripted B")
     assert why["C"] == ("its one slot is taken", "scripted C")
     assert "D" not in why
@@ -285,3 +287,136 @@ def test_watch_list_says_why_each_symbol_was_not_bought():
     )
     assert [p.symbol for p in res.plans] == ["A", "B", "C"]
     assert {p.allocation.signal.rationale[0] for p in res.plans} == {"bucket has no capital"}
+
+
+class Tagged(Scripted):
+    """Like Scripted, but explain() names the entry and exit conditions the way buckets do."""
+
+    def explain(self, ctx, bars, output, symbol, t):
+        j = bars.column(symbol)
+        tags = [f"descriptive {symbol}"]
+        if output.entries[t, j]:
+            tags.append(f"entry: breakout {symbol}")
+        if output.exits[t, j]:
+            tags.append(f"exit: trend break {symbol}")
+        return tags
+
+
+def test_trust_reason_matches_action():
+    """SELL leads with its exit reason, BUY with its entry reason, WATCH with its binding
+    constraint, HOLD with why it is held (issue 13.3)."""
+    bars = flat_bars(T=10, syms=("A", "B", "C", "D", "E"))
+    T, N = bars.shape
+    out = output(T, N, regime=np.ones(T))
+    out.exits[-1, 0] = True  # A: held, its exit fires
+    out.score[-1] = [np.nan, 0.5, 3.0, 2.0, 1.0]
+    out.entries[-1] = [False, False, True, True, True]
+    holdings = [_rec("A", "system"), _rec("B", "paper"), _rec("E", "manual", bucket="other")]
+    ctx = BucketContext(as_of=bars.index[-1].date(), data=None)
+    s = BucketConfig(capital_share=1.0, max_positions=3, sizing="equal")
+    res = build_allocations(
+        Tagged(out), ctx, bars, out, s, LOOSE, OverridesConfig(), equity=10_000.0,
+        holdings=holdings,
+    )  # fmt: skip
+    first = {(p.symbol, p.action): p.allocation.signal.rationale for p in res.plans}
+    assert first[("A", Action.SELL)] == ("exit: trend break A", "descriptive A")
+    assert first[("B", Action.HOLD)][0] == "hold: no exit condition today"
+    assert first[("C", Action.BUY)][0] == "entry: breakout C"
+    assert first[("D", Action.WATCH)][0] == "all 3 slots taken"
+    # The fallback when a bucket's explain names no exit: still the exit, never a trend tag.
+    sell = build_allocations(
+        Scripted(out), ctx, bars, out, s, LOOSE, OverridesConfig(), equity=10_000.0,
+        holdings=holdings,
+    )  # fmt: skip
+    a = next(p for p in sell.plans if p.symbol == "A")
+    assert a.action is Action.SELL and a.allocation.signal.rationale[0] == "exit signal"
+    # A manual position whose exit fires is held, leading with the advice to consider selling.
+    out.exits[-1, 4] = True
+    out.entries[-1, 4] = False
+    manual = [_rec("E", "manual")]
+    res = build_allocations(
+        Tagged(out), ctx, bars, out, s, LOOSE, OverridesConfig(), equity=10_000.0,
+        holdings=manual,
+    )  # fmt: skip
+    e = next(p for p in res.plans if p.symbol == "E")
+    assert e.action is Action.HOLD
+    assert e.allocation.signal.rationale[0] == (
+        "exit: trend break E: consider selling (manual position)"
+    )
+
+
+def test_trust_never_buy_what_exits():
+    """A symbol whose exit condition holds at a close is never bought at that close, in the
+    daily plan and in the backtest plan alike (issue 13.3: NERE bought while exiting)."""
+    bars = flat_bars(T=12, syms=("A", "B"))
+    T, N = bars.shape
+    out = output(T, N, regime=np.ones(T))
+    out.score[:] = [[2.0, 1.0]] * T
+    out.entries[:] = True
+    out.exits[5:, 0] = True  # A keeps its entry flag but is exiting from bar 5 on
+    s = BucketConfig(capital_share=1.0, max_positions=2, sizing="equal")
+    plan = plan_positions(Tagged(out), None, bars, out, s, LOOSE, OverridesConfig())
+    assert np.all(plan.weights[:5, 0] > 0)
+    assert plan.exit_reasons[(5, 0)] == "signal"
+    assert np.all(plan.weights[5:, 0] == 0)  # never re-entered while the exit holds
+    assert np.all(plan.weights[:, 1] > 0)
+    assert plan.rejections.get("exit_signal", 0) == T - 5
+    # The daily plan at bar 7 (A not held): A becomes a WATCH saying why, B is bought.
+    ctx = BucketContext(as_of=bars.index[7].date(), data=None)
+    res = build_allocations(
+        Tagged(out), ctx, bars, out, s, LOOSE, OverridesConfig(), equity=10_000.0, t=7
+    )
+    acts = {p.symbol: p for p in res.plans}
+    assert acts["B"].action is Action.BUY
+    assert acts["A"].action is Action.WATCH and acts["A"].allocation.quantity == 0
+    assert acts["A"].allocation.signal.rationale[0] == (
+        "not bought: its exit holds (trend break A)"
+    )
+    assert acts["A"].allocation.constraints[0].name == "exit_signal"
+    # A position stopped out at a close is not bought back at that same close either.
+    low = bars.low.copy()
+    low[3, 1] = 5.0
+    out.stop[:, 1] = 9.0
+    stopped = plan_positions(
+        Tagged(out), None, bars.with_fields(low=low), out, s, LOOSE, OverridesConfig()
+    )
+    assert stopped.exit_reasons[(3, 1)] == "stop"
+    assert stopped.weights[3, 1] == 0 and stopped.weights[4, 1] > 0
+
+
+@st.composite
+def scripted_panels(draw):
+    T, N = draw(st.integers(2, 14)), draw(st.integers(1, 4))
+    flags = st.lists(st.booleans(), min_size=T * N, max_size=T * N)
+    entries = np.array(draw(flags)).reshape(T, N)
+    exits = np.array(draw(flags)).reshape(T, N)
+    score = np.array(draw(st.lists(st.floats(-3, 3), min_size=T * N, max_size=T * N))).reshape(T, N)
+    touched = np.array(draw(flags)).reshape(T, N)
+    return T, N, entries, exits, score, touched
+
+
+@settings(max_examples=60, deadline=None)
+@given(panels=scripted_panels(), max_pos=st.integers(1, 4))
+def test_trust_never_buy_what_exits_property(panels, max_pos):
+    """Over any history: no position is entered at a close where its exit mask is set or
+    where it was just closed (stop, signal, time)."""
+    T, N, entries, exits, score, touched = panels
+    syms = tuple("ABCD"[:N])
+    bars = flat_bars(T=T, syms=syms)
+    low = np.where(touched, 8.0, bars.low)  # a stop at 9 is touched on these bars
+    bars = bars.with_fields(low=low)
+    out = output(T, N, regime=np.ones(T))
+    out.score[:] = score
+    out.entries[:] = entries
+    out.exits[:] = exits
+    out.stop[:] = 9.0
+    s = BucketConfig(capital_share=1.0, max_positions=max_pos, sizing="equal")
+    plan = plan_positions(
+        Scripted(out, PositionRules(time_stop_bars=3)), None, bars, out, s, LOOSE,
+        OverridesConfig(),
+    )  # fmt: skip
+    for t in range(T):
+        for j in range(N):
+            if plan.entry_rows[t, j] == t:
+                assert not exits[t, j]
+                assert (t, j) not in plan.exit_reasons

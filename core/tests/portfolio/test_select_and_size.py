@@ -192,6 +192,7 @@ def candidates(draw):
                 stop=draw(st.one_of(st.none(), st.floats(0.01, 1.2).map(lambda f, p=price: f * p))),
                 adv_dollars=draw(st.one_of(st.none(), st.floats(1e3, 1e10))),
                 sector=draw(st.sampled_from([None, "Tech", "Energy", "Health"])),
+                exit_reason=draw(st.sampled_from([None, None, None, "exit signal"])),
             )
         )
     return out
@@ -253,6 +254,8 @@ def test_properties_caps_budget_blocks_lots(
     assert total <= share * regime * equity + tol
     assert len(sel.decisions) <= max_pos
     assert not {d.symbol.upper() for d in sel.decisions} & {b.upper() for b in blocked}
+    # never buy what the bucket is exiting (issue 13.3)
+    assert not {d.symbol for d in sel.decisions} & {c.symbol for c in cands if c.exit_reason}
     crypto = sum(d.dollars for d in sel.decisions if d.asset_class is AssetClass.CRYPTO)
     assert crypto <= max(0.0, crypto_cap * equity - held_crypto * equity) + tol
     by_sector: dict[str, float] = {}

@@ -145,16 +145,34 @@ def _report(outcome: Any, as_json: bool) -> None:
 
 
 def print_run(run: Any) -> None:
-    """The day's table per bucket, readable in 80 columns."""
+    """The day's table per bucket, readable in 80 columns: ids, symbols, quantities and
+    amounts are never cut (the reason wraps; the entry and score columns go first when the
+    terminal is narrow)."""
+    import textwrap
+
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
-    console = Console(width=max(80, Console().width))
+    from tsys.cli._table import Column, fit_table, terminal_width
+    from tsys.report import format as fmt
+
+    width = max(80, terminal_width())
+    console = Console(width=width, highlight=False)
     title = f"tsys {run.as_of.isoformat()}"
     if run.synthetic_data:
         console.print("[reverse yellow] SYNTHETIC DEMO DATA — not real prices [/]")
     equity = run.portfolio.account_equity if run.portfolio else None
+    columns = (
+        Column("act"),
+        Column("symbol"),
+        Column("qty", "right"),
+        Column("$", "right"),
+        Column("%", "right", drop=3),
+        Column("entry", drop=2),
+        Column("stop", "right"),
+        Column("score", "right", drop=1),
+        Column("why", wrap=True, min_width=20),
+    )
     for br in run.buckets:
         head = f"{title} · {br.bucket} v{br.version} · as of {br.as_of}"
         if br.regime:
@@ -162,55 +180,51 @@ def print_run(run: Any) -> None:
         if br.validated is False:
             head += " · NOT VALIDATED"
         if br.error:
-            console.print(f"[bold]{head}[/]\n  [red]FAILED: {br.error}[/]")
+            console.print(f"[bold]{escape(head)}[/]\n  [red]FAILED: {escape(br.error)}[/]")
             continue
-        table = Table(title=head, title_justify="left", expand=False, pad_edge=False)
-        for col, just in (
-            ("act", "left"),
-            ("symbol", "left"),
-            ("$", "right"),
-            ("%", "right"),
-            ("entry", "left"),
-            ("stop", "right"),
-            ("score", "right"),
-            ("why", "left"),
-        ):
-            table.add_column(
-                col, justify=just, overflow="fold", max_width=24 if col == "why" else None
-            )
+        rows = []
         for p in br.plans:
             a = p.allocation
-            stop = "" if p.stop is None or p.stop.price is None else f"{p.stop.price:,.2f}"
+            ac = a.signal.asset_class.value
+            stop = (
+                "" if p.stop is None or p.stop.price is None else fmt.price(p.stop.price, symbol="")
+            )
+            qty, size = fmt.quantity(a.quantity, ac), fmt.number(a.dollars)
             pct = f"{a.weight:.1%}" if equity else ""
-            size = f"{a.dollars:,.0f}"
             if p.action.value == "watch":
-                size = pct = "-"
+                qty = size = pct = "-"
+            # The reason for the plan's own action comes first (exit, entry, constraint).
             why = a.signal.rationale[0] if a.signal.rationale else ""
-            if a.constraints:
-                why = f"{why}; {a.constraints[0].name}" if why else a.constraints[0].name
-            table.add_row(
-                p.action.value.upper(),
-                a.signal.symbol,
-                size,
-                pct,
-                p.entry.value,
-                stop,
-                f"{a.signal.score:.2f}",
-                escape(why),  # headlines may hold "[...]", which rich would take for markup
-            )
-        if not br.plans:
-            table.add_row("-", "no action today", "", "", "", "", "", "")
-        console.print(table)
+            names = [c.name for c in a.constraints if c.name not in why]
+            if names and p.action.value != "watch":
+                why = f"{why}; capped: {', '.join(names)}" if why else ", ".join(names)
+            rows.append(
+                [p.action.value.upper(), a.signal.symbol, qty, size, pct, p.entry.value, stop,
+                 f"{a.signal.score:.2f}", why]
+            )  # fmt: skip
+        if not rows:
+            rows.append(["-", "no action today", "", "", "", "", "", "", ""])
+        table, print_width, left_out = fit_table(
+            columns, rows, width=width, title=head, title_justify="left", pad_edge=False
+        )
+        Console(width=print_width, highlight=False).print(table)
+        if left_out:
+            console.print(f"  ({', '.join(left_out)} left out to fit; `tsys runs show --json`)")
         for b in br.blockers[:10]:
-            console.print(
-                f"  [magenta]avoid[/] {escape(b.symbol)}: {escape(b.reason)}",
-                no_wrap=True,
-                overflow="ellipsis",  # one line each; run.json has the whole reason
+            # Whole words on every line, however long the headline in the reason.
+            text = textwrap.fill(
+                f"avoid {b.symbol}: {b.reason}",
+                width=width - 2,
+                initial_indent="  ",
+                subsequent_indent="      ",
+                break_long_words=False,
+                break_on_hyphens=False,
             )
+            console.print(escape(text).replace("avoid", "[magenta]avoid[/]", 1), soft_wrap=True)
         if len(br.blockers) > 10:
             console.print(f"  ... and {len(br.blockers) - 10} more to avoid (see run.json)")
     for w in run.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(w)}")
 
 
 @click.group(name="runs")

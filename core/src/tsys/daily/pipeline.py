@@ -666,6 +666,7 @@ PLAN_COLUMNS = (
     "bucket",
     "symbol",
     "action",
+    "reason",
     "dollars",
     "weight",
     "quantity",
@@ -720,6 +721,8 @@ def _plan_rows(run: DailyRun) -> list[dict[str, Any]]:
                     "bucket": br.bucket,
                     "symbol": a.signal.symbol,
                     "action": p.action.value,
+                    # The reason for this plan's own action (exit, entry, binding constraint).
+                    "reason": a.signal.rationale[0] if a.signal.rationale else "",
                     "dollars": f"{a.dollars:.2f}",
                     "weight": f"{a.weight:.6f}",
                     "quantity": f"{a.quantity:.8g}",
@@ -739,6 +742,8 @@ def _plan_rows(run: DailyRun) -> list[dict[str, Any]]:
 
 def summary_text(run: DailyRun) -> str:
     """A plain-text summary a person can read in a terminal or a mail client."""
+    from tsys.report import format as fmt
+
     lines = [f"tsys daily run for {run.as_of.isoformat()} (config {run.config_digest})"]
     if run.synthetic_data:
         lines.append("SYNTHETIC DATA: not real prices; for trying tsys out only")
@@ -755,11 +760,14 @@ def summary_text(run: DailyRun) -> str:
             lines.append("   no action")
         for p in br.plans:
             a = p.allocation
-            stop = "" if p.stop is None or p.stop.price is None else f" stop {p.stop.price:,.2f}"
+            stop = (
+                "" if p.stop is None or p.stop.price is None else f" stop {fmt.price(p.stop.price)}"
+            )
             why = "; ".join(a.signal.rationale[:2])
+            qty = fmt.quantity(a.quantity, a.signal.asset_class.value)
             lines.append(
                 f"   {p.action.value.upper():5} {a.signal.symbol:10} ${a.dollars:>12,.2f} "
-                f"{a.weight:6.2%} qty {a.quantity:g} {p.entry.value}{stop}  {why}"
+                f"{a.weight:6.2%} qty {qty} {p.entry.value}{stop}  {why}"
             )
         for b in br.blockers:
             lines.append(f"   AVOID {b.symbol}: {b.reason}")

@@ -49,6 +49,13 @@ class Candidate:
     stop: float | None = None
     adv_dollars: float | None = None
     sector: str | None = None
+    #: Why the bucket is exiting this symbol at this bar (None: it is not): such a candidate
+    #: is never bought at this bar (:data:`EXIT_CONSTRAINT`).
+    exit_reason: str | None = None
+
+
+#: The constraint naming a candidate that was not bought because its exit condition holds.
+EXIT_CONSTRAINT = "exit_signal"
 
 
 @attrs.frozen
@@ -131,7 +138,8 @@ def select_and_size(
     ----------
     candidates
         Symbols with an entry signal at this bar (any order; they are ranked by score, ties by
-        symbol, so the result is deterministic).
+        symbol, so the result is deterministic). One with an ``exit_reason`` is never bought:
+        it is rejected with the :data:`EXIT_CONSTRAINT` constraint.
     equity
         Account equity in dollars; every share and cap is a fraction of it.
     bucket
@@ -197,6 +205,17 @@ def select_and_size(
         (c for c in candidates if _finite(c.score) and _finite(c.price) and c.price > 0),
         key=lambda c: (-c.score, c.symbol),
     )
+    # Never buy what the bucket is exiting at this close (a sell and a buy of the same
+    # symbol at the same close would be a round trip decided on contradicting signals).
+    for c in ranked:
+        if c.exit_reason is not None and c.symbol.upper() not in blocked:
+            rejected.append(
+                (
+                    c.symbol,
+                    Constraint(EXIT_CONSTRAINT, _exit_detail(c.exit_reason), None, 0.0),
+                )
+            )
+    ranked = [c for c in ranked if c.exit_reason is None or c.symbol.upper() in blocked]
     chosen: list[Candidate] = []
     if budget > 0 and slots > 0:
         for c in ranked:
@@ -352,6 +371,11 @@ def select_and_size(
         if c.asset_class is AssetClass.CRYPTO:
             crypto_dollars += d
     return Selection(tuple(decisions), tuple(rejected), float(budget), tuple(notes))
+
+
+def _exit_detail(reason: str) -> str:
+    reason = reason.removeprefix("exit:").strip() or "exit signal"
+    return f"its exit holds ({reason})"
 
 
 def _correlated(
@@ -549,6 +573,8 @@ def plan_positions(
     A held position closes at the close of t when its stop was touched during t (low <= stop),
     its target was reached (high >= target), the exit mask is set, its time stop expired, or
     the user blocked the symbol; closes happen on any bar, entries only on rebalance bars.
+    A symbol whose exit mask is set at t, or that was closed at t, is never entered at t (as
+    in the daily run: :func:`select_and_size` rejects it).
     Sizing uses ``equity`` as a constant notional (weights are what the simulator needs).
     """
     from tsys.portfolio import indicators as ind
@@ -579,6 +605,7 @@ def plan_positions(
     held: dict[int, _Pos] = {}
     max_pos = settings.max_positions
     for t in range(T):
+        closed: dict[int, str] = {}
         for j in list(held):
             p = held[j]
             why = None
@@ -595,6 +622,7 @@ def plan_positions(
             if why is not None:
                 del held[j]
                 reasons[(t, j)] = why
+                closed[j] = why
             elif rules.stop_kind == "atr_trailing":
                 s = output.stop[t, j]
                 if math.isfinite(s) and (not math.isfinite(p.stop) or s > p.stop):
@@ -603,8 +631,14 @@ def plan_positions(
             cols = np.flatnonzero(eligible[t])
             cols = np.array([j for j in cols if j not in held], dtype=np.int64)
             if len(cols):
+                # A symbol closed at this close, or whose exit mask is set, is not bought here.
+                exiting = {
+                    int(j): closed.get(int(j), "exit signal")
+                    for j in cols
+                    if int(j) in closed or output.exits[t, j]
+                }
                 order = cols[np.lexsort((cols, -output.score[t, cols]))]
-                order = order[: 4 * (max_pos - len(held)) + len(user_cols) + 8]
+                order = order[: 4 * (max_pos - len(held)) + len(user_cols) + len(exiting) + 8]
                 cands = [
                     Candidate(
                         symbol=bars.symbols[j],
@@ -615,6 +649,7 @@ def plan_positions(
                         stop=float(output.stop[t, j]) if math.isfinite(output.stop[t, j]) else None,
                         adv_dollars=float(adv[t, j]) if math.isfinite(adv[t, j]) else None,
                         sector=sectors.get(bars.symbols[j]),
+                        exit_reason=exiting.get(int(j)),
                     )
                     for j in order
                 ]

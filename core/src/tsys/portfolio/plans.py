@@ -36,6 +36,7 @@ from tsys.contracts import (
 from tsys.portfolio.construct import (
     ADV_WINDOW,
     CORRELATION_WINDOW,
+    EXIT_CONSTRAINT,
     VOL_WINDOW,
     Candidate,
     Holding,
@@ -103,6 +104,23 @@ def _f(x: Any) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
+#: Prefixes of the rationale tags that state why a bucket enters or exits (see Bucket.explain).
+ENTRY_TAG = "entry:"
+EXIT_TAG = "exit:"
+
+
+def lead_with(tags: Sequence[str], prefix: str, fallback: str) -> list[str]:
+    """``tags`` with the first one starting with ``prefix`` moved to the front.
+
+    Without such a tag, ``fallback`` leads: a plan's first rationale entry is always the
+    reason for its own action (the one-line views show only that entry).
+    """
+    for i, tag in enumerate(tags):
+        if tag.startswith(prefix):
+            return [tag, *tags[:i], *tags[i + 1 :]]
+    return [fallback, *tags]
+
+
 def build_allocations(
     bucket: Bucket,
     ctx: BucketContext,
@@ -119,6 +137,11 @@ def build_allocations(
     sectors: Mapping[str, str] | None = None,
 ) -> BucketDecisions:
     """Turn the bucket's output at row ``t`` (default: the last bar) into today's plan.
+
+    Every plan's first rationale entry is the reason for its own action: the exit reason of a
+    SELL, the entry reason of a BUY (the bucket's ``entry:``/``exit:`` tag when ``explain``
+    gives one), the binding constraint of a WATCH. A symbol whose exit mask is set today is
+    never bought today (:func:`select_and_size` rejects it; it becomes a WATCH saying so).
 
     Held positions of this bucket become HOLD, or SELL when the exit mask, the stop or the
     user's block says so; a SELL is planned only for system and paper positions, a manual
@@ -280,9 +303,11 @@ def build_allocations(
             continue
         j = cols.get(r.symbol)
         px = price_of(r.symbol, r.entry_price)
+        base = tags(r.symbol)
         why = None
         if j is not None and output.exits[t, j]:
-            why = "exit signal"
+            base = lead_with(base, EXIT_TAG, "exit signal")
+            why = base.pop(0)
         elif r.stop is not None and j is not None and bars.low[t, j] <= r.stop:
             why = f"stop {r.stop:,.2f} touched"
         elif r.symbol.upper() in blocked_user:
@@ -291,7 +316,6 @@ def build_allocations(
             held_bars = int(np.sum(bars.index > r.opened_at)) if j is not None else 0
             if held_bars >= rules.time_stop_bars:
                 why = f"time stop: held {held_bars} bars"
-        base = tags(r.symbol)
         if why is not None and r.source in (PositionSource.SYSTEM, PositionSource.PAPER):
             add(
                 r.symbol,
@@ -299,10 +323,14 @@ def build_allocations(
                 Action.SELL,
                 dollars=r.quantity * px,
                 qty=r.quantity,
-                rationale=[*base, why],
+                rationale=[why, *base],
             )
         else:
-            extra = [f"{why}: consider selling (manual position)"] if why is not None else []
+            lead = (
+                f"{why}: consider selling (manual position)"
+                if why is not None
+                else "hold: no exit condition today"
+            )
             trailing = _f(output.stop[t, j]) if j is not None else None
             level = r.stop
             if rules.stop_kind == "atr_trailing" and trailing is not None:
@@ -313,7 +341,7 @@ def build_allocations(
                 Action.HOLD,
                 dollars=r.quantity * px,
                 qty=r.quantity,
-                rationale=[*base, *extra],
+                rationale=[lead, *base],
                 stop=stop_rule(level),
                 take_profit=r.target,
             )
@@ -340,6 +368,9 @@ def build_allocations(
                     sym, bucket.name, "blocked by the user (overrides.blocked_symbols)", kind="user"
                 )
             )
+        exit_reason = None
+        if output.exits[t, j]:
+            exit_reason = lead_with(tags(sym), EXIT_TAG, "exit signal")[0]
         cands.append(
             Candidate(
                 symbol=sym,
@@ -350,6 +381,7 @@ def build_allocations(
                 stop=_f(output.stop[t, j]),
                 adv_dollars=_f(adv[j]),
                 sector=sectors.get(sym),
+                exit_reason=exit_reason,
             )
         )
     returns = {s: rets[:, j] for s, j in cols.items()}
@@ -380,7 +412,10 @@ def build_allocations(
             Action.BUY,
             dollars=d.dollars,
             qty=d.quantity,
-            rationale=tags(d.symbol) + [f"capped: {c.name}" for c in d.constraints],
+            rationale=[
+                *lead_with(tags(d.symbol), ENTRY_TAG, f"entry signal (score {d.score:.2f})"),
+                *(f"capped: {c.name}" for c in d.constraints),
+            ],
             constraints=d.constraints,
             risk_budget=d.risk_budget,
             adv_part=d.adv_participation,
@@ -390,9 +425,13 @@ def build_allocations(
             entry=entry,
             limit_price=limit_price,
         )
+    exiting = [sym for sym, con in sel.rejected if con.name == EXIT_CONSTRAINT]
+    exiting_shown = set(sorted(exiting, key=lambda s: (-score_of(s), s))[:WATCH_LIMIT])
     for sym, con in sel.rejected:
         if con.name == "user_blocked":
             continue
+        if con.name == EXIT_CONSTRAINT and sym not in exiting_shown:
+            continue  # the best few say so; the rest are not today's story
         ac = bars.asset_classes[cols[sym]]
         add(
             sym,
@@ -401,7 +440,10 @@ def build_allocations(
             dollars=0.0,
             qty=0.0,
             # The reason first: a one-line view shows the first rationale entry.
-            rationale=[f"not bought: {con.detail}", *tags(sym)],
+            rationale=[
+                f"not bought: {con.detail}",
+                *(x for x in tags(sym) if not x.startswith((ENTRY_TAG, EXIT_TAG))),
+            ],
             constraints=[con],
         )
     # ---- a short watch list: the best-scored symbols not bought today, each saying why not

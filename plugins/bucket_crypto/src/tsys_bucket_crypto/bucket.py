@@ -195,6 +195,7 @@ class CryptoBucket(Bucket):
             blocked=np.zeros((T, N), dtype=bool),
             extras={
                 "prior_high": prior_high,
+                "prior_low": prior_low,
                 "trend": trend,
                 "atr": atr,
                 "vol": vol,
@@ -244,6 +245,18 @@ class CryptoBucket(Bucket):
         st = output.stop[t, j]
         if math.isfinite(st):
             tags.append(f"chandelier stop {st:,.4g}")
+        if output.entries[t, j] and math.isfinite(ph):
+            tags.append(f"entry: breakout above {ph:,.4g} in an uptrend")
+        if output.exits[t, j]:
+            low = x["prior_low"][t, j] if "prior_low" in x else math.nan
+            if math.isfinite(low) and c < low:
+                tags.append(f"exit: close {c:,.4g} below the prior low {low:,.4g}")
+            elif x["member"][t, j] <= 0:
+                tags.append("exit: left the top market-cap universe")
+            elif output.regime is not None and output.regime[t] <= 0:
+                tags.append("exit: BTC regime off")
+            else:
+                tags.append("exit: exit signal")
         return tags
 
 

@@ -224,6 +224,7 @@ class Sp500Bucket(Bucket):
             extras={
                 "sma_trend": sma_trend,
                 "sma_fast": sma_fast,
+                "sma_exit": sma_exit,
                 "momentum": momentum,
                 "momentum_rank": mom_position,
                 "rsi": rsi,
@@ -450,8 +451,10 @@ class Sp500Bucket(Bucket):
             tags.append(f"pullback: RSI(3) {rsi:.0f}")
         if output.regime is not None:
             tags.append(f"market {self.regime_label(output, t)}")
+        if output.entries[t, j] and math.isfinite(rank):
+            tags.append(f"entry: uptrend, momentum rank {int(rank)}")
         if output.exits[t, j]:
-            tags.append("exit: trend break or risk-off")
+            tags.append(self._exit_tag(output, t, j, c))
         reason = output.block_reasons.get((t, j))
         if reason:
             tags.append(reason)
@@ -464,6 +467,18 @@ class Sp500Bucket(Bucket):
                     row = titled.iloc[-1]
                     tags.append(f"news: {row['title']} ({float(row['sentiment']):+.2f})")
         return tags
+
+    def _exit_tag(self, output: BucketOutput, t: int, j: int, close: float) -> str:
+        """Which exit condition holds: the trend break, leaving the index, or risk-off."""
+        x = output.extras
+        level = x["sma_exit"][t, j] if "sma_exit" in x else math.nan
+        if math.isfinite(level) and close < level:
+            return f"exit: trend break, close {close:,.2f} < exit average {level:,.2f}"
+        if x["member"][t, j] <= 0:
+            return "exit: no longer an index member"
+        if output.regime is not None and output.regime[t] <= 0:
+            return "exit: market risk-off"
+        return "exit: trend break or risk-off"
 
     def news(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
