@@ -171,6 +171,32 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP)) / "tsys.toml"
 
 
+@attrs.frozen
+class ConfigPlace:
+    """One place the configuration file is looked for, in lookup order."""
+
+    label: str
+    path: Path | None  # None: not given / not set
+    exists: bool
+
+
+def config_places(explicit: str | os.PathLike[str] | None = None) -> list[ConfigPlace]:
+    """Every place the configuration file is looked for, in order (``tsys config path``).
+
+    The first place that is given must exist (``--config``, ``$TSYS_CONFIG``); after them,
+    the first existing file wins.
+    """
+    out = []
+    for label, raw in (("--config", explicit), ("$TSYS_CONFIG", os.environ.get("TSYS_CONFIG"))):
+        p = Path(raw).expanduser().absolute() if raw else None
+        out.append(ConfigPlace(label, p, p is not None and p.is_file()))
+    local = Path.cwd() / "tsys.toml"
+    out.append(ConfigPlace("./tsys.toml", local, local.is_file()))
+    user = default_config_path()
+    out.append(ConfigPlace("user config dir", user, user.is_file()))
+    return out
+
+
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """Return the config file to read, or None to run on defaults."""
     if explicit is not None:
@@ -184,11 +210,24 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
         if not p.is_file():
             raise ConfigError(f"TSYS_CONFIG points at {p}, which does not exist")
         return p
-    local = Path.cwd() / "tsys.toml"
-    if local.is_file():
-        return local
-    user = default_config_path()
-    return user if user.is_file() else None
+    for place in config_places()[2:]:
+        if place.exists:
+            return place.path
+    return None
+
+
+def data_dir_origin(cfg: Config) -> str:
+    """Where :attr:`Config.data_path` comes from, in words."""
+    if cfg.data_dir:
+        return "data_dir in the configuration"
+    if os.environ.get("TSYS_DATA_DIR"):
+        return "$TSYS_DATA_DIR"
+    return "the platform default"
+
+
+def default_env_file() -> Path:
+    """Where a schedule reads secrets from by default: ``tsys.env`` beside the user config."""
+    return default_config_path().with_name("tsys.env")
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: bool = True) -> Config:

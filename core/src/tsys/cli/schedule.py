@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -22,20 +24,40 @@ def schedule() -> None:
     default="both",
     show_default=True,
 )
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="KEY=value file with the secrets (API keys, SMTP password) the scheduled run reads "
+    "(default: tsys.env beside the user configuration).",
+)
 @click.pass_context
-def schedule_show(ctx: click.Context, fmt: str) -> None:
-    """Print a ready crontab block and/or systemd service + timer for this machine."""
-    from tsys.cli import load_config
-    from tsys.daily.schedule import Schedule, tsys_command
+def schedule_show(ctx: click.Context, fmt: str, env_file: Path | None) -> None:
+    """Print a ready crontab block and/or systemd service + timer for this machine.
 
-    sched = Schedule(load_config(ctx))
-    cmd = tsys_command()
+    Cron and systemd start in another folder with an empty environment, so every line pins
+    what this shell resolves now: the absolute --config file, the working directory, the data
+    dir (TSYS_DATA_DIR) and a secrets file (EnvironmentFile=). `tsys config path` shows where
+    the configuration was found.
+    """
+    from tsys.cli import load_config
+    from tsys.daily.schedule import Invocation, Schedule
+
+    config = load_config(ctx)
+    sched = Schedule(config)
+    inv = Invocation.for_config(config, env_file=env_file)
+    if not inv.config_found:
+        click.echo(
+            f"warning: no configuration file found; the schedule names {inv.config_file}, "
+            "which must exist before it runs (`tsys config path` shows the search)",
+            err=True,
+        )
     if fmt in ("cron", "both"):
-        click.echo(sched.crontab(cmd))
+        click.echo(sched.crontab(inv))
     if fmt == "both":
         click.echo("")
     if fmt in ("systemd", "both"):
-        click.echo(sched.systemd(cmd))
+        click.echo(sched.systemd(inv))
 
 
 @schedule.command(name="run")

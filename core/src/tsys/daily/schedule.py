@@ -16,6 +16,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -81,32 +82,43 @@ class Schedule:
         cr = croniter(self.crypto_cron, after.astimezone(dt.UTC)).get_next(dt.datetime)
         return Fire(eq, "equity") if eq <= cr else Fire(cr, "crypto")
 
-    def crontab(self, command: str) -> str:
+    def crontab(self, inv: Invocation) -> str:
+        """A crontab block: each line changes to the working directory, reads the secrets
+        file when it exists, pins the data dir and names the configuration file."""
         eh, em = self.equity_hm
         ch, cm = self.crypto_hm
+        line = _cron_escape(inv.shell_line())
         return "\n".join(
             [
+                *inv.notes(),
                 "# tsys: after the NYSE close; `schedule run --now` skips non-sessions for equities",
                 f"CRON_TZ={self.tz.key}",
-                f"{em} {eh} * * 1-5 {command} schedule run --now >> $HOME/tsys-daily.log 2>&1",
+                f"{em} {eh} * * 1-5 {line}",
                 "# tsys: crypto buckets every UTC day (needs a cron with CRON_TZ, e.g. cronie)",
                 "CRON_TZ=UTC",
-                f"{cm} {ch} * * * {command} schedule run --now >> $HOME/tsys-daily.log 2>&1",
+                f"{cm} {ch} * * * {line}",
             ]
         )
 
-    def systemd(self, command: str) -> str:
+    def systemd(self, inv: Invocation) -> str:
+        """A systemd user service + timer with the same working directory, data dir,
+        configuration file and secrets file as :meth:`crontab`."""
         eh, em = self.equity_hm
         ch, cm = self.crypto_hm
         return "\n".join(
             [
+                *inv.notes(),
                 "# ~/.config/systemd/user/tsys-daily.service",
                 "[Unit]",
                 "Description=tsys daily run",
                 "",
                 "[Service]",
                 "Type=oneshot",
-                f"ExecStart={command} schedule run --now",
+                f"WorkingDirectory={_systemd_path(inv.workdir)}",
+                f"Environment={_systemd_quote(f'TSYS_DATA_DIR={inv.data_dir}')}",
+                # "-": a missing secrets file is not an error (a CSV setup needs no keys).
+                f"EnvironmentFile=-{_systemd_path(inv.env_file)}",
+                f"ExecStart={inv.exec_line()}",
                 "",
                 "# ~/.config/systemd/user/tsys-daily.timer",
                 "[Unit]",
@@ -126,12 +138,130 @@ class Schedule:
         )
 
 
-def tsys_command() -> str:
-    """The absolute command that runs this tsys (for crontab and systemd)."""
+#: Variables a scheduled run would miss: set in this shell, but cron and systemd start clean.
+_PASS_ALONG = ("TSYS_DATABASE_URL", "TSYS_LOAD_PLUGINS", "TSYS_DISABLE_PLUGINS", "TSYS_SIM")
+
+
+@attrs.frozen
+class Invocation:
+    """How a scheduled run calls tsys: every path absolute, nothing left to the environment.
+
+    ``command`` is the tsys executable (or ``python -m tsys``) as argv, ``config_file`` the
+    configuration to pass as ``--config`` (when none was found, ``config_found`` is False and
+    it names where to write one), ``workdir`` the folder it
+    runs in, ``data_dir`` its ``TSYS_DATA_DIR``, ``env_file`` a ``KEY=value`` file with the
+    secrets (read when it exists), ``log_file`` where cron appends the output.
+    """
+
+    command: tuple[str, ...]
+    config_file: Path
+    config_found: bool
+    workdir: Path
+    data_dir: Path
+    env_file: Path
+    log_file: Path
+    missing_env: tuple[str, ...] = ()
+
+    @classmethod
+    def for_config(
+        cls, config: Config, *, env_file: Path | None = None, workdir: Path | None = None
+    ) -> Invocation:
+        """The invocation reproducing what this shell resolves now (see ``tsys config path``)."""
+        import os
+
+        from tsys.config import SECRET_ENV, default_config_path, default_env_file
+
+        workdir = (workdir or Path.cwd()).absolute()
+        cfg_file = Path(config.source_path).expanduser() if config.source_path else None
+        if cfg_file is not None and not cfg_file.is_absolute():
+            cfg_file = workdir / cfg_file
+        data_dir = config.data_path
+        if not data_dir.is_absolute():
+            data_dir = workdir / data_dir
+        names = [
+            k
+            for k in sorted(os.environ)
+            if k.startswith("TSYS__") or k in SECRET_ENV or k in _PASS_ALONG
+        ]
+        return cls(
+            command=tsys_argv(),
+            config_file=cfg_file or default_config_path(),
+            config_found=cfg_file is not None,
+            workdir=workdir,
+            data_dir=data_dir,
+            env_file=(env_file or default_env_file()).expanduser().absolute(),
+            log_file=Path.home() / "tsys-daily.log",
+            missing_env=tuple(names),
+        )
+
+    def argv(self) -> list[str]:
+        return [*self.command, "--config", str(self.config_file), "schedule", "run", "--now"]
+
+    def exec_line(self) -> str:
+        """The ``ExecStart=`` value (systemd quoting: double quotes around odd words)."""
+        return " ".join(_systemd_quote(a) for a in self.argv())
+
+    def shell_line(self) -> str:
+        """One ``sh`` command line doing what the systemd service does."""
+        q = shlex.quote
+        env = q(str(self.env_file))
+        return (
+            f"cd {q(str(self.workdir))} && "
+            f"( if [ -r {env} ]; then set -a; . {env}; set +a; fi; "
+            f"TSYS_DATA_DIR={q(str(self.data_dir))} exec {shlex.join(self.argv())} ) "
+            f">> {q(str(self.log_file))} 2>&1"
+        )
+
+    def notes(self) -> list[str]:
+        """Comment lines: what this schedule pins, and what it would otherwise miss."""
+        out = [
+            f"# tsys schedule: config {self.config_file}, data dir {self.data_dir},",
+            f"# working directory {self.workdir}; secrets (KEY=value lines, chmod 600) are read",
+            f"# from {self.env_file} when it exists.",
+        ]
+        if not self.config_found:
+            out.append(
+                f"# WARNING: no tsys.toml was found; write {self.config_file} first "
+                f"(`tsys config init --path {self.config_file}`) or the run fails"
+            )
+        if self.missing_env:
+            out.append(
+                "# set in this shell but not passed to the schedule: "
+                + ", ".join(self.missing_env)
+                + f"; put the ones it needs in {self.env_file}"
+            )
+        return out
+
+
+def _systemd_quote(word: str) -> str:
+    if word and all(c.isalnum() or c in "/._-=:+,@" for c in word):
+        return word
+    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{escaped}"'
+
+
+def _systemd_path(path: Path) -> str:
+    # Unit-file paths take no quotes; a "%" is a specifier and must be doubled.
+    return str(path).replace("%", "%%")
+
+
+def _cron_escape(line: str) -> str:
+    # In a crontab command an unescaped "%" ends the command (it becomes a newline).
+    return line.replace("%", "\\%")
+
+
+def tsys_argv() -> tuple[str, ...]:
+    """The absolute command that runs this tsys: the ``tsys`` script of this environment,
+    else ``python -m tsys`` with this interpreter."""
     import shutil
 
+    here = Path(sys.executable).parent / "tsys"
+    if here.is_file():
+        return (str(here),)
     found = shutil.which("tsys")
-    return shlex.quote(found) if found else f"{shlex.quote(sys.executable)} -m tsys.cli"
+    if found:
+        return (str(Path(found).absolute()),)
+    return (sys.executable, "-m", "tsys")
 
 
 def crypto_buckets(config: Config) -> list[str]:
