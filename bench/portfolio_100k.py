@@ -44,9 +44,10 @@ def main() -> None:
     env["TSYS_CONFIG"] = str(cfg_file)
     os.environ.update(env)
 
-    from tsys.cli.trades import open_data_source
+    from tsys.data.sources import open_source
 
-    syms = open_data_source(Config(data_dir=str(tmp / "data"))).symbols()
+    cfg = Config(data_dir=str(tmp / "data"))
+    syms = open_source(cfg.data.source, cfg).symbols()
     d0 = dt.datetime(2023, 1, 3, tzinfo=dt.UTC)
     trades = (
         TradeInput(

@@ -27,9 +27,11 @@ def main() -> None:
     import attrs
 
     from tsys import plugins
+    from tsys.buckets import BucketContext, configured_params
     from tsys.config import load_config
-    from tsys.daily.pipeline import _open_hub, resolve_as_of, run_daily
-    from tsys.data.sources import open_hub  # noqa: F401  (import cost outside the timings)
+    from tsys.daily.pipeline import resolve_as_of, run_daily
+    from tsys.data.sources import open_hub
+    from tsys.portfolio.step import LastBar, load_bars
 
     cfg = load_config(env=False)
     cfg = attrs.evolve(cfg, data=attrs.evolve(cfg.data, source="demo", history_years=args.years))
@@ -49,17 +51,15 @@ def main() -> None:
     dates = resolve_as_of(as_of)
     floors = []
     for _ in range(args.repeat):
-        hub = _open_hub(cfg, dates.key)
+        hub = open_hub(cfg, as_of=dates.key)
         t0 = time.perf_counter()
         n_symbols = 0
         for bucket in plugins.buckets():
-            from tsys.buckets import BucketContext
-
+            settings = cfg.bucket(bucket.name)
             day = dates.for_class(bucket.asset_class)
-            ctx = BucketContext(as_of=day, data=hub, settings=cfg.bucket(bucket.name))
-            universe = bucket.universe(ctx)
-            start = day - dt.timedelta(days=round(365.25 * args.years))
-            bars = hub.bars(universe, start, day, asset_class=bucket.asset_class)
+            params = configured_params(bucket, settings)
+            ctx = BucketContext(as_of=day, data=hub, settings=settings, params=params)
+            bars = load_bars(bucket, ctx, cfg, LastBar(equity=cfg.account.size))
             n_symbols += bars.shape[1]
         floors.append(time.perf_counter() - t0)
 

@@ -21,11 +21,11 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def hub_and_config(tmp_path_factory):
-    from tsys.backtest.bucket import open_hub
     from tsys.config import config_from_dict
+    from tsys.data.sources import open_hub
 
     config = config_from_dict({"data_dir": str(tmp_path_factory.mktemp("data"))})
-    return open_hub(config, shared_data=SHARED), config
+    return open_hub(config, shared_data=SHARED, extras=False), config
 
 
 def test_sp500_backtest_trades_point_in_time_members_only(hub_and_config):
@@ -67,7 +67,7 @@ def test_crypto_backtest_and_daily_plan(hub_and_config):
 
     as_of = dt.date(2021, 6, 30)
     params = bucket.default_params()
-    ctx = BucketContext(as_of=as_of, data=hub, settings=config.bucket("crypto"))
+    ctx = BucketContext(as_of=as_of, data=hub, settings=config.bucket("crypto"), params=params)
     universe = bucket.universe(ctx)
     assert len(universe) >= 10 and "BTC-USD" in universe
     bars = hub.bars(universe, dt.date(2020, 1, 1), as_of, asset_class="crypto")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
 import numpy as np
 
+from tsys.config import BucketConfig
 from tsys.contracts import AssetClass, NewsItem
 
 if TYPE_CHECKING:
@@ -104,13 +105,49 @@ def params_from_dict(params_cls: type, values: dict[str, Any]) -> Any:
         raise ConfigError(f"invalid parameters for {params_cls.__qualname__}: {exc}") from exc
 
 
-@attrs.define
-class BucketContext:
-    """What a bucket sees: the as-of date, the data hub, its settings, and the run's warnings."""
+def configured_params(bucket: Bucket, settings: BucketConfig) -> Any:
+    """The bucket's ``Params`` as configured: its ``params_file`` (the ``params`` key of a
+    ``tsys optimize`` document, or a plain mapping) overlaid by ``[buckets.<name>.params]``."""
+    import json
+    from pathlib import Path
+
+    from tsys.errors import ConfigError
+
+    values: dict[str, Any] = {}
+    if settings.params_file:
+        path = Path(settings.params_file).expanduser()
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read params file {path}: {exc}") from exc
+        values.update(data.get("params", data))
+    values.update(settings.params)
+    return params_from_dict(bucket.Params, values)
+
+
+P = TypeVar("P")
+
+
+def _settings(value: BucketConfig | None) -> BucketConfig:
+    return BucketConfig() if value is None else value
+
+
+@attrs.define(kw_only=True)
+class BucketContext(Generic[P]):
+    """What a bucket sees: the as-of date, the data hub, its settings and params, the warnings.
+
+    ``settings`` is the bucket's section of the configuration (:class:`~tsys.config.BucketConfig`:
+    max positions, capital share, sizing...; defaults when the file has none) and ``params`` the
+    bucket's own ``Params`` instance for this run, so a bucket reads ``ctx.settings.max_positions``
+    and ``ctx.params.mode`` and never repeats a default or rebuilds params from a mapping. The
+    core always fills ``params`` (:func:`tsys.portfolio.step.bucket_step`); a context built by
+    hand in a test may leave it None when the code under test does not read it.
+    """
 
     as_of: dt.date
     data: DataHub
-    settings: Any = None
+    settings: BucketConfig = attrs.field(factory=BucketConfig, converter=_settings)
+    params: P = attrs.field(default=None)
     warnings: list[str] = attrs.field(factory=list)
     #: True in the daily run, which reads only the last row of the output: a bucket may then
     #: fetch costly per-symbol inputs (news, earnings) for the last row's candidates only,

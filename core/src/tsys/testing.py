@@ -168,10 +168,17 @@ class InMemorySource(DataSource):
         return self._earnings[keep.to_numpy()]
 
 
-def memory_context(source: DataSource, as_of: dt.date, settings: Any = None) -> BucketContext:
-    """A :class:`BucketContext` over one source (warnings collected on the context)."""
+def memory_context(
+    source: DataSource, as_of: dt.date, settings: Any = None, *, params: Any = None
+) -> BucketContext:
+    """A :class:`BucketContext` over one source (warnings collected on the context).
+
+    ``settings`` defaults to a bucket section with default values; pass ``params`` (the
+    bucket's ``Params``) when the code under test reads ``ctx.params`` (``universe`` does).
+    """
     sctx = SourceContext(cache_dir=Path(".tsys-cache"))
-    return BucketContext(as_of=as_of, data=DataHub(source, [], sctx), settings=settings)
+    hub = DataHub(source, [], sctx)
+    return BucketContext(as_of=as_of, data=hub, settings=settings, params=params)
 
 
 # ----------------------------------------------------------------------------- audit
@@ -428,8 +435,11 @@ def bucket_contract_suite(
 ) -> list[CheckResult]:
     """Run every bucket contract check; raise AssertionError listing each failure.
 
-    Returns the results (all ok) so a test can print or count them.
+    Returns the results (all ok) so a test can print or count them. A context without
+    ``params`` gets the bucket's defaults (``universe`` reads them from the context).
     """
+    if ctx.params is None:
+        ctx = attrs.evolve(ctx, params=bucket.default_params())
     results = []
     for name, fn in CHECKS.items():
         if name in set(skip):

@@ -67,3 +67,23 @@ def test_hub_falls_back_to_primary_and_warns_when_nobody_provides(tmp_path):
     assert hub.news(["X"], dt.date(2024, 1, 1), dt.date(2024, 1, 2)) is None
     assert any("news sentiment" in w for w in hub.ctx.warnings)
     assert isinstance(hub.primary, DataSource)
+
+
+def test_hub_for_backtests_shared_data_path_and_as_of(tmp_path):
+    cfg = config_from_dict(
+        {"data": {"source": "demo", "extra_sources": ["not-installed"]}, "data_dir": str(tmp_path)}
+    )
+    hub = open_hub(cfg, extras=False, as_of=dt.date(2024, 6, 28))
+    assert hub.ctx.warnings == [] and hub.ctx.as_of == dt.date(2024, 6, 28)
+    with pytest.raises(ConfigError, match="--path applies to the csv source, not 'demo'"):
+        open_hub(cfg, path=str(tmp_path))
+    with pytest.raises(ConfigError, match="shared data folder .* does not exist"):
+        open_hub(cfg, shared_data=tmp_path / "nowhere")
+    shared = tmp_path / "shared"
+    (shared / "crypto" / "daily").mkdir(parents=True)
+    (shared / "crypto" / "daily" / "BTC-USD.csv").write_text(
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1,1\n"
+    )
+    hub = open_hub(cfg, shared_data=shared, extras=False)
+    assert isinstance(hub.primary, CsvSource) and hub.primary.symbols() == ["BTC-USD"]
+    assert hub.primary.ctx.cache_dir == tmp_path / "cache" / "csv"

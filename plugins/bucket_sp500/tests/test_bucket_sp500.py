@@ -153,8 +153,7 @@ def test_earnings_and_negative_news_block_entries_with_reasons():
 
 def test_etf_mode_universe_and_history_symbols():
     bars = _uptrend_market()
-    ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
-    ctx.settings = type("S", (), {"params": {"mode": "etf"}})()
+    ctx = memory_context(InMemorySource(bars), bars.index[-1].date(), params=Params(mode="etf"))
     b = Sp500Bucket()
     assert b.universe(ctx) == ["SPY", *SECTOR_ETFS]
     assert b.history_symbols(ctx) == ["SPY", *SECTOR_ETFS]

@@ -1,6 +1,6 @@
-"""Backtests: the engine (:func:`run`), splits and walk-forward, and metrics."""
+"""Backtests: a bucket through the simulator (:mod:`tsys.backtest.bucket`), splits and
+walk-forward (:mod:`tsys.backtest.splits`), metrics (:mod:`tsys.backtest.metrics`)."""
 
-from tsys.backtest.engine import LOT_SIZES, BacktestResult, run
 from tsys.backtest.splits import Splits, holdout_uses, walk_forward
 
-__all__ = ["LOT_SIZES", "BacktestResult", "Splits", "holdout_uses", "run", "walk_forward"]
+__all__ = ["Splits", "holdout_uses", "walk_forward"]

@@ -1,8 +1,9 @@
 """The glue from a bucket to the simulator: the same compute and portfolio code as the daily run.
 
-:func:`backtest_bucket` loads bars (with warm-up history before ``start``), runs
-``bucket.compute`` over the whole panel, turns its output into target weights with
-:func:`tsys.portfolio.plan_positions` (the code the daily run uses), and hands them to
+:func:`backtest_bucket` runs the bucket step the daily run runs
+(:func:`tsys.portfolio.step.bucket_step`: bars with warm-up history before ``start``,
+``bucket.compute`` over the whole panel, positions planned by
+:func:`tsys.portfolio.plan_positions`), turns the plan into target weights and hands them to
 :func:`tsys.sim.simulate` with realistic default costs. The benchmark is bought and held through
 the same simulator with the same costs. Weights are sent only when they change (NaN otherwise),
 so held positions are not rebalanced every bar; a stop level goes with every entry.
@@ -11,9 +12,7 @@ so held positions are not rebalanced every bar; a stop level goes with every ent
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tsys.contracts import AssetClass
-from tsys.errors import ConfigError, DataError, StrategyError, TsysError
+from tsys.errors import DataError
 from tsys.serialization import json_ready
 
 if TYPE_CHECKING:
@@ -30,9 +29,6 @@ if TYPE_CHECKING:
     from tsys.data import Bars, DataHub
     from tsys.portfolio.construct import PositionPlan
     from tsys.sim import CostModel, SimResult
-
-#: Calendar days of history loaded before ``start`` per warm-up bar (weekends, holidays).
-_WARMUP_DAYS_PER_BAR = 1.5
 
 
 def default_costs(asset_class: AssetClass) -> CostModel:
@@ -67,42 +63,6 @@ def describe_costs(costs: CostModel) -> str:
     cap = costs.capacity.max_participation
     text = f"fees {costs.fees.bps:g} bps, {slip}"
     return text if cap is None else f"{text}, fills capped at {cap:.1%} of volume"
-
-
-def open_hub(
-    config: Config,
-    *,
-    source: str | None = None,
-    path: str | None = None,
-    shared_data: str | Path | None = None,
-) -> DataHub:
-    """The data hub for a backtest: ``--shared-data DIR``, ``--source/--path``, or the config."""
-    from tsys.data import DataHub, SourceContext
-
-    sctx = SourceContext(
-        cache_dir=config.data_path / "cache", strict=config.data.strict, config=config
-    )
-    if shared_data is not None:
-        from tsys.data.csv import CsvSource
-
-        root = Path(shared_data)
-        if not root.is_dir():
-            raise ConfigError(
-                f"shared data folder {root} does not exist",
-                hint="pass --shared-data DIR pointing at the folder with equities/ and crypto/",
-            )
-        return DataHub(CsvSource.shared_data(root, ctx=sctx), [], sctx)
-    name = source or config.data.source
-    options = dict(config.data.options.get(name, {}))
-    if name == "csv" and (path or config.data.path):
-        options["path"] = path or options.get("path") or config.data.path
-    elif path is not None:
-        raise ConfigError(f"--path applies to the csv source, not {name!r}")
-    from tsys import plugins
-
-    cls = plugins.data_sources().get(name)
-    primary = cls.from_config(options, sctx)
-    return DataHub(primary, [], sctx)
 
 
 @attrs.define(eq=False)
@@ -259,54 +219,19 @@ def backtest_bucket(
     the configured share so the figures describe the strategy, not the account mix; max
     positions, sizing and every risk cap come from the configuration.
     """
-    from tsys import plugins
     from tsys.buckets import BucketContext
-    from tsys.portfolio import plan_positions
+    from tsys.portfolio.step import History, bucket_step
 
-    say = progress or (lambda _msg: None)
     params = params if params is not None else bucket.default_params()
-    settings = attrs.evolve(
-        config.bucket(bucket.name), params=attrs.asdict(params), capital_share=capital_share
-    )
+    settings = attrs.evolve(config.bucket(bucket.name), capital_share=capital_share)
     cash = float(cash if cash is not None else config.account.size)
     costs = costs or default_costs(bucket.asset_class)
     end = end or dt.date.today()
-    load_start = None
-    if start is not None:
-        load_start = start - dt.timedelta(
-            days=math.ceil(bucket.warmup_bars * _WARMUP_DAYS_PER_BAR) + 30
-        )
-    say("loading bars")
-    ctx = BucketContext(as_of=end, data=hub, settings=settings)
-    symbols = _history_symbols(bucket, ctx, hub)
-    bars = hub.bars(symbols, load_start, end, asset_class=bucket.asset_class)
-    if bars.shape[0] == 0 or bars.shape[1] == 0:
-        raise DataError(f"no {bucket.asset_class} bars between {load_start} and {end}")
-    if bucket.benchmark and bucket.benchmark not in bars.symbols:
-        extra = hub.bars([bucket.benchmark], load_start, end)
-        if extra.shape[1]:
-            bars = bars.merge(extra.select([bucket.benchmark]))
-    say("computing signals")
-    owner = (
-        plugins.buckets().owner(bucket.name) if bucket.name in plugins.buckets() else bucket.name
-    )
-    try:
-        output = plugins.plugin_safe(owner, bucket.compute)(ctx, bars, params)
-    except TsysError as exc:
-        raise StrategyError(f"{bucket.name}: compute failed: {exc.message}") from exc
-    say("building the portfolio")
-    plan = plan_positions(
-        bucket,
-        ctx,
-        bars,
-        output,
-        settings,
-        config.risk,
-        config.overrides,
-        rebalance,
-        params=params,
-        equity=cash,
-    )
+    ctx = BucketContext(as_of=end, data=hub, settings=settings, params=params)
+    span = History(start=start, end=end, equity=cash, rebalance=rebalance)
+    step = bucket_step(bucket, ctx, config, span, progress=progress)
+    bars, output, plan = step.bars, step.output, step.plan
+    say = progress or (lambda _msg: None)
     idx = bars.index
     first = 0 if start is None else int(idx.searchsorted(pd.Timestamp(start, tz="UTC")))
     last = int(idx.searchsorted(pd.Timestamp(end, tz="UTC"), side="right"))
@@ -376,10 +301,3 @@ def _count(values: Any) -> dict[str, int]:
     for v in values:
         out[v] = out.get(v, 0) + 1
     return out
-
-
-def _history_symbols(bucket: Bucket, ctx: Any, hub: DataHub) -> list[str] | None:
-    """Symbols to load for a history: the bucket's own list when it has one, else all of its
-    asset class (point-in-time membership is the bucket's job, inside compute)."""
-    fn = getattr(bucket, "history_symbols", None)
-    return fn(ctx) if fn is not None else None

@@ -119,10 +119,11 @@ def backtest(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from tsys.backtest.bucket import backtest_bucket, open_hub
+    from tsys.backtest.bucket import backtest_bucket
+    from tsys.data.sources import open_hub
 
     err = Console(stderr=True)
-    hub = open_hub(config, source=source, path=path, shared_data=shared_data)
+    hub = open_hub(config, source=source, path=path, shared_data=shared_data, extras=False)
     windows = _windows(hub, bucket, config, start, end, split, allow_holdout, walk_forward, err)
     results = []
     with Progress(

@@ -35,10 +35,11 @@ def _when(value: str | None, what: str) -> dt.datetime | None:
 def check_symbol(cfg: Any, symbol: str, asset_class: str | None) -> str | None:
     """A warning when the configured data source does not know ``symbol`` (None: it does)."""
     name = cfg.data.source
-    try:
-        src = open_data_source(cfg)
-        from tsys.contracts import AssetClass
+    from tsys.contracts import AssetClass
+    from tsys.data.sources import open_source
 
+    try:
+        src = open_source(name, cfg)
         ac = AssetClass(asset_class) if asset_class else None
         known = set(src.symbols(ac)) if ac is not None else set(src.symbols())
     except Exception as exc:
@@ -52,23 +53,6 @@ def check_symbol(cfg: Any, symbol: str, asset_class: str | None) -> str | None:
             "`tsys portfolio` will show its price as n/a"
         )
     return None
-
-
-def open_data_source(cfg: Any) -> Any:
-    """The configured bars source (``tsys.data.sources.open_source`` when it exists)."""
-    try:
-        from tsys.data.sources import open_source  # type: ignore[import-not-found]
-    except ImportError:
-        open_source = None
-    if open_source is not None:
-        return open_source(cfg.data.source, cfg)
-    from tsys import plugins
-    from tsys.data.source import SourceContext
-
-    cls = plugins.data_sources().get(cfg.data.source)
-    sctx = SourceContext(cache_dir=cfg.data_path / "cache", config=cfg, strict=cfg.data.strict)
-    options = dict(cfg.data.options.get(cfg.data.source, {}))
-    return cls.from_config(options, sctx)
 
 
 def _record_json(rec: Any) -> dict[str, Any]:

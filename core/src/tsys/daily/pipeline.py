@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from tsys.contracts import (
     PositionSource,
     Side,
 )
-from tsys.errors import PARTIAL_FAILURE_EXIT, ConfigError, DataError, PluginError, TsysError
+from tsys.errors import PARTIAL_FAILURE_EXIT, ConfigError, DataError, StrategyError, TsysError
 
 if TYPE_CHECKING:
     from tsys.config import Config
@@ -341,26 +340,9 @@ def _select_buckets(config: Config, names: Sequence[str] | None) -> list[Any]:
 
 
 def _open_hub(config: Config, as_of: dt.date) -> Any:
-    from tsys.data.sources import make_context, open_hub
+    from tsys.data.sources import open_hub
 
-    ctx = make_context(config)
-    ctx.as_of = as_of
-    return open_hub(config, ctx=ctx)
-
-
-def _bucket_params(bucket: Any, settings: Any) -> Any:
-    from tsys.buckets import params_from_dict
-
-    values: dict[str, Any] = {}
-    if settings.params_file:
-        path = Path(settings.params_file).expanduser()
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read params file {path}: {exc}") from exc
-        values.update(data.get("params", data))
-    values.update(settings.params)
-    return params_from_dict(bucket.Params, values)
+    return open_hub(config, as_of=as_of)
 
 
 def _run_bucket(
@@ -371,15 +353,13 @@ def _run_bucket(
     holdings: list[PositionRecord],
     equity: float,
 ) -> BucketRun:
-    """One bucket: universe, bars, compute, allocations. Failures are recorded, not raised."""
+    """One bucket: the bucket step for the last bar. Failures are recorded, not raised."""
     from tsys import plugins
-    from tsys.buckets import BucketContext
-    from tsys.portfolio import build_allocations
+    from tsys.buckets import BucketContext, configured_params
+    from tsys.portfolio.step import LastBar, bucket_step, owner_of
 
     settings = config.bucket(bucket.name)
     as_of = dates.for_class(bucket.asset_class)
-    ctx = BucketContext(as_of=as_of, data=hub, settings=settings, latest_only=True)
-    owner = plugins.buckets().owner(bucket.name)
     base = {
         "bucket": bucket.name,
         "version": bucket.version,
@@ -387,42 +367,22 @@ def _run_bucket(
         "as_of": as_of,
     }
     try:
-        params = _bucket_params(bucket, settings)
+        params = configured_params(bucket, settings)
     except TsysError as exc:
         return BucketRun(**base, error=f"config: {exc.message}")
     base["params"] = attrs.asdict(params)
+    ctx = BucketContext(as_of=as_of, data=hub, settings=settings, params=params, latest_only=True)
     try:
-        universe = plugins.plugin_safe(owner, bucket.universe)(ctx)
-        if bucket.benchmark and bucket.benchmark not in universe:
-            universe = [*universe, bucket.benchmark]
-        years = config.data.history_years
-        start = as_of - dt.timedelta(days=math.ceil(365.25 * years))
-        bars = hub.bars(universe, start, as_of, asset_class=bucket.asset_class)
-    except (DataError, PluginError) as exc:
+        step = bucket_step(bucket, ctx, config, LastBar(equity=equity, holdings=holdings))
+    except DataError as exc:
         return BucketRun(**base, warnings=tuple(ctx.warnings), error=f"data: {exc.message}")
-    if bars.shape[0] == 0 or bars.shape[1] == 0:
-        return BucketRun(**base, error=f"data: no bars for {bucket.name} up to {as_of}")
-    last = bars.index[-1].date()
-    if last < as_of:
-        ctx.warn(
-            f"{bucket.name}: the newest bar is {last.isoformat()}, older than the as-of "
-            f"{as_of.isoformat()}; plans use stale prices"
-        )
+    except StrategyError as exc:
+        return BucketRun(**base, warnings=tuple(ctx.warnings), error=f"strategy: {exc.message}")
+    decisions = step.decisions
     try:
-        output = plugins.plugin_safe(owner, bucket.compute)(ctx, bars, params)
-        decisions = build_allocations(
-            bucket,
-            ctx,
-            bars,
-            output,
-            settings,
-            config.risk,
-            config.overrides,
-            equity=equity,
-            holdings=holdings,
-            params=params,
+        regime = plugins.plugin_safe(owner_of(bucket), bucket.regime_label)(
+            step.output, step.bars.shape[0] - 1
         )
-        regime = bucket.regime_label(output, bars.shape[0] - 1)
     except TsysError as exc:
         return BucketRun(**base, warnings=tuple(ctx.warnings), error=f"strategy: {exc.message}")
     validated = None

@@ -1,12 +1,14 @@
-"""Open configured data sources by name: the one place run-daily, backtests and the CLI use."""
+"""Open configured data sources by name: the one place the daily run, backtests, optimisation,
+validation and the CLI open them (:func:`open_hub`, :func:`open_source`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from tsys.data.source import DataHub, DataSource, SourceContext
-from tsys.errors import TsysError
+from tsys.errors import ConfigError, TsysError
 
 
 def source_options(name: str, config: Any, *, path: Any = None) -> dict[str, Any]:
@@ -72,25 +74,60 @@ def open_source(
 def open_hub(
     config: Any,
     *,
+    source: str | None = None,
     path: Any = None,
+    shared_data: str | Path | None = None,
+    extras: bool = True,
+    as_of: dt.date | None = None,
     cache_dir: Path | None = None,
     ctx: SourceContext | None = None,
-    primary: str | None = None,
 ) -> DataHub:
-    """The primary source (``data.source``) plus every installed ``data.extra_sources``.
+    """The data hub of a run: a primary source plus every installed ``data.extra_sources``.
+
+    The one place a configured data source is opened (the daily run, backtests, optimisation,
+    validation and the CLI call it).
+
+    Parameters
+    ----------
+    config
+        The effective :class:`~tsys.config.Config`.
+    source
+        The primary source by name (default ``data.source``): ``--source``.
+    path
+        For csv: a folder (or list of folders) overriding the configured one: ``--path``. Any
+        other source refuses it.
+    shared_data
+        A folder in the ``shared/data`` layout read as the csv source (``--shared-data``); it
+        replaces ``source`` and ``path``.
+    extras
+        Open ``data.extra_sources`` too (the daily run); backtests read the primary only.
+    as_of
+        The run's as-of date, handed to the sources through the context.
+    cache_dir
+        Cache root (default ``<data dir>/cache``); each source gets its own folder in it.
+    ctx
+        A context to share (its warnings collect everything the sources say).
 
     An extra source that is not installed, or fails to start, is skipped with a warning in
     ``ctx.warnings`` rather than stopping the run; a broken primary source is an error.
     """
     from tsys.plugins import data_sources
 
-    name = primary or config.data.source
     if ctx is None:
         ctx = make_context(config, cache_dir=cache_dir)
+    if as_of is not None:
+        ctx.as_of = as_of
     base = Path(cache_dir) if cache_dir is not None else None
-    main = open_source(name, config, path=path, ctx=_sub(ctx, base, name))
-    extras: list[DataSource] = []
-    for extra in config.data.extra_sources:
+    if shared_data is not None:
+        main: DataSource = _shared_data_source(shared_data, _sub(ctx, base, "csv"))
+        name = "csv"
+    else:
+        name = source or config.data.source
+        if path is not None and name != "csv":
+            raise ConfigError(f"--path applies to the csv source, not {name!r}")
+        main = open_source(name, config, path=path, ctx=_sub(ctx, base, name))
+    others: list[DataSource] = []
+    for extra in config.data.extra_sources if extras else ():
         if extra == name:
             continue
         if extra not in data_sources():
@@ -100,10 +137,22 @@ def open_hub(
             )
             continue
         try:
-            extras.append(open_source(extra, config, ctx=_sub(ctx, base, extra)))
+            others.append(open_source(extra, config, ctx=_sub(ctx, base, extra)))
         except TsysError as exc:
             ctx.warn(f"extra data source {extra!r} failed to start: {exc}; running without it")
-    return DataHub(main, extras, ctx)
+    return DataHub(main, others, ctx)
+
+
+def _shared_data_source(root: str | Path, ctx: SourceContext) -> DataSource:
+    from tsys.data.csv import CsvSource
+
+    folder = Path(root)
+    if not folder.is_dir():
+        raise ConfigError(
+            f"shared data folder {folder} does not exist",
+            hint="pass --shared-data DIR pointing at the folder with equities/ and crypto/",
+        )
+    return CsvSource.shared_data(folder, ctx=ctx)
 
 
 def _sub(ctx: SourceContext, base: Path | None, name: str) -> SourceContext:

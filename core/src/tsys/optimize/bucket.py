@@ -74,13 +74,14 @@ class BucketEvaluator:
         max_symbols: int | None = None,
     ) -> None:
         from tsys import plugins
-        from tsys.backtest.bucket import default_costs, open_hub
+        from tsys.backtest.bucket import default_costs
         from tsys.config import load_config
+        from tsys.data.sources import open_hub
 
         self.config = load_config(config_path)
         self.bucket = plugins.buckets().get(bucket)
         self.name = self.bucket.name
-        hub = open_hub(self.config, source=source, path=path, shared_data=shared_data)
+        hub = open_hub(self.config, source=source, path=path, shared_data=shared_data, extras=False)
         keep = first_n(max_symbols) if max_symbols else None
         always = [self.bucket.benchmark] if self.bucket.benchmark else []
         self.hub = CachedHub(hub, keep, always)

@@ -423,9 +423,9 @@ def _market_data(
     if not symbols:
         return prices, sectors, None
     try:
-        from tsys.cli.trades import open_data_source
+        from tsys.data.sources import open_source
 
-        src = open_data_source(cfg)
+        src = open_source(cfg.data.source, cfg)
         known = set(src.symbols())
         ask = [s for s in symbols if s in known]
         returns = None

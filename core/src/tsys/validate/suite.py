@@ -202,7 +202,7 @@ def run_validation(
     )
 
     say("random entries")
-    bars = ev.hub.bars(*_bars_args(ev, base))
+    bars = _panel(ev, params, start, end)
     rows = (bars.index >= pd.Timestamp(start, tz="UTC")) & (
         bars.index <= pd.Timestamp(end, tz="UTC")
     )
@@ -313,18 +313,19 @@ def run_validation(
     )
 
 
-def _bars_args(ev: Any, base: Any) -> tuple[Any, ...]:
-    """The arguments backtest_bucket loaded the panel with (the cached hub answers again)."""
-    from tsys.backtest.bucket import _WARMUP_DAYS_PER_BAR, _history_symbols
-    from tsys.buckets import BucketContext
+def _panel(ev: Any, params: dict[str, Any], start: dt.date, end: dt.date) -> Any:
+    """The panel the base backtest ran on (the evaluator's cached hub answers again)."""
+    from tsys.buckets import BucketContext, params_from_dict
+    from tsys.portfolio.step import History, load_bars
 
-    settings = ev.config.bucket(ev.bucket.name)
-    ctx = BucketContext(as_of=base.end, data=ev.hub, settings=settings)
-    load_start = base.start - dt.timedelta(
-        days=math.ceil(ev.bucket.warmup_bars * _WARMUP_DAYS_PER_BAR) + 30
+    ctx = BucketContext(
+        as_of=end,
+        data=ev.hub,
+        settings=ev.config.bucket(ev.bucket.name),
+        params=params_from_dict(ev.bucket.Params, params),
     )
-    symbols = _history_symbols(ev.bucket, ctx, ev.hub)
-    return symbols, load_start, base.end
+    span = History(start=start, end=end, equity=float(ev.config.account.size))
+    return load_bars(ev.bucket, ctx, ev.config, span)
 
 
 def _crashes(base: Any, ppy: int) -> list[CrashResult]:

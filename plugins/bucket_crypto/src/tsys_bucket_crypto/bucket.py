@@ -17,7 +17,7 @@ targeting at ``target_vol`` a year.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -98,8 +98,8 @@ class CryptoBucket(Bucket):
         return out
 
     # ------------------------------------------------------------------ universe
-    def universe(self, ctx: BucketContext) -> list[str]:
-        params = _params_of(ctx)
+    def universe(self, ctx: BucketContext[Params]) -> list[str]:
+        params = ctx.params
         excluded = self.excluded(ctx)
         caps = ctx.data.market_caps(None, ctx.as_of)
         if caps is not None and len(caps):
@@ -259,12 +259,3 @@ class CryptoBucket(Bucket):
                 tags.append("exit: exit signal")
         return tags
 
-
-def _params_of(ctx: BucketContext) -> Params:
-    settings: Any = ctx.settings
-    values = getattr(settings, "params", None) or {}
-    if isinstance(values, Params):
-        return values
-    from tsys.buckets import params_from_dict
-
-    return params_from_dict(Params, dict(values))

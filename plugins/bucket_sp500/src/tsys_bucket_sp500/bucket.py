@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -105,8 +105,8 @@ class Sp500Bucket(Bucket):
         )
 
     # ------------------------------------------------------------------ universe
-    def universe(self, ctx: BucketContext) -> list[str]:
-        params = _params_of(ctx)
+    def universe(self, ctx: BucketContext[Params]) -> list[str]:
+        params = ctx.params
         if params.mode == "etf":
             return [BENCHMARK, *SECTOR_ETFS]
         members = ctx.data.universe("sp500", ctx.as_of)
@@ -118,9 +118,9 @@ class Sp500Bucket(Bucket):
             return [BENCHMARK, *SECTOR_ETFS]
         return sorted({*members, BENCHMARK})
 
-    def history_symbols(self, ctx: BucketContext) -> list[str] | None:
+    def history_symbols(self, ctx: BucketContext[Params]) -> list[str] | None:
         """Symbols a backtest loads: the ETFs in "etf" mode, every equity (None) otherwise."""
-        return [BENCHMARK, *SECTOR_ETFS] if _params_of(ctx).mode == "etf" else None
+        return [BENCHMARK, *SECTOR_ETFS] if ctx.params.mode == "etf" else None
 
     def _membership(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
         T, N = bars.shape
@@ -267,8 +267,7 @@ class Sp500Bucket(Bucket):
         Candidates below them are not entered today rather than entered unchecked."""
         last = score[-1]
         cand = np.flatnonzero(np.isfinite(last))
-        max_pos = getattr(ctx.settings, "max_positions", 10) or 10
-        n_check = max(DAILY_EVENT_CHECKS, 3 * int(max_pos))
+        n_check = max(DAILY_EVENT_CHECKS, 3 * ctx.settings.max_positions)
         order = cand[np.argsort(-last[cand], kind="stable")]
         scope = np.zeros_like(member)
         scope[-1, order[:n_check]] = True
@@ -536,12 +535,3 @@ def _by_key(key: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, 
     out = grouped.mean() if how == "mean" else grouped.last()
     return out.index.to_numpy(), out.to_numpy(dtype=values.dtype)
 
-
-def _params_of(ctx: BucketContext) -> Params:
-    settings: Any = ctx.settings
-    values = getattr(settings, "params", None) or {}
-    if isinstance(values, Params):
-        return values
-    from tsys.buckets import params_from_dict
-
-    return params_from_dict(Params, dict(values))
