@@ -77,7 +77,7 @@ def test_hub_for_backtests_shared_data_path_and_as_of(tmp_path):
     assert hub.ctx.warnings == [] and hub.ctx.as_of == dt.date(2024, 6, 28)
     with pytest.raises(ConfigError, match="--path applies to the csv source, not 'demo'"):
         open_hub(cfg, path=str(tmp_path))
-    with pytest.raises(ConfigError, match="shared data folder .* does not exist"):
+    with pytest.raises(ConfigError, match=r"shared data folder .* does not exist"):
         open_hub(cfg, shared_data=tmp_path / "nowhere")
     shared = tmp_path / "shared"
     (shared / "crypto" / "daily").mkdir(parents=True)

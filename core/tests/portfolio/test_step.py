@@ -104,10 +104,10 @@ def test_history_symbols_narrow_the_panel_and_the_benchmark_is_merged():
 
 
 def test_failures_name_the_stage_and_keep_the_plugins_message():
-    with pytest.raises(DataError, match="failed in Toy.universe: RuntimeError: no list today"):
+    with pytest.raises(DataError, match=r"failed in Toy\.universe: RuntimeError: no list today"):
         bucket_step(Toy(), _ctx(ToyParams(fail="universe")), Config(), LastBar(equity=1e5))
-    with pytest.raises(StrategyError, match="failed in Toy.compute: ValueError: bad math"):
+    with pytest.raises(StrategyError, match=r"failed in Toy\.compute: ValueError: bad math"):
         bucket_step(Toy(), _ctx(ToyParams(fail="compute")), Config(), LastBar(equity=1e5))
     no_params = attrs.evolve(_ctx(), params=None)
-    with pytest.raises(TypeError, match="ctx.params"):
+    with pytest.raises(TypeError, match=r"ctx\.params"):
         bucket_step(Toy(), no_params, Config(), LastBar(equity=1e5))

@@ -258,4 +258,3 @@ class CryptoBucket(Bucket):
             else:
                 tags.append("exit: exit signal")
         return tags
-

@@ -534,4 +534,3 @@ def _by_key(key: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, 
     grouped = pd.Series(values, dtype=values.dtype).groupby(key)
     out = grouped.mean() if how == "mean" else grouped.last()
     return out.index.to_numpy(), out.to_numpy(dtype=values.dtype)
-
