@@ -112,7 +112,7 @@ def test_daily_pipeline_asks_the_gates(tmp_path):
 def test_params_file_round_trips_into_a_runs_config(tmp_path):
     """What `tsys optimize` writes is what the daily run reads through params_file."""
     from tsys import plugins
-    from tsys.daily import pipeline
+    from tsys.buckets import configured_params
     from tsys.optimize.study import Outcome, params_document
 
     bucket = plugins.buckets().get("sp500")
@@ -127,11 +127,11 @@ def test_params_file_round_trips_into_a_runs_config(tmp_path):
     pfile = tmp_path / "sp500.json"
     pfile.write_text(json.dumps(doc))
     cfg = config_from_dict({"buckets": {"sp500": {"params_file": str(pfile)}}})
-    params = pipeline._bucket_params(bucket, cfg.bucket("sp500"))
+    params = configured_params(bucket, cfg.bucket("sp500"))
     assert attrs.asdict(params) == chosen
     assert doc["n_trials"] == 7 and doc["n_trials_total"] == 9
     # explicit params in the config still win over the file
     cfg = config_from_dict(
         {"buckets": {"sp500": {"params_file": str(pfile), "params": {"atr_stop": 2.0}}}}
     )
-    assert pipeline._bucket_params(bucket, cfg.bucket("sp500")).atr_stop == pytest.approx(2.0)
+    assert configured_params(bucket, cfg.bucket("sp500")).atr_stop == pytest.approx(2.0)
