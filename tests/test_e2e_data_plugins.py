@@ -171,7 +171,7 @@ def world(tmp_path_factory):
             )
             seconds = time.perf_counter() - t0
             assert res.exit_code == 0, res.output
-            run_dir = root / folder / "runs" / AS_OF.isoformat()
+            run_dir = root / folder / "demo" / "runs" / AS_OF.isoformat()  # the demo sandbox
             runs[name] = {
                 "run": json.loads((run_dir / "run.json").read_text()),
                 "dir": run_dir,

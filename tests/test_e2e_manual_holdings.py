@@ -95,7 +95,7 @@ def world(tmp_path_factory):
             str(entry[held]), "--date", FILL_DAY, "--asset-class", "equity",
         )  # fmt: skip
         result = _invoke("run-daily", "--demo", "--as-of", AS_OF)
-        run = json.loads((root / "data" / "runs" / AS_OF / "run.json").read_text())
+        run = json.loads((root / "data" / "demo" / "runs" / AS_OF / "run.json").read_text())
         view = json.loads(_invoke("portfolio", "--json", "--as-of", AS_OF).output)
         yield {
             "dry": dry,

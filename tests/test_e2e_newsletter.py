@@ -60,7 +60,7 @@ def _run_daily(*extra: str):
 
 
 def _run_dir(tmp: Path) -> Path:
-    return tmp / "data" / "runs" / AS_OF
+    return tmp / "data" / "demo" / "runs" / AS_OF  # --demo runs live in the sandbox
 
 
 def _buys(run_dir: Path) -> list[tuple[str, float]]:

@@ -31,7 +31,7 @@ def _run(*args):
 def golden(isolated):
     result = _run("--json")
     assert result.exit_code == 0, result.output
-    run_dir = isolated / "data" / "runs" / AS_OF
+    run_dir = isolated / "data" / "demo" / "runs" / AS_OF  # --demo runs live in the sandbox
     return isolated, run_dir, json.loads(result.output)
 
 

@@ -25,7 +25,7 @@ def _invoke(*args):
 def day1(isolated):
     result = _invoke("run-daily", "--demo", "--as-of", DAY1)
     assert result.exit_code == 0, result.output
-    run_json = isolated / "data" / "runs" / DAY1 / "run.json"
+    run_json = isolated / "data" / "demo" / "runs" / DAY1 / "run.json"
     return isolated, run_json, run_json.read_bytes()
 
 
@@ -97,7 +97,7 @@ def test_source_failing_halfway_is_a_partial_failure(day1, flaky_plugin):
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_read_only_data_dir(day1):
     tmp, run_json, before = day1
-    runs = tmp / "data" / "runs"
+    runs = tmp / "data" / "demo" / "runs"
     runs.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         result = _invoke("run-daily", "--demo", "--as-of", DAY2)
@@ -111,7 +111,7 @@ def test_read_only_data_dir(day1):
 def test_refused_write_keeps_earlier_runs(day1):
     """Root ignores permissions, so also refuse the write with a file where a folder must go."""
     tmp, run_json, before = day1
-    blocker = tmp / "data" / "runs" / DAY2
+    blocker = tmp / "data" / "demo" / "runs" / DAY2
     blocker.write_text("not a folder")
     result = _invoke("run-daily", "--demo", "--as-of", DAY2)
     assert result.exit_code != 0 and "cannot write" in result.output, result.output

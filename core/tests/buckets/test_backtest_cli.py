@@ -115,7 +115,8 @@ def test_holdout_is_sealed_and_logged(isolated):
     assert sealed.exit_code == 3 and "sealed" in sealed.output
     opened = runner.invoke(cli, [*ARGS, "--split", "holdout", "--allow-holdout", "--json"])
     assert opened.exit_code == 0, opened.output
-    log = (isolated / "data" / "holdout_log.jsonl").read_text().splitlines()
+    # the demo market: the holdout log is the demo sandbox's
+    log = (isolated / "data" / "demo" / "holdout_log.jsonl").read_text().splitlines()
     assert len(log) == 1 and "crypto" in json.loads(log[0])["what"]
     train = runner.invoke(cli, [*ARGS, "--split", "train", "--json"])
     tp = json.loads(train.stdout[train.stdout.index("{") :])

@@ -52,7 +52,7 @@ def test_hub_primary_extras_and_missing_ones(tmp_path):
     assert isinstance(hub.primary, DemoSource) and hub.extras == []
     assert any("'not-installed' is not installed" in w for w in hub.ctx.warnings)
     assert hub.primary.ctx.warnings is hub.ctx.warnings
-    assert hub.primary.ctx.cache_dir == tmp_path / "cache" / "demo"
+    assert hub.primary.ctx.cache_dir == tmp_path / "demo" / "cache" / "demo"  # the sandbox
     b = hub.bars(["SPY"], dt.date(2021, 3, 1), dt.date(2021, 3, 31))
     assert b.synthetic and b.symbols == ("SPY",)
 

@@ -10,15 +10,25 @@ from click.testing import CliRunner
 from tsys.cli import cli
 from tsys.config import config_from_dict
 from tsys.contracts import DailyRun, DeliveryResult
-from tsys.daily.artifacts import load_run, run_dir
 from tsys.errors import NotifierError
 from tsys.files import atomic_write_text
 from tsys.hookspecs import hookimpl
 from tsys.notifiers import Notifier
 from tsys.report.newsletter import deliver, record_deliveries
 from tsys.serialization import dumps
+from tsys.store.runs import load_run as _load_run
+from tsys.workspace import workspace
 
 from .conftest import AS_OF
+
+
+def run_dir(data, day):
+    """Where the configuration ``data_dir = data`` keeps the run of ``day`` (its workspace)."""
+    return workspace(config_from_dict({"data_dir": str(data)})).run_dir(day)
+
+
+def load_run(data, day):
+    return _load_run(run_dir(data, day).parent, day)
 
 
 class RecordingNotifier(Notifier):

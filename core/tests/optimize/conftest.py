@@ -19,11 +19,12 @@ def toy_path(monkeypatch):
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    d = tmp_path / "data"
-    monkeypatch.setenv("TSYS_DATA_DIR", str(d))
+    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("TSYS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
-    return d
+    # no tsys.toml: the built-in configuration reads the demo market, so studies and params
+    # go to the demo sandbox of the data dir
+    return tmp_path / "data" / "demo"
 
 
 @pytest.fixture

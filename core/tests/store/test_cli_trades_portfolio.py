@@ -204,9 +204,10 @@ def test_unknown_data_source_is_only_a_warning(cli_env, monkeypatch):
 
 
 def _write_run(data_dir, as_of: dt.date) -> None:
-    from tsys.daily.artifacts import run_dir
+    from tsys.config import config_from_dict
     from tsys.files import atomic_write_text
     from tsys.serialization import dumps
+    from tsys.workspace import workspace
 
     ts = dt.datetime.combine(as_of, dt.time(21), tzinfo=dt.UTC)
 
@@ -230,7 +231,8 @@ def _write_run(data_dir, as_of: dt.date) -> None:
     )
     brun = BucketRun("testb", "1", AssetClass.EQUITY, as_of, plans=plans)
     daily = DailyRun(as_of, ts, "digest", buckets=(brun,))
-    atomic_write_text(run_dir(data_dir, as_of) / "run.json", dumps(daily))
+    ws = workspace(config_from_dict({"data_dir": str(data_dir), "data": {"source": "testprices"}}))
+    atomic_write_text(ws.run_dir(as_of) / "run.json", dumps(daily))
 
 
 def test_portfolio_json_totals_by_independent_arithmetic(cli_env):

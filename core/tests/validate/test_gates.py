@@ -62,7 +62,9 @@ def test_digest_is_stable_and_order_independent():
 
 
 def _save(cfg, bucket, params, figures, **extra):
-    path = gates.report_path(cfg.data_path, bucket, params)
+    from tsys.workspace import workspace
+
+    path = gates.report_path(workspace(cfg).root, bucket, params)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "bucket": bucket,

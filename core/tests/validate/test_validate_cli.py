@@ -18,8 +18,8 @@ ARGS = [
 
 
 def test_validate_report_and_sealed_holdout(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    monkeypatch.setenv("TSYS_DATA_DIR", str(data))
+    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
+    data = tmp_path / "data" / "demo"  # --source demo: reports and holdout log in the sandbox
     monkeypatch.delenv("TSYS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     # a params file as tsys optimize writes it: 40 trials with a known spread of Sharpes

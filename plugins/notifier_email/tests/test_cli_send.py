@@ -9,11 +9,23 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
-from tsys.daily.artifacts import load_run, run_dir
+from tsys.config import config_from_dict
 from tsys.files import atomic_write_text
 from tsys.serialization import dumps
+from tsys.store.runs import load_run as _load_run
+from tsys.workspace import workspace
 
 from .conftest import PASSWORD, USER, Authenticator, free_port
+
+
+def run_dir(data, day):
+    """Where the configuration ``data_dir = data`` keeps the run of ``day`` (its workspace)."""
+    return workspace(config_from_dict({"data_dir": str(data)})).run_dir(day)
+
+
+def load_run(data, day):
+    return _load_run(run_dir(data, day).parent, day)
+
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 

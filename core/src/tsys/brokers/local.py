@@ -116,8 +116,9 @@ class LocalPaperBroker(Broker):
         store = ctx.store
         if store is None:
             from tsys.store import open_store
+            from tsys.workspace import workspace
 
-            store = open_store(data_dir=ctx.config.data_path if ctx.config is not None else None)
+            store = open_store(None if ctx.config is None else workspace(ctx.config).store_url)
         default_cash = ctx.config.account.size if ctx.config is not None else 100_000.0
         return cls(
             ledger=PaperLedger(store),

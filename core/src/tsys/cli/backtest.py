@@ -200,7 +200,9 @@ def _windows(
     logged under the data dir.
     """
     from tsys.backtest import splits as sp
+    from tsys.workspace import workspace
 
+    root = workspace(config, demo=bool(hub.synthetic)).root
     index = _sessions(hub, bucket, start, end)
     if split is not None:
         cut = sp.Splits.from_fractions(index)
@@ -208,7 +210,7 @@ def _windows(
             index,
             split,
             allow_holdout=allow_holdout,
-            data_dir=config.data_path,
+            data_dir=root,
             what=f"tsys backtest {bucket.name} --split holdout",
             config=config.digest(),
         )
@@ -217,7 +219,7 @@ def _windows(
             err.print(
                 f"[yellow]holdout unsealed for {bucket.name} "
                 f"({index[0].date()}..{index[-1].date()}); this use is logged in "
-                f"{config.data_path}[/]"
+                f"{root}[/]"
             )
     out = [("full", index[0].date(), index[-1].date())]
     if walk_forward:

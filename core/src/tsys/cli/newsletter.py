@@ -8,16 +8,16 @@ import json
 import click
 
 
-def _as_of(value: dt.datetime | None, data_path):
-    from tsys.daily.artifacts import latest_run, runs_dir
+def _as_of(value: dt.datetime | None, ws):
     from tsys.errors import DataError
+    from tsys.store.runs import latest_run
 
     if value is not None:
         return value.date()
-    latest = latest_run(data_path)
+    latest = latest_run(ws.runs_dir)
     if latest is None:
         raise DataError(
-            f"no daily run in {runs_dir(data_path)}",
+            f"no daily run in {ws.runs_dir}",
             hint="run `tsys run-daily` (or `tsys run-daily --demo`) first",
         )
     return latest
@@ -57,13 +57,15 @@ def newsletter_preview(
 ) -> None:
     """Render a stored run's newsletter into its run folder and print the HTML's path."""
     from tsys.cli import load_config
-    from tsys.daily.artifacts import load_run, run_dir
     from tsys.report.newsletter import newsletter_paths, render, write_files
+    from tsys.store.runs import load_run
+    from tsys.workspace import workspace
 
     config = load_config(ctx)
-    day = _as_of(as_of, config.data_path)
-    run = load_run(config.data_path, day)
-    folder = run_dir(config.data_path, day)
+    ws = workspace(config)
+    day = _as_of(as_of, ws)
+    run = load_run(ws.runs_dir, day)
+    folder = ws.run_dir(day)
     newsletters = render(run)
     if per_bucket:
         newsletters += render(run, per_bucket=True)
@@ -94,7 +96,6 @@ def newsletter_send(
     the failure, naming the server and its reply, is recorded in run.json.
     """
     from tsys.cli import load_config
-    from tsys.daily.artifacts import load_run, run_dir
     from tsys.errors import PARTIAL_FAILURE_EXIT, ConfigError
     from tsys.report.newsletter import (
         configured_notifiers,
@@ -104,17 +105,20 @@ def newsletter_send(
         write_files,
     )
     from tsys.serialization import unstructure
+    from tsys.store.runs import load_run
+    from tsys.workspace import workspace
 
     config = load_config(ctx)
+    ws = workspace(config)
     if not names and not configured_notifiers(config):
         raise ConfigError(
             "no notifier is configured, so there is nothing to send with",
             hint="add a [notifiers.email] table to tsys.toml (see `tsys config init`), "
             "or use `tsys newsletter preview` to read the newsletter",
         )
-    day = _as_of(as_of, config.data_path)
-    run = load_run(config.data_path, day)
-    folder = run_dir(config.data_path, day)
+    day = _as_of(as_of, ws)
+    run = load_run(ws.runs_dir, day)
+    folder = ws.run_dir(day)
     # The files first: whatever happens to the send, the newsletter is on disk.
     write_files(folder, render(run))
     results = send(run, config, folder, names=list(names) or None)

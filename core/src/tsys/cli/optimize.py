@@ -11,6 +11,7 @@ import click
 
 from tsys.cli._options import data_options
 from tsys.files import write_json
+from tsys.workspace import workspace
 
 DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
 
@@ -162,7 +163,8 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
             "end": opts["end"],
             "max_symbols": opts["max_symbols"],
         }
-    storage = opts["storage"] or default_storage_url(config.data_path)
+    ws = workspace(config, source="csv" if opts["shared_data"] is not None else opts["source"])
+    storage = opts["storage"] or default_storage_url(ws.root)
     mode = "pareto" if opts["multi_objective"] else opts["objective"]
     split = f"wf{opts['walk_forward']}" if opts["walk_forward"] else "validation"
     study_name = opts["study_name"] or f"tsys-{bucket_name}-{mode}-{split}"
@@ -235,7 +237,7 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         sensitivity=None if sensitivity is None else sensitivity.to_json(),
     )
     doc["constraints"] = spec.constraints.describe()
-    out = Path(opts["output"] or config.data_path / "params" / f"{bucket_name}.json")
+    out = Path(opts["output"] or ws.params_file(bucket_name))
     write_json(out, doc, default=_json_default)
     if opts["as_json"]:
         click.echo(json.dumps({**doc, "output": str(out)}, indent=2, default=_json_default))

@@ -18,9 +18,10 @@ def _broker(ctx: click.Context) -> Any:
     from tsys import plugins
     from tsys.brokers import BrokerContext
     from tsys.store import open_store
+    from tsys.workspace import workspace
 
     cfg = load_config(ctx)
-    store = open_store(data_dir=cfg.data_path)
+    store = open_store(workspace(cfg).store_url)
     cls = plugins.brokers().get(cfg.broker.name)
     bctx = BrokerContext(config=cfg, store=store)
     broker = plugins.plugin_safe(plugins.brokers().owner(cfg.broker.name), cls.from_config)(

@@ -238,12 +238,14 @@ def runs() -> None:
 def runs_list(ctx: click.Context, as_json: bool) -> None:
     """List the days that ran, newest last, with their number of plans."""
     from tsys.cli import load_config
-    from tsys.daily import artifacts
+    from tsys.store.runs import list_runs, load_run
+    from tsys.workspace import workspace
 
     config = load_config(ctx)
+    ws = workspace(config)
     rows = []
-    for d in artifacts.list_runs(config.data_path):
-        run = artifacts.load_run(config.data_path, d)
+    for d in list_runs(ws.runs_dir):
+        run = load_run(ws.runs_dir, d)
         rows.append(
             {
                 "as_of": d.isoformat(),
@@ -253,16 +255,14 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
                 "sells": sum(1 for p in run.plans if p.action.value == "sell"),
                 "failed": [b.bucket for b in run.buckets if b.error],
                 "synthetic": run.synthetic_data,
-                "path": str(artifacts.run_dir(config.data_path, d)),
+                "path": str(ws.run_dir(d)),
             }
         )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo(
-            f"no runs yet in {artifacts.runs_dir(config.data_path)}; try `tsys run-daily --demo`"
-        )
+        click.echo(f"no runs yet in {ws.runs_dir}; try `tsys run-daily --demo`")
         return
     for r in rows:
         flag = " (synthetic)" if r["synthetic"] else ""
@@ -280,15 +280,17 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
 def runs_show(ctx: click.Context, as_of: dt.date | None, as_json: bool) -> None:
     """Show one run (default: the latest)."""
     from tsys.cli import load_config
-    from tsys.daily import artifacts
     from tsys.errors import DataError
     from tsys.serialization import dumps
+    from tsys.store.runs import latest_run, load_run
+    from tsys.workspace import workspace
 
     config = load_config(ctx)
-    as_of = as_of or artifacts.latest_run(config.data_path)
+    runs_dir = workspace(config).runs_dir
+    as_of = as_of or latest_run(runs_dir)
     if as_of is None:
         raise DataError("no runs yet", hint="run `tsys run-daily --demo` first")
-    run = artifacts.load_run(config.data_path, as_of)
+    run = load_run(runs_dir, as_of)
     if as_json:
         click.echo(dumps(run))
     else:

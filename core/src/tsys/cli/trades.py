@@ -17,11 +17,12 @@ from tsys.cli import load_config
 
 
 def open_cli_store(ctx: click.Context | None = None):
-    """The store for this command: ``TSYS_DATABASE_URL``, else ``<data dir>/tsys.db``."""
+    """The store of this command's workspace (see :mod:`tsys.workspace`)."""
     from tsys.store import open_store
+    from tsys.workspace import workspace
 
     cfg = load_config(ctx)
-    return open_store(data_dir=cfg.data_path)
+    return open_store(workspace(cfg).store_url)
 
 
 def _when(value: str | None, what: str) -> dt.datetime | None:

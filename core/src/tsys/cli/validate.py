@@ -10,6 +10,7 @@ import click
 
 from tsys.cli._options import data_options
 from tsys.files import write_json
+from tsys.workspace import workspace
 
 
 @click.command(name="validate")
@@ -83,9 +84,10 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         raise ConfigError("--shared-data already chooses the data; drop --source/--path")
     if opts["path"] is not None and opts["source"] is None:
         opts["source"] = "csv"
+    ws = workspace(config, source="csv" if opts["shared_data"] is not None else opts["source"])
     pfile = opts["params_file"] or config.bucket(bucket.name).params_file
     if pfile is None:
-        guess = config.data_path / "params" / f"{bucket.name}.json"
+        guess = ws.params_file(bucket.name)
         pfile = str(guess) if guess.is_file() else None
     doc: dict[str, Any] = {}
     if pfile is not None:
@@ -126,7 +128,7 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
             progress=lambda m: status.update(f"validating {bucket.name}: {m}"),
         )
     payload = report.to_json()
-    out = report_path(config.data_path, bucket.name, params)
+    out = report_path(ws.root, bucket.name, params)
     write_json(out, payload)
     if opts["html"]:
         write_report(payload, opts["html"])

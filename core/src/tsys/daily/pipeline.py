@@ -178,7 +178,8 @@ def run_daily(
     progress
         Called as ``progress(stage, message)`` at the start of each stage.
     """
-    from tsys.daily import artifacts
+    from tsys.store.runs import load_run
+    from tsys.workspace import workspace
 
     say = progress or (lambda stage, msg: None)
     timings: dict[str, float] = {}
@@ -193,13 +194,13 @@ def run_daily(
         config = attrs.evolve(config, data=attrs.evolve(config.data, source="demo"))
     say("resolve", "resolving the as-of date")
     dates = resolve_as_of(as_of, now)
-    data_dir = config.data_path
-    out_dir = artifacts.run_dir(data_dir, dates.key)
+    ws = workspace(config)
+    out_dir = ws.run_dir(dates.key)
     outcome = Outcome(run=None, run_dir=out_dir, dry_run=dry_run, timings=timings)
     outcome.messages.extend(dates.notes)
     if not dry_run and not force and (out_dir / "run.json").is_file():
         outcome.already_ran = True
-        outcome.run = artifacts.load_run(data_dir, dates.key)
+        outcome.run = load_run(ws.runs_dir, dates.key)
         outcome.messages.append(
             f"{dates.key.isoformat()} already ran ({out_dir}); pass --force to recompute it"
         )
@@ -460,8 +461,9 @@ def gather_holdings(
     held: list[PositionRecord] = []
     try:
         from tsys.store import open_store
+        from tsys.workspace import workspace
 
-        with open_store(data_dir=config.data_path) as store:
+        with open_store(workspace(config).store_url) as store:
             held.extend(store.manual.list(status="open", with_fills=False))
     except TsysError as exc:
         notes.append(f"manual positions not counted: {exc.message}")
@@ -471,22 +473,22 @@ def gather_holdings(
         except TsysError as exc:
             notes.append(f"paper positions not counted: {exc.message}")
     else:
-        held.extend(system_positions(config.data_path, before=as_of))
+        held.extend(system_positions(workspace(config).runs_dir, before=as_of))
     return held, notes
 
 
-def system_positions(data_dir: Path, *, before: dt.date) -> list[PositionRecord]:
+def system_positions(runs_dir: Path, *, before: dt.date) -> list[PositionRecord]:
     """The system's recommended positions after the latest run before ``before``.
 
     Buys and holds of that run are what a user following the plan holds now.
     """
-    from tsys.daily import artifacts
+    from tsys.store.runs import list_runs, load_run
 
-    earlier = [d for d in artifacts.list_runs(data_dir) if d < before]
+    earlier = [d for d in list_runs(runs_dir) if d < before]
     if not earlier:
         return []
     try:
-        prev = artifacts.load_run(data_dir, earlier[-1])
+        prev = load_run(runs_dir, earlier[-1])
     except TsysError:
         return []
     return [
@@ -504,8 +506,9 @@ def open_broker(config: Config, *, data: Any = None, store: Any = None) -> Any:
 
     if store is None:
         from tsys.store import open_store
+        from tsys.workspace import workspace
 
-        store = open_store(data_dir=config.data_path)
+        store = open_store(workspace(config).store_url)
     cls = plugins.brokers().get(config.broker.name)
     ctx = BrokerContext(config=config, store=store, data=data)
     owner = plugins.brokers().owner(config.broker.name)
@@ -753,8 +756,9 @@ def _record_history(out_dir: Path, run: DailyRun) -> None:
 def _index_run(config: Config, run: DailyRun, out_dir: Path, *, warnings: list[str]) -> None:
     try:
         from tsys.store import open_store
+        from tsys.workspace import workspace
 
-        with open_store(data_dir=config.data_path) as store:
+        with open_store(workspace(config).store_url) as store:
             store.runs.record(run.as_of, _now(), run.config_digest, str(out_dir))
     except TsysError as exc:
         warnings.append(f"the run was written but not indexed in the store: {exc.message}")

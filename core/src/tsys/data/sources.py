@@ -28,8 +28,13 @@ def source_options(name: str, config: Any, *, path: Any = None) -> dict[str, Any
 
 def make_context(config: Any, *, cache_dir: Path | None = None, name: str = "") -> SourceContext:
     if cache_dir is None:
-        base = config.data_path if config is not None else Path.cwd() / ".tsys"
-        cache_dir = Path(base) / "cache" / name if name else Path(base) / "cache"
+        if config is not None:
+            from tsys.workspace import workspace
+
+            base = workspace(config).cache_dir
+        else:
+            base = Path.cwd() / ".tsys" / "cache"
+        cache_dir = base / name if name else base
     strict = bool(config.data.strict) if config is not None else False
     return SourceContext(cache_dir=Path(cache_dir), strict=strict, config=config)
 

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from tsys.errors import ConfigError
+from tsys.workspace import studies_url
 
 DEFAULT_HEARTBEAT = 30.0
 DEFAULT_GRACE = 90.0
 
 
 def default_storage_url(data_dir: Path) -> str:
-    """``sqlite:///<data_dir>/optuna.db`` (the folder is created)."""
+    """``sqlite:///<data_dir>/optuna.db`` (the folder is created); see ``Workspace.studies_url``."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(data_dir / 'optuna.db').resolve()}"
+    return studies_url(data_dir)
 
 
 def redact(url: str) -> str:

@@ -360,8 +360,9 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
     own_store = store is None
     if own_store:
         from tsys.store import open_store
+        from tsys.workspace import workspace
 
-        store = open_store(data_dir=cfg.data_path)
+        store = open_store(workspace(cfg).store_url)
     try:
         positions: list[PositionRecord] = list(
             store.manual.list(with_fills=False, as_of=cutoff if as_of is not None else None)
@@ -404,12 +405,14 @@ def _paper_positions(cfg: Any, store: Any, warnings: list[str], as_of: dt.date |
 
 def _system_positions(cfg: Any, day: dt.date, warnings: list[str]) -> list[PositionRecord]:
     try:
-        from tsys.daily.artifacts import list_runs, load_run
+        from tsys.store.runs import list_runs, load_run
+        from tsys.workspace import workspace
 
-        runs = [d for d in list_runs(cfg.data_path) if d <= day]
+        runs_dir = workspace(cfg).runs_dir
+        runs = [d for d in list_runs(runs_dir) if d <= day]
         if not runs:
             return []
-        return system_positions(load_run(cfg.data_path, runs[-1]))
+        return system_positions(load_run(runs_dir, runs[-1]))
     except Exception as exc:
         warnings.append(f"system positions unavailable (latest daily run): {_brief(exc)}")
         return []

@@ -14,20 +14,19 @@ store, and writes with :meth:`Store.transaction` so every multi-row write is ato
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsys.errors import StoreError
+from tsys.workspace import ENV_DATABASE_URL, database_url
 
 if TYPE_CHECKING:
     from tsys.store.manual import ManualTrades
     from tsys.store.runs import DailyRunsIndex
 
-ENV_URL = "TSYS_DATABASE_URL"
-DB_FILENAME = "tsys.db"
+ENV_URL = ENV_DATABASE_URL
 #: Milliseconds a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -94,15 +93,16 @@ class Store:
 
 
 def default_url(data_dir: Path | None = None) -> str:
-    """``TSYS_DATABASE_URL`` if set, else the SQLite file in ``data_dir`` (the user data dir)."""
-    env = os.environ.get(ENV_URL)
-    if env:
-        return env
+    """``TSYS_DATABASE_URL`` if set, else the SQLite file in ``data_dir`` (the user data dir).
+
+    Commands that work for a configuration open ``workspace(config).store_url`` instead, which
+    keeps the demo sandbox apart (:mod:`tsys.workspace`).
+    """
     if data_dir is None:
         from tsys.config import Config
 
         data_dir = Config().data_path
-    return f"sqlite:///{Path(data_dir) / DB_FILENAME}"
+    return database_url(data_dir)
 
 
 def open_store(

@@ -1,16 +1,62 @@
-"""The daily-runs index: one row per run (as-of, created at, config digest, artifact path)."""
+"""Daily runs as kept: the artifacts on disk (the source of truth) and the index in the store.
+
+A workspace's runs live in ``<workspace>/runs/<as-of>/`` (see :mod:`tsys.workspace`); this
+module reads them back (:func:`list_runs`, :func:`load_run`, :func:`latest_run`) for anything
+above the store that needs the run history, and keeps the one-row-per-run index table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
+from tsys.contracts import DailyRun
+from tsys.errors import DataError
 from tsys.store._time import from_db, to_db
 
 if TYPE_CHECKING:
     from tsys.store import Store
+
+
+def list_runs(runs_dir: Path) -> list[dt.date]:
+    """As-of dates of the runs with a ``run.json`` in ``runs_dir``, oldest first."""
+    base = Path(runs_dir)
+    if not base.is_dir():
+        return []
+    out = []
+    for p in base.iterdir():
+        try:
+            d = dt.date.fromisoformat(p.name)
+        except ValueError:
+            continue
+        if (p / "run.json").is_file():
+            out.append(d)
+    return sorted(out)
+
+
+def latest_run(runs_dir: Path) -> dt.date | None:
+    """The as-of date of the newest run in ``runs_dir`` (None: no run yet)."""
+    runs = list_runs(runs_dir)
+    return runs[-1] if runs else None
+
+
+def load_run(runs_dir: Path, as_of: dt.date) -> DailyRun:
+    """Load ``<runs_dir>/<as_of>/run.json``; a missing run says which runs exist."""
+    from tsys.serialization import loads
+
+    path = Path(runs_dir) / as_of.isoformat() / "run.json"
+    if not path.is_file():
+        known = list_runs(runs_dir)
+        hint = (
+            "known runs: " + ", ".join(d.isoformat() for d in known[-5:])
+            if known
+            else ("run `tsys run-daily` first")
+        )
+        raise DataError(f"no daily run for {as_of.isoformat()} in {runs_dir}", hint=hint)
+    return loads(path.read_bytes(), DailyRun, what=str(path))
 
 
 @attrs.frozen

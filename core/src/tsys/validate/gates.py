@@ -77,7 +77,9 @@ def params_validated(config: Any, bucket_name: str, params: Any) -> bool:
     Reports made on the holdout count as well as those made without it; a report for other
     parameters, another bucket, or one that no longer passes the configured thresholds does not.
     """
-    path = report_path(config.data_path, bucket_name, params)
+    from tsys.workspace import workspace
+
+    path = report_path(workspace(config).root, bucket_name, params)
     if not path.is_file():
         return False
     try:

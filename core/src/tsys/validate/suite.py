@@ -149,6 +149,7 @@ def run_validation(
     """Run the whole suite for ``params`` with the :class:`~tsys.optimize.bucket.BucketEvaluator`
     ``ev`` (which knows the bucket, data and costs)."""
     from tsys.data.memo import CachedHub
+    from tsys.workspace import workspace
 
     say = progress or (lambda _m: None)
     config = ev.config
@@ -161,7 +162,7 @@ def run_validation(
                 ev.period.index,
                 "holdout",
                 allow_holdout=True,
-                data_dir=config.data_path,
+                data_dir=workspace(config, demo=bool(ev.hub.synthetic)).root,
                 what=f"tsys validate {bucket.name} --holdout (params {params_digest(params)})",
                 config=config.digest(),
             )
