@@ -26,12 +26,19 @@ def source_options(name: str, config: Any, *, path: Any = None) -> dict[str, Any
     return options
 
 
-def make_context(config: Any, *, cache_dir: Path | None = None, name: str = "") -> SourceContext:
+def make_context(
+    config: Any, *, cache_dir: Path | None = None, name: str = "", source: str | None = None
+) -> SourceContext:
+    """A source context whose cache is ``<workspace>/cache[/<name>]``.
+
+    The workspace is the demo sandbox when the bars come from the demo market: ``source``
+    (the hub's primary source), else ``name`` (a source opened on its own), else the config's.
+    """
     if cache_dir is None:
         if config is not None:
             from tsys.workspace import workspace
 
-            base = workspace(config).cache_dir
+            base = workspace(config, source=source or name or None).cache_dir
         else:
             base = Path.cwd() / ".tsys" / "cache"
         cache_dir = base / name if name else base
@@ -119,7 +126,8 @@ def open_hub(
     from tsys.plugins import data_sources
 
     if ctx is None:
-        ctx = make_context(config, cache_dir=cache_dir)
+        primary = "csv" if shared_data is not None else (source or config.data.source)
+        ctx = make_context(config, cache_dir=cache_dir, source=primary)
     if as_of is not None:
         ctx.as_of = as_of
     base = Path(cache_dir) if cache_dir is not None else None
