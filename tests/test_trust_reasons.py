@@ -33,7 +33,7 @@ def three_days(tmp_path_factory):
                 cli, ["run-daily", "--demo", "--as-of", day, "--buckets", "sp500", "--no-send"]
             )
             assert res.exit_code == 0, res.output
-            run_dir = root / "data" / "runs" / day
+            run_dir = root / "data" / "demo" / "runs" / day  # --demo: the sandbox
             run = loads((run_dir / "run.json").read_text(), DailyRun)
             with (run_dir / "plans.csv").open() as fh:
                 rows = list(csv.DictReader(fh))
