@@ -153,10 +153,21 @@ class BucketContext(Generic[P]):
     #: fetch costly per-symbol inputs (news, earnings) for the last row's candidates only,
     #: as long as that row comes out exactly as in a full-history computation.
     latest_only: bool = False
+    #: Blockers that could not run, and why: (check, reason) pairs (see :meth:`not_checked`).
+    unchecked: list[tuple[str, str]] = attrs.field(factory=list)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def not_checked(self, check: str, reason: str) -> None:
+        """Record that a blocker could not run: ``ctx.not_checked("sp500: earnings",
+        "no data source provides earnings dates")``. The run's warnings list it as
+        "sp500: earnings not checked (no data source ...)"; a silent pass is never a pass.
+        """
+        if (check, reason) not in self.unchecked:
+            self.unchecked.append((check, reason))
+        self.warn(f"{check} not checked ({reason})")
 
 
 @attrs.define(eq=False)

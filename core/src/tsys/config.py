@@ -327,6 +327,9 @@ source = "demo"        # bars source: "demo" (synthetic, offline) or "csv" (set 
 # extra_sources = ["alphavantage", "coingecko"]   # news, earnings, fundamentals, market caps
 history_years = 3
 
+# [data.options.csv]
+# volume_unit = { equity = "base", crypto = "quote" }   # shares/coins or dollars (the default)
+
 [buckets.sp500]
 enabled = true
 capital_share = 0.6    # share of account equity this bucket may use

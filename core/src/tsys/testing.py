@@ -106,8 +106,15 @@ class InMemorySource(DataSource):
         news: pd.DataFrame | None = None,
         earnings: pd.DataFrame | None = None,
         excluded: set[str] | None = None,
+        news_coverage: Mapping[str, tuple[dt.date, dt.date]] | None = None,
     ) -> None:
         self._bars = bars
+        self._news_coverage = None if news_coverage is None else dict(news_coverage)
+        # The panel's own units are this source's declaration (one unit per asset class).
+        self.volume_units = {
+            **DataSource.volume_units,
+            **dict(zip(bars.asset_classes, bars.volume_units, strict=True)),
+        }
         self._members = sorted((d, sorted(m)) for d, m in (members or {}).items())
         self._caps = market_caps
         self._sectors = dict(sectors or {})
@@ -155,6 +162,11 @@ class InMemorySource(DataSource):
         lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
         keep = self._news["symbol"].isin(list(symbols)) & (d >= lo) & (d <= hi)
         return self._news[keep.to_numpy()]
+
+    def news_coverage(self, symbols) -> dict[str, tuple[dt.date, dt.date]] | None:
+        if self._news_coverage is None:
+            return None
+        return {s: self._news_coverage[s] for s in symbols if s in self._news_coverage}
 
     def earnings(self, symbols, start, end) -> pd.DataFrame | None:
         if self._earnings is None:

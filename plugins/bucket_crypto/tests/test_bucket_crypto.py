@@ -6,6 +6,7 @@ import datetime as dt
 from importlib.metadata import entry_points, version
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -157,3 +158,39 @@ def test_without_market_caps_ranks_by_dollar_volume_and_warns():
 def test_base_symbol():
     assert base_symbol("BTC-USD") == "BTC" and base_symbol("eth/usd") == "ETH"
     assert base_symbol("SOL") == "SOL"
+
+
+def test_trust_stale_market_caps_fall_back_to_dollar_volume():
+    """Caps are carried forward for a stated age only; later days rank by dollar volume and
+    the run says so (issue 15.3)."""
+    from tsys.data import VolumeUnit
+    from tsys.data.coverage import MARKET_CAP_MAX_AGE
+
+    bars = _market()
+    # quote (USD) volume: CCC trades the most dollars, then BBB; AAA the least
+    vol = np.full_like(bars.close, 1e6)
+    vol[:, bars.column("CCC-USD")] = 5e9
+    vol[:, bars.column("BBB-USD")] = 1e9
+    bars = attrs.evolve(bars, volume=vol, volume_units=VolumeUnit.QUOTE)
+    caps = pd.DataFrame({"BTC": 1e12, "AAA": 1e11, "BBB": 1e9, "CCC": 1e8}, index=bars.index[:100])
+    ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
+    out = CryptoBucket().compute(ctx, bars, Params(top_n=3))
+    m = out.extras["member"] > 0
+    a, c = bars.column("AAA-USD"), bars.column("CCC-USD")
+    fresh_until = 99 + MARKET_CAP_MAX_AGE.days
+    assert m[fresh_until, a] and not m[fresh_until, c]  # by market cap: BTC, AAA, BBB
+    assert m[fresh_until + 1 :, c].all() and not m[fresh_until + 1 :, a].any()  # by dollars
+    said = [w for w in ctx.warnings if "market caps older than" in w]
+    assert (
+        said and "dollar volume" in said[0] and str(bars.index[fresh_until + 1].date()) in said[0]
+    )
+    # the daily universe does not rank by months-old caps either
+    from types import SimpleNamespace
+
+    three = SimpleNamespace(params={"top_n": 3})
+    src = InMemorySource(bars, market_caps=caps)
+    recent = memory_context(src, bars.index[99 + 5].date(), three)
+    assert CryptoBucket().universe(recent) == ["AAA-USD", "BBB-USD", "BTC-USD"]
+    late = memory_context(src, bars.index[-1].date(), three)
+    assert CryptoBucket().universe(late) == ["AAA-USD", "BBB-USD", "BTC-USD", "CCC-USD"]
+    assert any("not used" in w for w in late.warnings)

@@ -272,3 +272,40 @@ def test_news_reason_names_the_worst_headline_and_the_later_one_on_a_tie():
     assert r["AAA"] == "negative news (-0.75 over 3d): AAA second bad"
     assert r["BBB"] == "negative news (-0.75 over 3d): BBB worst"
     assert r["CCC"] == "negative news (-0.95 over 3d): CCC two"
+
+
+def test_trust_blockers_that_cannot_run_say_not_checked():
+    """No earnings source, no news source, no news for a symbol or a period: each is in the
+    run's warnings and in the symbol's rationale as "not checked" (issue 15.3)."""
+    bars = _uptrend_market()
+    members = {dt.date(2019, 1, 1): list(bars.symbols[1:])}
+    b = Sp500Bucket()
+    ctx = memory_context(InMemorySource(bars, members=members), bars.index[-1].date())
+    out = b.compute(ctx, bars, Params())
+    assert "sp500: earnings blocker not checked (no data source provides earnings dates)" in (
+        ctx.warnings
+    )
+    assert "sp500: news blocker not checked (no data source provides news)" in ctx.warnings
+    tags = b.explain(ctx, bars, out, "AAA", -1)
+    assert "earnings: not checked" in tags and "news: not checked" in tags
+
+    # news for BBB only, and only up to bar 200; earnings known (none due)
+    t_end = bars.index[200].date()
+    news = pd.DataFrame(
+        {"date": [pd.Timestamp(t_end, tz="UTC")], "symbol": ["BBB"], "sentiment": [0.2],
+         "relevance": [1.0], "title": ["BBB opens a plant"], "url": [""], "source": ["test"]}
+    )  # fmt: skip
+    earn = pd.DataFrame({"symbol": pd.Series([], dtype=str), "date": pd.Series([], dtype=str)})
+    src = InMemorySource(
+        bars, members=members, news=news, earnings=earn,
+        news_coverage={"BBB": (bars.index[0].date(), t_end)},
+    )  # fmt: skip
+    ctx = memory_context(src, bars.index[-1].date())
+    out = b.compute(ctx, bars, Params())
+    said = [w for w in ctx.warnings if "not checked" in w]
+    assert not any("earnings" in w for w in said)
+    assert any("no news data for 5 of 6 symbols: AAA, CCC, DDD, EEE, FFF" in w for w in said)
+    assert any(f"news data ends {t_end}; bars run to {bars.index[-1].date()}" in w for w in said)
+    assert "news: not checked" not in b.explain(ctx, bars, out, "BBB", 150)
+    assert "news: not checked" in b.explain(ctx, bars, out, "BBB", 300)
+    assert "news: not checked" in b.explain(ctx, bars, out, "AAA", 150)

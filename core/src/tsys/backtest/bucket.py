@@ -168,7 +168,7 @@ def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs
         bars.high[rows],
         bars.low[rows],
         bars.close[rows],
-        bars.volume[rows],
+        bars.base_volume()[rows],  # the fill cap counts units of the asset
         target_weights=tw,
         stop_price=stop,
         costs=costs,
@@ -212,12 +212,15 @@ def backtest_bucket(
     rebalance: str = "daily",
     capital_share: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    min_universe_share: float | None = None,
 ) -> BucketBacktest:
     """Backtest one bucket from ``start`` to ``end`` (inclusive) and its buy-and-hold benchmark.
 
     The bucket trades its own sleeve: ``capital_share`` (default 1.0, all of ``cash``) replaces
     the configured share so the figures describe the strategy, not the account mix; max
-    positions, sizing and every risk cap come from the configuration.
+    positions, sizing and every risk cap come from the configuration. ``min_universe_share``
+    (research: :data:`tsys.data.coverage.MIN_UNIVERSE_SHARE`) makes a named universe that is
+    mostly missing over the window an error (:class:`~tsys.data.coverage.UniverseMissing`).
     """
     from tsys.buckets import BucketContext
     from tsys.portfolio.step import History, bucket_step
@@ -228,7 +231,13 @@ def backtest_bucket(
     costs = costs or default_costs(bucket.asset_class)
     end = end or dt.date.today()
     ctx = BucketContext(as_of=end, data=hub, settings=settings, params=params)
-    span = History(start=start, end=end, equity=cash, rebalance=rebalance)
+    span = History(
+        start=start,
+        end=end,
+        equity=cash,
+        rebalance=rebalance,
+        min_universe_share=min_universe_share,
+    )
     step = bucket_step(bucket, ctx, config, span, progress=progress)
     bars, output, plan = step.bars, step.output, step.plan
     say = progress or (lambda _msg: None)
@@ -244,7 +253,7 @@ def backtest_bucket(
     ppy = _periods_per_year(bucket.asset_class)
     window = idx[rows]
     cap = costs.capacity.max_participation
-    volume = bars.volume[rows]
+    volume = bars.base_volume()[rows]  # participation: filled units / the bar's units
     metrics = performance(res, volume, periods_per_year=ppy, max_participation=cap)
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(res.equity > 0, (res.equity - res.cash) / res.equity, 0.0)

@@ -300,10 +300,7 @@ class LocalPaperBroker(Broker):
         window = getattr(self.costs.slippage, "vol_window", 20)
         start = max(0, i - window)
         sub = bars.select(syms)
-        panels = {
-            f: np.array(getattr(sub, f)[start:], dtype=float)
-            for f in ("open", "high", "low", "close", "volume")
-        }
+        panels = sub.ohlcv(slice(start, None))  # volume in base units, as the sim counts
         index = list(sub.index[start:])
         di = i - start  # decision row in the panel
         needs_setup = any(q > 0 for q in held.values())

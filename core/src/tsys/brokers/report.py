@@ -108,10 +108,7 @@ def model_fill(
     if len(rows) == 0:
         return None
     di = int(rows[-1])
-    panels = {
-        f: np.array(getattr(sub, f), dtype=float)
-        for f in ("open", "high", "low", "close", "volume")
-    }
+    panels = sub.ohlcv()  # volume in base units, as the sim counts
     index = list(sub.index)
     if side is Side.SELL and di < 1:
         for f, a in panels.items():
@@ -384,7 +381,7 @@ def replay(
         bars.high,
         bars.low,
         bars.close,
-        bars.volume,
+        bars.base_volume(),
         target_qty=tq,
         limit_price=lim,
         costs=[costs_for(a) for a in acs],

@@ -13,6 +13,7 @@ __all__ = [
     "DataSource",
     "Fundamentals",
     "SourceContext",
+    "VolumeUnit",
     "open_hub",
     "open_source",
 ]
@@ -24,6 +25,7 @@ _LAZY = {
     "DataSource": "tsys.data.source",
     "Fundamentals": "tsys.data.source",
     "SourceContext": "tsys.data.source",
+    "VolumeUnit": "tsys.data.bars",
     "open_source": "tsys.data.sources",
     "open_hub": "tsys.data.sources",
 }

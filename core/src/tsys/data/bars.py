@@ -1,7 +1,15 @@
-"""The ``Bars`` panel: dates x symbols of float64 OHLCV with an asset class per symbol."""
+"""The ``Bars`` panel: dates x symbols of float64 OHLCV with an asset class per symbol.
+
+Volume has a unit, declared per column by the source that made the panel: ``base`` (shares,
+coins) or ``quote`` (the quote currency, e.g. USD for a ``-USD`` pair, as most exchanges and
+the shared crypto files give it). Code that needs one or the other asks for it:
+:meth:`Bars.base_volume` (what a fill cap counts) and :meth:`Bars.dollar_volume` (what a
+liquidity rank or cap counts); :attr:`Bars.volume` is the raw column as the source gave it.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -12,6 +20,21 @@ import pandas as pd
 from tsys.contracts import AssetClass
 
 FIELDS = ("open", "high", "low", "close", "volume")
+
+
+class VolumeUnit(enum.StrEnum):
+    """What a volume figure counts: units of the asset, or of the currency it is quoted in."""
+
+    BASE = "base"  # shares, coins
+    QUOTE = "quote"  # dollars (the quote currency)
+
+
+def volume_unit(value: Any) -> VolumeUnit:
+    """``"base"``/``"quote"`` (any case) as a :class:`VolumeUnit`; anything else raises."""
+    try:
+        return VolumeUnit(str(value.value if isinstance(value, enum.Enum) else value).lower())
+    except ValueError:
+        raise ValueError(f"volume unit must be 'base' or 'quote', got {value!r}") from None
 
 
 def _panel(a: Any) -> np.ndarray:
@@ -41,9 +64,19 @@ class Bars:
     #: Free-form provenance ("demo seed 7", "csv /path"), shown wherever the data is shown.
     source: str = ""
     synthetic: bool = False
+    #: The unit of each column's volume (one value: every column); see :class:`VolumeUnit`.
+    volume_units: tuple[VolumeUnit, ...] = attrs.field(default=VolumeUnit.BASE)
 
     def __attrs_post_init__(self) -> None:
         t, n = len(self.index), len(self.symbols)
+        units = self.volume_units
+        if isinstance(units, str | VolumeUnit):
+            units = (volume_unit(units),) * n
+        else:
+            units = tuple(volume_unit(u) for u in units)
+        if len(units) != n:
+            raise ValueError("Bars.volume_units must have one entry per symbol")
+        object.__setattr__(self, "volume_units", units)
         if self.index.tz is None:
             raise ValueError("Bars.index must be timezone-aware (UTC)")
         if not self.index.is_monotonic_increasing or not self.index.is_unique:
@@ -65,8 +98,12 @@ class Bars:
         *,
         source: str = "",
         synthetic: bool = False,
+        volume_unit: Mapping[str, VolumeUnit | str] | VolumeUnit | str = VolumeUnit.BASE,
     ) -> Bars:
-        """Build from one DataFrame per symbol (DatetimeIndex, columns open..volume)."""
+        """Build from one DataFrame per symbol (DatetimeIndex, columns open..volume).
+
+        ``volume_unit`` is the unit of every frame's volume, or a mapping symbol -> unit.
+        """
         symbols = list(frames)
         if not symbols:
             return cls.empty(source=source)
@@ -86,7 +123,19 @@ class Bars:
             acs = [AssetClass(asset_classes)] * len(symbols)
         else:
             acs = [AssetClass(asset_classes[s]) for s in symbols]
-        return cls(idx, symbols, **arrays, asset_classes=acs, source=source, synthetic=synthetic)
+        if isinstance(volume_unit, str | VolumeUnit):
+            units: Any = volume_unit
+        else:
+            units = [volume_unit[s] for s in symbols]
+        return cls(
+            idx,
+            symbols,
+            **arrays,
+            asset_classes=acs,
+            source=source,
+            synthetic=synthetic,
+            volume_units=units,
+        )
 
     @classmethod
     def empty(cls, *, source: str = "") -> Bars:
@@ -106,6 +155,38 @@ class Bars:
 
     def asset_class_of(self, symbol: str) -> AssetClass:
         return self.asset_classes[self.column(symbol)]
+
+    def _quote_columns(self) -> np.ndarray:
+        return np.array([u is VolumeUnit.QUOTE for u in self.volume_units], dtype=bool)
+
+    def base_volume(self) -> np.ndarray:
+        """Volume in units of the asset (shares, coins): a quote volume divided by the close.
+
+        This is what a participation cap counts (the simulator's ``max_participation`` of a
+        bar's volume). NaN where a quote volume has no positive close to convert with.
+        """
+        quote = self._quote_columns()
+        if not quote.any():
+            return self.volume
+        with np.errstate(divide="ignore", invalid="ignore"):
+            converted = np.where(self.close > 0, self.volume / self.close, np.nan)
+        return np.ascontiguousarray(np.where(quote[None, :], converted, self.volume))
+
+    def dollar_volume(self) -> np.ndarray:
+        """Volume in the quote currency (close x volume for a base volume): what liquidity
+        ranks and caps count."""
+        quote = self._quote_columns()
+        traded = self.close * self.volume
+        if not quote.any():
+            return traded
+        return np.ascontiguousarray(np.where(quote[None, :], self.volume, traded))
+
+    def ohlcv(self, rows: Any = slice(None)) -> dict[str, np.ndarray]:
+        """Copies of open..close and the **base** volume for ``rows``, the panels a
+        simulation takes (its participation cap counts units of the asset)."""
+        out = {f: np.array(getattr(self, f)[rows], dtype=np.float64) for f in FIELDS[:4]}
+        out["volume"] = np.array(self.base_volume()[rows], dtype=np.float64)
+        return out
 
     def frame(self, field: str) -> pd.DataFrame:
         """One field as a DataFrame (dates x symbols)."""
@@ -127,6 +208,7 @@ class Bars:
 
         symbols = self.symbols if cols is None else tuple(self.symbols[c] for c in cols)
         acs = self.asset_classes if cols is None else tuple(self.asset_classes[c] for c in cols)
+        units = self.volume_units if cols is None else tuple(self.volume_units[c] for c in cols)
         return Bars(
             self.index[rows],
             symbols,
@@ -134,6 +216,7 @@ class Bars:
             asset_classes=acs,
             source=self.source,
             synthetic=self.synthetic,
+            volume_units=units,
         )
 
     def select(self, symbols: Iterable[str]) -> Bars:
@@ -184,6 +267,7 @@ class Bars:
             asset_classes=self.asset_classes + other.asset_classes,
             source=", ".join(s for s in {self.source: 0, other.source: 0} if s),
             synthetic=self.synthetic or other.synthetic,
+            volume_units=self.volume_units + other.volume_units,
         )
 
 

@@ -6,6 +6,12 @@ Each file holds one symbol's daily bars, named ``<SYMBOL>.csv`` / ``.parquet``, 
 scaled by ``adj_close / close`` so that splits and dividends do not show up as jumps. Symbols
 ending in ``-USD`` are crypto unless the ``asset_class`` option says otherwise.
 
+Volume has a unit (:class:`~tsys.data.bars.VolumeUnit`): the ``volume_unit`` option is
+``"base"`` or ``"quote"`` for every file, or a table by asset class
+(``volume_unit = {equity = "base", crypto = "quote"}``). The default is shares for equities and
+the quote currency for crypto, as yfinance's ``-USD`` pairs, most exchanges' USD pairs and the
+shared crypto files give it.
+
 Every file is validated when it is loaded (:mod:`tsys.data.validate`): untrusted rows are
 dropped with a warning, or raise in strict mode.
 
@@ -28,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from tsys.contracts import AssetClass
-from tsys.data.bars import FIELDS, Bars
+from tsys.data.bars import FIELDS, Bars, VolumeUnit, volume_unit
 from tsys.data.source import NEWS_COLUMNS, DataSource, Fundamentals, SourceContext
 from tsys.data.validate import QualityReport, validate_frame
 from tsys.errors import ConfigError, DataError
@@ -87,6 +93,7 @@ _SECTOR_ALIASES = {
 _OPTIONS = (
     "path",
     "asset_class",
+    "volume_unit",
     "constituents_dir",
     "sectors_file",
     "market_caps_file",
@@ -119,6 +126,34 @@ def parse_amount(value: Any) -> float | None:
     except ValueError:
         return None
     return x * (mult or 1.0) / (100.0 if pct else 1.0)
+
+
+#: The csv source's default: shares for equities, dollars for crypto pairs.
+DEFAULT_VOLUME_UNITS = {AssetClass.EQUITY: VolumeUnit.BASE, AssetClass.CRYPTO: VolumeUnit.QUOTE}
+
+
+def _volume_units(option: Any) -> dict[AssetClass, VolumeUnit]:
+    """The ``volume_unit`` option as a unit per asset class (see the module docstring)."""
+    units = dict(DEFAULT_VOLUME_UNITS)
+    if option is None:
+        return units
+    try:
+        if isinstance(option, dict):
+            for key, value in option.items():
+                units[AssetClass(str(key).lower())] = volume_unit(value)
+        else:
+            units = {ac: volume_unit(option) for ac in units}
+    except ValueError as exc:
+        raise ConfigError(
+            f"csv option volume_unit: {exc}",
+            hint='use "base" or "quote", or a table like {equity = "base", crypto = "quote"}',
+        ) from None
+    return units
+
+
+def _is_fund(industry: Any) -> bool:
+    text = str(industry).strip().lower() if isinstance(industry, str) else ""
+    return text in ("exchange traded fund", "etf", "closed-end fund")
 
 
 def _sym(s: str) -> str:
@@ -233,6 +268,7 @@ class CsvSource(DataSource):
         path: str | Path | Sequence[str | Path],
         *,
         asset_class: str | None = None,
+        volume_unit: str | dict[str, str] | None = None,
         constituents_dir: str | Path | None = None,
         sectors_file: str | Path | None = None,
         market_caps_file: str | Path | None = None,
@@ -251,6 +287,7 @@ class CsvSource(DataSource):
                     hint="set [data] path in tsys.toml or pass --path DIR",
                 )
         self.asset_class = AssetClass(asset_class) if asset_class else None
+        self.volume_units = _volume_units(volume_unit)
         self.constituents_dir = Path(constituents_dir) if constituents_dir else None
         self.sectors_file = Path(sectors_file) if sectors_file else None
         self.market_caps_file = Path(market_caps_file) if market_caps_file else None
@@ -276,6 +313,7 @@ class CsvSource(DataSource):
         self._raw_rows: dict[str, int] = {}
         self._snapshots: list[tuple[dt.date, Path]] | None = None
         self._fund: dict[str, Fundamentals] | None = None
+        self._news_span: dict[str, tuple[dt.date, dt.date] | None] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -314,12 +352,21 @@ class CsvSource(DataSource):
             market_caps_file=opt(r / "crypto" / "market_caps.csv"),
             news_dir=opt(r / "news" / "daily_sentiment"),
             float_file=floats[-1] if floats else None,
+            # The shared files give crypto volume in USD (see their README), shares for equities.
+            volume_unit={"equity": "base", "crypto": "quote"},
             strict=strict,
             ctx=ctx,
         )
 
     def describe(self) -> str:
         return "csv " + ", ".join(str(p) for p in self.paths)
+
+    def describe_volume(self) -> str:
+        """The volume units, in words: ``"volume: equity base, crypto quote"``."""
+        return "volume: " + ", ".join(
+            f"{ac.value} {self.volume_unit(ac).value}"
+            for ac in (AssetClass.EQUITY, AssetClass.CRYPTO)
+        )
 
     # ------------------------------------------------------------------ bars
     def _class_of(self, symbol: str) -> AssetClass:
@@ -399,8 +446,12 @@ class CsvSource(DataSource):
             sel = df[(df.index <= hi) & ((df.index >= lo) if lo is not None else True)]
             if len(sel):
                 frames[s] = sel[list(FIELDS)]
+        classes = {s: self._class_of(s) for s in frames}
         return Bars.from_frames(
-            frames, {s: self._class_of(s) for s in frames}, source=self.describe()
+            frames,
+            classes,
+            source=self.describe(),
+            volume_unit={s: self.volume_unit(ac) for s, ac in classes.items()},
         )
 
     # ------------------------------------------------------------------ metadata
@@ -476,6 +527,10 @@ class CsvSource(DataSource):
             for row in df.to_dict("records"):
                 s = _sym(row.get("symbol", ""))
                 sector = row.get("sector")
+                if _is_fund(row.get("industry")):
+                    # Snapshots file every ETF under "Financial": a fund has no sector, so
+                    # SPY, TLT and GLD do not share one sector cap.
+                    sector = None
                 info[s] = {
                     "name": row.get("company") or None,
                     "sector": _SECTOR_ALIASES.get(str(sector).strip().lower())
@@ -504,6 +559,24 @@ class CsvSource(DataSource):
             return None
         table = self._fundamentals_table()
         return {s: table.get(s, Fundamentals(symbol=s)) for s in symbols}
+
+    def news_coverage(self, symbols: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]] | None:
+        """First and last day of each symbol's news file (no file: no news for it)."""
+        if self.news_dir is None:
+            return None
+        out = {}
+        for s in symbols:
+            if s not in self._news_span:
+                f = self.news_dir / f"{s}.csv"
+                span = None
+                if f.is_file():
+                    dates = _utc_days(pd.read_csv(f, usecols=["date"])["date"])
+                    if len(dates):
+                        span = (dates.min().date(), dates.max().date())
+                self._news_span[s] = span
+            if self._news_span[s] is not None:
+                out[s] = self._news_span[s]
+        return out
 
     def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         if self.news_dir is None:

@@ -26,7 +26,7 @@ appends bars. Equities trade on real NYSE sessions (exchange_calendars XNYS).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar, Self
 
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from tsys.contracts import AssetClass
-from tsys.data.bars import FIELDS, Bars
+from tsys.data.bars import FIELDS, Bars, VolumeUnit
 from tsys.data.source import (
     EARNINGS_COLUMNS,
     FLOW_COLUMNS,
@@ -393,6 +393,7 @@ def _generate_equities(seed: int, horizon: dt.date):
         symbols,
         **panel,
         asset_classes=[AssetClass.EQUITY] * len(symbols),
+        volume_units=VolumeUnit.BASE,  # shares
         source=f"demo (synthetic, seed {seed})",
         synthetic=True,
     )
@@ -486,6 +487,7 @@ def _generate_crypto(seed: int, horizon: dt.date):
         [c[0] for c in COINS],
         **panel,
         asset_classes=[AssetClass.CRYPTO] * n,
+        volume_units=VolumeUnit.BASE,  # coins
         source=f"demo (synthetic, seed {seed})",
         synthetic=True,
     )
@@ -620,6 +622,11 @@ class DemoSource(DataSource):
             "options_flow",
         }
     )
+    #: The generator counts volume in shares and in coins (turnover of the float / supply).
+    volume_units: Mapping[AssetClass, VolumeUnit] = {
+        AssetClass.EQUITY: VolumeUnit.BASE,
+        AssetClass.CRYPTO: VolumeUnit.BASE,
+    }
 
     def __init__(
         self,

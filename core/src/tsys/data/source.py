@@ -9,7 +9,7 @@ next source and, when nobody provides it, records a warning for the run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -17,7 +17,7 @@ import attrs
 import pandas as pd
 
 from tsys.contracts import AssetClass
-from tsys.data.bars import Bars
+from tsys.data.bars import Bars, VolumeUnit
 
 #: Columns of the frames optional methods return.
 NEWS_COLUMNS = ("date", "symbol", "sentiment", "relevance", "title", "url", "source")
@@ -62,6 +62,18 @@ class DataSource:
     synthetic: ClassVar[bool] = False
     #: Capabilities this source provides (for ``tsys plugins`` and warnings).
     provides: ClassVar[frozenset[str]] = frozenset({"bars"})
+    #: The unit of the volume in this source's bars, by asset class (base: shares or coins;
+    #: quote: the currency, as most exchanges give it for a USD pair). A source whose unit is
+    #: an option sets ``self.volume_units`` when it is built. Every panel it returns must say
+    #: the same (:class:`DataHub` checks).
+    volume_units: Mapping[AssetClass, VolumeUnit] = {
+        AssetClass.EQUITY: VolumeUnit.BASE,
+        AssetClass.CRYPTO: VolumeUnit.BASE,
+    }
+
+    def volume_unit(self, asset_class: AssetClass | str) -> VolumeUnit:
+        """The unit of this source's volume for ``asset_class``."""
+        return VolumeUnit(self.volume_units.get(AssetClass(asset_class), VolumeUnit.BASE))
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
@@ -105,6 +117,11 @@ class DataSource:
 
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         """Earnings report dates: :data:`EARNINGS_COLUMNS`."""
+        return None
+
+    def news_coverage(self, symbols: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]] | None:
+        """The span of days :meth:`news` knows about, per symbol (absent: no news data for
+        it). None: not known, or the source covers every symbol and day it is asked for."""
         return None
 
     def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame | None:
@@ -189,11 +206,20 @@ class DataHub:
         *,
         asset_class: AssetClass | None = None,
     ) -> Bars:
+        from tsys.errors import DataError
+
         out = self.primary.bars(symbols, start, end, asset_class=asset_class)
         if out is None:
-            from tsys.errors import DataError
-
             raise DataError(f"data source {self.primary.name!r} provides no bars")
+        for sym, ac, unit in zip(out.symbols, out.asset_classes, out.volume_units, strict=True):
+            declared = self.primary.volume_unit(ac)
+            if unit is not declared:
+                # Volume in the wrong unit silently mis-sizes every liquidity cap and fill.
+                raise DataError(
+                    f"data source {self.primary.name!r} declares {declared.value} volume for "
+                    f"{ac.value}, but its bars for {sym} say {unit.value}",
+                    hint="the source must build Bars with volume_unit=self.volume_unit(...)",
+                )
         return out
 
     def universe(self, name: str, as_of: dt.date) -> list[str] | None:
@@ -240,6 +266,21 @@ class DataHub:
 
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
         return self._first("earnings", "earnings dates", symbols, start, end)
+
+    def news_coverage(self, symbols: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]] | None:
+        """The news span per symbol, from the source that answers :meth:`news` (None: that
+        source covers everything it is asked for, or says nothing about its coverage)."""
+        from tsys.errors import TsysError
+
+        for src in self.sources:
+            if "news" not in src.provides:
+                continue
+            try:
+                return src.news_coverage(symbols)
+            except (TsysError, OSError, ValueError) as exc:
+                self.ctx.warn(f"{src.name}: news coverage unknown: {exc}")
+                return None
+        return None
 
     def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame | None:
         return self._first("options_flow", "options-flow alerts", start, end)

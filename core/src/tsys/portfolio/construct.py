@@ -584,7 +584,7 @@ def plan_positions(
     T, N = bars.shape
     close, high, low = bars.close, bars.high, bars.low
     vol = ind.volatility(close, VOL_WINDOW)
-    adv = ind.dollar_volume(close, bars.volume, ADV_WINDOW)
+    adv = ind.dollar_volume(close, bars.base_volume(), ADV_WINDOW)  # close x base = dollars
     rets = ind.simple_returns(close)
     if sectors is None:
         sectors = sector_map(ctx, bars.symbols)

@@ -164,7 +164,7 @@ def build_allocations(
     as_of = ts.date()
     close = bars.close
     vol = ind.volatility(close, VOL_WINDOW)[t]
-    adv = ind.dollar_volume(close, bars.volume, ADV_WINDOW)[t]
+    adv = ind.dollar_volume(close, bars.base_volume(), ADV_WINDOW)[t]  # in dollars
     lo = max(0, t - CORRELATION_WINDOW + 1)
     rets = ind.simple_returns(close)[lo : t + 1]
     if sectors is None:

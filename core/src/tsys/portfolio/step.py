@@ -57,6 +57,10 @@ class History:
     end: dt.date
     equity: float
     rebalance: str = "daily"
+    #: Research sets it: a named universe with less than this share of its symbols in the
+    #: data over the window raises :class:`~tsys.data.coverage.UniverseMissing` (the trial is
+    #: infeasible, with the reason). None: a missing part is a warning only.
+    min_universe_share: float | None = None
 
     def load_start(self, bucket: Bucket) -> dt.date | None:
         """First day of bars to load: enough calendar days for ``bucket.warmup_bars``."""
@@ -105,6 +109,8 @@ def load_bars(
         except PluginError as exc:
             raise DataError(exc.message, hint=exc.hint) from exc
         bars = hub.bars(symbols, start, end, asset_class=bucket.asset_class)
+        if symbols is not None:
+            _check_universe(bucket, ctx, symbols, bars, window)
         if bars.shape[0] == 0 or bars.shape[1] == 0:
             raise DataError(f"no {bucket.asset_class} bars between {start} and {end}")
         if bucket.benchmark and bucket.benchmark not in bars.symbols:
@@ -130,6 +136,19 @@ def load_bars(
             f"{as_of.isoformat()}; plans use stale prices"
         )
     return bars
+
+
+def _check_universe(
+    bucket: Bucket, ctx: BucketContext, symbols: Sequence[str], bars: Bars, window: History
+) -> None:
+    """Say (or, for research, refuse) when the bucket's named universe is not in the data."""
+    from tsys.data.coverage import universe_coverage
+
+    cov = universe_coverage(symbols, bars, window.start, window.end)
+    if window.min_universe_share is not None:
+        cov.require(window.min_universe_share, what=f"{bucket.name} universe")
+    if cov.missing:
+        ctx.warn(f"{bucket.name}: universe: {cov.describe()}")
 
 
 def compute_output(bucket: Bucket, ctx: BucketContext, bars: Bars) -> BucketOutput:

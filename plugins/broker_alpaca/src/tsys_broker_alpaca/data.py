@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 from tsys.contracts import AssetClass
-from tsys.data.bars import Bars
+from tsys.data.bars import Bars, VolumeUnit
 from tsys.data.source import DataSource, SourceContext
 from tsys.errors import ConfigError, DataError
 from tsys_broker_alpaca import symbols as sym
@@ -41,6 +41,11 @@ class AlpacaDataSource(DataSource):
 
     name: ClassVar[str] = "alpaca"
     provides: ClassVar[frozenset[str]] = frozenset({"bars"})
+    #: Alpaca counts volume in shares and, for crypto pairs, in coins.
+    volume_units: dict[AssetClass, VolumeUnit] = {
+        AssetClass.EQUITY: VolumeUnit.BASE,
+        AssetClass.CRYPTO: VolumeUnit.BASE,
+    }
 
     def __init__(
         self,
@@ -103,7 +108,12 @@ class AlpacaDataSource(DataSource):
         if not frames:
             return Bars.empty(source=f"alpaca {self.feed}")
         classes = {s: sym.asset_class_of(s) for s in frames}
-        return Bars.from_frames(frames, classes, source=f"alpaca ({self.feed} feed)")
+        return Bars.from_frames(
+            frames,
+            classes,
+            source=f"alpaca ({self.feed} feed)",
+            volume_unit={s: self.volume_unit(ac) for s, ac in classes.items()},
+        )
 
     def _key(self, symbol: str) -> str:
         return f"alpaca/{self.feed}/{self.adjustment}/{symbol}"

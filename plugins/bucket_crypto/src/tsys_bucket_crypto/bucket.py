@@ -25,6 +25,7 @@ import pandas as pd
 
 from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
 from tsys.contracts import AssetClass
+from tsys.data.coverage import MARKET_CAP_MAX_AGE, carry_forward
 from tsys.portfolio import indicators as ind
 
 if TYPE_CHECKING:
@@ -102,13 +103,23 @@ class CryptoBucket(Bucket):
         params = ctx.params
         excluded = self.excluded(ctx)
         caps = ctx.data.market_caps(None, ctx.as_of)
+        last = pd.Series(dtype=float)
         if caps is not None and len(caps):
-            last = caps.ffill().iloc[-1].dropna()
+            day = pd.DatetimeIndex([pd.Timestamp(ctx.as_of, tz="UTC")])
+            fresh, _ = carry_forward(_utc(caps), day, MARKET_CAP_MAX_AGE)
+            last = fresh.iloc[-1].dropna()
+            if last.empty:
+                newest = _utc(caps).index.max().date()
+                ctx.warn(
+                    f"crypto: the newest market caps ({newest}) are more than "
+                    f"{MARKET_CAP_MAX_AGE.days} days older than {ctx.as_of}; not used"
+                )
+        if len(last):
             last = last[[base_symbol(s) not in excluded for s in last.index]]
             top = last.sort_values(ascending=False).index[: params.top_n]
             syms = [s if "-" in s else f"{base_symbol(s)}-USD" for s in top]
         else:
-            ctx.warn("crypto: no market caps; the universe is every coin the source has")
+            ctx.warn("crypto: no current market caps; the universe is every coin the source has")
             syms = [
                 s for s in ctx.data.symbols(AssetClass.CRYPTO) if base_symbol(s) not in excluded
             ]
@@ -126,34 +137,55 @@ class CryptoBucket(Bucket):
         caps = None
         if ctx is not None and ctx.data is not None and T:
             caps = ctx.data.market_caps(None, bars.index[-1].date())
+        # 30-day average dollar volume (close x coins, or the quote volume itself).
+        by_volume = ind.dollar_volume(bars.close, bars.base_volume(), 30)
+        values = by_volume
         if caps is not None and len(caps):
-            frame = caps.copy()
+            frame = _utc(caps)
             frame.columns = [base_symbol(str(c)) for c in frame.columns]
             frame = frame.T.groupby(level=0).max().T
-            frame.index = pd.DatetimeIndex(frame.index)
-            if frame.index.tz is None:
-                frame.index = frame.index.tz_localize("UTC")
-            frame = frame.sort_index()
-            # Carry the last known cap forward (point in time), never backward.
-            aligned = frame.reindex(frame.index.union(bars.index)).ffill().reindex(bars.index)
+            # Carry the last known cap forward (point in time, never backward), for a stated
+            # age only: a cap from months ago does not rank today's coins.
+            aligned, _ = carry_forward(frame, bars.index, MARKET_CAP_MAX_AGE)
             cols = [base_symbol(s) for s in bars.symbols]
             values = np.full((T, N), np.nan)
             for j, b in enumerate(cols):
                 if b in aligned.columns:
                     values[:, j] = aligned[b].to_numpy(dtype=np.float64)
-            if np.isfinite(values).sum() == 0:
-                caps = None
-        if caps is None or not len(caps):
-            if ctx is not None:
-                ctx.warn(
-                    "crypto: no market caps from any data source; ranking coins by 30-day "
-                    "average dollar volume instead"
-                )
-            values = ind.dollar_volume(bars.close, bars.volume, 30)
+            known = np.isfinite(values).any(axis=1)
+            # Rows without a fresh cap rank by dollar volume, and the run says so.
+            values = np.where(known[:, None], values, by_volume)
+            if ctx is not None and not known.all():
+                self._warn_stale_caps(ctx, bars, known, frame)
+        elif ctx is not None:
+            ctx.warn(
+                "crypto: no market caps from any data source; ranking coins by 30-day "
+                "average dollar volume instead"
+            )
         has_bar = np.isfinite(bars.close)
         values = np.where(ok[None, :] & has_bar, values, np.nan)
         pos = ind.cross_position(values)
         return np.isfinite(pos) & (pos <= params.top_n)
+
+    @staticmethod
+    def _warn_stale_caps(
+        ctx: BucketContext, bars: Bars, known: np.ndarray, frame: pd.DataFrame
+    ) -> None:
+        """Say on which dates the ranking used dollar volume for want of a fresh cap."""
+        if not known.any():
+            ctx.warn(
+                f"crypto: no market cap within {MARKET_CAP_MAX_AGE.days} days of any bar "
+                f"(caps {frame.index.min().date()}..{frame.index.max().date()}); ranking coins "
+                "by 30-day average dollar volume instead"
+            )
+            return
+        gaps = np.flatnonzero(~known)
+        first, last = bars.index[gaps[0]].date(), bars.index[gaps[-1]].date()
+        ctx.warn(
+            f"crypto: market caps older than {MARKET_CAP_MAX_AGE.days} days on {len(gaps)} "
+            f"day(s) between {first} and {last} (newest cap {frame.index.max().date()}); "
+            "coins ranked by 30-day average dollar volume on those days"
+        )
 
     # ------------------------------------------------------------------ compute
     def compute(self, ctx: BucketContext, bars: Bars, params: Params) -> BucketOutput:
@@ -258,3 +290,11 @@ class CryptoBucket(Bucket):
             else:
                 tags.append("exit: exit signal")
         return tags
+
+
+def _utc(caps: pd.DataFrame) -> pd.DataFrame:
+    frame = caps.copy()
+    frame.index = pd.DatetimeIndex(frame.index)
+    if frame.index.tz is None:
+        frame.index = frame.index.tz_localize("UTC")
+    return frame.sort_index()

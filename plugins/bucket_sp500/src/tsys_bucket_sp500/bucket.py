@@ -203,13 +203,15 @@ class Sp500Bucket(Bucket):
 
         blocked = np.zeros((T, N), dtype=bool)
         reasons: dict[tuple[int, int], str] = {}
+        # Where a blocker could not run (no source, no data for a symbol or a period).
+        unchecked = {"earnings": np.zeros((T, N), bool), "news": np.zeros((T, N), bool)}
         if ctx is not None and ctx.data is not None and T:
             scope = member
             if ctx.latest_only:
-                scope, unchecked = self._daily_scope(ctx, score, member)
-                entries[-1] &= ~unchecked
+                scope, waiting = self._daily_scope(ctx, score, member)
+                entries[-1] &= ~waiting
             self._event_risk(
-                ctx, bars, params, scope, blocked, reasons, latest_only=ctx.latest_only
+                ctx, bars, params, scope, blocked, reasons, unchecked, latest_only=ctx.latest_only
             )
         entries &= ~blocked
         return BucketOutput(
@@ -231,6 +233,9 @@ class Sp500Bucket(Bucket):
                 "r2": r2,
                 "atr": atr,
                 "member": member.astype(np.float64),
+                # 1.0 where that blocker could not run (explain says "not checked").
+                "earnings_unchecked": unchecked["earnings"].astype(np.float64),
+                "news_unchecked": unchecked["news"].astype(np.float64),
             },
         )
 
@@ -283,6 +288,7 @@ class Sp500Bucket(Bucket):
         member: np.ndarray,
         blocked: np.ndarray,
         reasons: dict[tuple[int, int], str],
+        unchecked: dict[str, np.ndarray],
         *,
         latest_only: bool = False,
     ) -> None:
@@ -298,11 +304,63 @@ class Sp500Bucket(Bucket):
         day_ns = np.asarray(days, dtype="datetime64[ns]")
         if params.earnings_days > 0:
             earn = ctx.data.earnings(syms, start, end + dt.timedelta(days=params.earnings_days))
-            if earn is not None and len(earn):
+            if earn is None:
+                ctx.not_checked("sp500: earnings blocker", "no data source provides earnings dates")
+                unchecked["earnings"][:] = member
+            elif len(earn):
                 self._earnings_block(earn, day_ns, col, params, blocked, reasons)
         news = ctx.data.news(syms, start - dt.timedelta(days=params.news_days), end)
-        if news is not None and len(news):
+        if news is None:
+            ctx.not_checked("sp500: news blocker", "no data source provides news")
+            unchecked["news"][:] = member
+            return
+        if len(news):
             self._news_block(news, day_ns, list(bars.symbols), params, blocked, reasons)
+        self._news_coverage(ctx, syms, col, days, member, unchecked["news"])
+
+    @staticmethod
+    def _news_coverage(
+        ctx: BucketContext,
+        syms: list[str],
+        col: dict[str, int],
+        days: pd.DatetimeIndex,
+        member: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
+        """Mark (and say) where the news blocker could not look: symbols the news source has
+        no data for, and days outside the span its data covers."""
+        span = ctx.data.news_coverage(syms)
+        if span is None:
+            return  # the source covers whatever it is asked for (or cannot tell)
+        none = [s for s in syms if s not in span]
+        for s in none:
+            out[:, col[s]] = member[:, col[s]]
+        starts, ends = [], []
+        for s, (lo, hi) in span.items():
+            if s not in col:
+                continue
+            before, after = days < pd.Timestamp(lo), days > pd.Timestamp(hi)
+            out[:, col[s]] = member[:, col[s]] & np.asarray(before | after)
+            if (before & member[:, col[s]]).any():
+                starts.append(lo)
+            if (after & member[:, col[s]]).any():
+                ends.append(hi)
+        if none:
+            shown = ", ".join(none[:8]) + (" ..." if len(none) > 8 else "")
+            ctx.not_checked(
+                "sp500: news blocker",
+                f"no news data for {len(none)} of {len(syms)} symbols: {shown}",
+            )
+        if starts:
+            ctx.not_checked(
+                "sp500: news blocker",
+                f"news data starts {min(starts).isoformat()}; bars from {days[0].date()}",
+            )
+        if ends:
+            ctx.not_checked(
+                "sp500: news blocker",
+                f"news data ends {max(ends).isoformat()}; bars run to {days[-1].date()}",
+            )
 
     @staticmethod
     def _earnings_block(
@@ -454,6 +512,10 @@ class Sp500Bucket(Bucket):
             tags.append(f"entry: uptrend, momentum rank {int(rank)}")
         if output.exits[t, j]:
             tags.append(self._exit_tag(output, t, j, c))
+        for check in ("earnings", "news"):
+            flags = x.get(f"{check}_unchecked")
+            if flags is not None and flags[t, j] > 0:
+                tags.append(f"{check}: not checked")
         reason = output.block_reasons.get((t, j))
         if reason:
             tags.append(reason)
