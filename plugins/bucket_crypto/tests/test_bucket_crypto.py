@@ -185,12 +185,9 @@ def test_trust_stale_market_caps_fall_back_to_dollar_volume():
         said and "dollar volume" in said[0] and str(bars.index[fresh_until + 1].date()) in said[0]
     )
     # the daily universe does not rank by months-old caps either
-    from types import SimpleNamespace
-
-    three = SimpleNamespace(params={"top_n": 3})
     src = InMemorySource(bars, market_caps=caps)
-    recent = memory_context(src, bars.index[99 + 5].date(), three)
+    recent = memory_context(src, bars.index[99 + 5].date(), params=Params(top_n=3))
     assert CryptoBucket().universe(recent) == ["AAA-USD", "BBB-USD", "BTC-USD"]
-    late = memory_context(src, bars.index[-1].date(), three)
+    late = memory_context(src, bars.index[-1].date(), params=Params(top_n=3))
     assert CryptoBucket().universe(late) == ["AAA-USD", "BBB-USD", "BTC-USD", "CCC-USD"]
     assert any("not used" in w for w in late.warnings)
