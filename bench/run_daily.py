@@ -29,7 +29,8 @@ def main() -> None:
     from tsys import plugins
     from tsys.buckets import BucketContext, configured_params
     from tsys.config import load_config
-    from tsys.daily.pipeline import resolve_as_of, run_daily
+    from tsys.daily.asof import resolve_as_of
+    from tsys.daily.pipeline import run_daily
     from tsys.data.sources import open_hub
     from tsys.portfolio.step import LastBar, load_bars
 

@@ -68,3 +68,44 @@ def test_crypto_days():
     # 23:30 in New York on the 4th is already the 5th in UTC: the 4th is complete.
     assert calendars.last_full_utc_day(ny(2024, 7, 4, 23, 30)) == dt.date(2024, 7, 4)
     assert len(calendars.crypto_days("2024-02-01", "2024-03-01")) == 30
+
+
+@pytest.mark.parametrize(
+    ("day", "close_ny"),
+    [
+        (dt.date(2024, 7, 3), ny(2024, 7, 3, 13, 0)),  # early close
+        (dt.date(2024, 7, 5), ny(2024, 7, 5, 16, 0)),  # EDT: 20:00 UTC
+        (dt.date(2024, 12, 20), ny(2024, 12, 20, 16, 0)),  # EST: 21:00 UTC
+        (dt.date(1999, 11, 26), ny(1999, 11, 26, 13, 0)),  # before exchange_calendars' default
+        (dt.date(1995, 6, 1), ny(1995, 6, 1, 16, 0)),  # 20-year window: no fallback needed
+    ],
+)
+def test_session_close_is_the_one_place_closes_come_from(day, close_ny):
+    got = calendars.session_close(day)
+    assert got == close_ny and got.tzinfo is UTC
+
+
+def test_session_close_refuses_a_day_without_a_session():
+    with pytest.raises(ValueError):
+        calendars.session_close(dt.date(2024, 7, 4))
+
+
+def test_only_the_calendars_module_asks_exchange_calendars():
+    """Session close is computed in exactly one place: nothing else imports the library."""
+    import ast
+    from pathlib import Path
+
+    import tsys
+
+    root = Path(tsys.__file__).parent
+    users = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] == "exchange_calendars" for n in names):
+                users.append(path.relative_to(root).as_posix())
+    assert sorted(set(users)) == ["data/calendars.py"]

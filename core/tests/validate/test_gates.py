@@ -102,13 +102,13 @@ def test_params_validated_finds_a_passing_report_for_exactly_these_params(tmp_pa
 def test_daily_pipeline_asks_the_gates(tmp_path):
     """The daily run's hook (require_validation) reaches params_validated."""
     from tsys import plugins
-    from tsys.daily import pipeline
+    from tsys.daily import bucket_runs
 
     params = plugins.buckets().get("crypto").default_params()
     cfg = _cfg(tmp_path)
-    assert pipeline._validation_passed(cfg, "crypto", params) is False
+    assert bucket_runs.validation_passed(cfg, "crypto", params) is False
     _save(cfg, "crypto", attrs.asdict(params), PASSING)
-    assert pipeline._validation_passed(cfg, "crypto", params) is True
+    assert bucket_runs.validation_passed(cfg, "crypto", params) is True
 
 
 def test_params_file_round_trips_into_a_runs_config(tmp_path):

@@ -95,6 +95,18 @@ def previous_session(date: Any, calendar: str = "XNYS") -> dt.date:
     return prev.date()
 
 
+def session_close(date: Any, calendar: str = "XNYS") -> dt.datetime:
+    """The close of the session ``date`` (early closes included), timezone-aware in UTC.
+
+    The one place a session's closing time is computed: a daily run's decision time and a
+    plan's validity use it. ``date`` must be a session of ``calendar`` (a ``ValueError``
+    subclass from exchange_calendars says so otherwise).
+    """
+    d = _date(date)
+    cal = get_calendar(calendar, start=d, end=d)
+    return cal.session_close(pd.Timestamp(d)).to_pydatetime().astimezone(dt.UTC)
+
+
 def _aware(now: dt.datetime) -> pd.Timestamp:
     ts = pd.Timestamp(now)
     if ts.tzinfo is None:

@@ -74,19 +74,9 @@ def valid_until(as_of: dt.date, asset_class: AssetClass) -> dt.datetime:
     """The close of the next session: NYSE for equities, the next UTC day for crypto."""
     if asset_class is AssetClass.CRYPTO:
         return dt.datetime.combine(as_of + dt.timedelta(days=2), dt.time(0, 0), dt.UTC)
-    try:
-        import exchange_calendars as xcals
-        import pandas as pd
+    from tsys.data import calendars
 
-        cal = xcals.get_calendar("XNYS")
-        day = pd.Timestamp(as_of)
-        nxt = cal.next_session(day) if cal.is_session(day) else cal.date_to_session(day, "next")
-        return cal.session_close(nxt).to_pydatetime().astimezone(dt.UTC)
-    except Exception:  # outside the calendar's range: next weekday 21:00 UTC (16:00/17:00 NY)
-        nxt = as_of + dt.timedelta(days=1)
-        while nxt.weekday() >= 5:
-            nxt += dt.timedelta(days=1)
-        return dt.datetime.combine(nxt, dt.time(21, 0), dt.UTC)
+    return calendars.session_close(calendars.next_session(as_of))
 
 
 @attrs.frozen

@@ -1,0 +1,158 @@
+"""The bucket stage: which buckets run, and each one's signals, allocations and plans.
+
+Each bucket runs through the same portfolio construction backtests use; a bucket that fails is
+recorded in its :class:`~tsys.contracts.BucketRun` (``error``) and the others go on. Later
+buckets see what earlier ones bought today, because the portfolio caps are account-wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from tsys.contracts import Action, BucketRun, PositionRecord
+from tsys.errors import ConfigError, DataError, StrategyError, TsysError
+
+if TYPE_CHECKING:
+    from tsys.config import Config
+    from tsys.daily.context import DailyContext
+
+
+def select_buckets(config: Config, names: Sequence[str] | None) -> list[Any]:
+    """The buckets to run: ``names``, else every enabled one (unknown names: did-you-mean)."""
+    from tsys import plugins
+
+    registry = plugins.buckets()
+    if names:
+        chosen = [registry.get(n) for n in names]  # unknown: PluginError with "did you mean"
+    else:
+        chosen = [b for b in registry if config.bucket(b.name).enabled]
+    for name in config.buckets:
+        if name not in registry:
+            registry.get(name)  # a configured bucket that is not installed is a config error
+    if not chosen:
+        raise ConfigError(
+            "no bucket to run",
+            hint="install a bucket plugin (tsys plugins) or enable one in tsys.toml",
+        )
+    return chosen
+
+
+def run_inputs(config: Config, buckets: Sequence[Any]) -> dict[str, Any]:
+    """What decides the run's plans: the configuration and each bucket's parameters, in order."""
+    from tsys.buckets import configured_params
+    from tsys.daily.state import inputs_of
+
+    params: dict[str, Any] = {}
+    for bucket in buckets:
+        try:
+            params[bucket.name] = attrs.asdict(
+                configured_params(bucket, config.bucket(bucket.name))
+            )
+        except TsysError:
+            params[bucket.name] = None
+    return inputs_of(config.digest(), params)
+
+
+def run_buckets(
+    ctx: DailyContext, buckets: Sequence[Any], holdings: list[PositionRecord], equity: float
+) -> tuple[list[BucketRun], list[PositionRecord]]:
+    """Run ``buckets`` in order; each sees the holdings plus the earlier buckets' buys.
+
+    Returns the bucket runs and the holdings with every bucket's buys added.
+    """
+    from tsys.daily.holdings import planned_positions
+
+    runs: list[BucketRun] = []
+    for bucket in buckets:
+        ctx.say("buckets", f"bucket {bucket.name}")
+        br = run_bucket(bucket, ctx, holdings, equity)
+        runs.append(br)
+        ctx.clock.lap("buckets")
+        # later buckets see what earlier ones bought today: caps are portfolio-wide
+        holdings = holdings + planned_positions(br)
+    return runs, holdings
+
+
+def run_bucket(
+    bucket: Any, ctx: DailyContext, holdings: list[PositionRecord], equity: float
+) -> BucketRun:
+    """One bucket: the bucket step for the last bar. Failures are recorded, not raised."""
+    from tsys import plugins
+    from tsys.buckets import BucketContext, configured_params
+    from tsys.portfolio.step import LastBar, bucket_step, owner_of
+
+    config = ctx.config
+    settings = config.bucket(bucket.name)
+    as_of = ctx.dates.for_class(bucket.asset_class)
+    base = {
+        "bucket": bucket.name,
+        "version": bucket.version,
+        "asset_class": bucket.asset_class,
+        "as_of": as_of,
+    }
+    try:
+        params = configured_params(bucket, settings)
+    except TsysError as exc:
+        return BucketRun(**base, error=f"config: {exc.message}")
+    base["params"] = attrs.asdict(params)
+    bctx = BucketContext(
+        as_of=as_of, data=ctx.hub, settings=settings, params=params, latest_only=True
+    )
+    try:
+        step = bucket_step(bucket, bctx, config, LastBar(equity=equity, holdings=holdings))
+    except DataError as exc:
+        return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {exc.message}")
+    except StrategyError as exc:
+        return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"strategy: {exc.message}")
+    decisions = step.decisions
+    try:
+        regime = plugins.plugin_safe(owner_of(bucket), bucket.regime_label)(
+            step.output, step.bars.shape[0] - 1
+        )
+    except TsysError as exc:
+        return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"strategy: {exc.message}")
+    validated = None
+    notes: list[str] = []
+    if settings.require_validation:
+        validated = validation_passed(config, bucket.name, params)
+        if not validated:
+            notes.append(
+                f"{bucket.name}: its parameters have not passed `tsys validate`; it is shown as "
+                "NOT VALIDATED and its plans are kept as watch-only"
+            )
+            decisions = attrs.evolve(
+                decisions, plans=tuple(_watch_only(p) for p in decisions.plans)
+            )
+    return BucketRun(
+        **base,
+        regime=regime,
+        signals=decisions.signals,
+        allocations=decisions.allocations,
+        plans=decisions.plans,
+        blockers=decisions.blockers,
+        warnings=(*_merged(bctx.warnings, notes), *decisions.notes),
+        validated=validated,
+    )
+
+
+def _merged(first: Sequence[str], more: Sequence[str]) -> tuple[str, ...]:
+    """``first`` then each of ``more`` not already in it (as ``BucketContext.warn`` would)."""
+    out = list(first)
+    out.extend(m for m in more if m not in out)
+    return tuple(out)
+
+
+def _watch_only(plan: Any) -> Any:
+    if plan.action is Action.BUY:
+        return attrs.evolve(plan, action=Action.WATCH)
+    return plan
+
+
+def validation_passed(config: Config, bucket: str, params: Any) -> bool:
+    """True when a saved `tsys validate` report for exactly these parameters passes the gates."""
+    from tsys.validate.gates import params_validated
+
+    return bool(params_validated(config, bucket, params))

@@ -1,0 +1,58 @@
+"""The delivery stage: the newsletter (files, then every notifier), the ``after_daily_run`` hook
+and the run's entry in the store's index. None of them raises: a failure is recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsys.contracts import DailyRun, DeliveryResult
+from tsys.errors import TsysError
+
+if TYPE_CHECKING:
+    from tsys.daily.context import DailyContext
+
+
+def deliver(
+    run: DailyRun, ctx: DailyContext, out_dir: Path, *, send: bool, paper_account: Any = None
+) -> list[DeliveryResult]:
+    """Write the newsletter into the run folder and send it; failures come back as results."""
+    from tsys.report.newsletter import deliver as deliver_newsletter
+
+    try:
+        return list(
+            deliver_newsletter(run, ctx.config, out_dir, send=send, paper_account=paper_account)
+        )
+    except TsysError as exc:
+        return [
+            DeliveryResult(plugin="newsletter", ok=False, detail=exc.message, at=ctx.clock.now())
+        ]
+
+
+def after_daily_run(run: DailyRun) -> list[str]:
+    """Call every plugin's ``after_daily_run``; a plugin's failure becomes a warning."""
+    from tsys.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    warnings = []
+    for impl in pm.hook.after_daily_run.get_hookimpls():
+        try:
+            if "run" in impl.argnames:
+                impl.function(run=run)
+            else:
+                impl.function()
+        except Exception as exc:
+            warnings.append(
+                f"plugin {impl.plugin_name!r} failed in after_daily_run: "
+                f"{type(exc).__name__}: {exc}"
+            )
+    return warnings
+
+
+def index_run(ctx: DailyContext, run: DailyRun, out_dir: Path) -> str | None:
+    """Record the run in the store's index; return why it could not be (None: recorded)."""
+    try:
+        ctx.store().runs.record(run.as_of, ctx.clock.now(), run.config_digest, str(out_dir))
+    except TsysError as exc:
+        return f"the run was written but not indexed in the store: {exc.message}"
+    return None
