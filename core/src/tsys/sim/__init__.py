@@ -30,22 +30,26 @@ Rules (``ARCHITECTURE.md``, "The simulator"; ``reference.py`` spells each one ou
 Panels may be row-major or column-major (e.g. the transposes of per-symbol N x T arrays); they
 are taken without a copy, and without shared cash column-major bars run the compiled loop
 symbol by symbol. ``tsys.sim.signals.sma_cross`` makes entry/exit masks from closes.
+
+:func:`simulate_grid` runs K decision sets (K x T x N decision panels, e.g. one per parameter
+set of an optimiser's batch) over one panel of bars in one call: every set reads the same
+bars in place and its result (``GridResult.result(k)``) is exactly that of :func:`simulate`
+on its decisions alone. ``tsys.sim.signals.sma_cross_grid`` makes the masks of K SMA pairs.
+``docs/simulator.md`` shows both, with an ask-and-tell batch.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
-import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 import pandas as pd
 
 from tsys.errors import ContractError, TsysError
+from tsys.sim.inputs import prepare
 from tsys.sim.models import (
     Capacity,
     CostModel,
@@ -54,6 +58,7 @@ from tsys.sim.models import (
     ImpactSlippage,
     StopRules,
 )
+from tsys.sim.result import REASONS, GridResult, SimResult
 
 __all__ = [
     "REASONS",
@@ -61,16 +66,16 @@ __all__ = [
     "CostModel",
     "FeeModel",
     "FixedSlippage",
+    "GridResult",
     "ImpactSlippage",
     "SimResult",
     "StopRules",
     "current_impl",
     "get_kernel",
     "simulate",
+    "simulate_grid",
 ]
 
-#: Fill and exit reasons by code (the kernels record codes).
-REASONS = ("entry", "rebalance", "exit", "stop", "target", "trailing_stop", "time_stop")
 IMPLS = ("cython", "python")
 
 
@@ -108,201 +113,40 @@ def get_kernel(impl: str | None = None) -> Any:
     return mod.run_kernel
 
 
-# --------------------------------------------------------------------------- result
+# --------------------------------------------------------------------------- entry points
 
 
-@attrs.define(slots=False, eq=False)
-class SimResult:
-    """What a simulation produced.
-
-    ``equity`` and ``cash`` are per bar (T,), ``positions`` the quantity held at each close
-    (T x N), ``sub_equity`` each symbol's sub-account equity (T x N) when cash is not shared;
-    both are None when the simulation ran with ``record_positions=False``.
-    ``last_positions`` (N,) and ``last_sub_equity`` (N,, None with shared cash) are the values
-    at the last close either way. ``fills`` and ``trades`` are built on first access.
-    """
-
-    equity: np.ndarray
-    cash: np.ndarray
-    positions: np.ndarray | None
-    sub_equity: np.ndarray | None
-    last_positions: np.ndarray
-    last_sub_equity: np.ndarray | None
-    fill_arrays: dict[str, np.ndarray]
-    close: np.ndarray = attrs.field(repr=False)
-    index: pd.Index | None = None
-    symbols: tuple[str, ...] | None = None
-    impl: str = "cython"
-
-    @property
-    def n_fills(self) -> int:
-        return int((self.fill_arrays["qty"] > 0).sum())
-
-    @functools.cached_property
-    def fills(self) -> pd.DataFrame:
-        """One row per order outcome: filled (``qty > 0``) or not (``qty == 0``, prices NaN)."""
-        a = self.fill_arrays
-        df = pd.DataFrame({"bar": a["bar"]})
-        if self.index is not None:
-            df["date"] = self.index[a["bar"]]
-        df["symbol_index"] = a["sym"]
-        if self.symbols is not None:
-            df["symbol"] = np.asarray(self.symbols, dtype=object)[a["sym"]]
-        else:
-            df["symbol"] = a["sym"]
-        df["side"] = np.where(a["side"] > 0, "buy", "sell")
-        for k in ("qty", "price", "ref_price", "fee", "slippage"):
-            df[k] = a[k]
-        df["reason"] = np.asarray(REASONS, dtype=object)[a["reason"].astype(np.int64)]
-        df["unfilled_qty"] = a["unfilled_qty"]
-        return df
-
-    @functools.cached_property
-    def trades(self) -> pd.DataFrame:
-        """Round trips, flat to flat: an open one at the end is marked at the last close.
-
-        ``entry_price``/``exit_price`` are quantity-weighted fill prices, ``pnl`` is net of fees,
-        ``r_multiple`` divides it by the initial risk ``(entry_price - stop at entry) x qty``
-        (NaN without a stop), ``exit_reason`` is the last exit's reason or ``"open"``.
-        """
-        return _trades(self)
-
-
-_TRADE_COLUMNS = [
-    "symbol",
-    "entry_bar",
-    "exit_bar",
-    "entry_price",
-    "exit_price",
-    "qty",
-    "pnl",
-    "r_multiple",
-    "bars_held",
-    "exit_reason",
-]
-
-
-def _trades(res: SimResult) -> pd.DataFrame:
-    a = res.fill_arrays
-    filled = np.flatnonzero(a["qty"] > 0)
-    order = filled[np.argsort(a["sym"][filled], kind="stable")]
-    T = len(res.equity)
-    rows: list[dict[str, Any]] = []
-    cur: dict[str, Any] | None = None
-    cur_sym = -1
-    bar, sym, side, reason = a["bar"], a["sym"], a["side"], a["reason"]
-    qty, price, fee, stop0, pos_after = a["qty"], a["price"], a["fee"], a["stop0"], a["pos_after"]
-
-    def close_trade(c: dict[str, Any], exit_bar: int, exit_reason: str, mark_qty: float) -> None:
-        j = c["j"]
-        sell_notional, sell_qty = c["sell_notional"], c["sell_qty"]
-        if mark_qty > 0:
-            last = res.close[:, j]
-            ok = np.flatnonzero(np.isfinite(last) & (last > 0))
-            px = float(last[ok[-1]]) if len(ok) else math.nan
-            sell_notional += mark_qty * px
-            sell_qty += mark_qty
-        entry_price = c["buy_notional"] / c["buy_qty"]
-        exit_price = sell_notional / sell_qty if sell_qty > 0 else math.nan
-        pnl = sell_notional - c["buy_notional"] - c["fees"]
-        risk = (entry_price - c["stop0"]) * c["buy_qty"]
-        r = pnl / risk if (math.isfinite(c["stop0"]) and risk > 0) else math.nan
-        rows.append(
-            {
-                "symbol": res.symbols[j] if res.symbols is not None else j,
-                "entry_bar": c["entry_bar"],
-                "exit_bar": exit_bar,
-                "entry_price": entry_price,
-                "exit_price": exit_price,
-                "qty": c["buy_qty"],
-                "pnl": pnl,
-                "r_multiple": r,
-                "bars_held": exit_bar - c["entry_bar"],
-                "exit_reason": exit_reason,
-            }
-        )
-
-    for i in order:
-        j = int(sym[i])
-        if j != cur_sym:
-            if cur is not None:
-                close_trade(cur, T - 1, "open", cur["pos"])
-            cur, cur_sym = None, j
-        q, px = float(qty[i]), float(price[i])
-        if side[i] > 0:
-            if cur is None:
-                cur = {
-                    "j": j,
-                    "entry_bar": int(bar[i]),
-                    "buy_qty": 0.0,
-                    "buy_notional": 0.0,
-                    "sell_qty": 0.0,
-                    "sell_notional": 0.0,
-                    "fees": 0.0,
-                    "stop0": float(stop0[i]),
-                }
-            cur["buy_qty"] += q
-            cur["buy_notional"] += q * px
-        else:
-            if cur is None:  # cannot happen: a sell needs a position
-                raise AssertionError("sell fill without an open trade")
-            cur["sell_qty"] += q
-            cur["sell_notional"] += q * px
-        cur["fees"] += float(fee[i])
-        cur["pos"] = float(pos_after[i])
-        if pos_after[i] == 0.0:
-            close_trade(cur, int(bar[i]), REASONS[int(reason[i])], 0.0)
-            cur = None
-    if cur is not None:
-        close_trade(cur, T - 1, "open", cur["pos"])
-    return pd.DataFrame(rows, columns=_TRADE_COLUMNS)
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _contiguous(a: np.ndarray) -> np.ndarray:
-    # row-major (bar-major) or column-major (symbol-major) are both taken as they are; the
-    # compiled kernel picks its loop by the layout
-    if a.flags.c_contiguous or a.flags.f_contiguous:
-        return a
-    return np.ascontiguousarray(a)
-
-
-def _panel(name: str, x: Any, shape: tuple[int, int]) -> np.ndarray:
-    if isinstance(x, pd.DataFrame):
-        x = x.to_numpy(dtype=np.float64)
-    a = _contiguous(np.asarray(x, dtype=np.float64))
-    if a.shape != shape:
-        raise ContractError(f"{name} has shape {a.shape}, expected {shape} (bars x symbols)")
-    return a
-
-
-_EMPTY = np.zeros((0, 0))
-
-
-def _opt_panel(name: str, x: Any, shape: tuple[int, int]) -> np.ndarray:
-    return _EMPTY if x is None else _panel(name, x, shape)
-
-
-def _mask(name: str, x: Any, shape: tuple[int, int]) -> np.ndarray:
-    if x is None:
-        return np.zeros(shape, dtype=np.uint8)
-    if isinstance(x, pd.DataFrame):
-        x = x.to_numpy()
-    a = _contiguous(np.asarray(x, dtype=bool))
-    if a.shape != shape:
-        raise ContractError(f"{name} has shape {a.shape}, expected {shape} (bars x symbols)")
-    return a.view(np.uint8)
-
-
-def _per_symbol(name: str, x: Any, n: int, kind: type | tuple[type, ...]) -> list[Any]:
-    if isinstance(x, kind):
-        return [x] * n
-    xs = list(x)
-    if len(xs) != n or not all(isinstance(e, kind) for e in xs):
-        raise ContractError(f"{name} must be one {kind} or a sequence of {n} of them")
-    return xs
+def _run(
+    bars: tuple[Any, ...],
+    kw: dict[str, Any],
+    *,
+    impl: str | None,
+    index: pd.Index | None,
+    symbols: Sequence[str] | None,
+    grid: bool,
+) -> GridResult:
+    name = current_impl() if impl is None else impl
+    kernel = get_kernel(name)
+    prep = prepare(*bars, grid=grid, **kw)
+    if index is not None and len(index) != prep.T:
+        raise ContractError(f"index has {len(index)} entries, expected {prep.T}")
+    if symbols is not None and len(symbols) != prep.N:
+        raise ContractError(f"symbols has {len(symbols)} entries, expected {prep.N}")
+    out = kernel(*prep.args)
+    rec, sharing = bool(kw["record_positions"]), bool(kw["cash_sharing"])
+    return GridResult(
+        equity=out["equity"],
+        cash=out["cash"],
+        positions=out["positions"] if rec else None,
+        sub_equity=None if (sharing or not rec) else out["sub_equity"],
+        last_positions=out["last_positions"],
+        last_sub_equity=None if sharing else out["last_sub_equity"],
+        fill_arrays={k[2:]: out[k] for k in out if k.startswith("f_")},
+        close=prep.close,
+        index=index,
+        symbols=None if symbols is None else tuple(symbols),
+        impl=name,
+    )
 
 
 def simulate(
@@ -367,133 +211,77 @@ def simulate(
     -------
     SimResult
     """
-    name = current_impl() if impl is None else impl
-    kernel = get_kernel(name)
-    o = _panel("open", open, np.shape(close))
-    shape = o.shape
-    if len(shape) != 2:
-        raise ContractError(f"price panels must be 2-D (bars x symbols), got shape {shape}")
-    T, N = shape
-    h, lo, c, v = (
-        _panel(n, x, shape)
-        for n, x in (("high", high), ("low", low), ("close", close), ("volume", volume))
-    )
-    if not (isinstance(cash, int | float) and math.isfinite(cash) and cash > 0):
-        raise ContractError(f"cash must be a finite number > 0, got {cash!r}")
-    use_signals = entries is not None or exits is not None
-    if target_weights is not None and target_qty is not None:
-        raise ContractError("give target_weights or target_qty, not both")
-    tgt_is_qty = target_qty is not None
-    size = target_qty if tgt_is_qty else target_weights
-    what = "target_qty" if tgt_is_qty else "target_weights"
-    if use_signals:
-        if size is None:
-            if exits is not None and entries is None:
-                size = 0.0
-            else:
-                raise ContractError(
-                    "entries need a size: pass target_weights (e.g. 0.95) or target_qty"
-                )
-        arr = np.asarray(size, dtype=np.float64)
-        if arr.ndim == 0:
-            tgt = np.full((1, N), float(arr))
-        elif arr.shape == (N,):
-            tgt = np.ascontiguousarray(arr.reshape(1, N))
-        else:
-            tgt = _panel(what, size, shape)
-        ent, ext = _mask("entries", entries, shape), _mask("exits", exits, shape)
-        bad = ~np.isfinite(tgt) | (tgt < 0)
-        if tgt.shape[0] == 1:
-            bad = bad & ent.any(axis=0, keepdims=True).astype(bool)
-        else:
-            bad &= ent.astype(bool)
-        if bad.any():
-            raise ContractError(f"{what} must be finite and >= 0 wherever an entry is signalled")
-    else:
-        if size is None:
-            raise ContractError("give target_weights, target_qty, or entries/exits")
-        tgt = _panel(what, size, shape)
-        with np.errstate(invalid="ignore"):
-            if np.isinf(tgt).any() or (tgt < 0).any():
-                raise ContractError(
-                    f"{what} must be >= 0 (no shorting) or NaN (leave unchanged); "
-                    "infinite values are not allowed"
-                )
-        ent = ext = np.zeros((0, 0), dtype=np.uint8)
-
-    lim = _opt_panel("limit_price", limit_price, shape)
-    spx = _opt_panel("stop_price", stop_price, shape)
-    tpx = _opt_panel("target_price", target_price, shape)
-
-    cost_list = _per_symbol("costs", costs, N, CostModel)
-    fee_rate = np.array([cm.fees.bps / 1e4 for cm in cost_list], dtype=np.float64)
-    fee_ps = np.array([cm.fees.per_share for cm in cost_list], dtype=np.float64)
-    fee_min = np.array([cm.fees.minimum for cm in cost_list], dtype=np.float64)
-    slip = np.array(
-        [
-            cm.slippage.bps / 1e4
-            if isinstance(cm.slippage, FixedSlippage)
-            else cm.slippage.half_spread_bps / 1e4
-            for cm in cost_list
-        ],
-        dtype=np.float64,
-    )
-    impact = np.array(
-        [
-            cm.slippage.impact if isinstance(cm.slippage, ImpactSlippage) else 0.0
-            for cm in cost_list
-        ],
-        dtype=np.float64,
-    )
-    maxp = np.array(
-        [
-            math.inf if cm.capacity.max_participation is None else cm.capacity.max_participation
-            for cm in cost_list
-        ],
-        dtype=np.float64,
-    )
-    lot = np.ascontiguousarray(np.broadcast_to(np.asarray(lot_size, dtype=np.float64), (N,)))
-    if not (np.isfinite(lot).all() and (lot > 0).all()):
-        raise ContractError("lot_size must be finite and > 0 (1.0 whole shares, 1e-8 crypto)")
-
-    vol_w = np.array(
-        [
-            cm.slippage.vol_window if isinstance(cm.slippage, ImpactSlippage) else 0
-            for cm in cost_list
-        ],
-        dtype=np.int64,
-    )
-
-    rules = _per_symbol("stops", StopRules() if stops is None else stops, N, StopRules)
-    nan = math.nan
-    sl = np.array([nan if r.stop_loss is None else r.stop_loss for r in rules])
-    tp = np.array([nan if r.take_profit is None else r.take_profit for r in rules])
-    atrm = np.array([nan if r.atr_trailing is None else r.atr_trailing for r in rules])
-    atr_w = np.array([r.atr_window for r in rules], dtype=np.int64)
-    tstop = np.array(
-        [0 if r.time_stop_bars is None else r.time_stop_bars for r in rules], dtype=np.int64
-    )
-
-    out = kernel(
-        o, h, lo, c, v, tgt, int(tgt_is_qty), int(use_signals), ent, ext, lim, spx, tpx, atr_w,
-        vol_w, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
-        float(cash), int(bool(cash_sharing)), int(bool(record_positions)),
+    kw = dict(
+        target_weights=target_weights, target_qty=target_qty, entries=entries, exits=exits,
+        stop_price=stop_price, target_price=target_price, limit_price=limit_price, costs=costs,
+        lot_size=lot_size, cash=cash, cash_sharing=cash_sharing, stops=stops,
+        stops_per_set=None, record_positions=record_positions,
     )  # fmt: skip
-    fills = {k[2:]: out[k] for k in out if k.startswith("f_")}
-    if index is not None and len(index) != T:
-        raise ContractError(f"index has {len(index)} entries, expected {T}")
-    if symbols is not None and len(symbols) != N:
-        raise ContractError(f"symbols has {len(symbols)} entries, expected {N}")
-    return SimResult(
-        equity=out["equity"],
-        cash=out["cash"],
-        positions=out["positions"] if record_positions else None,
-        sub_equity=None if (cash_sharing or not record_positions) else out["sub_equity"],
-        last_positions=out["last_positions"],
-        last_sub_equity=None if cash_sharing else out["last_sub_equity"],
-        fill_arrays=fills,
-        close=c,
-        index=index,
-        symbols=None if symbols is None else tuple(symbols),
-        impl=name,
-    )
+    g = _run((open, high, low, close, volume), kw, impl=impl, index=index, symbols=symbols,
+             grid=False)  # fmt: skip
+    return g.result(0)
+
+
+def simulate_grid(
+    open: Any,
+    high: Any,
+    low: Any,
+    close: Any,
+    volume: Any,
+    *,
+    target_weights: Any = None,
+    target_qty: Any = None,
+    entries: Any = None,
+    exits: Any = None,
+    stop_price: Any = None,
+    target_price: Any = None,
+    limit_price: Any = None,
+    costs: CostModel | Sequence[CostModel] = CostModel(),
+    lot_size: float | Sequence[float] | np.ndarray = 1.0,
+    cash: float = 100_000.0,
+    cash_sharing: bool = True,
+    stops: StopRules | Sequence[StopRules] | None = None,
+    stops_per_set: Sequence[StopRules | Sequence[StopRules]] | None = None,
+    impl: str | None = None,
+    index: pd.Index | None = None,
+    symbols: Sequence[str] | None = None,
+    record_positions: bool = False,
+) -> GridResult:
+    """Simulate K decision sets over one T x N panel of bars in one pass, prices not copied.
+
+    Set ``k`` is exactly ``simulate(bars, <set k's decisions>, <the other arguments>)``: the
+    sets are independent portfolios (or, without ``cash_sharing``, independent groups of
+    sub-accounts) and ``result(k)`` of the returned :class:`GridResult` equals that single run,
+    bit for bit. The bars are read in place for every set (one row-major copy is made only
+    when cash is shared and the bars are column-major, once, not per set).
+
+    Parameters
+    ----------
+    target_weights, target_qty, entries, exits, stop_price, target_price, limit_price
+        As in :func:`simulate`, each either K x T x N (one T x N panel per set) or T x N
+        (shared by every set; broadcast, not repeated). With signals the size may also be a
+        scalar, N values, or K x 1 x N / K x 1 x 1 (one size per set). K is the number of sets
+        of the 3-D panels (they must agree).
+    stops : StopRules or sequence of N, optional
+        The same rules for every set.
+    stops_per_set : sequence of K, optional
+        Instead of ``stops``: each set's rules (a StopRules or N of them), e.g. a stop-loss
+        sweep over the same signals.
+    record_positions : bool
+        Keep the K x T x N positions (default False: a grid usually needs equity and fills).
+
+    Other parameters are those of :func:`simulate`. ``tsys.sim.signals.sma_cross_grid`` makes
+    the K x T x N entry/exit masks of K SMA pairs in one pass.
+
+    Returns
+    -------
+    GridResult
+    """
+    kw = dict(
+        target_weights=target_weights, target_qty=target_qty, entries=entries, exits=exits,
+        stop_price=stop_price, target_price=target_price, limit_price=limit_price, costs=costs,
+        lot_size=lot_size, cash=cash, cash_sharing=cash_sharing, stops=stops,
+        stops_per_set=stops_per_set, record_positions=record_positions,
+    )  # fmt: skip
+    return _run((open, high, low, close, volume), kw, impl=impl, index=index, symbols=symbols,
+                grid=True)  # fmt: skip

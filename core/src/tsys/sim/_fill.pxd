@@ -3,6 +3,8 @@
 cdef struct FillBuf:
     Py_ssize_t n
     Py_ssize_t cap
+    long long cur  # the decision set being simulated: recorded with every fill
+    long long *sid
     long long *bar
     long long *sym
     signed char *side

@@ -2,14 +2,16 @@
 """The compiled simulator: the rules of ``tsys.sim.reference`` as a typed loop.
 
 Every arithmetic step mirrors ``reference.run_kernel`` in the same order, so both produce
-bit-identical fills and equity; the property tests hold them to that. Without shared cash the
-sub-accounts are independent, so the four passes of a bar run symbol by symbol (one loop
-instead of four); their fills are staged per pass and appended in the reference's order. With
-column-major (symbol-major) bars the loop goes further (``kernel_by_symbol``): each symbol runs
-through all its bars, skipping from decision to decision (``decision_bars``, ``quiet_bars``),
-and its fills are put into the reference's bar order at the end.
-ATR and daily volatility are computed on demand from the bars (``atr_at``, ``vol_at``), only
-for the held positions and the orders that need them. No Python object is
+bit-identical fills and equity; the property tests hold them to that. ``run_kernel`` takes K
+decision sets (K x T x N decision panels read through their strides, K x N parameters) and
+runs them one after the other over the same bars (``run_sets``), nothing of the bars copied.
+Without shared cash the sub-accounts are independent, so the four passes of a bar run symbol
+by symbol (one loop instead of four); their fills are staged per pass and appended in the
+reference's order. With column-major (symbol-major) bars the loop goes further
+(``kernel_by_symbol``): each symbol runs through all its bars, skipping from decision to
+decision (``decision_bars``, ``quiet_bars``), and its fills are put into the reference's bar
+order at the end. ATR and daily volatility are computed on demand from the bars (``atr_at``,
+``vol_at``), only for the held positions and the orders that need them. No Python object is
 touched inside the bar loop; fills go to C buffers that grow geometrically and are copied into
 NumPy arrays once at the end.
 """
@@ -99,6 +101,8 @@ cdef bint valid_bar(double o, double h, double lo, double c, double v) noexcept 
 cdef int buf_init(FillBuf *b, Py_ssize_t cap) noexcept nogil:
     b.n = 0
     b.cap = cap
+    b.cur = 0
+    b.sid = <long long *> malloc(cap * sizeof(long long))
     b.bar = <long long *> malloc(cap * sizeof(long long))
     b.sym = <long long *> malloc(cap * sizeof(long long))
     b.side = <signed char *> malloc(cap * sizeof(signed char))
@@ -111,21 +115,24 @@ cdef int buf_init(FillBuf *b, Py_ssize_t cap) noexcept nogil:
     b.unfilled = <double *> malloc(cap * sizeof(double))
     b.stop0 = <double *> malloc(cap * sizeof(double))
     b.pos_after = <double *> malloc(cap * sizeof(double))
-    if (b.bar == NULL or b.sym == NULL or b.side == NULL or b.reason == NULL or b.qty == NULL
-            or b.price == NULL or b.ref == NULL or b.fee == NULL or b.slip == NULL
+    if (b.sid == NULL or b.bar == NULL or b.sym == NULL or b.side == NULL or b.reason == NULL
+            or b.qty == NULL or b.price == NULL or b.ref == NULL or b.fee == NULL or b.slip == NULL
             or b.unfilled == NULL or b.stop0 == NULL or b.pos_after == NULL):
         return -1
     return 0
 
 
 cdef void buf_free(FillBuf *b) noexcept nogil:
-    free(b.bar); free(b.sym); free(b.side); free(b.reason); free(b.qty); free(b.price)
+    free(b.sid); free(b.bar); free(b.sym); free(b.side); free(b.reason); free(b.qty); free(b.price)
     free(b.ref); free(b.fee); free(b.slip); free(b.unfilled); free(b.stop0); free(b.pos_after)
 
 
 cdef int buf_grow(FillBuf *b) noexcept nogil:
     cdef Py_ssize_t cap = b.cap * 2
     cdef void *p
+    p = realloc(b.sid, cap * sizeof(long long))
+    if p == NULL: return -1
+    b.sid = <long long *> p
     p = realloc(b.bar, cap * sizeof(long long))
     if p == NULL: return -1
     b.bar = <long long *> p
@@ -174,6 +181,7 @@ cdef int record(FillBuf *b, Py_ssize_t t, Py_ssize_t j, int side, int reason, do
         if buf_grow(b) != 0:
             return -1
     i = b.n
+    b.sid[i] = b.cur
     b.bar[i] = t
     b.sym[i] = j
     b.side[i] = side
@@ -230,11 +238,32 @@ cdef struct Bars:
 
 
 cdef struct Pan:
-    # an optional decision panel in the layout of the bars (a = NULL: not given); st = 0 for
-    # a single row broadcast over the bars
+    # an optional decision panel of K sets (a = NULL: not given): element (k, t, j) at
+    # a[k * sk + t * st + j * sj], in any layout; a zero stride broadcasts (a panel shared by
+    # every set, a size per symbol...)
     const double *a
+    Py_ssize_t sk
     Py_ssize_t st
     Py_ssize_t sj
+
+
+cdef struct Msk:
+    # an entry or exit mask of K sets, strided like Pan (a = NULL: no signals)
+    const unsigned char *a
+    Py_ssize_t sk
+    Py_ssize_t st
+    Py_ssize_t sj
+
+
+cdef struct Dec:
+    # the decisions of one run: the panels (set k's are offset by k * sk) and the run's flags
+    Pan tg
+    Pan lim
+    Pan spx
+    Pan tpx
+    Msk ent
+    Msk ext
+    bint use_signals
 
 
 cdef double atr_at(const Bars *p, Py_ssize_t k, Py_ssize_t j, Py_ssize_t w) noexcept nogil:
@@ -560,6 +589,7 @@ cdef int buf_append(FillBuf *dst, FillBuf *src) noexcept nogil:
             if buf_grow(dst) != 0:
                 return -1
         k = dst.n
+        dst.sid[k] = src.sid[i]
         dst.bar[k] = src.bar[i]
         dst.sym[k] = src.sym[i]
         dst.side[k] = src.side[i]
@@ -577,39 +607,48 @@ cdef int buf_append(FillBuf *dst, FillBuf *src) noexcept nogil:
     return 0
 
 
-cdef inline bint take_decision(State *st, Py_ssize_t j, Py_ssize_t d, const Bars *p,
-                               bint use_signals, bint tgt_is_qty, const unsigned char *ENT,
-                               const unsigned char *EXT, const Pan *tg, const Pan *lim,
-                               const Pan *spx, const Pan *tpx) noexcept nogil:
+cdef inline bint take_decision(State *st, Py_ssize_t j, Py_ssize_t d, const Dec *dc,
+                               bint tgt_is_qty) noexcept nogil:
     """Pass A for one symbol: the decision of the close of ``d`` replaces its pending order.
 
-    The masks and panels share the layout of the bars (``p.st``, ``p.sj``).
+    ``dc`` holds one set's panels (each read through its own strides).
     """
     cdef bint e, x
     cdef double val
-    cdef Py_ssize_t i = d * p.st + j * p.sj
-    if use_signals:
-        e = ENT[i] != 0
-        x = EXT[i] != 0
+    if dc.use_signals:
+        e = dc.ent.a[d * dc.ent.st + j * dc.ent.sj] != 0
+        x = dc.ext.a[d * dc.ext.st + j * dc.ext.sj] != 0
         if e == x:
             return False  # neither, or both (they cancel out)
         if e:
             st.pend[j] = K_SIG_ENTRY
-            st.pend_val[j] = tg.a[d * tg.st + j * tg.sj]
+            st.pend_val[j] = dc.tg.a[d * dc.tg.st + j * dc.tg.sj]
         else:
             st.pend[j] = K_SIG_EXIT
-    elif tg.a != NULL:
-        val = tg.a[d * tg.st + j * tg.sj]
+    elif dc.tg.a != NULL:
+        val = dc.tg.a[d * dc.tg.st + j * dc.tg.sj]
         if val != val:
             return False
         st.pend[j] = K_QTY if tgt_is_qty else K_WEIGHT
         st.pend_val[j] = val
     else:
         return False
-    st.pend_lim[j] = lim.a[i] if lim.a != NULL else NAN
-    st.pend_stop[j] = spx.a[i] if spx.a != NULL else NAN
-    st.pend_tgt[j] = tpx.a[i] if tpx.a != NULL else NAN
+    st.pend_lim[j] = dc.lim.a[d * dc.lim.st + j * dc.lim.sj] if dc.lim.a != NULL else NAN
+    st.pend_stop[j] = dc.spx.a[d * dc.spx.st + j * dc.spx.sj] if dc.spx.a != NULL else NAN
+    st.pend_tgt[j] = dc.tpx.a[d * dc.tpx.st + j * dc.tpx.sj] if dc.tpx.a != NULL else NAN
     return True
+
+
+cdef inline bint decided(const Dec *dc, Py_ssize_t d, Py_ssize_t j) noexcept nogil:
+    """Whether the close of ``d`` carries a decision for symbol ``j`` (a prefetch hint)."""
+    cdef double val
+    if dc.use_signals:
+        return (dc.ent.a[d * dc.ent.st + j * dc.ent.sj]
+                != dc.ext.a[d * dc.ext.st + j * dc.ext.sj])
+    if dc.tg.a == NULL:
+        return False
+    val = dc.tg.a[d * dc.tg.st + j * dc.tg.sj]
+    return val == val
 
 
 cdef bint init_state(State *st, const Params *q, Py_ssize_t N, double cash0) noexcept nogil:
@@ -638,15 +677,14 @@ cdef bint init_state(State *st, const Params *q, Py_ssize_t N, double cash0) noe
     return any_ts
 
 
-cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
-                const unsigned char *ENT, const unsigned char *EXT, const Pan *lim,
-                const Pan *spx, const Pan *tpx, double cash0, bint rec, double[::1] equity,
-                double[::1] cash_out, double[:, ::1] positions, double[:, ::1] sub_eq,
-                State *st, FillBuf *b, FillBuf *stage) noexcept nogil:
-    """The bar-major loop (row-major T x N panels): every pass of a bar over all symbols."""
+cdef int kernel(const Bars *p, const Params *q, const Dec *dc, double cash0, double *equity,
+                double *cash_out, double *positions, double *sub_eq, State *st, FillBuf *b,
+                FillBuf *stage) noexcept nogil:
+    """The bar-major loop (row-major T x N bars) of one set: every pass of a bar over all
+    symbols. ``positions``/``sub_eq`` (T x N row-major) are NULL unless recorded."""
     cdef Py_ssize_t T = p.T, N = p.N
     cdef Py_ssize_t t, j, k, nb, row
-    cdef bint tgt_rows_many = tg.a != NULL and tg.st != 0
+    cdef bint rec = positions != NULL
     cdef bint tgt_is_qty = q.tgt_is_qty
     cdef bint sharing = q.sharing
     cdef bint any_ts
@@ -676,8 +714,7 @@ cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
             for j in range(N):
                 st.used[j] = 0.0
                 if t > 0:
-                    take_decision(st, j, t - 1, p, use_signals, tgt_is_qty, ENT, EXT, tg, lim,
-                                  spx, tpx)
+                    take_decision(st, j, t - 1, dc, tgt_is_qty)
                 kind = st.pend[j]
                 ts = (any_ts and q.tstop[j] > 0 and st.pos[j] > 0.0
                       and t - st.ebar[j] >= q.tstop[j])
@@ -698,14 +735,12 @@ cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
                 if st.pos[j] > 0.0:
                     se += st.pos[j] * st.mark[j]
                 if rec:
-                    positions[t, j] = st.pos[j]
-                    sub_eq[t, j] = se
+                    positions[row + j] = st.pos[j]
+                    sub_eq[row + j] = se
                 te += se
                 tc += st.cash_j[j]
                 # an order decided at this close reads the next bar soon: fetch it now
-                if t + 1 < T and ((use_signals and ENT[row + j] != EXT[row + j])
-                                  or (not use_signals and tgt_rows_many
-                                      and tg.a[row + j] == tg.a[row + j])):
+                if t + 1 < T and decided(dc, t, j):
                     TSYS_PREFETCH(&O[row + N + j])
                     TSYS_PREFETCH(&C[row + N + j])
                     TSYS_PREFETCH(&H[row + N + j])
@@ -727,8 +762,7 @@ cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
             st.used[j] = 0.0
         if t > 0:
             for j in range(N):
-                if take_decision(st, j, t - 1, p, use_signals, tgt_is_qty, ENT, EXT, tg, lim,
-                                 spx, tpx) or st.pos[j] > 0.0:
+                if take_decision(st, j, t - 1, dc, tgt_is_qty) or st.pos[j] > 0.0:
                     # passes B and D read this bar soon; fetch it now (the rows are cold)
                     TSYS_PREFETCH(&O[row + j])
                     TSYS_PREFETCH(&H[row + j])
@@ -788,7 +822,7 @@ cdef int kernel(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
             if 0.0 < cj < INFINITY:
                 st.mark[j] = cj
             if rec:
-                positions[t, j] = st.pos[j]
+                positions[row + j] = st.pos[j]
             if st.pos[j] > 0.0:
                 pv += st.pos[j] * st.mark[j]
         equity[t] = cash + pv
@@ -865,30 +899,30 @@ cdef void quiet_bars(const double *Cj, double *eq, double *co, double *pos_out,
             co[k] += cash
 
 
-cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint use_signals,
-                          const unsigned char *ENT, const unsigned char *EXT, const Pan *lim,
-                          const Pan *spx, const Pan *tpx, double cash0, bint rec,
-                          double *equity, double *cash_out, double[:, ::1] positions,
-                          double[:, ::1] sub_eq, State *st, FillBuf *b,
-                          FillBuf *stage) noexcept nogil:
-    """The symbol-major loop (no shared cash, N x T row-major panels): each symbol's bars.
+cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double cash0,
+                          double *equity, double *cash_out, double *positions, double *sub_eq,
+                          State *st, FillBuf *stage, Py_ssize_t *dl) noexcept nogil:
+    """The symbol-major loop of one set (no shared cash, N x T row-major bars): each symbol's
+    bars.
 
     The sub-accounts are independent, so the four passes of a symbol's bar need nothing of
     the other symbols, and one symbol runs through all its bars (contiguous in this layout)
     before the next. ``equity[t]`` and ``cash_out[t]`` (zero on entry) still add the
     sub-accounts in symbol order, as the reference does. Fills are staged per pass (opening
     orders, buys, intrabar exits); ``_sorted_fill_arrays`` puts them into the reference's order.
+    With signals the masks are contiguous over each symbol's bars (``st == 1``) and ``dl``
+    has room for T + 1 bars. ``positions``/``sub_eq`` (T x N row-major) are NULL unless
+    recorded.
     """
     cdef Py_ssize_t T = p.T, N = p.N
     cdef Py_ssize_t t, j, J, nb, i
     cdef bint any_ts, ts
     cdef bint tgt_is_qty = q.tgt_is_qty
+    cdef bint use_signals = dc.use_signals
+    cdef bint rec = positions != NULL
     cdef int kind
     cdef double cash = 0.0, cj, se, pos
     cdef const double *Cj
-    cdef const unsigned char *Ej = NULL
-    cdef const unsigned char *Xj = NULL
-    cdef Py_ssize_t *dl = NULL
     cdef Py_ssize_t nd, di, nxt
     cdef double *pos_out = NULL
     cdef double *sub_out = NULL
@@ -896,20 +930,16 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
     cdef FillBuf *fc = &stage[1]
     cdef FillBuf *fd = &stage[2]
     any_ts = init_state(st, q, N, cash0)
-    if use_signals:
-        dl = <Py_ssize_t *> malloc((T + 1) * sizeof(Py_ssize_t))
-        if dl == NULL:
-            return -1
     for j in range(N):
         J = j * T
         Cj = p.c + J
         if rec:
-            pos_out = &positions[0, j]
-            sub_out = &sub_eq[0, j]
+            pos_out = positions + j
+            sub_out = sub_eq + j
         nd = 0
         di = 0
         if use_signals:
-            nd = decision_bars(ENT + J, EXT + J, T, dl)
+            nd = decision_bars(dc.ent.a + j * dc.ent.sj, dc.ext.a + j * dc.ext.sj, T, dl)
             for i in range(nd if nd < LEAD else LEAD):
                 fetch_bar(p, J + dl[i])
         t = 0
@@ -929,13 +959,12 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
                         break
             if use_signals:
                 if di < nd and dl[di] == t:
-                    take_decision(st, j, t - 1, p, True, tgt_is_qty, ENT, EXT, tg, lim, spx,
-                                  tpx)
+                    take_decision(st, j, t - 1, dc, tgt_is_qty)
                     if di + LEAD < nd:
                         fetch_bar(p, J + dl[di + LEAD])
                     di += 1
-            elif t > 0 and tg.a != NULL:
-                take_decision(st, j, t - 1, p, False, tgt_is_qty, ENT, EXT, tg, lim, spx, tpx)
+            elif t > 0 and dc.tg.a != NULL:
+                take_decision(st, j, t - 1, dc, tgt_is_qty)
             kind = st.pend[j]
             pos = st.pos[j]
             ts = any_ts and q.tstop[j] > 0 and pos > 0.0 and t - st.ebar[j] >= q.tstop[j]
@@ -945,15 +974,12 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
                 if ts or kind != K_NONE:
                     nb = 0
                     if open_order(st, p, q, fb, &cash, t, j, 0.0, ts, kind, &nb) != 0:
-                        free(dl)
                         return -1
                     if nb > 0 and execute_buy(st, p, q, fc, &cash, t, j) != 0:
-                        free(dl)
                         return -1
                 if st.pos[j] > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
                                         or st.ftgt[j] == st.ftgt[j]):
                     if intrabar(st, p, q, fd, &cash, t, j) != 0:
-                        free(dl)
                         return -1
             cj = Cj[t]
             if 0.0 < cj < INFINITY:
@@ -967,57 +993,168 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Pan *tg, bint us
             equity[t] += se
             cash_out[t] += st.cash_j[j]
             t += 1
-    free(dl)
-
     return 0
+
+
+cdef int run_sets(const Bars *p, const Params *q0, const Dec *d0, Py_ssize_t K, double cash0,
+                  bint by_sym, double *equity, double *cash_out, double *positions,
+                  double *sub_eq, double *last_pos, double *last_sub, State *st, FillBuf *b,
+                  FillBuf *stage, Py_ssize_t *dl) noexcept nogil:
+    """Every decision set in turn over the same bars: set ``k`` reads its own panels (offset by
+    ``k * sk``, nothing copied) and parameter rows, and writes row ``k`` of the outputs (equity
+    and cash K x T, positions K x T x N when not NULL, last positions and sub-account equity
+    K x N). Its fills carry ``k``."""
+    cdef Py_ssize_t T = p.T, N = p.N, k, i, j
+    cdef Params q
+    cdef Dec d
+    cdef double *pk
+    cdef double *sk
+    cdef double se
+    cdef int rc
+    for k in range(K):
+        q = q0[0]
+        q.fee_rate = q0.fee_rate + k * N; q.fee_ps = q0.fee_ps + k * N
+        q.fee_min = q0.fee_min + k * N; q.slip = q0.slip + k * N
+        q.impact = q0.impact + k * N; q.maxp = q0.maxp + k * N; q.lot = q0.lot + k * N
+        q.sl = q0.sl + k * N; q.tp = q0.tp + k * N; q.atrm = q0.atrm + k * N
+        q.atrw = q0.atrw + k * N; q.volw = q0.volw + k * N; q.tstop = q0.tstop + k * N
+        d = d0[0]
+        if d.tg.a != NULL:
+            d.tg.a = d0.tg.a + k * d0.tg.sk
+        if d.lim.a != NULL:
+            d.lim.a = d0.lim.a + k * d0.lim.sk
+        if d.spx.a != NULL:
+            d.spx.a = d0.spx.a + k * d0.spx.sk
+        if d.tpx.a != NULL:
+            d.tpx.a = d0.tpx.a + k * d0.tpx.sk
+        if d.use_signals:
+            d.ent.a = d0.ent.a + k * d0.ent.sk
+            d.ext.a = d0.ext.a + k * d0.ext.sk
+        b.cur = k
+        for i in range(3):
+            stage[i].cur = k
+        pk = positions + k * T * N if positions != NULL else NULL
+        sk = sub_eq + k * T * N if sub_eq != NULL else NULL
+        if by_sym:
+            rc = kernel_by_symbol(p, &q, &d, cash0, equity + k * T, cash_out + k * T, pk, sk,
+                                  st, stage, dl)
+        else:
+            rc = kernel(p, &q, &d, cash0, equity + k * T, cash_out + k * T, pk, sk, st, b,
+                        stage)
+        if rc != 0:
+            return rc
+        for j in range(N):
+            last_pos[k * N + j] = st.pos[j]
+            se = st.cash_j[j]
+            if st.pos[j] > 0.0:
+                se += st.pos[j] * st.mark[j]
+            last_sub[k * N + j] = se
+    return 0
+
+
+def _symbol_major(x, bint mask):
+    """``x`` (K x T x N) with each symbol's bars contiguous (a mask) or at least not
+    interleaved with other symbols' (a panel; a zero stride broadcasts): as it is, or a
+    symbol-major copy (of one set only when every set shares it)."""
+    if x.shape[1] <= 1 or x.strides[1] == x.itemsize or (not mask and x.strides[1] == 0):
+        return x
+    shared = x.shape[0] > 1 and x.strides[0] == 0
+    y = x[:1] if shared else x
+    y = np.ascontiguousarray(y.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return np.broadcast_to(y, x.shape) if shared else y
+
+
+def _bar_major(x):
+    """``x`` (K x T x N) with each bar's symbols contiguous (or broadcast over them)."""
+    if x.shape[2] <= 1 or x.strides[2] == x.itemsize or x.strides[2] == 0:
+        return x
+    shared = x.shape[0] > 1 and x.strides[0] == 0
+    y = np.ascontiguousarray(x[:1] if shared else x)
+    return np.broadcast_to(y, x.shape) if shared else y
+
+
+cdef Pan pan_of(x):
+    """A strided view of a K x T x N float64 panel; a = NULL when empty (not given)."""
+    cdef Pan pn
+    cdef const double[:, :, :] m
+    pn.a = NULL
+    pn.sk = pn.st = pn.sj = 0
+    if x.shape[0] == 0 or x.size == 0:
+        return pn
+    m = x
+    pn.a = &m[0, 0, 0]
+    pn.sk = m.strides[0] // <Py_ssize_t> sizeof(double)
+    pn.st = m.strides[1] // <Py_ssize_t> sizeof(double)
+    pn.sj = m.strides[2] // <Py_ssize_t> sizeof(double)
+    return pn
+
+
+cdef Msk msk_of(x):
+    cdef Msk mk
+    cdef const unsigned char[:, :, :] m
+    mk.a = NULL
+    mk.sk = mk.st = mk.sj = 0
+    if x.shape[0] == 0 or x.size == 0:
+        return mk
+    m = x
+    mk.a = &m[0, 0, 0]
+    mk.sk = m.strides[0]
+    mk.st = m.strides[1]
+    mk.sj = m.strides[2]
+    return mk
 
 
 def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, lim, spx, tpx,
                atrw, volw, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
                tstop, double cash0, int sharing, int record_positions):
-    """Run the simulation; same arguments and result as ``tsys.sim.reference.run_kernel``.
+    """Run K decision sets; same arguments and result as ``tsys.sim.reference.run_kernel``.
 
-    The T x N panels may be row-major (C order) or column-major (Fortran order, i.e. N x T
+    The T x N bars may be row-major (C order) or column-major (Fortran order, i.e. N x T
     row-major, as per-symbol series are usually stored). Without shared cash and with
-    column-major bars the symbol-major loop runs on them as they are (the other panels are
-    brought to the same layout); otherwise the bar-major loop runs on row-major copies where
-    needed. Both loops produce the same, reference-identical results.
+    column-major bars the symbol-major loop runs on them as they are; otherwise the bar-major
+    loop runs on row-major bars (a copy when they are not). The decision panels (K x T x N,
+    any strides) are read in place, except that each loop wants a panel's fast axis to be
+    its own (symbol-major: a symbol's bars; bar-major: a bar's symbols) and gets a copy of
+    the decisions (never of the bars) otherwise. Every set runs over the same bars.
     """
-    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], n, i, j, cap
+    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], K = fee_rate.shape[0], i, j, cap
     cdef FillBuf b
     cdef FillBuf stage[3]
     cdef Params prm
     cdef State st
     cdef Bars bars
-    cdef Pan p_tg, p_lim, p_spx, p_tpx
-    cdef const unsigned char *ENT = NULL
-    cdef const unsigned char *EXT = NULL
+    cdef Dec dec
     cdef int rc
     cdef bint rec = record_positions != 0
+    cdef Py_ssize_t *dl = NULL
     cdef bint by_sym = (sharing == 0 and T > 0 and N > 0
                         and all(x.flags.f_contiguous for x in (o, h, lo, c, v)))
     if by_sym:
-        # N x T row-major views of the bars (no copy); the other panels follow them
+        # N x T row-major views of the bars (no copy); the decisions follow them
         o, h, lo, c, v = o.T, h.T, lo.T, c.T, v.T
-        tgt, ent, ext, lim, spx, tpx = (
-            np.ascontiguousarray(x.T) for x in (tgt, ent, ext, lim, spx, tpx)
+        tgt, lim, spx, tpx = (
+            _symbol_major(x, False) if x.size > 0 else x for x in (tgt, lim, spx, tpx)
         )
+        ent, ext = (_symbol_major(x, True) if x.size > 0 else x for x in (ent, ext))
     else:
-        o, h, lo, c, v, tgt, ent, ext, lim, spx, tpx = (
-            np.ascontiguousarray(x) for x in (o, h, lo, c, v, tgt, ent, ext, lim, spx, tpx)
+        o, h, lo, c, v = (np.ascontiguousarray(x) for x in (o, h, lo, c, v))
+        tgt, ent, ext, lim, spx, tpx = (
+            _bar_major(x) if x.size > 0 else x for x in (tgt, ent, ext, lim, spx, tpx)
         )
     cdef const double[:, ::1] m_o = o, m_h = h, m_lo = lo, m_c = c, m_v = v
-    cdef const double[:, ::1] m_tgt = tgt, m_lim = lim, m_spx = spx, m_tpx = tpx
-    cdef const unsigned char[:, ::1] m_ent = ent, m_ext = ext
-    cdef const double[::1] m_fee_rate = fee_rate, m_fee_ps = fee_ps, m_fee_min = fee_min
-    cdef const double[::1] m_slip = slip, m_impact = impact, m_maxp = maxp, m_lot = lot
-    cdef const double[::1] m_sl = sl, m_tp = tp, m_atrm = atrm
-    cdef const long long[::1] m_atrw = atrw, m_volw = volw, m_tstop = tstop
-    equity = np.zeros(T)
-    cash_out = np.zeros(T)
-    cdef double[::1] m_equity = equity, m_cash_out = cash_out
-    positions = np.zeros((T, N)) if rec else np.zeros((0, 0))
-    sub_eq = np.zeros((T, N)) if (rec and not sharing) else np.zeros((0, 0))
+    cdef const double[:, ::1] m_fee_rate = fee_rate, m_fee_ps = fee_ps, m_fee_min = fee_min
+    cdef const double[:, ::1] m_slip = slip, m_impact = impact, m_maxp = maxp, m_lot = lot
+    cdef const double[:, ::1] m_sl = sl, m_tp = tp, m_atrm = atrm
+    cdef const long long[:, ::1] m_atrw = atrw, m_volw = volw, m_tstop = tstop
+    equity = np.zeros((K, T))
+    cash_out = np.zeros((K, T))
+    positions = np.zeros((K, T, N)) if rec else np.zeros((0, 0, 0))
+    sub_eq = np.zeros((K, T, N)) if (rec and not sharing) else np.zeros((0, 0, 0))
+    last_pos = np.zeros((K, N))
+    last_sub = np.full((K, N), cash0)
+    cdef double[:, ::1] m_equity = equity, m_cash_out = cash_out
+    cdef double[:, ::1] m_lp = last_pos, m_ls = last_sub
+    cdef double[:, :, ::1] m_pos_out = positions, m_sub_out = sub_eq
     keep = []
 
     def arr(dtype):
@@ -1050,82 +1187,82 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     st.b_px = &m_bp[0]; st.b_ref = &m_br[0]; st.b_reason = &m_breason[0]
     st.b_list = &m_blist[0]; st.rule = &m_rule[0]
 
-    out = {"equity": equity, "cash": cash_out, "positions": positions, "sub_equity": sub_eq}
-    if T > 0 and N > 0:
-        bars.o = &m_o[0, 0]; bars.h = &m_h[0, 0]; bars.lo = &m_lo[0, 0]; bars.c = &m_c[0, 0]
-        bars.v = &m_v[0, 0]; bars.T = T; bars.N = N
-        bars.st = 1 if by_sym else N
-        bars.sj = T if by_sym else 1
-        # a decision panel of one row (signals with a scalar or per-symbol size) broadcasts
-        p_tg.a = &m_tgt[0, 0] if m_tgt.shape[0] > 0 else NULL
-        p_tg.st = bars.st if (m_tgt.shape[1] if by_sym else m_tgt.shape[0]) > 1 else 0
-        p_tg.sj = bars.sj if p_tg.st != 0 else 1
-        p_lim.a = &m_lim[0, 0] if m_lim.shape[0] > 0 else NULL
-        p_spx.a = &m_spx[0, 0] if m_spx.shape[0] > 0 else NULL
-        p_tpx.a = &m_tpx[0, 0] if m_tpx.shape[0] > 0 else NULL
-        p_lim.st = p_spx.st = p_tpx.st = bars.st
-        p_lim.sj = p_spx.sj = p_tpx.sj = bars.sj
-        if use_signals:
-            ENT = &m_ent[0, 0]
-            EXT = &m_ext[0, 0]
-        prm.fee_rate = &m_fee_rate[0]; prm.fee_ps = &m_fee_ps[0]; prm.fee_min = &m_fee_min[0]
-        prm.slip = &m_slip[0]; prm.impact = &m_impact[0]; prm.maxp = &m_maxp[0]
-        prm.lot = &m_lot[0]; prm.sl = &m_sl[0]; prm.tp = &m_tp[0]; prm.atrm = &m_atrm[0]
-        prm.atrw = &m_atrw[0]; prm.volw = &m_volw[0]; prm.tstop = &m_tstop[0]
-        prm.sharing = sharing != 0
-        prm.tgt_is_qty = tgt_is_qty != 0
-        rc = buf_init(&b, 1024 if N * 4 < 1024 else N * 4)
-        cap = N if N > 16 else 16
-        if by_sym and use_signals:
-            # one order per signal at most (plus the stops, which grow the buffers): sized so
-            # that the signals' fills need no regrowth
-            cap = max(cap, int(np.count_nonzero(ent)) + int(np.count_nonzero(ext)) + 16)
-        for i in range(3):
-            rc |= buf_init(&stage[i], cap if i < 2 else N if N > 16 else 16)
-        try:
-            if rc != 0:
-                raise MemoryError("could not allocate the simulator's fill buffers")
-            if by_sym:
-                rc = kernel_by_symbol(&bars, &prm, &p_tg, use_signals, ENT, EXT, &p_lim, &p_spx,
-                                      &p_tpx, cash0, rec, &m_equity[0], &m_cash_out[0],
-                                      positions, sub_eq, &st, &b, stage)
-            else:
-                rc = kernel(&bars, &prm, &p_tg, use_signals, ENT, EXT, &p_lim, &p_spx, &p_tpx,
-                            cash0, rec, equity, cash_out, positions, sub_eq, &st, &b, stage)
-            if rc != 0:
-                raise MemoryError("the simulator ran out of memory while recording fills")
-            if by_sym:
-                _sorted_fill_arrays(stage, T, out)
-            else:
-                _fill_arrays(&b, out)
-        finally:
-            buf_free(&b)
-            for i in range(3):
-                buf_free(&stage[i])
-    else:
+    out = {"equity": equity, "cash": cash_out, "positions": positions, "sub_equity": sub_eq,
+           "last_positions": last_pos, "last_sub_equity": last_sub}
+    if not (T > 0 and N > 0 and K > 0):
         b.n = 0
         _fill_arrays(&b, out)
-        for j in range(N):
-            m_pos[j] = 0.0
-            m_cash[j] = cash0
-            m_mark[j] = NAN
-    last_pos = np.empty(N)
-    last_sub = np.empty(N)
-    cdef double[::1] m_lp = last_pos, m_ls = last_sub
-    cdef double se
-    for j in range(N):
-        m_lp[j] = m_pos[j]
-        se = m_cash[j]
-        if m_pos[j] > 0.0:
-            se += m_pos[j] * m_mark[j]
-        m_ls[j] = se
-    out["last_positions"] = last_pos
-    out["last_sub_equity"] = last_sub
+        return out
+    bars.o = &m_o[0, 0]; bars.h = &m_h[0, 0]; bars.lo = &m_lo[0, 0]; bars.c = &m_c[0, 0]
+    bars.v = &m_v[0, 0]; bars.T = T; bars.N = N
+    bars.st = 1 if by_sym else N
+    bars.sj = T if by_sym else 1
+    dec.tg = pan_of(tgt)
+    dec.lim = pan_of(lim)
+    dec.spx = pan_of(spx)
+    dec.tpx = pan_of(tpx)
+    dec.use_signals = use_signals != 0
+    if dec.use_signals:
+        dec.ent = msk_of(ent)
+        dec.ext = msk_of(ext)
+    else:
+        dec.ent = msk_of(np.zeros((0, 0, 0), dtype=np.uint8))
+        dec.ext = dec.ent
+    prm.fee_rate = &m_fee_rate[0, 0]; prm.fee_ps = &m_fee_ps[0, 0]
+    prm.fee_min = &m_fee_min[0, 0]; prm.slip = &m_slip[0, 0]; prm.impact = &m_impact[0, 0]
+    prm.maxp = &m_maxp[0, 0]; prm.lot = &m_lot[0, 0]; prm.sl = &m_sl[0, 0]; prm.tp = &m_tp[0, 0]
+    prm.atrm = &m_atrm[0, 0]; prm.atrw = &m_atrw[0, 0]; prm.volw = &m_volw[0, 0]
+    prm.tstop = &m_tstop[0, 0]
+    prm.sharing = sharing != 0
+    prm.tgt_is_qty = tgt_is_qty != 0
+    rc = buf_init(&b, 1024 if N * 4 < 1024 else N * 4)
+    cap = N if N > 16 else 16
+    if by_sym and use_signals:
+        # one order per signal at most (plus the stops, which grow the buffers): sized so
+        # that the signals' fills need no regrowth
+        cap = max(cap, _signal_count(ent, ext) + 16)
+    for i in range(3):
+        rc |= buf_init(&stage[i], cap if i < 2 else N if N > 16 else 16)
+    try:
+        if by_sym and use_signals:
+            dl = <Py_ssize_t *> malloc((T + 1) * sizeof(Py_ssize_t))
+            if dl == NULL:
+                rc = -1
+        if rc != 0:
+            raise MemoryError("could not allocate the simulator's fill buffers")
+        with nogil:
+            rc = run_sets(&bars, &prm, &dec, K, cash0, by_sym, &m_equity[0, 0],
+                          &m_cash_out[0, 0], &m_pos_out[0, 0, 0] if rec else NULL,
+                          &m_sub_out[0, 0, 0] if (rec and not sharing) else NULL,
+                          &m_lp[0, 0], &m_ls[0, 0], &st, &b, stage, dl)
+        if rc != 0:
+            raise MemoryError("the simulator ran out of memory while recording fills")
+        if by_sym:
+            _sorted_fill_arrays(stage, T, out)
+        else:
+            _fill_arrays(&b, out)
+    finally:
+        free(dl)
+        buf_free(&b)
+        for i in range(3):
+            buf_free(&stage[i])
     return out
+
+
+def _signal_count(ent, ext):
+    """Entries plus exits over every set (a shared mask counts once per set)."""
+    n = 0
+    for x in (ent, ext):
+        if x.shape[0] > 1 and x.strides[0] == 0:
+            n += int(np.count_nonzero(x[0])) * x.shape[0]
+        else:
+            n += int(np.count_nonzero(x))
+    return n
 
 
 cdef void _fill_arrays(FillBuf *b, dict out):
     cdef Py_ssize_t n = b.n
+    f_set = np.empty(n, dtype=np.int64)
     f_bar = np.empty(n, dtype=np.int64)
     f_sym = np.empty(n, dtype=np.int64)
     f_side = np.empty(n, dtype=np.int8)
@@ -1134,9 +1271,10 @@ cdef void _fill_arrays(FillBuf *b, dict out):
              "pos_after")
     floats = {k: np.empty(n, dtype=np.float64) for k in names}
     if n > 0:
-        _copy_out(b, f_bar, f_sym, f_side, f_reason, floats["qty"], floats["price"],
+        _copy_out(b, f_set, f_bar, f_sym, f_side, f_reason, floats["qty"], floats["price"],
                   floats["ref_price"], floats["fee"], floats["slippage"], floats["unfilled_qty"],
                   floats["stop0"], floats["pos_after"])
+    out["f_set"] = f_set
     out["f_bar"] = f_bar
     out["f_sym"] = f_sym
     out["f_side"] = f_side
@@ -1145,12 +1283,13 @@ cdef void _fill_arrays(FillBuf *b, dict out):
         out["f_" + k] = floats[k]
 
 
-cdef void _copy_out(FillBuf *b, long long[::1] bar, long long[::1] sym, signed char[::1] side,
-                    signed char[::1] reason, double[::1] qty, double[::1] price, double[::1] ref,
-                    double[::1] fee, double[::1] slip, double[::1] unf, double[::1] stop0,
-                    double[::1] pos_after) noexcept:
+cdef void _copy_out(FillBuf *b, long long[::1] sid, long long[::1] bar, long long[::1] sym,
+                    signed char[::1] side, signed char[::1] reason, double[::1] qty,
+                    double[::1] price, double[::1] ref, double[::1] fee, double[::1] slip,
+                    double[::1] unf, double[::1] stop0, double[::1] pos_after) noexcept:
     cdef Py_ssize_t i
     for i in range(b.n):
+        sid[i] = b.sid[i]
         bar[i] = b.bar[i]
         sym[i] = b.sym[i]
         side[i] = b.side[i]
@@ -1166,12 +1305,19 @@ cdef void _copy_out(FillBuf *b, long long[::1] bar, long long[::1] sym, signed c
 
 
 cdef void _sorted_fill_arrays(FillBuf *stage, Py_ssize_t T, dict out):
-    """The fills staged per pass by the symbol-major loop, in the reference's order (bar, pass,
-    symbol): a stable counting sort on (bar, pass) gives each record its place, then every
-    field is moved on its own (one destination array at a time stays in cache)."""
-    cdef Py_ssize_t n = stage[0].n + stage[1].n + stage[2].n, k, i, x, off, c
+    """The fills staged per pass by the symbol-major loop, in the reference's order (set, bar,
+    pass, symbol). Each stage holds the sets one after the other, so a set's records are a
+    range of each stage: a stable counting sort on (bar, pass), set by set, gives each record
+    its place, then every field is moved on its own (one destination array at a time stays in
+    cache)."""
+    cdef Py_ssize_t n = stage[0].n + stage[1].n + stage[2].n, k, i, x, c, base, nk
+    cdef Py_ssize_t lo[3]
+    cdef Py_ssize_t hi[3]
+    cdef Py_ssize_t off[3]
+    cdef long long cur
     cdef Py_ssize_t *cnt
     cdef Py_ssize_t *dest
+    f_set = np.empty(n, dtype=np.int64)
     f_bar = np.empty(n, dtype=np.int64)
     f_sym = np.empty(n, dtype=np.int64)
     f_side = np.empty(n, dtype=np.int8)
@@ -1179,6 +1325,7 @@ cdef void _sorted_fill_arrays(FillBuf *stage, Py_ssize_t T, dict out):
     names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
              "pos_after")
     floats = {name: np.empty(n, dtype=np.float64) for name in names}
+    out["f_set"] = f_set
     out["f_bar"] = f_bar
     out["f_sym"] = f_sym
     out["f_side"] = f_side
@@ -1187,30 +1334,52 @@ cdef void _sorted_fill_arrays(FillBuf *stage, Py_ssize_t T, dict out):
         out["f_" + name] = floats[name]
     if n == 0:
         return
-    cnt = <Py_ssize_t *> calloc(3 * T, sizeof(Py_ssize_t))
+    cnt = <Py_ssize_t *> malloc(3 * T * sizeof(Py_ssize_t))
     dest = <Py_ssize_t *> malloc(n * sizeof(Py_ssize_t))
     if cnt == NULL or dest == NULL:
         free(cnt)
         free(dest)
         raise MemoryError("could not allocate the simulator's fill ordering")
     with nogil:
+        off[0] = 0
+        off[1] = stage[0].n
+        off[2] = stage[0].n + stage[1].n
         for k in range(3):
-            for i in range(stage[k].n):
-                cnt[stage[k].bar[i] * 3 + k] += 1
-        off = 0
-        for x in range(3 * T):
-            c = cnt[x]
-            cnt[x] = off
-            off += c
-        off = 0
-        for k in range(3):
-            for i in range(stage[k].n):
-                x = stage[k].bar[i] * 3 + k
-                dest[off + i] = cnt[x]
-                cnt[x] += 1
-            off += stage[k].n
+            hi[k] = 0
+        base = 0
+        while base < n:
+            # the next set: the smallest set number at the heads of the stages
+            cur = -1
+            for k in range(3):
+                lo[k] = hi[k]
+                if lo[k] < stage[k].n and (cur < 0 or stage[k].sid[lo[k]] < cur):
+                    cur = stage[k].sid[lo[k]]
+            nk = 0
+            for k in range(3):
+                i = lo[k]
+                while i < stage[k].n and stage[k].sid[i] == cur:
+                    i += 1
+                hi[k] = i
+                nk += i - lo[k]
+            for x in range(3 * T):
+                cnt[x] = 0
+            for k in range(3):
+                for i in range(lo[k], hi[k]):
+                    cnt[stage[k].bar[i] * 3 + k] += 1
+            c = base
+            for x in range(3 * T):
+                i = cnt[x]
+                cnt[x] = c
+                c += i
+            for k in range(3):
+                for i in range(lo[k], hi[k]):
+                    x = stage[k].bar[i] * 3 + k
+                    dest[off[k] + i] = cnt[x]
+                    cnt[x] += 1
+            base += nk
     free(cnt)
     try:
+        _scatter_i64(stage, dest, f_set, 2)
         _scatter_i64(stage, dest, f_bar, 0)
         _scatter_i64(stage, dest, f_sym, 1)
         _scatter_i8(stage, dest, f_side, 0)
@@ -1226,7 +1395,7 @@ cdef void _scatter_i64(FillBuf *stage, const Py_ssize_t *dest, long long[::1] a,
     cdef Py_ssize_t k, i, off = 0
     cdef long long *src
     for k in range(3):
-        src = stage[k].bar if field == 0 else stage[k].sym
+        src = stage[k].bar if field == 0 else stage[k].sym if field == 1 else stage[k].sid
         for i in range(stage[k].n):
             a[dest[off + i]] = src[i]
         off += stage[k].n

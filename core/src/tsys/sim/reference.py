@@ -5,7 +5,9 @@ floating-point results are bit-identical) of ``tsys.sim._fill.run_kernel``. Both
 panels and per-symbol parameter arrays prepared by :func:`tsys.sim.simulate`, which documents the
 rules; this module is where to read them step by step.
 
-One bar ``t`` runs in four passes:
+:func:`run_kernel` takes K decision sets (the leading axis of the decision panels) and runs
+them one after the other, each an independent simulation over the same bars (``_run_set``).
+One bar ``t`` of a set runs in four passes:
 
 A. pending orders are replaced by the decisions taken at the close of ``t - 1``; an order whose
    bar cannot trade (no volume, or a missing or non-positive price) stays pending;
@@ -179,15 +181,98 @@ def run_kernel(
     sharing: int,
     record_positions: int,
 ) -> dict[str, Any]:
-    """Run the simulation; see the module docstring. Empty (0 x 0) panels mean "not given".
+    """Run K decision sets over one T x N panel of bars; see the module docstring.
+
+    The decision panels (``tgt``, ``ent``, ``ext``, ``lim``, ``spx``, ``tpx``) are K x T x N
+    (any strides, zero strides for a panel shared by every set; empty, 0 x 0 x 0, means "not
+    given") and the per-symbol parameter arrays K x N. The sets are independent simulations:
+    they run one after the other and their results are stacked (equity and cash K x T, the
+    positions K x T x N, the last positions K x N) and their fills concatenated in set order,
+    each with its set number (``f_set``).
 
     ``atrw``/``volw`` are per-symbol windows of the ATR and of the daily volatility (computed
     on demand by :func:`atr_at` and :func:`vol_at`); ``record_positions`` keeps the T x N
     position (and sub-account equity) panels.
     """
+    K = fee_rate.shape[0]
+    T, N = c.shape
+    outs = []
+
+    def one(a: np.ndarray, k: int) -> np.ndarray:
+        return a[k] if a.shape[0] > 0 else np.zeros((0, 0))
+
+    for k in range(K):
+        outs.append(
+            _run_set(
+                o, h, lo, c, v, one(tgt, k), tgt_is_qty, use_signals, one(ent, k), one(ext, k),
+                one(lim, k), one(spx, k), one(tpx, k), atrw[k], volw[k], fee_rate[k], fee_ps[k],
+                fee_min[k], slip[k], impact[k], maxp[k], lot[k], sl[k], tp[k], atrm[k], tstop[k],
+                cash0, sharing, record_positions,
+            )
+        )  # fmt: skip
+    rec = bool(record_positions)
+    out: dict[str, Any] = {
+        "equity": np.array([x["equity"] for x in outs]).reshape(K, T),
+        "cash": np.array([x["cash"] for x in outs]).reshape(K, T),
+        "positions": np.array([x["positions"] for x in outs]).reshape(K, T, N)
+        if rec
+        else np.zeros((0, 0, 0)),
+        "sub_equity": np.array([x["sub_equity"] for x in outs]).reshape(K, T, N)
+        if (rec and not sharing)
+        else np.zeros((0, 0, 0)),
+        "last_positions": np.array([x["last_positions"] for x in outs]).reshape(K, N),
+        "last_sub_equity": np.array([x["last_sub_equity"] for x in outs]).reshape(K, N),
+        "f_set": np.concatenate(
+            [np.full(len(x["f_bar"]), k, dtype=np.int64) for k, x in enumerate(outs)]
+            + [np.zeros(0, dtype=np.int64)]
+        ),
+    }
+    for key in outs[0] if outs else ():
+        if key.startswith("f_"):
+            out[key] = np.concatenate([x[key] for x in outs])
+    if not outs:
+        for key, dtype in (("f_bar", np.int64), ("f_sym", np.int64), ("f_side", np.int8)):
+            out[key] = np.zeros(0, dtype=dtype)
+        out["f_reason"] = np.zeros(0, dtype=np.int8)
+        for key in FILL_FIELDS_F:
+            out["f_" + key] = np.zeros(0)
+    return out
+
+
+def _run_set(
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    v: np.ndarray,
+    tgt: np.ndarray,
+    tgt_is_qty: int,
+    use_signals: int,
+    ent: np.ndarray,
+    ext: np.ndarray,
+    lim: np.ndarray,
+    spx: np.ndarray,
+    tpx: np.ndarray,
+    atrw: np.ndarray,
+    volw: np.ndarray,
+    fee_rate: np.ndarray,
+    fee_ps: np.ndarray,
+    fee_min: np.ndarray,
+    slip: np.ndarray,
+    impact: np.ndarray,
+    maxp: np.ndarray,
+    lot: np.ndarray,
+    sl: np.ndarray,
+    tp: np.ndarray,
+    atrm: np.ndarray,
+    tstop: np.ndarray,
+    cash0: float,
+    sharing: int,
+    record_positions: int,
+) -> dict[str, Any]:
+    """One decision set: T x N decision panels (0 x 0: not given), N-arrays of parameters."""
     T, N = c.shape
     has_tgt = tgt.shape[0] > 0
-    tgt_rows = tgt.shape[0]
     has_lim = lim.shape[0] > 0
     has_spx = spx.shape[0] > 0
     has_tpx = tpx.shape[0] > 0
@@ -309,7 +394,7 @@ def run_kernel(
                     continue  # neither, or both (they cancel out)
                 if e:
                     pend[j] = SIG_ENTRY
-                    pend_val[j] = tgt[d if tgt_rows > 1 else 0, j]
+                    pend_val[j] = tgt[d, j]
                 else:
                     pend[j] = SIG_EXIT
             elif has_tgt:
