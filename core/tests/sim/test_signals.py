@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tsys.errors import ContractError
-from tsys.sim.signals import sma_cross, sma_cross_numpy
+from tsys.sim.signals import sma_cross, sma_cross_grid, sma_cross_numpy
 
 IMPLS = ("cython", "python")
 
@@ -115,3 +115,42 @@ def test_bad_windows_and_shapes_are_refused(impl):
         sma_cross(c, 2, 2.5, impl=impl)
     with pytest.raises(ContractError, match="2-D"):
         sma_cross(np.ones(10), 2, 5, impl=impl)
+
+
+@settings(deadline=None)
+@given(
+    T=st.integers(0, 90),
+    N=st.integers(0, 7),
+    pairs=st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), min_size=1, max_size=7),
+    seed=st.integers(0, 2**32 - 1),
+    layout=st.sampled_from(["C", "F"]),
+    flat=st.booleans(),
+    impl=st.sampled_from(IMPLS),
+)
+def test_grid_equals_one_sma_cross_per_pair(T, N, pairs, seed, layout, flat, impl):
+    rng = np.random.default_rng(seed)
+    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
+    if flat and T > 0:
+        c[T // 2 :] = np.round(c[T // 2 :])  # plateaus: equal averages, exact zeros
+    c = as_layout(c, layout)
+    fasts, slows = [p[0] for p in pairs], [p[1] for p in pairs]
+    up, down = sma_cross_grid(c, fasts, slows, impl=impl)
+    assert up.shape == down.shape == (len(pairs), T, N) and up.dtype == bool
+    for k, (f, s) in enumerate(pairs):
+        u, d = sma_cross_numpy(c, f, s)
+        assert np.array_equal(up[k], u) and np.array_equal(down[k], d), (k, f, s)
+        if layout == "F" and T > 1 and N > 1:
+            assert up[k].flags.f_contiguous  # each set's panel in the layout of close
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_grid_refuses_bad_closes_and_pairs(impl, layout):
+    c = np.full((60, 5), 10.0)
+    c[37, 3] = np.nan
+    with pytest.raises(ContractError, match=r"close\[37, 3\]"):
+        sma_cross_grid(as_layout(c, layout), [5, 3], [20, 9], impl=impl)
+    with pytest.raises(ContractError, match="equally long"):
+        sma_cross_grid(np.ones((10, 2)), [2, 3], [5], impl=impl)
+    with pytest.raises(ContractError, match="fast"):
+        sma_cross_grid(np.ones((10, 2)), [0], [5], impl=impl)

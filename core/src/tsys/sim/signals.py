@@ -18,6 +18,12 @@ The compiled loops (``tsys.sim._signals``) and :func:`sma_cross_numpy` perform t
 operations in the same order and give identical masks; ``impl`` (or ``TSYS_SIM``) chooses.
 The masks have the layout of ``close``: a column-major (symbol-major) panel gives
 column-major masks, which :func:`tsys.sim.simulate` takes without a copy.
+
+``sma_cross_grid(close, fasts, slows)`` gives the masks of K pairs at once, K x T x N, equal
+to K calls of ``sma_cross`` (for :func:`tsys.sim.simulate_grid`). On column-major closes each
+distinct window's running mean of a symbol is computed once and shared by every pair using it
+(``fast - slow > 0`` is ``fast > slow`` for finite doubles, so comparing the two means gives
+the same masks); a row-major panel runs ``sma_cross``'s row loop pair by pair.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 
 from tsys.errors import ContractError, TsysError
 
-__all__ = ["sma_cross", "sma_cross_numpy"]
+__all__ = ["sma_cross", "sma_cross_grid", "sma_cross_numpy"]
 
 
 def _window(name: str, w: Any) -> int:
@@ -113,20 +119,10 @@ def sma_cross(
     up, down : bool ndarray (T, N)
         Cross above / below, in the memory layout of ``close``.
     """
-    from tsys.sim import current_impl
-
-    name = current_impl() if impl is None else impl
+    name = _impl(impl)
     if name == "python":
         return sma_cross_numpy(close, fast, slow)
-    if name != "cython":
-        raise TsysError(f"impl must be 'python' or 'cython', got {name!r}")
-    try:
-        mod = importlib.import_module("tsys.sim._signals")
-    except ImportError as exc:
-        raise TsysError(
-            f"the compiled signals tsys.sim._signals are not available ({exc})",
-            hint="build them with `uv sync` (needs a C compiler), or set TSYS_SIM=python",
-        ) from None
+    mod = _compiled()
     c = _closes(close)
     fast, slow = _window("fast", fast), _window("slow", slow)
     T, N = c.shape
@@ -146,4 +142,92 @@ def sma_cross(
     bad = mod.cross_rows(c, fast, slow, up, down, np.empty(N), np.empty(N), np.empty(N))
     if bad >= 0:
         raise _not_finite(c, bad, symbol_major=False)
+    return up.view(bool), down.view(bool)
+
+
+def _impl(impl: str | None) -> str:
+    from tsys.sim import current_impl
+
+    name = current_impl() if impl is None else impl
+    if name not in ("cython", "python"):
+        raise TsysError(f"impl must be 'python' or 'cython', got {name!r}")
+    return name
+
+
+def _compiled() -> Any:
+    try:
+        return importlib.import_module("tsys.sim._signals")
+    except ImportError as exc:
+        raise TsysError(
+            f"the compiled signals tsys.sim._signals are not available ({exc})",
+            hint="build them with `uv sync` (needs a C compiler), or set TSYS_SIM=python",
+        ) from None
+
+
+def _pairs(fasts: Any, slows: Any) -> tuple[list[int], list[int]]:
+    fs = [_window("fast", f) for f in fasts]
+    ss = [_window("slow", s) for s in slows]
+    if len(fs) != len(ss) or not fs:
+        raise ContractError(
+            f"fasts and slows must be two equally long, non-empty sequences of windows, "
+            f"got {len(fs)} and {len(ss)}"
+        )
+    return fs, ss
+
+
+def _grid_out(c: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Zeroed K x T x N uint8 masks whose per-set panels have the layout of ``c``."""
+    T, N = c.shape
+    symbol_major = bool(c.flags.f_contiguous and not c.flags.c_contiguous)
+    if symbol_major:
+        up, down = np.zeros((K, N, T), np.uint8), np.zeros((K, N, T), np.uint8)
+        return up.transpose(0, 2, 1), down.transpose(0, 2, 1), True
+    return np.zeros((K, T, N), np.uint8), np.zeros((K, T, N), np.uint8), False
+
+
+def sma_cross_grid(
+    close: Any, fasts: Any, slows: Any, *, impl: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(up, down)`` masks of K SMA pairs ``(fasts[k], slows[k])`` over one T x N panel.
+
+    Returns two bool arrays K x T x N; ``up[k]``/``down[k]`` equal ``sma_cross(close, fasts[k],
+    slows[k])`` and have the layout of ``close`` (column-major closes: each set's panel
+    column-major, as :func:`tsys.sim.simulate_grid` reads it fastest without shared cash).
+    """
+    c = _closes(close)
+    fs, ss = _pairs(fasts, slows)
+    K = len(fs)
+    name = _impl(impl)
+    up, down, symbol_major = _grid_out(c, K)
+    if name == "python":
+        for k in range(K):
+            up[k], down[k] = sma_cross_numpy(c, fs[k], ss[k])
+        return up.view(bool), down.view(bool)
+    mod = _compiled()
+    if not symbol_major:
+        for k in range(K):
+            u, d = sma_cross(c, fs[k], ss[k], impl="cython")
+            up[k], down[k] = u, d
+        return up.view(bool), down.view(bool)
+    windows = sorted(set(fs) | set(ss))
+    at = {w: i for i, w in enumerate(windows)}
+    W = len(windows)
+    T = c.shape[0]
+    fi = np.asarray([at[f] for f in fs], dtype=np.intp)
+    si = np.asarray([at[s] for s in ss], dtype=np.intp)
+    # the pairs of each (fast window, slow window), CSR over W x W
+    key = fi * W + si
+    plist = np.argsort(key, kind="stable").astype(np.intp)
+    pstart = np.searchsorted(key[plist], np.arange(W * W + 1)).astype(np.intp)
+    bad = mod.cross_grid_symbols(
+        c.T, np.asarray(windows, dtype=np.intp), fi, si, pstart, plist,
+        up.transpose(0, 2, 1), down.transpose(0, 2, 1), np.empty((T, W)), np.empty(W, np.intp),
+    )  # fmt: skip
+    if bad == -2:
+        raise ContractError(
+            "closes so large that their window sums overflow; SMA signals need closes "
+            "below about 1e300"
+        )
+    if bad >= 0:
+        raise _not_finite(c, bad, symbol_major=True)
     return up.view(bool), down.view(bool)
