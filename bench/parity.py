@@ -32,6 +32,15 @@ from tsys.sim.signals import sma_cross  # noqa: E402
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 
 
+def parity_costs(common):
+    """The shared workload's costs: 10 bps fees, 5 bps slippage, no capacity cap."""
+    return CostModel(
+        fees=FeeModel(bps=common.COMM * 1e4),
+        slippage=FixedSlippage(bps=common.SLIP * 1e4),
+        capacity=Capacity(max_participation=None),
+    )
+
+
 def run_tsys(o, h, lo, c, v, fast, slow, common):
     """Signals + simulation; returns (equity per symbol, trades per symbol, seconds split).
 
@@ -41,14 +50,10 @@ def run_tsys(o, h, lo, c, v, fast, slow, common):
     t0 = time.perf_counter()
     up, down = sma_cross(c, fast, slow)
     t1 = time.perf_counter()
-    costs = CostModel(
-        fees=FeeModel(bps=common.COMM * 1e4),
-        slippage=FixedSlippage(bps=common.SLIP * 1e4),
-        capacity=Capacity(max_participation=None),
-    )
     res = simulate(
         o, h, lo, c, v,
-        entries=up, exits=down, target_weights=common.FRAC, costs=costs, lot_size=1.0,
+        entries=up, exits=down, target_weights=common.FRAC, costs=parity_costs(common),
+        lot_size=1.0,
         cash=common.CASH0, cash_sharing=False, record_positions=False,
     )  # fmt: skip
     t2 = time.perf_counter()

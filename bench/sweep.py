@@ -1,0 +1,134 @@
+"""Sweep benchmark: 100 SMA pairs over one panel (the shared peer workload ``d``) in one grid run.
+
+Reads ``<repo>/../shared/bench`` at run time (never copies it). For each size (``checksweep``,
+``d``) it runs the C reference's sweep (``ref_c.run_sweep``, the 100 pairs one after the other)
+and tsys on the same generated data in this process: ``tsys.sim.signals.sma_cross_grid`` (the
+K x T x N masks of every pair, each window's mean computed once per symbol) then one
+``tsys.sim.simulate_grid`` call over the shared bars (read in place, never copied per pair). It
+requires the same trades and final equity for every (pair, symbol) (relative difference below
+1e-9; exit code 1 otherwise) and prints both times, their ratio, the traced peak of one tsys
+run and the process peak RSS. Exits 0 with a note when the folder is absent.
+
+    uv run --no-sync python bench/sweep.py [--sizes checksweep,d] [--reps 5]
+"""
+
+from __future__ import annotations
+
+import time
+
+T_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+from parity import SHARED, parity_costs  # noqa: E402
+
+from tsys.sim import simulate_grid  # noqa: E402
+from tsys.sim.signals import sma_cross_grid  # noqa: E402
+
+
+def run_tsys(o, h, lo, c, v, combos, common):
+    """Signals of every pair + one grid simulation; (equity K x N, trades K x N, seconds)."""
+    t0 = time.perf_counter()
+    up, down = sma_cross_grid(c, [f for f, _ in combos], [s for _, s in combos])
+    t1 = time.perf_counter()
+    g = simulate_grid(
+        o, h, lo, c, v,
+        entries=up, exits=down, target_weights=common.FRAC, costs=parity_costs(common),
+        lot_size=1.0, cash=common.CASH0, cash_sharing=False,
+    )  # fmt: skip
+    t2 = time.perf_counter()
+    fa = g.fill_arrays
+    buys = (fa["side"] > 0) & (fa["qty"] > 0)
+    N = c.shape[1]
+    trades = np.bincount(fa["set"][buys] * N + fa["sym"][buys], minlength=len(combos) * N)
+    return g.last_sub_equity, trades.reshape(len(combos), N), (t1 - t0, t2 - t1)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="checksweep,d")
+    ap.add_argument("--reps", type=int, default=5)
+    a = ap.parse_args()
+    if not (SHARED / "common.py").exists():
+        print(f"sweep: shared benchmark folder {SHARED} is absent; nothing to compare, skipping")
+        return 0
+    sys.path.insert(0, str(SHARED))
+    import common
+    import ref_c
+
+    t_import = time.perf_counter() - T_START
+    combos = common.SWEEP_COMBOS
+    ok = True
+    for size in a.sizes.split(","):
+        n_sym, n_bars, _ = common.SIZES[size]
+        data = common.generate(n_sym, n_bars)
+        ref_c.warmup(data)
+        # tsys takes T x N panels; the transposes of the shared N x T arrays are views
+        o, h, lo, c, v = (x.T for x in (data.open, data.high, data.low, data.close, data.volume))
+        run_tsys(o[:300, :2], h[:300, :2], lo[:300, :2], c[:300, :2], v[:300, :2], combos[:3],
+                 common)  # fmt: skip
+        c_times, ts_times, sig_times, sim_times = [], [], [], []
+        eq_c = tr_c = eq_t = tr_t = None
+        for _ in range(a.reps):  # interleaved, so a change of load hits both alike
+            t0 = time.perf_counter()
+            eq_c, tr_c = ref_c.run_sweep(data, combos)
+            c_times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(o, h, lo, c, v, combos, common)
+            ts_times.append(time.perf_counter() - t0)
+            sig_times.append(ts_sig)
+            sim_times.append(ts_sim)
+        tracemalloc.start()
+        run_tsys(o, h, lo, c, v, combos, common)
+        _, peak_traced = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rel = float(np.max(np.abs(eq_t - eq_c) / np.abs(eq_c)))
+        same_trades = bool(np.array_equal(tr_c, tr_t))
+        match = same_trades and rel < 1e-9
+        ok &= match
+        c_med, t_med = float(np.median(c_times)), float(np.median(ts_times))
+        print(
+            json.dumps(
+                {
+                    "size": size,
+                    "pairs": len(combos),
+                    "symbols": n_sym,
+                    "bars": n_bars,
+                    "trades_c": int(tr_c.sum()),
+                    "trades_tsys": int(tr_t.sum()),
+                    "trades_equal_per_pair_and_symbol": same_trades,
+                    "equity_c": float(eq_c.sum()),
+                    "equity_tsys": float(eq_t.sum()),
+                    "equity_max_rel_diff": rel,
+                    "match": match,
+                    "c_s": round(c_med, 5),
+                    "tsys_s": round(t_med, 5),
+                    "tsys_signals_s": round(float(np.median(sig_times)), 5),
+                    "tsys_simulate_s": round(float(np.median(sim_times)), 5),
+                    "ratio_tsys_over_c": round(t_med / c_med, 2),
+                    "ratio_simulate_only_over_c": round(float(np.median(sim_times)) / c_med, 2),
+                    "tsys_symbol_bars_per_s": round(len(combos) * n_sym * n_bars / t_med),
+                    "tsys_peak_traced_mb_one_run": round(peak_traced / 2**20, 1),
+                }
+            )
+        )
+    print(
+        json.dumps(
+            {
+                "imports_s": round(t_import, 3),
+                "process_s": round(time.perf_counter() - T_START, 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "all_match": ok,
+            }
+        )
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
