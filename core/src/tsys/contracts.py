@@ -21,8 +21,24 @@ SCHEMA_VERSION = 1
 
 # --------------------------------------------------------------------------------------- enums
 class AssetClass(enum.StrEnum):
+    """What a symbol is; it decides the trading unit and the calendar (one home for both)."""
+
     EQUITY = "equity"
     CRYPTO = "crypto"
+
+    @property
+    def lot_size(self) -> float:
+        """Smallest tradable quantity: whole shares for equities, 1e-8 (a satoshi) for crypto."""
+        return _LOT_SIZE[self]
+
+    @property
+    def periods_per_year(self) -> int:
+        """Bars in a year: 252 sessions for equities, 365 days for crypto (it trades daily)."""
+        return _PERIODS_PER_YEAR[self]
+
+
+_LOT_SIZE = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
+_PERIODS_PER_YEAR = {AssetClass.EQUITY: 252, AssetClass.CRYPTO: 365}
 
 
 class Side(enum.StrEnum):

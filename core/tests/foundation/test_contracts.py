@@ -361,3 +361,11 @@ def test_position_record_from_row():
 
     rec = c.PositionRecord.from_row(Row)
     assert rec.quantity == 3.0 and rec.is_open and rec.source is c.PositionSource.MANUAL
+
+
+def test_asset_class_owns_lot_size_and_periods_per_year():
+    from tsys.contracts import AssetClass
+
+    assert AssetClass.EQUITY.lot_size == 1.0 and AssetClass.CRYPTO.lot_size == 1e-8
+    assert AssetClass("equity").periods_per_year == 252
+    assert AssetClass("crypto").periods_per_year == 365

@@ -134,10 +134,6 @@ class BucketBacktest:
         )
 
 
-def _periods_per_year(asset_class: AssetClass) -> int:
-    return 365 if asset_class is AssetClass.CRYPTO else 252
-
-
 def performance(
     res: SimResult, volume: np.ndarray, *, periods_per_year: int, max_participation: float | None
 ) -> dict[str, float]:
@@ -162,7 +158,7 @@ def performance(
 def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs, cash: float):
     from tsys.sim import simulate
 
-    lot = [1.0 if a is AssetClass.EQUITY else 1e-8 for a in bars.asset_classes]
+    lot = [a.lot_size for a in bars.asset_classes]
     return simulate(
         bars.open[rows],
         bars.high[rows],
@@ -250,7 +246,7 @@ def backtest_bucket(
     tw, stop = order_panels(plan, rows)
     say("simulating")
     res = _sim(bars, rows, tw, stop, costs, cash)
-    ppy = _periods_per_year(bucket.asset_class)
+    ppy = AssetClass(bucket.asset_class).periods_per_year
     window = idx[rows]
     cap = costs.capacity.max_participation
     volume = bars.base_volume()[rows]  # participation: filled units / the bar's units

@@ -29,7 +29,6 @@ from tsys.brokers import AccountState, Broker, BrokerContext
 from tsys.brokers.common import event_for, tradable, utcnow
 from tsys.contracts import (
     Action,
-    AssetClass,
     EntryMethod,
     Fill,
     Order,
@@ -41,9 +40,6 @@ from tsys.contracts import (
     TradePlan,
 )
 from tsys.errors import ConfigError
-
-#: Lot sizes: whole shares for equities, 1e-8 (a satoshi) for crypto.
-LOTS = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
 
 
 def cost_model_from_options(options: dict[str, Any]) -> Any:
@@ -156,7 +152,7 @@ class LocalPaperBroker(Broker):
     def _accept(self, plan: TradePlan, decision_date: dt.date | None, book: dict) -> Order:
         sig = plan.allocation.signal
         when = decision_date or sig.timestamp.astimezone(dt.UTC).date()
-        lot = LOTS[sig.asset_class]
+        lot = sig.asset_class.lot_size
         qty = math.floor(plan.allocation.quantity / lot + 1e-9) * lot
         side = Side.BUY if plan.action is Action.BUY else Side.SELL
         # The paper clock is the decision time (the close the plan was made at), so the
@@ -312,7 +308,7 @@ class LocalPaperBroker(Broker):
             index.insert(0, index[0] - dt.timedelta(days=1))
             di += 1
         T, N = panels["close"].shape
-        lots = [LOTS[bars.asset_class_of(s)] for s in syms]
+        lots = [bars.asset_class_of(s).lot_size for s in syms]
         tq = np.full((T, N), np.nan)
         lim = np.full((T, N), np.nan)
         cash = self.ledger.cash(self.name)

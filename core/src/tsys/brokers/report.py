@@ -29,7 +29,6 @@ from tsys.serialization import json_ready
 
 #: Calendar days of bars loaded before a decision: the simulator's volatility window needs them.
 HISTORY_DAYS = 40
-_LOTS = {AssetClass.EQUITY: 1.0, AssetClass.CRYPTO: 1e-8}
 _TOL = 1e-9
 
 
@@ -133,7 +132,7 @@ def model_fill(
         target_qty=tq,
         limit_price=lim,
         costs=costs,
-        lot_size=[_LOTS[sub.asset_class_of(symbol)]],
+        lot_size=[sub.asset_class_of(symbol).lot_size],
         cash=cash,
     )
     f = res.fill_arrays
@@ -343,7 +342,7 @@ def planned_targets(
             tgt = have + o.quantity
         else:
             tgt = have - o.quantity
-            if tgt < _LOTS[o.asset_class] * 0.5:
+            if tgt < o.asset_class.lot_size * 0.5:
                 tgt = 0.0
         planned[o.symbol] = tgt
         limit = o.limit_price if o.side is Side.BUY else None
@@ -385,7 +384,7 @@ def replay(
         target_qty=tq,
         limit_price=lim,
         costs=[costs_for(a) for a in acs],
-        lot_size=[_LOTS[a] for a in acs],
+        lot_size=[a.lot_size for a in acs],
         cash=cash,
         index=bars.index,
         symbols=syms,
@@ -469,8 +468,11 @@ def paper_report(
         r["timestamp"] = r["timestamp"].isoformat()
 
     # Equity curve and metrics, in the backtest's format.
-    crypto_only = bool(orders) and all(o.asset_class is AssetClass.CRYPTO for o in orders)
-    ppy = 365 if crypto_only else 252
+    # 365 only when every order is crypto (trades every day); any equity makes it 252
+    ppy = min(
+        (o.asset_class.periods_per_year for o in orders),
+        default=AssetClass.EQUITY.periods_per_year,
+    )
     last_prices = {s: px for s, (q, px) in (marks[-1].positions if marks else {}).items()}
     book = getattr(log, "book", None)
     if book is not None:

@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from tsys.contracts import AssetClass
 from tsys.data.memo import CachedHub, first_n
 from tsys.errors import DataError
 from tsys.optimize.evaluate import FoldResult
@@ -86,7 +87,7 @@ class BucketEvaluator:
         always = [self.bucket.benchmark] if self.bucket.benchmark else []
         self.hub = CachedHub(hub, keep, always)
         self.costs = default_costs(self.bucket.asset_class)
-        self.periods_per_year = 365 if str(self.bucket.asset_class) == "crypto" else 252
+        self.periods_per_year = AssetClass(self.bucket.asset_class).periods_per_year
         s = None if start is None else dt.date.fromisoformat(start)
         e = None if end is None else dt.date.fromisoformat(end)
         self.period = sessions(self.hub, self.bucket, s, e)

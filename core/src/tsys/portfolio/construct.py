@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from tsys.data import Bars
 
 #: Smallest crypto quantity step (fractional lots).
-CRYPTO_LOT = 1e-8
 #: Days of returns used to measure pairwise correlation.
 CORRELATION_WINDOW = 60
 #: Fewest overlapping returns for a correlation to count.
@@ -317,7 +316,7 @@ def select_and_size(
             d,
         )
         if round_lots:
-            lot = 1.0 if c.asset_class is AssetClass.EQUITY else CRYPTO_LOT
+            lot = AssetClass(c.asset_class).lot_size
             qty = math.floor(d / c.price / lot + 1e-9) * lot
             if c.asset_class is AssetClass.EQUITY:
                 qty = float(int(qty))
@@ -435,7 +434,9 @@ def _base_dollars(
             out.append((slot_dollars, 0.0, []))
         elif sizing == "inverse_vol":
             annual = (
-                c.volatility * math.sqrt(_periods(c.asset_class)) if _finite(c.volatility) else None
+                c.volatility * math.sqrt(AssetClass(c.asset_class).periods_per_year)
+                if _finite(c.volatility)
+                else None
             )
             if annual is not None and annual > 0:
                 scale = min(1.0, target_volatility / annual)
@@ -482,10 +483,6 @@ def _base_dollars(
                     )
                 )
     return out
-
-
-def _periods(asset_class: AssetClass) -> int:
-    return 365 if asset_class is AssetClass.CRYPTO else 252
 
 
 # ------------------------------------------------------------------------------ over history

@@ -268,7 +268,7 @@ class CryptoBucket(Bucket):
             tags.append("above trend average" if c > tr else "below trend average")
         vol = x["vol"][t, j]
         if math.isfinite(vol):
-            tags.append(f"volatility {vol * math.sqrt(365):.0%}/yr")
+            tags.append(f"volatility {vol * math.sqrt(AssetClass.CRYPTO.periods_per_year):.0%}/yr")
         mom = x["momentum"][t, j]
         if math.isfinite(mom):
             tags.append(f"momentum {mom:+.0%}")

@@ -254,7 +254,7 @@ class Sp500Bucket(Bucket):
                 else np.ones((0, 1))
             )
         avg = ind.sma(spy, params.regime_window)[:, 0]
-        vol = ind.volatility(spy, 20)[:, 0] * math.sqrt(252)
+        vol = ind.volatility(spy, 20)[:, 0] * math.sqrt(AssetClass.EQUITY.periods_per_year)
         s = spy[:, 0]
         with np.errstate(invalid="ignore"):
             above = s > avg
