@@ -111,6 +111,7 @@ class ScheduleConfig:
 @attrs.define
 class ValidationGates:
     min_deflated_sharpe: float = 0.5
+    #: Deepest drawdown allowed, a positive magnitude (0.35: no worse than -35%).
     max_drawdown: float = 0.35
     min_trades: int = 30
     #: Largest p-value of the real Sharpe against random entries (None: no gate).

@@ -124,7 +124,8 @@ def test_multi_objective_reports_the_pareto_front(run_optimize, data_dir):
     doc = json.loads((data_dir / "params" / "toy.json").read_text())
     study = _study(data_dir, "mo")
     pts = [(t.values[0], t.values[1]) for t in study.trials if t.state.name == "COMPLETE"]
-    front = {(p["cagr"], p["max_drawdown"]) for p in doc["pareto_front"]}
+    # the study minimises the drawdown's magnitude; the document reports it as a drawdown (< 0)
+    front = {(p["cagr"], -p["max_drawdown"]) for p in doc["pareto_front"]}
     expected = {a for a in pts if not any(b[0] >= a[0] and b[1] <= a[1] and b != a for b in pts)}
     assert front == expected
     chosen = [p for p in doc["pareto_front"] if p["number"] == doc["best_trial"]]
@@ -150,7 +151,7 @@ def test_summary_and_constraint_values_by_hand():
     s = summarise([f1, f2], 252)
     assert s.n_trades == 7 and s.n_bars == 4
     assert s.turnover == pytest.approx(3.0)
-    assert s.max_drawdown == pytest.approx(0.02)
+    assert s.max_drawdown == pytest.approx(-0.02)  # drawdowns are negative fractions
     c = Constraints(max_drawdown=0.01, min_trades=10, max_turnover=5.0).values(s)
     assert c == pytest.approx({"max_drawdown": 0.01, "min_trades": 3.0, "max_turnover": -2.0})
 

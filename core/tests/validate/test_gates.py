@@ -12,7 +12,7 @@ from tsys.validate import gates
 
 PASSING = {
     "deflated_sharpe": 0.8,
-    "max_drawdown": 0.2,
+    "max_drawdown": -0.2,
     "n_trades": 120,
     "random_entry_p": 0.02,
     "sharpe_costs_x2": 0.6,
@@ -32,7 +32,8 @@ def test_each_gate_compares_with_its_threshold(tmp_path):
     }  # fmt: skip
     for key, bad, name in [
         ("deflated_sharpe", 0.49, "deflated Sharpe"),
-        ("max_drawdown", 0.36, "max drawdown"),
+        ("max_drawdown", -0.36, "max drawdown"),
+        ("max_drawdown", 0.36, "max drawdown"),  # a report saved before schema 2 (magnitude)
         ("n_trades", 29, "trades"),
         ("random_entry_p", 0.2, "random-entry p-value"),
         ("sharpe_costs_x2", -0.1, "Sharpe at 2x costs"),
@@ -44,7 +45,7 @@ def test_each_gate_compares_with_its_threshold(tmp_path):
         }
         assert out[name] is False and sum(not v for v in out.values()) == 1, (key, bad)
     # thresholds are inclusive
-    edge = {**PASSING, "deflated_sharpe": 0.5, "max_drawdown": 0.35, "n_trades": 30}
+    edge = {**PASSING, "deflated_sharpe": 0.5, "max_drawdown": -0.35, "n_trades": 30}
     assert all(g.passed for g in gates.evaluate_gates(edge, cfg.validation))
     # optional gates can be switched off
     off = _cfg(tmp_path, max_random_entry_p=None, min_sharpe_double_costs=None)

@@ -137,8 +137,8 @@ class BucketBacktest:
 def performance(
     res: SimResult, volume: np.ndarray, *, periods_per_year: int, max_participation: float | None
 ) -> dict[str, float]:
-    """The project's metrics (:func:`tsys.backtest.metrics.compute`) of one simulation."""
-    from tsys.backtest import metrics
+    """The project's metrics (:func:`tsys.metrics.compute`) of one simulation."""
+    from tsys import metrics
 
     got = metrics.compute(
         res.equity,

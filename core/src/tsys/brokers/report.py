@@ -9,7 +9,7 @@ Three comparisons, all from the store's record of a broker and the bars of the d
   agree unless cash or a changed cost model made the broker's fill differ; for Alpaca the real
   fill is the broker's and the model uses the backtests' default costs.
 - **Equity.** The daily marks (:meth:`tsys.store.paper.StoreOrderLog.marks`) as an equity curve,
-  with :func:`tsys.backtest.metrics.compute` metrics and the round-trip trades of the real fills,
+  with :func:`tsys.metrics.compute` metrics and the round-trip trades of the real fills,
   in the same shape as ``tsys backtest --json``.
 - **Drift.** A backtest of the same plans: every stored order's target quantity (the position
   the plans intended after it) replayed through one simulation from the same starting cash over
@@ -413,7 +413,7 @@ def paper_report(
     import numpy as np
     import pandas as pd
 
-    from tsys.backtest import metrics
+    from tsys import metrics
 
     log = broker.log
     name = broker.name
@@ -566,7 +566,8 @@ def render_html(p: dict[str, Any]) -> str:
     """A self-contained HTML page of :func:`paper_report`'s payload (inline CSS and SVG)."""
     from markupsafe import escape
 
-    from tsys.report.backtest import METRICS, drawdown, fmt, line_chart
+    from tsys.metrics import drawdown_curve
+    from tsys.report.backtest import METRICS, fmt, line_chart
 
     def num(x: Any, spec: str = ",.2f") -> str:
         return "n/a" if x is None else format(x, spec)
@@ -607,7 +608,7 @@ def render_html(p: dict[str, Any]) -> str:
             "<h2>Drawdown</h2>"
             + line_chart(
                 p["dates"],
-                [("paper", drawdown(p["equity_curve"]), "#2563eb")],
+                [("paper", drawdown_curve(p["equity_curve"]), "#2563eb")],
                 percent=True,
                 fill_to_zero=True,
                 title="drawdown",

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import attrs
 import numpy as np
 
-from tsys.validate import stats
+from tsys import metrics
 
 OBJECTIVES = ("sharpe", "cagr", "calmar")
 
@@ -59,7 +59,8 @@ class Evaluator(Protocol):
 
 @attrs.frozen
 class Summary:
-    """The figures of a set of folds, joined end to end."""
+    """The figures of a set of folds, joined end to end (:mod:`tsys.metrics`: ``max_drawdown``
+    is a negative fraction)."""
 
     sharpe: float
     cagr: float
@@ -83,10 +84,10 @@ def summarise(folds: Sequence[FoldResult], periods_per_year: float) -> Summary:
     lengths = np.array([len(f.returns) for f in folds], dtype=np.float64)
     turnover = float(np.average([f.turnover for f in folds], weights=np.maximum(lengths, 1)))
     return Summary(
-        sharpe=stats.sharpe(r, periods_per_year),
-        cagr=stats.cagr(r, periods_per_year),
-        calmar=stats.calmar(r, periods_per_year),
-        max_drawdown=stats.max_drawdown(r),
+        sharpe=metrics.sharpe(r, periods_per_year),
+        cagr=metrics.cagr(r, periods_per_year),
+        calmar=metrics.calmar(r, periods_per_year),
+        max_drawdown=metrics.max_drawdown(r),
         n_trades=int(sum(f.n_trades for f in folds)),
         turnover=turnover,
         n_bars=len(r),
@@ -95,7 +96,8 @@ def summarise(folds: Sequence[FoldResult], periods_per_year: float) -> Summary:
 
 @attrs.frozen
 class Constraints:
-    """Feasibility limits; ``None`` switches a limit off."""
+    """Feasibility limits; ``None`` switches a limit off. ``max_drawdown`` is the deepest
+    drawdown allowed, a positive magnitude (0.35: no worse than -35%)."""
 
     max_drawdown: float | None = None
     min_trades: int | None = None
@@ -105,7 +107,7 @@ class Constraints:
         """Optuna constraint values by name: <= 0 means satisfied (one per active limit)."""
         out = {}
         if self.max_drawdown is not None:
-            out["max_drawdown"] = s.max_drawdown - self.max_drawdown
+            out["max_drawdown"] = -s.max_drawdown - self.max_drawdown
         if self.min_trades is not None:
             out["min_trades"] = float(self.min_trades - s.n_trades)
         if self.max_turnover is not None:

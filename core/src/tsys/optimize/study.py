@@ -117,7 +117,7 @@ def make_objective(spec: StudySpec, ev: Evaluator) -> Callable[[Any], Any]:
         s = summarise(folds, ppy)
         _record(trial, spec, s, len(folds))
         if spec.multi_objective:
-            return s.cagr, s.max_drawdown
+            return s.cagr, -s.max_drawdown  # drawdown magnitude, minimised
         value = s.objective(spec.objective)
         return value if math.isfinite(value) else -1e9
 
@@ -336,7 +336,7 @@ def collect(spec: StudySpec, study: Any) -> Outcome:
             {
                 "number": t.number,
                 "cagr": t.values[0],
-                "max_drawdown": t.values[1],
+                "max_drawdown": -t.values[1],
                 "sharpe": t.user_attrs.get("sharpe"),
                 "params": dict(t.params),
             }
@@ -372,7 +372,7 @@ def collect(spec: StudySpec, study: Any) -> Outcome:
 
 
 def _pareto(trials: list[Any]) -> list[Any]:
-    """Non-dominated trials for (maximise CAGR, minimise drawdown)."""
+    """Non-dominated trials for (maximise CAGR, minimise the drawdown's magnitude)."""
     out = []
     for t in trials:
         dominated = any(

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tsys.metrics import drawdown_curve
+
 #: Metrics shown in the table, in order: key, label, kind.
 METRICS: tuple[tuple[str, str, str], ...] = (
     ("cagr", "CAGR", "pct"),
@@ -143,18 +145,6 @@ def line_chart(
     return "\n".join(out)
 
 
-def drawdown(values: Sequence[float | None]) -> list[float | None]:
-    peak = -math.inf
-    out: list[float | None] = []
-    for v in values:
-        if v is None or not math.isfinite(v):
-            out.append(None)
-            continue
-        peak = max(peak, v)
-        out.append(v / peak - 1.0 if peak > 0 else None)
-    return out
-
-
 def monthly_returns(dates: Sequence[str], equity: Sequence[float]) -> dict[int, dict[int, float]]:
     """Return by year and month from month-end equity (the first month from the first bar)."""
     ends: dict[tuple[int, int], float] = {}
@@ -255,7 +245,7 @@ def render(payload: dict[str, Any]) -> str:
         "drawdown": Markup(
             line_chart(
                 dates,
-                [(n, drawdown(v), c) for n, v, c in series],
+                [(n, drawdown_curve(v), c) for n, v, c in series],
                 percent=True,
                 fill_to_zero=True,
                 title="drawdown",

@@ -51,15 +51,20 @@ def _gate(name: str, value: float | None, threshold: float, rule: str) -> GateRe
     return GateResult(name, value, float(threshold), rule, bool(ok))
 
 
+def _magnitude(value: float | None) -> float | None:
+    return None if value is None else abs(float(value))
+
+
 def evaluate_gates(figures: dict[str, Any], gates: Any) -> list[GateResult]:
     """Apply the ``[validation]`` thresholds to a report's figures.
 
-    ``figures`` holds ``deflated_sharpe``, ``max_drawdown`` (positive fraction), ``n_trades``,
+    ``figures`` holds ``deflated_sharpe``, ``max_drawdown`` (a negative fraction; reports saved
+    before schema 2 held its magnitude: the gate compares the magnitude either way), ``n_trades``,
     ``random_entry_p`` and ``sharpe_costs_x2``; a missing or non-finite figure fails its gate.
     """
     out = [
         _gate("deflated Sharpe", figures.get("deflated_sharpe"), gates.min_deflated_sharpe, ">="),
-        _gate("max drawdown", figures.get("max_drawdown"), gates.max_drawdown, "<="),
+        _gate("max drawdown", _magnitude(figures.get("max_drawdown")), gates.max_drawdown, "<="),
         _gate("trades", figures.get("n_trades"), gates.min_trades, ">="),
     ]
     p_max = getattr(gates, "max_random_entry_p", None)

@@ -1,6 +1,5 @@
 """Statistics of the validation suite, in plain numpy.
 
-* performance figures of a return series: Sharpe, CAGR, maximum drawdown, Calmar;
 * the stationary block bootstrap of Politis & Romano (1994) and percentile confidence intervals;
 * the probabilistic Sharpe ratio (Bailey & López de Prado 2012) and the deflated Sharpe ratio
   (Bailey & López de Prado 2014), which deflates for the number of strategies tried;
@@ -8,7 +7,8 @@
 * a test against random entries with the same holding periods and position sizes.
 
 Sharpe ratios are computed per period (e.g. per day) inside the PSR/DSR formulas, as the papers
-do, and annualised (x sqrt(periods per year)) everywhere they are shown.
+do, and annualised (x sqrt(periods per year)) everywhere they are shown. The performance figures
+themselves (Sharpe, CAGR, drawdowns: negative fractions) come from :mod:`tsys.metrics`.
 """
 
 from __future__ import annotations
@@ -20,73 +20,10 @@ from statistics import NormalDist
 import attrs
 import numpy as np
 
+from tsys.metrics import checked_returns, equity_drawdowns, sharpe
+
 _N = NormalDist()
 EULER_GAMMA = 0.5772156649015329
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def _clean(returns: np.ndarray) -> np.ndarray:
-    r = np.asarray(returns, dtype=np.float64)
-    if r.ndim != 1:
-        raise ValueError(f"returns must be one-dimensional, got shape {r.shape}")
-    if not np.all(np.isfinite(r)):
-        raise ValueError("returns contain NaN or infinite values")
-    return r
-
-
-def sharpe(returns: np.ndarray, periods: float = 252.0) -> float:
-    """Annualised Sharpe ratio (zero risk-free rate); 0 when the series has no variance."""
-    r = _clean(returns)
-    if len(r) < 2:
-        return 0.0
-    sd = r.std(ddof=1)
-    if not sd > 0:
-        return 0.0
-    return float(r.mean() / sd * math.sqrt(periods))
-
-
-def cagr(returns: np.ndarray, periods: float = 252.0) -> float:
-    """Compound annual growth rate of a series of simple returns (-1 when it is wiped out)."""
-    r = _clean(returns)
-    if len(r) == 0:
-        return 0.0
-    growth = float(np.prod(1.0 + r))
-    if growth <= 0:
-        return -1.0
-    return growth ** (periods / len(r)) - 1.0
-
-
-def drawdowns(returns: np.ndarray) -> np.ndarray:
-    """Drawdown after each period as a positive fraction of the running peak (start = 1)."""
-    r = _clean(returns)
-    equity = np.concatenate([[1.0], np.cumprod(1.0 + r)])
-    peak = np.maximum.accumulate(equity)
-    return (1.0 - equity / peak)[1:]
-
-
-def max_drawdown(returns: np.ndarray) -> float:
-    """Largest peak-to-trough loss, a positive fraction (0.25 = -25%)."""
-    dd = drawdowns(returns)
-    return float(dd.max()) if len(dd) else 0.0
-
-
-def calmar(returns: np.ndarray, periods: float = 252.0) -> float:
-    """CAGR over maximum drawdown (CAGR itself when there was no drawdown)."""
-    mdd = max_drawdown(returns)
-    g = cagr(returns, periods)
-    return g / mdd if mdd > 0 else g
-
-
-def moments(returns: np.ndarray) -> tuple[float, float]:
-    """Skewness and (non-excess) kurtosis, population estimators as in Bailey & López de Prado."""
-    r = _clean(returns)
-    d = r - r.mean()
-    m2 = float(np.mean(d**2))
-    if m2 <= 0:
-        return 0.0, 3.0
-    return float(np.mean(d**3) / m2**1.5), float(np.mean(d**4) / m2**2)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -146,7 +83,7 @@ def bootstrap_ci(
     seed: int = 0,
 ) -> Interval:
     """Percentile confidence interval of ``statistic`` under the stationary block bootstrap."""
-    r = _clean(returns)
+    r = checked_returns(returns)
     rng = np.random.default_rng(seed)
     b = default_block_length(len(r)) if mean_block is None else mean_block
     values = np.empty(n_samples)
@@ -220,16 +157,19 @@ def deflated_sharpe(
 
 
 def path_max_drawdown(trade_returns: np.ndarray) -> np.ndarray:
-    """Max drawdown of the equity compounded through trades, row by row of a 2-D array."""
+    """Max drawdown (<= 0) of the equity compounded through trades, row by row of a 2-D array."""
     tr = np.atleast_2d(np.asarray(trade_returns, dtype=np.float64))
     equity = np.concatenate([np.ones((tr.shape[0], 1)), np.cumprod(1.0 + tr, axis=1)], axis=1)
-    peak = np.maximum.accumulate(equity, axis=1)
-    return (1.0 - equity / peak).max(axis=1)
+    return equity_drawdowns(equity, axis=1).min(axis=1)
 
 
 @attrs.frozen
 class DrawdownDistribution:
-    """Max drawdowns over reshuffled trade orders."""
+    """Max drawdowns (negative fractions) over reshuffled trade orders.
+
+    ``p05``/``p50``/``p95`` are percentiles of the loss: ``p95`` is the deep tail (95% of the
+    orders draw down less), so ``p05 >= p50 >= p95 >= worst``.
+    """
 
     observed: float
     mean: float
@@ -239,7 +179,8 @@ class DrawdownDistribution:
     worst: float
     n_paths: int
     n_trades: int
-    #: Share of paths whose drawdown exceeds the gate's maximum (None without a gate).
+    #: Share of paths whose drawdown is deeper than the gate's limit (a positive magnitude;
+    #: None without a gate).
     p_exceeds: float | None = None
 
 
@@ -265,17 +206,17 @@ def trade_order_monte_carlo(
         return DrawdownDistribution(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, None)
     rng = np.random.default_rng(seed)
     perms = np.argsort(rng.random((n_paths, len(tr))), axis=1)
-    dd = path_max_drawdown(tr[perms])
+    loss = -path_max_drawdown(tr[perms])  # magnitudes, so the percentiles read as losses
     return DrawdownDistribution(
         observed=float(path_max_drawdown(tr)[0]),
-        mean=float(dd.mean()),
-        p05=float(np.quantile(dd, 0.05)),
-        p50=float(np.quantile(dd, 0.5)),
-        p95=float(np.quantile(dd, 0.95)),
-        worst=float(dd.max()),
+        mean=-float(loss.mean()),
+        p05=-float(np.quantile(loss, 0.05)),
+        p50=-float(np.quantile(loss, 0.5)),
+        p95=-float(np.quantile(loss, 0.95)),
+        worst=-float(loss.max()),
         n_paths=n_paths,
         n_trades=len(tr),
-        p_exceeds=None if threshold is None else float(np.mean(dd > threshold)),
+        p_exceeds=None if threshold is None else float(np.mean(loss > threshold)),
     )
 
 

@@ -17,12 +17,14 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from tsys import metrics
 from tsys.serialization import json_ready
 from tsys.validate import stats
 from tsys.validate.gates import GateResult, evaluate_gates, params_digest
 from tsys.validate.stress import DelayedBucket, one_way_cost, random_half, scaled_costs
 
-SCHEMA_VERSION = 1
+#: 2: drawdowns are negative fractions (tsys.metrics), were positive in 1.
+SCHEMA_VERSION = 2
 
 #: Crash windows checked when the period covers them (start, end, label).
 CRASH_WINDOWS = (
@@ -107,9 +109,9 @@ def _stress_row(name: str, bt: Any, ppy: int, note: str = "") -> StressResult:
     r = _returns(bt.equity)
     return StressResult(
         name=name,
-        sharpe=stats.sharpe(r, ppy),
-        cagr=stats.cagr(r, ppy),
-        max_drawdown=stats.max_drawdown(r),
+        sharpe=metrics.sharpe(r, ppy),
+        cagr=metrics.cagr(r, ppy),
+        max_drawdown=metrics.max_drawdown(r),
         n_trades=len(bt.trades),
         note=note,
     )
@@ -177,8 +179,8 @@ def run_validation(
     base = ev.backtest(params, start, end, split=label)
     r = _returns(base.equity)
     n = len(r)
-    sr = stats.sharpe(r, ppy)
-    skew, kurt = stats.moments(r)
+    sr = metrics.sharpe(r, ppy)
+    skew, kurt = metrics.moments(r)
     n_trials = int(doc.get("n_trials_total") or doc.get("n_trials") or 1)
     var_ann = doc.get("trials_sharpe_variance")
     var = float(var_ann) / ppy if var_ann is not None else 0.0
@@ -188,9 +190,11 @@ def run_validation(
 
     say("bootstrap")
     sharpe_ci = stats.bootstrap_ci(
-        r, lambda x: stats.sharpe(x, ppy), n_samples=n_bootstrap, seed=seed
+        r, lambda x: metrics.sharpe(x, ppy), n_samples=n_bootstrap, seed=seed
     )
-    cagr_ci = stats.bootstrap_ci(r, lambda x: stats.cagr(x, ppy), n_samples=n_bootstrap, seed=seed)
+    cagr_ci = stats.bootstrap_ci(
+        r, lambda x: metrics.cagr(x, ppy), n_samples=n_bootstrap, seed=seed
+    )
 
     say("trade-order Monte Carlo")
     trades = base.trades
@@ -263,8 +267,8 @@ def run_validation(
     crashes = _crashes(base, ppy)
     figures = {
         "sharpe": sr,
-        "cagr": stats.cagr(r, ppy),
-        "max_drawdown": stats.max_drawdown(r),
+        "cagr": metrics.cagr(r, ppy),
+        "max_drawdown": metrics.max_drawdown(r),
         "n_trades": len(trades),
         "n_bars": n,
         "skew": skew,
@@ -344,14 +348,14 @@ def _crashes(base: Any, ppy: int) -> list[CrashResult]:
         if base.benchmark_equity is not None:
             be = np.asarray(base.benchmark_equity[a : b + 1], dtype=np.float64)
             br = _returns(be)
-            bench_ret, bench_dd = float(be[-1] / be[0] - 1.0), stats.max_drawdown(br)
+            bench_ret, bench_dd = float(be[-1] / be[0] - 1.0), metrics.max_drawdown(br)
         out.append(
             CrashResult(
                 window=label,
                 start=idx[rows[0]].date().isoformat(),
                 end=idx[rows[-1]].date().isoformat(),
                 strategy_return=float(eq[-1] / eq[0] - 1.0),
-                strategy_max_drawdown=stats.max_drawdown(r),
+                strategy_max_drawdown=metrics.max_drawdown(r),
                 benchmark_return=bench_ret,
                 benchmark_max_drawdown=bench_dd,
             )
