@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -111,5 +112,11 @@ def test_paper_report(account, tmp_path):
     assert d["max_abs_drift"] == pytest.approx(0.0, abs=1e-6)
     html = (tmp_path / "r.html").read_text()
     assert "AAA" in html and "<svg" in html and "Drift" in html
+    # the page is the jinja template's: each metric cell shows its value as the other reports do
+    from tsys.format import figure
+
+    cell = re.search(r'data-metric="total_return".*?data-value="([^"]*)">([^<]*)<', html)
+    assert float(cell.group(1)) == pytest.approx(rep["metrics"]["total_return"])
+    assert cell.group(2) == figure(rep["metrics"]["total_return"], "pct")
     text = run("report")
     assert "2 as modelled" in text and "DIFFERS" not in text

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
-from tsys.report.backtest import METRICS, fmt
+from tsys.format import figure as fmt
+from tsys.report.backtest import METRICS
 
 ARGS = ["backtest", "crypto", "--source", "demo", "--start", "2022-01-01", "--end", "2023-06-30"]
 

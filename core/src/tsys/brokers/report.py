@@ -564,92 +564,22 @@ def paper_report(
 # ----------------------------------------------------------------------------- HTML
 def render_html(p: dict[str, Any]) -> str:
     """A self-contained HTML page of :func:`paper_report`'s payload (inline CSS and SVG)."""
-    from markupsafe import escape
-
     from tsys.metrics import drawdown_curve
-    from tsys.report.backtest import METRICS, fmt, line_chart
+    from tsys.report.backtest import METRICS
+    from tsys.report.html import render
 
-    def num(x: Any, spec: str = ",.2f") -> str:
-        return "n/a" if x is None else format(x, spec)
-
-    title = f"tsys paper report: {p['broker']}"
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>body{{font-family:sans-serif;max-width:960px;"
-        "margin:24px auto;padding:0 12px}}table{border-collapse:collapse;width:100%;"
-        "font-size:13px}th,td{padding:3px 6px;border-bottom:1px solid #eee;text-align:right}"
-        "th:first-child,td:first-child{text-align:left}.bad{color:#b91c1c}"
-        ".warn{background:#fef3c7;padding:8px}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
-        f"<p>{escape(p['start'] or '-')} to {escape(p['end'] or '-')} &middot; starting cash "
-        f"{num(p['starting_cash'])} &middot; cash <b id='cash'>{num(p['cash'])}</b> &middot; "
-        f"equity <b id='equity'>{num(p['equity'])}</b></p>",
-    ]
-    if p.get("synthetic"):
-        parts.append("<p class='warn'>SYNTHETIC DATA: the demo market, not real prices.</p>")
-    for w in p.get("warnings", []):
-        parts.append(f"<p class='warn'>{escape(w)}</p>")
-    parts.append("<h2>Metrics</h2><table id='metrics'><tr><th>Metric</th><th>paper</th></tr>")
-    m = p["metrics"]
-    for key, label, kind in METRICS:
-        if key in m:
-            parts.append(
-                f"<tr data-metric='{key}'><td>{label}</td>"
-                f"<td data-value='{m[key] if m[key] is not None else ''}'>{fmt(m[key], kind)}</td></tr>"
-            )
-    parts.append("</table>")
     drift = p.get("drift")
-    if p["dates"]:
-        series = [("paper", p["equity_curve"], "#2563eb")]
-        if drift is not None:
-            series.append(("backtest of the same plans", drift["backtest_equity"], "#9ca3af"))
-        parts.append("<h2>Equity</h2>" + line_chart(p["dates"], series, title="equity"))
-        parts.append(
-            "<h2>Drawdown</h2>"
-            + line_chart(
-                p["dates"],
-                [("paper", drawdown_curve(p["equity_curve"]), "#2563eb")],
-                percent=True,
-                fill_to_zero=True,
-                title="drawdown",
-            )
-        )
+    series = [("paper", p["equity_curve"], "#2563eb")]
     if drift is not None:
-        parts.append(
-            "<h2>Drift against a backtest of the same plans</h2><p id='drift'>"
-            f"max {num(drift['max_abs_drift'])} ({num(drift['max_abs_drift_pct'] * 100, '.4f')}%)"
-            f" on {escape(drift['max_drift_date'])}; final {num(drift['final_drift'])} "
-            f"({num(drift['final_drift_pct'] * 100, '.4f')}%)</p>"
-        )
-    parts.append(
-        "<h2>Fills: realised vs modelled</h2><table id='fills'><tr><th>order</th><th>date</th>"
-        "<th>side</th><th>qty</th><th>price</th><th>modelled</th><th>fee</th><th>modelled fee"
-        "</th><th>slippage $</th><th>modelled $</th><th>bps</th><th>modelled bps</th><th>note"
-        "</th></tr>"
+        series.append(("backtest of the same plans", drift["backtest_equity"], "#9ca3af"))
+    drawdowns = [("paper", drawdown_curve(p["equity_curve"]), "#2563eb")]
+    return render(
+        "paper.html.j2",
+        p=p,
+        drift=drift,
+        synthetic=bool(p.get("synthetic")),
+        warnings=p.get("warnings", []),
+        metrics=METRICS,
+        equity_series=series,
+        drawdown_series=drawdowns,
     )
-    for r in p["fills"]:
-        cls = "" if r["match"] else " class='bad'"
-        parts.append(
-            f"<tr{cls}><td>{escape(r['client_order_id'])}</td><td>{escape(r['date'])}</td>"
-            f"<td>{escape(r['side'])}</td><td>{r['quantity']:g}</td><td>{num(r['price'], '.4f')}"
-            f"</td><td>{num(r['modelled_price'], '.4f')}</td><td>{num(r['fee'])}</td>"
-            f"<td>{num(r['modelled_fee'])}</td><td>{num(r['realised_slippage'])}</td>"
-            f"<td>{num(r['modelled_slippage'])}</td><td>{num(r['realised_slippage_bps'], '.2f')}"
-            f"</td><td>{num(r['modelled_slippage_bps'], '.2f')}</td><td>{escape(r['note'])}</td>"
-            "</tr>"
-        )
-    parts.append(
-        "</table><h2>Trades</h2><table id='trades'><tr><th>Symbol</th><th>Entry</th><th>Exit"
-        "</th><th>Qty</th><th>Entry price</th><th>Exit price</th><th>PnL</th><th>R</th>"
-        "<th>Bars</th><th>Exit reason</th></tr>"
-    )
-    for t in p["trades"]:
-        parts.append(
-            f"<tr><td>{escape(t['symbol'])}</td><td>{t['entry_date']}</td><td>{t['exit_date']}"
-            f"</td><td>{t['qty']:g}</td><td>{num(t['entry_price'], '.4f')}</td>"
-            f"<td>{num(t['exit_price'], '.4f')}</td><td>{num(t['pnl'])}</td>"
-            f"<td>{num(t['r_multiple'])}</td><td>{t['bars_held']}</td>"
-            f"<td>{escape(t['exit_reason'])}</td></tr>"
-        )
-    parts.append("</table><p>Generated by tsys.</p></body></html>")
-    return "".join(parts)

@@ -268,7 +268,8 @@ def _utc(d: dt.date) -> Any:
 def _print_table(payload: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
-    from tsys.report.backtest import METRICS, fmt
+    from tsys.format import figure as fmt
+    from tsys.report.backtest import METRICS
 
     title = f"{payload['bucket']} {payload['start']} to {payload['end']}"
     if payload.get("split"):

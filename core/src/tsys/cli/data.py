@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from tsys import format as fmt
 from tsys.cli import load_config
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -216,16 +217,13 @@ def bars_cmd(
     for d, r in df.iterrows():
         click.echo(
             f"{d.date().isoformat():<12}"
-            + "".join(f"{_fmt(r[f]):>12}" for f in ("open", "high", "low", "close"))
+            + "".join(
+                f"{fmt.price(_num(float(r[f])), symbol='', decimals=4, digits=6):>12}"
+                for f in ("open", "high", "low", "close")
+            )
             + f"{r['volume']:>16,.0f}"
         )
     _warnings(src)
-
-
-def _fmt(x: float) -> str:
-    if math.isnan(x):
-        return "-"
-    return f"{x:.4f}" if abs(x) >= 1 else f"{x:.6g}"
 
 
 @data.command(name="news")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tsys import format as fmt
 from tsys.cli._options import data_options
 from tsys.files import write_json
 from tsys.workspace import workspace
@@ -305,9 +306,9 @@ def _print(doc: dict[str, Any], sensitivity: Any, out: Path) -> None:
         for p in doc["pareto_front"]:
             t.add_row(
                 str(p["number"]),
-                f"{p['cagr']:.1%}",
-                f"{p['max_drawdown']:.1%}",
-                f"{p['sharpe']:.2f}" if p["sharpe"] is not None else "-",
+                fmt.figure(p["cagr"], "pct"),
+                fmt.figure(p["max_drawdown"], "pct"),
+                fmt.figure(p["sharpe"], "ratio"),
             )
         con.print(t)
     if sensitivity is not None:
@@ -322,11 +323,11 @@ def _print(doc: dict[str, Any], sensitivity: Any, out: Path) -> None:
                 continue
             t.add_row(
                 name,
-                _fmt(row.get("down")),
-                _fmt(row.get("down_objective")),
-                _fmt(doc["params"][name]),
-                _fmt(row.get("up")),
-                _fmt(row.get("up_objective")),
+                fmt.param_value(row.get("down")),
+                fmt.param_value(row.get("down_objective")),
+                fmt.param_value(doc["params"][name]),
+                fmt.param_value(row.get("up")),
+                fmt.param_value(row.get("up_objective")),
             )
         con.print(t)
         con.print(
@@ -334,11 +335,3 @@ def _print(doc: dict[str, Any], sensitivity: Any, out: Path) -> None:
             f"mean - 1 sd = {sensitivity.robust_value:.3f} (best {sensitivity.base_objective:.3f})"
         )
     con.print(f"params written to {out}")
-
-
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.3g}"
-    return str(x)

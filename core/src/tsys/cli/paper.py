@@ -204,12 +204,14 @@ def paper_report(ctx: click.Context, as_json: bool, html: str | None, demo: bool
 
 
 def _print_report(p: dict[str, Any]) -> None:
-    from tsys.report.backtest import METRICS, fmt
+    from tsys import format as numbers
+    from tsys.format import figure as fmt
+    from tsys.report.backtest import METRICS
 
     click.echo(
-        f"{p['broker']}: {p['start'] or '-'} to {p['end'] or '-'}  equity {p['equity']:,.2f}, "
-        f"cash {p['cash']:,.2f}"
-        + (f", return {p['return']:+.2%}" if p["return"] is not None else "")
+        f"{p['broker']}: {p['start'] or '-'} to {p['end'] or '-'}  equity "
+        f"{numbers.number(p['equity'], 2)}, cash {numbers.number(p['cash'], 2)}"
+        + (f", return {numbers.pct(p['return'])}" if p["return"] is not None else "")
         + ("  [SYNTHETIC DATA]" if p.get("synthetic") else "")
     )
     for w in p["warnings"]:

@@ -8,25 +8,12 @@ import sys
 
 import click
 
+from tsys import format as fmt
 from tsys.cli import load_config
 
 
-def _money(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.0f}"
-
-
-def _price(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.4g}"
-
-
-def _qty(x: float) -> str:
-    return f"{x:,.4f}".rstrip("0").rstrip(".") or "0"
-
-
 def _pct(x: float, eq: float) -> str:
-    return f"{100 * x / eq:.1f}%" if eq > 0 else "-"
+    return fmt.pct(x / eq, signed=False, decimals=1) if eq > 0 else fmt.MISSING
 
 
 @click.command()
@@ -118,13 +105,13 @@ def _render(view, limit: int) -> None:
                 p.source.value[:3],
                 p.symbol if p.side.value == "buy" else f"{p.symbol}(S)",
                 p.bucket or "-",
-                _qty(p.quantity),
-                _money(ln.cost),
-                _price(ln.last_price),
-                _money(ln.market_value),
-                _money(ln.unrealized_pnl),
-                "-" if ln.money_at_risk is None else _money(ln.money_at_risk),
-                "-" if ln.r_multiple is None else f"{ln.r_multiple:.1f}",
+                fmt.quantity(p.quantity, p.asset_class),
+                fmt.number(ln.cost),
+                fmt.price(ln.last_price, symbol=""),
+                fmt.number(ln.market_value),
+                fmt.number(ln.unrealized_pnl),
+                fmt.number(ln.money_at_risk),
+                fmt.number(ln.r_multiple, 1),
             )
         console.print(table)
         if len(lines) > limit:

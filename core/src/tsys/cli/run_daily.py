@@ -153,8 +153,8 @@ def print_run(run: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from tsys import format as fmt
     from tsys.cli._table import Column, fit_table, terminal_width
-    from tsys.report import format as fmt
 
     width = max(80, terminal_width())
     console = Console(width=width, highlight=False)

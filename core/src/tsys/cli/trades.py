@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from tsys import format as fmt
 from tsys.cli import load_config
 
 
@@ -62,21 +63,12 @@ def _record_json(rec: Any) -> dict[str, Any]:
     return unstructure(rec)
 
 
-def _fmt(x: float | None, nd: int = 2) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.{nd}f}"
-
-
-def _qty(x: float) -> str:
-    return f"{x:,.8f}".rstrip("0").rstrip(".") or "0"
-
-
 def _summary(rec: Any) -> str:
     opening = next((f for f in rec.fills if f.reason == "open"), None)
     qty = opening.quantity if opening is not None else rec.quantity
+    price = fmt.price(rec.entry_price, symbol="", decimals=4, digits=6)
     return (
-        f"{rec.id}: {rec.side.value} {_qty(qty)} {rec.symbol} @ {_fmt(rec.entry_price, 4)} "
+        f"{rec.id}: {rec.side.value} {fmt.quantity(qty, rec.asset_class)} {rec.symbol} @ {price} "
         f"on {rec.opened_at.date().isoformat()}"
     )
 
@@ -201,11 +193,11 @@ def trades_list(ctx: click.Context, status: str | None, tag: str | None, as_json
             r.opened_at.date().isoformat(),
             r.symbol,
             r.side.value,
-            _qty(r.quantity),
-            _fmt(r.entry_price),
-            _fmt(r.stop),
-            _fmt(r.exit_price),
-            _fmt(r.realized_pnl),
+            fmt.quantity(r.quantity, r.asset_class),
+            fmt.number(r.entry_price, 2),
+            fmt.number(r.stop, 2),
+            fmt.number(r.exit_price, 2),
+            fmt.number(r.realized_pnl, 2),
         )
     Console(width=80 if not sys.stdout.isatty() else None).print(table)
 
@@ -225,19 +217,22 @@ def trades_show(ctx: click.Context, trade_id: str, as_json: bool) -> None:
         _summary(rec),
         f"  asset class {rec.asset_class.value}, bucket {rec.bucket or '-'}, "
         f"tags {', '.join(rec.tags) or '-'}",
-        f"  open quantity {_qty(rec.quantity)}, stop {_fmt(rec.stop)}, target {_fmt(rec.target)}",
-        f"  realised PnL {_fmt(rec.realized_pnl)}"
+        f"  open quantity {fmt.quantity(rec.quantity, rec.asset_class)}, "
+        f"stop {fmt.number(rec.stop, 2)}, target {fmt.number(rec.target, 2)}",
+        f"  realised PnL {fmt.number(rec.realized_pnl, 2)}"
         + (f", R {rec.r_multiple:.2f}" if rec.r_multiple is not None else ""),
     ]
     if rec.closed_at is not None:
-        lines.append(f"  closed {rec.closed_at.date().isoformat()} at {_fmt(rec.exit_price, 4)}")
+        closed = fmt.price(rec.exit_price, symbol="", decimals=4, digits=6)
+        lines.append(f"  closed {rec.closed_at.date().isoformat()} at {closed}")
     if rec.notes:
         lines.append(f"  note: {rec.notes}")
     lines.append("  fills:")
     for f in rec.fills:
         lines.append(
             f"    {f.timestamp.date().isoformat()} {f.reason:<5} {f.side.value:<4} "
-            f"{_qty(f.quantity)} @ {_fmt(f.price, 4)} fee {_fmt(f.fee)}"
+            f"{fmt.quantity(f.quantity, rec.asset_class)} @ "
+            f"{fmt.price(f.price, symbol='', decimals=4, digits=6)} fee {fmt.number(f.fee, 2)}"
         )
     click.echo("\n".join(lines))
 
@@ -299,9 +294,9 @@ def trades_close(
     state = (
         "closed"
         if rec.closed_at is not None
-        else f"partially closed, {_qty(rec.quantity)} still open"
+        else f"partially closed, {fmt.quantity(rec.quantity, rec.asset_class)} still open"
     )
-    click.echo(f"{rec.id} {state}; realised PnL {_fmt(rec.realized_pnl)}")
+    click.echo(f"{rec.id} {state}; realised PnL {fmt.number(rec.realized_pnl, 2)}")
 
 
 @trades.command(name="delete")

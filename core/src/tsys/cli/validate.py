@@ -142,7 +142,7 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tsys.report.validation import fmt
+    from tsys.format import figure as fmt
 
     con = Console()
     f = p["figures"]

@@ -106,7 +106,7 @@ def _plan_rows(run: DailyRun) -> list[dict[str, Any]]:
 
 def summary_text(run: DailyRun) -> str:
     """A plain-text summary a person can read in a terminal or a mail client."""
-    from tsys.report import format as fmt
+    from tsys import format as fmt
 
     lines = [f"tsys daily run for {run.as_of.isoformat()} (config {run.config_digest})"]
     if run.synthetic_data:

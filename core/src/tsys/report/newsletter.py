@@ -1,7 +1,7 @@
 """The daily newsletter: one run rendered as an HTML email (CSS inlined) and its plain text.
 
 Both parts are rendered from the same view model, whose numbers are already formatted by
-:mod:`tsys.report.format`, so the HTML and the text cannot disagree on a figure. The pipeline
+:mod:`tsys.format`, so the HTML and the text cannot disagree on a figure. The pipeline
 calls :func:`deliver` after writing a run's artifacts; ``tsys newsletter`` calls
 :func:`render`, :func:`write_files`, :func:`send` and :func:`record_deliveries`.
 """
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from tsys import format as fmt
 from tsys.contracts import (
     Action,
     AssetClass,
@@ -31,7 +32,6 @@ from tsys.contracts import (
 )
 from tsys.errors import PluginError, TsysError
 from tsys.notifiers import Newsletter, NotifierContext
-from tsys.report import format as fmt
 
 log = logging.getLogger(__name__)
 
@@ -407,27 +407,6 @@ def build_view(
 
 
 # -------------------------------------------------------------------------------- rendering
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("tsys.report", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["plaintext"] = _plaintext
-    return env
-
-
-def _plaintext(value: Any) -> str:
-    # Plain text cannot be "escaped", but a control character (a stray escape sequence in a
-    # rationale) must not reach the reader's terminal or mail client.
-    return "".join(c for c in str(value) if c in "\n\t" or c.isprintable())
-
-
 def _subject(view: dict[str, Any], bucket: str | None) -> str:
     head = view["headline"]
     where = f" {bucket}" if bucket is not None else ""
@@ -465,7 +444,9 @@ def render(
     """
     import css_inline
 
-    env = _environment()
+    from tsys.report.html import environment
+
+    env = environment()
     html_t = env.get_template("newsletter.html.j2")
     text_t = env.get_template("newsletter.txt.j2")
     extra = None if extra_sections is None else list(extra_sections)

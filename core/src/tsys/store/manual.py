@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from tsys import format as fmt
 from tsys.contracts import AssetClass, Fill, PositionRecord, PositionSource, Side
 from tsys.errors import TsysError
 from tsys.store._time import from_db, to_db
@@ -163,7 +164,7 @@ def compute_state(
     for q, p, f, at in closes:
         if q > remaining + _eps(quantity):
             raise InvalidTrade(
-                f"cannot close {_num(q)}: only {_num(remaining)} is open",
+                f"cannot close {fmt.exact(q)}: only {fmt.exact(remaining)} is open",
                 hint="close at most the open quantity (omit --qty to close all of it)",
             )
         q = min(q, remaining)
@@ -183,10 +184,6 @@ def compute_state(
         closed_at=last_at if closed else None,
         exit_price=closed_value / closed_qty if closed else None,
     )
-
-
-def _num(x: float) -> str:
-    return f"{x:,.8f}".rstrip("0").rstrip(".")
 
 
 # ------------------------------------------------------------------------------ validation
@@ -243,7 +240,7 @@ def _positive(name: str, x: Any) -> list[str]:
     if not _is_number(x):
         return [f"{name} must be a finite number, got {x!r}"]
     if x <= 0:
-        return [f"{name} must be greater than zero, got {_num(x)}"]
+        return [f"{name} must be greater than zero, got {fmt.exact(x)}"]
     return []
 
 
@@ -251,7 +248,7 @@ def _non_negative(name: str, x: Any) -> list[str]:
     if not _is_number(x):
         return [f"{name} must be a finite number, got {x!r}"]
     if x < 0:
-        return [f"{name} must not be negative, got {_num(x)}"]
+        return [f"{name} must not be negative, got {fmt.exact(x)}"]
     return []
 
 
@@ -327,7 +324,7 @@ class ManualTrades:
             q = row.quantity if quantity is None else quantity
             if q > row.quantity + _eps(row.initial_quantity):
                 raise InvalidTrade(
-                    f"cannot close {_num(q)} of {format_id(pid)}: only {_num(row.quantity)} is open",
+                    f"cannot close {fmt.exact(q)} of {format_id(pid)}: only {fmt.exact(row.quantity)} is open",
                     hint="close at most the open quantity (omit --qty to close all of it)",
                 )
             self._F.create(
@@ -394,7 +391,7 @@ class ManualTrades:
                 if changes["quantity"] < closed - _eps(closed):
                     raise InvalidTrade(
                         f"cannot set the quantity of {format_id(pid)} to "
-                        f"{_num(changes['quantity'])}: {_num(closed)} has already been closed"
+                        f"{fmt.exact(changes['quantity'])}: {fmt.exact(closed)} has already been closed"
                     )
             fill_updates = {}
             if "quantity" in changes:

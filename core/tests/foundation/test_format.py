@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsys.report import format as fmt
+from tsys import format as fmt
 
 
 @pytest.mark.parametrize(
@@ -136,3 +136,23 @@ def test_crypto_quantity_keeps_eight_decimals(q):
 @given(st.integers(min_value=0, max_value=10**12))
 def test_equity_whole_shares(n):
     assert fmt.quantity(float(n), "equity") == f"{n:,}"
+
+
+def test_figure_is_the_metrics_cell_of_every_report():
+    assert fmt.figure(-0.12345, "pct") == "-12.35%" and fmt.figure(0.5, "pct") == "50.00%"
+    assert fmt.figure(1.234, "ratio") == "1.23" and fmt.figure(2.5, "times") == "2.50x"
+    assert fmt.figure(1234.0, "int") == "1,234" and fmt.figure(0.0345, "p") == "0.035"
+    assert fmt.figure(12.25, "num") == "12.3"
+    for undefined in (None, float("nan"), float("inf")):
+        assert fmt.figure(undefined, "ratio") == fmt.NOT_AVAILABLE
+    with pytest.raises(ValueError, match="unknown figure kind"):
+        fmt.figure(1.0, "percent")
+
+
+def test_significant_param_value_and_precise_prices():
+    assert fmt.significant(0.012345) == "0.0123" and fmt.significant(None) == fmt.MISSING
+    assert fmt.param_value(3.14159, 4) == "3.142" and fmt.param_value(20) == "20"
+    assert fmt.param_value("etf") == "etf" and fmt.param_value(True) == "True"
+    assert fmt.price(101.23456, symbol="", decimals=4, digits=6) == "101.2346"
+    assert fmt.price(0.000123456, symbol="", decimals=4, digits=6) == "0.000123456"
+    assert fmt.price(0.000123456) == "$0.0001235"  # the defaults are unchanged
