@@ -34,7 +34,7 @@ def main() -> None:
 
     from tsys.config import Config
     from tsys.store import open_store
-    from tsys.store.manual import TradeInput
+    from tsys.store.manual_trade import TradeInput
 
     tmp = Path(tempfile.mkdtemp(prefix="tsys-bench-"))
     url = args.url or f"sqlite:///{tmp / 'tsys.db'}"

@@ -374,7 +374,7 @@ def test_portfolio_survives_a_broken_broker(cli_env, monkeypatch):
 
 def test_portfolio_10k_trades(tmp_path, monkeypatch, test_plugins):
     from tsys.store import open_store
-    from tsys.store.manual import TradeInput
+    from tsys.store.manual_trade import TradeInput
 
     url = f"sqlite:///{tmp_path / 'big.db'}"
     cfg = tmp_path / "tsys.toml"

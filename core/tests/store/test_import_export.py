@@ -15,7 +15,8 @@ import time
 import pytest
 
 from tsys.store import open_store
-from tsys.store.manual import InvalidTrade, TradeInput, parse_file, to_csv, to_json
+from tsys.store.manual_files import parse_file, to_csv, to_json
+from tsys.store.manual_trade import InvalidTrade, TradeInput
 
 D0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
@@ -154,7 +155,40 @@ def _env(db_url: str, tmp_path) -> dict[str, str]:
     return env
 
 
-def test_import_killed_halfway_leaves_database_as_before(store, db_url, tmp_path):
+#: ``tsys`` with a pause inside the import transaction: after N inserted rows it says so on
+#: stderr and sleeps, so the test can kill it mid-write (the pause is patched in here; the
+#: production import has no test hook).
+PAUSED_IMPORT = """
+import sys, time
+from tsys.store import manual
+pause_after = int(sys.argv.pop(1))
+insert = manual.ManualTrades._insert
+done = 0
+def paused_insert(self, *args, **kwargs):
+    global done
+    out = insert(self, *args, **kwargs)
+    done += 1
+    if done == pause_after:
+        print(f"tsys-test: paused after {done} rows", file=sys.stderr, flush=True)
+        time.sleep(600)
+    return out
+manual.ManualTrades._insert = paused_insert
+from tsys.cli import main
+main()
+"""
+
+
+@pytest.fixture
+def paused_tsys():
+    """``argv(n, *args)``: the command line of a tsys whose import pauses after ``n`` rows."""
+
+    def argv(pause_after: int, *args: str) -> list[str]:
+        return [sys.executable, "-c", PAUSED_IMPORT, str(pause_after), *args]
+
+    return argv
+
+
+def test_import_killed_halfway_leaves_database_as_before(store, db_url, tmp_path, paused_tsys):
     _fill_some(store)
     before = _comparable(store.manual.list())
     rows = ["symbol,side,quantity,price,date"] + [
@@ -163,9 +197,8 @@ def test_import_killed_halfway_leaves_database_as_before(store, db_url, tmp_path
     big = tmp_path / "big.csv"
     big.write_text("\n".join(rows) + "\n")
     env = _env(db_url, tmp_path)
-    env["TSYS_TEST_IMPORT_PAUSE_AFTER"] = "200"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from tsys.cli import main; main()", "trades", "import", str(big)],
+        paused_tsys(200, "trades", "import", str(big)),
         env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -197,7 +230,7 @@ def test_import_killed_halfway_leaves_database_as_before(store, db_url, tmp_path
 WORKER = """
 import datetime as dt, sys
 from tsys.store import open_store
-from tsys.store.manual import TradeInput
+from tsys.store.manual_trade import TradeInput
 url, tag = sys.argv[1], sys.argv[2]
 d = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 with open_store(url) as s:

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsys.contracts import AssetClass, PositionSource, Side
-from tsys.store.manual import (
-    UNDO_WINDOW,
+from tsys.store.manual import UNDO_WINDOW
+from tsys.store.manual_trade import (
     InvalidTrade,
     TradeInput,
     compute_state,

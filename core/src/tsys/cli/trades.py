@@ -29,7 +29,7 @@ def open_cli_store(ctx: click.Context | None = None):
 def _when(value: str | None, what: str) -> dt.datetime | None:
     if value is None:
         return None
-    from tsys.store.manual import parse_when
+    from tsys.store.manual_files import parse_when
 
     return parse_when(value, what=what)
 
@@ -129,7 +129,7 @@ def trades_add(
     fee: float,
 ) -> None:
     """Record a trade you made by hand."""
-    from tsys.store.manual import TradeInput, default_asset_class
+    from tsys.store.manual_trade import TradeInput, default_asset_class
 
     cfg = load_config(ctx)
     trade = TradeInput(
@@ -335,7 +335,7 @@ def trades_import(ctx: click.Context, file: Path, skip_duplicates: bool) -> None
     asset_class,fee,stop,target,bucket,tags (';'-separated),notes. Closes are rows with
     action=close and the ref of their open row (what `tsys trades export` writes).
     """
-    from tsys.store.manual import parse_file
+    from tsys.store.manual_files import parse_file
 
     try:
         text = file.read_text(encoding="utf-8")
@@ -365,7 +365,7 @@ def trades_import(ctx: click.Context, file: Path, skip_duplicates: bool) -> None
 @click.pass_context
 def trades_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Export every trade (with its closes) for backups; `tsys trades import` reads it back."""
-    from tsys.store.manual import to_csv, to_json
+    from tsys.store.manual_files import to_csv, to_json
 
     with open_cli_store(ctx) as store:
         items = store.manual.export()

@@ -1,0 +1,249 @@
+"""A manual trade as a user enters it: ids, inputs, the rules it must follow, and the state
+its fills add up to.
+
+A manual trade opens with one fill (``side`` buy = a long position, sell = a short one) and is
+reduced by closing fills in the opposite direction. Everything derived (open quantity, realised
+PnL, exit price, closed at) is recomputed from the fills by :func:`compute_state`.
+
+Realised PnL of a close of ``q`` at ``p`` with fee ``f`` on a position opened with ``Q`` at
+``E`` with fee ``F`` is ``d * q * (p - E) - f - F * q / Q`` (``d`` = +1 long, -1 short): the
+opening fee is charged to closes in proportion to the quantity they close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from tsys import format as fmt
+from tsys.contracts import AssetClass, Side
+from tsys.errors import TsysError
+
+ID_PREFIX = "M-"
+
+
+class InvalidTrade(TsysError):
+    """A manual trade (or an import file) breaks a rule; nothing was written."""
+
+    exit_code = 2
+
+
+# ------------------------------------------------------------------------------------ ids
+def format_id(n: int) -> str:
+    """The human id of manual trade row ``n``: ``M-000042``."""
+    return f"{ID_PREFIX}{n:06d}"
+
+
+def parse_id(text: str | int) -> int:
+    """Accept ``M-000042``, ``m-42`` or ``42``."""
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"(?i)\s*(?:m-?)?0*(\d+)\s*", str(text))
+    if m is None:
+        raise InvalidTrade(
+            f"{text!r} is not a manual trade id; ids look like M-000042",
+            hint="`tsys trades list` shows the ids",
+        )
+    return int(m.group(1))
+
+
+def default_asset_class(symbol: str) -> AssetClass:
+    """Crypto when the symbol looks like a pair (``BTC-USD``, ``ETH/USD``), else equity."""
+    s = symbol.upper()
+    return AssetClass.CRYPTO if s.endswith("-USD") or "/" in s else AssetClass.EQUITY
+
+
+# ------------------------------------------------------------------------------------ inputs
+@attrs.frozen
+class CloseInput:
+    """A (partial) close: quantity, price, when, and the fee paid."""
+
+    quantity: float
+    price: float
+    at: dt.datetime
+    fee: float = 0.0
+
+
+@attrs.frozen
+class TradeInput:
+    """A manual trade as a user enters it (or as an import file row describes it)."""
+
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    opened_at: dt.datetime
+    asset_class: str | None = None
+    stop: float | None = None
+    target: float | None = None
+    bucket: str = ""
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    notes: str = ""
+    fee: float = 0.0
+    closes: tuple[CloseInput, ...] = attrs.field(default=(), converter=tuple)
+
+    def duplicate_key(self) -> tuple:
+        return duplicate_key_of(
+            self.symbol.upper(), self.side, self.quantity, self.price, self.opened_at
+        )
+
+
+def duplicate_key_of(symbol: str, side: str, qty: float, price: float, at: dt.datetime) -> tuple:
+    return (symbol, str(side).lower(), round(qty, 9), round(price, 9), at.date().isoformat())
+
+
+# ------------------------------------------------------------------------------------ state
+@attrs.frozen
+class PositionState:
+    """What the fills of one position add up to."""
+
+    initial_quantity: float
+    quantity: float
+    entry_price: float
+    realized_pnl: float
+    closed_at: dt.datetime | None
+    exit_price: float | None
+
+
+def tolerance(q: float) -> float:
+    return 1e-9 * max(1.0, abs(q))
+
+
+def compute_state(
+    side: Side | str,
+    quantity: float,
+    price: float,
+    fee: float,
+    closes: Sequence[tuple[float, float, float, dt.datetime]],
+) -> PositionState:
+    """Open quantity, realised PnL and exit of a position from its opening fill and closes.
+
+    ``closes`` are ``(quantity, price, fee, at)`` in time order. Raises :class:`InvalidTrade`
+    when the closes add up to more than was opened.
+    """
+    d = 1.0 if Side(side) is Side.BUY else -1.0
+    remaining = quantity
+    realized = 0.0
+    closed_qty = 0.0
+    closed_value = 0.0
+    last_at = None
+    for q, p, f, at in closes:
+        if q > remaining + tolerance(quantity):
+            raise InvalidTrade(
+                f"cannot close {fmt.exact(q)}: only {fmt.exact(remaining)} is open",
+                hint="close at most the open quantity (omit --qty to close all of it)",
+            )
+        q = min(q, remaining)
+        realized += d * q * (p - price) - f - fee * q / quantity
+        remaining -= q
+        closed_qty += q
+        closed_value += q * p
+        last_at = at
+    if remaining <= tolerance(quantity):
+        remaining = 0.0
+    closed = remaining == 0.0 and closed_qty > 0
+    return PositionState(
+        initial_quantity=quantity,
+        quantity=remaining,
+        entry_price=price,
+        realized_pnl=realized,
+        closed_at=last_at if closed else None,
+        exit_price=closed_value / closed_qty if closed else None,
+    )
+
+
+# ------------------------------------------------------------------------------ validation
+def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str]:
+    """Every rule the trade breaks, as sentences (empty when it is valid)."""
+    now = now or dt.datetime.now(dt.UTC)
+    errors: list[str] = []
+    if not isinstance(t.symbol, str) or not t.symbol.strip():
+        errors.append("symbol must not be empty")
+    elif any(c.isspace() for c in t.symbol.strip()):
+        errors.append(f"symbol must not contain spaces, got {t.symbol!r}")
+    if str(t.side).lower() not in ("buy", "sell"):
+        errors.append(f"side must be 'buy' or 'sell', got {t.side!r}")
+    if t.asset_class is not None and str(t.asset_class).lower() not in ("equity", "crypto"):
+        errors.append(f"unknown asset class {t.asset_class!r}; expected 'equity' or 'crypto'")
+    errors += check_positive("quantity", t.quantity)
+    errors += check_positive("price", t.price)
+    errors += check_non_negative("fee", t.fee)
+    if t.stop is not None:
+        errors += check_positive("stop", t.stop)
+    if t.target is not None:
+        errors += check_positive("target", t.target)
+    errors += check_not_future("date", t.opened_at, now)
+    last = t.opened_at
+    for i, c in enumerate(t.closes, start=1):
+        what = f"close {i}" if len(t.closes) > 1 else "close"
+        errors += check_positive(f"{what} quantity", c.quantity)
+        errors += check_positive(f"{what} price", c.price)
+        errors += check_non_negative(f"{what} fee", c.fee)
+        errors += check_not_future(f"{what} date", c.at, now)
+        if c.at < t.opened_at:
+            errors.append(
+                f"{what} date {day_text(c.at)} is before the trade opened ({day_text(t.opened_at)})"
+            )
+        elif c.at < last:
+            errors.append(
+                f"{what} date {day_text(c.at)} is before the previous close ({day_text(last)})"
+            )
+        last = max(last, c.at)
+    if not errors and t.closes:
+        try:
+            compute_state(
+                t.side.lower(), t.quantity, t.price, t.fee,
+                [(c.quantity, c.price, c.fee, c.at) for c in t.closes],
+            )  # fmt: skip
+        except InvalidTrade as exc:
+            errors.append(exc.message)
+    return errors
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_positive(name: str, x: Any) -> list[str]:
+    if not _is_number(x):
+        return [f"{name} must be a finite number, got {x!r}"]
+    if x <= 0:
+        return [f"{name} must be greater than zero, got {fmt.exact(x)}"]
+    return []
+
+
+def check_non_negative(name: str, x: Any) -> list[str]:
+    if not _is_number(x):
+        return [f"{name} must be a finite number, got {x!r}"]
+    if x < 0:
+        return [f"{name} must not be negative, got {fmt.exact(x)}"]
+    return []
+
+
+def check_not_future(name: str, at: dt.datetime, now: dt.datetime) -> list[str]:
+    if not isinstance(at, dt.datetime) or at.tzinfo is None:
+        return [f"{name} must be a timezone-aware datetime, got {at!r}"]
+    if at > now:
+        return [f"{name} {day_text(at)} is in the future; record trades once they have happened"]
+    return []
+
+
+def day_text(at: dt.datetime) -> str:
+    if at.time() == dt.time(0) and at.utcoffset() == dt.timedelta(0):
+        return at.date().isoformat()
+    return at.isoformat(timespec="minutes")
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    """Tags stripped, empty ones and repeats dropped, in their order."""
+    out: list[str] = []
+    for t in tags:
+        t = str(t).strip()
+        if t and t not in out:
+            out.append(t)
+    return out
