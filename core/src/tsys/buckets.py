@@ -218,6 +218,13 @@ class PositionRules:
     that many bars; ``target_volatility`` (annualised) turns "inverse_vol" sizing into
     volatility targeting (a position gets ``slot * min(1, target / vol)``); ``limit_entry``
     asks for a LIMIT entry at ``BucketOutput.extras["limit"]`` instead of a market entry.
+
+    ``max_positions`` is the bucket's own slot count (a bucket of three ETFs): the portfolio
+    uses the smaller of it and the configured ``max_positions``, so a slot is ``budget /
+    slots``. ``resize`` ("daily", "weekly", "monthly") sizes held positions again at the first
+    bar of each such period with the entry rule (volatility target, caps, regime-scaled
+    budget) and trades the difference when it is at least ``resize_band`` of the position
+    (see :mod:`tsys.portfolio.resize`).
     """
 
     stop_kind: str = attrs.field(
@@ -227,6 +234,16 @@ class PositionRules:
     time_stop_bars: int | None = None
     target_volatility: float | None = None
     limit_entry: bool = False
+    max_positions: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
+    resize: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.in_(("daily", "weekly", "monthly"))),
+    )
+    resize_band: float = attrs.field(
+        default=0.2, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)]
+    )
 
 
 class Bucket(abc.ABC):

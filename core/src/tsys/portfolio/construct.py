@@ -250,7 +250,7 @@ def select_and_size(
                 continue
             chosen.append(c)
 
-    base = _base_dollars(
+    base = base_dollars(
         chosen,
         sizing=sizing,
         slot_dollars=slot_dollars,
@@ -395,7 +395,7 @@ def _correlated(
     return None
 
 
-def _base_dollars(
+def base_dollars(
     chosen: Sequence[Candidate],
     *,
     sizing: str,
@@ -575,9 +575,11 @@ def plan_positions(
     Sizing uses ``equity`` as a constant notional (weights are what the simulator needs).
     """
     from tsys.portfolio import indicators as ind
+    from tsys.portfolio.resize import effective_settings, resize_plan_bar
 
     params = params if params is not None else bucket.default_params()
     rules = bucket.position_rules(params)
+    settings = effective_settings(settings, rules)
     T, N = bars.shape
     close, high, low = bars.close, bars.high, bars.low
     vol = ind.volatility(close, VOL_WINDOW)
@@ -586,6 +588,7 @@ def plan_positions(
     if sectors is None:
         sectors = sector_map(ctx, bars.symbols)
     reb = rebalance_mask(bars.index, rebalance)
+    resize = rebalance_mask(bars.index, rules.resize) if rules.resize else np.zeros(T, dtype=bool)
     blocked_user = {s.upper() for s in overrides.blocked_symbols}
     user_cols = {j for j, s in enumerate(bars.symbols) if s.upper() in blocked_user}
     regime = output.regime if output.regime is not None else np.ones(T)
@@ -624,6 +627,9 @@ def plan_positions(
                 s = output.stop[t, j]
                 if math.isfinite(s) and (not math.isfinite(p.stop) or s > p.stop):
                     p.stop = float(s)
+        if resize[t] and held:
+            resize_plan_bar(held, t, bars, vol, adv, sectors, float(regime[t]), equity, settings,
+                            risk, rules, reasons, capped)  # fmt: skip
         if reb[t] and len(held) < max_pos and regime[t] > 0:
             cols = np.flatnonzero(eligible[t])
             cols = np.array([j for j in cols if j not in held], dtype=np.int64)
@@ -637,15 +643,15 @@ def plan_positions(
                 order = cols[np.lexsort((cols, -output.score[t, cols]))]
                 order = order[: 4 * (max_pos - len(held)) + len(user_cols) + len(exiting) + 8]
                 cands = [
-                    Candidate(
-                        symbol=bars.symbols[j],
-                        score=float(output.score[t, j]),
-                        price=float(close[t, j]),
-                        asset_class=bars.asset_classes[j],
-                        volatility=float(vol[t, j]) if math.isfinite(vol[t, j]) else None,
-                        stop=float(output.stop[t, j]) if math.isfinite(output.stop[t, j]) else None,
-                        adv_dollars=float(adv[t, j]) if math.isfinite(adv[t, j]) else None,
-                        sector=sectors.get(bars.symbols[j]),
+                    candidate_at(
+                        bars,
+                        j,
+                        t,
+                        vol,
+                        adv,
+                        sectors,
+                        output.stop[t, j],
+                        output.score[t, j],
                         exit_reason=exiting.get(int(j)),
                     )
                     for j in order
@@ -691,6 +697,31 @@ def plan_positions(
             target_p[t, j] = p.target
             entry_rows[t, j] = p.entry_t
     return PositionPlan(weights, stop_p, target_p, entry_rows, reasons, rejections, capped)
+
+
+def candidate_at(
+    bars: Bars,
+    j: int,
+    t: int,
+    vol: np.ndarray,
+    adv: np.ndarray,
+    sectors: Mapping[str, str],
+    stop: float,
+    score: float = math.inf,
+    exit_reason: str | None = None,
+) -> Candidate:
+    """Symbol ``j`` at bar ``t`` as a sizing candidate (NaN inputs become None)."""
+    return Candidate(
+        symbol=bars.symbols[j],
+        score=float(score),
+        price=float(bars.close[t, j]),
+        asset_class=bars.asset_classes[j],
+        volatility=float(vol[t, j]) if math.isfinite(vol[t, j]) else None,
+        stop=float(stop) if math.isfinite(stop) else None,
+        adv_dollars=float(adv[t, j]) if math.isfinite(adv[t, j]) else None,
+        sector=sectors.get(bars.symbols[j]),
+        exit_reason=exit_reason,
+    )
 
 
 def target_weights(

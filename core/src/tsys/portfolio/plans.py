@@ -143,9 +143,11 @@ def build_allocations(
     is the reason it was not bought.
     """
     from tsys.portfolio import indicators as ind
+    from tsys.portfolio.resize import effective_settings
 
     params = params if params is not None else bucket.default_params()
     rules = bucket.position_rules(params)
+    settings = effective_settings(settings, rules)
     T = bars.shape[0]
     if T == 0:
         return BucketDecisions((), (), (), (), ("no bars",))
