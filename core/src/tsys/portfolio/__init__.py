@@ -20,6 +20,7 @@ _EXPORTS = {
     "plan_positions": "tsys.portfolio.construct",
     "target_weights": "tsys.portfolio.construct",
     "rebalance_mask": "tsys.portfolio.construct",
+    "sleeve_limits": "tsys.portfolio.sleeve",
     "BucketDecisions": "tsys.portfolio.plans",
     "build_allocations": "tsys.portfolio.plans",
     "client_order_id": "tsys.portfolio.plans",
