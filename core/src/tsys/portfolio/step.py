@@ -10,7 +10,8 @@ params, the data hub, the as-of date) and chooses a window:
   (:func:`tsys.portfolio.build_allocations`);
 - :class:`History` (backtests): the bucket's history symbols (all of its asset class unless it
   names them) from the warm-up before ``start`` to ``end``, the benchmark merged in, positions
-  planned over every bar (:func:`tsys.portfolio.plan_positions`).
+  planned over every bar (:func:`tsys.portfolio.plan_positions`) with the account's caps
+  restated for the simulated sleeve (:func:`sleeve_caps`).
 
 Plugin code (``universe``, ``history_symbols``, ``compute``) runs under
 :func:`tsys.plugins.plugin_safe`. Failures are raised as :class:`~tsys.errors.DataError` when the
@@ -23,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -198,8 +199,9 @@ def bucket_step(
         if isinstance(window, History):
             from tsys.portfolio.construct import plan_positions
 
+            risk, overrides = sleeve_caps(bucket, ctx, config)
             step.plan = plan_positions(
-                bucket, ctx, bars, output, ctx.settings, config.risk, config.overrides,
+                bucket, ctx, bars, output, ctx.settings, risk, overrides,
                 window.rebalance, params=ctx.params, equity=window.equity,
             )  # fmt: skip
         else:
@@ -212,3 +214,20 @@ def bucket_step(
     except TsysError as exc:
         raise StrategyError(exc.message, hint=exc.hint) from exc
     return step
+
+
+def sleeve_caps(bucket: Bucket, ctx: BucketContext, config: Config) -> tuple[Any, Any]:
+    """The account's risk caps as seen by a history simulated with ``ctx.settings``.
+
+    A backtest trades the bucket's sleeve as a whole account (``capital_share`` usually 1.0),
+    but the caps are shares of the real account, where the sleeve is the configured
+    ``capital_share``: they are restated for the sleeve (:func:`tsys.portfolio.sleeve_limits`),
+    so the history is sized as the daily run would size it.
+    """
+    from tsys.portfolio.sleeve import sleeve_limits
+
+    simulated = ctx.settings.capital_share
+    if not simulated > 0:
+        return config.risk, config.overrides
+    share = config.bucket(bucket.name).capital_share / simulated
+    return sleeve_limits(config.risk, config.overrides, share)
