@@ -12,34 +12,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tsys import plugins
 from tsys.cli import cli
-from tsys.hookspecs import hookimpl
 
 DAY1, DAY2 = "2024-03-12", "2024-03-13"
 
 
-class _RealSource:
-    @hookimpl
-    def register_data_sources(self, register):
-        from tsys.data.demo import DemoSource
-
-        class RealLike(DemoSource):
-            """Stands in for a real vendor: not labelled synthetic."""
-
-            name = "reallike"
-            synthetic = False
-
-        register(RealLike)
-
-
 @pytest.fixture
-def real_source(isolated):
-    pm = plugins.build_plugin_manager()
-    pm.register(_RealSource(), name="reallike-test-plugin")
-    plugins.reset_plugin_manager(pm)
-    yield isolated
-    plugins.reset_plugin_manager()
+def real_source(isolated, real_like_source):
+    return isolated
 
 
 def tsys(*args: str, config: str | None = None) -> dict | list:
@@ -117,3 +97,84 @@ def test_demo_is_a_sandbox_workspace_paths(tmp_path, monkeypatch):
     csv_cfg = config_from_dict({"data_dir": str(data), "data": {"source": "csv"}})
     assert workspace(csv_cfg, source="demo").demo is True
     assert workspace(csv_cfg, demo=True).root == data / "demo"
+
+
+def test_demo_is_a_sandbox_a_stored_run_is_reused_only_when_its_inputs_match(isolated):
+    base = ["run-daily", "--demo", "--as-of", DAY2, "--no-send"]
+    run_dir = isolated / "data" / "demo" / "runs" / DAY2
+    first = tsys(*base)
+    assert sorted(b["bucket"] for b in first["run"]["buckets"]) == ["crypto", "sp500"]
+    assert tsys(*base)["already_ran"] is True
+    # --buckets on a day that already ran is honoured; the earlier run is kept
+    only = tsys(*base, "--buckets", "sp500")
+    assert only["already_ran"] is False
+    assert [b["bucket"] for b in only["run"]["buckets"]] == ["sp500"]
+    kept = json.loads((run_dir / "history" / "001" / "run.json").read_text())
+    assert sorted(b["bucket"] for b in kept["buckets"]) == ["crypto", "sp500"]
+    assert any("history/001" in m for m in only["messages"])
+    assert json.loads((run_dir / "run.json").read_text())["buckets"][0]["bucket"] == "sp500"
+    # other parameters: recomputed, and the sp500-only run kept too
+    (isolated / "tsys.toml").write_text("[buckets.sp500.params]\natr_stop = 4.25\n")
+    changed = tsys(*base, "--buckets", "sp500")
+    assert changed["already_ran"] is False
+    assert changed["run"]["buckets"][0]["params"]["atr_stop"] == 4.25
+    kept2 = json.loads((run_dir / "history" / "002" / "run.json").read_text())
+    assert kept2["buckets"][0]["params"]["atr_stop"] != 4.25
+    again = tsys(*base, "--buckets", "sp500")
+    assert again["already_ran"] is True and again["run"] == changed["run"]
+    # the list shows one run per day, labelled
+    listed = CliRunner().invoke(cli, ["runs", "list"])
+    assert listed.exit_code == 0 and f"{DAY2}" in listed.output and "SYNTHETIC" in listed.output
+
+
+def test_demo_is_a_sandbox_paper_reset(isolated):
+    tsys("run-daily", "--demo", "--paper", "--buckets", "sp500", "--as-of", DAY1)
+    orders = tsys("paper", "orders")
+    assert orders
+    refused = CliRunner().invoke(cli, ["paper", "reset", "--demo"], input="n\n")
+    assert refused.exit_code == 1 and "Aborted" in refused.output
+    assert tsys("paper", "orders") == orders
+    asked = CliRunner().invoke(cli, ["paper", "reset", "--demo"], input="y\n")
+    assert asked.exit_code == 0, asked.output
+    assert "SYNTHETIC demo paper account" in asked.output and "paper_orders" in asked.output
+    assert tsys("paper", "orders") == [] and tsys("paper", "positions") == []
+    # the next paper run opens the account afresh: only its own orders, all of the cash
+    day2 = tsys("run-daily", "--demo", "--paper", "--buckets", "sp500", "--as-of", DAY2)
+    after = tsys("paper", "orders")
+    assert {o["order"]["client_order_id"] for o in after} == {
+        o["client_order_id"] for o in day2["run"]["orders"]
+    }
+    assert tsys("paper", "account")["cash"] == pytest.approx(100_000.0)
+    scripted = tsys("paper", "reset", "--demo", "--yes")
+    assert scripted["deleted"]["paper_orders"] == len(after)
+
+
+def test_demo_is_a_sandbox_a_real_brokers_account_is_not_reset_here(isolated):
+    (isolated / "tsys.toml").write_text(
+        '[data]\nsource = "csv"\npath = "nowhere"\n[broker]\nname = "alpaca"\n'
+    )
+    res = CliRunner().invoke(cli, ["paper", "reset", "--yes"])
+    assert res.exit_code == 3 and "cannot be reset here" in res.output
+
+
+def test_demo_is_a_sandbox_the_demo_never_trades_a_real_broker(isolated):
+    (isolated / "tsys.toml").write_text('[broker]\nname = "alpaca"\n')
+    out = tsys("run-daily", "--demo", "--paper", "--buckets", "sp500", "--as-of", DAY1)
+    assert out["exit_code"] == 0
+    assert out["run"]["deliveries"][0]["plugin"] == "broker:local"
+    assert any("not broker 'alpaca'" in w for w in out["run"]["warnings"])
+
+
+def test_demo_is_a_sandbox_a_legacy_demo_run_never_enters_a_real_run(real_source):
+    """Runs made by tsys before the sandbox sit beside real ones: a real run passes them over."""
+    import shutil
+
+    root = real_source
+    tsys("run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY1, "--no-send")
+    legacy = root / "data" / "runs" / DAY1
+    shutil.copytree(root / "data" / "demo" / "runs" / DAY1, legacy)
+    cfg = _real_config(root)
+    real = tsys("run-daily", "--buckets", "sp500", "--as-of", DAY2, "--no-send", config=cfg)
+    run = real["run"]
+    assert not [p for b in run["buckets"] for p in b["plans"] if p["action"] == "hold"]
+    assert any("SYNTHETIC demo market" in w for w in run["warnings"])

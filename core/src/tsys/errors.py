@@ -95,7 +95,7 @@ EXIT_CODES: dict[int, str] = {
     7: "store (database) failure",
     8: "broker failure",
     9: "notifier failure",
-    10: "partial failure (artifacts written, but a bucket, notifier or broker step failed)",
+    10: "partial failure (artifacts written, but a bucket or a later stage failed; rerun)",
 }
 
 PARTIAL_FAILURE_EXIT = 10

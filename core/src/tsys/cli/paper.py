@@ -1,7 +1,8 @@
 """``tsys paper``: the paper account's orders, positions, cash, reconciliation and report.
 
 The broker is the one in ``[broker]`` (``name = "local"`` by default, or ``"alpaca"``). Every
-command here only reads at the broker: nothing is placed or canceled.
+command here only reads at the broker (nothing is placed or canceled), except ``tsys paper
+reset``, which starts the local paper account over.
 """
 
 from __future__ import annotations
@@ -248,3 +249,64 @@ def _print_report(p: dict[str, Any]) -> None:
                 f"  {t['symbol']:<8} {t['entry_date']}..{t['exit_date']} {t['qty']:>10g} "
                 f"pnl {t['pnl']:>10,.2f}  {t['exit_reason']}"
             )
+
+
+@paper.command(name="reset")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Reset the demo sandbox's paper account (<data dir>/demo), whatever tsys.toml says.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
+@click.pass_context
+def paper_reset(ctx: click.Context, demo: bool, yes: bool, as_json: bool) -> None:
+    """Start the local paper account over: its orders, fills, positions and marks are deleted.
+
+    The next `tsys run-daily --paper` opens it again with the starting cash. Daily runs and
+    manual trades are kept. Only the local broker's account lives in tsys; an Alpaca paper
+    account is reset in Alpaca's dashboard.
+
+    \b
+    Examples:
+      tsys paper reset --demo        # the account the demo (--demo --paper) trades
+      tsys paper reset --yes         # the configured workspace's, without asking
+    """
+    from tsys.errors import ConfigError
+    from tsys.store import open_store
+    from tsys.workspace import workspace
+
+    cfg = load_config(ctx)
+    ws = workspace(cfg, demo=True if demo else None)
+    # the demo sandbox always trades the local broker (see tsys run-daily --demo --paper)
+    name = "local" if ws.demo else cfg.broker.name
+    if name != "local":
+        raise ConfigError(
+            f"the paper account of broker {name!r} is not kept by tsys, so it cannot be reset here",
+            hint="reset it at the broker (Alpaca: the paper account's dashboard), or pass "
+            "--demo for the demo sandbox's local account",
+        )
+    what = f"the {ws.label} demo paper account" if ws.demo else "the paper account"
+    with open_store(ws.store_url) as store:
+        counts = store.paper_record_counts(name)
+        if not counts:
+            _done(as_json, {"broker": name, "workspace": str(ws.root), "deleted": {}},
+                  f"{what} ({name!r} in {ws.root}) is already empty")  # fmt: skip
+            return
+        summary = ", ".join(f"{n} {table}" for table, n in counts.items())
+        if not yes:
+            click.confirm(
+                f"Start {what} ({name!r} in {ws.root}) over? This deletes {summary}.",
+                abort=True,
+                err=True,
+            )
+        deleted = store.reset_paper_account(name)
+    _done(as_json, {"broker": name, "workspace": str(ws.root), "deleted": deleted},
+          f"{what} ({name!r} in {ws.root}) starts over: deleted {summary}")  # fmt: skip
+
+
+def _done(as_json: bool, payload: dict[str, Any], message: str) -> None:
+    if as_json:
+        _echo_json(payload)
+    else:
+        click.echo(message)

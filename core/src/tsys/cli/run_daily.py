@@ -37,7 +37,9 @@ _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.item
     help="Only these buckets (default: every enabled bucket).",
 )
 @click.option("--dry-run", is_flag=True, help="Compute and show; write, send and order nothing.")
-@click.option("--force", is_flag=True, help="Recompute a day that already ran.")
+@click.option(
+    "--force", is_flag=True, help="Recompute a day even when a finished run has the same inputs."
+)
 @click.option(
     "--paper/--no-paper",
     default=None,
@@ -66,8 +68,15 @@ def run_daily(
 
     Loads data through the configured source (or the demo market), runs each bucket on the
     latest close, sizes positions with the portfolio limits and the positions you already hold,
-    and writes runs/<as-of>/ under the data dir: run.json, signals.csv, plans.csv, summary.txt
-    and the newsletter. Re-running a day is a no-op unless --force.
+    and writes runs/<as-of>/ under the data dir (under <data dir>/demo/ for the demo market):
+    run.json, signals.csv, plans.csv, summary.txt and the newsletter.
+
+    A day is done when every stage is (artifacts, paper orders, newsletter, hooks, the store's
+    index; state.json records them). Running a done day again reuses it when its inputs
+    (configuration, buckets, parameters) match, and recomputes it otherwise, keeping the earlier
+    run in runs/<as-of>/history/. Running a day that is not done (killed, a failed send, a
+    store that refused the index) finishes its pending stages: no second email to a notifier
+    that got it, no duplicate order.
 
     \b
     Examples:
@@ -123,6 +132,8 @@ def _report(outcome: Any, as_json: bool) -> None:
                     "run_dir": str(outcome.run_dir),
                     "already_ran": outcome.already_ran,
                     "dry_run": outcome.dry_run,
+                    "finished": list(outcome.finished),
+                    "pending": list(outcome.pending),
                     "exit_code": outcome.exit_code,
                     "messages": outcome.messages,
                     "run": unstructure(run) if run else None,
@@ -236,16 +247,18 @@ def runs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 def runs_list(ctx: click.Context, as_json: bool) -> None:
-    """List the days that ran, newest last, with their number of plans."""
+    """List the days that ran, newest last, with their plans and any stage still pending."""
     from tsys.cli import load_config
+    from tsys.daily.state import load_state
     from tsys.store.runs import list_runs, load_run
-    from tsys.workspace import workspace
+    from tsys.workspace import SYNTHETIC_LABEL, workspace
 
     config = load_config(ctx)
     ws = workspace(config)
     rows = []
     for d in list_runs(ws.runs_dir):
         run = load_run(ws.runs_dir, d)
+        recorded = load_state(ws.run_dir(d))
         rows.append(
             {
                 "as_of": d.isoformat(),
@@ -255,6 +268,8 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
                 "sells": sum(1 for p in run.plans if p.action.value == "sell"),
                 "failed": [b.bucket for b in run.buckets if b.error],
                 "synthetic": run.synthetic_data,
+                # stages not done yet (a run from before states were recorded counts as done)
+                "pending": [] if recorded is None else list(recorded.pending),
                 "path": str(ws.run_dir(d)),
             }
         )
@@ -265,11 +280,12 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"no runs yet in {ws.runs_dir}; try `tsys run-daily --demo`")
         return
     for r in rows:
-        flag = " (synthetic)" if r["synthetic"] else ""
+        flag = f" ({SYNTHETIC_LABEL})" if r["synthetic"] else ""
         failed = f"  FAILED: {', '.join(r['failed'])}" if r["failed"] else ""
+        pending = f"  NOT DONE: {', '.join(r['pending'])} pending" if r["pending"] else ""
         click.echo(
             f"{r['as_of']}  {r['buys']:>3} buy  {r['sells']:>3} sell  "
-            f"{r['plans']:>3} plans  {', '.join(r['buckets'])}{flag}{failed}"
+            f"{r['plans']:>3} plans  {', '.join(r['buckets'])}{flag}{failed}{pending}"
         )
 
 

@@ -3,6 +3,7 @@ and the run's entry in the store's index. None of them raises: a failure is reco
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,14 +15,32 @@ if TYPE_CHECKING:
 
 
 def deliver(
-    run: DailyRun, ctx: DailyContext, out_dir: Path, *, send: bool, paper_account: Any = None
+    run: DailyRun,
+    ctx: DailyContext,
+    out_dir: Path,
+    *,
+    send: bool,
+    paper_account: Any = None,
+    skip: Sequence[str] = (),
 ) -> list[DeliveryResult]:
-    """Write the newsletter into the run folder and send it; failures come back as results."""
-    from tsys.report.newsletter import deliver as deliver_newsletter
+    """Write the newsletter into the run folder and send it; failures come back as results.
+
+    Notifiers named in ``skip`` have delivered this run already (a resumed run): they are not
+    asked again.
+    """
+    from tsys.report import newsletter
 
     try:
+        if not skip:
+            return list(
+                newsletter.deliver(run, ctx.config, out_dir, send=send, paper_account=paper_account)
+            )
+        newsletter.write_files(out_dir, newsletter.render(run, paper_account=paper_account))
+        names = [n for n in newsletter.configured_notifiers(ctx.config) if n not in skip]
+        if not send or not names:
+            return []
         return list(
-            deliver_newsletter(run, ctx.config, out_dir, send=send, paper_account=paper_account)
+            newsletter.send(run, ctx.config, out_dir, names=names, paper_account=paper_account)
         )
     except TsysError as exc:
         return [

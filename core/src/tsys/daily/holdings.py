@@ -8,14 +8,14 @@ source that cannot be read becomes a warning.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsys.contracts import Action, BucketRun, PositionRecord, PositionSource, Side
+from tsys.contracts import Action, BucketRun, DailyRun, PositionRecord, PositionSource, Side
 from tsys.errors import TsysError
 
 if TYPE_CHECKING:
     from tsys.daily.context import DailyContext
+    from tsys.workspace import Workspace
 
 
 def gather_holdings(ctx: DailyContext) -> tuple[list[PositionRecord], list[str]]:
@@ -32,23 +32,40 @@ def gather_holdings(ctx: DailyContext) -> tuple[list[PositionRecord], list[str]]
         except TsysError as exc:
             notes.append(f"paper positions not counted: {exc.message}")
     else:
-        held.extend(system_positions(ctx.workspace.runs_dir, before=ctx.dates.key))
+        prev = previous_run(ctx.workspace, before=ctx.dates.key, notes=notes)
+        held.extend(system_positions(prev))
     return held, notes
 
 
-def system_positions(runs_dir: Path, *, before: dt.date) -> list[PositionRecord]:
-    """The system's recommended positions after the latest run before ``before``.
+def previous_run(workspace: Workspace, *, before: dt.date, notes: list[str]) -> DailyRun | None:
+    """The latest run of ``workspace`` before ``before`` (None: none, or unreadable).
 
-    Buys and holds of that run are what a user following the plan holds now.
+    A real workspace never takes a run made from the synthetic demo market (tsys before the
+    sandbox kept demo runs beside real ones): such a run is passed over with a note.
     """
     from tsys.store.runs import list_runs, load_run
 
-    earlier = [d for d in list_runs(runs_dir) if d < before]
+    earlier = [d for d in list_runs(workspace.runs_dir) if d < before]
     if not earlier:
-        return []
+        return None
     try:
-        prev = load_run(runs_dir, earlier[-1])
+        prev = load_run(workspace.runs_dir, earlier[-1])
     except TsysError:
+        return None
+    if prev.synthetic_data and not workspace.demo:
+        notes.append(
+            f"system positions of the {prev.as_of.isoformat()} run not counted: it was made from "
+            f"the SYNTHETIC demo market (move {workspace.run_dir(prev.as_of)} to the demo "
+            "sandbox's runs/)"
+        )
+        return None
+    return prev
+
+
+def system_positions(prev: DailyRun | None) -> list[PositionRecord]:
+    """The system's recommended positions after the run ``prev``: its buys and holds are what
+    a user following the plan holds now."""
+    if prev is None:
         return []
     return [
         plan_position(plan, br.bucket, f"system:{br.bucket}:{plan.allocation.signal.symbol}")

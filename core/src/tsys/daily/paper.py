@@ -54,8 +54,12 @@ def broker_plugin(config: Config) -> str:
     return f"broker:{config.broker.name}"
 
 
-def place_orders(run: DailyRun, ctx: DailyContext) -> tuple[DeliveryResult, list[Any]]:
-    """Submit the day's buys and sells (idempotent by client_order_id); never raises."""
+def place_orders(run: DailyRun, ctx: DailyContext) -> tuple[DeliveryResult, list[Any], bool]:
+    """Submit the day's buys and sells (idempotent by client_order_id); never raises.
+
+    Returns the result to record, the orders (placed or already known), and whether every
+    order reached the broker (rejected ones did: the broker answered).
+    """
     from tsys.brokers.local import place_run_orders
 
     plugin = broker_plugin(ctx.config)
@@ -63,12 +67,12 @@ def place_orders(run: DailyRun, ctx: DailyContext) -> tuple[DeliveryResult, list
         orders = list(place_run_orders(run, ctx.broker))
     except TsysError as exc:
         placed = list(getattr(exc, "orders", []) or [])
-        return DeliveryResult(plugin=plugin, ok=False, detail=str(exc)), placed
+        return DeliveryResult(plugin=plugin, ok=False, detail=str(exc)), placed, False
     rejected = [o for o in orders if o.status.value == "rejected"]
     detail = f"{len(orders)} order(s) placed or already known"
     if rejected:
         detail += f"; {len(rejected)} rejected: " + ", ".join(o.symbol for o in rejected)
-    return DeliveryResult(plugin=plugin, ok=not rejected, detail=detail), orders
+    return DeliveryResult(plugin=plugin, ok=not rejected, detail=detail), orders, True
 
 
 def paper_account(broker: Any, warnings: list[str]) -> Any:

@@ -2,11 +2,14 @@
 
 Stages, each in its own module over one run-scoped :class:`~tsys.daily.context.DailyContext`:
 as-of resolution (:mod:`~tsys.daily.asof`), the paper broker (:mod:`~tsys.daily.paper`),
-holdings (:mod:`~tsys.daily.holdings`), bucket runs (:mod:`~tsys.daily.bucket_runs`), the
-book after the plans (:mod:`~tsys.daily.snapshot`), artifacts (:mod:`~tsys.daily.artifacts`),
-then delivery, the ``after_daily_run`` hook and the store's index
-(:mod:`~tsys.daily.delivery`). A failure after the artifacts are written is recorded in the
-run and never loses them.
+holdings (:mod:`~tsys.daily.holdings`), bucket runs (:mod:`~tsys.daily.bucket_runs`), the book
+after the plans (:mod:`~tsys.daily.snapshot`), artifacts (:mod:`~tsys.daily.artifacts`), then
+paper orders, delivery, the ``after_daily_run`` hook and the store's index
+(:mod:`~tsys.daily.delivery`). Each stage after the computation is recorded in
+``state.json`` (:mod:`~tsys.daily.state`): a day is done only when all of them are, and a run
+of a day that is not done resumes the pending ones. A stored run is reused only when its inputs
+(configuration, buckets, parameters) match; otherwise the day is recomputed and the earlier
+run kept in ``runs/<as-of>/history/``.
 
 ``run.json`` is deterministic: the same inputs give the same bytes (its ``created_at`` is the
 decision time, the as-of close, not the wall clock; each execution's wall-clock time is appended
@@ -22,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tsys.contracts import DailyRun, DeliveryResult
-from tsys.daily import artifacts, bucket_runs, delivery, holdings, snapshot
-from tsys.daily import paper as paper_stage
+from tsys.contracts import DailyRun
+from tsys.daily import artifacts, bucket_runs, holdings, snapshot, state
+from tsys.daily import stages as steps
 from tsys.daily.asof import resolve_as_of
 from tsys.daily.context import Clock, DailyContext, open_context
 from tsys.errors import PARTIAL_FAILURE_EXIT, DataError
@@ -32,8 +35,10 @@ from tsys.errors import PARTIAL_FAILURE_EXIT, DataError
 if TYPE_CHECKING:
     from tsys.config import Config
 
-#: Stages in order, for progress bars and the benchmark's per-stage times.
-STAGES = ("resolve", "data", "buckets", "portfolio", "artifacts", "deliver", "broker", "hooks")
+#: Progress stages in order, for progress bars and the benchmark's per-stage times.
+STAGES = (
+    "resolve", "data", "buckets", "portfolio", "artifacts", "broker", "deliver", "hooks", "index"
+)  # fmt: skip
 
 SYNTHETIC_WARNING = (
     "SYNTHETIC DATA: these signals come from the built-in demo market, not real prices"
@@ -49,6 +54,9 @@ class Outcome:
     exit_code: int = 0
     already_ran: bool = False
     dry_run: bool = False
+    #: Stages this execution finished, and those still pending (a day is done when none is).
+    finished: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
     timings: dict[str, float] = attrs.field(factory=dict)
     messages: list[str] = attrs.field(factory=list)
 
@@ -66,7 +74,7 @@ def run_daily(
     now: dt.datetime | None = None,
     progress: Callable[[str, str], None] | None = None,
 ) -> Outcome:
-    """Run one day end to end; see the module docstring.
+    """Run one day end to end, or finish it; see the module docstring.
 
     Parameters
     ----------
@@ -83,7 +91,7 @@ def run_daily(
     dry_run
         Compute and return everything, write nothing, send nothing, order nothing.
     force
-        Recompute a day that already ran (its artifacts are replaced atomically).
+        Recompute a day even when its stored run has the same inputs and is done.
     paper
         Place paper orders (default: ``config.broker.enabled``).
     send
@@ -95,121 +103,109 @@ def run_daily(
     """
     if demo:
         config = attrs.evolve(config, data=attrs.evolve(config.data, source="demo"))
+    config, sandbox_note = _sandboxed(config)
     clock = Clock()
     if progress is not None:
         progress("resolve", "resolving the as-of date")
     dates = resolve_as_of(as_of, now or clock.now())
     ctx = open_context(config, dates, clock=clock, progress=progress)
+    if sandbox_note is not None:
+        ctx.warnings.append(sandbox_note)
+    paper_on = config.broker.enabled if paper is None else paper
     try:
-        return _run(
-            ctx,
-            names=buckets,
-            dry_run=dry_run,
-            force=force,
-            paper=config.broker.enabled if paper is None else paper,
-            send=send,
-        )
+        return _run(ctx, buckets, dry_run=dry_run, force=force, paper=paper_on, send=send)
     finally:
         ctx.close()
 
 
 def _run(
     ctx: DailyContext,
-    *,
     names: Sequence[str] | None,
+    *,
     dry_run: bool,
     force: bool,
     paper: bool,
     send: bool,
 ) -> Outcome:
-    config, clock, key = ctx.config, ctx.clock, ctx.dates.key
+    config, key = ctx.config, ctx.dates.key
     out_dir = ctx.workspace.run_dir(key)
-    outcome = Outcome(run=None, run_dir=out_dir, dry_run=dry_run, timings=clock.timings)
+    outcome = Outcome(run=None, run_dir=out_dir, dry_run=dry_run, timings=ctx.clock.timings)
     outcome.messages.extend(ctx.dates.notes)
-    if not dry_run and not force and (out_dir / "run.json").is_file():
-        from tsys.store.runs import load_run
-
-        outcome.already_ran = True
-        outcome.run = load_run(ctx.workspace.runs_dir, key)
-        outcome.messages.append(
-            f"{key.isoformat()} already ran ({out_dir}); pass --force to recompute it"
-        )
-        return outcome
-
     selected = bucket_runs.select_buckets(config, names)
-    clock.lap("resolve")
-    ctx.say("data", f"opening data source {config.data.source!r}")
-    hub = ctx.hub
-    clock.lap("data")
-    if hub.synthetic:
-        ctx.warnings.append(SYNTHETIC_WARNING)
-    broker_failure: DeliveryResult | None = None
-    if paper and not dry_run:
-        ctx.say("broker", f"paper broker {config.broker.name!r}: filling earlier orders")
-        broker_failure = paper_stage.open_and_sync(ctx)
-        clock.lap("broker")
-    held, notes = holdings.gather_holdings(ctx)
-    ctx.warnings.extend(notes)
-    run = _compute(ctx, selected, held)
+    fresh = state.RunState(
+        inputs=bucket_runs.run_inputs(config, selected),
+        source=config.data.source,
+        paper=config.broker.name if paper else None,
+        send=send,
+        required=state.required_stages(paper=paper),
+    )
+    if not dry_run:
+        prior = state.prior_run(out_dir)
+        choice = state.decide(prior, fresh, force=force)
+        if choice == "reuse":
+            outcome.already_ran, outcome.run = True, prior.run
+            outcome.messages.append(
+                f"{key.isoformat()} already ran ({out_dir}); pass --force to recompute it"
+            )
+            return outcome
+        if choice == "resume":
+            return steps.finish(ctx, prior.run, prior.state, outcome, resumed=True)
+        if prior is not None and prior.state.fingerprint != fresh.fingerprint:
+            kept = state.archive(out_dir)
+            outcome.messages.append(f"the earlier run of {key.isoformat()} is kept in {kept}")
+    ctx.clock.lap("resolve")
+    run = _compute(ctx, selected, paper=paper and not dry_run)
     outcome.run = run
     if run.buckets and all(_is_data_error(b.error) for b in run.buckets):
         raise DataError(
             "every bucket failed for lack of data: "
             + "; ".join(f"{b.bucket}: {b.error}" for b in run.buckets)
         )
-    if any(b.error is not None for b in run.buckets):
-        outcome.exit_code = PARTIAL_FAILURE_EXIT
     if dry_run:
+        outcome.exit_code = _bucket_exit(run)
         outcome.messages.append("dry run: nothing written, sent or ordered")
         return outcome
-
     ctx.say("artifacts", f"writing {out_dir}")
+    record = fresh.finish(state.COMPUTED, computed_warnings=len(run.warnings))
+    if ctx.broker_failure is not None:
+        record = record.record(deliveries=(ctx.broker_failure,))
+    state.save_state(out_dir, record)
     artifacts.write_artifacts(run, out_dir)
-    artifacts.record_history(out_dir, run, clock.now())
-    not_indexed = delivery.index_run(ctx, run, out_dir)
-    if not_indexed is not None:
-        outcome.messages.append(not_indexed)
-    clock.lap("artifacts")
-
-    orders: list[Any] = []
-    deliveries: list[DeliveryResult] = []
-    account = None
-    if broker_failure is not None:
-        deliveries.append(broker_failure)
-    elif ctx.broker is not None:
-        ctx.say("broker", f"paper orders through {config.broker.name!r}")
-        result, orders = paper_stage.place_orders(run, ctx)
-        deliveries.append(result)
-        account = paper_stage.paper_account(ctx.broker, run_warnings := [])
-        if run_warnings:
-            run = attrs.evolve(run, warnings=(*run.warnings, *run_warnings))
-        clock.lap("broker")
-    if orders:
-        run = attrs.evolve(run, orders=tuple(orders))
-
-    ctx.say("deliver", "newsletter")
-    deliveries.extend(delivery.deliver(run, ctx, out_dir, send=send, paper_account=account))
-    clock.lap("deliver")
-    run = attrs.evolve(run, deliveries=(*run.deliveries, *deliveries))
-    artifacts.write_artifacts(run, out_dir, only_run_json=True)
-    if any(not d.ok for d in deliveries):
-        outcome.exit_code = PARTIAL_FAILURE_EXIT
-
-    ctx.say("hooks", "after_daily_run")
-    hook_warnings = delivery.after_daily_run(run)
-    if hook_warnings:
-        run = attrs.evolve(run, warnings=(*run.warnings, *hook_warnings))
-        artifacts.write_artifacts(run, out_dir, only_run_json=True)
-    clock.lap("hooks")
-    outcome.run = run
-    return outcome
+    artifacts.record_history(out_dir, run, ctx.clock.now())
+    record = record.finish(state.ARTIFACTS)
+    state.save_state(out_dir, record)
+    ctx.clock.lap("artifacts")
+    return steps.finish(ctx, run, record, outcome, resumed=False)
 
 
-def _compute(ctx: DailyContext, selected: Sequence[Any], held: list[Any]) -> DailyRun:
+def _sandboxed(config: Config) -> tuple[Config, str | None]:
+    """The demo market trades only the sandbox's local paper account, never a real broker's."""
+    from tsys.workspace import workspace
+
+    if not workspace(config).demo or config.broker.name == "local":
+        return config, None
+    note = (
+        f"the demo market trades the local paper account of the demo sandbox, not broker "
+        f"{config.broker.name!r}"
+    )
+    return attrs.evolve(config, broker=attrs.evolve(config.broker, name="local", options={})), note
+
+
+def _compute(ctx: DailyContext, selected: Sequence[Any], *, paper: bool) -> DailyRun:
     """The day's plans for every selected bucket, and the book after them."""
+    ctx.say("data", f"opening data source {ctx.config.data.source!r}")
+    hub = ctx.hub
+    ctx.clock.lap("data")
+    if hub.synthetic:
+        ctx.warnings.append(SYNTHETIC_WARNING)
+    if paper:
+        ctx.say("broker", f"paper broker {ctx.config.broker.name!r}: filling earlier orders")
+        steps.open_paper(ctx)
+        ctx.clock.lap("broker")
+    held, notes = holdings.gather_holdings(ctx)
+    ctx.warnings.extend(notes)
     equity = float(ctx.config.account.size)
     runs, after = bucket_runs.run_buckets(ctx, selected, held, equity)
-    hub = ctx.hub
     for w in hub.ctx.warnings:
         if w not in ctx.warnings:
             ctx.warnings.append(w)
@@ -228,6 +224,10 @@ def _compute(ctx: DailyContext, selected: Sequence[Any], held: list[Any]) -> Dai
     )
     ctx.clock.lap("portfolio")
     return run
+
+
+def _bucket_exit(run: DailyRun) -> int:
+    return PARTIAL_FAILURE_EXIT if any(b.error is not None for b in run.buckets) else 0
 
 
 def _is_data_error(error: str | None) -> bool:

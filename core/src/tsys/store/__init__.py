@@ -78,6 +78,30 @@ class Store:
 
         return DailyRunsIndex(self)
 
+    def paper_record_counts(self, broker: str) -> dict[str, int]:
+        """Rows the paper broker ``broker`` has in each paper table (empty tables left out)."""
+        counts = {}
+        for model in self.models.paper.all:
+            n = model.select().where(model.broker == broker).count()
+            if n:
+                counts[model._meta.table_name] = n
+        return counts
+
+    def reset_paper_account(self, broker: str) -> dict[str, int]:
+        """Delete every record of the paper broker ``broker`` (account, orders, their events,
+        fills, positions, marks, ...) in one transaction; return the rows deleted per table.
+
+        The next run opens the account afresh with its starting cash. Daily runs, manual
+        trades and other brokers' records are kept.
+        """
+        deleted = {}
+        with self.transaction():
+            for model in self.models.paper.all:
+                n = model.delete().where(model.broker == broker).execute()
+                if n:
+                    deleted[model._meta.table_name] = n
+        return deleted
+
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()

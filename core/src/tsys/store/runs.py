@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from tsys.contracts import DailyRun
-from tsys.errors import DataError
+from tsys.errors import DataError, StoreError
 from tsys.store._time import from_db, to_db
 
 if TYPE_CHECKING:
@@ -79,12 +79,28 @@ class DailyRunsIndex:
     def record(
         self, as_of: dt.date, created_at: dt.datetime, config_digest: str, path: str
     ) -> None:
-        """Insert or replace the entry of ``as_of`` (a re-run of a day replaces it)."""
-        with self._store.transaction():
-            self._m.delete().where(self._m.as_of == as_of).execute()
-            self._m.create(
-                as_of=as_of, created_at=to_db(created_at), config_digest=config_digest, path=path
-            )
+        """Insert or replace the entry of ``as_of`` (a re-run of a day replaces it).
+
+        A database that refuses the write (read-only, locked, gone) raises
+        :class:`~tsys.errors.StoreError` naming the store.
+        """
+        import peewee as pw
+
+        try:
+            with self._store.transaction():
+                self._m.delete().where(self._m.as_of == as_of).execute()
+                self._m.create(
+                    as_of=as_of,
+                    created_at=to_db(created_at),
+                    config_digest=config_digest,
+                    path=path,
+                )
+        except pw.PeeweeException as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(
+                f"cannot record the run of {as_of.isoformat()} in the store at "
+                f"{self._store.location}: {reason}"
+            ) from exc
 
     def list(self) -> list[RunIndexEntry]:
         """Every recorded run, oldest first."""
