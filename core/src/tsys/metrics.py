@@ -26,6 +26,12 @@ import numpy as np
 import pandas as pd
 
 NAN = math.nan
+#: Fewer sessions than this and an annualised figure (a CAGR of 75% over 3 days) means
+#: nothing: reports say "too short to annualise" instead.
+MIN_SESSIONS_TO_ANNUALISE = 60
+#: The metrics that are annualised.
+ANNUALISED = ("cagr", "volatility", "sharpe", "sortino", "calmar", "turnover")
+TOO_SHORT = "too short to annualise"
 
 
 # --------------------------------------------------------------------------- the formulas
@@ -217,6 +223,8 @@ def compute(
     if closed is not None:
         pnl = closed["pnl"].to_numpy(dtype=np.float64)
         out["trade_count"] = len(pnl)
+        # Positions still open at the end are trades too, counted apart (never mixed in).
+        out["open_trades"] = len(trades) - len(pnl)
         out["win_rate"] = float(np.mean(pnl > 0)) if len(pnl) else NAN
         gains, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
         if losses > 0:
@@ -227,7 +235,7 @@ def compute(
         rm = rm[np.isfinite(rm)]
         out["avg_r"] = float(rm.mean()) if len(rm) else NAN
     else:
-        out.update(trade_count=0, win_rate=NAN, profit_factor=NAN, avg_r=NAN)
+        out.update(trade_count=0, open_trades=0, win_rate=NAN, profit_factor=NAN, avg_r=NAN)
 
     out["turnover"] = NAN
     out["max_adv_participation"] = NAN

@@ -73,7 +73,15 @@ def test_paper_commands(account, tmp_path):
 def test_paper_report(account, tmp_path):
     cash, bars = account
     rep = json.loads(run("report", "--json", "--html", str(tmp_path / "r.html")))
-    assert rep["warnings"] == []
+    # 3 sessions: no CAGR of 75% over 3 days (issue 13.7)
+    assert rep["warnings"] == [
+        "3 session(s) of paper trading: too short to annualise (CAGR, Sharpe, volatility "
+        "need at least 60)"
+    ]
+    assert rep["metrics"]["cagr"] is None and rep["metrics"]["sharpe"] is None
+    html = (tmp_path / "r.html").read_text()
+    assert "too short to annualise" in html and "0 closed, 2 still open" in html
+    assert "too short to annualise" in run("report")
     # Fills: 5 bps over the open, fee 10 bps with a $1 minimum, modelled == realised.
     aaa, btc = rep["fills"]
     assert aaa["price"] == pytest.approx(101.0 * 1.0005)

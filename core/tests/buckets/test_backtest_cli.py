@@ -107,13 +107,18 @@ def test_json_and_report_agree_and_work_offline(isolated):
     assert "url(" not in parser.style and "@import" not in parser.style
     assert not re.search(r"https?://", html)
     assert html.count("<svg") == 3
-    assert f"{len(payload['trades'])} trades" in html
+    # one trade count everywhere, closed and open stated apart (issue 13.7)
+    still = sum(1 for t in payload["trades"] if t["exit_reason"] == "open")
+    assert m["trades"] + m["open_trades"] == len(payload["trades"]) and m["open_trades"] == still
+    closed = int(m["trades"])
+    assert f"{closed} closed trade{'' if closed == 1 else 's'} and {still} still open" in html
 
 
 def test_holdout_is_sealed_and_logged(isolated):
     runner = CliRunner()
     sealed = runner.invoke(cli, [*ARGS, "--split", "holdout"])
     assert sealed.exit_code == 3 and "sealed" in sealed.output
+    assert "needs --allow-holdout" in sealed.output  # the CLI flag, not the Python argument
     opened = runner.invoke(cli, [*ARGS, "--split", "holdout", "--allow-holdout", "--json"])
     assert opened.exit_code == 0, opened.output
     # the demo market: the holdout log is the demo sandbox's

@@ -87,8 +87,9 @@ class Splits:
             raise ConfigError(f"segment must be one of {SEGMENTS}, got {segment!r}")
         if not allow_holdout:
             raise ConfigError(
-                "the holdout is sealed: evaluating it needs allow_holdout=True",
-                hint="every holdout evaluation is logged; tune on train and validation only",
+                "the holdout is sealed: evaluating it needs --allow-holdout",
+                hint="every holdout evaluation is logged; tune on train and validation only "
+                "(from Python: allow_holdout=True)",
             )
         if data_dir is None:
             raise ConfigError("evaluating the holdout needs data_dir, where the use is logged")

@@ -17,6 +17,7 @@ import attrs
 
 from tsys.contracts import Action, Order, OrderEvent, TradePlan
 from tsys.errors import TemporaryBrokerError
+from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 
 T = TypeVar("T")
 
@@ -307,7 +308,7 @@ def _position_cause(symbol, e, a, working, baseline) -> str:
     open_orders = working.get(symbol, [])
     if open_orders:
         parts = ", ".join(
-            f"{o.client_order_id} {o.status.value} ({o.filled_quantity:g} of {o.quantity:g})"
+            f"{o.client_order_id} {o.status.value} ({fmt_quantity(o.filled_quantity)} of {fmt_quantity(o.quantity)})"
             for o in open_orders
         )
         return f"order still working: {parts}; the broker may have filled more than tsys saw"

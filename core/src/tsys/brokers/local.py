@@ -40,6 +40,7 @@ from tsys.contracts import (
     TradePlan,
 )
 from tsys.errors import ConfigError
+from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 
 
 def cost_model_from_options(options: dict[str, Any]) -> Any:
@@ -165,7 +166,7 @@ class LocalPaperBroker(Broker):
             held = book.get(sig.symbol)
             if held is None or held.quantity < qty - 1e-9:
                 have = 0.0 if held is None else held.quantity
-                reason = f"sell of {qty:g} {sig.symbol} but the paper account holds {have:g}"
+                reason = f"sell of {fmt_quantity(qty)} {sig.symbol} but the paper account holds {fmt_quantity(have)}"
         if not reason:
             for o in self.ledger.orders(self.name, final=False):
                 if (
@@ -400,7 +401,11 @@ class LocalPaperBroker(Broker):
                 self.ledger.save_order(self.name, o3)
                 self.ledger.record_event(
                     self.name,
-                    event_for(o3, when, f"{unfilled:g} left unfilled (capacity or cash); expired"),
+                    event_for(
+                        o3,
+                        when,
+                        f"{fmt_quantity(unfilled)} left unfilled (capacity or cash); expired",
+                    ),
                 )
             booked.append(fill)
         return booked

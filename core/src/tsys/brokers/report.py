@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tsys.contracts import AssetClass, Order, OrderStatus, Side
+from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 from tsys.serialization import json_ready
 
 #: Calendar days of bars loaded before a decision: the simulator's volatility window needs them.
@@ -229,7 +230,9 @@ def compare_fills(
         if model["date"] != when:
             diffs.append(f"modelled on {model['date']}, filled on {when}")
         if not _close(model["quantity"], q):
-            diffs.append(f"quantity {q:g} vs modelled {model['quantity']:g}")
+            diffs.append(
+                f"quantity {fmt_quantity(q)} vs modelled {fmt_quantity(model['quantity'])}"
+            )
         if not _close(mp, r["price"]):
             diffs.append(f"price {r['price']:.6g} vs modelled {mp:.6g}")
         if _close(model["quantity"], q) and not _close(model["fee"], r["fee"]):
@@ -505,6 +508,13 @@ def paper_report(
         result_metrics["trades"] = result_metrics.get("trade_count", 0.0)
         held = [t["bars_held"] for t in trades if t["exit_reason"] != "open"]
         result_metrics["avg_bars_held"] = float(np.mean(held)) if held else math.nan
+        if len(marks) < metrics.MIN_SESSIONS_TO_ANNUALISE:
+            for key in metrics.ANNUALISED:
+                result_metrics[key] = None  # shown as "too short to annualise"
+            warnings.append(
+                f"{len(marks)} session(s) of paper trading: {metrics.TOO_SHORT} (CAGR, "
+                f"Sharpe, volatility need at least {metrics.MIN_SESSIONS_TO_ANNUALISE})"
+            )
 
     # Drift against a replay of the same plans.
     drift: dict[str, Any] | None = None
@@ -564,7 +574,7 @@ def paper_report(
 # ----------------------------------------------------------------------------- HTML
 def render_html(p: dict[str, Any]) -> str:
     """A self-contained HTML page of :func:`paper_report`'s payload (inline CSS and SVG)."""
-    from tsys.metrics import drawdown_curve
+    from tsys.metrics import TOO_SHORT, drawdown_curve
     from tsys.report.backtest import METRICS
     from tsys.report.html import render
 
@@ -582,4 +592,5 @@ def render_html(p: dict[str, Any]) -> str:
         metrics=METRICS,
         equity_series=series,
         drawdown_series=drawdowns,
+        too_short=TOO_SHORT,
     )

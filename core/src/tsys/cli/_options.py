@@ -19,6 +19,56 @@ def parse_date(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(f"expected a date like 2019-12-31, got {value!r}") from None
 
 
+def _known(kind: str, value: str, names: list[str]) -> str:
+    if value in names:
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(value, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise click.BadParameter(
+        f"unknown {kind} {value!r}; known: {', '.join(names) or '(none installed)'}{hint}"
+    )
+
+
+def bucket_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: an installed bucket's name; anything else is a usage error (exit 2)."""
+    if value is None:
+        return None
+    from tsys import plugins
+
+    return _known("bucket", value, plugins.buckets().names())
+
+
+def check_bucket_name(ctx: click.Context, value: str) -> str:
+    """:func:`bucket_name` from a command's body (a usage error names the BUCKET argument)."""
+    param = next((p for p in ctx.command.params if p.name == "bucket_name"), None)
+    try:
+        return bucket_name(ctx, param, value)  # type: ignore[arg-type, return-value]
+    except click.BadParameter as exc:
+        exc.ctx, exc.param = ctx, param
+        raise
+
+
+def bucket_names(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """Click callback: ``A,B`` as a list of installed bucket names (None: not given)."""
+    if value is None:
+        return None
+    names = [b.strip() for b in value.split(",") if b.strip()]
+    if not names:
+        raise click.BadParameter("name at least one bucket, e.g. --buckets sp500")
+    return [bucket_name(ctx, param, n) for n in names]  # type: ignore[misc]
+
+
+def source_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: an installed data source's name; anything else is a usage error."""
+    if value is None:
+        return None
+    from tsys import plugins
+
+    return _known("data source", value, plugins.data_sources().names())
+
+
 def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--source``, ``--path`` and ``--shared-data``: where research commands read bars."""
     f = click.option(
@@ -42,5 +92,6 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--source",
         default=None,
         metavar="NAME",
+        callback=source_name,
         help="Data source: demo, csv or any installed one (default: [data] source).",
     )(f)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import data_options, parse_date
+from tsys.cli._options import bucket_name, data_options, parse_date
 
 SPLITS = ("train", "validation", "holdout")
 
@@ -24,7 +24,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command(name="backtest")
-@click.argument("bucket_name", metavar="BUCKET")
+@click.argument("bucket_name", metavar="BUCKET", callback=bucket_name)
 @click.option(
     "--start", callback=parse_date, help="First day (YYYY-MM-DD); default: the data's start."
 )

@@ -12,6 +12,7 @@ import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
+from tsys.cli._options import source_name
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -40,6 +41,7 @@ def _source_option(f):
     return click.option(
         "--source",
         default=None,
+        callback=source_name,
         help="Registered data source (demo, csv, or a plugin's); default: [data] source.",
     )(f)
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from tsys import format as fmt
-from tsys.cli._options import data_options
+from tsys.cli._options import check_bucket_name, data_options
 from tsys.files import write_json
 from tsys.workspace import workspace
 
@@ -150,9 +150,9 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         kwargs = json.loads(opts["objective_kwargs"] or "{}")
         kwargs.setdefault("name", bucket_name)
     else:
-        from tsys import plugins
-
-        bucket_name = plugins.buckets().get(bucket_name).name  # unknown names fail here
+        # A usage error (exit 2) with the did-you-mean; checked here, not in a callback,
+        # because --objective-module optimises a name that is no installed bucket.
+        bucket_name = check_bucket_name(ctx, bucket_name)
         kwargs = {
             "bucket": bucket_name,
             "config_path": config.source_path,

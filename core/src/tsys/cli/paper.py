@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from tsys.cli import load_config
+from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 
 
 def _broker(ctx: click.Context) -> Any:
@@ -79,8 +80,8 @@ def paper_orders(ctx: click.Context, as_json: bool, status: str | None) -> None:
     for r in rows:
         o = r["order"]
         click.echo(
-            f"{o['client_order_id']}  {o['side']} {o['quantity']:g} {o['symbol']}  "
-            f"{o['status']}  filled {o['filled_quantity']:g}"
+            f"{o['client_order_id']}  {o['side']} {fmt_quantity(o['quantity'])} {o['symbol']}  "
+            f"{o['status']}  filled {fmt_quantity(o['filled_quantity'])}"
             + (f" @ {o['filled_avg_price']:.4f}" if o["filled_avg_price"] else "")
         )
         for e in r["events"]:
@@ -207,6 +208,7 @@ def paper_report(ctx: click.Context, as_json: bool, html: str | None, demo: bool
 def _print_report(p: dict[str, Any]) -> None:
     from tsys import format as numbers
     from tsys.format import figure as fmt
+    from tsys.metrics import TOO_SHORT
     from tsys.report.backtest import METRICS
 
     click.echo(
@@ -221,7 +223,8 @@ def _print_report(p: dict[str, Any]) -> None:
     if m:
         for key, label, kind in METRICS:
             if key in m:
-                click.echo(f"  {label:<22} {fmt(m[key], kind):>12}")
+                text = TOO_SHORT if m[key] is None else fmt(m[key], kind)
+                click.echo(f"  {label:<22} {text:>12}")
     else:
         click.echo("  no daily marks yet (run `tsys run-daily --paper`)")
     d = p["drift"]
@@ -238,15 +241,18 @@ def _print_report(p: dict[str, Any]) -> None:
         bps = "-" if r["realised_slippage_bps"] is None else f"{r['realised_slippage_bps']:.1f}"
         mbps = "-" if r["modelled_slippage_bps"] is None else f"{r['modelled_slippage_bps']:.1f}"
         click.echo(
-            f"  {r['date']} {r['symbol']:<8} {r['side']:<4} {r['quantity']:>10g} "
+            f"  {r['date']} {r['symbol']:<8} {r['side']:<4} "
+            f"{numbers.quantity(r['quantity'], 'crypto'):>10} "
             f"@ {r['price']:.4f} model {mod}  slip {bps}/{mbps} bps"
             + ("" if r["match"] else f"  DIFFERS: {r['note']}")
         )
     if p["trades"]:
-        click.echo(f"trades: {len(p['trades'])}")
+        still = sum(1 for t in p["trades"] if t["exit_reason"] == "open")
+        click.echo(f"trades: {len(p['trades']) - still} closed, {still} still open")
         for t in p["trades"]:
             click.echo(
-                f"  {t['symbol']:<8} {t['entry_date']}..{t['exit_date']} {t['qty']:>10g} "
+                f"  {t['symbol']:<8} {t['entry_date']}..{t['exit_date']} "
+                f"{numbers.quantity(t['qty'], 'crypto'):>10} "
                 f"pnl {t['pnl']:>10,.2f}  {t['exit_reason']}"
             )
 

@@ -66,7 +66,8 @@ def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) 
 
 def _render(view, limit: int) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from tsys.cli._table import Column, fit_table, terminal_width
 
     console = Console(width=80 if not sys.stdout.isatty() else None, highlight=False)
     eq = view.account_equity
@@ -79,41 +80,46 @@ def _render(view, limit: int) -> None:
             view.lines,
             key=lambda ln: (ln.market_value is None, -abs(ln.market_value or 0.0)),
         )
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col, just in (
-            ("Src", "left"),
-            ("Symbol", "left"),
-            ("Bucket", "left"),
-            ("Qty", "right"),
-            ("Cost", "right"),
-            ("Last", "right"),
-            ("Value", "right"),
-            ("Unreal.", "right"),
-            ("Risk", "right"),
-            ("R", "right"),
-        ):
-            table.add_column(
-                col,
-                justify=just,
-                no_wrap=True,
-                max_width=10 if col in ("Symbol", "Bucket") else None,
-                overflow="ellipsis",
-            )
+        # Symbols, quantities and amounts are never cut: low-value columns go first.
+        columns = (
+            Column("Src"),
+            Column("Symbol"),
+            Column("Bucket", drop=4),
+            Column("Qty", "right"),
+            Column("Cost", "right", drop=3),
+            Column("Last", "right"),
+            Column("Value", "right"),
+            Column("Unreal.", "right", drop=5),
+            Column("Risk", "right", drop=2),
+            Column("R", "right", drop=1),
+        )
+        rows = []
         for ln in lines[:limit]:
             p = ln.position
-            table.add_row(
-                p.source.value[:3],
-                p.symbol if p.side.value == "buy" else f"{p.symbol}(S)",
-                p.bucket or "-",
-                fmt.quantity(p.quantity, p.asset_class),
-                fmt.number(ln.cost),
-                fmt.price(ln.last_price, symbol=""),
-                fmt.number(ln.market_value),
-                fmt.number(ln.unrealized_pnl),
-                fmt.number(ln.money_at_risk),
-                fmt.number(ln.r_multiple, 1),
+            rows.append(
+                [
+                    p.source.value[:3],
+                    p.symbol if p.side.value == "buy" else f"{p.symbol}(S)",
+                    p.bucket or "-",
+                    fmt.quantity(p.quantity, p.asset_class),
+                    fmt.number(ln.cost),
+                    fmt.price(ln.last_price, symbol=""),
+                    fmt.number(ln.market_value),
+                    fmt.number(ln.unrealized_pnl),
+                    fmt.number(ln.money_at_risk),
+                    fmt.number(ln.r_multiple, 1),
+                ]
             )
-        console.print(table)
+        width = terminal_width()
+        table, print_width, left_out = fit_table(
+            columns, rows, width=width, box=None, pad_edge=False, collapse_padding=True,
+            header_style="bold",
+        )  # fmt: skip
+        Console(width=print_width, highlight=False).print(table)
+        if left_out:
+            console.print(
+                f"({', '.join(left_out)} left out to fit {width} columns; --json has all)"
+            )
         if len(lines) > limit:
             console.print(f"... {len(lines) - limit} more positions (--limit, or --json)")
     console.print()

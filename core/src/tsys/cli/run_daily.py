@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import parse_date
+from tsys.cli._options import bucket_names, parse_date
 from tsys.errors import EXIT_CODES
 
 _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items())
@@ -34,6 +34,7 @@ _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.item
     "--buckets",
     metavar="A,B",
     default=None,
+    callback=bucket_names,
     help="Only these buckets (default: every enabled bucket).",
 )
 @click.option("--dry-run", is_flag=True, help="Compute and show; write, send and order nothing.")
@@ -57,7 +58,7 @@ def run_daily(
     ctx: click.Context,
     as_of: dt.date | None,
     demo: bool,
-    buckets: str | None,
+    buckets: list[str] | None,
     dry_run: bool,
     force: bool,
     paper: bool | None,
@@ -89,7 +90,7 @@ def run_daily(
     from tsys.daily.pipeline import run_daily as _run
 
     config = load_config(ctx)
-    names = [b.strip() for b in buckets.split(",") if b.strip()] if buckets else None
+    names = buckets  # validated by bucket_names: a list of installed buckets, or None
     options = dict(
         as_of=as_of, demo=demo, buckets=names, dry_run=dry_run, force=force, paper=paper, send=send
     )

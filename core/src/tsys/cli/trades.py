@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +63,59 @@ def _record_json(rec: Any) -> dict[str, Any]:
     return unstructure(rec)
 
 
+def _px(x: float | None) -> str:
+    """A price in a table: cents from 1 up, 4 significant digits below (never "0.00")."""
+    return fmt.price(x, symbol="")
+
+
+def _exact_px(x: float | None) -> str:
+    """A price as entered (up to 4 decimals, 6 significant digits below 1)."""
+    return fmt.price(x, symbol="", decimals=4, digits=6)
+
+
 def _summary(rec: Any) -> str:
     opening = next((f for f in rec.fills if f.reason == "open"), None)
     qty = opening.quantity if opening is not None else rec.quantity
-    price = fmt.price(rec.entry_price, symbol="", decimals=4, digits=6)
     return (
-        f"{rec.id}: {rec.side.value} {fmt.quantity(qty, rec.asset_class)} {rec.symbol} @ {price} "
+        f"{rec.id}: {rec.side.value} {fmt.quantity(qty, rec.asset_class)} {rec.symbol} @ "
+        f"{_exact_px(rec.entry_price)} "
         f"on {rec.opened_at.date().isoformat()}"
     )
+
+
+def level_warnings(side: str, entry: float, stop: float | None, target: float | None) -> list[str]:
+    """Warnings for a stop or a target on the wrong side of the entry (they would fire at once
+    or never protect anything)."""
+    out = []
+    long = side == "buy"
+    if stop is not None and (stop >= entry if long else stop <= entry):
+        where = "at or above" if long else "at or below"
+        out.append(
+            f"the stop {_px(stop)} is {where} the entry {_px(entry)} of a "
+            f"{'long' if long else 'short'} position: it is already touched"
+        )
+    if target is not None and (target <= entry if long else target >= entry):
+        where = "at or below" if long else "at or above"
+        out.append(
+            f"the target {_px(target)} is {where} the entry {_px(entry)} of a "
+            f"{'long' if long else 'short'} position"
+        )
+    return out
+
+
+def _done(rec: Any, text: str, as_json: bool, warnings: Sequence[str] = ()) -> None:
+    """Warnings on stderr; the stored record as JSON (``--json``) or ``text`` on stdout."""
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    if as_json:
+        click.echo(json.dumps(_record_json(rec), indent=2))
+    else:
+        click.echo(text)
+
+
+_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print the stored record as JSON (with its id)."
+)
 
 
 @click.group()
@@ -112,6 +157,7 @@ def trades() -> None:
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for several).")
 @click.option("--note", default="", help="A note to remember why.")
 @click.option("--fee", type=float, default=0.0, show_default=True, help="Fees paid to open.")
+@_JSON
 @click.pass_context
 def trades_add(
     ctx: click.Context,
@@ -127,8 +173,13 @@ def trades_add(
     tags: tuple[str, ...],
     note: str,
     fee: float,
+    as_json: bool,
 ) -> None:
-    """Record a trade you made by hand."""
+    """Record a trade you made by hand.
+
+    Warns (and stores anyway) when the stop or target is on the wrong side of the entry, and
+    when an identical trade (symbol, side, quantity, price, date) is already stored.
+    """
     from tsys.store.manual_trade import TradeInput, default_asset_class
 
     cfg = load_config(ctx)
@@ -146,13 +197,20 @@ def trades_add(
         notes=note,
         fee=fee,
     )
+    warnings = level_warnings(side, price, stop, target)
     with open_cli_store(ctx) as store:
+        twins = store.manual.duplicates_of(trade)
         rec = store.manual.add(trade)
+    if twins:
+        warnings.append(
+            f"an identical trade is already stored as {', '.join(twins)} (same symbol, side, "
+            f"quantity, price and date); if this is a mistake: tsys trades delete {rec.id}"
+        )
     ac = asset_class or default_asset_class(trade.symbol).value
     warning = check_symbol(cfg, trade.symbol, ac)
     if warning is not None:
-        click.echo(f"warning: {warning}", err=True)
-    click.echo(f"added {_summary(rec)}")
+        warnings.append(warning)
+    _done(rec, f"added {_summary(rec)}", as_json, warnings)
 
 
 @trades.command(name="list")
@@ -172,34 +230,47 @@ def trades_list(ctx: click.Context, status: str | None, tag: str | None, as_json
         click.echo("no manual trades" + (f" tagged {tag!r}" if tag else ""))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col, just in (
-        ("ID", "left"),
-        ("Opened", "left"),
-        ("Symbol", "left"),
-        ("Side", "left"),
-        ("Open qty", "right"),
-        ("Entry", "right"),
-        ("Stop", "right"),
-        ("Exit", "right"),
-        ("Realised", "right"),
-    ):
-        table.add_column(col, justify=just, no_wrap=True)
-    for r in records:
-        table.add_row(
+    from tsys.cli._table import Column, fit_table, terminal_width
+
+    columns = (
+        Column("ID"),
+        Column("Opened", drop=3),
+        Column("Symbol"),
+        Column("Side"),
+        Column("Open qty", "right"),
+        Column("Entry", "right"),
+        Column("Stop", "right", drop=2),
+        Column("Exit", "right", drop=1),
+        Column("Realised", "right"),
+    )
+    rows = [
+        [
             r.id,
             r.opened_at.date().isoformat(),
             r.symbol,
             r.side.value,
             fmt.quantity(r.quantity, r.asset_class),
-            fmt.number(r.entry_price, 2),
-            fmt.number(r.stop, 2),
-            fmt.number(r.exit_price, 2),
+            _px(r.entry_price),
+            _px(r.stop),
+            _px(r.exit_price),
             fmt.number(r.realized_pnl, 2),
-        )
-    Console(width=80 if not sys.stdout.isatty() else None).print(table)
+        ]
+        for r in records
+    ]
+    width = terminal_width()
+    table, print_width, left_out = fit_table(
+        columns,
+        rows,
+        width=width,
+        box=None,
+        pad_edge=False,
+        collapse_padding=True,
+        header_style="bold",
+    )
+    Console(width=print_width, highlight=False).print(table)
+    if left_out:
+        click.echo(f"({', '.join(left_out)} left out to fit {width} columns; --json has all)")
 
 
 @trades.command(name="show")
@@ -217,22 +288,19 @@ def trades_show(ctx: click.Context, trade_id: str, as_json: bool) -> None:
         _summary(rec),
         f"  asset class {rec.asset_class.value}, bucket {rec.bucket or '-'}, "
         f"tags {', '.join(rec.tags) or '-'}",
-        f"  open quantity {fmt.quantity(rec.quantity, rec.asset_class)}, "
-        f"stop {fmt.number(rec.stop, 2)}, target {fmt.number(rec.target, 2)}",
+        f"  open quantity {fmt.quantity(rec.quantity, rec.asset_class)}, stop {_px(rec.stop)}, target {_px(rec.target)}",
         f"  realised PnL {fmt.number(rec.realized_pnl, 2)}"
         + (f", R {rec.r_multiple:.2f}" if rec.r_multiple is not None else ""),
     ]
     if rec.closed_at is not None:
-        closed = fmt.price(rec.exit_price, symbol="", decimals=4, digits=6)
-        lines.append(f"  closed {rec.closed_at.date().isoformat()} at {closed}")
+        lines.append(f"  closed {rec.closed_at.date().isoformat()} at {_exact_px(rec.exit_price)}")
     if rec.notes:
         lines.append(f"  note: {rec.notes}")
     lines.append("  fills:")
     for f in rec.fills:
         lines.append(
             f"    {f.timestamp.date().isoformat()} {f.reason:<5} {f.side.value:<4} "
-            f"{fmt.quantity(f.quantity, rec.asset_class)} @ "
-            f"{fmt.price(f.price, symbol='', decimals=4, digits=6)} fee {fmt.number(f.fee, 2)}"
+            f"{fmt.quantity(f.quantity, rec.asset_class)} @ {_exact_px(f.price)} fee {fmt.number(f.fee, 2)}"
         )
     click.echo("\n".join(lines))
 
@@ -247,6 +315,7 @@ def trades_show(ctx: click.Context, trade_id: str, as_json: bool) -> None:
 @click.option("--qty", type=float, default=None, help="Correct the opening quantity.")
 @click.option("--price", type=float, default=None, help="Correct the opening price.")
 @click.option("--date", "date_", default=None, help="Correct the opening date.")
+@_JSON
 @click.pass_context
 def trades_edit(
     ctx: click.Context,
@@ -259,6 +328,7 @@ def trades_edit(
     qty: float | None,
     price: float | None,
     date_: str | None,
+    as_json: bool,
 ) -> None:
     """Change a trade's stop, target, note, tags, bucket, or correct its opening fill."""
     with open_cli_store(ctx) as store:
@@ -273,7 +343,10 @@ def trades_edit(
             price=price,
             opened_at=_when(date_, "date"),
         )
-    click.echo(f"updated {_summary(rec)}")
+    warnings = []
+    if stop is not None or target is not None:
+        warnings = level_warnings(rec.side.value, rec.entry_price, stop, target)
+    _done(rec, f"updated {_summary(rec)}", as_json, warnings)
 
 
 @trades.command(name="close")
@@ -282,9 +355,16 @@ def trades_edit(
 @click.option("--date", "date_", required=True, help="When: YYYY-MM-DD or ISO time.")
 @click.option("--qty", type=float, default=None, help="Close only this much (a partial close).")
 @click.option("--fee", type=float, default=0.0, show_default=True, help="Fees paid to close.")
+@_JSON
 @click.pass_context
 def trades_close(
-    ctx: click.Context, trade_id: str, price: float, date_: str, qty: float | None, fee: float
+    ctx: click.Context,
+    trade_id: str,
+    price: float,
+    date_: str,
+    qty: float | None,
+    fee: float,
+    as_json: bool,
 ) -> None:
     """Close a trade, or part of it with --qty (realised PnL is recorded)."""
     with open_cli_store(ctx) as store:
@@ -296,7 +376,7 @@ def trades_close(
         if rec.closed_at is not None
         else f"partially closed, {fmt.quantity(rec.quantity, rec.asset_class)} still open"
     )
-    click.echo(f"{rec.id} {state}; realised PnL {fmt.number(rec.realized_pnl, 2)}")
+    _done(rec, f"{rec.id} {state}; realised PnL {fmt.number(rec.realized_pnl, 2)}", as_json)
 
 
 @trades.command(name="delete")

@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import data_options
+from tsys.cli._options import bucket_name, data_options
 from tsys.files import write_json
 from tsys.workspace import workspace
 
 
 @click.command(name="validate")
-@click.argument("bucket_name", metavar="BUCKET")
+@click.argument("bucket_name", metavar="BUCKET", callback=bucket_name)
 @click.option(
     "--params",
     "params_file",

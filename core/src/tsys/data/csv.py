@@ -450,9 +450,22 @@ class CsvSource(DataSource):
         return Bars.from_frames(
             frames,
             classes,
-            source=self.describe(),
+            source=self._label(frames, classes),
             volume_unit={s: self.volume_unit(ac) for s, ac in classes.items()},
         )
+
+    def _label(self, frames: dict[str, Any], classes: dict[str, AssetClass]) -> str:
+        """What this panel was read from: its folders only (a crypto panel names the crypto
+        files, not the equity folders beside them) and its volume units."""
+        if not frames:
+            return self.describe()
+        used = {self._files[s].parent for s in frames}
+        folders = [str(p) for p in self.paths if p in used]
+        units = ", ".join(
+            f"{ac.value} volume in {self.volume_unit(ac).value} units"
+            for ac in sorted(set(classes.values()), key=lambda a: a.value)
+        )
+        return f"csv {', '.join(folders)} ({units})"
 
     # ------------------------------------------------------------------ metadata
     def _snapshot_list(self) -> list[tuple[dt.date, Path]]:

@@ -539,7 +539,7 @@ class _Pos:
 
 def sector_map(ctx: BucketContext | None, symbols: Sequence[str]) -> dict[str, str]:
     """Sectors the data hub knows for ``symbols`` (empty when it knows none)."""
-    if ctx is None or ctx.data is None:
+    if ctx is None or ctx.data is None or not symbols:
         return {}
     try:
         funds = ctx.data.fundamentals(list(symbols))
@@ -586,7 +586,13 @@ def plan_positions(
     adv = ind.dollar_volume(close, bars.base_volume(), ADV_WINDOW)  # close x base = dollars
     rets = ind.simple_returns(close)
     if sectors is None:
-        sectors = sector_map(ctx, bars.symbols)
+        # Only equities have a sector cap: a crypto panel asks no fundamentals source.
+        equities = [
+            s
+            for s, a in zip(bars.symbols, bars.asset_classes, strict=True)
+            if a is AssetClass.EQUITY
+        ]
+        sectors = sector_map(ctx, equities)
     reb = rebalance_mask(bars.index, rebalance)
     resize = rebalance_mask(bars.index, rules.resize) if rules.resize else np.zeros(T, dtype=bool)
     blocked_user = {s.upper() for s in overrides.blocked_symbols}

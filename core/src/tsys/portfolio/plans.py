@@ -163,8 +163,13 @@ def build_allocations(
         # Only today's candidates and the holdings need a sector: asking for every symbol of
         # the panel costs a rate-limited fundamentals source one call per symbol.
         can_enter = output.entries[t] & np.isfinite(output.score[t])
-        wanted = {bars.symbols[j] for j in np.flatnonzero(can_enter)}
-        wanted |= {r.symbol for r in holdings if r.is_open}
+        # Only equities have a sector cap.
+        wanted = {
+            bars.symbols[j]
+            for j in np.flatnonzero(can_enter)
+            if bars.asset_classes[j] is AssetClass.EQUITY
+        }
+        wanted |= {r.symbol for r in holdings if r.is_open and r.asset_class is AssetClass.EQUITY}
         sectors = sector_map(ctx, sorted(wanted)) if wanted else {}
     cols = {s: j for j, s in enumerate(bars.symbols)}
     blocked_user = {s.upper() for s in overrides.blocked_symbols}

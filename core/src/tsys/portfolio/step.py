@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tsys.buckets import Bucket, BucketContext, BucketOutput
     from tsys.config import Config
     from tsys.contracts import PositionRecord
-    from tsys.data import Bars
+    from tsys.data import Bars, DataHub
     from tsys.portfolio.construct import PositionPlan
     from tsys.portfolio.plans import BucketDecisions
 
@@ -129,7 +129,7 @@ def load_bars(
     except PluginError as exc:
         raise DataError(exc.message, hint=exc.hint) from exc
     if bars.shape[0] == 0 or bars.shape[1] == 0:
-        raise DataError(f"no bars for {bucket.name} up to {as_of}")
+        raise _no_recent_bars(bucket, hub, universe, start, as_of)
     last = bars.index[-1].date()
     if last < as_of:
         ctx.warn(
@@ -150,6 +150,34 @@ def _check_universe(
         cov.require(window.min_universe_share, what=f"{bucket.name} universe")
     if cov.missing:
         ctx.warn(f"{bucket.name}: universe: {cov.describe()}")
+
+
+def _no_recent_bars(
+    bucket: Bucket, hub: DataHub, universe: Sequence[str], start: dt.date, as_of: dt.date
+) -> DataError:
+    """Say why a daily run has no bars: the data ends (or starts) outside the window."""
+    name = hub.primary.name
+    label = {"csv": "CSV", "demo": "Demo"}.get(name, name)
+    try:
+        everything = hub.bars(universe, None, dt.date(2100, 1, 1), asset_class=bucket.asset_class)
+    except TsysError:
+        everything = None
+    if everything is None or everything.shape[0] == 0 or everything.shape[1] == 0:
+        return DataError(
+            f"{label} data has no bars for any of the {len(universe)} symbols of {bucket.name}'s "
+            f"universe",
+            hint=f"check the files or symbols the source has (`tsys data validate --source {name}`)",
+        )
+    first, last = everything.index[0].date(), everything.index[-1].date()
+    if last < start:
+        return DataError(
+            f"{label} data ends {last}; as-of {as_of} needs bars up to that day",
+            hint=f"update the data, or run for a day it covers (--as-of {last})",
+        )
+    return DataError(
+        f"{label} data starts {first}; as-of {as_of} is before it",
+        hint=f"run for a day from {first} on",
+    )
 
 
 def compute_output(bucket: Bucket, ctx: BucketContext, bars: Bars) -> BucketOutput:

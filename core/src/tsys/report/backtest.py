@@ -25,7 +25,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("max_drawdown", "Max drawdown", "pct"),
     ("turnover", "Turnover (per year)", "times"),
     ("exposure", "Exposure", "pct"),
-    ("trades", "Trades", "int"),
+    ("trades", "Trades (closed)", "int"),
+    ("open_trades", "Trades still open at the end", "int"),
     ("win_rate", "Win rate", "pct"),
     ("avg_bars_held", "Average bars held", "num"),
 )
@@ -70,6 +71,7 @@ def render(payload: dict[str, Any]) -> str:
         monthly=charts.monthly_returns(dates, eq),
         trades=trades[-TRADES_SHOWN:],
         trades_total=len(trades),
+        trades_open=sum(1 for t in trades if t.get("exit_reason") == "open"),
     )
 
 

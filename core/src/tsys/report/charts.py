@@ -69,8 +69,11 @@ def line_chart(
     finite = [v for vs in vals for v in vs if math.isfinite(v)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if fill_to_zero:
-        hi = max(hi, 0.0)
-    if hi - lo < 1e-12:
+        # A drawdown chart: the axis ends at 0 (never above it, even for a flat curve).
+        hi, lo = 0.0, min(lo, 0.0)
+        if hi - lo < 1e-12:
+            lo = -0.01 if percent else -1.0
+    elif hi - lo < 1e-12:
         hi, lo = hi + 1, lo - 1
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
 
@@ -81,10 +84,13 @@ def line_chart(
         return pad_t + h * (1 - (v - lo) / (hi - lo))
 
     grid = []
+    # Enough decimals that five ticks over a small range do not all read "0%".
+    step = (hi - lo) / 4 * (100 if percent else 1)
+    places = 0 if log or step >= 1 else min(4, 1 - math.floor(math.log10(step)))
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         label = math.exp(v) if log else v
-        text = f"{label * 100:.0f}%" if percent else f"{label:,.0f}"
+        text = f"{label * 100:.{places}f}%" if percent else f"{label:,.{places}f}"
         grid.append({"y": f"{Y(v):.1f}", "ty": f"{Y(v) + 4:.1f}", "text": text})
     ticks = [
         {"x": f"{X(k):.1f}", "text": dates[keep[k]]} for k in (0, len(keep) // 2, len(keep) - 1)

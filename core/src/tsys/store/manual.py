@@ -492,6 +492,11 @@ class ManualTrades:
             self._F.delete().where(self._F.position.in_(old)).execute()
             P.delete().where(P.id.in_(old)).execute()
 
+    def duplicates_of(self, trade: TradeInput) -> list[str]:
+        """Ids of stored trades identical to ``trade`` (symbol, side, quantity, price, date)."""
+        pid = self._duplicate_keys().get(trade.duplicate_key())
+        return [] if pid is None else [format_id(pid)]
+
     def _duplicate_keys(self) -> dict[tuple, int]:
         P = self._P
         F = self._F
