@@ -32,7 +32,7 @@ def day1(isolated):
 def test_unknown_bucket(day1):
     _, run_json, before = day1
     result = _invoke("run-daily", "--demo", "--as-of", DAY2, "--buckets", "sp5000")
-    assert result.exit_code == 5
+    assert result.exit_code == 2  # a usage error (issue 13.7)
     assert "unknown bucket 'sp5000'" in result.output and "did you mean 'sp500'" in result.output
     assert "Traceback" not in result.output
     assert run_json.read_bytes() == before

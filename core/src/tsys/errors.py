@@ -87,7 +87,7 @@ class NotifierError(TsysError):
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected error (a bug: please report it with --debug output)",
-    2: "usage error (unknown option or argument)",
+    2: "usage error (unknown option or argument, unknown bucket or data source name)",
     3: "configuration error",
     4: "data failure (nothing was produced)",
     5: "plugin failure",
