@@ -57,7 +57,7 @@ def test_trades_cli_lifecycle(cli_env, tmp_path):
         ]
     )
     assert r.exit_code == 0, r.output
-    assert "added M-000001: buy 10 AAA @ 100.00 on 2024-03-01" in r.stdout
+    assert "added M-000001: buy 10 AAA @ 100.0000 on 2024-03-01" in r.stdout
     assert r.stderr == ""
     r = run(
         [
@@ -155,7 +155,7 @@ def test_trades_cli_lifecycle(cli_env, tmp_path):
     shown = json.loads(r.stdout)
     assert shown["stop"] == 101.0 and shown["tags"] == ["a", "b"] and shown["quantity"] == 6.0
     r = run(["trades", "show", "M-1"])
-    assert "realised PnL 39.00" in r.stdout and "close sell 4 @ 110.00 fee 1.00" in r.stdout
+    assert "realised PnL 39.00" in r.stdout and "close sell 4 @ 110.0000 fee 1.00" in r.stdout
 
     r = run(["trades", "list", "--open", "--json"])
     assert [t["id"] for t in json.loads(r.stdout)] == ["M-000001", "M-000002"]
