@@ -118,6 +118,9 @@ def grids(draw):
     kw["cash_sharing"] = draw(st.booleans())
     kw["record_positions"] = draw(st.booleans())
     if draw(st.booleans()):
+        kw["cash_rate"] = draw(st.sampled_from([0.05, 0.2]))
+        kw["cash_rate_periods"] = 252
+    if draw(st.booleans()):
         bars = tuple(np.asfortranarray(a) for a in bars)
     if draw(st.booleans()):  # decisions symbol-major (each set's panel column-major)
         for k, x in kw.items():
@@ -149,6 +152,7 @@ def _same(a, b):
 
 def _equal_runs(g, r, kw):
     assert _same(g.equity, r.equity) and _same(g.cash, r.cash)
+    assert _same(g.interest, r.interest)
     assert _same(g.last_positions, r.last_positions)
     if not kw["cash_sharing"]:
         assert _same(g.last_sub_equity, r.last_sub_equity)
@@ -181,7 +185,7 @@ def test_grid_cython_and_reference_are_identical(sc):
     bars, kw, _ = sc
     g_py = simulate_grid(*bars, impl="python", **kw)
     g_cy = simulate_grid(*bars, impl="cython", **kw)
-    for name in ("equity", "cash", "last_positions"):
+    for name in ("equity", "cash", "interest", "last_positions"):
         assert _same(getattr(g_py, name), getattr(g_cy, name)), name
     assert g_py.fill_arrays.keys() == g_cy.fill_arrays.keys()
     for name in g_py.fill_arrays:

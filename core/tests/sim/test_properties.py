@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -79,6 +80,15 @@ def scenarios(draw):
     kw["lot_size"] = draw(st.sampled_from([1.0, 1e-8]))
     kw["cash"] = draw(st.sampled_from([1_000.0, 100_000.0]))
     kw["cash_sharing"] = draw(st.booleans())
+    # idle cash earning interest: by calendar days (dates with weekends and holidays) or per bar
+    rate = draw(st.sampled_from([None, 0.05, "per_bar"]))
+    if rate is not None:
+        kw["cash_rate"] = rng.random(T) * 0.1 if rate == "per_bar" else rate
+        if draw(st.booleans()):
+            kw["cash_rate_periods"] = draw(st.sampled_from([252, 365]))
+        else:
+            days = np.cumsum(rng.integers(1, 5, T))
+            kw["index"] = pd.DatetimeIndex(np.datetime64("2020-01-02") + days.astype("m8[D]"))
     # row-major (bar-major) or column-major (symbol-major) bars, and independently the other
     # panels: without shared cash, column-major bars run the compiled symbol-major loop
     bars = (o, h, lo, c, v)
@@ -103,6 +113,7 @@ def test_cython_and_reference_are_identical(sc):
     r_cy = simulate(*bars, impl="cython", **kw)
     assert _same(r_py.equity, r_cy.equity)
     assert _same(r_py.cash, r_cy.cash)
+    assert _same(r_py.interest, r_cy.interest)
     assert _same(r_py.positions, r_cy.positions)
     if not kw["cash_sharing"]:
         assert _same(r_py.sub_equity, r_cy.sub_equity)
@@ -136,6 +147,10 @@ def test_accounting_and_fairness_invariants(sc):
     held = np.where(res.positions > 0, res.positions * np.nan_to_num(mark), 0.0)
     # equity = cash + marked positions, every bar
     np.testing.assert_allclose(res.equity, res.cash + held.sum(axis=1), rtol=1e-9, atol=1e-6)
+    # interest only on cash, never negative with rates >= 0; none without a rate
+    assert (res.interest >= 0).all()
+    if "cash_rate" not in kw:
+        assert not res.interest.any()
     assert (res.cash >= 0).all(), "cash went negative"
     assert (res.positions >= 0).all(), "short position"
     f = res.fills

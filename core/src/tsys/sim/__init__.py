@@ -25,6 +25,9 @@ Rules (``ARCHITECTURE.md``, "The simulator"; ``reference.py`` spells each one ou
   through either fills at the open; stop and target inside one bar means the stop (conservative).
   Stop fills pay slippage, target fills (resting limits) do not. A time stop sells at the open.
 - Equity is marked at the close (the last valid close when a bar is missing).
+- Idle cash may earn interest (``cash_rate``, an annual rate, e.g. a T-bill yield): at the start
+  of each bar the cash of the previous close earns ``rate x calendar days / 365`` (or ``rate /
+  cash_rate_periods``), credited to cash and reported per bar in ``SimResult.interest``.
 
 ``TSYS_SIM=python|cython`` (default ``cython``) picks the implementation; ``impl=`` overrides it.
 Panels may be row-major or column-major (e.g. the transposes of per-symbol N x T arrays); they
@@ -127,9 +130,9 @@ def _run(
 ) -> GridResult:
     name = current_impl() if impl is None else impl
     kernel = get_kernel(name)
-    prep = prepare(*bars, grid=grid, **kw)
-    if index is not None and len(index) != prep.T:
-        raise ContractError(f"index has {len(index)} entries, expected {prep.T}")
+    if index is not None and len(index) != np.shape(bars[3])[0]:
+        raise ContractError(f"index has {len(index)} entries, expected {np.shape(bars[3])[0]}")
+    prep = prepare(*bars, grid=grid, index=index, **kw)
     if symbols is not None and len(symbols) != prep.N:
         raise ContractError(f"symbols has {len(symbols)} entries, expected {prep.N}")
     out = kernel(*prep.args)
@@ -137,6 +140,7 @@ def _run(
     return GridResult(
         equity=out["equity"],
         cash=out["cash"],
+        interest=out["interest"],
         positions=out["positions"] if rec else None,
         sub_equity=None if (sharing or not rec) else out["sub_equity"],
         last_positions=out["last_positions"],
@@ -172,6 +176,8 @@ def simulate(
     index: pd.Index | None = None,
     symbols: Sequence[str] | None = None,
     record_positions: bool = True,
+    cash_rate: float | Sequence[float] | np.ndarray = 0.0,
+    cash_rate_periods: int | None = None,
 ) -> SimResult:
     """Simulate execution of decisions over a T x N panel of bars (see the module docstring).
 
@@ -206,6 +212,15 @@ def simulate(
         Keep the T x N ``positions`` panel (and ``sub_equity`` without cash sharing). False
         saves their memory and time when only equity, fills and trades are needed; the last
         bar's values stay available as ``last_positions`` and ``last_sub_equity``.
+    cash_rate : float or T floats
+        Annual interest on idle cash (a T-bill proxy, e.g. 0.04), or one rate per bar (in force
+        over the period ending at that bar). Default 0: cash earns nothing. At the start of
+        each bar the cash held at the previous close earns ``rate x calendar days / 365`` (days
+        between the dates of ``index``, which is then required), or ``rate /
+        cash_rate_periods`` when that is given; it is credited to cash (so it compounds) and
+        reported per bar in ``SimResult.interest``, apart from trading PnL.
+    cash_rate_periods : int, optional
+        Bars per year (e.g. 252, 365) to accrue per bar instead of by calendar days.
 
     Returns
     -------
@@ -215,7 +230,8 @@ def simulate(
         target_weights=target_weights, target_qty=target_qty, entries=entries, exits=exits,
         stop_price=stop_price, target_price=target_price, limit_price=limit_price, costs=costs,
         lot_size=lot_size, cash=cash, cash_sharing=cash_sharing, stops=stops,
-        stops_per_set=None, record_positions=record_positions,
+        stops_per_set=None, record_positions=record_positions, cash_rate=cash_rate,
+        cash_rate_periods=cash_rate_periods,
     )  # fmt: skip
     g = _run((open, high, low, close, volume), kw, impl=impl, index=index, symbols=symbols,
              grid=False)  # fmt: skip
@@ -246,6 +262,8 @@ def simulate_grid(
     index: pd.Index | None = None,
     symbols: Sequence[str] | None = None,
     record_positions: bool = False,
+    cash_rate: float | Sequence[float] | np.ndarray = 0.0,
+    cash_rate_periods: int | None = None,
 ) -> GridResult:
     """Simulate K decision sets over one T x N panel of bars in one pass, prices not copied.
 
@@ -281,7 +299,8 @@ def simulate_grid(
         target_weights=target_weights, target_qty=target_qty, entries=entries, exits=exits,
         stop_price=stop_price, target_price=target_price, limit_price=limit_price, costs=costs,
         lot_size=lot_size, cash=cash, cash_sharing=cash_sharing, stops=stops,
-        stops_per_set=stops_per_set, record_positions=record_positions,
+        stops_per_set=stops_per_set, record_positions=record_positions, cash_rate=cash_rate,
+        cash_rate_periods=cash_rate_periods,
     )  # fmt: skip
     return _run((open, high, low, close, volume), kw, impl=impl, index=index, symbols=symbols,
                 grid=True)  # fmt: skip

@@ -678,10 +678,11 @@ cdef bint init_state(State *st, const Params *q, Py_ssize_t N, double cash0) noe
 
 
 cdef int kernel(const Bars *p, const Params *q, const Dec *dc, double cash0, double *equity,
-                double *cash_out, double *positions, double *sub_eq, State *st, FillBuf *b,
-                FillBuf *stage) noexcept nogil:
+                double *cash_out, double *interest, const double *accr, double *positions,
+                double *sub_eq, State *st, FillBuf *b, FillBuf *stage) noexcept nogil:
     """The bar-major loop (row-major T x N bars) of one set: every pass of a bar over all
-    symbols. ``positions``/``sub_eq`` (T x N row-major) are NULL unless recorded."""
+    symbols. ``positions``/``sub_eq`` (T x N row-major) are NULL unless recorded; ``accr``
+    (T,) is NULL without interest on cash."""
     cdef Py_ssize_t T = p.T, N = p.N
     cdef Py_ssize_t t, j, k, nb, row
     cdef bint rec = positions != NULL
@@ -691,7 +692,7 @@ cdef int kernel(const Bars *p, const Params *q, const Dec *dc, double cash0, dou
     cdef double cash = cash0
     cdef bint need_e, ts
     cdef int kind
-    cdef double e_total, m, total, scale, cj, pv, se, te, tc
+    cdef double e_total, m, total, scale, cj, pv, se, te, tc, x, it
     cdef const double *O = p.o
     cdef const double *H = p.h
     cdef const double *L = p.lo
@@ -711,7 +712,12 @@ cdef int kernel(const Bars *p, const Params *q, const Dec *dc, double cash0, dou
             # ---- all four passes, one symbol at a time (the accounts are independent)
             te = 0.0
             tc = 0.0
+            it = 0.0
             for j in range(N):
+                if accr != NULL and t > 0:
+                    x = st.cash_j[j] * accr[t]
+                    st.cash_j[j] += x
+                    it += x
                 st.used[j] = 0.0
                 if t > 0:
                     take_decision(st, j, t - 1, dc, tgt_is_qty)
@@ -754,7 +760,15 @@ cdef int kernel(const Bars *p, const Params *q, const Dec *dc, double cash0, dou
                 return -1
             equity[t] = te
             cash_out[t] = tc
+            if accr != NULL:
+                interest[t] = it
             continue
+
+        # ---- interest on the cash held over the period since the previous close
+        if accr != NULL and t > 0:
+            x = cash * accr[t]
+            cash += x
+            interest[t] = x
 
         # ---- pass A: decisions of the previous close; equity at the open for sizing
         need_e = False
@@ -899,9 +913,38 @@ cdef void quiet_bars(const double *Cj, double *eq, double *co, double *pos_out,
             co[k] += cash
 
 
+cdef void quiet_bars_accruing(const double *Cj, double *eq, double *co, double *it,
+                              const double *accr, double *pos_out, double *sub_out,
+                              Py_ssize_t N, Py_ssize_t t0, Py_ssize_t t1, double *cash,
+                              double pos, double *mark) noexcept nogil:
+    """``quiet_bars`` while idle cash earns interest (``t0 >= 1``): the sub-account's cash
+    grows by ``accr[k]`` at each bar before it is marked, as at every other bar."""
+    cdef Py_ssize_t k
+    cdef double m = mark[0], cj, se, x, c = cash[0]
+    for k in range(t0, t1):
+        x = c * accr[k]
+        c += x
+        it[k] += x
+        se = c
+        if pos > 0.0:
+            cj = Cj[k]
+            if 0.0 < cj < INFINITY:
+                m = cj
+            se += pos * m
+        eq[k] += se
+        co[k] += c
+        if pos_out != NULL:
+            pos_out[k * N] = pos
+            sub_out[k * N] = se
+    cash[0] = c
+    if pos > 0.0:
+        mark[0] = m
+
+
 cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double cash0,
-                          double *equity, double *cash_out, double *positions, double *sub_eq,
-                          State *st, FillBuf *stage, Py_ssize_t *dl) noexcept nogil:
+                          double *equity, double *cash_out, double *interest,
+                          const double *accr, double *positions, double *sub_eq, State *st,
+                          FillBuf *stage, Py_ssize_t *dl) noexcept nogil:
     """The symbol-major loop of one set (no shared cash, N x T row-major bars): each symbol's
     bars.
 
@@ -912,7 +955,7 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double 
     orders, buys, intrabar exits); ``_sorted_fill_arrays`` puts them into the reference's order.
     With signals the masks are contiguous over each symbol's bars (``st == 1``) and ``dl``
     has room for T + 1 bars. ``positions``/``sub_eq`` (T x N row-major) are NULL unless
-    recorded.
+    recorded; ``accr`` is NULL without interest on cash (``interest`` then stays zero).
     """
     cdef Py_ssize_t T = p.T, N = p.N
     cdef Py_ssize_t t, j, J, nb, i
@@ -921,7 +964,7 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double 
     cdef bint use_signals = dc.use_signals
     cdef bint rec = positions != NULL
     cdef int kind
-    cdef double cash = 0.0, cj, se, pos
+    cdef double cash = 0.0, cj, se, pos, x
     cdef const double *Cj
     cdef Py_ssize_t nd, di, nxt
     cdef double *pos_out = NULL
@@ -952,11 +995,20 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double 
                 # nothing to do until the next decision: only the sub-account's value
                 nxt = dl[di] if di < nd else T
                 if nxt > t:
-                    quiet_bars(Cj, equity, cash_out, pos_out, sub_out, N, t, nxt,
-                               st.cash_j[j], pos, &st.mark[j])
+                    if accr != NULL:
+                        quiet_bars_accruing(Cj, equity, cash_out, interest, accr, pos_out,
+                                            sub_out, N, t, nxt, &st.cash_j[j], pos,
+                                            &st.mark[j])
+                    else:
+                        quiet_bars(Cj, equity, cash_out, pos_out, sub_out, N, t, nxt,
+                                   st.cash_j[j], pos, &st.mark[j])
                     t = nxt
                     if t >= T:
                         break
+            if accr != NULL and t > 0:
+                x = st.cash_j[j] * accr[t]
+                st.cash_j[j] += x
+                interest[t] += x
             if use_signals:
                 if di < nd and dl[di] == t:
                     take_decision(st, j, t - 1, dc, tgt_is_qty)
@@ -997,13 +1049,14 @@ cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double 
 
 
 cdef int run_sets(const Bars *p, const Params *q0, const Dec *d0, Py_ssize_t K, double cash0,
-                  bint by_sym, double *equity, double *cash_out, double *positions,
-                  double *sub_eq, double *last_pos, double *last_sub, State *st, FillBuf *b,
-                  FillBuf *stage, Py_ssize_t *dl) noexcept nogil:
+                  bint by_sym, double *equity, double *cash_out, double *interest,
+                  const double *accr, double *positions, double *sub_eq, double *last_pos,
+                  double *last_sub, State *st, FillBuf *b, FillBuf *stage,
+                  Py_ssize_t *dl) noexcept nogil:
     """Every decision set in turn over the same bars: set ``k`` reads its own panels (offset by
     ``k * sk``, nothing copied) and parameter rows, and writes row ``k`` of the outputs (equity
-    and cash K x T, positions K x T x N when not NULL, last positions and sub-account equity
-    K x N). Its fills carry ``k``."""
+    and cash K x T, interest K x T, positions K x T x N when not NULL, last positions and
+    sub-account equity K x N). Its fills carry ``k``."""
     cdef Py_ssize_t T = p.T, N = p.N, k, i, j
     cdef Params q
     cdef Dec d
@@ -1036,11 +1089,11 @@ cdef int run_sets(const Bars *p, const Params *q0, const Dec *d0, Py_ssize_t K, 
         pk = positions + k * T * N if positions != NULL else NULL
         sk = sub_eq + k * T * N if sub_eq != NULL else NULL
         if by_sym:
-            rc = kernel_by_symbol(p, &q, &d, cash0, equity + k * T, cash_out + k * T, pk, sk,
-                                  st, stage, dl)
+            rc = kernel_by_symbol(p, &q, &d, cash0, equity + k * T, cash_out + k * T,
+                                  interest + k * T, accr, pk, sk, st, stage, dl)
         else:
-            rc = kernel(p, &q, &d, cash0, equity + k * T, cash_out + k * T, pk, sk, st, b,
-                        stage)
+            rc = kernel(p, &q, &d, cash0, equity + k * T, cash_out + k * T, interest + k * T,
+                        accr, pk, sk, st, b, stage)
         if rc != 0:
             return rc
         for j in range(N):
@@ -1106,7 +1159,7 @@ cdef Msk msk_of(x):
 
 def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, lim, spx, tpx,
                atrw, volw, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
-               tstop, double cash0, int sharing, int record_positions):
+               tstop, accr, double cash0, int sharing, int record_positions):
     """Run K decision sets; same arguments and result as ``tsys.sim.reference.run_kernel``.
 
     The T x N bars may be row-major (C order) or column-major (Fortran order, i.e. N x T
@@ -1146,13 +1199,15 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     cdef const double[:, ::1] m_slip = slip, m_impact = impact, m_maxp = maxp, m_lot = lot
     cdef const double[:, ::1] m_sl = sl, m_tp = tp, m_atrm = atrm
     cdef const long long[:, ::1] m_atrw = atrw, m_volw = volw, m_tstop = tstop
+    cdef const double[::1] m_accr = accr
     equity = np.zeros((K, T))
     cash_out = np.zeros((K, T))
+    interest = np.zeros((K, T))
     positions = np.zeros((K, T, N)) if rec else np.zeros((0, 0, 0))
     sub_eq = np.zeros((K, T, N)) if (rec and not sharing) else np.zeros((0, 0, 0))
     last_pos = np.zeros((K, N))
     last_sub = np.full((K, N), cash0)
-    cdef double[:, ::1] m_equity = equity, m_cash_out = cash_out
+    cdef double[:, ::1] m_equity = equity, m_cash_out = cash_out, m_interest = interest
     cdef double[:, ::1] m_lp = last_pos, m_ls = last_sub
     cdef double[:, :, ::1] m_pos_out = positions, m_sub_out = sub_eq
     keep = []
@@ -1187,8 +1242,8 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     st.b_px = &m_bp[0]; st.b_ref = &m_br[0]; st.b_reason = &m_breason[0]
     st.b_list = &m_blist[0]; st.rule = &m_rule[0]
 
-    out = {"equity": equity, "cash": cash_out, "positions": positions, "sub_equity": sub_eq,
-           "last_positions": last_pos, "last_sub_equity": last_sub}
+    out = {"equity": equity, "cash": cash_out, "interest": interest, "positions": positions,
+           "sub_equity": sub_eq, "last_positions": last_pos, "last_sub_equity": last_sub}
     if not (T > 0 and N > 0 and K > 0):
         b.n = 0
         _fill_arrays(&b, out)
@@ -1232,7 +1287,9 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
             raise MemoryError("could not allocate the simulator's fill buffers")
         with nogil:
             rc = run_sets(&bars, &prm, &dec, K, cash0, by_sym, &m_equity[0, 0],
-                          &m_cash_out[0, 0], &m_pos_out[0, 0, 0] if rec else NULL,
+                          &m_cash_out[0, 0], &m_interest[0, 0],
+                          &m_accr[0] if m_accr.shape[0] > 0 else NULL,
+                          &m_pos_out[0, 0, 0] if rec else NULL,
                           &m_sub_out[0, 0, 0] if (rec and not sharing) else NULL,
                           &m_lp[0, 0], &m_ls[0, 0], &st, &b, stage, dl)
         if rc != 0:

@@ -153,6 +153,46 @@ def _sizes(what: str, size: Any, T: int, N: int, grid: bool) -> np.ndarray:
     return arr
 
 
+def accrual(rate: Any, periods: Any, index: pd.Index | None, T: int) -> np.ndarray:
+    """The interest on idle cash over each bar's period, as a fraction of that cash (T,).
+
+    ``rate`` is an annual rate (0.04 = 4%), one for every bar or one per bar (the rate in force
+    over the period that ends at that bar). Without ``periods`` a bar's period is the calendar
+    days since the previous bar's date (``index``), accrued as ``rate x days / 365`` (simple
+    actual/365 interest, as money-market yields are quoted); with ``periods`` (bars per year,
+    e.g. 252) every bar accrues ``rate / periods``. Credited bar by bar, interest compounds.
+    Bar 0 accrues nothing. Returns an empty array when the rate is zero throughout.
+    """
+    r = _as_float(rate)
+    if r.ndim == 0:
+        r = np.full(T, float(r))
+    elif r.shape != (T,):
+        raise ContractError(f"cash_rate has shape {r.shape}, expected one number or ({T},)")
+    if not np.isfinite(r).all() or (r <= -1).any():
+        raise ContractError("cash_rate must be finite annual rates above -1 (0.04 = 4% a year)")
+    if T < 2 or not r[1:].any():
+        return np.zeros(0)
+    f = np.zeros(T)
+    if periods is not None:
+        if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
+            raise ContractError(
+                f"cash_rate_periods must be a whole number of bars per year >= 1, got {periods!r}"
+            )
+        f[1:] = r[1:] / periods
+        return f
+    if not isinstance(index, pd.DatetimeIndex):
+        raise ContractError(
+            "a cash_rate accrues by calendar days and needs the bars' dates",
+            hint="pass index= (a DatetimeIndex), or cash_rate_periods= (e.g. 252 or 365) to "
+            "accrue a fixed share of the rate per bar",
+        )
+    days = np.diff(index.values.astype("datetime64[D]").astype(np.int64))
+    if (days < 0).any():
+        raise ContractError("index must be in ascending order to accrue interest on cash")
+    f[1:] = r[1:] * days / 365.0
+    return f
+
+
 def prepare(
     open: Any,
     high: Any,
@@ -174,6 +214,9 @@ def prepare(
     stops: Any,
     stops_per_set: Sequence[Any] | None,
     record_positions: bool,
+    cash_rate: Any,
+    cash_rate_periods: Any,
+    index: pd.Index | None,
     grid: bool,
 ) -> Prepared:
     """Check every input of ``simulate``/``simulate_grid`` and build the kernel's arguments."""
@@ -282,6 +325,6 @@ def prepare(
     args = (
         o, h, lo, c, v, tgt, int(tgt_is_qty), int(use_signals), ent, ext, lim, spx, tpx, atr_w,
         vol_w, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
-        float(cash), int(bool(cash_sharing)), int(bool(record_positions)),
+        accrual(cash_rate, cash_rate_periods, index, T), float(cash), int(bool(cash_sharing)), int(bool(record_positions)),
     )  # fmt: skip
     return Prepared(args=args, K=K, T=T, N=N, close=c)

@@ -7,7 +7,8 @@ rules; this module is where to read them step by step.
 
 :func:`run_kernel` takes K decision sets (the leading axis of the decision panels) and runs
 them one after the other, each an independent simulation over the same bars (``_run_set``).
-One bar ``t`` of a set runs in four passes:
+One bar ``t`` of a set runs in four passes, after idle cash has earned its interest for the
+period since the previous close (``accr[t]`` x the cash at that close, when a rate is given):
 
 A. pending orders are replaced by the decisions taken at the close of ``t - 1``; an order whose
    bar cannot trade (no volume, or a missing or non-positive price) stays pending;
@@ -177,6 +178,7 @@ def run_kernel(
     tp: np.ndarray,
     atrm: np.ndarray,
     tstop: np.ndarray,
+    accr: np.ndarray,
     cash0: float,
     sharing: int,
     record_positions: int,
@@ -191,8 +193,9 @@ def run_kernel(
     each with its set number (``f_set``).
 
     ``atrw``/``volw`` are per-symbol windows of the ATR and of the daily volatility (computed
-    on demand by :func:`atr_at` and :func:`vol_at`); ``record_positions`` keeps the T x N
-    position (and sub-account equity) panels.
+    on demand by :func:`atr_at` and :func:`vol_at`); ``accr`` (T,) is the interest on idle cash
+    accrued over each bar's period, as a fraction (empty: none); ``record_positions`` keeps the
+    T x N position (and sub-account equity) panels.
     """
     K = fee_rate.shape[0]
     T, N = c.shape
@@ -207,13 +210,14 @@ def run_kernel(
                 o, h, lo, c, v, one(tgt, k), tgt_is_qty, use_signals, one(ent, k), one(ext, k),
                 one(lim, k), one(spx, k), one(tpx, k), atrw[k], volw[k], fee_rate[k], fee_ps[k],
                 fee_min[k], slip[k], impact[k], maxp[k], lot[k], sl[k], tp[k], atrm[k], tstop[k],
-                cash0, sharing, record_positions,
+                accr, cash0, sharing, record_positions,
             )
         )  # fmt: skip
     rec = bool(record_positions)
     out: dict[str, Any] = {
         "equity": np.array([x["equity"] for x in outs]).reshape(K, T),
         "cash": np.array([x["cash"] for x in outs]).reshape(K, T),
+        "interest": np.array([x["interest"] for x in outs]).reshape(K, T),
         "positions": np.array([x["positions"] for x in outs]).reshape(K, T, N)
         if rec
         else np.zeros((0, 0, 0)),
@@ -266,6 +270,7 @@ def _run_set(
     tp: np.ndarray,
     atrm: np.ndarray,
     tstop: np.ndarray,
+    accr: np.ndarray,
     cash0: float,
     sharing: int,
     record_positions: int,
@@ -303,8 +308,10 @@ def _run_set(
     rule = [sl[j] == sl[j] or tp[j] == tp[j] or atrm[j] == atrm[j] for j in range(N)]
     any_ts = any(tstop[j] > 0 for j in range(N))
 
+    has_accr = accr.shape[0] > 0
     equity = np.zeros(T)
     cash_out = np.zeros(T)
+    interest = np.zeros(T)
     positions = np.zeros((T, N)) if rec else np.zeros((0, 0))
     sub_eq = np.zeros((T, N)) if (rec and not sharing) else np.zeros((0, 0))
 
@@ -380,6 +387,21 @@ def _run_set(
         record(t, j, -1, reason, q, px, ref, fee, q_des - q, math.nan)
 
     for t in range(T):
+        # ---- interest on the cash held over the period since the previous close
+        if has_accr and t > 0:
+            f = accr[t]
+            if sharing:
+                x = cash * f
+                cash += x
+                interest[t] = x
+            else:
+                it = 0.0
+                for j in range(N):
+                    x = cash_j[j] * f
+                    cash_j[j] += x
+                    it += x
+                interest[t] = it
+
         # ---- pass A: decisions of the previous close; equity at the open for sizing
         need_e = False
         for j in range(N):
@@ -613,6 +635,7 @@ def _run_set(
     out: dict[str, Any] = {
         "equity": equity,
         "cash": cash_out,
+        "interest": interest,
         "positions": positions,
         "sub_equity": sub_eq,
         "last_positions": np.array(pos, dtype=np.float64),

@@ -25,7 +25,10 @@ class SimResult:
     (T x N), ``sub_equity`` each symbol's sub-account equity (T x N) when cash is not shared;
     both are None when the simulation ran with ``record_positions=False``.
     ``last_positions`` (N,) and ``last_sub_equity`` (N,, None with shared cash) are the values
-    at the last close either way. ``fills`` and ``trades`` are built on first access.
+    at the last close either way. ``interest`` (T,) is what idle cash earned at each bar (zero
+    without a ``cash_rate``); it is in ``cash`` and ``equity``, and ``interest_earned`` sums it,
+    so trading PnL is ``equity[-1] - start cash - interest_earned``. ``fills`` and ``trades``
+    are built on first access.
     """
 
     equity: np.ndarray
@@ -39,6 +42,12 @@ class SimResult:
     index: pd.Index | None = None
     symbols: tuple[str, ...] | None = None
     impl: str = "cython"
+    interest: np.ndarray | None = None
+
+    @property
+    def interest_earned(self) -> float:
+        """Interest on idle cash over the whole run (all sub-accounts)."""
+        return 0.0 if self.interest is None else float(self.interest.sum())
 
     @property
     def n_fills(self) -> int:
@@ -169,7 +178,8 @@ class GridResult:
     """K simulations of one panel of bars, one per decision set (see ``simulate_grid``).
 
     ``equity`` and ``cash`` are K x T, ``positions`` and ``sub_equity`` K x T x N (None unless
-    recorded), ``last_positions`` and ``last_sub_equity`` K x N. ``fill_arrays`` holds every
+    recorded), ``last_positions`` and ``last_sub_equity`` K x N, ``interest`` K x T (what idle
+    cash earned, see :class:`SimResult`). ``fill_arrays`` holds every
     set's fills, set after set (``fill_arrays["set"]`` numbers them), each set's in the order of
     a single run. ``result(k)`` (or ``grid[k]``) is set ``k`` as a :class:`SimResult`, equal to
     what ``simulate`` returns for that set alone; its arrays are views, nothing is copied.
@@ -177,6 +187,7 @@ class GridResult:
 
     equity: np.ndarray
     cash: np.ndarray
+    interest: np.ndarray
     positions: np.ndarray | None
     sub_equity: np.ndarray | None
     last_positions: np.ndarray
@@ -219,6 +230,7 @@ class GridResult:
             index=self.index,
             symbols=self.symbols,
             impl=self.impl,
+            interest=self.interest[k],
         )
 
     def __getitem__(self, k: int) -> SimResult:
