@@ -278,3 +278,27 @@ def test_a_read_only_postgresql_store_leaves_the_day_pending(
     with open_store(writable) as store:
         assert [e.as_of.isoformat() for e in store.runs.list()] == [DAY]
     assert tsys(*args)["already_ran"] is True
+
+
+def test_a_newsletter_sent_by_hand_finishes_the_day(isolated, monkeypatch):
+    """SMTP down: the day is not done; `tsys newsletter send` later finishes it, and running
+    the day again sends nothing more."""
+    from e2e_smtp import free_port
+
+    port = free_port()
+    monkeypatch.setenv("TSYS_SMTP_PASSWORD", PASSWORD)
+    (isolated / "tsys.toml").write_text(email_config(port))
+    first = tsys(*ARGS, code=10)
+    assert first["pending"] == ["delivered"]
+    assert any(d["plugin"] == "email" and not d["ok"] for d in first["run"]["deliveries"])
+    ctl, handler, _auth, _port = start_smtp(port=port)
+    try:
+        res = CliRunner().invoke(cli, ["newsletter", "send", "--as-of", DAY])
+        assert res.exit_code == 0, res.output
+        assert len(handler.messages) == 1
+        run_dir = isolated / "data" / "demo" / "runs" / DAY
+        assert st_mod.load_state(run_dir).complete
+        again = tsys(*ARGS)
+        assert again["already_ran"] is True and len(handler.messages) == 1
+    finally:
+        ctl.stop()

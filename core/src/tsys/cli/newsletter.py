@@ -92,10 +92,14 @@ def newsletter_send(
 ) -> None:
     """Send an already produced run's newsletter and record the result in run.json.
 
+    A day whose newsletter could not be sent is not done; once every configured notifier has
+    delivered (here or in a run), it is, and running the day again sends nothing more.
+
     Exits with code 10 (partial failure) when a notifier fails; the run's files are kept and
     the failure, naming the server and its reply, is recorded in run.json.
     """
     from tsys.cli import load_config
+    from tsys.daily.state import record_sent_by_hand
     from tsys.errors import PARTIAL_FAILURE_EXIT, ConfigError
     from tsys.report.newsletter import (
         configured_notifiers,
@@ -123,6 +127,7 @@ def newsletter_send(
     write_files(folder, render(run))
     results = send(run, config, folder, names=list(names) or None)
     record_deliveries(run, folder, results)
+    record_sent_by_hand(folder, results, configured_notifiers(config))
     if as_json:
         click.echo(json.dumps([unstructure(r) for r in results], indent=2))
     else:

@@ -94,7 +94,7 @@ def _delivered(ctx: DailyContext, run: DailyRun, record: RunState, outcome: Outc
     )
     record = record.record(
         deliveries=(*record.deliveries, *results),
-        sent=(*record.sent, *state.notifiers_sent(results)),
+        sent=state.notifiers_sent(results, record.sent),
     )
     ctx.clock.lap("deliver")
     return record.finish(state.DELIVERED) if all(r.ok for r in results) else record

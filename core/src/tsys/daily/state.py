@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,30 @@ def save_state(run_dir: Path, state: RunState) -> None:
     atomic_write_text(Path(run_dir) / STATE_FILE, dumps(state) + "\n")
 
 
-def notifiers_sent(results: Iterable[DeliveryResult]) -> tuple[str, ...]:
-    """Names of the notifiers that delivered, from delivery results."""
-    return tuple(dict.fromkeys(r.plugin for r in results if r.ok))
+def notifiers_sent(
+    results: Iterable[DeliveryResult], before: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """``before`` plus the notifiers that delivered in ``results``, each named once."""
+    return tuple(dict.fromkeys([*before, *(r.plugin for r in results if r.ok)]))
+
+
+def record_sent_by_hand(
+    run_dir: Path, results: Sequence[DeliveryResult], configured: Iterable[str]
+) -> RunState | None:
+    """Record a newsletter sent with ``tsys newsletter send`` in the day's state.
+
+    A resumed run then does not send it again through a notifier that delivered, and the
+    delivery stage is done once every ``configured`` notifier has. Returns the new state
+    (None: the day has no recorded state, i.e. it ran before states were recorded).
+    """
+    recorded = load_state(run_dir)
+    if recorded is None:
+        return None
+    updated = recorded.record(
+        deliveries=(*recorded.deliveries, *results),
+        sent=notifiers_sent(results, recorded.sent),
+    )
+    if set(configured) <= set(updated.sent):
+        updated = updated.finish(DELIVERED)
+    save_state(run_dir, updated)
+    return updated
