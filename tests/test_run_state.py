@@ -302,3 +302,18 @@ def test_a_newsletter_sent_by_hand_finishes_the_day(isolated, monkeypatch):
         assert again["already_ran"] is True and len(handler.messages) == 1
     finally:
         ctl.stop()
+
+
+def test_a_damaged_stored_run_is_named_and_force_recomputes_it(isolated):
+    args = ["run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY, "--no-send"]
+    tsys(*args)
+    run_dir = isolated / "data" / "demo" / "runs" / DAY
+    (run_dir / "state.json").write_text("{not json")
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 4, res.output
+    assert "cannot be read" in res.output and "--force" in res.output
+    assert "Traceback" not in res.output
+    forced = tsys(*args, "--force")
+    assert forced["already_ran"] is False and forced["pending"] == []
+    assert (run_dir / "history" / "001" / "state.json").read_text() == "{not json"
+    assert st_mod.load_state(run_dir).complete

@@ -140,7 +140,7 @@ def _run(
         required=state.required_stages(paper=paper),
     )
     if not dry_run:
-        prior = state.prior_run(out_dir)
+        prior = _prior(out_dir, force=force, messages=outcome.messages)
         choice = state.decide(prior, fresh, force=force)
         if choice == "reuse":
             outcome.already_ran, outcome.run = True, prior.run
@@ -150,7 +150,7 @@ def _run(
             return outcome
         if choice == "resume":
             return steps.finish(ctx, prior.run, prior.state, outcome, resumed=True)
-        if prior is not None and prior.state.fingerprint != fresh.fingerprint:
+        if prior is not None and not state.same_run(prior.state, fresh):
             kept = state.archive(out_dir)
             outcome.messages.append(f"the earlier run of {key.isoformat()} is kept in {kept}")
     ctx.clock.lap("resolve")
@@ -176,6 +176,18 @@ def _run(
     state.save_state(out_dir, record)
     ctx.clock.lap("artifacts")
     return steps.finish(ctx, run, record, outcome, resumed=False)
+
+
+def _prior(out_dir: Path, *, force: bool, messages: list[str]) -> state.Prior | None:
+    """The day's stored run; a damaged one is an error, or with ``force`` moved to the day's
+    history so the day is computed again."""
+    try:
+        return state.prior_run(out_dir)
+    except state.UnreadableRun:
+        if not force:
+            raise
+        messages.append(f"the unreadable run of {out_dir.name} is kept in {state.archive(out_dir)}")
+        return None
 
 
 def _sandboxed(config: Config) -> tuple[Config, str | None]:

@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from tsys.contracts import DailyRun, DeliveryResult, Order
+from tsys.errors import DataError, TsysError
 
 STATE_FILE = "state.json"
 SCHEMA_VERSION = 1
@@ -135,15 +136,30 @@ class Prior:
     state: RunState
 
 
+class UnreadableRun(DataError):
+    """A day's stored run.json or state.json cannot be read."""
+
+
 def prior_run(run_dir: Path) -> Prior | None:
-    """The stored run in ``run_dir`` with its state (None: no run.json, nothing durable yet)."""
+    """The stored run in ``run_dir`` with its state (None: no run.json, nothing durable yet).
+
+    Raises :class:`UnreadableRun` when the run or its state is damaged.
+    """
     from tsys.serialization import loads
 
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         return None
-    run = loads(path.read_bytes(), DailyRun, what=str(path))
-    recorded = load_state(run_dir)
+    try:
+        run = loads(path.read_bytes(), DailyRun, what=str(path))
+        recorded = load_state(run_dir)
+    except (OSError, TsysError) as exc:
+        detail = exc.message if isinstance(exc, TsysError) else str(exc)
+        raise UnreadableRun(
+            f"the stored run of {Path(run_dir).name} cannot be read: {detail}",
+            hint="pass --force to compute the day again (the unreadable files are kept in "
+            f"{Path(run_dir) / 'history'})",
+        ) from exc
     return Prior(run=run, state=recorded if recorded is not None else _legacy_state(run))
 
 
@@ -170,6 +186,12 @@ def _legacy_state(run: DailyRun) -> RunState:
     )
 
 
+def same_run(old: RunState, new: RunState) -> bool:
+    """True when ``new`` would compute the run ``old`` recorded: the same inputs, trading the
+    same paper account (recomputing it replaces it; otherwise the old one is kept)."""
+    return old.fingerprint == new.fingerprint and old.paper == new.paper
+
+
 def decide(prior: Prior | None, wanted: RunState, *, force: bool) -> str:
     """``"reuse"`` the stored run, ``"resume"`` its pending stages, or compute ``"fresh"``.
 
@@ -179,7 +201,7 @@ def decide(prior: Prior | None, wanted: RunState, *, force: bool) -> str:
     if prior is None or force:
         return "fresh"
     old = prior.state
-    if old.fingerprint != wanted.fingerprint:
+    if old.fingerprint != wanted.fingerprint:  # other configuration, buckets or parameters
         return "fresh"
     if wanted.paper is not None and old.paper != wanted.paper:
         return "fresh"
@@ -195,8 +217,6 @@ def archive(run_dir: Path) -> Path:
     ``history.jsonl`` (the executions log) stays.
     """
     import os
-
-    from tsys.errors import TsysError
 
     run_dir = Path(run_dir)
     hist = run_dir / "history"
