@@ -246,6 +246,20 @@ class PositionRules:
     )
 
 
+@attrs.frozen
+class Mandate:
+    """What a bucket promises to stay within; ``tsys optimize`` and ``tsys research`` make
+    every trial respect it (Optuna constraints), so no trial wins by sitting in cash.
+
+    ``min_exposure``: mean share of equity invested (0.6 = 60%); ``max_cagr_lag``: CAGR at most
+    this far below the benchmark's over the same bars (0.05 = 5 points a year). ``None``: no
+    limit. ``[buckets.NAME] min_exposure`` / ``max_cagr_lag`` in tsys.toml override them.
+    """
+
+    min_exposure: float | None = None
+    max_cagr_lag: float | None = None
+
+
 class Bucket(abc.ABC):
     """Base class of strategy buckets."""
 
@@ -261,13 +275,20 @@ class Bucket(abc.ABC):
     default_sizing: ClassVar[str] = "inverse_vol"
     #: Bars of history compute needs before its first valid score.
     warmup_bars: ClassVar[int] = 252
+    #: Limits every optimisation trial must respect (see :class:`Mandate`).
+    mandate: ClassVar[Mandate] = Mandate()
 
     def position_rules(self, params: Any) -> PositionRules:
         """Stops, time stop and sizing hints for positions of this bucket (see PositionRules)."""
         return PositionRules()
 
     def default_params(self) -> Any:
-        return self.Params()
+        """The researched defaults shipped in the bucket's package (``params.json``, see
+        :mod:`tsys.paramsets`), else the ``Params`` defaults."""
+        from tsys.paramsets import shipped_values
+
+        shipped = shipped_values(self)
+        return self.Params() if shipped is None else params_from_dict(self.Params, shipped)
 
     def search_space(self) -> dict[str, dict[str, Any]]:
         return search_space(self.Params)

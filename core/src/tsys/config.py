@@ -77,6 +77,10 @@ class BucketConfig:
     params_file: str | None = None
     source: str | None = None
     require_validation: bool = False
+    #: Override the bucket's mandate (optimisation and research constraints); see
+    #: :class:`tsys.buckets.Mandate`.
+    min_exposure: float | None = None
+    max_cagr_lag: float | None = None
 
 
 @attrs.define
@@ -118,6 +122,11 @@ class ValidationGates:
     max_random_entry_p: float | None = 0.10
     #: Smallest Sharpe with fees and slippage doubled (None: no gate).
     min_sharpe_double_costs: float | None = 0.0
+    #: Smallest Sharpe lead over the best of the benchmark and the anchors (None: no gate;
+    #: losing to buy and hold on both return and Sharpe always fails).
+    min_sharpe_margin: float | None = 0.0
+    #: Largest probability of backtest overfitting (research reports; None: no gate).
+    max_pbo: float | None = 0.3
 
 
 @attrs.define

@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schedule": ("tsys.cli.schedule", "schedule", "Run tsys every session (cron, systemd, loop)."),
     "backtest": ("tsys.cli.backtest", "backtest", "Backtest a bucket with realistic fills."),
     "optimize": ("tsys.cli.optimize", "optimize", "Tune a bucket's parameters with Optuna."),
+    "research": (
+        "tsys.cli.research",
+        "research",
+        "Walk-forward research of a bucket against simple anchors.",
+    ),
     "validate": (
         "tsys.cli.validate",
         "validate",

@@ -95,3 +95,54 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         callback=source_name,
         help="Data source: demo, csv or any installed one (default: [data] source).",
     )(f)
+
+
+def param_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--params FILE`` and ``--param KEY=VALUE``: the parameter set a command runs with."""
+    f = click.option(
+        "--param",
+        "param_items",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override one bucket parameter (repeatable); checked against its Params.",
+    )(f)
+    return click.option(
+        "--params",
+        "params_file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Parameters file (e.g. from tsys optimize). Default: [buckets.NAME] params_file "
+        "(relative to the data dir), else <data dir>/params/NAME.json, else the defaults "
+        "shipped with the bucket.",
+    )(f)
+
+
+def open_data(config: Any, source: str | None, path: str | None, shared_data: str | None) -> Any:
+    """The data hub of a research command (``--source``/``--path``/``--shared-data``)."""
+    from tsys.backtest.bucket import open_hub
+    from tsys.errors import ConfigError
+
+    if path is not None and source is None:
+        source = "csv"
+    if shared_data is not None and (source is not None or path is not None):
+        raise ConfigError("--shared-data already chooses the data; drop --source/--path")
+    return open_hub(config, source=source, path=path, shared_data=shared_data)
+
+
+def resolve_cli_params(
+    bucket: Any,
+    config: Any,
+    hub: Any,
+    params_file: str | None,
+    param_items: tuple[str, ...],
+) -> Any:
+    """The :class:`~tsys.paramsets.ParamSet` of a command, in the data's namespace."""
+    from tsys.paramsets import namespace_home, parse_assignments, resolve_params
+
+    return resolve_params(
+        bucket,
+        config,
+        params_file=params_file,
+        overrides=parse_assignments(param_items),
+        data_home=namespace_home(config, bool(hub.synthetic)),
+    )

@@ -11,6 +11,7 @@ and the simulator); tests and benchmarks may plug in their own through
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -36,6 +37,10 @@ class FoldResult:
     start: dt.date | None = None
     end: dt.date | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+    #: Share of equity invested at each bar's close (len(returns) + 1), when known.
+    exposure: np.ndarray | None = None
+    #: The benchmark's buy-and-hold returns over the same bars, when known.
+    benchmark_returns: np.ndarray | None = None
 
 
 class Evaluator(Protocol):
@@ -69,6 +74,10 @@ class Summary:
     n_trades: int
     turnover: float
     n_bars: int
+    #: Mean share of equity invested (NaN when the folds do not say).
+    exposure: float = math.nan
+    #: The benchmark's CAGR over the same bars (NaN when the folds do not say).
+    benchmark_cagr: float = math.nan
 
     def objective(self, name: str) -> float:
         if name not in OBJECTIVES:
@@ -83,6 +92,12 @@ def summarise(folds: Sequence[FoldResult], periods_per_year: float) -> Summary:
     r = np.concatenate([np.asarray(f.returns, dtype=np.float64) for f in folds])
     lengths = np.array([len(f.returns) for f in folds], dtype=np.float64)
     turnover = float(np.average([f.turnover for f in folds], weights=np.maximum(lengths, 1)))
+    exposure = bench_cagr = math.nan
+    if all(f.exposure is not None for f in folds):
+        exposure = float(np.mean(np.concatenate([np.asarray(f.exposure) for f in folds])))
+    if all(f.benchmark_returns is not None for f in folds):
+        b = np.concatenate([np.asarray(f.benchmark_returns, dtype=np.float64) for f in folds])
+        bench_cagr = stats.cagr(b, periods_per_year)
     return Summary(
         sharpe=metrics.sharpe(r, periods_per_year),
         cagr=metrics.cagr(r, periods_per_year),
@@ -91,6 +106,8 @@ def summarise(folds: Sequence[FoldResult], periods_per_year: float) -> Summary:
         n_trades=int(sum(f.n_trades for f in folds)),
         turnover=turnover,
         n_bars=len(r),
+        exposure=exposure,
+        benchmark_cagr=bench_cagr,
     )
 
 
@@ -102,9 +119,18 @@ class Constraints:
     max_drawdown: float | None = None
     min_trades: int | None = None
     max_turnover: float | None = None
+    #: The mandate: mean share of equity invested at least this (0.6 = 60%).
+    min_exposure: float | None = None
+    #: The mandate: CAGR at most this far below the benchmark's (0.05 = 5 points a year).
+    max_cagr_lag: float | None = None
 
     def values(self, s: Summary) -> dict[str, float]:
-        """Optuna constraint values by name: <= 0 means satisfied (one per active limit)."""
+        """Optuna constraint values by name: <= 0 means satisfied (one per active limit).
+
+        A limit whose figure cannot be measured (no exposure or no benchmark in the folds)
+        counts as broken by 1.0 for the exposure floor (a trial must show it is invested) and
+        as met for the CAGR lag (there is nothing to lag).
+        """
         out = {}
         if self.max_drawdown is not None:
             out["max_drawdown"] = -s.max_drawdown - self.max_drawdown
@@ -112,6 +138,12 @@ class Constraints:
             out["min_trades"] = float(self.min_trades - s.n_trades)
         if self.max_turnover is not None:
             out["max_turnover"] = s.turnover - self.max_turnover
+        if self.min_exposure is not None:
+            ok = math.isfinite(s.exposure)
+            out["min_exposure"] = self.min_exposure - s.exposure if ok else 1.0
+        if self.max_cagr_lag is not None:
+            ok = math.isfinite(s.benchmark_cagr) and math.isfinite(s.cagr)
+            out["max_cagr_lag"] = (s.benchmark_cagr - s.cagr) - self.max_cagr_lag if ok else 0.0
         return out
 
     def describe(self) -> dict[str, Any]:

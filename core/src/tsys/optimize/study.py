@@ -75,7 +75,8 @@ def build_evaluator(spec: StudySpec) -> Evaluator:
     return fn(**spec.factory_kwargs)
 
 
-def _suggest(trial: Any, name: str, s: dict[str, Any]) -> Any:
+def suggest(trial: Any, name: str, s: dict[str, Any]) -> Any:
+    """Draw parameter ``name`` from its search spec ``s`` (see :func:`tsys.buckets.param`)."""
     if s["kind"] == "categorical":
         return trial.suggest_categorical(name, list(s["choices"]))
     if s["kind"] == "int":
@@ -86,6 +87,46 @@ def _suggest(trial: Any, name: str, s: dict[str, Any]) -> Any:
     return trial.suggest_float(
         name, float(s["low"]), float(s["high"]), step=s.get("step"), log=bool(s.get("log"))
     )
+
+
+def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Optuna distributions of a search space (what :func:`suggest` draws from)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for name, s in space.items():
+        if s["kind"] == "categorical":
+            out[name] = CategoricalDistribution(list(s["choices"]))
+        elif s["kind"] == "int":
+            step = int(s.get("step") or 1)
+            out[name] = IntDistribution(
+                int(s["low"]), int(s["high"]), step=step, log=bool(s.get("log"))
+            )
+        else:
+            out[name] = FloatDistribution(
+                float(s["low"]), float(s["high"]), step=s.get("step"), log=bool(s.get("log"))
+            )
+    return out
+
+
+def searchable(values: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The searchable part of ``values`` when every value lies in its distribution, else None
+    (a value off the grid cannot be told to Optuna, e.g. to enqueue or seed a trial)."""
+    dists = distributions(space)
+    out = {}
+    for name, d in dists.items():
+        v = values.get(name)
+        try:
+            if not d._contains(d.to_internal_repr(v)):
+                return None
+        except (ValueError, TypeError):
+            return None
+        out[name] = v
+    return out
 
 
 def is_feasible(trial: Any) -> bool:
@@ -103,7 +144,7 @@ def make_objective(spec: StudySpec, ev: Evaluator) -> Callable[[Any], Any]:
     def objective(trial: Any) -> Any:
         params = dict(defaults)
         for name, s in space.items():
-            params[name] = _suggest(trial, name, s)
+            params[name] = suggest(trial, name, s)
         folds: list[FoldResult] = []
         for k in range(ev.n_folds):
             folds.append(ev.evaluate(params, k))

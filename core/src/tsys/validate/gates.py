@@ -9,13 +9,14 @@ threshold withdraws an earlier pass.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from tsys.paramsets import params_dict, params_digest
 
 
 @attrs.frozen
@@ -25,19 +26,6 @@ class GateResult:
     threshold: float
     rule: str  # ">=" or "<="
     passed: bool
-
-
-def params_dict(params: Any) -> dict[str, Any]:
-    """A plain mapping of a ``Params`` instance or mapping."""
-    if attrs.has(type(params)):
-        return attrs.asdict(params)
-    return dict(params)
-
-
-def params_digest(params: Any) -> str:
-    """Stable short digest of a parameter mapping (sorted keys, JSON)."""
-    blob = json.dumps(params_dict(params), sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def report_path(data_dir: Path, bucket: str, params: Any) -> Path:
@@ -73,6 +61,45 @@ def evaluate_gates(figures: dict[str, Any], gates: Any) -> list[GateResult]:
     s2 = getattr(gates, "min_sharpe_double_costs", None)
     if s2 is not None:
         out.append(_gate("Sharpe at 2x costs", figures.get("sharpe_costs_x2"), s2, ">="))
+    return out
+
+
+def anchor_gates(figures: dict[str, Any], gates: Any) -> list[GateResult]:
+    """Gates against the benchmark and the anchors (figures from the same window).
+
+    ``sharpe_margin``: the strategy's Sharpe minus the best Sharpe of the benchmark and the
+    anchors, at least ``min_sharpe_margin``. ``beats_buy_and_hold`` (1 or 0): better than buy
+    and hold on return or on Sharpe; this one cannot be configured away, so a report never
+    passes a strategy that loses to buy and hold on both. Both need the figure (missing fails),
+    except that a bucket without a benchmark has no buy-and-hold gate.
+    """
+    out = []
+    margin = getattr(gates, "min_sharpe_margin", None)
+    if margin is not None:
+        out.append(
+            _gate(
+                "Sharpe above the best of benchmark and anchors",
+                figures.get("sharpe_margin"),
+                margin,
+                ">=",
+            )
+        )
+    if "beats_buy_and_hold" in figures:
+        out.append(
+            _gate("beats buy and hold on return or Sharpe", figures["beats_buy_and_hold"], 1, ">=")
+        )
+    return out
+
+
+def research_gates(figures: dict[str, Any], gates: Any, *, min_exposure: float | None) -> list:
+    """Every gate of a research report: the validation gates, the anchor gates, PBO, and the
+    bucket's exposure floor."""
+    out = evaluate_gates(figures, gates) + anchor_gates(figures, gates)
+    max_pbo = getattr(gates, "max_pbo", None)
+    if max_pbo is not None:
+        out.append(_gate("probability of backtest overfitting", figures.get("pbo"), max_pbo, "<="))
+    if min_exposure is not None:
+        out.append(_gate("mean exposure", figures.get("exposure"), min_exposure, ">="))
     return out
 
 

@@ -1,0 +1,314 @@
+"""The research report: out-of-sample figures beside the anchors, overfitting statistics, gates.
+
+:func:`assemble` turns what :func:`tsys.research.loop.research` ran into the JSON-ready report
+that ``tsys research --json`` prints, the HTML report renders and ``tsys validate`` quotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+
+from tsys.paramsets import params_digest
+from tsys.serialization import json_ready
+from tsys.validate import stats
+
+SCHEMA_VERSION = 1
+
+
+def random_entry(
+    returns: np.ndarray,
+    trades: Any,
+    equity: np.ndarray,
+    close: np.ndarray,
+    *,
+    cost: float,
+    n_backtests: int,
+    periods: float,
+    seed: int,
+) -> dict[str, Any]:
+    """The random-entry test of a simulation: same trade count, lengths and sizes, random
+    entry days and symbols (:func:`tsys.validate.stats.random_entry_test`)."""
+    if not len(trades):
+        return {"sharpe": stats.sharpe(returns, periods), "p_value": None, "n_backtests": 0}
+    eq = np.asarray(equity, dtype=np.float64)
+    entry = trades["entry_bar"].to_numpy(dtype=np.int64)
+    eq_entry = eq[np.clip(entry, 0, len(eq) - 1)]
+    weights = (
+        trades["qty"].to_numpy(dtype=np.float64)
+        * trades["entry_price"].to_numpy(dtype=np.float64)
+        / eq_entry
+    )
+    held = np.maximum(trades["bars_held"].to_numpy(dtype=np.int64), 1)
+    got = stats.random_entry_test(
+        returns,
+        close,
+        held,
+        weights,
+        cost=cost,
+        n_backtests=n_backtests,
+        periods=periods,
+        seed=seed,
+    )
+    return {
+        "sharpe": got.sharpe,
+        "random_mean": got.random_mean,
+        "random_p95": got.random_p95,
+        "p_value": got.p_value,
+        "n_backtests": got.n_backtests,
+    }
+
+
+def deflated(returns: np.ndarray, trial_returns: list[np.ndarray], periods: float) -> dict:
+    """The deflated Sharpe of ``returns`` against the real number of configurations tried.
+
+    The variance of the trials' Sharpe ratios is taken over their returns on the same period.
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    n = len(r)
+    sr = stats.sharpe(r, periods)
+    skew, kurt = stats.moments(r)
+    sharpes = [stats.sharpe(t, periods) for t in trial_returns]
+    var_ann = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
+    n_trials = max(1, len(trial_returns))
+    sr_p = sr / math.sqrt(periods)
+    psr = stats.probabilistic_sharpe(sr_p, 0.0, n, skew, kurt)
+    dsr, sr0 = stats.deflated_sharpe(sr_p, n, skew, kurt, n_trials, var_ann / periods)
+    return {
+        "sharpe": sr,
+        "psr": psr,
+        "deflated_sharpe": dsr,
+        "benchmark_sharpe": sr0 * math.sqrt(periods),
+        "n_trials": n_trials,
+        "trials_sharpe_variance": var_ann,
+        "skew": skew,
+        "kurtosis": kurt,
+    }
+
+
+def _window_metrics(eq: np.ndarray, ppy: int) -> dict[str, float]:
+    r = eq[1:] / eq[:-1] - 1.0 if len(eq) > 1 else np.zeros(0)
+    return {
+        "total_return": float(eq[-1] / eq[0] - 1.0) if len(eq) else math.nan,
+        "cagr": stats.cagr(r, ppy),
+        "sharpe": stats.sharpe(r, ppy),
+        "max_drawdown": -stats.max_drawdown(r),
+    }
+
+
+def _summary_json(s: Any) -> dict[str, float]:
+    return {
+        "sharpe": s.sharpe,
+        "cagr": s.cagr,
+        "max_drawdown": -s.max_drawdown,
+        "exposure": s.exposure,
+        "trades": s.n_trades,
+        "turnover": s.turnover,
+        "benchmark_cagr": s.benchmark_cagr,
+    }
+
+
+def _changed(values: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if base.get(k) != v}
+
+
+def _stage_json(ws: Any, stage: Any, start_values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "in_sample": {
+            "start": ws.index[0].date().isoformat(),
+            "end": ws.index[stage.stop - 1].date().isoformat(),
+            "bars": stage.stop,
+        },
+        "configurations": len(stage.points),
+        "feasible": sum(p.feasible for p in stage.points),
+        "new_trials": stage.n_new,
+        "failed_trials": stage.n_failed,
+        "chosen_params": stage.chosen,
+        "chosen_digest": params_digest(stage.chosen),
+        "changed_from_current": _changed(stage.chosen, start_values),
+        "plateau": None if stage.plateau is None else stage.plateau.to_json(),
+        "fallback_to_current": stage.plateau is None,
+        "in_sample_figures": _summary_json(stage.summary),
+    }
+
+
+def _folds_json(ws: Any, windows: list, stages: list, oos: Any, start_values: dict) -> list:
+    eq = np.asarray(oos.result.equity, dtype=np.float64)
+    trades = oos.result.trades
+    exits = trades.loc[trades["exit_reason"] != "open", "exit_bar"].to_numpy(dtype=np.int64)
+    out = []
+    for w, stage, r in zip(windows, stages, oos.fold_rows, strict=True):
+        a = max(r.start - 1, 0)  # a fold's first return runs from the previous close
+        m = _window_metrics(eq[a : r.stop], ws.periods_per_year)
+        m["trades"] = int(((exits >= r.start) & (exits < r.stop)).sum())
+        out.append(
+            {
+                "fold": w.k,
+                **_stage_json(ws, stage, start_values),
+                "test": {
+                    "start": ws.index[w.test_start].date().isoformat(),
+                    "end": ws.index[w.test_stop - 1].date().isoformat(),
+                    "bars": w.test_stop - w.test_start,
+                },
+                "out_of_sample": m,
+            }
+        )
+    return out
+
+
+def assemble(
+    ws: Any,
+    spec: Any,
+    *,
+    start_values: dict[str, Any],
+    embargo: int,
+    windows: list,
+    stages: list,
+    final: Any,
+    oos: Any,
+    seconds: float,
+) -> dict[str, Any]:
+    """The research report (JSON-ready)."""
+    from tsys.backtest.bucket import describe_costs, performance
+    from tsys.optimize.bucket import one_way_cost
+    from tsys.research.pbo import cscv
+
+    ppy = ws.periods_per_year
+    bars = ws.bars
+    rows = oos.rows
+    res = oos.result
+    cap = ws.costs.capacity.max_participation
+    metrics = performance(res, bars.volume[rows], periods_per_year=ppy, max_participation=cap)
+    eq = np.asarray(res.equity, dtype=np.float64)
+    r = eq[1:] / eq[:-1] - 1.0
+    anchors = ws.anchors(rows, values=start_values)
+    runs = ws.runs()
+    pbo = None
+    if len(runs) >= 2:
+        pbo = cscv(
+            np.column_stack([run.returns for run in runs]), n_blocks=spec.blocks, periods=ppy
+        )
+    dsr = deflated(r, [run.returns for run in runs], ppy)
+    keep = [j for j, s in enumerate(bars.symbols) if s != ws.bucket.benchmark] or [0]
+    rnd = random_entry(
+        r,
+        res.trades,
+        eq,
+        bars.close[rows][:, keep],
+        cost=one_way_cost(ws.costs),
+        n_backtests=spec.random_backtests,
+        periods=ppy,
+        seed=spec.seed,
+    )
+    x2 = np.asarray(oos.result_costs_x2.equity, dtype=np.float64)
+    figures = _figures(metrics, anchors, dsr, rnd, pbo, x2, ppy)
+    from tsys.paramsets import mandate_of
+    from tsys.validate.gates import research_gates
+
+    mandate = mandate_of(ws.bucket, ws.config)
+    gates = research_gates(figures, ws.config.validation, min_exposure=mandate.min_exposure)
+    index = bars.index[rows]
+    return json_ready(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "research",
+            "bucket": ws.bucket.name,
+            "version": ws.bucket.version,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "source": bars.source,
+            "synthetic": bool(bars.synthetic or ws.hub.synthetic),
+            "data_fingerprint": ws.fingerprint,
+            "period": {
+                "start": ws.index[0].date().isoformat(),
+                "end": ws.index[-1].date().isoformat(),
+                "bars": ws.n_bars,
+            },
+            "costs": describe_costs(ws.costs),
+            "cash": ws.cash,
+            "spec": {
+                "folds": spec.folds,
+                "trials_per_optimisation": spec.trials,
+                "objective": spec.objective,
+                "embargo_bars": embargo,
+                "seed": spec.seed,
+                "cscv_blocks": spec.blocks,
+                "random_backtests": spec.random_backtests,
+                "constraints": spec.constraints.describe(),
+            },
+            "start_params": start_values,
+            "start_digest": params_digest(start_values),
+            "folds": _folds_json(ws, windows, stages, oos, start_values),
+            "final": _stage_json(ws, final, start_values),
+            "trials": {
+                "optuna_trials": sum(s.n_new for s in [*stages, final]),
+                "failed": sum(s.n_failed for s in [*stages, final]),
+                "distinct_configurations": len(runs),
+            },
+            "out_of_sample": {
+                "start": index[0].date().isoformat(),
+                "end": index[-1].date().isoformat(),
+                "metrics": metrics,
+                "sharpe_costs_x2": figures["sharpe_costs_x2"],
+            },
+            "anchors": [{"name": a.name, "label": a.label, "metrics": a.metrics} for a in anchors],
+            "curves": {
+                "dates": [d.date().isoformat() for d in index],
+                "strategy": [float(v) for v in eq],
+                **{a.name: [float(v) for v in a.equity] for a in anchors},
+            },
+            "pbo": None if pbo is None else pbo.summary(),
+            "deflated": dsr,
+            "random_entry": rnd,
+            "figures": figures,
+            "gates": [attrs.asdict(g) for g in gates],
+            "passed": bool(gates) and all(g.passed for g in gates),
+            "runtime_seconds": seconds,
+            "warnings": list(dict.fromkeys(ws.warnings))[:20],
+        }
+    )
+
+
+def _figures(
+    metrics: dict[str, float],
+    anchors: list,
+    dsr: dict[str, Any],
+    rnd: dict[str, Any],
+    pbo: Any,
+    x2: np.ndarray,
+    ppy: int,
+) -> dict[str, Any]:
+    """The figures the gates read (``max_drawdown`` as a positive fraction, as the gates do)."""
+    sharpe = metrics.get("sharpe", math.nan)
+    scored = [a for a in anchors if math.isfinite(_finite(a.metrics.get("sharpe")))]
+    best = max(scored, key=lambda a: _finite(a.metrics.get("sharpe")), default=None)
+    bh = next((a for a in anchors if a.name == "buy_and_hold"), None)
+    out: dict[str, Any] = {
+        "sharpe": sharpe,
+        "cagr": metrics.get("cagr"),
+        "max_drawdown": -metrics.get("max_drawdown", math.nan),
+        "exposure": metrics.get("exposure"),
+        "n_trades": metrics.get("trade_count"),
+        "deflated_sharpe": dsr["deflated_sharpe"],
+        "n_trials": dsr["n_trials"],
+        "random_entry_p": rnd.get("p_value"),
+        "sharpe_costs_x2": _window_metrics(x2, ppy)["sharpe"],
+        "pbo": None if pbo is None else pbo.pbo,
+        "best_anchor": None if best is None else best.name,
+        "best_anchor_sharpe": None if best is None else best.metrics.get("sharpe"),
+        "sharpe_margin": (None if best is None else sharpe - _finite(best.metrics.get("sharpe"))),
+    }
+    if bh is not None:
+        better_return = metrics.get("cagr", -math.inf) > _finite(bh.metrics.get("cagr"))
+        better_sharpe = sharpe > _finite(bh.metrics.get("sharpe"))
+        out["beats_buy_and_hold"] = 1.0 if (better_return or better_sharpe) else 0.0
+        out["benchmark_sharpe"] = bh.metrics.get("sharpe")
+        out["benchmark_cagr"] = bh.metrics.get("cagr")
+    return out
+
+
+def _finite(x: Any) -> float:
+    return float(x) if x is not None and math.isfinite(float(x)) else -math.inf

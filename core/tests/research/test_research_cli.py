@@ -1,0 +1,114 @@
+"""`tsys research` end to end: a bucket plugin on a folder of CSV files, JSON, HTML, defaults."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from research_market import planted_market
+
+from tsys import plugins
+from tsys.cli import cli
+
+PLUGIN = """
+from research_market import PlantedBucket
+from tsys.hookspecs import hookimpl
+
+
+class Planted(PlantedBucket):
+    name = "planted"
+
+
+@hookimpl
+def register_buckets(register):
+    register(Planted())
+"""
+
+
+@pytest.fixture
+def planted_plugin(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    pkg = site / "tsysfake_planted"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN))
+    info = site / "tsys_fake_planted-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tsys-fake-planted\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[tsys]\nfake-planted = tsysfake_planted\n")
+    monkeypatch.syspath_prepend(str(site))
+    plugins.reset_plugin_manager()
+    yield pkg
+    import sys
+
+    sys.modules.pop("tsysfake_planted", None)
+    plugins.reset_plugin_manager()
+
+
+@pytest.fixture
+def csv_market(tmp_path):
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    bars = planted_market(n_days=900)
+    for s in bars.symbols:
+        df = bars.symbol_frame(s)
+        df.index = df.index.strftime("%Y-%m-%d")
+        df.to_csv(folder / f"{s}.csv", index_label="date")
+    return folder
+
+
+def test_research_command_json_html_and_defaults(planted_plugin, csv_market, data_dir, tmp_path):
+    shipped = tmp_path / "shipped.json"
+    args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "3",
+            "--trials", "3", "--random-backtests", "20", "--blocks", "8", "--json",
+            "--write-defaults", str(shipped)]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output[res.output.index("{") :])
+    assert rep["kind"] == "research" and rep["bucket"] == "planted"
+    assert len(rep["folds"]) == 3 and rep["spec"]["trials_per_optimisation"] == 3
+    assert rep["parameter_set"]["origin"] == "defaults"
+    assert rep["synthetic"] is False
+    saved = json.loads(Path(rep["saved_to"]).read_text())
+    assert saved["final"] == rep["final"]
+    assert rep["saved_to"].startswith(str(data_dir / "research"))
+    html = Path(rep["html"]).read_text()
+    assert ("PASSED" if rep["passed"] else "FAILED") in html
+    assert f'data-value="{rep["trials"]["distinct_configurations"]}"' in html
+    doc = json.loads(shipped.read_text())
+    assert doc["params"] == rep["final"]["chosen_params"]
+    assert doc["n_trials"] == rep["trials"]["distinct_configurations"]
+    assert doc["data_fingerprint"] == rep["data_fingerprint"]
+    assert doc["research"]["passed"] == rep["passed"]
+
+
+def test_shipped_defaults_become_the_buckets_defaults(planted_plugin, csv_market, data_dir):
+    from tsys.config import Config
+    from tsys.paramsets import resolve_params
+
+    args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "2",
+            "--trials", "2", "--random-backtests", "10", "--blocks", "4", "--write-defaults"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    target = planted_plugin / "params.json"
+    assert f"defaults written to {target}" in " ".join(res.output.split())
+    doc = json.loads(target.read_text())
+    bucket = plugins.buckets().get("planted")
+    got = resolve_params(bucket, Config())
+    assert got.origin == "shipped" and got.path == str(target)
+    assert got.values == doc["params"] == __import__("attrs").asdict(bucket.default_params())
+    # a user's own file still wins over the shipped defaults
+    (data_dir / "params").mkdir(parents=True)
+    (data_dir / "params" / "planted.json").write_text(json.dumps({"params": {"hold": 12}}))
+    mine = resolve_params(bucket, Config())
+    assert mine.origin == "data dir" and mine.values["hold"] == 12
+
+
+def test_shipping_defaults_from_synthetic_data_is_refused():
+    from tsys.cli.research import _ship
+    from tsys.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="synthetic"):
+        _ship(object(), {"synthetic": True}, "")
