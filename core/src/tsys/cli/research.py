@@ -171,10 +171,10 @@ def report_path(home: Path, bucket: str, digest: str) -> Path:
 
 
 def _save(report: dict[str, Any], home: Path) -> Path:
-    from tsys.daily.artifacts import atomic_write_bytes
+    from tsys.files import write_json
 
     out = report_path(home, report["bucket"], report["final"]["chosen_digest"])
-    atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+    write_json(out, report)
     return out
 
 

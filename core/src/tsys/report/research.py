@@ -68,8 +68,8 @@ def render(report: dict[str, Any]) -> str:
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:
     """Write the HTML (self-contained) and return its path."""
-    from tsys.daily.artifacts import atomic_write_bytes
+    from tsys.files import atomic_write_text
 
     out = Path(path)
-    atomic_write_bytes(out, render(report).encode("utf-8"))
+    atomic_write_text(out, render(report))
     return out

@@ -174,8 +174,8 @@ def assemble(
 ) -> dict[str, Any]:
     """The research report (JSON-ready)."""
     from tsys.backtest.bucket import describe_costs, performance
-    from tsys.optimize.bucket import one_way_cost
     from tsys.research.pbo import cscv
+    from tsys.validate.stress import one_way_cost
 
     ppy = ws.periods_per_year
     bars = ws.bars

@@ -243,7 +243,7 @@ class OutOfSample:
 def out_of_sample(ws: Any, windows: list[FoldWindow], chosen: list[dict[str, Any]]) -> OutOfSample:
     """Each fold's plan over its test bars, stitched into one simulation (and at 2x costs)."""
     from tsys.backtest.bucket import order_panels
-    from tsys.optimize.bucket import scaled_costs
+    from tsys.validate.stress import scaled_costs
 
     p0 = ws.period.start
     rows = slice(p0 + windows[0].test_start, p0 + windows[-1].test_stop)

@@ -11,7 +11,6 @@ configurations tried, and the out-of-sample summary with the gates.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +74,8 @@ def package_params_path(bucket: Any) -> Path:
 
 def write_defaults(path: Path, document: dict[str, Any]) -> None:
     """Write the document atomically and forget any cached resource lookup."""
-    from tsys.daily.artifacts import atomic_write_bytes
+    from tsys.files import write_json
     from tsys.paramsets import _shipped_path
 
-    atomic_write_bytes(Path(path), (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    write_json(Path(path), document)
     _shipped_path.cache_clear()

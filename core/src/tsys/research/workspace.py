@@ -93,7 +93,7 @@ class Workspace:
     Parameters
     ----------
     bucket, hub, config
-        The bucket, a data hub (wrapped in a memoising :class:`~tsys.optimize.bucket.CachedHub`
+        The bucket, a data hub (wrapped in a memoising :class:`~tsys.data.memo.CachedHub`
         unless it is one) and the configuration (risk limits, sizing, account size).
     start, end
         The research period (default: the bucket's whole history, as ``tsys backtest``).
@@ -121,7 +121,7 @@ class Workspace:
         )
         from tsys.buckets import BucketContext
         from tsys.data.fingerprint import bars_fingerprint
-        from tsys.optimize.bucket import CachedHub
+        from tsys.data.memo import CachedHub
 
         self.bucket = bucket
         self.hub = hub if isinstance(hub, CachedHub) else CachedHub(hub)
