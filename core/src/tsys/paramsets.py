@@ -179,12 +179,14 @@ def resolve_params(
     overrides
         ``--param KEY=VALUE`` values, laid over everything else.
     data_home
-        The data dir of the namespace in use (``<data dir>/demo`` for synthetic data):
-        where ``params/NAME.json`` and relative ``params_file`` paths are looked up.
+        The root of the workspace in use (:func:`tsys.workspace.workspace`; ``<data dir>/demo``
+        for the demo market): where ``params/NAME.json`` and relative ``params_file`` paths are
+        looked up. Default: the configuration's workspace.
     """
     from tsys.buckets import params_from_dict
+    from tsys.workspace import workspace
 
-    home = Path(data_home) if data_home is not None else config.data_path
+    home = Path(data_home) if data_home is not None else workspace(config).root
     settings = config.bucket(bucket.name)
     origin, path = "defaults", None
     if params_file is not None:
@@ -251,12 +253,3 @@ def mandate_of(bucket: Any, config: Config) -> Any:
         min_exposure=s.min_exposure if s.min_exposure is not None else base.min_exposure,
         max_cagr_lag=s.max_cagr_lag if s.max_cagr_lag is not None else base.max_cagr_lag,
     )
-
-
-def namespace_home(config: Config, synthetic: bool) -> Path:
-    """The data dir of a namespace: ``<data dir>/demo`` for synthetic data, else the data dir.
-
-    Studies, parameter files and research reports made from synthetic data live apart, so
-    they never reach a real run.
-    """
-    return config.data_path / "demo" if synthetic else config.data_path

@@ -11,8 +11,8 @@ from research_market import PlantedBucket, hub_of, planted_market
 
 from tsys.config import Config
 from tsys.optimize.evaluate import Constraints, FoldResult, summarise
+from tsys.research.lab import Lab
 from tsys.research.loop import ResearchSpec, optimise
-from tsys.research.workspace import Workspace
 
 
 def _fold(r, exposure=None, bench=None):
@@ -45,14 +45,14 @@ def test_constraints_bind_on_exposure_and_cagr_lag():
 
 def test_a_trial_that_hides_in_cash_cannot_be_chosen(tmp_path):
     bucket = PlantedBucket()
-    ws = Workspace(bucket, hub_of(planted_market(), tmp_path), Config())
+    lab = Lab(bucket, hub_of(planted_market(), tmp_path), Config())
     base = attrs.asdict(bucket.default_params())
-    ws.run(base)
-    free = optimise(ws, ResearchSpec(trials=12, seed=5), base, 900, seed=5)
-    exposures = {p.number: ws.fold(ws.runs()[p.number], 900).exposure.mean() for p in free.points}
+    lab.run(base)
+    free = optimise(lab, ResearchSpec(trials=12, seed=5), base, 900, seed=5)
+    exposures = {p.number: lab.fold(lab.runs()[p.number], 900).exposure.mean() for p in free.points}
     floor = float(np.median(list(exposures.values())))
     held = optimise(
-        ws, ResearchSpec(trials=1, seed=5, constraints=Constraints(min_exposure=floor)), base,
+        lab, ResearchSpec(trials=1, seed=5, constraints=Constraints(min_exposure=floor)), base,
         900, seed=5,
     )  # fmt: skip
     checked = [p for p in held.points if p.number in exposures]
@@ -61,7 +61,7 @@ def test_a_trial_that_hides_in_cash_cannot_be_chosen(tmp_path):
         assert p.feasible == (exposures[p.number] >= floor)
     assert held.summary.exposure >= floor
     none = optimise(
-        ws, ResearchSpec(trials=1, seed=5, constraints=Constraints(min_exposure=0.99)), base,
+        lab, ResearchSpec(trials=1, seed=5, constraints=Constraints(min_exposure=0.99)), base,
         900, seed=5,
     )  # fmt: skip
     assert none.plateau is None and none.chosen == base  # nothing feasible: keep today's

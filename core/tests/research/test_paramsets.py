@@ -8,13 +8,18 @@ import json
 import pytest
 from research_market import PlantedBucket
 
-from tsys.config import BucketConfig, Config
+from tsys.config import BucketConfig, Config, DataConfig
 from tsys.errors import ConfigError
 from tsys.paramsets import mandate_of, params_digest, parse_assignments, resolve_params
 
 
 def _config(tmp_path, **bucket):
-    return Config(data_dir=str(tmp_path / "data"), buckets={"planted": BucketConfig(**bucket)})
+    # a real-data configuration (the demo source would put the workspace in <data>/demo)
+    return Config(
+        data_dir=str(tmp_path / "data"),
+        data=DataConfig(source="csv"),
+        buckets={"planted": BucketConfig(**bucket)},
+    )
 
 
 def test_defaults_when_nothing_is_set(tmp_path):
@@ -53,12 +58,18 @@ def test_config_params_then_cli_overrides_lie_on_top(tmp_path):
     assert "with hold=4, window=30" in got.label()
 
 
-def test_demo_namespace_keeps_its_own_files(tmp_path):
+def test_demo_workspace_keeps_its_own_files(tmp_path):
     real = tmp_path / "data" / "params"
     real.mkdir(parents=True)
     (real / "planted.json").write_text(json.dumps({"params": {"hold": 5}}))
     got = resolve_params(PlantedBucket(), _config(tmp_path), data_home=tmp_path / "data" / "demo")
     assert got.origin == "defaults"  # the real file never reaches a synthetic run
+    demo = Config(data_dir=str(tmp_path / "data"))  # the demo source: <data>/demo is the home
+    assert resolve_params(PlantedBucket(), demo).origin == "defaults"
+    (tmp_path / "data" / "demo" / "params").mkdir(parents=True)
+    (tmp_path / "data" / "demo" / "params" / "planted.json").write_text('{"hold": 6}')
+    got = resolve_params(PlantedBucket(), demo)
+    assert got.origin == "data dir" and got.values["hold"] == 6
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def test_research_command_json_html_and_defaults(planted_plugin, csv_market, dat
 
 
 def test_shipped_defaults_become_the_buckets_defaults(planted_plugin, csv_market, data_dir):
-    from tsys.config import Config
+    from tsys.config import Config, DataConfig
     from tsys.paramsets import resolve_params
 
     args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "2",
@@ -96,13 +96,14 @@ def test_shipped_defaults_become_the_buckets_defaults(planted_plugin, csv_market
     assert f"defaults written to {target}" in " ".join(res.output.split())
     doc = json.loads(target.read_text())
     bucket = plugins.buckets().get("planted")
-    got = resolve_params(bucket, Config())
+    real = Config(data=DataConfig(source="csv"))
+    got = resolve_params(bucket, real)
     assert got.origin == "shipped" and got.path == str(target)
     assert got.values == doc["params"] == __import__("attrs").asdict(bucket.default_params())
     # a user's own file still wins over the shipped defaults
     (data_dir / "params").mkdir(parents=True)
     (data_dir / "params" / "planted.json").write_text(json.dumps({"params": {"hold": 12}}))
-    mine = resolve_params(bucket, Config())
+    mine = resolve_params(bucket, real)
     assert mine.origin == "data dir" and mine.values["hold"] == 12
 
 

@@ -119,14 +119,14 @@ def param_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_data(config: Any, source: str | None, path: str | None, shared_data: str | None) -> Any:
     """The data hub of a research command (``--source``/``--path``/``--shared-data``)."""
-    from tsys.backtest.bucket import open_hub
+    from tsys.data.sources import open_hub
     from tsys.errors import ConfigError
 
     if path is not None and source is None:
         source = "csv"
     if shared_data is not None and (source is not None or path is not None):
         raise ConfigError("--shared-data already chooses the data; drop --source/--path")
-    return open_hub(config, source=source, path=path, shared_data=shared_data)
+    return open_hub(config, source=source, path=path, shared_data=shared_data, extras=False)
 
 
 def resolve_cli_params(
@@ -137,12 +137,13 @@ def resolve_cli_params(
     param_items: tuple[str, ...],
 ) -> Any:
     """The :class:`~tsys.paramsets.ParamSet` of a command, in the data's namespace."""
-    from tsys.paramsets import namespace_home, parse_assignments, resolve_params
+    from tsys.paramsets import parse_assignments, resolve_params
+    from tsys.workspace import workspace
 
     return resolve_params(
         bucket,
         config,
         params_file=params_file,
         overrides=parse_assignments(param_items),
-        data_home=namespace_home(config, bool(hub.synthetic)),
+        data_home=workspace(config, demo=bool(hub.synthetic)).root,
     )

@@ -75,13 +75,13 @@ def research(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     from tsys import plugins
     from tsys.cli import load_config
     from tsys.cli._options import open_data, resolve_cli_params
-    from tsys.paramsets import namespace_home
+    from tsys.workspace import workspace
 
     config = load_config(ctx)
     bucket = plugins.buckets().get(bucket_name)
     hub = open_data(config, opts["source"], opts["path"], opts["shared_data"])
     pset = resolve_cli_params(bucket, config, hub, opts["params_file"], opts["param_items"])
-    home = namespace_home(config, bool(hub.synthetic))
+    home = workspace(config, demo=bool(hub.synthetic)).root
     report = _run(bucket, hub, config, pset, opts)
     out = _save(report, home)
     html = Path(opts["html"]) if opts["html"] else out.with_suffix(".html")
@@ -104,8 +104,8 @@ def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) ->
 
     from tsys.optimize.evaluate import Constraints
     from tsys.paramsets import mandate_of
+    from tsys.research.lab import Lab
     from tsys.research.loop import ResearchSpec, research
-    from tsys.research.workspace import Workspace
 
     err = Console(stderr=True)
     mandate = mandate_of(bucket, config)
@@ -127,11 +127,11 @@ def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) ->
     )
     quiet = opts["as_json"] and not err.is_terminal
     with err.status(f"loading {bucket.name} data", spinner="dots") if not quiet else _Null():
-        ws = Workspace(bucket, hub, config, start=opts["start"], end=opts["end"])
+        lab = Lab(bucket, hub, config, start=opts["start"], end=opts["end"], values=pset.values)
     if not quiet:
         err.print(
-            f"{bucket.name}: {ws.index[0].date()}..{ws.index[-1].date()} ({ws.n_bars} bars, "
-            f"{ws.bars.shape[1]} symbols), data {ws.fingerprint}"
+            f"{bucket.name}: {lab.index[0].date()}..{lab.index[-1].date()} ({lab.n_bars} bars, "
+            f"{lab.bars.shape[1]} symbols), data {lab.fingerprint}"
             + (" [SYNTHETIC]" if hub.synthetic else "")
         )
         err.print(pset.label())
@@ -148,7 +148,7 @@ def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) ->
         def progress(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=f"{bucket.name} {what}")
 
-        report = research(ws, spec, pset.values, progress=progress)
+        report = research(lab, spec, pset.values, progress=progress)
     report["parameter_set"] = pset.to_json()
     return report
 

@@ -1,6 +1,6 @@
 """Strategy research: walk-forward with per-fold optimisation, anchors, overfitting statistics.
 
-* :mod:`tsys.research.workspace` - a bucket on one data set, parameter runs kept by digest;
+* :mod:`tsys.research.lab` - a bucket on one data set, parameter runs kept by digest;
 * :mod:`tsys.research.loop` - the anchored walk-forward (``tsys research``);
 * :mod:`tsys.research.anchors` - buy and hold, SMA timing, momentum, trend, equal weight;
 * :mod:`tsys.research.pbo` - the probability of backtest overfitting (CSCV);

@@ -116,11 +116,11 @@ def _changed(values: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if base.get(k) != v}
 
 
-def _stage_json(ws: Any, stage: Any, start_values: dict[str, Any]) -> dict[str, Any]:
+def _stage_json(lab: Any, stage: Any, start_values: dict[str, Any]) -> dict[str, Any]:
     return {
         "in_sample": {
-            "start": ws.index[0].date().isoformat(),
-            "end": ws.index[stage.stop - 1].date().isoformat(),
+            "start": lab.index[0].date().isoformat(),
+            "end": lab.index[stage.stop - 1].date().isoformat(),
             "bars": stage.stop,
         },
         "configurations": len(stage.points),
@@ -136,22 +136,24 @@ def _stage_json(ws: Any, stage: Any, start_values: dict[str, Any]) -> dict[str, 
     }
 
 
-def _folds_json(ws: Any, windows: list, stages: list, oos: Any, start_values: dict) -> list:
-    eq = np.asarray(oos.result.equity, dtype=np.float64)
+def _folds_json(lab: Any, windows: list, stages: list, oos: Any, start_values: dict) -> list:
+    eq = oos.equity
     trades = oos.result.trades
-    exits = trades.loc[trades["exit_reason"] != "open", "exit_bar"].to_numpy(dtype=np.int64)
+    exit_rows = trades.loc[trades["exit_reason"] != "open", "exit_bar"].to_numpy(dtype=np.int64)
+    sessions = lab.index[oos.sessions]
+    exits = sessions.searchsorted(oos.bars.index[oos.rows][exit_rows])
     out = []
     for w, stage, r in zip(windows, stages, oos.fold_rows, strict=True):
         a = max(r.start - 1, 0)  # a fold's first return runs from the previous close
-        m = _window_metrics(eq[a : r.stop], ws.periods_per_year)
+        m = _window_metrics(eq[a : r.stop], lab.periods_per_year)
         m["trades"] = int(((exits >= r.start) & (exits < r.stop)).sum())
         out.append(
             {
                 "fold": w.k,
-                **_stage_json(ws, stage, start_values),
+                **_stage_json(lab, stage, start_values),
                 "test": {
-                    "start": ws.index[w.test_start].date().isoformat(),
-                    "end": ws.index[w.test_stop - 1].date().isoformat(),
+                    "start": lab.index[w.test_start].date().isoformat(),
+                    "end": lab.index[w.test_stop - 1].date().isoformat(),
                     "bars": w.test_stop - w.test_start,
                 },
                 "out_of_sample": m,
@@ -161,7 +163,7 @@ def _folds_json(ws: Any, windows: list, stages: list, oos: Any, start_values: di
 
 
 def assemble(
-    ws: Any,
+    lab: Any,
     spec: Any,
     *,
     start_values: dict[str, Any],
@@ -177,29 +179,30 @@ def assemble(
     from tsys.research.pbo import cscv
     from tsys.validate.stress import one_way_cost
 
-    ppy = ws.periods_per_year
-    bars = ws.bars
+    ppy = lab.periods_per_year
+    bars = oos.bars
     rows = oos.rows
     res = oos.result
-    cap = ws.costs.capacity.max_participation
+    cap = lab.costs.capacity.max_participation
     metrics = performance(res, bars.volume[rows], periods_per_year=ppy, max_participation=cap)
     eq = np.asarray(res.equity, dtype=np.float64)
     r = eq[1:] / eq[:-1] - 1.0
-    anchors = ws.anchors(rows, values=start_values)
-    runs = ws.runs()
+    index = lab.index[oos.sessions]
+    anchors = lab.anchors(index[0], index[-1])
+    runs = lab.runs()
     pbo = None
     if len(runs) >= 2:
         pbo = cscv(
             np.column_stack([run.returns for run in runs]), n_blocks=spec.blocks, periods=ppy
         )
     dsr = deflated(r, [run.returns for run in runs], ppy)
-    keep = [j for j, s in enumerate(bars.symbols) if s != ws.bucket.benchmark] or [0]
+    keep = [j for j, s in enumerate(bars.symbols) if s != lab.bucket.benchmark] or [0]
     rnd = random_entry(
         r,
         res.trades,
         eq,
         bars.close[rows][:, keep],
-        cost=one_way_cost(ws.costs),
+        cost=one_way_cost(lab.costs),
         n_backtests=spec.random_backtests,
         periods=ppy,
         seed=spec.seed,
@@ -209,26 +212,25 @@ def assemble(
     from tsys.paramsets import mandate_of
     from tsys.validate.gates import research_gates
 
-    mandate = mandate_of(ws.bucket, ws.config)
-    gates = research_gates(figures, ws.config.validation, min_exposure=mandate.min_exposure)
-    index = bars.index[rows]
+    mandate = mandate_of(lab.bucket, lab.config)
+    gates = research_gates(figures, lab.config.validation, min_exposure=mandate.min_exposure)
     return json_ready(
         {
             "schema_version": SCHEMA_VERSION,
             "kind": "research",
-            "bucket": ws.bucket.name,
-            "version": ws.bucket.version,
+            "bucket": lab.bucket.name,
+            "version": lab.bucket.version,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "source": bars.source,
-            "synthetic": bool(bars.synthetic or ws.hub.synthetic),
-            "data_fingerprint": ws.fingerprint,
+            "synthetic": bool(bars.synthetic or lab.hub.synthetic),
+            "data_fingerprint": lab.fingerprint,
             "period": {
-                "start": ws.index[0].date().isoformat(),
-                "end": ws.index[-1].date().isoformat(),
-                "bars": ws.n_bars,
+                "start": lab.index[0].date().isoformat(),
+                "end": lab.index[-1].date().isoformat(),
+                "bars": lab.n_bars,
             },
-            "costs": describe_costs(ws.costs),
-            "cash": ws.cash,
+            "costs": describe_costs(lab.costs),
+            "cash": lab.cash,
             "spec": {
                 "folds": spec.folds,
                 "trials_per_optimisation": spec.trials,
@@ -241,8 +243,8 @@ def assemble(
             },
             "start_params": start_values,
             "start_digest": params_digest(start_values),
-            "folds": _folds_json(ws, windows, stages, oos, start_values),
-            "final": _stage_json(ws, final, start_values),
+            "folds": _folds_json(lab, windows, stages, oos, start_values),
+            "final": _stage_json(lab, final, start_values),
             "trials": {
                 "optuna_trials": sum(s.n_new for s in [*stages, final]),
                 "failed": sum(s.n_failed for s in [*stages, final]),
@@ -257,7 +259,7 @@ def assemble(
             "anchors": [{"name": a.name, "label": a.label, "metrics": a.metrics} for a in anchors],
             "curves": {
                 "dates": [d.date().isoformat() for d in index],
-                "strategy": [float(v) for v in eq],
+                "strategy": [float(v) for v in oos.equity],
                 **{a.name: [float(v) for v in a.equity] for a in anchors},
             },
             "pbo": None if pbo is None else pbo.summary(),
@@ -267,7 +269,7 @@ def assemble(
             "gates": [attrs.asdict(g) for g in gates],
             "passed": bool(gates) and all(g.passed for g in gates),
             "runtime_seconds": seconds,
-            "warnings": list(dict.fromkeys(ws.warnings))[:20],
+            "warnings": list(dict.fromkeys(lab.warnings))[:20],
         }
     )
 

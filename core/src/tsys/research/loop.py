@@ -124,7 +124,7 @@ def _score(summary: Any, spec: ResearchSpec) -> tuple[float, dict[str, float], b
 
 
 def optimise(
-    ws: Any,
+    lab: Any,
     spec: ResearchSpec,
     base: dict[str, Any],
     stop: int,
@@ -139,15 +139,15 @@ def optimise(
     from tsys.optimize.study import distributions, searchable, suggest
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = ws.bucket.search_space()
+    space = lab.bucket.search_space()
     dists = distributions(space)
-    ppy = ws.periods_per_year
+    ppy = lab.periods_per_year
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    for run in ws.runs():
+    for run in lab.runs():
         point = searchable(run.params, space)
         if point is None:
             continue
-        value, cons, _ = _score(summarise([ws.fold(run, stop)], ppy), spec)
+        value, cons, _ = _score(summarise([lab.fold(run, stop)], ppy), spec)
         study.add_trial(
             optuna.trial.create_trial(
                 params=point, distributions=dists, value=value, constraints=cons
@@ -157,7 +157,7 @@ def optimise(
 
     def objective(trial: Any) -> float:
         values = {**base, **{n: suggest(trial, n, s) for n, s in space.items()}}
-        value, cons, _ = _score(summarise([ws.fold(ws.run(values), stop)], ppy), spec)
+        value, cons, _ = _score(summarise([lab.fold(lab.run(values), stop)], ppy), spec)
         for name, v in cons.items():
             trial.set_constraint(name, float(v))
         return value
@@ -169,23 +169,23 @@ def optimise(
 
     study.optimize(objective, n_trials=spec.trials, catch=(StrategyError,), callbacks=[done])
     points = []
-    for i, run in enumerate(ws.runs()):
-        value, _cons, feasible = _score(summarise([ws.fold(run, stop)], ppy), spec)
+    for i, run in enumerate(lab.runs()):
+        value, _cons, feasible = _score(summarise([lab.fold(run, stop)], ppy), spec)
         points.append(TrialPoint(i, run.params, value, feasible))
     plateau = select_plateau(points, space, k=spec.plateau_k)
     chosen = dict(base) if plateau is None else dict(plateau.chosen.params)
-    summary = summarise([ws.fold(ws.run(chosen), stop)], ppy)
+    summary = summarise([lab.fold(lab.run(chosen), stop)], ppy)
     return Stage(stop, points, plateau, chosen, summary, spec.trials, failed)
 
 
 def research(
-    ws: Any,
+    lab: Any,
     spec: ResearchSpec,
     start_values: dict[str, Any],
     *,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the research loop on a :class:`~tsys.research.workspace.Workspace`.
+    """Run the research loop on a :class:`~tsys.research.lab.Lab`.
 
     Returns the JSON-ready report (see :func:`tsys.research.figures.assemble`).
     """
@@ -193,8 +193,10 @@ def research(
 
     began = time.monotonic()
     say = progress or (lambda done, total, what: None)
-    embargo = spec.embargo if spec.embargo is not None else longest_holding(ws.bucket, start_values)
-    windows = fold_windows(ws.n_bars, spec.folds, embargo)
+    embargo = (
+        spec.embargo if spec.embargo is not None else longest_holding(lab.bucket, start_values)
+    )
+    windows = fold_windows(lab.n_bars, spec.folds, embargo)
     total = (spec.folds + 1) * spec.trials + 1
     state = {"done": 0}
 
@@ -206,19 +208,19 @@ def research(
         return _t
 
     say(0, total, "current parameters")
-    ws.run(start_values)  # configuration 0: the parameters in use today
+    lab.run(start_values)  # configuration 0: the parameters in use today
     tick("current parameters")()
     stages = []
     for w in windows:
         what = f"fold {w.k}/{spec.folds}"
         stages.append(
-            optimise(ws, spec, start_values, w.is_stop, seed=spec.seed + w.k, tick=tick(what))
+            optimise(lab, spec, start_values, w.is_stop, seed=spec.seed + w.k, tick=tick(what))
         )
-    final = optimise(ws, spec, start_values, ws.n_bars, seed=spec.seed, tick=tick("final"))
+    final = optimise(lab, spec, start_values, lab.n_bars, seed=spec.seed, tick=tick("final"))
     say(total, total, "out of sample")
-    oos = out_of_sample(ws, windows, [s.chosen for s in stages])
+    oos = out_of_sample(lab, windows, [s.chosen for s in stages])
     return assemble(
-        ws,
+        lab,
         spec,
         start_values=start_values,
         embargo=embargo,
@@ -232,31 +234,52 @@ def research(
 
 @attrs.frozen(eq=False)
 class OutOfSample:
-    """The test folds traded as one account."""
+    """The test folds traded as one account.
 
+    ``sessions`` are positions in the lab's period; ``bars``/``rows`` what was simulated (the
+    union of the folds' panels); ``equity`` is on the sessions; ``fold_rows`` are positions
+    relative to the first out-of-sample session.
+    """
+
+    sessions: slice
+    bars: Any
     rows: slice
     result: Any
     result_costs_x2: Any
+    equity: np.ndarray
     fold_rows: list[slice]
 
 
-def out_of_sample(ws: Any, windows: list[FoldWindow], chosen: list[dict[str, Any]]) -> OutOfSample:
-    """Each fold's plan over its test bars, stitched into one simulation (and at 2x costs)."""
+def out_of_sample(lab: Any, windows: list[FoldWindow], chosen: list[dict[str, Any]]) -> OutOfSample:
+    """Each fold's plan over its test sessions, stitched into one simulation (and at 2x costs).
+
+    At each fold's first session its plan takes over: every weight it holds is sent, and
+    anything held that its panel does not have is sold.
+    """
     from tsys.backtest.bucket import order_panels
+    from tsys.research.lab import carried, union
     from tsys.validate.stress import scaled_costs
 
-    p0 = ws.period.start
-    rows = slice(p0 + windows[0].test_start, p0 + windows[-1].test_stop)
-    n = rows.stop - rows.start
-    N = ws.bars.shape[1]
+    steps = [lab.step(v) for v in chosen]
+    big = union([st.bars for st in steps])
+    idx = lab.index
+    sessions = slice(windows[0].test_start, windows[-1].test_stop)
+    rows = lab.rows(big, idx[sessions.start], idx[sessions.stop - 1])
+    n, N = rows.stop - rows.start, big.shape[1]
     tw = np.full((n, N), np.nan)
     stop = np.full((n, N), np.nan)
     fold_rows = []
-    for w, values in zip(windows, chosen, strict=True):
-        r = slice(p0 + w.test_start, p0 + w.test_stop)
-        a, b = r.start - rows.start, r.stop - rows.start
-        tw[a:b], stop[a:b] = order_panels(ws.plan(values), r)
-        fold_rows.append(slice(a, b))
-    res = ws.simulate(tw, stop, rows)
-    res2 = ws.simulate(tw, stop, rows, costs=scaled_costs(ws.costs, 2.0))
-    return OutOfSample(rows, res, res2, fold_rows)
+    for w, st in zip(windows, steps, strict=True):
+        r = lab.rows(st.bars, idx[w.test_start], idx[w.test_stop - 1])
+        weights, levels = order_panels(st.plan, r)
+        rr = big.index.get_indexer(st.bars.index[r]) - rows.start
+        cc = np.array([big.column(sym) for sym in st.bars.symbols], dtype=np.int64)
+        others = np.setdiff1d(np.arange(N), cc)
+        tw[rr[0], others] = 0.0
+        tw[np.ix_(rr, cc)] = weights
+        stop[np.ix_(rr, cc)] = levels
+        fold_rows.append(slice(w.test_start - sessions.start, w.test_stop - sessions.start))
+    res = lab.simulate(big, tw, stop, rows)
+    res2 = lab.simulate(big, tw, stop, rows, costs=scaled_costs(lab.costs, 2.0))
+    equity = carried(big.index[rows], np.asarray(res.equity), idx[sessions], lab.cash)
+    return OutOfSample(sessions, big, rows, res, res2, equity, fold_rows)
