@@ -200,7 +200,7 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
     from rich.console import Console
     from rich.table import Table
 
-    from tsys.report.validation import fmt
+    from tsys.format import figure as fmt
 
     con = Console()
     verdict = "[green]PASSED[/]" if r["passed"] else "[red]FAILED[/]"

@@ -97,7 +97,7 @@ def summarise(folds: Sequence[FoldResult], periods_per_year: float) -> Summary:
         exposure = float(np.mean(np.concatenate([np.asarray(f.exposure) for f in folds])))
     if all(f.benchmark_returns is not None for f in folds):
         b = np.concatenate([np.asarray(f.benchmark_returns, dtype=np.float64) for f in folds])
-        bench_cagr = stats.cagr(b, periods_per_year)
+        bench_cagr = metrics.cagr(b, periods_per_year)
     return Summary(
         sharpe=metrics.sharpe(r, periods_per_year),
         cagr=metrics.cagr(r, periods_per_year),

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from tsys import metrics as mx
 from tsys.paramsets import params_digest
 from tsys.serialization import json_ready
 from tsys.validate import stats
@@ -34,7 +35,7 @@ def random_entry(
     """The random-entry test of a simulation: same trade count, lengths and sizes, random
     entry days and symbols (:func:`tsys.validate.stats.random_entry_test`)."""
     if not len(trades):
-        return {"sharpe": stats.sharpe(returns, periods), "p_value": None, "n_backtests": 0}
+        return {"sharpe": mx.sharpe(returns, periods), "p_value": None, "n_backtests": 0}
     eq = np.asarray(equity, dtype=np.float64)
     entry = trades["entry_bar"].to_numpy(dtype=np.int64)
     eq_entry = eq[np.clip(entry, 0, len(eq) - 1)]
@@ -70,9 +71,9 @@ def deflated(returns: np.ndarray, trial_returns: list[np.ndarray], periods: floa
     """
     r = np.asarray(returns, dtype=np.float64)
     n = len(r)
-    sr = stats.sharpe(r, periods)
-    skew, kurt = stats.moments(r)
-    sharpes = [stats.sharpe(t, periods) for t in trial_returns]
+    sr = mx.sharpe(r, periods)
+    skew, kurt = mx.moments(r)
+    sharpes = [mx.sharpe(t, periods) for t in trial_returns]
     var_ann = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
     n_trials = max(1, len(trial_returns))
     sr_p = sr / math.sqrt(periods)
@@ -94,9 +95,9 @@ def _window_metrics(eq: np.ndarray, ppy: int) -> dict[str, float]:
     r = eq[1:] / eq[:-1] - 1.0 if len(eq) > 1 else np.zeros(0)
     return {
         "total_return": float(eq[-1] / eq[0] - 1.0) if len(eq) else math.nan,
-        "cagr": stats.cagr(r, ppy),
-        "sharpe": stats.sharpe(r, ppy),
-        "max_drawdown": -stats.max_drawdown(r),
+        "cagr": mx.cagr(r, ppy),
+        "sharpe": mx.sharpe(r, ppy),
+        "max_drawdown": mx.max_drawdown(r),
     }
 
 
@@ -104,7 +105,7 @@ def _summary_json(s: Any) -> dict[str, float]:
     return {
         "sharpe": s.sharpe,
         "cagr": s.cagr,
-        "max_drawdown": -s.max_drawdown,
+        "max_drawdown": s.max_drawdown,
         "exposure": s.exposure,
         "trades": s.n_trades,
         "turnover": s.turnover,
@@ -283,7 +284,7 @@ def _figures(
     x2: np.ndarray,
     ppy: int,
 ) -> dict[str, Any]:
-    """The figures the gates read (``max_drawdown`` as a positive fraction, as the gates do)."""
+    """The figures the gates read (:func:`tsys.validate.gates.research_gates`)."""
     sharpe = metrics.get("sharpe", math.nan)
     scored = [a for a in anchors if math.isfinite(_finite(a.metrics.get("sharpe")))]
     best = max(scored, key=lambda a: _finite(a.metrics.get("sharpe")), default=None)
@@ -291,7 +292,7 @@ def _figures(
     out: dict[str, Any] = {
         "sharpe": sharpe,
         "cagr": metrics.get("cagr"),
-        "max_drawdown": -metrics.get("max_drawdown", math.nan),
+        "max_drawdown": metrics.get("max_drawdown"),
         "exposure": metrics.get("exposure"),
         "n_trades": metrics.get("trade_count"),
         "deflated_sharpe": dsr["deflated_sharpe"],

@@ -129,7 +129,7 @@ class Lab:
         rebalance: str = "daily",
         values: dict[str, Any] | None = None,
     ) -> None:
-        from tsys.backtest.bucket import _periods_per_year, default_costs
+        from tsys.backtest.bucket import default_costs
         from tsys.data.fingerprint import bars_fingerprint
         from tsys.data.memo import CachedHub
         from tsys.portfolio.step import History
@@ -139,7 +139,7 @@ class Lab:
         self.config = config
         self.costs = costs or default_costs(bucket.asset_class)
         self.cash = float(cash if cash is not None else config.account.size)
-        self.periods_per_year = _periods_per_year(AssetClass(bucket.asset_class))
+        self.periods_per_year = AssetClass(bucket.asset_class).periods_per_year
         self.settings = attrs.evolve(config.bucket(bucket.name), capital_share=1.0)
         self.index = period_sessions(self.hub, bucket, start, end)
         self.end = self.index[-1].date()
