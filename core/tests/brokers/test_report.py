@@ -180,8 +180,8 @@ def test_remote_fills_against_the_model(store):
 
 
 def test_default_costs_for_remote_brokers(store):
-    from tsys.backtest.bucket import default_costs
     from tsys.contracts import AssetClass
+    from tsys.sim import default_costs
 
     f = default_costs_for(OffModelBroker(store))
     assert f(AssetClass.CRYPTO) == default_costs(AssetClass.CRYPTO)

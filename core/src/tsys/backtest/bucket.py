@@ -31,40 +31,6 @@ if TYPE_CHECKING:
     from tsys.sim import CostModel, SimResult
 
 
-def default_costs(asset_class: AssetClass) -> CostModel:
-    """Realistic default costs.
-
-    Equities: 1 bp fee and impact slippage (2 bps half spread + 0.1 x daily vol x sqrt of
-    participation). Crypto: 10 bps fee (a retail taker fee) and a wider 10 bps half spread with
-    a larger impact coefficient. Both cap fills at 2.5% of the bar's volume.
-    """
-    from tsys.sim import Capacity, CostModel, FeeModel, ImpactSlippage
-
-    if AssetClass(asset_class) is AssetClass.CRYPTO:
-        return CostModel(
-            fees=FeeModel(bps=10.0),
-            slippage=ImpactSlippage(half_spread_bps=10.0, impact=0.2),
-            capacity=Capacity(max_participation=0.025),
-        )
-    return CostModel(
-        fees=FeeModel(bps=1.0),
-        slippage=ImpactSlippage(half_spread_bps=2.0, impact=0.1),
-        capacity=Capacity(max_participation=0.025),
-    )
-
-
-def describe_costs(costs: CostModel) -> str:
-    s = costs.slippage
-    slip = (
-        f"impact slippage ({s.half_spread_bps:g} bps half spread, impact {s.impact:g})"
-        if hasattr(s, "half_spread_bps")
-        else f"fixed slippage {getattr(s, 'bps', 0):g} bps"
-    )
-    cap = costs.capacity.max_participation
-    text = f"fees {costs.fees.bps:g} bps, {slip}"
-    return text if cap is None else f"{text}, fills capped at {cap:.1%} of volume"
-
-
 @attrs.define(eq=False)
 class BucketBacktest:
     """Everything one bucket backtest produced (see :meth:`to_json` for the figures)."""
@@ -220,6 +186,7 @@ def backtest_bucket(
     """
     from tsys.buckets import BucketContext
     from tsys.portfolio.step import History, bucket_step
+    from tsys.sim import default_costs
 
     params = params if params is not None else bucket.default_params()
     settings = attrs.evolve(config.bucket(bucket.name), capital_share=capital_share)
@@ -283,7 +250,7 @@ def backtest_bucket(
         end=window[-1].date(),
         split=split,
         cash=cash,
-        costs=describe_costs(costs),
+        costs=costs.describe(),
         source=bars.source,
         synthetic=bool(bars.synthetic or hub.synthetic),
         benchmark=bucket.benchmark,

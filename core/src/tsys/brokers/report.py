@@ -44,7 +44,7 @@ def default_costs_for(broker: Any) -> Callable[[AssetClass], Any]:
     own = getattr(broker, "costs", None)
     if own is not None:
         return lambda ac: own
-    from tsys.backtest.bucket import default_costs
+    from tsys.sim import default_costs
 
     return default_costs
 

@@ -75,9 +75,9 @@ class BucketEvaluator:
         max_symbols: int | None = None,
     ) -> None:
         from tsys import plugins
-        from tsys.backtest.bucket import default_costs
         from tsys.config import load_config
         from tsys.data.sources import open_hub
+        from tsys.sim import default_costs
 
         self.config = load_config(config_path)
         self.bucket = plugins.buckets().get(bucket)

@@ -60,6 +60,7 @@ from tsys.sim.models import (
     FixedSlippage,
     ImpactSlippage,
     StopRules,
+    default_costs,
 )
 from tsys.sim.result import REASONS, GridResult, SimResult
 
@@ -74,6 +75,7 @@ __all__ = [
     "SimResult",
     "StopRules",
     "current_impl",
+    "default_costs",
     "get_kernel",
     "simulate",
     "simulate_grid",

@@ -13,6 +13,8 @@ import math
 import attrs
 from attrs import validators as v
 
+from tsys.contracts import AssetClass
+
 __all__ = [
     "Capacity",
     "CostModel",
@@ -111,6 +113,38 @@ class CostModel:
         factory=FixedSlippage, validator=v.instance_of((FixedSlippage, ImpactSlippage))
     )
     capacity: Capacity = attrs.field(factory=Capacity, validator=v.instance_of(Capacity))
+
+    def describe(self) -> str:
+        """One line for reports: "fees 1 bps, impact slippage (...), fills capped at 2.5%..."."""
+        s = self.slippage
+        slip = (
+            f"impact slippage ({s.half_spread_bps:g} bps half spread, impact {s.impact:g})"
+            if isinstance(s, ImpactSlippage)
+            else f"fixed slippage {s.bps:g} bps"
+        )
+        cap = self.capacity.max_participation
+        text = f"fees {self.fees.bps:g} bps, {slip}"
+        return text if cap is None else f"{text}, fills capped at {cap:.1%} of volume"
+
+
+def default_costs(asset_class: AssetClass | str) -> CostModel:
+    """Realistic default costs of an asset class (backtests, validation, the paper report).
+
+    Equities: 1 bp fee and impact slippage (2 bps half spread + 0.1 x daily vol x sqrt of
+    participation). Crypto: 10 bps fee (a retail taker fee) and a wider 10 bps half spread with
+    a larger impact coefficient. Both cap fills at 2.5% of the bar's volume.
+    """
+    if AssetClass(asset_class) is AssetClass.CRYPTO:
+        return CostModel(
+            fees=FeeModel(bps=10.0),
+            slippage=ImpactSlippage(half_spread_bps=10.0, impact=0.2),
+            capacity=Capacity(max_participation=0.025),
+        )
+    return CostModel(
+        fees=FeeModel(bps=1.0),
+        slippage=ImpactSlippage(half_spread_bps=2.0, impact=0.1),
+        capacity=Capacity(max_participation=0.025),
+    )
 
 
 def _optional_int_ge1(inst: object, attribute: attrs.Attribute, value: int | None) -> None:
