@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tsys import indicators as ind
 from tsys.buckets import Bucket, BucketOutput, param
 from tsys.contracts import AssetClass
-from tsys.portfolio import indicators as ind
 from tsys.testing import (
     InMemorySource,
     LookaheadError,

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tsys.portfolio import indicators as ind
+from tsys import indicators as ind
 
 # Few distinct values so ties are common; NaN, both infinities and -0.0 among them.
 VALUES = st.sampled_from([np.nan, -np.inf, np.inf, -0.0, 0.0, 1.0, -2.5, 3.0, 1e-300, -7.0])

@@ -574,7 +574,7 @@ def plan_positions(
     in the daily run: :func:`select_and_size` rejects it).
     Sizing uses ``equity`` as a constant notional (weights are what the simulator needs).
     """
-    from tsys.portfolio import indicators as ind
+    from tsys import indicators as ind
     from tsys.portfolio.resize import effective_settings, resize_plan_bar
 
     params = params if params is not None else bucket.default_params()

@@ -142,7 +142,7 @@ def build_allocations(
     or the regime is off) become WATCH plans saying so. A WATCH plan's first rationale entry
     is the reason it was not bought.
     """
-    from tsys.portfolio import indicators as ind
+    from tsys import indicators as ind
     from tsys.portfolio.resize import effective_settings
 
     params = params if params is not None else bucket.default_params()

@@ -23,10 +23,10 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from tsys import indicators as ind
 from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
 from tsys.contracts import AssetClass
 from tsys.data.coverage import MARKET_CAP_MAX_AGE, carry_forward
-from tsys.portfolio import indicators as ind
 
 if TYPE_CHECKING:
     from tsys.data import Bars

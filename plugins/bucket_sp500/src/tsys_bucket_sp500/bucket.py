@@ -27,9 +27,9 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from tsys import indicators as ind
 from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
 from tsys.contracts import AssetClass, NewsItem
-from tsys.portfolio import indicators as ind
 
 if TYPE_CHECKING:
     from tsys.data import Bars
