@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tsys.buckets import Bucket
     from tsys.config import Config
     from tsys.data import Bars, DataHub
-    from tsys.portfolio.construct import PositionPlan
+    from tsys.portfolio.history import PositionPlan
     from tsys.sim import CostModel, SimResult
 
 

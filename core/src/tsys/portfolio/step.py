@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from tsys.config import Config
     from tsys.contracts import PositionRecord
     from tsys.data import Bars, DataHub
-    from tsys.portfolio.construct import PositionPlan
+    from tsys.portfolio.history import PositionPlan
     from tsys.portfolio.plans import BucketDecisions
 
 #: Calendar days of history loaded before ``start`` per warm-up bar (weekends, holidays).
@@ -225,7 +225,7 @@ def bucket_step(
     step = BucketStep(bucket=bucket, ctx=ctx, bars=bars, output=output)
     try:
         if isinstance(window, History):
-            from tsys.portfolio.construct import plan_positions
+            from tsys.portfolio.history import plan_positions
 
             risk, overrides = sleeve_caps(bucket, ctx, config)
             step.plan = plan_positions(
