@@ -2,9 +2,9 @@
 
 Three comparisons, all from the store's record of a broker and the bars of the data source:
 
-- **Fills.** Each real fill next to the modelled fill: :func:`tsys.sim.simulate` run on the same
-  order (side, quantity, limit) from its decision bar, with ample cash, on the bars of the fill
-  day. Realised slippage is ``side x (fill price - open) x quantity``; modelled slippage the same
+- **Fills** (:mod:`tsys.brokers.fill_check`). Each real fill next to the modelled fill:
+  :func:`tsys.sim.simulate` run on the same order (side, quantity, limit) from its decision bar,
+  with ample cash, on the bars of the fill day. Realised slippage is ``side x (fill price - open) x quantity``; modelled slippage the same
   with the modelled price. For the local paper broker both come from the simulator, so they
   agree unless cash or a changed cost model made the broker's fill differ; for Alpaca the real
   fill is the broker's and the model uses the backtests' default costs.
@@ -21,22 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from tsys.brokers.fill_check import HISTORY_DAYS, compare_fills, real_fills
 from tsys.contracts import AssetClass, Order, OrderStatus, Side
-from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 from tsys.serialization import json_ready
-
-#: Calendar days of bars loaded before a decision: the simulator's volatility window needs them.
-HISTORY_DAYS = 40
-_TOL = 1e-9
-
-
-def _close(a: float | None, b: float | None, rel: float = _TOL) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
 
 
 def default_costs_for(broker: Any) -> Callable[[AssetClass], Any]:
@@ -47,200 +37,6 @@ def default_costs_for(broker: Any) -> Callable[[AssetClass], Any]:
     from tsys.sim import default_costs
 
     return default_costs
-
-
-# ----------------------------------------------------------------------------- real fills
-def real_fills(broker: Any) -> list[dict[str, Any]]:
-    """The fills of ``broker`` from the store: its own fill rows, else its filled orders."""
-    log = broker.log
-    if hasattr(log, "fill_rows"):
-        return [dict(r) for r in log.fill_rows(broker.name)]
-    out = []
-    for o in log.orders(broker.name):
-        if o.filled_quantity <= 0 or o.filled_avg_price is None:
-            continue
-        evs = log.events(broker.name, client_order_id=o.client_order_id)
-        done = [e for e in evs if e.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)]
-        out.append(
-            {
-                "client_order_id": o.client_order_id,
-                "symbol": o.symbol,
-                "side": o.side.value,
-                "quantity": o.filled_quantity,
-                "price": o.filled_avg_price,
-                "reference_price": None,
-                # Alpaca charges no commission on these orders; regulatory fees are not reported
-                # per order, so they show up in reconciliation instead.
-                "fee": 0.0,
-                "slippage": None,
-                "timestamp": (done[-1] if done else evs[-1]).timestamp if evs else o.submitted_at,
-                "unfilled_quantity": max(o.quantity - o.filled_quantity, 0.0),
-            }
-        )
-    return out
-
-
-# ----------------------------------------------------------------------------- modelled fills
-def model_fill(
-    bars: Any,
-    symbol: str,
-    decision: dt.date,
-    side: Side,
-    quantity: float,
-    *,
-    limit: float | None,
-    costs: Any,
-) -> dict[str, Any] | None:
-    """The simulator's fill of one order decided at the close of ``decision``.
-
-    Ample cash, so only the bar (open, volume) and the cost model shape it. A sell is modelled
-    from a position of exactly ``quantity`` bought on an earlier bar of unlimited volume (the
-    sell's costs and capacity do not depend on what else is held). None when the bars hold no
-    tradable bar after ``decision``.
-    """
-    import numpy as np
-
-    from tsys.sim import simulate
-
-    sub = bars.select([symbol])
-    dates = np.asarray(sub.index.date)
-    rows = np.flatnonzero(dates <= decision)
-    if len(rows) == 0:
-        return None
-    di = int(rows[-1])
-    panels = sub.ohlcv()  # volume in base units, as the sim counts
-    index = list(sub.index)
-    if side is Side.SELL and di < 1:
-        for f, a in panels.items():
-            panels[f] = np.vstack([a[:1], a])
-        index.insert(0, index[0] - dt.timedelta(days=1))
-        di += 1
-    T = len(index)
-    tq = np.full((T, 1), np.nan)
-    lim = np.full((T, 1), np.nan)
-    if side is Side.SELL:
-        tq[0, 0] = quantity
-        panels["volume"][1, 0] = 1e18
-        tq[di, 0] = 0.0
-    else:
-        tq[di, 0] = quantity
-        if limit is not None:
-            lim[di, 0] = limit
-    high = np.nanmax(panels["high"]) if np.isfinite(panels["high"]).any() else 1.0
-    cash = quantity * high * 4.0 + 1e6
-    res = simulate(
-        **panels,
-        target_qty=tq,
-        limit_price=lim,
-        costs=costs,
-        lot_size=[sub.asset_class_of(symbol).lot_size],
-        cash=cash,
-    )
-    f = res.fill_arrays
-    want = 1 if side is Side.BUY else -1
-    hits = [k for k in range(len(f["bar"])) if int(f["bar"][k]) > di and int(f["side"][k]) == want]
-    if not hits:
-        return None
-    k = hits[0]
-    t = int(f["bar"][k])
-    return {
-        "date": index[t].date(),
-        "quantity": float(f["qty"][k]),
-        "price": float(f["price"][k]) if f["qty"][k] > 0 else None,
-        "reference_price": float(f["ref_price"][k]),
-        "fee": float(f["fee"][k]),
-        "unfilled_quantity": float(f["unfilled_qty"][k]),
-        "open": float(panels["open"][t, 0]),
-        "low": float(panels["low"][t, 0]),
-        "high": float(panels["high"][t, 0]),
-    }
-
-
-def compare_fills(
-    broker: Any, bars: Any, fills: list[dict[str, Any]], costs_for: Callable[[AssetClass], Any]
-) -> list[dict[str, Any]]:
-    """Each real fill with its modelled twin, and realised vs modelled slippage."""
-    log = broker.log
-    decisions = log.decision_dates(broker.name) if hasattr(log, "decision_dates") else {}
-    out = []
-    for r in fills:
-        order: Order | None = log.get_order(broker.name, r["client_order_id"])
-        side = Side(r["side"])
-        sign = 1.0 if side is Side.BUY else -1.0
-        when = r["timestamp"].date() if isinstance(r["timestamp"], dt.datetime) else r["timestamp"]
-        row: dict[str, Any] = {**r, "date": when, "side": side.value}
-        decision = decisions.get(r["client_order_id"])
-        model = None
-        note = ""
-        if bars is None:
-            note = "no bars: modelled fill not computed"
-        elif order is None:
-            note = "order not in the log: modelled fill not computed"
-        elif r["symbol"] not in bars.symbols:
-            note = f"no bars of {r['symbol']}: modelled fill not computed"
-        else:
-            if decision is None:
-                # Without a stored decision day the order was decided at the close before the
-                # day it filled.
-                earlier = [d.date() for d in bars.index if d.date() < when]
-                decision = earlier[-1] if earlier else None
-            if decision is not None:
-                model = model_fill(
-                    bars,
-                    r["symbol"],
-                    decision,
-                    side,
-                    order.quantity,
-                    limit=order.limit_price if side is Side.BUY else None,
-                    costs=costs_for(order.asset_class),
-                )
-            if model is None:
-                note = "the simulator finds no tradable bar after the decision"
-        q = r["quantity"]
-        ref = model["open"] if model is not None else r.get("reference_price")
-        row["decision_date"] = decision
-        row["open"] = None if model is None else model["open"]
-        row["bar_low"] = None if model is None else model["low"]
-        row["bar_high"] = None if model is None else model["high"]
-        row["realised_slippage"] = None if ref is None else sign * (r["price"] - ref) * q
-        row["realised_slippage_bps"] = None if not ref else sign * (r["price"] / ref - 1) * 1e4
-        if model is None or model["price"] is None:
-            row.update(
-                modelled_date=None if model is None else model["date"],
-                modelled_quantity=None if model is None else model["quantity"],
-                modelled_price=None,
-                modelled_fee=None,
-                modelled_slippage=None,
-                modelled_slippage_bps=None,
-                match=False,
-                note=note or "the simulator leaves this order unfilled",
-            )
-            out.append(row)
-            continue
-        mp = model["price"]
-        row.update(
-            modelled_date=model["date"],
-            modelled_quantity=model["quantity"],
-            modelled_price=mp,
-            modelled_fee=model["fee"],
-            modelled_slippage=sign * (mp - ref) * q,
-            modelled_slippage_bps=sign * (mp / ref - 1) * 1e4,
-        )
-        diffs = []
-        if model["date"] != when:
-            diffs.append(f"modelled on {model['date']}, filled on {when}")
-        if not _close(model["quantity"], q):
-            diffs.append(
-                f"quantity {fmt_quantity(q)} vs modelled {fmt_quantity(model['quantity'])}"
-            )
-        if not _close(mp, r["price"]):
-            diffs.append(f"price {r['price']:.6g} vs modelled {mp:.6g}")
-        if _close(model["quantity"], q) and not _close(model["fee"], r["fee"]):
-            diffs.append(f"fee {r['fee']:.6g} vs modelled {model['fee']:.6g}")
-        row["match"] = not diffs
-        row["note"] = "; ".join(diffs)
-        out.append(row)
-    return out
 
 
 # ----------------------------------------------------------------------------- trades
@@ -413,26 +209,12 @@ def paper_report(
     costs_for
         Cost model per asset class (default: :func:`default_costs_for`).
     """
-    import numpy as np
-    import pandas as pd
-
-    from tsys import metrics
-
     log = broker.log
     name = broker.name
     costs_for = costs_for or default_costs_for(broker)
     data = data if data is not None else getattr(broker, "data", None)
     warnings: list[str] = []
-
-    start_cash = log.starting_cash(name) if hasattr(log, "starting_cash") else None
-    baseline = log.baseline(name)
-    if start_cash is None and baseline is not None:
-        start_cash = baseline.cash
-        if baseline.positions:
-            warnings.append(
-                "the account held positions before tsys traded in it "
-                f"({', '.join(sorted(baseline.positions))}); the replay starts from cash only"
-            )
+    start_cash = _starting_cash(log, name, warnings)
     marks = log.marks(name) if hasattr(log, "marks") else []
     dates = [m.date for m in marks]
     acct = broker.account()
@@ -440,27 +222,8 @@ def paper_report(
     by_id = {o.client_order_id: o for o in orders}
     decisions = log.decision_dates(name) if hasattr(log, "decision_dates") else {}
     fills = real_fills(broker)
-
-    bars = None
     symbols = sorted({o.symbol for o in orders})
-    if symbols and data is not None:
-        first = min(list(decisions.values()) or [o.submitted_at.date() for o in orders])
-        last_day = max(
-            [*dates, *(f["timestamp"].date() for f in fills), *decisions.values(), first]
-        )
-        try:
-            bars = data.bars(symbols, first - dt.timedelta(days=HISTORY_DAYS), last_day)
-        except Exception as exc:  # a source failing must not cost the report its record part
-            warnings.append(f"bars not loaded ({type(exc).__name__}: {exc}); no model, no drift")
-        if bars is not None:
-            missing = sorted(set(symbols) - set(bars.symbols))
-            if missing:
-                warnings.append(
-                    f"the data source has no bars of {', '.join(missing)}: their fills are not "
-                    "modelled and the drift is not computed (is it the source the runs used?)"
-                )
-    elif symbols:
-        warnings.append("no data source: modelled fills and drift are not computed")
+    bars = _bars_for(data, symbols, orders, decisions, dates, fills, warnings)
 
     compared = compare_fills(broker, bars, fills, costs_for)
     for r in compared:
@@ -470,12 +233,6 @@ def paper_report(
                 r[k] = r[k].isoformat()
         r["timestamp"] = r["timestamp"].isoformat()
 
-    # Equity curve and metrics, in the backtest's format.
-    # 365 only when every order is crypto (trades every day); any equity makes it 252
-    ppy = min(
-        (o.asset_class.periods_per_year for o in orders),
-        default=AssetClass.EQUITY.periods_per_year,
-    )
     last_prices = {s: px for s, (q, px) in (marks[-1].positions if marks else {}).items()}
     book = getattr(log, "book", None)
     if book is not None:
@@ -486,62 +243,12 @@ def paper_report(
         {**f, "date": f["timestamp"].date()} for f in sorted(fills, key=lambda f: f["timestamp"])
     ]
     trades = round_trips(trade_fills, by_id, dates, last_prices)
-    result_metrics: dict[str, Any] = {}
-    if marks:
-        eq = np.array([m.equity for m in marks])
-        pv = np.array([m.positions_value for m in marks])
-        tdf = pd.DataFrame(trades, columns=["symbol", "pnl", "r_multiple", "exit_reason"])
-        sym_ix = {s: j for j, s in enumerate(symbols)}
-        fdf = pd.DataFrame(
-            {
-                "bar": [
-                    max(int(np.searchsorted(np.array(dates), f["date"], side="right")) - 1, 0)
-                    for f in trade_fills
-                ],
-                "symbol_index": [sym_ix.get(f["symbol"], 0) for f in trade_fills],
-                "qty": [f["quantity"] for f in trade_fills],
-                "price": [f["price"] for f in trade_fills],
-            }
-        )
-        got = metrics.compute(eq, trades=tdf, fills=fdf, positions_value=pv, periods_per_year=ppy)
-        result_metrics = {k: float(v) for k, v in got.items() if isinstance(v, int | float)}
-        result_metrics["trades"] = result_metrics.get("trade_count", 0.0)
-        held = [t["bars_held"] for t in trades if t["exit_reason"] != "open"]
-        result_metrics["avg_bars_held"] = float(np.mean(held)) if held else math.nan
-        if len(marks) < metrics.MIN_SESSIONS_TO_ANNUALISE:
-            for key in metrics.ANNUALISED:
-                result_metrics[key] = None  # shown as "too short to annualise"
-            warnings.append(
-                f"{len(marks)} session(s) of paper trading: {metrics.TOO_SHORT} (CAGR, "
-                f"Sharpe, volatility need at least {metrics.MIN_SESSIONS_TO_ANNUALISE})"
-            )
-
-    # Drift against a replay of the same plans.
-    drift: dict[str, Any] | None = None
+    result_metrics = (
+        _metrics(marks, trades, trade_fills, symbols, orders, warnings) if marks else {}
+    )
+    drift = None
     if bars is not None and marks and start_cash and set(symbols) <= set(bars.symbols):
-        res = replay(bars, planned_targets(orders, decisions), cash=start_cash, costs_for=costs_for)
-        bdates = np.asarray(bars.index.date)
-        rows = [int(np.flatnonzero(bdates <= d)[-1]) if (bdates <= d).any() else -1 for d in dates]
-        rep_eq = [float(res.equity[i]) if i >= 0 else start_cash for i in rows]
-        paper_eq = [m.equity for m in marks]
-        diff = [p - r for p, r in zip(paper_eq, rep_eq, strict=True)]
-        pct = [d / r if r else math.nan for d, r in zip(diff, rep_eq, strict=True)]
-        k = int(np.argmax(np.abs(diff)))
-        fills_df = res.fills
-        drift = {
-            "dates": [d.isoformat() for d in dates],
-            "paper_equity": paper_eq,
-            "backtest_equity": rep_eq,
-            "drift": diff,
-            "drift_pct": pct,
-            "max_abs_drift": abs(diff[k]),
-            "max_abs_drift_pct": abs(pct[k]),
-            "max_drift_date": dates[k].isoformat(),
-            "final_drift": diff[-1],
-            "final_drift_pct": pct[-1],
-            "backtest_fills": int((fills_df["qty"] > 0).sum()),
-            "backtest_cash": float(res.cash[rows[-1]]) if rows[-1] >= 0 else start_cash,
-        }
+        drift = _drift(bars, marks, start_cash, orders, decisions, costs_for)
     return json_ready(
         {
             "broker": name,
@@ -569,6 +276,137 @@ def paper_report(
             "warnings": warnings,
         }
     )
+
+
+def _starting_cash(log: Any, name: str, warnings: list[str]) -> float | None:
+    start_cash = log.starting_cash(name) if hasattr(log, "starting_cash") else None
+    baseline = log.baseline(name)
+    if start_cash is None and baseline is not None:
+        start_cash = baseline.cash
+        if baseline.positions:
+            warnings.append(
+                "the account held positions before tsys traded in it "
+                f"({', '.join(sorted(baseline.positions))}); the replay starts from cash only"
+            )
+    return start_cash
+
+
+def _bars_for(
+    data: Any,
+    symbols: list[str],
+    orders: Sequence[Any],
+    decisions: dict[str, dt.date],
+    dates: list[dt.date],
+    fills: list[dict[str, Any]],
+    warnings: list[str],
+) -> Any:
+    """Bars of the traded symbols from the first decision to the last mark (None: none)."""
+    if not symbols:
+        return None
+    if data is None:
+        warnings.append("no data source: modelled fills and drift are not computed")
+        return None
+    first = min(list(decisions.values()) or [o.submitted_at.date() for o in orders])
+    last_day = max([*dates, *(f["timestamp"].date() for f in fills), *decisions.values(), first])
+    try:
+        bars = data.bars(symbols, first - dt.timedelta(days=HISTORY_DAYS), last_day)
+    except Exception as exc:  # a source failing must not cost the report its record part
+        warnings.append(f"bars not loaded ({type(exc).__name__}: {exc}); no model, no drift")
+        return None
+    missing = sorted(set(symbols) - set(bars.symbols))
+    if missing:
+        warnings.append(
+            f"the data source has no bars of {', '.join(missing)}: their fills are not "
+            "modelled and the drift is not computed (is it the source the runs used?)"
+        )
+    return bars
+
+
+def _metrics(
+    marks: Sequence[Any],
+    trades: list[dict[str, Any]],
+    trade_fills: list[dict[str, Any]],
+    symbols: list[str],
+    orders: Sequence[Any],
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The equity curve's metrics, in the backtest's format (:func:`tsys.metrics.compute`);
+    the annualised ones are left out (None) below the sessions they need."""
+    import numpy as np
+    import pandas as pd
+
+    from tsys import metrics
+
+    # 365 only when every order is crypto (trades every day); any equity makes it 252
+    ppy = min(
+        (o.asset_class.periods_per_year for o in orders),
+        default=AssetClass.EQUITY.periods_per_year,
+    )
+    dates = np.array([m.date for m in marks])
+    eq = np.array([m.equity for m in marks])
+    pv = np.array([m.positions_value for m in marks])
+    tdf = pd.DataFrame(trades, columns=["symbol", "pnl", "r_multiple", "exit_reason"])
+    sym_ix = {s: j for j, s in enumerate(symbols)}
+    fdf = pd.DataFrame(
+        {
+            "bar": [
+                max(int(np.searchsorted(dates, f["date"], side="right")) - 1, 0)
+                for f in trade_fills
+            ],
+            "symbol_index": [sym_ix.get(f["symbol"], 0) for f in trade_fills],
+            "qty": [f["quantity"] for f in trade_fills],
+            "price": [f["price"] for f in trade_fills],
+        }
+    )
+    got = metrics.compute(eq, trades=tdf, fills=fdf, positions_value=pv, periods_per_year=ppy)
+    out = {k: float(v) for k, v in got.items() if isinstance(v, int | float)}
+    out["trades"] = out.get("trade_count", 0.0)
+    held = [t["bars_held"] for t in trades if t["exit_reason"] != "open"]
+    out["avg_bars_held"] = float(np.mean(held)) if held else math.nan
+    if len(marks) < metrics.MIN_SESSIONS_TO_ANNUALISE:
+        for key in metrics.ANNUALISED:
+            out[key] = None  # shown as "too short to annualise"
+        warnings.append(
+            f"{len(marks)} session(s) of paper trading: {metrics.TOO_SHORT} (CAGR, "
+            f"Sharpe, volatility need at least {metrics.MIN_SESSIONS_TO_ANNUALISE})"
+        )
+    return out
+
+
+def _drift(
+    bars: Any,
+    marks: Sequence[Any],
+    start_cash: float,
+    orders: Sequence[Any],
+    decisions: dict[str, dt.date],
+    costs_for: Callable[[AssetClass], Any],
+) -> dict[str, Any]:
+    """The paper equity against a replay of the same plans through the simulator."""
+    import numpy as np
+
+    dates = [m.date for m in marks]
+    res = replay(bars, planned_targets(orders, decisions), cash=start_cash, costs_for=costs_for)
+    bdates = np.asarray(bars.index.date)
+    rows = [int(np.flatnonzero(bdates <= d)[-1]) if (bdates <= d).any() else -1 for d in dates]
+    rep_eq = [float(res.equity[i]) if i >= 0 else start_cash for i in rows]
+    paper_eq = [m.equity for m in marks]
+    diff = [p - r for p, r in zip(paper_eq, rep_eq, strict=True)]
+    pct = [d / r if r else math.nan for d, r in zip(diff, rep_eq, strict=True)]
+    k = int(np.argmax(np.abs(diff)))
+    return {
+        "dates": [d.isoformat() for d in dates],
+        "paper_equity": paper_eq,
+        "backtest_equity": rep_eq,
+        "drift": diff,
+        "drift_pct": pct,
+        "max_abs_drift": abs(diff[k]),
+        "max_abs_drift_pct": abs(pct[k]),
+        "max_drift_date": dates[k].isoformat(),
+        "final_drift": diff[-1],
+        "final_drift_pct": pct[-1],
+        "backtest_fills": int((res.fills["qty"] > 0).sum()),
+        "backtest_cash": float(res.cash[rows[-1]]) if rows[-1] >= 0 else start_cash,
+    }
 
 
 # ----------------------------------------------------------------------------- HTML
