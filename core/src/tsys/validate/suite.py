@@ -150,30 +150,12 @@ def run_validation(
 ) -> ValidationReport:
     """Run the whole suite for ``params`` with the :class:`~tsys.optimize.bucket.BucketEvaluator`
     ``ev`` (which knows the bucket, data and costs)."""
-    from tsys.data.memo import CachedHub
-    from tsys.workspace import workspace
-
     say = progress or (lambda _m: None)
     config = ev.config
     bucket = ev.bucket
     ppy = ev.periods_per_year
     doc = params_doc or {}
-    if holdout:
-        idx = ev.period.index[
-            ev.period.splits.mask(
-                ev.period.index,
-                "holdout",
-                allow_holdout=True,
-                data_dir=workspace(config, demo=bool(ev.hub.synthetic)).root,
-                what=f"tsys validate {bucket.name} --holdout (params {params_digest(params)})",
-                config=config.digest(),
-            )
-        ]
-        label = "holdout"
-    else:
-        idx = ev.period.segment("train+validation")
-        label = "train+validation"
-    start, end = idx[0].date(), idx[-1].date()
+    start, end, label = _period(ev, params, holdout)
 
     say("base backtest")
     base = ev.backtest(params, start, end, split=label)
@@ -207,62 +189,8 @@ def run_validation(
     )
 
     say("random entries")
-    bars = _panel(ev, params, start, end)
-    rows = (bars.index >= pd.Timestamp(start, tz="UTC")) & (
-        bars.index <= pd.Timestamp(end, tz="UTC")
-    )
-    close = bars.close[rows]
-    if bucket.benchmark in bars.symbols:  # random entries pick from the tradable universe
-        keep = [j for j, s in enumerate(bars.symbols) if s != bucket.benchmark] or [0]
-        close = close[:, keep]
-    if len(trades):
-        weights = (
-            trades["qty"].to_numpy(dtype=np.float64)
-            * trades["entry_price"].to_numpy(dtype=np.float64)
-            / eq_entry
-        )
-        held = np.maximum(trades["bars_held"].to_numpy(dtype=np.int64), 1)
-        rnd = stats.random_entry_test(
-            r,
-            close,
-            held,
-            weights,
-            cost=one_way_cost(ev.costs),
-            n_backtests=n_random,
-            periods=ppy,
-            seed=seed,
-        )
-        random_entry = attrs.asdict(rnd)
-    else:
-        random_entry = {"sharpe": sr, "p_value": None, "n_backtests": 0}
-
-    stress: list[StressResult] = []
-    for k in (2.0, 3.0):
-        say(f"costs x{k:g}")
-        bt = ev.backtest(params, start, end, costs=scaled_costs(ev.costs, k))
-        stress.append(_stress_row(f"costs x{k:g}", bt, ppy, "fees, spread and impact scaled"))
-    say("delayed execution")
-    bt = ev.backtest(params, start, end, bucket=DelayedBucket(bucket))
-    stress.append(_stress_row("execution one bar late", bt, ppy, "decided at t, filled at t+2"))
-    rng = np.random.default_rng(seed)
-    space = bucket.search_space()
-    perturbed = []
-    for i in range(n_perturb):
-        say(f"parameter perturbation {i + 1}/{n_perturb}")
-        bt = ev.backtest(_perturbed(params, space, rng), start, end)
-        perturbed.append(_stress_row(f"params +-10% #{i + 1}", bt, ppy, "random signs"))
-    stress += perturbed
-    say("half of the universe")
-    always = [bucket.benchmark] if bucket.benchmark else []
-    half_hub = CachedHub(ev.hub, random_half(seed), always)
-    bt = ev.backtest(params, start, end, hub=half_hub)
-    stress.append(_stress_row("random half of the universe", bt, ppy, f"seed {seed}"))
-    say("capacity at 10x the account")
-    big = 10 * config.account.size
-    bt = ev.backtest(params, start, end, cash=big)
-    stress.append(
-        _stress_row("account x10", bt, ppy, f"${big:,.0f}; fills capped at the volume share")
-    )
+    random_entry = _random_entries(ev, params, base, r, eq_entry, start, end, n_random, seed)
+    stress, perturbed = _stress_tests(ev, params, start, end, n_perturb, seed, say)
 
     crashes = _crashes(base, ppy)
     figures = {
@@ -316,6 +244,119 @@ def run_validation(
         warnings=list(dict.fromkeys(base.warnings))[:20],
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
+
+
+def _period(ev: Any, params: dict[str, Any], holdout: bool) -> tuple[dt.date, dt.date, str]:
+    """First and last day validated and the label: the holdout (its use logged) or
+    train + validation."""
+    from tsys.workspace import workspace
+
+    if holdout:
+        config = ev.config
+        idx = ev.period.index[
+            ev.period.splits.mask(
+                ev.period.index,
+                "holdout",
+                allow_holdout=True,
+                data_dir=workspace(config, demo=bool(ev.hub.synthetic)).root,
+                what=f"tsys validate {ev.bucket.name} --holdout (params {params_digest(params)})",
+                config=config.digest(),
+            )
+        ]
+        label = "holdout"
+    else:
+        idx = ev.period.segment("train+validation")
+        label = "train+validation"
+    return idx[0].date(), idx[-1].date(), label
+
+
+def _random_entries(
+    ev: Any,
+    params: dict[str, Any],
+    base: Any,
+    r: np.ndarray,
+    eq_entry: np.ndarray,
+    start: dt.date,
+    end: dt.date,
+    n_random: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The Sharpe against random entries with the trades' holding periods and sizes, drawn
+    from the tradable universe of the base backtest's panel."""
+    ppy = ev.periods_per_year
+    trades = base.trades
+    if not len(trades):
+        return {"sharpe": metrics.sharpe(r, ppy), "p_value": None, "n_backtests": 0}
+    bars = _panel(ev, params, start, end)
+    rows = (bars.index >= pd.Timestamp(start, tz="UTC")) & (
+        bars.index <= pd.Timestamp(end, tz="UTC")
+    )
+    close = bars.close[rows]
+    benchmark = ev.bucket.benchmark
+    if benchmark in bars.symbols:  # random entries pick from the tradable universe
+        keep = [j for j, s in enumerate(bars.symbols) if s != benchmark] or [0]
+        close = close[:, keep]
+    weights = (
+        trades["qty"].to_numpy(dtype=np.float64)
+        * trades["entry_price"].to_numpy(dtype=np.float64)
+        / eq_entry
+    )
+    held = np.maximum(trades["bars_held"].to_numpy(dtype=np.int64), 1)
+    rnd = stats.random_entry_test(
+        r,
+        close,
+        held,
+        weights,
+        cost=one_way_cost(ev.costs),
+        n_backtests=n_random,
+        periods=ppy,
+        seed=seed,
+    )
+    return attrs.asdict(rnd)
+
+
+def _stress_tests(
+    ev: Any,
+    params: dict[str, Any],
+    start: dt.date,
+    end: dt.date,
+    n_perturb: int,
+    seed: int,
+    say: Callable[[str], None],
+) -> tuple[list[StressResult], list[StressResult]]:
+    """Every stress variant of the base backtest (costs, delay, perturbed params, half the
+    universe, ten times the account); also the perturbed rows alone."""
+    from tsys.data.memo import CachedHub
+
+    ppy, bucket = ev.periods_per_year, ev.bucket
+    stress: list[StressResult] = []
+    for k in (2.0, 3.0):
+        say(f"costs x{k:g}")
+        bt = ev.backtest(params, start, end, costs=scaled_costs(ev.costs, k))
+        stress.append(_stress_row(f"costs x{k:g}", bt, ppy, "fees, spread and impact scaled"))
+    say("delayed execution")
+    bt = ev.backtest(params, start, end, bucket=DelayedBucket(bucket))
+    stress.append(_stress_row("execution one bar late", bt, ppy, "decided at t, filled at t+2"))
+    rng = np.random.default_rng(seed)
+    space = bucket.search_space()
+    perturbed = []
+    for i in range(n_perturb):
+        say(f"parameter perturbation {i + 1}/{n_perturb}")
+        bt = ev.backtest(_perturbed(params, space, rng), start, end)
+        perturbed.append(_stress_row(f"params +-10% #{i + 1}", bt, ppy, "random signs"))
+    stress += perturbed
+    say("half of the universe")
+    always = [bucket.benchmark] if bucket.benchmark else []
+    half_hub = CachedHub(ev.hub, random_half(seed), always)
+    bt = ev.backtest(params, start, end, hub=half_hub)
+    stress.append(_stress_row("random half of the universe", bt, ppy, f"seed {seed}"))
+    say("capacity at 10x the account")
+    big = 10 * ev.config.account.size
+    bt = ev.backtest(params, start, end, cash=big)
+    stress.append(
+        _stress_row("account x10", bt, ppy, f"${big:,.0f}; fills capped at the volume share")
+    )
+    return stress, perturbed
 
 
 def _panel(ev: Any, params: dict[str, Any], start: dt.date, end: dt.date) -> Any:
