@@ -1,13 +1,12 @@
 """Every page is built one way: the shared jinja environment, its number filters, its charts."""
 
 from tsys.format import figure
-from tsys.report import charts
-from tsys.report.html import environment, render
+from tsys.report.html import environment, heatmap, line_chart, render
 
 
 def test_charts_are_templates_and_escape_their_labels():
     svg = str(
-        charts.line_chart(
+        line_chart(
             ["2024-01-01", "2024-01-02", "2024-01-03"],
             [("<b>mine</b>", [1.0, 2.0, None], "#123456")],
             title="a & b",
@@ -16,8 +15,8 @@ def test_charts_are_templates_and_escape_their_labels():
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     assert "&lt;b&gt;mine&lt;/b&gt;" in svg and "<b>" not in svg
     assert 'aria-label="a &amp; b"' in svg
-    assert str(charts.line_chart(["2024-01-01"], [])) == '<svg width="10" height="10"></svg>\n'
-    grid = str(charts.heatmap({2024: {1: 0.05, 2: -0.02}}))
+    assert str(line_chart(["2024-01-01"], [])) == '<svg width="10" height="10"></svg>\n'
+    grid = str(heatmap({2024: {1: 0.05, 2: -0.02}}))
     assert "5.0%" in grid and "-2.0%" in grid and "2.9%" in grid  # 1.05 x 0.98 - 1 for the year
 
 

@@ -1,7 +1,9 @@
-"""Inline SVG charts shared by every report: a line chart and a monthly-returns heatmap.
+"""The geometry of the charts every report shares: a line chart and a monthly-returns heatmap.
 
-Python computes the geometry; ``templates/charts/*.svg.j2`` draw it, so the charts are built the
-same way as the pages around them (:mod:`tsys.report.html`) and every label is escaped. No
+This module computes coordinates and labels only; ``templates/charts/*.svg.j2`` draw them
+through the one page environment (:func:`tsys.report.html.line_chart`,
+:func:`tsys.report.html.heatmap`, the ``line_chart``/``heatmap`` globals of every template), so
+the charts are built the same way as the pages around them and every label is escaped. No
 scripts and no network: a report opens offline.
 """
 
@@ -16,14 +18,6 @@ _CELL_W, _CELL_H, _LEFT, _TOP = 56, 20, 48, 22
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _render(template: str, **context: Any) -> Any:
-    from markupsafe import Markup
-
-    from tsys.report.html import environment
-
-    return Markup(environment().get_template(template).render(**context))
-
-
 def _path(xs: Sequence[float], ys: Sequence[float]) -> str:
     pts = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
     return " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(pts))
@@ -36,7 +30,7 @@ def _downsample(n: int, limit: int = 800) -> list[int]:
     return sorted({int(i * step) for i in range(limit)} | {n - 1})
 
 
-def line_chart(
+def line_geometry(
     dates: Sequence[str],
     series: Sequence[tuple[str, Sequence[float | None], str]],
     *,
@@ -46,15 +40,16 @@ def line_chart(
     percent: bool = False,
     fill_to_zero: bool = False,
     title: str = "",
-) -> Any:
-    """An inline SVG line chart of aligned series ``(name, values, colour)`` (a Markup string).
+) -> dict[str, Any] | None:
+    """Coordinates of a line chart of aligned series ``(name, values, colour)`` (None: fewer
+    than two dates, nothing to draw).
 
     ``log`` draws on a log scale, ``percent`` labels the axis in percent, ``fill_to_zero``
     shades the area between each line and zero (drawdowns).
     """
     n = len(dates)
     if n < 2:
-        return _render("charts/empty.svg.j2")
+        return None
     pad_l, pad_r, pad_t, pad_b = 64, 12, 24, 28
     keep = _downsample(n)
 
@@ -122,7 +117,7 @@ def line_chart(
         "lines": lines,
         "legend_x": pad_l + 8,
     }
-    return _render("charts/line.svg.j2", c=chart)
+    return chart
 
 
 def monthly_returns(dates: Sequence[str], equity: Sequence[float]) -> dict[int, dict[int, float]]:
@@ -143,8 +138,8 @@ def monthly_returns(dates: Sequence[str], equity: Sequence[float]) -> dict[int, 
     return out
 
 
-def heatmap(monthly: dict[int, dict[int, float]]) -> Any:
-    """Monthly returns as an inline SVG grid (green up, red down) with each year's total."""
+def heatmap_geometry(monthly: dict[int, dict[int, float]]) -> dict[str, Any]:
+    """Cells of a monthly-returns grid (green up, red down) with each year's total."""
     cw, ch, left, top = _CELL_W, _CELL_H, _LEFT, _TOP
     years = sorted(monthly)
     rows = []
@@ -171,7 +166,7 @@ def heatmap(monthly: dict[int, dict[int, float]]) -> Any:
         ],
         "rows": rows,
     }
-    return _render("charts/heatmap.svg.j2", c=chart)
+    return chart
 
 
 def _cell(x: float, y: float, r: float) -> dict[str, Any]:

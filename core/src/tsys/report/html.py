@@ -1,7 +1,8 @@
 """The one way tsys builds HTML: jinja templates in ``tsys/report/templates``.
 
 :func:`environment` is shared by every page (the newsletter, the backtest, validation and paper
-reports) and by the charts (:mod:`tsys.report.charts`, SVG templates): the same autoescaping,
+reports) and by the charts (:func:`line_chart`, :func:`heatmap`: the geometry of
+:mod:`tsys.report.charts` drawn by SVG templates): the same autoescaping,
 the same number filters (:mod:`tsys.format`) and the same chart helpers, so a figure or a chart
 looks the same on every page.
 """
@@ -9,6 +10,7 @@ looks the same on every page.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -23,7 +25,6 @@ def environment() -> Any:
     import jinja2
 
     from tsys import format as fmt
-    from tsys.report import charts
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tsys.report", "templates"),
@@ -44,7 +45,7 @@ def environment() -> Any:
         param_value=fmt.param_value,
         plaintext=plaintext,
     )
-    env.globals.update(line_chart=charts.line_chart, heatmap=charts.heatmap)
+    env.globals.update(line_chart=line_chart, heatmap=heatmap)
     return env
 
 
@@ -57,3 +58,24 @@ def plaintext(value: Any) -> str:
     """Text for a plain-text page: control characters dropped (a stray escape sequence in a
     rationale must not reach the reader's terminal or mail client)."""
     return "".join(c for c in str(value) if c in "\n\t" or c.isprintable())
+
+
+def line_chart(dates: Sequence[str], series: Sequence[Any], **options: Any) -> Any:
+    """An inline SVG line chart (Markup) of :func:`tsys.report.charts.line_geometry`."""
+    from markupsafe import Markup
+
+    from tsys.report import charts
+
+    chart = charts.line_geometry(dates, series, **options)
+    if chart is None:
+        return Markup(render("charts/empty.svg.j2"))
+    return Markup(render("charts/line.svg.j2", c=chart))
+
+
+def heatmap(monthly: dict[int, dict[int, float]]) -> Any:
+    """An inline SVG grid (Markup) of :func:`tsys.report.charts.heatmap_geometry`."""
+    from markupsafe import Markup
+
+    from tsys.report import charts
+
+    return Markup(render("charts/heatmap.svg.j2", c=charts.heatmap_geometry(monthly)))
