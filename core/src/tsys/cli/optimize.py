@@ -61,7 +61,8 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     "--max-drawdown",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Constraint: maximum drawdown (default [validation] max_drawdown).",
+    help="Constraint: the deepest drawdown allowed, as a positive fraction (0.35: no worse "
+    "than -35%; default [validation] max_drawdown).",
 )
 @click.option(
     "--min-trades", type=click.IntRange(min=0), default=10, show_default=True, help="Constraint."
