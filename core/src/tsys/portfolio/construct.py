@@ -477,17 +477,7 @@ def base_dollars(
             if math.isfinite(x):
                 out.append((slot_dollars * x / mean_inv, 0.0, []))
             else:
-                out.append(
-                    (
-                        slot_dollars,
-                        0.0,
-                        [
-                            Constraint(
-                                "sizing_fallback", f"no volatility for {c.symbol}: equal weight"
-                            )
-                        ],
-                    )
-                )
+                out.append(_equal_weight(slot_dollars, f"no volatility for {c.symbol}"))
         return out
     for c in chosen:
         if sizing == "equal":
@@ -513,35 +503,14 @@ def base_dollars(
                     ]
                 out.append((slot_dollars * scale, 0.0, note))
             else:
-                out.append(
-                    (
-                        slot_dollars,
-                        0.0,
-                        [
-                            Constraint(
-                                "sizing_fallback", f"no volatility for {c.symbol}: equal weight"
-                            )
-                        ],
-                    )
-                )
+                out.append(_equal_weight(slot_dollars, f"no volatility for {c.symbol}"))
         else:  # risk
             if _finite(c.stop) and 0 < c.stop < c.price:
                 dist = c.price - c.stop
                 budget = equity * risk_per_trade
                 out.append((budget / dist * c.price, budget, []))
             else:
-                out.append(
-                    (
-                        slot_dollars,
-                        0.0,
-                        [
-                            Constraint(
-                                "sizing_fallback",
-                                f"no stop below the price for {c.symbol}: equal weight",
-                            )
-                        ],
-                    )
-                )
+                out.append(_equal_weight(slot_dollars, f"no stop below the price for {c.symbol}"))
     return out
 
 
@@ -582,3 +551,8 @@ def candidate_at(
         sector=sectors.get(bars.symbols[j]),
         exit_reason=exit_reason,
     )
+
+
+def _equal_weight(slot_dollars: float, why: str) -> tuple[float, float, list[Constraint]]:
+    """One slot, no risk budget, and the note that the sizing fell back to equal weight."""
+    return slot_dollars, 0.0, [Constraint("sizing_fallback", f"{why}: equal weight")]

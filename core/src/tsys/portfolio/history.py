@@ -308,18 +308,6 @@ def plan_positions(
     return PositionPlan(weights, stop_p, target_p, entry_rows, reasons, rejections, capped)
 
 
-def target_weights(
-    bucket: Bucket,
-    ctx: BucketContext | None,
-    bars: Bars,
-    output: BucketOutput,
-    settings: BucketConfig,
-    risk: RiskConfig,
-    overrides: OverridesConfig,
-    rebalance: str = "daily",
-    **kwargs: Any,
-) -> np.ndarray:
-    """T x N target weights for the simulator (see :func:`plan_positions`)."""
-    return plan_positions(
-        bucket, ctx, bars, output, settings, risk, overrides, rebalance, **kwargs
-    ).weights
+def target_weights(*args: Any, **kwargs: Any) -> np.ndarray:
+    """T x N target weights for the simulator: :func:`plan_positions` (same arguments)."""
+    return plan_positions(*args, **kwargs).weights
