@@ -14,7 +14,7 @@ from tsys.errors import NotifierError
 from tsys.files import atomic_write_text
 from tsys.hookspecs import hookimpl
 from tsys.notifiers import Notifier
-from tsys.report.newsletter import deliver, record_deliveries
+from tsys.report.delivery import deliver, record_deliveries
 from tsys.serialization import dumps
 from tsys.store.runs import load_run as _load_run
 from tsys.workspace import workspace

@@ -76,7 +76,7 @@ def test_send_failure_keeps_artifacts_and_exits_10(tmp_path, run, monkeypatch):
 
 def test_deliver_through_email(tmp_path, run, smtp_server, monkeypatch):
     from tsys.config import load_config
-    from tsys.report.newsletter import deliver
+    from tsys.report.delivery import deliver
 
     _, handler, port = smtp_server(
         authenticator=Authenticator(), auth_required=True, auth_require_tls=False

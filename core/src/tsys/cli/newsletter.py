@@ -57,7 +57,8 @@ def newsletter_preview(
 ) -> None:
     """Render a stored run's newsletter into its run folder and print the HTML's path."""
     from tsys.cli import load_config
-    from tsys.report.newsletter import newsletter_paths, render, write_files
+    from tsys.report.delivery import newsletter_paths, write_files
+    from tsys.report.newsletter import render
     from tsys.store.runs import load_run
     from tsys.workspace import workspace
 
@@ -101,13 +102,8 @@ def newsletter_send(
     from tsys.cli import load_config
     from tsys.daily.state import record_sent_by_hand
     from tsys.errors import PARTIAL_FAILURE_EXIT, ConfigError
-    from tsys.report.newsletter import (
-        configured_notifiers,
-        record_deliveries,
-        render,
-        send,
-        write_files,
-    )
+    from tsys.report.delivery import configured_notifiers, record_deliveries, send, write_files
+    from tsys.report.newsletter import render
     from tsys.serialization import unstructure
     from tsys.store.runs import load_run
     from tsys.workspace import workspace

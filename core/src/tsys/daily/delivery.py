@@ -28,19 +28,20 @@ def deliver(
     Notifiers named in ``skip`` have delivered this run already (a resumed run): they are not
     asked again.
     """
-    from tsys.report import newsletter
+    from tsys.report import delivery
+    from tsys.report.newsletter import render
 
     try:
         if not skip:
             return list(
-                newsletter.deliver(run, ctx.config, out_dir, send=send, paper_account=paper_account)
+                delivery.deliver(run, ctx.config, out_dir, send=send, paper_account=paper_account)
             )
-        newsletter.write_files(out_dir, newsletter.render(run, paper_account=paper_account))
-        names = [n for n in newsletter.configured_notifiers(ctx.config) if n not in skip]
+        delivery.write_files(out_dir, render(run, paper_account=paper_account))
+        names = [n for n in delivery.configured_notifiers(ctx.config) if n not in skip]
         if not send or not names:
             return []
         return list(
-            newsletter.send(run, ctx.config, out_dir, names=names, paper_account=paper_account)
+            delivery.send(run, ctx.config, out_dir, names=names, paper_account=paper_account)
         )
     except TsysError as exc:
         return [
