@@ -155,7 +155,7 @@ def test_trust_backtest_report_one_trade_count_and_plain_quantities(isolated):
 
 def test_trust_drawdown_axis_ends_at_zero():
     from tsys.metrics import drawdown_curve as drawdown
-    from tsys.report.charts import line_chart
+    from tsys.report.html import line_chart
 
     dates = [f"2024-01-0{i}" for i in range(1, 5)]
     for curve in ([100.0, 100.0, 100.0, 100.0], [100.0, 99.8, 99.9, 100.2], [100, 70, 90, 95]):
