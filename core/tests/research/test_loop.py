@@ -63,7 +63,9 @@ def test_planted_edge_passes_every_gate(planted_report):
 def test_noise_with_many_parameters_is_overfit_and_fails(noise_report):
     _ws, rep = noise_report
     assert not rep["passed"]
-    assert rep["figures"]["pbo"] >= 0.4
+    # PBO of pure noise is 0.5 in expectation; one seed's draw with 8 configurations scatters
+    # around it, so the test asks only that it lands above the gate's limit
+    assert rep["figures"]["pbo"] > Config().validation.max_pbo
     failed = {g["name"] for g in rep["gates"] if not g["passed"]}
     assert "probability of backtest overfitting" in failed
     assert "Sharpe above the best of benchmark and anchors" in failed

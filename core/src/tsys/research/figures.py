@@ -176,7 +176,7 @@ def assemble(
     seconds: float,
 ) -> dict[str, Any]:
     """The research report (JSON-ready)."""
-    from tsys.backtest.bucket import describe_costs, performance
+    from tsys.backtest.bucket import performance
     from tsys.research.pbo import cscv
     from tsys.validate.stress import one_way_cost
 
@@ -230,7 +230,7 @@ def assemble(
                 "end": lab.index[-1].date().isoformat(),
                 "bars": lab.n_bars,
             },
-            "costs": describe_costs(lab.costs),
+            "costs": lab.costs.describe(),
             "cash": lab.cash,
             "spec": {
                 "folds": spec.folds,

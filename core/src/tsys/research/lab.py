@@ -129,10 +129,10 @@ class Lab:
         rebalance: str = "daily",
         values: dict[str, Any] | None = None,
     ) -> None:
-        from tsys.backtest.bucket import default_costs
         from tsys.data.fingerprint import bars_fingerprint
         from tsys.data.memo import CachedHub
         from tsys.portfolio.step import History
+        from tsys.sim import default_costs
 
         self.bucket = bucket
         self.hub = hub if isinstance(hub, CachedHub) else CachedHub(hub)
