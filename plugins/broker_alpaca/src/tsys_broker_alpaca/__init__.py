@@ -5,7 +5,7 @@ inside the hooks' classes' modules, which are only imported when a hook runs, so
 stays fast.
 """
 
-from tsys.hookspecs import hookimpl
+from tsys.api import hookimpl
 
 __version__ = "0.1.0"
 

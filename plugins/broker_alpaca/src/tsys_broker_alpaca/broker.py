@@ -32,30 +32,33 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Self
 
-from tsys.brokers import AccountState, Broker, BrokerContext
-from tsys.brokers.common import (
-    Baseline,
-    MemoryOrderLog,
-    OrderLog,
-    event_for,
-    retry,
-    tradable,
-    utcnow,
-)
-from tsys.contracts import (
+from tsys.api import (
+    AccountState,
     Action,
     AssetClass,
+    Baseline,
+    Broker,
+    BrokerContext,
+    BrokerError,
+    ConfigError,
     EntryMethod,
+    MemoryOrderLog,
     Order,
+    OrderLog,
+    OrderRejected,
     OrderStatus,
     PositionRecord,
     PositionSource,
     Side,
     StopKind,
+    TemporaryBrokerError,
     TimeInForce,
     TradePlan,
+    event_for,
+    retry,
+    tradable,
+    utcnow,
 )
-from tsys.errors import BrokerError, ConfigError, OrderRejected, TemporaryBrokerError
 from tsys_broker_alpaca import symbols as sym
 
 #: Alpaca order status -> tsys status. Unknown values become ACCEPTED with a message.
@@ -366,7 +369,7 @@ class AlpacaBroker(Broker):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
         """Build from ``[broker.options]`` and the environment (keys never come from the file)."""
-        from tsys.config import secret
+        from tsys.api import secret
 
         opts = dict(options)
         live = live_requested(opts)
@@ -386,7 +389,7 @@ class AlpacaBroker(Broker):
             )
         log = None
         if ctx.store is not None:
-            from tsys.store.paper import StoreOrderLog
+            from tsys.api import StoreOrderLog
 
             log = StoreOrderLog(ctx.store)
         if live:

@@ -12,10 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
-from tsys.contracts import AssetClass
-from tsys.data.bars import Bars, VolumeUnit
-from tsys.data.source import DataSource, SourceContext
-from tsys.errors import ConfigError, DataError
+from tsys.api import AssetClass, Bars, ConfigError, DataError, DataSource, SourceContext, VolumeUnit
 from tsys_broker_alpaca import symbols as sym
 
 
@@ -72,13 +69,13 @@ class AlpacaDataSource(DataSource):
         self.secret_key = secret_key
         self.cache = None
         if cache_dir is not None:
-            from tsys.data.cache import ParquetCache
+            from tsys.api import ParquetCache
 
             self.cache = ParquetCache(cache_dir)
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        from tsys.config import secret
+        from tsys.api import secret
 
         options = {"cache_dir": str(ctx.cache_dir / "bars"), **options}
         return cls(

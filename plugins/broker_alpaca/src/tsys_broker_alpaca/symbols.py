@@ -5,7 +5,7 @@ Equity symbols are the same everywhere (``AAPL``, ``BRK.B``).
 
 from __future__ import annotations
 
-from tsys.contracts import AssetClass
+from tsys.api import AssetClass
 
 #: Quote currencies Alpaca lists crypto against, longest first so ``USDT`` wins over ``USD``.
 QUOTES: tuple[str, ...] = ("USDT", "USDC", "USD", "BTC", "EUR")
