@@ -23,13 +23,20 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from tsys import indicators as ind
-from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
-from tsys.contracts import AssetClass
-from tsys.data.coverage import MARKET_CAP_MAX_AGE, carry_forward
+from tsys.api import (
+    MARKET_CAP_MAX_AGE,
+    AssetClass,
+    Bucket,
+    BucketContext,
+    BucketOutput,
+    PositionRules,
+    carry_forward,
+    param,
+)
+from tsys.api import indicators as ind
 
 if TYPE_CHECKING:
-    from tsys.data import Bars
+    from tsys.api import Bars
 
 from tsys_bucket_crypto import __version__
 
