@@ -27,12 +27,11 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from tsys import indicators as ind
-from tsys.buckets import Bucket, BucketContext, BucketOutput, PositionRules, param
-from tsys.contracts import AssetClass, NewsItem
+from tsys.api import AssetClass, Bucket, BucketContext, BucketOutput, NewsItem, PositionRules, param
+from tsys.api import indicators as ind
 
 if TYPE_CHECKING:
-    from tsys.data import Bars
+    from tsys.api import Bars
 
 from tsys_bucket_sp500 import __version__
 
