@@ -4,7 +4,7 @@ Registers the ``alphavantage`` data source. Kept import-light: the source (panda
 imported only when the registry asks for it.
 """
 
-from tsys.hookspecs import hookimpl
+from tsys.api import hookimpl
 
 __version__ = "0.1.0"
 

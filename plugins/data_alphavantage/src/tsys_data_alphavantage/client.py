@@ -20,8 +20,7 @@ from typing import Any
 
 import requests
 
-from tsys.errors import DataError
-from tsys.files import atomic_write_bytes
+from tsys.api import DataError, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

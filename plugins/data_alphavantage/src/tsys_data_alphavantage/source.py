@@ -11,9 +11,16 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
-from tsys.data.cache import JsonCache
-from tsys.data.source import EARNINGS_COLUMNS, NEWS_COLUMNS, DataSource, Fundamentals, SourceContext
-from tsys.errors import ConfigError, DataError
+from tsys.api import (
+    EARNINGS_COLUMNS,
+    NEWS_COLUMNS,
+    ConfigError,
+    DataError,
+    DataSource,
+    Fundamentals,
+    JsonCache,
+    SourceContext,
+)
 from tsys_data_alphavantage.client import (
     DEFAULT_BASE_URL,
     EMPTY,
@@ -110,7 +117,7 @@ class AlphaVantageSource(DataSource):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.alphavantage]``; the key comes from ALPHAVANTAGE_API_KEY."""
-        from tsys.config import secret
+        from tsys.api import secret
 
         opts = _validate_options(options or {})
         # open_source() already hands a per-source folder (<cache>/alphavantage); a shared
