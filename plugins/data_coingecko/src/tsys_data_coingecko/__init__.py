@@ -4,7 +4,7 @@ Registers the ``coingecko`` data source. Kept import-light: the source (pandas, 
 imported only when the registry asks for it.
 """
 
-from tsys.hookspecs import hookimpl
+from tsys.api import hookimpl
 
 __version__ = "0.1.0"
 

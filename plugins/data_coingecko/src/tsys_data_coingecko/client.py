@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from tsys.errors import DataError
+from tsys.api import DataError
 
 log = logging.getLogger(__name__)
 

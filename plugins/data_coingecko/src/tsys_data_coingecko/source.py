@@ -10,9 +10,7 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
-from tsys.data.cache import JsonCache
-from tsys.data.source import DataSource, SourceContext
-from tsys.errors import ConfigError, DataError
+from tsys.api import ConfigError, DataError, DataSource, JsonCache, SourceContext
 from tsys_data_coingecko.client import PLANS, CoinGeckoClient, CoinGeckoError
 
 DEFAULTS: dict[str, Any] = {
@@ -63,7 +61,7 @@ class CoinGeckoSource(DataSource):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.coingecko]``; the key comes from COINGECKO_API_KEY."""
-        from tsys.config import secret
+        from tsys.api import secret
 
         opts = _validate_options(options or {})
         key = secret("COINGECKO_API_KEY")
