@@ -3,7 +3,7 @@
 Import-light on purpose: the notifier class is imported only when the registry asks for it.
 """
 
-from tsys.hookspecs import hookimpl
+from tsys.api import hookimpl
 
 __version__ = "0.1.0"
 

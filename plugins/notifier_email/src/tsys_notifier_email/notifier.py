@@ -31,10 +31,16 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
-from tsys.config import secret
-from tsys.contracts import DailyRun, DeliveryResult
-from tsys.errors import ConfigError, NotifierError
-from tsys.notifiers import Newsletter, Notifier, NotifierContext
+from tsys.api import (
+    ConfigError,
+    DailyRun,
+    DeliveryResult,
+    Newsletter,
+    Notifier,
+    NotifierContext,
+    NotifierError,
+    secret,
+)
 
 log = logging.getLogger(__name__)
 
