@@ -1,6 +1,6 @@
 """An example bucket: buy symbols whose close is above their 50-day average."""
 
-from tsys.hookspecs import hookimpl
+from tsys.api import hookimpl
 
 
 @hookimpl

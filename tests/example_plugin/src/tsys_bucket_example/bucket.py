@@ -3,8 +3,7 @@
 import attrs
 import numpy as np
 
-from tsys.buckets import Bucket, BucketOutput, param
-from tsys.contracts import AssetClass
+from tsys.api import AssetClass, Bucket, BucketOutput, param
 
 
 @attrs.frozen
