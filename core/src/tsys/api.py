@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 #: The exported names, by the module that defines them.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "tsys.hookspecs": ("hookimpl",),
+    "tsys.plugins": ("list_plugins",),
     "tsys.errors": (
         "BrokerError",
         "ConfigError",
@@ -189,4 +190,5 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys.files import append_line, atomic_write_bytes, atomic_write_text, write_json
     from tsys.hookspecs import hookimpl
     from tsys.notifiers import Newsletter, Notifier, NotifierContext
+    from tsys.plugins import list_plugins
     from tsys.store.paper import StoreOrderLog

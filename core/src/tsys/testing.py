@@ -13,19 +13,22 @@ For buckets:
       def test_contract():
           bucket_contract_suite(MyBucket(), *demo_context(MyBucket()))
 
-- :class:`InMemorySource` and :func:`synthetic_bars` build small markets without files.
+- :class:`InMemorySource` and :func:`synthetic_bars` build small markets without files;
+- :func:`registered_plugin` registers a test plugin for the length of a ``with`` block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 import pandas as pd
+import pluggy
 
 from tsys.buckets import Bucket, BucketContext, BucketOutput, search_space
 from tsys.contracts import AssetClass
@@ -477,3 +480,26 @@ def shared_data_dir() -> Path | None:
         if (parent / "pyproject.toml").is_file() and (parent / "core").is_dir() and cand.is_dir():
             return cand
     return None
+
+
+@contextlib.contextmanager
+def registered_plugin(plugin: object, name: str) -> Iterator[pluggy.PluginManager]:
+    """Make ``plugin`` (a module or object with hook implementations) the only extra plugin.
+
+    For the block, the process-wide plugin manager holds the built-ins and ``plugin`` under
+    ``name`` (no entry points); afterwards it is rebuilt from scratch. Use it in a fixture::
+
+        @pytest.fixture
+        def with_plugin():
+            with registered_plugin(my_plugin_module, "mine") as pm:
+                yield pm
+    """
+    from tsys import plugins
+
+    pm = plugins.build_plugin_manager(load_entrypoints=False)
+    pm.register(plugin, name=name)
+    plugins.reset_plugin_manager(pm)
+    try:
+        yield pm
+    finally:
+        plugins.reset_plugin_manager()

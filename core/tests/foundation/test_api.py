@@ -39,3 +39,16 @@ def test_importing_the_hook_marker_does_not_load_pandas():
     code = "import sys; from tsys.api import hookimpl; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_registered_plugin_is_listed_for_the_block_only():
+    from tsys.testing import registered_plugin
+
+    class Mine:
+        @api.hookimpl
+        def after_daily_run(self):
+            pass
+
+    with registered_plugin(Mine(), "mine"):
+        assert "mine" in {p["name"] for p in api.list_plugins()}
+    assert "mine" not in {p["name"] for p in api.list_plugins()}
