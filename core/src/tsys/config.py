@@ -21,6 +21,7 @@ from attrs import validators as v
 
 from tsys.contracts import FieldError
 from tsys.errors import ConfigError
+from tsys.redact import is_secret_key, scrub_data
 
 APP = "tsys"
 
@@ -33,7 +34,6 @@ SECRET_ENV: tuple[str, ...] = (
     "UNUSUAL_WHALES_API_TOKEN",
     "TSYS_SMTP_PASSWORD",
 )
-_SECRET_WORDS = ("password", "secret", "api_key", "apikey", "token")
 
 
 def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:
@@ -275,7 +275,7 @@ def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Conf
 def _reject_secrets(data: Any, where: str, path: str = "$") -> None:
     if isinstance(data, dict):
         for k, val in data.items():
-            if any(w in str(k).lower() for w in _SECRET_WORDS) and val not in ("", None):
+            if is_secret_key(k) and val not in ("", None):
                 raise ConfigError(
                     f"{where}: {path}.{k} looks like a secret; secrets are read from the "
                     "environment only",
@@ -306,7 +306,7 @@ def _apply_env_overrides(data: dict[str, Any]) -> None:
 
 def redacted(cfg: Config) -> dict[str, Any]:
     """The effective configuration for display, with secret presence but never values."""
-    data = unstructure(cfg)
+    data = scrub_data(unstructure(cfg))
     data["secrets"] = {
         name: ("set (redacted)" if os.environ.get(name) else "not set") for name in SECRET_ENV
     }

@@ -45,8 +45,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` as UTF-8 to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write ``text`` as UTF-8 to ``path`` atomically (see :func:`atomic_write_bytes`).
+
+    Secrets are scrubbed on the way out (:func:`tsys.redact.scrub`).
+    """
+    from tsys.redact import scrub
+
+    atomic_write_bytes(path, scrub(text).encode("utf-8"))
 
 
 def write_json(
@@ -83,7 +88,9 @@ def _no_cr(value: Any) -> Any:
 
 def append_line(path: Path, line: str) -> None:
     """Append one line (a newline is added) to ``path``, creating it and its folders."""
-    path = Path(path)
+    from tsys.redact import scrub
+
+    path, line = Path(path), scrub(line)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:

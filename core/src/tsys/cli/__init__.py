@@ -97,14 +97,20 @@ class TsysGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from tsys import redact
+
+        streams = sys.stdout, sys.stderr
+        redact.install()
         try:
             return super().invoke(ctx)
         except TsysError as exc:
             if ctx.find_root().params.get("debug"):
                 traceback.print_exc()
-            err = click.ClickException(str(exc))
+            err = click.ClickException(redact.scrub(str(exc)))
             err.exit_code = exc.exit_code
             raise err from exc
+        finally:
+            sys.stdout, sys.stderr = streams
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -156,6 +162,9 @@ def load_config(ctx: click.Context | None = None):
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    from tsys import redact
+
+    redact.install()  # also covers click's own messages and a traceback (exit 1)
     try:
         cli.main(args=argv, prog_name="tsys")
     except KeyboardInterrupt:  # pragma: no cover - interactive only

@@ -26,12 +26,9 @@ def default_storage_url(data_dir: Path) -> str:
 
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***`` (for files, logs and output)."""
-    try:
-        from sqlalchemy.engine import make_url
+    from tsys.redact import redact_url
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL: show only the scheme
-        return url.split("://", 1)[0] + "://***"
+    return redact_url(url)
 
 
 def driver_url(url: str) -> str:

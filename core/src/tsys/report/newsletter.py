@@ -435,6 +435,7 @@ def render(
     """
     import css_inline
 
+    from tsys.redact import scrub
     from tsys.report.html import environment
 
     env = environment()
@@ -456,7 +457,8 @@ def render(
             paper_account=paper_account,
             plugin_sections=plugin,
         )
-        html = css_inline.inline(html_t.render(view))
-        text = text_t.render(view)
-        out.append(Newsletter(subject=_subject(view, bucket), html=html, text=text, bucket=bucket))
+        html = scrub(css_inline.inline(html_t.render(view)))
+        text = scrub(text_t.render(view))
+        subject = scrub(_subject(view, bucket))
+        out.append(Newsletter(subject=subject, html=html, text=text, bucket=bucket))
     return out

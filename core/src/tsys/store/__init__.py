@@ -14,7 +14,6 @@ store, and writes with :meth:`Store.transaction` so every multi-row write is ato
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced, safe for messages and logs."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    from tsys.redact import redact_url as _redact
+
+    return _redact(url)
 
 
 class Store:
