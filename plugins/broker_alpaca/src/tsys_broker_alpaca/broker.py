@@ -60,6 +60,7 @@ from tsys.api import (
     utcnow,
 )
 from tsys_broker_alpaca import symbols as sym
+from tsys_broker_alpaca.compat import require_private, set_private
 
 #: Alpaca order status -> tsys status. Unknown values become ACCEPTED with a message.
 STATUS_MAP: dict[str, OrderStatus] = {
@@ -266,7 +267,7 @@ def order_request(plan: TradePlan, *, crypto_tif: str = "gtc", brackets: bool = 
 def _install_timeout(client: Any, timeout: float) -> None:
     # alpaca-py calls session.request(...) without a timeout: a hung connection would block
     # the daily run forever. Give every request ours.
-    session = client._session
+    session = require_private(client, "_session")
     original = session.request
 
     def request(method: str, url: str, **kwargs: Any) -> Any:
@@ -363,7 +364,8 @@ class AlpacaBroker(Broker):
         self.client = TradingClient(
             api_key, secret_key, paper=paper, raw_data=True, url_override=base_url or None
         )
-        self.client._retry = 0  # see the module docstring: we retry, with a look-up first
+        set_private(self.client, "_retry", 0)  # see the module docstring: we retry, with a look-up
+
         _install_timeout(self.client, timeout)
 
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self
 
 from tsys.api import AssetClass, Bars, ConfigError, DataError, DataSource, SourceContext, VolumeUnit
 from tsys_broker_alpaca import symbols as sym
+from tsys_broker_alpaca.compat import set_private
 
 
 class AlpacaDataSource(DataSource):
@@ -187,7 +188,7 @@ class AlpacaDataSource(DataSource):
         client = StockHistoricalDataClient(
             self.api_key, self.secret_key, url_override=self.base_url
         )
-        client._retry_wait = 1  # alpaca-py waits 3 s between its 429/504 retries by default
+        set_private(client, "_retry_wait", 1)  # alpaca-py waits 3 s between 429/504 retries
         req = StockBarsRequest(
             symbol_or_symbols=symbols,
             timeframe=TimeFrame.Day,
@@ -204,7 +205,7 @@ class AlpacaDataSource(DataSource):
         from alpaca.data.timeframe import TimeFrame
 
         client = CryptoHistoricalDataClient(url_override=self.base_url)
-        client._retry_wait = 1
+        set_private(client, "_retry_wait", 1)
         names = {sym.to_alpaca(s, AssetClass.CRYPTO): s for s in symbols}
         req = CryptoBarsRequest(
             symbol_or_symbols=list(names), timeframe=TimeFrame.Day, start=t0, end=t1
