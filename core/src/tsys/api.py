@@ -43,6 +43,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DailyRun",
         "DeliveryResult",
         "EntryMethod",
+        "FieldError",
         "Fill",
         "Intent",
         "NewsItem",
@@ -81,6 +82,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "tsys.data.cache": ("JsonCache", "ParquetCache"),
     "tsys.data.coverage": ("MARKET_CAP_MAX_AGE", "carry_forward"),
     "tsys.brokers": ("AccountState", "Broker", "BrokerContext"),
+    "tsys.brokers.payload": ("ForeignPosition", "PayloadItem", "payload_items"),
     "tsys.brokers.common": (
         "Baseline",
         "MemoryOrderLog",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         tradable,
         utcnow,
     )
+    from tsys.brokers.payload import ForeignPosition, PayloadItem, payload_items
     from tsys.buckets import (
         Bucket,
         BucketContext,
@@ -147,6 +150,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         DailyRun,
         DeliveryResult,
         EntryMethod,
+        FieldError,
         Fill,
         Intent,
         NewsItem,

@@ -16,7 +16,9 @@ Faults (``fault_fn(method, path) -> kind | None`` or the ``faults`` queue), appl
 ``429``, ``500``, ``503`` (HTML body), ``drop_before`` (connection closed, nothing done),
 ``504_after`` / ``timeout_after`` / ``drop_after`` / ``malformed_after`` (the request IS
 processed -- an order is stored -- then the answer is a 504, a hang past the client timeout, a
-closed connection, or a truncated JSON body).
+closed connection, or a truncated JSON body); ``echo``: a 400 with ``echo_body``.
+``mangle[route]`` rewrites a GET answer (``positions``, ``orders``, ``order``, ``account``)
+to serve shapes tsys must survive.
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ class FakeAlpaca:
         self.page_size = 10_000
         self.sip_allowed = True
         self.server: ThreadingHTTPServer | None = None
+        #: Rewrites of answers, by route (``positions``, ``orders``, ``order``, ``account``):
+        #: ``fn(payload) -> payload``, to serve shapes Alpaca may send (or a broken server).
+        self.mangle: dict[str, Callable[[Any], Any]] = {}
+        #: The body of the ``echo`` fault (a 400): e.g. an error that echoes request headers.
+        self.echo_body: Any = None
 
     # ------------------------------------------------------------------ server
     def start(self) -> FakeAlpaca:
@@ -305,11 +312,12 @@ class FakeAlpaca:
     def position_json(self, sym: str, p: dict[str, Any]) -> dict[str, Any]:
         px = self.prices.get(self._order_symbol(sym, p), p["avg"])
         crypto = p["asset_class"] == "crypto"
+        option = p["asset_class"] == "us_option"
         return {
             "asset_id": str(p["id"]),
             "symbol": sym,
-            "exchange": "CRYPTO" if crypto else "NASDAQ",
-            "asset_class": "crypto" if crypto else "us_equity",
+            "exchange": "CRYPTO" if crypto else ("" if option else "NASDAQ"),
+            "asset_class": p["asset_class"] if option else ("crypto" if crypto else "us_equity"),
             "asset_marginable": not crypto,
             "avg_entry_price": _fmt(p["avg"]),
             "qty": _fmt(p["qty"]),
@@ -330,6 +338,21 @@ class FakeAlpaca:
 
     # ------------------------------------------------------------------ routes
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        status, payload = self._route(method, path, query, body)
+        if status == 200 and method == "GET":
+            if path == "/v2/positions":
+                route = "positions"
+            elif path == "/v2/orders":
+                route = "orders"
+            elif path.startswith("/v2/orders"):
+                route = "order"
+            else:
+                route = path.rsplit("/", 1)[-1]
+            if route in self.mangle:
+                payload = self.mangle[route](json.loads(json.dumps(payload)))
+        return status, payload
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         with self.lock:
             if path == "/v2/account" and method == "GET":
                 return 200, self.account_json()
@@ -588,6 +611,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if kind == "drop_before":
             return self._drop()
+        if kind == "echo":  # a 400 whose body is ``fake.echo_body`` (dict: JSON, str: text)
+            body = fake.echo_body
+            if isinstance(body, str):
+                return self._send_raw(400, body.encode(), "text/html")
+            return self._send(400, body)
         is_data = path.startswith(("/v2/stocks", "/v1beta3"))
         if not is_data and (
             self.headers.get("APCA-API-KEY-ID") != KEY

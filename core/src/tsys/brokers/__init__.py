@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 
 import attrs
 
+from tsys.brokers.payload import ForeignPosition
 from tsys.contracts import Order, OrderEvent, PositionRecord, TradePlan
 
 
@@ -54,6 +55,10 @@ class Broker(abc.ABC):
 
     @abc.abstractmethod
     def positions(self) -> list[PositionRecord]: ...
+
+    def foreign_positions(self) -> list[ForeignPosition]:
+        """Positions held at the broker in what tsys does not trade (options, ...): listed only."""
+        return []
 
     @abc.abstractmethod
     def submit(self, plans: Sequence[TradePlan]) -> list[Order]:

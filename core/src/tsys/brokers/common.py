@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 import attrs
 
 from tsys.contracts import Action, Order, OrderEvent, TradePlan
-from tsys.errors import TemporaryBrokerError
+from tsys.errors import BrokerError, TemporaryBrokerError
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 
 T = TypeVar("T")
@@ -254,8 +254,14 @@ def reconcile(
     trade made by hand at the broker, a corporate action (split ratios), fees or transfers.
     """
     refresh = getattr(broker, "refresh", None)
+    unrefreshed = []
     if refresh is not None:
-        refresh()
+        try:
+            refresh()
+        except BrokerError as exc:  # compare what can be compared; say what is not current
+            unrefreshed.append(
+                f"orders not refreshed, fills since the last look may be missing: {exc.message}"
+            )
     name = broker.name
     if fees is None and hasattr(log, "fill_rows"):
         # The local ledger knows the fee of every fill it booked.
@@ -279,7 +285,10 @@ def reconcile(
         if abs(a - e) <= 1e-9 * max(1.0, abs(e)):
             continue
         diffs.append(Difference(symbol, e, a, _position_cause(symbol, e, a, working, baseline)))
-    notes = []
+    notes = unrefreshed + [
+        f"{f.describe()} is held at the broker but not traded by tsys: not reconciled"
+        for f in _foreign(broker)
+    ]
     if exp_cash is None:
         notes.append(
             "no baseline recorded (tsys has not placed an order here yet): cash not compared"
@@ -302,6 +311,12 @@ def reconcile(
         differences=diffs,
         notes=notes,
     )
+
+
+def _foreign(broker) -> list:
+    """The broker's positions in what tsys does not trade (options, ...); [] if it has none."""
+    fn = getattr(broker, "foreign_positions", None)
+    return list(fn()) if fn is not None else []
 
 
 def _position_cause(symbol, e, a, working, baseline) -> str:

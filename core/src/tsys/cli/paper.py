@@ -60,12 +60,16 @@ def paper() -> None:
 @click.pass_context
 def paper_orders(ctx: click.Context, as_json: bool, status: str | None) -> None:
     """List orders and every status change seen (the lifecycle log)."""
+    from tsys.errors import BrokerError
     from tsys.serialization import unstructure
 
     broker = _broker(ctx)
     refresh = getattr(broker, "refresh", None)
     if refresh is not None:
-        refresh()
+        try:
+            refresh()
+        except BrokerError as exc:  # the log is still worth listing: say what is not current
+            click.echo(f"warning: {exc.message} (listing the orders as last seen)", err=True)
     orders = broker.log.orders(broker.name)
     if status is not None:
         orders = [o for o in orders if o.status.value == status]
@@ -96,13 +100,21 @@ def paper_positions(ctx: click.Context, as_json: bool) -> None:
     """List the paper account's open positions."""
     from tsys.serialization import unstructure
 
-    pos = _broker(ctx).positions()
+    broker = _broker(ctx)
+    pos = broker.positions()
+    foreign = broker.foreign_positions() if hasattr(broker, "foreign_positions") else []
+    for f in foreign if as_json else []:
+        click.echo(f"note: {f.describe()} is held but not traded by tsys (not listed)", err=True)
     if as_json:
         return _echo_json([unstructure(p) for p in pos])
-    if not pos:
+    if not pos and not foreign:
         click.echo("no open paper positions")
     for p in pos:
         click.echo(f"{p.symbol:<12} {p.quantity:>14g} @ {p.entry_price:.4f}  {p.asset_class.value}")
+    for f in foreign:
+        click.echo(
+            f"{f.symbol:<12} {f.quantity:>14}   foreign ({f.asset_class}): not traded by tsys"
+        )
 
 
 @paper.command(name="account")

@@ -17,15 +17,14 @@ a private attribute: alpaca-py 0.44 has no public switch) because it would re-PO
 look-up of step 1. alpaca-py also sets no HTTP timeout at all, so every request of this broker
 gets ``timeout`` seconds through a wrapper around the client's ``requests`` session.
 
-Responses are read with ``raw_data=True`` and parsed here, so a new enum value at Alpaca (it has
-happened: ``CRYPTO``, ``ASCX``, ``crypto_perp``) cannot break the broker.
+Responses are read with ``raw_data=True`` and parsed field by field in :mod:`.wire`, so a new
+enum value at Alpaca (it has happened: ``CRYPTO``, ``ASCX``, ``crypto_perp``) cannot break the
+broker, and a field tsys cannot read is a :class:`BrokerError` naming it, never a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 import os
 import sys
 import time
@@ -35,233 +34,34 @@ from typing import Any, Self
 from tsys.api import (
     AccountState,
     Action,
-    AssetClass,
     Baseline,
     Broker,
     BrokerContext,
     BrokerError,
     ConfigError,
-    EntryMethod,
+    ForeignPosition,
     MemoryOrderLog,
     Order,
     OrderLog,
     OrderRejected,
     OrderStatus,
     PositionRecord,
-    PositionSource,
     Side,
-    StopKind,
     TemporaryBrokerError,
     TimeInForce,
     TradePlan,
     event_for,
+    payload_items,
     retry,
     tradable,
     utcnow,
 )
-from tsys_broker_alpaca import symbols as sym
+from tsys_broker_alpaca import wire
+from tsys_broker_alpaca.apierror import error_parts
 from tsys_broker_alpaca.compat import require_private, set_private
+from tsys_broker_alpaca.orders import order_request
 
-#: Alpaca order status -> tsys status. Unknown values become ACCEPTED with a message.
-STATUS_MAP: dict[str, OrderStatus] = {
-    "pending_new": OrderStatus.SUBMITTED,
-    "accepted": OrderStatus.ACCEPTED,
-    "new": OrderStatus.ACCEPTED,
-    "accepted_for_bidding": OrderStatus.ACCEPTED,
-    "pending_review": OrderStatus.ACCEPTED,
-    "held": OrderStatus.ACCEPTED,
-    "calculated": OrderStatus.ACCEPTED,
-    "stopped": OrderStatus.ACCEPTED,
-    "suspended": OrderStatus.ACCEPTED,
-    "pending_cancel": OrderStatus.ACCEPTED,
-    "pending_replace": OrderStatus.ACCEPTED,
-    "partially_filled": OrderStatus.PARTIALLY_FILLED,
-    "filled": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "replaced": OrderStatus.CANCELED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-}
-_TIF_MAP = {
-    "opg": TimeInForce.OPG,
-    "day": TimeInForce.DAY,
-    "gtc": TimeInForce.GTC,
-    "ioc": TimeInForce.IOC,
-    "fok": TimeInForce.IOC,
-    "cls": TimeInForce.DAY,
-}
 _UNIQUE_CID = "client_order_id must be unique"
-#: Alpaca limits client_order_id to 128 characters.
-MAX_CID = 128
-
-
-def _parse_ts(value: Any) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    out = dt.datetime.fromisoformat(str(value))
-    return out if out.tzinfo is not None else out.replace(tzinfo=dt.UTC)
-
-
-def _num(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"non-finite number {value!r}")
-    return out
-
-
-def _error_parts(exc: Any) -> tuple[int | None, str]:
-    """Status and a readable message of an alpaca-py ``APIError``.
-
-    ``exc.code`` / ``exc.message`` raise on a non-JSON body or a body without ``code``, so the
-    body is parsed here instead.
-    """
-    status = exc.status_code
-    text = str(exc)
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and "message" in body:
-        return status, str(body["message"])
-    flat = " ".join(text.split())
-    return status, (flat[:200] or "(empty body)")
-
-
-def parse_order(raw: dict[str, Any], *, bucket: str = "") -> Order:
-    """An Alpaca order (raw JSON) as a tsys :class:`Order`."""
-    try:
-        ac = (
-            sym.asset_class_from_alpaca(raw.get("asset_class"))
-            if raw.get("asset_class")
-            else sym.asset_class_of(raw["symbol"])
-        )
-        typ = raw.get("type") or raw.get("order_type") or "market"
-        tif = str(raw["time_in_force"])
-        if typ in ("limit", "stop_limit"):
-            entry = EntryMethod.LIMIT
-        elif tif == "opg":
-            entry = EntryMethod.MOO
-        else:
-            entry = EntryMethod.MKT
-        stop_price = _num(raw.get("stop_price"))
-        take_profit = None
-        for leg in raw.get("legs") or []:
-            if leg.get("type") in ("stop", "stop_limit") and leg.get("stop_price"):
-                stop_price = _num(leg["stop_price"])
-            elif leg.get("type") == "limit" and leg.get("limit_price"):
-                take_profit = _num(leg["limit_price"])
-        qty = _num(raw.get("qty")) or _num(raw.get("filled_qty"))
-        if qty is None or qty <= 0:
-            raise ValueError("order has no quantity (notional orders are not tsys orders)")
-        avg = _num(raw.get("filled_avg_price"))
-        return Order(
-            client_order_id=str(raw["client_order_id"]),
-            symbol=sym.from_alpaca(str(raw["symbol"]), ac),
-            asset_class=ac,
-            side=Side(raw["side"]),
-            quantity=qty,
-            entry=entry,
-            time_in_force=_TIF_MAP.get(tif, TimeInForce.DAY),
-            submitted_at=_parse_ts(raw.get("submitted_at")) or _parse_ts(raw["created_at"]),
-            status=STATUS_MAP.get(str(raw["status"]), OrderStatus.ACCEPTED),
-            limit_price=_num(raw.get("limit_price")),
-            stop_price=stop_price,
-            take_profit=take_profit,
-            broker_order_id=str(raw["id"]),
-            filled_quantity=_num(raw.get("filled_qty")) or 0.0,
-            filled_avg_price=avg if avg else None,
-            bucket=bucket,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TemporaryBrokerError(
-            f"Alpaca sent an order tsys cannot read ({type(exc).__name__}: {exc})",
-            hint="retrying; if it persists, report the Alpaca response shape",
-        ) from exc
-
-
-def event_time(raw: dict[str, Any]) -> dt.datetime:
-    """When the order reached its current status, as Alpaca stamps it."""
-    key = {
-        "filled": "filled_at",
-        "canceled": "canceled_at",
-        "expired": "expired_at",
-        "rejected": "failed_at",
-    }.get(str(raw.get("status")), "updated_at")
-    return _parse_ts(raw.get(key)) or _parse_ts(raw.get("updated_at")) or utcnow()
-
-
-def round_price(price: float) -> float:
-    """Alpaca rejects sub-penny prices at or above $1 (2 decimals), else 4 decimals."""
-    return round(price, 2) if price >= 1.0 else round(price, 4)
-
-
-def order_request(plan: TradePlan, *, crypto_tif: str = "gtc", brackets: bool = False) -> Any:
-    """Build the alpaca-py request for ``plan`` (raises :class:`OrderRejected` when impossible).
-
-    Equities: MOO -> market ``opg``; MKT -> market ``day``; LIMIT -> limit ``day``; whole shares.
-    Crypto: market or limit with ``gtc`` (or ``ioc``), quantity floored to 9 decimals.
-    Brackets (equity buys with a fixed stop and a take-profit, when ``brackets``): Alpaca
-    accepts bracket orders only with ``day``/``gtc``, so a MOO entry becomes market ``day``.
-    """
-    from alpaca.trading.enums import OrderClass, OrderSide
-    from alpaca.trading.enums import TimeInForce as ATif
-    from alpaca.trading.requests import (
-        LimitOrderRequest,
-        MarketOrderRequest,
-        StopLossRequest,
-        TakeProfitRequest,
-    )
-
-    cid = plan.client_order_id
-    if len(cid) > MAX_CID:
-        raise OrderRejected(f"client_order_id {cid[:40]}... is longer than Alpaca's {MAX_CID}")
-    if plan.action not in (Action.BUY, Action.SELL):
-        raise OrderRejected(f"plan {cid} is {plan.action.value}: only BUY and SELL become orders")
-    sig = plan.allocation.signal
-    ac = sig.asset_class
-    if ac is AssetClass.EQUITY:
-        qty = float(math.floor(plan.allocation.quantity + 1e-9))
-    else:
-        qty = math.floor(plan.allocation.quantity * 1e9 + 1e-6) / 1e9
-    if qty <= 0:
-        raise OrderRejected(
-            f"plan {cid} for {sig.symbol}: quantity {plan.allocation.quantity} rounds to 0"
-            + (" shares" if ac is AssetClass.EQUITY else "")
-        )
-    kw: dict[str, Any] = {
-        "symbol": sym.to_alpaca(sig.symbol, ac),
-        "qty": qty,
-        "side": OrderSide.BUY if plan.action is Action.BUY else OrderSide.SELL,
-        "client_order_id": cid,
-    }
-    bracket = (
-        brackets
-        and ac is AssetClass.EQUITY
-        and plan.action is Action.BUY
-        and plan.take_profit is not None
-        and plan.stop is not None
-        and plan.stop.kind is StopKind.FIXED
-    )
-    if ac is AssetClass.CRYPTO:
-        if crypto_tif not in ("gtc", "ioc"):
-            raise ConfigError(f"crypto_time_in_force must be 'gtc' or 'ioc', got {crypto_tif!r}")
-        kw["time_in_force"] = ATif(crypto_tif)
-    elif plan.entry is EntryMethod.MOO and not bracket:
-        kw["time_in_force"] = ATif.OPG
-    else:
-        kw["time_in_force"] = ATif.DAY
-    if bracket:
-        assert plan.stop is not None and plan.stop.price is not None
-        assert plan.take_profit is not None
-        kw["order_class"] = OrderClass.BRACKET
-        kw["take_profit"] = TakeProfitRequest(limit_price=round_price(plan.take_profit))
-        kw["stop_loss"] = StopLossRequest(stop_price=round_price(plan.stop.price))
-    if plan.entry is EntryMethod.LIMIT:
-        assert plan.limit_price is not None
-        return LimitOrderRequest(limit_price=round_price(plan.limit_price), **kw)
-    return MarketOrderRequest(**kw)
 
 
 def _install_timeout(client: Any, timeout: float) -> None:
@@ -367,6 +167,9 @@ class AlpacaBroker(Broker):
         set_private(self.client, "_retry", 0)  # see the module docstring: we retry, with a look-up
 
         _install_timeout(self.client, timeout)
+        self._foreign: list[ForeignPosition] | None = None
+        #: Redacted from every error message this broker makes (see ``apierror``).
+        self._secrets = (api_key, secret_key)
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
@@ -418,7 +221,7 @@ class AlpacaBroker(Broker):
             raise TemporaryBrokerError(f"Alpaca {what} failed: {type(exc).__name__}") from None
 
     def _map_error(self, exc: Any, what: str, submitting: bool) -> BrokerError:
-        status, message = _error_parts(exc)
+        status, message = error_parts(exc, self._secrets)
         text = f"Alpaca refused {what} (HTTP {status}): {message}"
         if status is None or status in (408, 429) or status >= 500:
             return TemporaryBrokerError(text)
@@ -447,9 +250,7 @@ class AlpacaBroker(Broker):
             if exc.status_code == 404:
                 raise _NotFound(cid) from None
             raise
-        if not isinstance(raw, dict):
-            raise ValueError("order look-up answer is not an object")
-        return raw
+        return wire.order_item(raw).raw  # an answer that is not an object: BrokerError
 
     def _remember(
         self,
@@ -462,11 +263,11 @@ class AlpacaBroker(Broker):
         known = self.log.get_order(self.name, cid)
         if bucket is None:
             bucket = known.bucket if known is not None else ""
-        order = parse_order(raw, bucket=bucket)
+        order = wire.parse_order(raw, bucket=bucket)
         self.log.save_order(self.name, order, decision_date=decision_date)
         raw_status = str(raw.get("status"))
         note = "" if raw_status == order.status.value else f"alpaca status {raw_status}"
-        self.log.record_event(self.name, event_for(order, event_time(raw), note))
+        self.log.record_event(self.name, event_for(order, wire.event_time(raw), note))
         return order
 
     # ----------------------------------------------------------------- Broker interface
@@ -478,22 +279,28 @@ class AlpacaBroker(Broker):
             sleep=self.sleep,
             what="reading the Alpaca account",
         )
-        try:
-            cash = float(raw["cash"])
-            equity = float(raw.get("equity") or raw["portfolio_value"])
-            bp = float(raw["buying_power"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BrokerError(f"Alpaca account answer is missing {exc}") from None
+        cash, equity, bp, currency = wire.parse_account(raw)
         return AccountState(
-            cash=cash,
-            equity=equity,
-            buying_power=bp,
-            currency=str(raw.get("currency") or "USD"),
-            as_of=utcnow(),
+            cash=cash, equity=equity, buying_power=bp, currency=currency, as_of=utcnow()
         )
 
     def positions(self) -> list[PositionRecord]:
-        raws = retry(
+        """Positions tsys trades (equities, crypto); see :meth:`foreign_positions` for others.
+
+        One position Alpaca sends in a shape tsys cannot read makes the whole answer a
+        :class:`BrokerError` naming the position and the field: a partial book would be sized
+        against as if complete.
+        """
+        return self._read_positions()[0]
+
+    def foreign_positions(self) -> list[ForeignPosition]:
+        """Positions in asset classes tsys does not trade (``us_option``): listed, never sized."""
+        if self._foreign is None:
+            self._read_positions()
+        return list(self._foreign or [])
+
+    def _read_positions(self) -> tuple[list[PositionRecord], list[ForeignPosition]]:
+        payload = retry(
             lambda: self._call("the positions request", self.client.get_all_positions),
             attempts=self.attempts,
             backoff=self.backoff,
@@ -502,26 +309,13 @@ class AlpacaBroker(Broker):
         )
         now = utcnow()
         opened = self._first_fills()
-        out = []
-        for raw in raws:
-            ac = sym.asset_class_from_alpaca(raw.get("asset_class"))
-            symbol = sym.from_alpaca(str(raw["symbol"]), ac)
-            qty = float(raw["qty"])
-            note = "" if symbol in opened else "opened outside tsys or before its order log"
-            out.append(
-                PositionRecord(
-                    id=f"alpaca:{symbol}",
-                    source=PositionSource.PAPER if self.paper else PositionSource.SYSTEM,
-                    symbol=symbol,
-                    asset_class=ac,
-                    side=Side.BUY if raw.get("side", "long") == "long" else Side.SELL,
-                    quantity=abs(qty),
-                    opened_at=opened.get(symbol, now),
-                    entry_price=float(raw["avg_entry_price"]),
-                    notes=note,
-                )
-            )
-        return out
+        held: list[PositionRecord] = []
+        foreign: list[ForeignPosition] = []
+        for n, raw in enumerate(wire.position_items(payload), 1):
+            p = wire.parse_position(raw, n, paper=self.paper, opened=opened, now=now)
+            (foreign if isinstance(p, ForeignPosition) else held).append(p)
+        self._foreign = foreign
+        return held, foreign
 
     def _first_fills(self) -> dict[str, dt.datetime]:
         first: dict[str, dt.datetime] = {}
@@ -544,23 +338,27 @@ class AlpacaBroker(Broker):
         """
         orders: list[Order] = []
         failed: list[str] = []
+        permanent = False
         todo = tradable(plans)
-        if todo and self.log.baseline(self.name) is None:
+        if not todo:
+            return []
+        held = self._held_before_orders()
+        if self.log.baseline(self.name) is None:
             # What the account held before tsys's first order: reconciliation starts here.
             acct = self.account()
-            held = {}
-            for p in self.positions():
-                held[p.symbol] = p.quantity if p.side is Side.BUY else -p.quantity
             self.log.set_baseline(self.name, Baseline(cash=acct.cash, positions=held, at=utcnow()))
         for plan in todo:
             try:
-                orders.append(self._submit_one(plan, decision_date))
+                orders.append(self._submit_one(plan, decision_date, held))
             except OrderRejected as exc:
                 orders.append(self._rejected(plan, exc.message, decision_date))
             except TemporaryBrokerError as exc:
                 failed.append(f"{plan.client_order_id}: {exc.message}")
+            except BrokerError as exc:  # e.g. an answer tsys cannot read: the others go on
+                failed.append(f"{plan.client_order_id}: {exc.message}")
+                permanent = True
         if failed:
-            err = TemporaryBrokerError(
+            err = (BrokerError if permanent else TemporaryBrokerError)(
                 f"{len(failed)} of {len(orders) + len(failed)} orders could not be confirmed "
                 "at Alpaca:\n  " + "\n  ".join(failed),
                 hint="re-run the same day: orders already placed are found by client_order_id "
@@ -570,15 +368,47 @@ class AlpacaBroker(Broker):
             raise err
         return orders
 
-    def _submit_one(self, plan: TradePlan, decision_date: dt.date | None) -> Order:
+    def _held_before_orders(self) -> dict[str, float]:
+        """Signed quantities held now; unreadable positions stop every order of the day.
+
+        The day's plans were sized against these positions: when Alpaca's answer cannot be
+        read, the plans were made without them ("paper positions not counted") and a BUY may
+        be for a symbol already held, so nothing is placed.
+        """
+        try:
+            positions = self.positions()
+        except BrokerError as exc:
+            err = type(exc)(
+                "no order placed: the Alpaca positions cannot be read, so the day's plans were "
+                f"sized without them ({exc.message})",
+                hint="fix or report the broker data, then run the day again with --force",
+            )
+            err.orders = []  # type: ignore[attr-defined]
+            raise err from None
+        held: dict[str, float] = {}
+        for p in positions:
+            held[p.symbol] = held.get(p.symbol, 0.0) + (
+                p.quantity if p.side is Side.BUY else -p.quantity
+            )
+        return held
+
+    def _submit_one(
+        self, plan: TradePlan, decision_date: dt.date | None, held: dict[str, float]
+    ) -> Order:
         cid = plan.client_order_id
         bucket = plan.allocation.signal.bucket
         request = order_request(plan, crypto_tif=self.crypto_tif, brackets=self.brackets)
+        symbol = plan.allocation.signal.symbol
 
         def attempt() -> dict[str, Any]:
             existing = self._lookup(cid)
             if existing is not None:
                 return existing
+            if plan.action is Action.BUY and held.get(symbol, 0.0) > 0:
+                raise OrderRejected(
+                    f"{symbol} is already held at Alpaca ({held[symbol]:g}): a BUY plan is for "
+                    "a symbol not held, so this one was made without counting that position"
+                )
             try:
                 raw = self._call("the order", self.client.submit_order, request, submitting=True)
             except OrderRejected as exc:
@@ -650,9 +480,10 @@ class AlpacaBroker(Broker):
             what="listing open Alpaca orders",
         )
         out = []
-        for raw in raws:
-            known = self.log.get_order(self.name, str(raw.get("client_order_id")))
-            out.append(self._remember(raw) if known is not None else parse_order(raw))
+        for raw in payload_items(raws, broker="Alpaca", what="the open-orders request"):
+            order = wire.parse_order(raw)
+            known = self.log.get_order(self.name, order.client_order_id)
+            out.append(self._remember(raw) if known is not None else order)
         return out
 
     def cancel(self, client_order_id: str) -> None:
@@ -665,10 +496,10 @@ class AlpacaBroker(Broker):
         )
         if raw is None:
             raise BrokerError(f"Alpaca has no order with client_order_id {client_order_id}")
-        if STATUS_MAP.get(str(raw.get("status")), OrderStatus.ACCEPTED).is_final:
+        if wire.status_of(raw).is_final:
             self._remember(raw)
             return
-        oid = str(raw["id"])
+        oid = str(wire.order_item(raw).text("id"))
         retry(
             lambda: self._call("the cancel", self.client.cancel_order_by_id, oid),
             attempts=self.attempts,
@@ -679,10 +510,31 @@ class AlpacaBroker(Broker):
         self.order(client_order_id)
 
     def refresh(self) -> list[Order]:
-        """Poll every order of ours that is not final; log each status change seen."""
-        out = []
+        """Poll every order of ours that is not final; log each status change seen.
+
+        An order Alpaca answers for in a shape tsys cannot read does not stop the others: they
+        are all polled, then one :class:`BrokerError` names every order that could not be read
+        (a :class:`TemporaryBrokerError` when every failure was temporary).
+        """
+        out: list[Order] = []
+        problems: list[BrokerError] = []
         for known in self.log.orders(self.name, final=False):
-            out.append(self.order(known.client_order_id) or known)
+            try:
+                out.append(self.order(known.client_order_id) or known)
+            except BrokerError as exc:
+                problems.append(exc)
+                out.append(known)
+        if problems:
+            cls = (
+                TemporaryBrokerError
+                if all(isinstance(p, TemporaryBrokerError) for p in problems)
+                else BrokerError
+            )
+            raise cls(
+                f"{len(problems)} of {len(out)} open orders not refreshed from Alpaca: "
+                + "; ".join(p.message for p in problems),
+                hint=problems[0].hint,
+            )
         return out
 
     def events(self, since: dt.datetime | None = None):

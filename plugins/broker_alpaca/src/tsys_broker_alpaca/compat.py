@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tsys.errors import ConfigError
+from tsys.api import ConfigError
 
 #: The alpaca-py minor version whose private attributes the tests exercise.
 TESTED_MINOR = "0.44"

@@ -161,9 +161,9 @@ class AlpacaDataSource(DataSource):
         try:
             out = fn(req)
         except APIError as exc:
-            from tsys_broker_alpaca.broker import _error_parts
+            from tsys_broker_alpaca.apierror import error_parts
 
-            status, message = _error_parts(exc)
+            status, message = error_parts(exc, (self.api_key, self.secret_key))
             hint = None
             if status == 403 and "SIP" in message:
                 hint = "use feed = 'iex' in [data.options.alpaca], or a SIP subscription"

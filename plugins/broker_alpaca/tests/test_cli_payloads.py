@@ -1,0 +1,152 @@
+"""Issue 21.6 through the CLI: bad Alpaca payloads never give a traceback.
+
+``run-daily --paper``, ``paper positions``, ``paper orders`` and ``paper reconcile`` against the
+loopback fake (real alpaca-py client) with positions and orders Alpaca may send in a shape tsys
+cannot read, and with an option position (an asset class tsys does not trade).
+"""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from fake_alpaca import KEY, SECRET
+
+from tsys.cli import cli
+from tsys.hookspecs import hookimpl
+
+DAY1, DAY2 = "2024-03-12", "2024-03-13"
+OPTION = "AAPL240621C00190000"
+
+
+class _RealLike:
+    @hookimpl
+    def register_data_sources(self, register):
+        from tsys.data.demo import DemoSource
+
+        class RealLike(DemoSource):
+            name = "reallike"
+            synthetic = False
+
+        register(RealLike)
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch, fake):
+    import os
+
+    from tsys import plugins
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    for key in list(os.environ):
+        if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL", "ALPACA_PAPER"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ALPACA_API_KEY", KEY)
+    monkeypatch.setenv("ALPACA_API_SECRET", SECRET)
+    (tmp_path / "tsys.toml").write_text(
+        '[data]\nsource = "reallike"\n[data.options.reallike]\nseed = 11\n'
+        f'[broker]\nname = "alpaca"\n[broker.options]\nbase_url = "{fake.url}"\n'
+        "timeout = 2\nattempts = 1\nbackoff = 0\n"
+    )
+    pm = plugins.build_plugin_manager()
+    pm.register(_RealLike(), name="reallike-alpaca-test")
+    plugins.reset_plugin_manager(pm)
+    out = tsys("run-daily", "--paper", "--buckets", "sp500", "--as-of", DAY1, "--json")
+    assert out.exit_code == 0, out.output
+    bought = sorted({o["symbol"] for o in fake.orders.values()})
+    assert bought, "day 1 should place buys at the fake"
+    fake.advance_day(dict.fromkeys(bought, 100.0))
+    yield fake, bought
+    plugins.reset_plugin_manager()
+
+
+def tsys(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _clean(res, code):
+    assert res.exit_code == code, res.output
+    assert "Traceback" not in res.output
+    assert KEY not in res.output and SECRET not in res.output
+
+
+def _first(field, value, symbol):
+    def fn(payload):
+        for p in payload:
+            if p["symbol"] == symbol:
+                if value is None and field == "avg_entry_price":
+                    del p[field]
+                else:
+                    p[field] = value
+        return payload
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("qty", None, "field 'qty' is empty"),
+        ("qty", "abc", "field 'qty' must be a number, got 'abc'"),
+        ("avg_entry_price", None, "field 'avg_entry_price' is missing"),
+        ("side", "flat", "field 'side' must be one of long, short"),
+    ],
+)
+def test_broker_payload_cli_bad_position_is_named_never_a_traceback(world, field, value, words):
+    fake, bought = world
+    fake.mangle["positions"] = _first(field, value, bought[0])
+    res = tsys("paper", "positions")
+    _clean(res, 8)
+    assert f"position 1 ({bought[0]})" in res.output and words in res.output
+    res = tsys("paper", "reconcile")
+    _clean(res, 8)
+    assert words in res.output
+    res = tsys("paper", "orders")  # the log is listed; the positions are not needed
+    _clean(res, 0)
+    posts = fake.order_posts
+    res = tsys("run-daily", "--paper", "--buckets", "sp500", "--as-of", DAY2, "--json")
+    _clean(res, 10)
+    run = json.loads(res.output)["run"]
+    assert any(w.startswith("paper positions not counted") and words in w for w in run["warnings"])
+    (broker,) = [d for d in run["deliveries"] if d["plugin"] == "broker:alpaca"]
+    assert not broker["ok"] and "no order placed" in broker["detail"]
+    assert fake.order_posts == posts  # plans sized without the holdings never reach Alpaca
+
+
+def test_broker_payload_cli_positions_object_not_list(world):
+    fake, _ = world
+    fake.mangle["positions"] = lambda p: {"data": p}
+    res = tsys("paper", "positions")
+    _clean(res, 8)
+    assert "answered the positions request with an object instead of a list" in res.output
+
+
+def test_broker_payload_cli_order_filled_at_yesterday(world):
+    fake, bought = world
+    fake.mangle["order"] = lambda o: {**o, "filled_at": "yesterday"}
+    res = tsys("paper", "orders")
+    _clean(res, 0)
+    assert "field 'filled_at' must be an ISO 8601 time, got 'yesterday'" in res.output
+    assert "listing the orders as last seen" in res.output
+    assert all(s in res.output for s in bought)  # nothing lost: every order still listed
+    res = tsys("paper", "reconcile", "--json")
+    _clean(res, 0)
+    assert "orders not refreshed" in res.output and "yesterday" in res.output
+
+
+def test_broker_payload_cli_option_position_listed_as_foreign(world):
+    fake, bought = world
+    fake.add_position(OPTION, 2.0, 5.5, "us_option")
+    res = tsys("paper", "positions")
+    _clean(res, 0)
+    assert f"{OPTION}" in res.output and "foreign (us_option): not traded by tsys" in res.output
+    assert all(s in res.output for s in bought)
+    res = tsys("paper", "positions", "--json")
+    _clean(res, 0)
+    listed = json.loads(res.stdout)
+    assert sorted(p["symbol"] for p in listed) == bought
+    res = tsys("paper", "reconcile")
+    _clean(res, 0)
+    assert f"{OPTION} (us_option, quantity 2) is held at the broker but not traded" in res.output
