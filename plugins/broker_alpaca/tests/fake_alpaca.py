@@ -37,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_orderbook import _OPEN, OrderBook, _fmt, _iso, marketable
+
 KEY, SECRET = "test-key-id", "test-secret-key"
 FAULT_KINDS = (
     "429",
@@ -48,21 +50,10 @@ FAULT_KINDS = (
     "drop_after",
     "malformed_after",
 )
-_OPEN = ("accepted", "new", "partially_filled", "pending_new")
 _CRYPTO_RE = re.compile(r"^[A-Z]+/[A-Z]+$")
 
 
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _fmt(x: float | None) -> str | None:
-    if x is None:
-        return None
-    return format(x, ".9f").rstrip("0").rstrip(".") or "0"
-
-
-class FakeAlpaca:
+class FakeAlpaca(OrderBook):
     """State and control of the fake; :meth:`start` serves it on 127.0.0.1."""
 
     def __init__(self, *, cash: float = 100_000.0, hang_seconds: float = 1.0) -> None:
@@ -81,6 +72,7 @@ class FakeAlpaca:
         self.bar_queries: list[dict[str, str]] = []
         self.faults_applied: list[tuple[str, str, str]] = []
         self.order_posts = 0
+        self.replacements = 0
         self.duplicate_cid_posts = 0
         self.bars: dict[str, list[dict[str, Any]]] = {}  # data symbol -> raw bars (t asc)
         self.page_size = 10_000
@@ -146,10 +138,7 @@ class FakeAlpaca:
                 px = prices.get(o["symbol"])
                 if px is None:
                     continue
-                if o["type"] == "limit" and (
-                    (o["side"] == "buy" and px > o["limit_price"])
-                    or (o["side"] == "sell" and px < o["limit_price"])
-                ):
+                if not marketable(o, px):
                     continue
                 remaining = o["qty"] - o["filled_qty"]
                 share = partial.get(o["symbol"], 1.0)
@@ -159,13 +148,16 @@ class FakeAlpaca:
                     continue
                 self._execute(o, q, px)
                 changed.append(self.order_json(o))
+                if o["status"] == "filled":
+                    self._after_fill(o)
             self.now = self.now.replace(hour=20, minute=0)
-            for o in self.orders.values():
+            for o in list(self.orders.values()):
                 if o["status"] in _OPEN and o["time_in_force"] in ("opg", "day"):
                     o["status"] = "expired"
                     o["expired_at"] = self.now
                     o["updated_at"] = self.now
                     changed.append(self.order_json(o))
+                    self._after_fill(o)
             return changed
 
     def _execute(self, o: dict[str, Any], q: float, px: float) -> None:
@@ -222,9 +214,9 @@ class FakeAlpaca:
             "expired_at": _iso(o["expired_at"]) if o.get("expired_at") else None,
             "canceled_at": _iso(o["canceled_at"]) if o.get("canceled_at") else None,
             "failed_at": None,
-            "replaced_at": None,
-            "replaced_by": None,
-            "replaces": None,
+            "replaced_at": _iso(o["replaced_at"]) if o.get("replaced_at") else None,
+            "replaced_by": o.get("replaced_by"),
+            "replaces": o.get("replaces"),
             "asset_id": str(o["asset_id"]),
             "symbol": o["symbol"],
             "asset_class": o["asset_class"],
@@ -239,10 +231,12 @@ class FakeAlpaca:
             "position_intent": "buy_to_open" if o["side"] == "buy" else "sell_to_close",
             "time_in_force": o["time_in_force"],
             "limit_price": _fmt(o.get("limit_price")),
-            "stop_price": None,
+            "stop_price": _fmt(o.get("stop_price")),
             "status": o["status"],
             "extended_hours": False,
-            "legs": o.get("legs"),
+            "legs": [self.order_json(self.orders[i]) for i in o["leg_ids"]]
+            if o.get("leg_ids")
+            else None,
             "trail_percent": None,
             "trail_price": None,
             "hwm": None,
@@ -377,166 +371,10 @@ class FakeAlpaca:
                 return 200, self.order_json(self.orders[oid])
             m = re.fullmatch(r"/v2/orders/([^/]+)", path)
             if m:
-                return self._order_by_id(method, m.group(1))
+                return self._order_by_id(method, m.group(1), body)
             if path in ("/v2/stocks/bars", "/v1beta3/crypto/us/bars") and method == "GET":
                 return self._bars(path, query)
             return 404, {"code": 40410000, "message": "endpoint not found"}
-
-    def _post_order(self, body: Any) -> tuple[int, Any]:
-        self.order_posts += 1
-        if not isinstance(body, dict):
-            return 400, {"code": 40010000, "message": "request body format is invalid"}
-        cid = body.get("client_order_id") or str(uuid.uuid4())
-        if cid in self.by_cid:
-            self.duplicate_cid_posts += 1
-            return 422, {"code": 40010001, "message": "client_order_id must be unique"}
-        try:
-            qty = float(body["qty"])
-            symbol = str(body["symbol"])
-            side = body["side"]
-            typ = body.get("type", "market")
-            tif = body["time_in_force"]
-        except (KeyError, TypeError, ValueError):
-            return 422, {
-                "code": 40010001,
-                "message": "qty, symbol, side and time_in_force are required",
-            }
-        crypto = "/" in symbol
-        if crypto and tif not in ("gtc", "ioc"):
-            return 422, {"code": 42210000, "message": "invalid crypto time_in_force"}
-        if not crypto and qty != math.floor(qty) and not (typ == "market" and tif == "day"):
-            return 422, {"code": 42210000, "message": "fractional orders must be market and day"}
-        order_class = body.get("order_class", "simple") or "simple"
-        if order_class == "bracket":
-            if crypto:
-                return 422, {
-                    "code": 42210000,
-                    "message": "crypto orders not allowed for advanced order_class: otoco",
-                }
-            if tif not in ("day", "gtc"):
-                return 422, {"code": 42210000, "message": "bracket orders must be day or gtc"}
-            if "take_profit" not in body or "stop_loss" not in body:
-                return 422, {
-                    "code": 40010001,
-                    "message": "bracket orders require take_profit and stop_loss",
-                }
-        limit = float(body["limit_price"]) if body.get("limit_price") is not None else None
-        if typ == "limit" and limit is None:
-            return 422, {"code": 40010001, "message": "limit_price is required"}
-        o = {
-            "id": str(uuid.uuid4()),
-            "client_order_id": cid,
-            "symbol": symbol,
-            "asset_class": "crypto" if crypto else "us_equity",
-            "asset_id": uuid.uuid4(),
-            "qty": qty,
-            "filled_qty": 0.0,
-            "filled_avg_price": None,
-            "side": side,
-            "type": typ,
-            "time_in_force": tif,
-            "limit_price": limit,
-            "status": "accepted",
-            "order_class": "" if order_class == "simple" else order_class,
-            "created": self.now,
-            "updated_at": self.now,
-        }
-        if side == "buy":
-            need = qty * self._ref_price(o)
-            bp = float(self.account_json()["buying_power"])
-            if need > bp + 1e-9:
-                return 403, {
-                    "buying_power": _fmt(bp),
-                    "code": 40310000,
-                    "cost_basis": _fmt(need),
-                    "message": "insufficient buying power",
-                }
-        else:
-            held = self.positions.get(symbol.replace("/", ""), {}).get("qty", 0.0)
-            pending = sum(
-                x["qty"] - x["filled_qty"]
-                for x in self.orders.values()
-                if x["symbol"] == symbol and x["side"] == "sell" and x["status"] in _OPEN
-            )
-            if qty > held - pending + 1e-12:
-                return 403, {
-                    "code": 40310000,
-                    "message": f"insufficient qty available for order (requested: {_fmt(qty)}, "
-                    f"available: {_fmt(max(held - pending, 0.0))})",
-                }
-        if order_class == "bracket":
-            tp, sl = body["take_profit"], body["stop_loss"]
-            o["legs"] = [
-                {
-                    **self.order_json(
-                        {
-                            **o,
-                            "id": str(uuid.uuid4()),
-                            "type": "limit",
-                            "side": "sell",
-                            "limit_price": float(tp["limit_price"]),
-                            "client_order_id": str(uuid.uuid4()),
-                            "legs": None,
-                        }
-                    ),
-                    "status": "held",
-                },
-                {
-                    **self.order_json(
-                        {
-                            **o,
-                            "id": str(uuid.uuid4()),
-                            "type": "stop",
-                            "side": "sell",
-                            "client_order_id": str(uuid.uuid4()),
-                            "legs": None,
-                        }
-                    ),
-                    "stop_price": _fmt(float(sl["stop_price"])),
-                    "status": "held",
-                },
-            ]
-        self.orders[o["id"]] = o
-        self.by_cid[cid] = o["id"]
-        return 200, self.order_json(o)
-
-    def _list_orders(self, query: dict[str, str]) -> list[dict[str, Any]]:
-        status = query.get("status", "open")
-        out = [
-            o
-            for o in self.orders.values()
-            if status == "all" or (status == "open") == (o["status"] in _OPEN)
-        ]
-        if query.get("symbols"):
-            wanted = set(query["symbols"].split(","))
-            out = [o for o in out if o["symbol"] in wanted]
-        if query.get("after"):
-            after = dt.datetime.fromisoformat(query["after"])
-            out = [o for o in out if o["created"] > after]
-        out.sort(key=lambda o: o["created"], reverse=query.get("direction", "desc") == "desc")
-        return [self.order_json(o) for o in out[: int(query.get("limit", 50))]]
-
-    def _order_by_id(self, method: str, oid: str) -> tuple[int, Any]:
-        try:
-            uuid.UUID(oid)
-        except ValueError:
-            return 422, {"code": 40010001, "message": "order_id is missing"}
-        o = self.orders.get(oid)
-        if o is None:
-            return 404, {"code": 40410000, "message": "order not found"}
-        if method == "GET":
-            return 200, self.order_json(o)
-        if method == "DELETE":
-            if o["status"] not in _OPEN:
-                return 422, {
-                    "code": 42210000,
-                    "message": f'order is already in "{o["status"]}" state',
-                }
-            o["status"] = "canceled"
-            o["canceled_at"] = self.now
-            o["updated_at"] = self.now
-            return 204, None
-        return 405, {"code": 40510000, "message": "method not allowed"}
 
     def _bars(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         self.bar_queries.append({"path": path, **query})

@@ -1,8 +1,10 @@
-"""Issue 21.6 through the CLI: bad Alpaca payloads never give a traceback.
+"""Issues 21.6 and 13.1 through the CLI, against the loopback fake (real alpaca-py client).
 
-``run-daily --paper``, ``paper positions``, ``paper orders`` and ``paper reconcile`` against the
-loopback fake (real alpaca-py client) with positions and orders Alpaca may send in a shape tsys
-cannot read, and with an option position (an asset class tsys does not trade).
+21.6: ``run-daily --paper``, ``paper positions``, ``paper orders`` and ``paper reconcile`` with
+positions and orders Alpaca may send in a shape tsys cannot read, and with an option position
+(an asset class tsys does not trade): never a traceback.
+13.1: the paper run's equity buys carry their stop at Alpaca; a stop missing there is reported
+by ``paper reconcile`` and placed again by the next paper run.
 """
 
 import json
@@ -57,7 +59,8 @@ def world(tmp_path, monkeypatch, fake):
     assert out.exit_code == 0, out.output
     bought = sorted({o["symbol"] for o in fake.orders.values()})
     assert bought, "day 1 should place buys at the fake"
-    fake.advance_day(dict.fromkeys(bought, 100.0))
+    stops = {o["symbol"]: o["stop_price"] for o in fake.orders.values() if o.get("stop_price")}
+    fake.advance_day({s: 1.2 * stops.get(s, 100.0) for s in bought})  # above every stop
     yield fake, bought
     plugins.reset_plugin_manager()
 
@@ -150,3 +153,38 @@ def test_broker_payload_cli_option_position_listed_as_foreign(world):
     res = tsys("paper", "reconcile")
     _clean(res, 0)
     assert f"{OPTION} (us_option, quantity 2) is held at the broker but not traded" in res.output
+
+
+def test_protective_stop_cli_missing_stop_reported_then_placed_by_the_next_run(world):
+    fake, bought = world
+    legs = {
+        o["symbol"]: o
+        for o in fake.orders.values()
+        if o.get("parent") and o["type"] == "stop" and o["status"] == "new"
+    }
+    assert set(legs) == set(bought), "every equity buy of day 1 carries a working stop leg"
+    res = tsys("paper", "reconcile")
+    _clean(res, 0)
+    assert "broker and record agree" in res.output
+    victim = bought[0]
+    with fake.lock:
+        fake._cancel(legs[victim])  # canceled by hand at the broker
+    res = tsys("paper", "reconcile", "--json")
+    _clean(res, 0)
+    diffs = {d["symbol"]: d for d in json.loads(res.stdout)["differences"]}
+    assert diffs[f"{victim} stop"]["actual"] == 0.0
+    assert "no protective stop" in diffs[f"{victim} stop"]["cause"]
+    res = tsys("run-daily", "--paper", "--buckets", "sp500", "--as-of", DAY2, "--json")
+    _clean(res, 0)
+    run = json.loads(res.output)["run"]
+    (stops,) = [d for d in run["deliveries"] if d["plugin"] == "broker:alpaca:stops"]
+    assert stops["ok"] and f"{victim} stop placed at" in stops["detail"]
+    working = [
+        o
+        for o in fake.orders.values()
+        if o["symbol"] == victim and o["type"] == "stop" and o["status"] in ("new", "accepted")
+    ]
+    assert len(working) == 1 and working[0]["time_in_force"] == "gtc"
+    res = tsys("paper", "reconcile", "--json")
+    _clean(res, 0)
+    assert not [d for d in json.loads(res.stdout)["differences"] if d["symbol"].endswith("stop")]

@@ -244,7 +244,12 @@ def expected_book(
 
 
 def reconcile(
-    broker, log: OrderLog, *, fees: dict[str, float] | None = None, tolerance: float = 0.01
+    broker,
+    log: OrderLog,
+    *,
+    fees: dict[str, float] | None = None,
+    tolerance: float = 0.01,
+    stops: dict[str, float] | None = None,
 ) -> ReconcileReport:
     """Compare the broker's positions and cash with the record (read-only at the broker).
 
@@ -252,6 +257,8 @@ def reconcile(
     tsys logged for its own orders. Non-final orders are polled first so fills since the last
     look count. Each difference gets a likely cause: a working or partially filled order, a
     trade made by hand at the broker, a corporate action (split ratios), fees or transfers.
+    With ``stops`` (symbol -> the plan's stop level), a broker that keeps protective stops
+    also reports each held position whose stop is missing or stale there.
     """
     refresh = getattr(broker, "refresh", None)
     unrefreshed = []
@@ -285,6 +292,11 @@ def reconcile(
         if abs(a - e) <= 1e-9 * max(1.0, abs(e)):
             continue
         diffs.append(Difference(symbol, e, a, _position_cause(symbol, e, a, working, baseline)))
+    check_stops = getattr(broker, "stop_differences", None)
+    if stops is not None and check_stops is not None:
+        # a broker that holds protective stops (Alpaca): each held position's stop must be
+        # working there at the level of the plan (``stops``: symbol -> level)
+        diffs.extend(Difference(f"{s} stop", e, a, c) for s, e, a, c in check_stops(stops))
     notes = unrefreshed + [
         f"{f.describe()} is held at the broker but not traded by tsys: not reconciled"
         for f in _foreign(broker)

@@ -142,12 +142,14 @@ def paper_reconcile(ctx: click.Context, as_json: bool) -> None:
 
     The record is the account before tsys's first order plus every fill tsys logged. Each
     difference is listed with its likely cause (working order, partial fill, trade by hand
-    at the broker, corporate action, fees or transfers). Exit code 0 either way.
+    at the broker, corporate action, fees or transfers). A broker that keeps protective stops
+    (Alpaca) also reports a held position whose stop is missing or not at the level of the
+    latest run's plan. Exit code 0 either way.
     """
     from tsys.brokers.common import reconcile
 
     broker = _broker(ctx)
-    report = reconcile(broker, broker.log)
+    report = reconcile(broker, broker.log, stops=_plan_stops(ctx))
     if as_json:
         return _echo_json(report.to_dict())
     for n in report.notes:
@@ -164,6 +166,29 @@ def paper_reconcile(ctx: click.Context, as_json: bool) -> None:
             f"  {d.symbol:<10} expected {d.expected:,.6g}  actual {d.actual:,.6g}  "
             f"({d.delta:+,.6g})\n    likely cause: {d.cause}"
         )
+
+
+def _plan_stops(ctx: click.Context) -> dict[str, float]:
+    """The stop level of each symbol in the latest run's BUY and HOLD plans (what a broker
+    that keeps protective stops should have working)."""
+    from tsys.contracts import Action
+    from tsys.errors import TsysError
+    from tsys.store.runs import list_runs, load_run
+    from tsys.workspace import workspace
+
+    ws = workspace(load_config(ctx))
+    days = list_runs(ws.runs_dir)
+    if not days:
+        return {}
+    try:
+        run = load_run(ws.runs_dir, days[-1])
+    except TsysError:
+        return {}
+    return {
+        p.allocation.signal.symbol: p.stop.price
+        for p in run.plans
+        if p.action in (Action.BUY, Action.HOLD) and p.stop is not None and p.stop.price
+    }
 
 
 def _report_data(ctx: click.Context, broker: Any, demo: bool) -> Any:

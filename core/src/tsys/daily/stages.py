@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tsys.contracts import DailyRun
+from tsys.contracts import DailyRun, DeliveryResult
 from tsys.daily import artifacts, delivery, state
 from tsys.daily import paper as paper_stage
 from tsys.errors import PARTIAL_FAILURE_EXIT
@@ -70,8 +70,32 @@ def _orders(ctx: DailyContext, run: DailyRun, record: RunState, outcome: Outcome
         return record
     result, orders, placed_all = paper_stage.place_orders(record.applied_to(run), ctx)
     record = record.record(deliveries=(*record.deliveries, result), orders=tuple(orders))
+    protected = True
+    if placed_all and hasattr(ctx.broker, "protect"):
+        stops = _protect(ctx, record.applied_to(run))
+        record = record.record(deliveries=(*record.deliveries, stops))
+        protected = stops.ok
     ctx.clock.lap("broker")
-    return record.finish(state.ORDERS) if placed_all else record
+    return record.finish(state.ORDERS) if placed_all and protected else record
+
+
+def _protect(ctx: DailyContext, run: DailyRun) -> DeliveryResult:
+    """Broker-side protective stops of the held positions, at the levels of the day's plans
+    (a broker that keeps them, e.g. Alpaca); a failure leaves the orders stage pending."""
+    from tsys.errors import TsysError
+
+    plugin = f"{paper_stage.broker_plugin(ctx.config)}:stops"
+    try:
+        actions = ctx.broker.protect(run.plans, decision_date=run.as_of)
+    except TsysError as exc:
+        return DeliveryResult(
+            plugin=plugin, ok=False, detail=f"protective stops not updated: {exc.message}"
+        )
+    changed = [a.describe() for a in actions if a.action != "kept"]
+    kept = len(actions) - len(changed)
+    return DeliveryResult(
+        plugin=plugin, ok=True, detail="; ".join([*changed, f"{kept} kept as they were"])
+    )
 
 
 def _delivered(ctx: DailyContext, run: DailyRun, record: RunState, outcome: Outcome) -> RunState:

@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Self
 
+import attrs
+
 from tsys.api import (
     AccountState,
     Action,
@@ -60,6 +62,7 @@ from tsys_broker_alpaca import wire
 from tsys_broker_alpaca.apierror import error_parts
 from tsys_broker_alpaca.compat import require_private, set_private
 from tsys_broker_alpaca.orders import order_request
+from tsys_broker_alpaca.stops import StopDesk
 
 _UNIQUE_CID = "client_order_id must be unique"
 
@@ -101,7 +104,7 @@ def live_requested(options: dict[str, Any]) -> bool:
     return bool(live_opt)
 
 
-class AlpacaBroker(Broker):
+class AlpacaBroker(StopDesk, Broker):
     """Alpaca trading (paper by default) behind the tsys :class:`Broker` interface.
 
     Parameters
@@ -118,6 +121,11 @@ class AlpacaBroker(Broker):
         ``gtc`` (default) or ``ioc`` for crypto orders.
     brackets
         Send equity buys with a fixed stop and a take-profit as bracket orders.
+    protective_stops
+        Keep each position's stop at Alpaca: OTO entries for equities, standing stops managed
+        by :meth:`protect` every paper run (see :mod:`.stops`).
+    crypto_stop_band
+        A crypto stop is a stop_limit whose limit is this share below the stop.
     timeout
         Seconds to wait for each HTTP answer.
     attempts, backoff
@@ -137,6 +145,8 @@ class AlpacaBroker(Broker):
         log: OrderLog | None = None,
         crypto_time_in_force: str = "gtc",
         brackets: bool = False,
+        protective_stops: bool = True,
+        crypto_stop_band: float = 0.02,
         timeout: float = 15.0,
         attempts: int = 4,
         backoff: float = 2.0,
@@ -157,6 +167,12 @@ class AlpacaBroker(Broker):
         self.log: OrderLog = log if log is not None else MemoryOrderLog()
         self.crypto_tif = crypto_time_in_force
         self.brackets = brackets
+        self.protective_stops_on = protective_stops
+        if not 0 < crypto_stop_band < 0.5:
+            raise ConfigError(
+                f"crypto_stop_band must be above 0 and below 0.5, got {crypto_stop_band!r}"
+            )
+        self.crypto_stop_band = crypto_stop_band
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -185,7 +201,16 @@ class AlpacaBroker(Broker):
                 "the alpaca broker needs ALPACA_API_KEY and ALPACA_API_SECRET in the environment",
                 hint="create paper keys at https://app.alpaca.markets (Paper account, API keys)",
             )
-        known = {"base_url", "crypto_time_in_force", "brackets", "timeout", "attempts", "backoff"}
+        known = {
+            "base_url",
+            "crypto_time_in_force",
+            "brackets",
+            "protective_stops",
+            "crypto_stop_band",
+            "timeout",
+            "attempts",
+            "backoff",
+        }
         unknown = sorted(set(opts) - known)
         if unknown:
             raise ConfigError(
@@ -258,13 +283,22 @@ class AlpacaBroker(Broker):
         *,
         bucket: str | None = None,
         decision_date: dt.date | None = None,
+        stop: float | None = None,
     ) -> Order:
         cid = str(raw.get("client_order_id"))
         known = self.log.get_order(self.name, cid)
         if bucket is None:
             bucket = known.bucket if known is not None else ""
         order = wire.parse_order(raw, bucket=bucket)
+        if order.stop_price is None:
+            # the stop of the plan that opened the position, kept with its entry order (for an
+            # entry Alpaca took without a stop leg: a LIMIT or crypto buy)
+            kept = stop if stop is not None else (known.stop_price if known else None)
+            order = attrs.evolve(order, stop_price=kept)
         self.log.save_order(self.name, order, decision_date=decision_date)
+        for leg in raw.get("legs") or []:  # a stop-loss leg's fill is tsys's fill too
+            if wire.order_item(leg).get("status") != "held":
+                self._remember(leg, bucket=bucket)
         raw_status = str(raw.get("status"))
         note = "" if raw_status == order.status.value else f"alpaca status {raw_status}"
         self.log.record_event(self.name, event_for(order, wire.event_time(raw), note))
@@ -397,13 +431,18 @@ class AlpacaBroker(Broker):
     ) -> Order:
         cid = plan.client_order_id
         bucket = plan.allocation.signal.bucket
-        request = order_request(plan, crypto_tif=self.crypto_tif, brackets=self.brackets)
+        request = order_request(
+            plan, crypto_tif=self.crypto_tif, brackets=self.brackets, oto=self.protective_stops_on
+        )
         symbol = plan.allocation.signal.symbol
 
         def attempt() -> dict[str, Any]:
             existing = self._lookup(cid)
             if existing is not None:
                 return existing
+            if plan.action is Action.SELL and self.protective_stops_on:
+                # Alpaca reserves shares for a working stop sell: free them for the exit.
+                self._cancel_stops_before_sell(symbol)
             if plan.action is Action.BUY and held.get(symbol, 0.0) > 0:
                 raise OrderRejected(
                     f"{symbol} is already held at Alpaca ({held[symbol]:g}): a BUY plan is for "
@@ -432,7 +471,8 @@ class AlpacaBroker(Broker):
             sleep=self.sleep,
             what=f"submitting {cid}",
         )
-        return self._remember(raw, bucket=bucket, decision_date=decision_date)
+        level = plan.stop.price if plan.stop is not None and plan.action is Action.BUY else None
+        return self._remember(raw, bucket=bucket, decision_date=decision_date, stop=level)
 
     def _rejected(self, plan: TradePlan, reason: str, decision_date: dt.date | None) -> Order:
         sig = plan.allocation.signal
@@ -467,7 +507,8 @@ class AlpacaBroker(Broker):
             return self.log.get_order(self.name, client_order_id)
         return self._remember(raw)
 
-    def open_orders(self) -> list[Order]:
+    def open_order_payloads(self) -> list[Any]:
+        """The raw open orders (legs nested in their parent), as a list."""
         from alpaca.trading.enums import QueryOrderStatus
         from alpaca.trading.requests import GetOrdersRequest
 
@@ -479,8 +520,11 @@ class AlpacaBroker(Broker):
             sleep=self.sleep,
             what="listing open Alpaca orders",
         )
+        return payload_items(raws, broker="Alpaca", what="the open-orders request")
+
+    def open_orders(self) -> list[Order]:
         out = []
-        for raw in payload_items(raws, broker="Alpaca", what="the open-orders request"):
+        for raw in self.open_order_payloads():
             order = wire.parse_order(raw)
             known = self.log.get_order(self.name, order.client_order_id)
             out.append(self._remember(raw) if known is not None else order)

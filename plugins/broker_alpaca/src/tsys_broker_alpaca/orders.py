@@ -25,13 +25,18 @@ def round_price(price: float) -> float:
     return round(price, 2) if price >= 1.0 else round(price, 4)
 
 
-def order_request(plan: TradePlan, *, crypto_tif: str = "gtc", brackets: bool = False) -> Any:
+def order_request(
+    plan: TradePlan, *, crypto_tif: str = "gtc", brackets: bool = False, oto: bool = False
+) -> Any:
     """Build the alpaca-py request for ``plan`` (raises :class:`OrderRejected` when impossible).
 
     Equities: MOO -> market ``opg``; MKT -> market ``day``; LIMIT -> limit ``day``; whole shares.
     Crypto: market or limit with ``gtc`` (or ``ioc``), quantity floored to 9 decimals.
     Brackets (equity buys with a fixed stop and a take-profit, when ``brackets``): Alpaca
     accepts bracket orders only with ``day``/``gtc``, so a MOO entry becomes market ``day``.
+    OTO (``oto``, the default of the broker): an equity MOO/MKT buy with a stop carries its
+    stop-loss leg, as a market ``gtc`` order so the leg stays working after the entry's day
+    (see :mod:`.stops` for why; crypto has no OTO at Alpaca).
     """
     from alpaca.trading.enums import OrderClass, OrderSide
     from alpaca.trading.enums import TimeInForce as ATif
@@ -72,10 +77,24 @@ def order_request(plan: TradePlan, *, crypto_tif: str = "gtc", brackets: bool = 
         and plan.stop is not None
         and plan.stop.kind is StopKind.FIXED
     )
+    with_stop = (
+        oto
+        and not bracket
+        and ac is AssetClass.EQUITY
+        and plan.action is Action.BUY
+        and plan.entry in (EntryMethod.MOO, EntryMethod.MKT)
+        and plan.stop is not None
+        and plan.stop.price is not None
+    )
     if ac is AssetClass.CRYPTO:
         if crypto_tif not in ("gtc", "ioc"):
             raise ConfigError(f"crypto_time_in_force must be 'gtc' or 'ioc', got {crypto_tif!r}")
         kw["time_in_force"] = ATif(crypto_tif)
+    elif with_stop:
+        assert plan.stop is not None and plan.stop.price is not None
+        kw["time_in_force"] = ATif.GTC
+        kw["order_class"] = OrderClass.OTO
+        kw["stop_loss"] = StopLossRequest(stop_price=round_price(plan.stop.price))
     elif plan.entry is EntryMethod.MOO and not bracket:
         kw["time_in_force"] = ATif.OPG
     else:
