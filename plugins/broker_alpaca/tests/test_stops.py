@@ -155,3 +155,22 @@ def test_protective_stop_level_of_the_opening_plan_when_no_plan_moves_it(fake, m
     (act,) = b.protect([])  # no plan today names AAPL's stop
     assert (act.action, act.level, act.quantity) == ("placed", 180.0, 10.0)
     assert reconcile(b, b.log, stops={}).differences == []
+
+
+def test_protective_stop_canceled_by_hand_same_day_is_placed_again(fake, make_broker):
+    """The same stop (symbol, day, level, quantity) canceled by hand: its id is taken at
+    Alpaca, so the new one gets the next id instead of being mistaken for the old."""
+    b = make_broker()
+    b.submit([make_plan("MSFT", 3, entry="LIMIT", limit=401.0, stop=380.0)])
+    fake.advance_day({"MSFT": 400.0})
+    hold = [make_plan("MSFT", 3, action="hold", stop=380.0)]
+    b.protect(hold)
+    (first,) = _working(fake, "MSFT")
+    with fake.lock:
+        fake._cancel(first)
+    (act,) = b.protect(hold)
+    (second,) = _working(fake, "MSFT")
+    assert act.action == "placed" and second["client_order_id"] == first["client_order_id"] + "-1"
+    posts = fake.order_posts
+    b.protect(hold)  # working: kept, nothing sent
+    assert fake.order_posts == posts

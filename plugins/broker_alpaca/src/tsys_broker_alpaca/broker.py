@@ -229,6 +229,10 @@ class AlpacaBroker(StopDesk, Broker):
         return cls(api_key=key, secret_key=sec, paper=not live, log=log, **opts)
 
     # ----------------------------------------------------------------- low level
+    def _retrying(self, fn: Callable[[], Any], what: str) -> Any:
+        """``fn()`` retried on temporary errors with this broker's attempts and back-off."""
+        return retry(fn, attempts=self.attempts, backoff=self.backoff, sleep=self.sleep, what=what)
+
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, submitting: bool = False) -> Any:
         import requests
         from alpaca.common.exceptions import APIError
@@ -306,12 +310,9 @@ class AlpacaBroker(StopDesk, Broker):
 
     # ----------------------------------------------------------------- Broker interface
     def account(self) -> AccountState:
-        raw = retry(
+        raw = self._retrying(
             lambda: self._call("the account request", self.client.get_account),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what="reading the Alpaca account",
+            "reading the Alpaca account",
         )
         cash, equity, bp, currency = wire.parse_account(raw)
         return AccountState(
@@ -334,12 +335,9 @@ class AlpacaBroker(StopDesk, Broker):
         return list(self._foreign or [])
 
     def _read_positions(self) -> tuple[list[PositionRecord], list[ForeignPosition]]:
-        payload = retry(
+        payload = self._retrying(
             lambda: self._call("the positions request", self.client.get_all_positions),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what="reading Alpaca positions",
+            "reading Alpaca positions",
         )
         now = utcnow()
         opened = self._first_fills()
@@ -464,13 +462,7 @@ class AlpacaBroker(StopDesk, Broker):
                 raise TemporaryBrokerError("Alpaca answered the order with a non-object")
             return raw
 
-        raw = retry(
-            attempt,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what=f"submitting {cid}",
-        )
+        raw = self._retrying(attempt, f"submitting {cid}")
         level = plan.stop.price if plan.stop is not None and plan.action is Action.BUY else None
         return self._remember(raw, bucket=bucket, decision_date=decision_date, stop=level)
 
@@ -496,13 +488,7 @@ class AlpacaBroker(StopDesk, Broker):
         return order
 
     def order(self, client_order_id: str) -> Order | None:
-        raw = retry(
-            lambda: self._lookup(client_order_id),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what="looking up an order",
-        )
+        raw = self._retrying(lambda: self._lookup(client_order_id), "looking up an order")
         if raw is None:
             return self.log.get_order(self.name, client_order_id)
         return self._remember(raw)
@@ -513,12 +499,9 @@ class AlpacaBroker(StopDesk, Broker):
         from alpaca.trading.requests import GetOrdersRequest
 
         req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
-        raws = retry(
+        raws = self._retrying(
             lambda: self._call("the open-orders request", self.client.get_orders, req),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what="listing open Alpaca orders",
+            "listing open Alpaca orders",
         )
         return payload_items(raws, broker="Alpaca", what="the open-orders request")
 
@@ -531,25 +514,16 @@ class AlpacaBroker(StopDesk, Broker):
         return out
 
     def cancel(self, client_order_id: str) -> None:
-        raw = retry(
-            lambda: self._lookup(client_order_id),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what="looking up an order",
-        )
+        raw = self._retrying(lambda: self._lookup(client_order_id), "looking up an order")
         if raw is None:
             raise BrokerError(f"Alpaca has no order with client_order_id {client_order_id}")
         if wire.status_of(raw).is_final:
             self._remember(raw)
             return
         oid = str(wire.order_item(raw).text("id"))
-        retry(
+        self._retrying(
             lambda: self._call("the cancel", self.client.cancel_order_by_id, oid),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what=f"canceling {client_order_id}",
+            f"canceling {client_order_id}",
         )
         self.order(client_order_id)
 

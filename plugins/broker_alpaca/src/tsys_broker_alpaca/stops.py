@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tsys.api import Action, AssetClass, Order, Side, TradePlan, retry
+from tsys.api import Action, AssetClass, BrokerError, Order, OrderStatus, Side, TradePlan
 from tsys_broker_alpaca import symbols as sym
 from tsys_broker_alpaca import wire
 from tsys_broker_alpaca.orders import round_price
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 #: client_order_id prefix of the standing stops tsys places.
 PREFIX = "tsys-stop-"
 STOP_TYPES = ("stop", "stop_limit")
+#: Stops of one symbol, level and quantity tsys places in one day at most (ids get a suffix).
+MAX_SAME_DAY = 10
 #: Statuses in which a stop order protects (a ``held`` leg waits for its entry to fill).
 WORKING = ("new", "accepted", "pending_new", "partially_filled", "done_for_day", "pending_replace")
 
@@ -312,19 +314,10 @@ class StopDesk:
                 if exc.status_code != 422:  # 422: already filled, canceled or replaced
                     raise
 
-        retry(
-            lambda: self._call(f"canceling {what}", cancel),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what=f"canceling {what}",
-        )
-        raw = retry(
+        self._retrying(lambda: self._call(f"canceling {what}", cancel), f"canceling {what}")
+        raw = self._retrying(
             lambda: self._call(f"the look-up of {what}", self.client.get_order_by_id, order_id),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what=f"looking up {what}",
+            f"looking up {what}",
         )
         self._remember(wire.order_item(raw).raw)
 
@@ -333,14 +326,11 @@ class StopDesk:
         from alpaca.trading.requests import ReplaceOrderRequest
 
         req = ReplaceOrderRequest(qty=qty, stop_price=stop_price)
-        raw = retry(
+        raw = self._retrying(
             lambda: self._call(
                 "the stop replacement", self.client.replace_order_by_id, order_id, req
             ),
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what="replacing a protective stop",
+            "replacing a protective stop",
         )
         self._remember_old(order_id)
         return self._remember(wire.order_item(raw).raw)
@@ -355,21 +345,27 @@ class StopDesk:
     ) -> Order:
         """Place a standing ``gtc`` stop sell (crypto: stop_limit) for a held position."""
         request = stop_request(symbol, asset_class, qty, level, tag, band=self.crypto_stop_band)
-        cid = request.client_order_id
+        base = request.client_order_id
 
         def attempt() -> dict[str, Any]:
-            existing = self._lookup(cid)
-            if existing is not None:
-                return existing
-            return self._call("the stop order", self.client.submit_order, request, submitting=True)
+            # Look up first (a lost answer must not place a second stop). The same stop canceled
+            # earlier the same day (by hand) keeps its id at Alpaca: the next suffix is used.
+            for n in range(MAX_SAME_DAY):
+                cid = base if n == 0 else f"{base}-{n}"
+                existing = self._lookup(cid)
+                if existing is None:
+                    req = request.model_copy(update={"client_order_id": cid})
+                    return self._call(
+                        "the stop order", self.client.submit_order, req, submitting=True
+                    )
+                status = wire.status_of(existing)
+                if not status.is_final or status is OrderStatus.FILLED:
+                    return existing
+            raise BrokerError(
+                f"{MAX_SAME_DAY} stops of {symbol} at {level:g} today: not placing more"
+            )
 
-        raw = retry(
-            attempt,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            what=f"placing the stop of {symbol}",
-        )
+        raw = self._retrying(attempt, f"placing the stop of {symbol}")
         return self._remember(wire.order_item(raw).raw)
 
     def _cancel_stops_before_sell(self, symbol: str) -> None:

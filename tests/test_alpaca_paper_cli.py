@@ -8,61 +8,43 @@ by ``paper reconcile`` and placed again by the next paper run.
 """
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fake_alpaca import KEY, SECRET
 
 from tsys.cli import cli
-from tsys.hookspecs import hookimpl
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "broker_alpaca" / "tests"))
+from fake_alpaca import KEY, SECRET, FakeAlpaca
 
 DAY1, DAY2 = "2024-03-12", "2024-03-13"
 OPTION = "AAPL240621C00190000"
 
 
-class _RealLike:
-    @hookimpl
-    def register_data_sources(self, register):
-        from tsys.data.demo import DemoSource
-
-        class RealLike(DemoSource):
-            name = "reallike"
-            synthetic = False
-
-        register(RealLike)
-
-
 @pytest.fixture
-def world(tmp_path, monkeypatch, fake):
-    import os
-
-    from tsys import plugins
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    for key in list(os.environ):
-        if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL", "ALPACA_PAPER"):
-            monkeypatch.delenv(key)
+def world(isolated, real_like_source, monkeypatch):
+    """A paper account at the fake Alpaca after day 1's run filled: (fake, symbols bought)."""
+    fake = FakeAlpaca(hang_seconds=0.6).start()
+    monkeypatch.delenv("ALPACA_PAPER", raising=False)
     monkeypatch.setenv("ALPACA_API_KEY", KEY)
     monkeypatch.setenv("ALPACA_API_SECRET", SECRET)
-    (tmp_path / "tsys.toml").write_text(
-        '[data]\nsource = "reallike"\n[data.options.reallike]\nseed = 11\n'
+    (isolated / "tsys.toml").write_text(
+        f'[data]\nsource = "{real_like_source}"\n[data.options.{real_like_source}]\nseed = 11\n'
         f'[broker]\nname = "alpaca"\n[broker.options]\nbase_url = "{fake.url}"\n'
         "timeout = 2\nattempts = 1\nbackoff = 0\n"
     )
-    pm = plugins.build_plugin_manager()
-    pm.register(_RealLike(), name="reallike-alpaca-test")
-    plugins.reset_plugin_manager(pm)
-    out = tsys("run-daily", "--paper", "--buckets", "sp500", "--as-of", DAY1, "--json")
-    assert out.exit_code == 0, out.output
-    bought = sorted({o["symbol"] for o in fake.orders.values()})
-    assert bought, "day 1 should place buys at the fake"
-    stops = {o["symbol"]: o["stop_price"] for o in fake.orders.values() if o.get("stop_price")}
-    fake.advance_day({s: 1.2 * stops.get(s, 100.0) for s in bought})  # above every stop
-    yield fake, bought
-    plugins.reset_plugin_manager()
+    try:
+        out = tsys("run-daily", "--paper", "--buckets", "sp500", "--as-of", DAY1, "--json")
+        assert out.exit_code == 0, out.output
+        bought = sorted({o["symbol"] for o in fake.orders.values()})
+        assert bought, "day 1 should place buys at the fake"
+        stops = {o["symbol"]: o["stop_price"] for o in fake.orders.values() if o.get("stop_price")}
+        fake.advance_day({s: 1.2 * stops.get(s, 100.0) for s in bought})  # above every stop
+        yield fake, bought
+    finally:
+        fake.stop()
 
 
 def tsys(*args):
