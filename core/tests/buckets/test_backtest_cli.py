@@ -136,10 +136,10 @@ def test_params_are_validated_and_change_the_result(isolated):
     assert bad.exit_code == 3 and "did you mean top_n" in bad.output
     out_of_range = runner.invoke(cli, [*ARGS, "--param", "top_n=500"])
     assert out_of_range.exit_code == 3
-    one = runner.invoke(cli, [*ARGS, "--param", "top_n=3", "--json"])
+    one = runner.invoke(cli, [*ARGS, "--param", "top_n=6", "--json"])
     assert one.exit_code == 0, one.output
     p = json.loads(one.stdout[one.stdout.index("{") :])
-    assert p["params"]["top_n"] == 3
+    assert p["params"]["top_n"] == 6
     traded = {t["symbol"] for t in p["trades"]}
     assert not traded & {"USDT-USD", "USDC-USD", "DAI-USD", "WBTC-USD"}
 

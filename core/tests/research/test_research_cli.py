@@ -82,6 +82,8 @@ def test_research_command_json_html_and_defaults(planted_plugin, csv_market, dat
     assert doc["n_trials"] == rep["trials"]["distinct_configurations"]
     assert doc["data_fingerprint"] == rep["data_fingerprint"]
     assert doc["research"]["passed"] == rep["passed"]
+    # the shipped document names the report it came from (relative to the data dir)
+    assert data_dir / doc["report"] == Path(rep["saved_to"])
 
 
 def test_shipped_defaults_become_the_buckets_defaults(planted_plugin, csv_market, data_dir):

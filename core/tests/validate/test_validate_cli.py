@@ -28,7 +28,7 @@ def test_validate_report_and_sealed_holdout(tmp_path, monkeypatch):
     from tsys import plugins
 
     bucket = plugins.buckets().get("crypto")
-    params = {**attrs.asdict(bucket.default_params()), "breakout_window": 30}
+    params = {**attrs.asdict(bucket.default_params()), "chandelier_atr": 3.0}
     pfile = tmp_path / "crypto.json"
     pfile.write_text(
         json.dumps(

@@ -1,4 +1,5 @@
-"""Bucket B: discovery, the contract suite on demo and real data, universe, breakouts, stops."""
+"""Bucket B: discovery, the contract suite on demo and real data, universe, momentum slots,
+the BTC regime gate, chandelier exits, no look-ahead, shipped parameters."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ import attrs
 import numpy as np
 import pandas as pd
 import pytest
-from tsys_bucket_crypto import __version__
-from tsys_bucket_crypto.bucket import CryptoBucket, Params, base_symbol
+from tsys_bucket_crypto import __version__, signals
+from tsys_bucket_crypto.bucket import RISK_OFF_ATR, CryptoBucket, Params, base_symbol
 
 from tsys.buckets import search_space
 from tsys.data import Bars
-from tsys.testing import InMemorySource, bucket_contract_suite, memory_context, shared_data_dir
+from tsys.testing import (
+    InMemorySource,
+    bucket_contract_suite,
+    lookahead_audit,
+    memory_context,
+    shared_data_dir,
+)
 
 SHARED = shared_data_dir()
 
@@ -29,8 +36,8 @@ def test_discovered_through_entry_point():
     bucket = plugins.buckets().get("crypto")
     assert isinstance(bucket, CryptoBucket)
     assert bucket.version == __version__ == version("tsys-bucket-crypto")
-    rules = bucket.position_rules(Params())
-    assert rules.stop_kind == "atr_trailing" and rules.target_volatility == 0.6
+    rules = bucket.position_rules(Params(slots=3))
+    assert rules.stop_kind == "atr_trailing" and rules.max_positions == 3
 
 
 def _demo(end=dt.date(2022, 12, 31)):
@@ -79,10 +86,18 @@ def test_contract_suite_on_real_data():
     assert (out.extras["member"][-1] > 0).sum() == 10
 
 
-def _market(n=200, coins=("BTC-USD", "AAA-USD", "BBB-USD", "USDT-USD", "CCC-USD")):
+#: Coins that always rank 2nd to 4th (after BTC): with ``top_n=6`` the universe is BTC, these
+#: three and the best two of AAA, BBB and CCC.
+FILLERS = ("F1-USD", "F2-USD", "F3-USD")
+BASE = ("BTC-USD", "AAA-USD", "BBB-USD", "USDT-USD", "CCC-USD")
+
+
+def _market(n=200, coins=BASE + FILLERS):
     idx = pd.date_range("2021-01-01", periods=n, freq="D", tz="UTC")
     rng = np.random.default_rng(1)
     close = np.empty((n, len(coins)))
+    for j in range(5, len(coins)):
+        close[:, j] = 50 * np.exp(rng.normal(0, 0.01, n).cumsum())
     close[:, 0] = 30_000 * np.exp(np.arange(n) * 0.004 + rng.normal(0, 0.01, n))
     close[:, 1] = 10 * np.exp(rng.normal(0, 0.01, n).cumsum())
     close[:, 2] = 5 * np.exp(rng.normal(0, 0.01, n).cumsum())
@@ -96,46 +111,32 @@ def _market(n=200, coins=("BTC-USD", "AAA-USD", "BBB-USD", "USDT-USD", "CCC-USD"
         close * 1.01,
         close * 0.99,
         close,
-        np.full_like(close, 1e8),
+        np.where(np.arange(len(coins)) >= 5, 1e11, 1e8) * np.ones_like(close),
         ["crypto"] * len(coins),
     )
 
 
-def test_breakout_entry_with_btc_regime():
-    bars = _market()
-    caps = pd.DataFrame(
-        bars.close * [1e7, 1e8, 1e6, 1e12, 1e5], index=bars.index, columns=bars.symbols
-    )
-    ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
-    out = CryptoBucket().compute(ctx, bars, Params(top_n=3))
-    a = bars.column("AAA-USD")
-    assert out.entries[150, a] and out.regime[150] == 1.0
-    assert not out.entries[:, bars.column("USDT-USD")].any()  # stablecoin: never a member
-    # chandelier stop below the close and built from the highest high of 22 days
-    assert out.stop[150, a] < bars.close[150, a]
-    tags = CryptoBucket().explain(ctx, bars, out, "AAA-USD", 150)
-    assert any(t.startswith("breakout above") for t in tags) and "BTC regime on" in tags
-    # BTC falling below its average turns the regime off: no entries, exits everywhere
-    falling = bars.close.copy()
-    falling[120:, 0] = falling[120, 0] * np.exp(-0.01 * np.arange(80))
-    bars2 = bars.with_fields(close=falling, high=falling * 1.01, low=falling * 0.99, open=falling)
-    out2 = CryptoBucket().compute(ctx, bars2, Params(top_n=3))
-    assert out2.regime[150] == 0.0 and not out2.entries[150].any() and out2.exits[150].all()
+def _caps(bars, values):
+    """Market caps for the base coins (``values`` by base symbol) plus the fillers' 1e11."""
+    frame = pd.DataFrame(values, index=bars.index)
+    for f in FILLERS:
+        frame[base_symbol(f)] = 5e11 + bars.column(f)
+    return frame
 
 
 def test_market_cap_rank_is_point_in_time():
     bars = _market()
-    caps = pd.DataFrame(
+    caps = _caps(
+        bars,
         {
             "BTC": 1e12,
             "CCC": 1e11,
             "AAA": 1e9,
             "BBB": np.where(np.arange(200) >= 100, 1e10, 1e6),
         },
-        index=bars.index,
     )
     ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
-    out = CryptoBucket().compute(ctx, bars, Params(top_n=3))
+    out = CryptoBucket().compute(ctx, bars, Params(top_n=6))
     m = out.extras["member"] > 0
     a, b = bars.column("AAA-USD"), bars.column("BBB-USD")
     assert m[99, a] and not m[99, b]
@@ -149,7 +150,7 @@ def test_without_market_caps_ranks_by_dollar_volume_and_warns():
     vol[:, 4] *= 10
     bars = bars.with_fields(volume=vol)
     ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
-    out = CryptoBucket().compute(ctx, bars, Params(top_n=3))
+    out = CryptoBucket().compute(ctx, bars, Params(top_n=6))
     assert any("dollar volume" in w for w in ctx.warnings)
     m = out.extras["member"] > 0
     assert m[50:, bars.column("BBB-USD")].all() and not m[:, bars.column("AAA-USD")].any()
@@ -171,10 +172,12 @@ def test_trust_stale_market_caps_fall_back_to_dollar_volume():
     vol = np.full_like(bars.close, 1e6)
     vol[:, bars.column("CCC-USD")] = 5e9
     vol[:, bars.column("BBB-USD")] = 1e9
+    for f in FILLERS:
+        vol[:, bars.column(f)] = 1e10
     bars = attrs.evolve(bars, volume=vol, volume_units=VolumeUnit.QUOTE)
-    caps = pd.DataFrame({"BTC": 1e12, "AAA": 1e11, "BBB": 1e9, "CCC": 1e8}, index=bars.index[:100])
+    caps = _caps(bars, {"BTC": 1e12, "AAA": 1e11, "BBB": 1e9, "CCC": 1e8}).iloc[:100]
     ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
-    out = CryptoBucket().compute(ctx, bars, Params(top_n=3))
+    out = CryptoBucket().compute(ctx, bars, Params(top_n=6))
     m = out.extras["member"] > 0
     a, c = bars.column("AAA-USD"), bars.column("CCC-USD")
     fresh_until = 99 + MARKET_CAP_MAX_AGE.days
@@ -186,8 +189,140 @@ def test_trust_stale_market_caps_fall_back_to_dollar_volume():
     )
     # the daily universe does not rank by months-old caps either
     src = InMemorySource(bars, market_caps=caps)
-    recent = memory_context(src, bars.index[99 + 5].date(), params=Params(top_n=3))
-    assert CryptoBucket().universe(recent) == ["AAA-USD", "BBB-USD", "BTC-USD"]
-    late = memory_context(src, bars.index[-1].date(), params=Params(top_n=3))
-    assert CryptoBucket().universe(late) == ["AAA-USD", "BBB-USD", "BTC-USD", "CCC-USD"]
+    recent = memory_context(src, bars.index[99 + 5].date(), params=Params(top_n=6))
+    assert CryptoBucket().universe(recent) == sorted(["AAA-USD", "BBB-USD", "BTC-USD", *FILLERS])
+    late = memory_context(src, bars.index[-1].date(), params=Params(top_n=6))
+    assert CryptoBucket().universe(late) == sorted(
+        ["AAA-USD", "BBB-USD", "BTC-USD", "CCC-USD", *FILLERS]
+    )
     assert any("not used" in w for w in late.warnings)
+
+
+def _trending(n=320):
+    """BTC rising (risk-on), AAA rising from day 100, BBB rising then falling from day 280."""
+    bars = _market(n)
+    close = bars.close.copy()
+    t = np.arange(n)
+    close[:, 0] = 30_000 * np.exp(0.004 * t)
+    a, b = bars.column("AAA-USD"), bars.column("BBB-USD")
+    close[:, a] = 10 * np.exp(0.006 * np.clip(t - 100, 0, None))
+    close[:, b] = 5 * np.exp(0.005 * np.minimum(t, 280) - 0.01 * np.clip(t - 280, 0, None))
+    bars = bars.with_fields(open=close, high=close * 1.01, low=close * 0.99, close=close)
+    caps = _caps(bars, {"BTC": 1e12, "AAA": 1e10, "BBB": 1e9, "CCC": 1e8})
+    return bars, memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
+
+
+def test_entry_needs_every_momentum_window_positive():
+    bars, ctx = _trending()
+    p = Params(top_n=6)
+    out = CryptoBucket().compute(ctx, bars, p)
+    x = out.extras
+    moms = [x[f"momentum_{n}"] for n in (20, 60, 120)]
+    with np.errstate(invalid="ignore"):
+        all_up = np.logical_and.reduce([m > 0 for m in moms])
+        expected = (
+            (x["member"] > 0) & all_up & (bars.close > x["chandelier"]) & np.isfinite(x["atr"])
+        ) & (out.regime[:, None] > 0)
+    np.testing.assert_array_equal(out.entries, expected)
+    a, b = bars.column("AAA-USD"), bars.column("BBB-USD")
+    assert out.entries[300, a]  # 20, 60 and 120 days up
+    assert not out.entries[99, a]  # flat for 120 days: a zero return is not momentum
+    assert x["momentum_60"][300, b] > 0 and x["momentum_20"][300, b] < 0
+    assert not out.entries[300, b]  # the last 20 days fell: one window down is enough
+    tags = CryptoBucket().explain(ctx, bars, out, "AAA-USD", 300)
+    assert "entry: 20/60/120-day momentum all positive" in tags and "BTC regime on" in tags
+    # the windows follow momentum_window: its sixth, its half and itself
+    out90 = CryptoBucket().compute(ctx, bars, Params(top_n=6, momentum_window=90))
+    assert {k for k in out90.extras if k.startswith("momentum_")} == {
+        "momentum_15",
+        "momentum_45",
+        "momentum_90",
+    }
+
+
+def test_regime_gate_needs_btc_above_a_rising_average():
+    t = np.arange(400)
+    # up for 200 days, down for 100, then a sharp rally above the (still falling) average
+    btc = np.exp(
+        np.where(t < 200, 0.01 * t, np.where(t < 300, 2 - 0.01 * (t - 200), 1 + 0.02 * (t - 300)))
+    )
+    plain = signals.regime(btc, 100)
+    sloped = signals.regime(btc, 100, slope=20)
+    avg = pd.Series(btc).rolling(100).mean().to_numpy()
+    above = btc > avg
+    rising = avg > np.roll(avg, 20)
+    np.testing.assert_array_equal(plain[100:], above[100:].astype(float))
+    np.testing.assert_array_equal(sloped[120:], (above & rising)[120:].astype(float))
+    assert not plain[:99].any() and not sloped[:119].any()  # no average yet: risk-off
+    first_above = 300 + int(np.argmax(above[300:]))
+    assert plain[first_above] == 1.0 and sloped[first_above] == 0.0  # a bear-market rally
+    assert sloped[399] == 1.0  # the average turned up: risk-on again
+
+
+def test_regime_off_blocks_entries_and_tightens_the_chandelier():
+    bars, ctx = _trending()
+    close = bars.close.copy()
+    t = np.arange(len(close))
+    close[250:, 0] = close[250, 0] * np.exp(-0.02 * (t[250:] - 250))  # BTC breaks down
+    bars = bars.with_fields(open=close, high=close * 1.01, low=close * 0.99, close=close)
+    caps = _caps(bars, {"BTC": 1e12, "AAA": 1e10, "BBB": 1e9, "CCC": 1e8})
+    ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
+    p = Params(top_n=6, chandelier_atr=3.5)
+    out = CryptoBucket().compute(ctx, bars, p)
+    off = np.flatnonzero(out.regime[200:] == 0) + 200
+    assert len(off) and not out.entries[off].any()
+    a = bars.column("AAA-USD")
+    x = out.extras
+    hh = pd.Series(bars.high[:, a]).rolling(22).max().to_numpy()
+    r_on, r_off = 240, int(off[-1])
+    assert out.regime[r_on] == 1.0
+    assert x["chandelier"][r_on, a] == pytest.approx(hh[r_on] - 3.5 * x["atr"][r_on, a])
+    assert x["chandelier"][r_off, a] == pytest.approx(hh[r_off] - RISK_OFF_ATR * x["atr"][r_off, a])
+    tags = CryptoBucket().explain(ctx, bars, out, "AAA-USD", r_off)
+    assert "BTC regime off" in tags
+
+
+def test_chandelier_exit_on_a_close_under_the_stop():
+    bars, ctx = _trending()
+    close = bars.close.copy()
+    a = bars.column("AAA-USD")
+    close[300:, a] = close[299, a] * 0.8  # a 20% drop: far under 3.5 ATR of a 2% range
+    bars = bars.with_fields(open=close, high=close * 1.01, low=close * 0.99, close=close)
+    caps = _caps(bars, {"BTC": 1e12, "AAA": 1e10, "BBB": 1e9, "CCC": 1e8})
+    ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
+    out = CryptoBucket().compute(ctx, bars, Params(top_n=6))
+    level = out.extras["chandelier"]
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(out.exits, bars.close <= level)
+    assert not out.exits[299, a] and out.exits[300, a]
+    assert np.isnan(out.stop[300, a])  # no stop level at or above the close is handed on
+    assert out.stop[299, a] < bars.close[299, a]
+    tags = CryptoBucket().explain(ctx, bars, out, "AAA-USD", 300)
+    assert any(tg.startswith("exit: close") and "under the chandelier stop" in tg for tg in tags)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [Params(), Params(top_n=6, slots=2, momentum_window=60, regime_window=50, regime_slope=0)],
+)
+def test_no_lookahead(params):
+    bars, ctx = _trending()
+    assert lookahead_audit(CryptoBucket(), ctx, bars, params, cut_points=[130, 200, 290, 318])
+
+
+def test_shipped_parameters_are_the_defaults():
+    import json
+
+    from tsys.config import Config
+    from tsys.paramsets import resolve_params, shipped_params_path
+
+    bucket = CryptoBucket()
+    path = shipped_params_path(bucket)
+    assert path is not None and path.name == "params.json"
+    doc = json.loads(path.read_text())
+    assert doc["bucket"] == "crypto" and doc["bucket_version"] == __version__
+    assert doc["params"] == attrs.asdict(bucket.default_params())
+    assert doc["n_trials"] > 100 and doc["data_fingerprint"] and doc["report"].endswith(".json")
+    assert doc["research"]["out_of_sample"]["sharpe"] is not None
+    got = resolve_params(bucket, Config(), data_home=Path("/nonexistent-tsys-home"))
+    assert got.origin == "shipped" and got.values == doc["params"]

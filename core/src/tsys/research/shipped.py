@@ -34,6 +34,8 @@ def defaults_document(report: dict[str, Any]) -> dict[str, Any]:
         "source": report["source"],
         "period": report["period"],
         "n_trials": report["trials"]["distinct_configurations"],
+        # The report the CLI saved, relative to the data dir (tsys.cli.research.report_path).
+        "report": f"research/{report['bucket']}-{report['final']['chosen_digest']}.json",
         "optuna_trials": report["trials"]["optuna_trials"],
         "research": {
             "passed": report["passed"],

@@ -1,11 +1,11 @@
-"""tsys-bucket-crypto: Bucket B, top market-cap crypto breakouts with a BTC regime filter.
+"""tsys-bucket-crypto: Bucket B, top market-cap crypto momentum slots behind a BTC regime gate.
 
 Import-light on purpose: the bucket (numpy, pandas) loads only when the registry asks for it.
 """
 
 from tsys.api import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @hookimpl

@@ -1,17 +1,18 @@
-"""Bucket B: top market-cap crypto breakouts with a BTC regime filter and chandelier stops.
+"""Bucket B: event slots over the top market-cap coins, a BTC regime gate, chandelier stops.
 
 Universe on each date: the ``top_n`` coins by market cap as known on that date (caps carried
-forward, never backward), stablecoins and wrapped tokens excluded. Without market caps the
-coins are ranked by 30-day average dollar volume, with a warning.
+forward at most 10 days, never backward), stablecoins and wrapped tokens excluded. Without a
+recent market cap the coins are ranked by 30-day average dollar volume (in the unit the source
+declares), with a warning naming the days.
 
-Entry: close at a new ``breakout_window``-day high (above the highest high of the previous
-bars), close above its ``trend_window`` average, and BTC above its ``regime_window`` average.
-Score: the ``breakout_window``-day return divided by its daily volatility (risk-adjusted
-momentum). Exits: close below the lowest low of the previous ``exit_window`` bars, leaving the
-universe, or the BTC regime turning off. Stop: a chandelier stop (highest high of
-``chandelier_window`` bars minus ``chandelier_atr`` x ATR) that only ratchets up. Time stop:
-``time_stop_bars`` bars (calendar days: crypto trades every day, UTC bars). Sizing: volatility
-targeting at ``target_vol`` a year.
+Entry ("event"): the coin's 1/6, 1/2 and full ``momentum_window``-day returns are all positive
+(20, 60 and 120 days by default), its close is above its chandelier stop, and the regime is on:
+BTC closes above its ``regime_window``-day average and that average is above its level
+``regime_slope`` days earlier. The best-scoring candidates fill free slots (``slots`` at most;
+score: the mean of the three returns, each in units of its own volatility); sizing is the
+portfolio's inverse-volatility rule within a slot. Exit: a trailing chandelier stop (highest high
+of 22 days minus ``chandelier_atr`` x ATR(14)) that only ratchets up, a close under it; while
+the regime is off no entries are taken and the stop tightens to 1.5 ATR.
 """
 
 from __future__ import annotations
@@ -39,8 +40,21 @@ if TYPE_CHECKING:
     from tsys.api import Bars
 
 from tsys_bucket_crypto import __version__
+from tsys_bucket_crypto import signals as sig
 
 BENCHMARK = "BTC-USD"
+ATR_WINDOW = 14
+CHANDELIER_WINDOW = 22
+#: The chandelier distance while BTC is risk-off: positions are kept on a short leash.
+RISK_OFF_ATR = 1.5
+VOL_WINDOW = 30
+
+
+def momentum_windows(slow: int) -> tuple[int, int, int]:
+    """The three momentum lookbacks for a slowest one: 1/6, 1/2 and all of it (20, 60, 120)."""
+    return (max(2, round(slow / 6)), max(3, round(slow / 2)), slow)
+
+
 #: Stablecoins and wrapped/staked copies, used on top of what the data source excludes.
 FALLBACK_EXCLUDED = frozenset(
     {
@@ -62,38 +76,31 @@ def base_symbol(symbol: str) -> str:
 
 @attrs.frozen
 class Params:
-    top_n: int = param(10, low=3, high=25, help="coins in the universe, by market cap")
-    breakout_window: int = param(20, low=10, high=60, help="new N-day high to enter")
-    trend_window: int = param(50, low=20, high=150, help="close must be above this average")
+    top_n: int = param(10, low=6, high=15, help="coins in the universe, by market cap")
+    slots: int = param(4, low=2, high=6, help="positions at most, one slot of the sleeve each")
+    momentum_window: int = param(120, low=60, high=180, help="slowest momentum window (days)")
     regime_window: int = param(100, low=50, high=200, help="BTC above this average: risk-on")
-    regime_exit: bool = param(True, choices=(False, True), help="sell everything when BTC turns")
-    exit_window: int = param(10, low=5, high=40, help="exit below the lowest low of N bars")
-    atr_window: int = param(14, low=5, high=30, help="ATR window")
-    chandelier_window: int = param(22, low=10, high=60, help="highest high for the chandelier")
-    chandelier_atr: float = param(3.0, low=1.5, high=6.0, help="chandelier distance in ATRs")
-    time_stop_bars: int = param(60, low=10, high=180, help="close after this many days")
-    target_vol: float = param(0.6, low=0.2, high=1.5, help="annualised volatility target")
-    vol_window: int = param(30, low=10, high=90, help="volatility window for the score")
+    regime_slope: int = param(20, low=0, high=40, help="and the average above its level N days ago")
+    chandelier_atr: float = param(3.5, low=2.0, high=5.0, help="trailing stop distance in ATRs")
 
 
 class CryptoBucket(Bucket):
-    """Bucket B: aggressive, volatility-aware top-cap crypto trend/breakout."""
+    """Bucket B: aggressive top-cap crypto momentum in a few slots, gated by the BTC regime."""
 
     name = "crypto"
     asset_class = AssetClass.CRYPTO
     version = __version__
     Params = Params
-    description = "Top market-cap crypto breakouts, BTC regime, chandelier stops"
+    description = "Top market-cap crypto momentum slots, BTC regime gate, chandelier stops"
     benchmark = BENCHMARK
     default_sizing = "inverse_vol"
-    warmup_bars = 100
+    warmup_bars = 120
 
     def position_rules(self, params: Params) -> PositionRules:
         return PositionRules(
             stop_kind="atr_trailing",
             atr_multiple=params.chandelier_atr,
-            time_stop_bars=params.time_stop_bars,
-            target_volatility=params.target_vol,
+            max_positions=params.slots,
         )
 
     def excluded(self, ctx: BucketContext | None) -> set[str]:
@@ -133,6 +140,7 @@ class CryptoBucket(Bucket):
         return sorted({*syms, BENCHMARK})
 
     def _membership(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
+        """Each coin's rank by market cap (1 = largest) on each row; NaN: not ranked."""
         T, N = bars.shape
         excluded = self.excluded(ctx)
         ok = np.array(
@@ -171,8 +179,7 @@ class CryptoBucket(Bucket):
             )
         has_bar = np.isfinite(bars.close)
         values = np.where(ok[None, :] & has_bar, values, np.nan)
-        pos = ind.cross_position(values)
-        return np.isfinite(pos) & (pos <= params.top_n)
+        return ind.cross_position(values)
 
     @staticmethod
     def _warn_stale_caps(
@@ -198,30 +205,31 @@ class CryptoBucket(Bucket):
     def compute(self, ctx: BucketContext, bars: Bars, params: Params) -> BucketOutput:
         T, N = bars.shape
         close, high, low = bars.close, bars.high, bars.low
-        member = self._membership(ctx, bars, params)
-        prior_high = ind.shift(ind.rolling_max(high, params.breakout_window), 1)
-        prior_low = ind.shift(ind.rolling_min(low, params.exit_window), 1)
-        trend = ind.sma(close, params.trend_window)
-        atr = ind.atr(high, low, close, params.atr_window)
-        chand = ind.rolling_max(high, params.chandelier_window) - params.chandelier_atr * atr
-        vol = ind.volatility(close, params.vol_window)
-        base = ind.shift(close, params.breakout_window)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mom = np.where(base > 0, close / base - 1.0, np.nan)
-            score_all = mom / (vol * math.sqrt(params.breakout_window))
+        rank = self._membership(ctx, bars, params)
+        member = np.isfinite(rank) & (rank <= params.top_n)
+        windows = momentum_windows(params.momentum_window)
+        gate = sig.momentum_gate(close, windows)
+        rets = sig.lookback_returns(close, windows)
+        atr = ind.atr(high, low, close, ATR_WINDOW)
+        vol = ind.volatility(close, VOL_WINDOW)
         regime = self._regime(ctx, bars, params)
-        with np.errstate(invalid="ignore"):
-            breakout = close > prior_high
-            uptrend = close > trend
-            eligible = member & uptrend & np.isfinite(score_all) & np.isfinite(atr)
+        risk_on = regime > 0
+        level = sig.chandelier(
+            high, atr, CHANDELIER_WINDOW, params.chandelier_atr, RISK_OFF_ATR, risk_on
+        )
+        stop = level
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # Risk-adjusted momentum: each window's return in units of its own volatility.
+            score_all = np.mean(
+                [r / (vol * math.sqrt(n)) for r, n in zip(rets, windows, strict=True)], axis=0
+            )
+            above_stop = close > stop
+        eligible = member & gate & np.isfinite(score_all) & np.isfinite(atr) & above_stop
         score = np.where(eligible, score_all, np.nan)
-        risk_on = (regime > 0)[:, None]
-        entries = eligible & breakout & risk_on
+        entries = eligible & risk_on[:, None]
+        # A close under the chandelier (risk-off: the tighter one) exits at that close.
         with np.errstate(invalid="ignore"):
-            exits = (close < prior_low) | (~member & np.isfinite(close))
-        if params.regime_exit:
-            exits |= ~risk_on
-        stop = np.where(chand > 0, chand, np.nan)
+            exits = close <= stop
         with np.errstate(invalid="ignore"):
             stop = np.where(stop < close, stop, np.nan)
         return BucketOutput(
@@ -233,13 +241,12 @@ class CryptoBucket(Bucket):
             regime=regime,
             blocked=np.zeros((T, N), dtype=bool),
             extras={
-                "prior_high": prior_high,
-                "prior_low": prior_low,
-                "trend": trend,
                 "atr": atr,
                 "vol": vol,
-                "momentum": mom,
+                **{f"momentum_{n}": r for n, r in zip(windows, rets, strict=True)},
                 "member": member.astype(np.float64),
+                "rank": rank,
+                "chandelier": level,
                 "rank_value": np.where(member, score_all, np.nan),
             },
         )
@@ -250,11 +257,9 @@ class CryptoBucket(Bucket):
             if ctx is not None:
                 ctx.warn("crypto: BTC-USD is not in the panel; no regime filter (always risk-on)")
             return np.ones(T)
-        btc = bars.close[:, [bars.column(BENCHMARK)]]
-        avg = ind.sma(btc, params.regime_window)[:, 0]
-        with np.errstate(invalid="ignore"):
-            on = btc[:, 0] > avg
-        return np.where(np.isfinite(avg) & on, 1.0, 0.0)
+        return sig.regime(
+            bars.close[:, bars.column(BENCHMARK)], params.regime_window, params.regime_slope
+        )
 
     # ------------------------------------------------------------------ explain
     def explain(
@@ -265,37 +270,35 @@ class CryptoBucket(Bucket):
         x = output.extras
         c = bars.close[t, j]
         tags: list[str] = []
+        rank = x["rank"][t, j]
         if x["member"][t, j] > 0:
             tags.append(f"top {int(x['member'][t].sum())} by market cap")
-        ph = x["prior_high"][t, j]
-        if math.isfinite(ph) and c > ph:
-            tags.append(f"breakout above {ph:,.4g} (new high)")
-        tr = x["trend"][t, j]
-        if math.isfinite(tr):
-            tags.append("above trend average" if c > tr else "below trend average")
+            tags.append(f"market-cap rank {int(rank)}")
+        moms = sorted(
+            ((int(k.removeprefix("momentum_")), a[t, j]) for k, a in x.items()
+             if k.startswith("momentum_")),
+        )  # fmt: skip
+        if moms and all(math.isfinite(m) for _, m in moms):
+            tags.append("momentum " + ", ".join(f"{n}d {m:+.0%}" for n, m in moms))
         vol = x["vol"][t, j]
         if math.isfinite(vol):
             tags.append(f"volatility {vol * math.sqrt(AssetClass.CRYPTO.periods_per_year):.0%}/yr")
-        mom = x["momentum"][t, j]
-        if math.isfinite(mom):
-            tags.append(f"momentum {mom:+.0%}")
+        on = output.regime is not None and output.regime[t] > 0
         if output.regime is not None:
-            tags.append("BTC regime on" if output.regime[t] > 0 else "BTC regime off")
+            tags.append("BTC regime on" if on else "BTC regime off")
         st = output.stop[t, j]
         if math.isfinite(st):
             tags.append(f"chandelier stop {st:,.4g}")
-        if output.entries[t, j] and math.isfinite(ph):
-            tags.append(f"entry: breakout above {ph:,.4g} in an uptrend")
+        if output.entries[t, j]:
+            tags.append(f"entry: {'/'.join(str(n) for n, _ in moms)}-day momentum all positive")
         if output.exits[t, j]:
-            low = x["prior_low"][t, j] if "prior_low" in x else math.nan
-            if math.isfinite(low) and c < low:
-                tags.append(f"exit: close {c:,.4g} below the prior low {low:,.4g}")
-            elif x["member"][t, j] <= 0:
-                tags.append("exit: left the top market-cap universe")
-            elif output.regime is not None and output.regime[t] <= 0:
+            level = x["chandelier"][t, j]
+            if math.isfinite(level) and c <= level:
+                tags.append(f"exit: close {c:,.4g} under the chandelier stop {level:,.4g}")
+            elif output.regime is not None and not on:
                 tags.append("exit: BTC regime off")
             else:
-                tags.append("exit: exit signal")
+                tags.append("exit: left the market-cap universe")
         return tags
 
 
