@@ -37,7 +37,7 @@ pytest.importorskip("tsys_data_coingecko")
 
 AS_OF = dt.date(2024, 3, 28)
 NOW = dt.datetime.combine(AS_OF + dt.timedelta(days=1), dt.time(0, 30), dt.UTC)
-TOP_N = 10  # the crypto bucket's default universe size
+TOP_N = 10  # the crypto universe size this test configures ([buckets.crypto.params] top_n)
 
 #: The fake's ranking. LTC is put in the "stablecoins" category on purpose: only the category
 #: endpoint can exclude it (it is no stablecoin by any name or symbol heuristic).
@@ -111,6 +111,7 @@ class Fakes:
             "[data]\nhistory_years = 1.5\n"
             f"extra_sources = {json.dumps(['alphavantage', 'coingecko'] if extra else [])}\n"
             '[buckets.sp500.params]\nmode = "etf"\n'
+            f"[buckets.crypto.params]\ntop_n = {TOP_N}\n"
         )
         if extra:
             text += (

@@ -61,7 +61,7 @@ def test_contract_suite_on_demo_data_and_seven_day_calendar():
     assert weekdays == set(range(7)), "crypto bars run every day of the week"
     out = CryptoBucket().compute(ctx, bars, Params())
     member = out.extras["member"] > 0
-    assert member.sum(axis=1).max() == 10
+    assert member.sum(axis=1).max() == Params().top_n
     for sym in ("USDT-USD", "USDC-USD", "DAI-USD", "WBTC-USD"):
         if sym in bars.symbols:
             assert not member[:, bars.column(sym)].any(), sym
@@ -83,7 +83,7 @@ def test_contract_suite_on_real_data():
     bucket_contract_suite(CryptoBucket(), ctx, bars)
     out = CryptoBucket().compute(ctx, bars, Params())
     # market caps end in July 2021: the last known caps carry forward, never backward
-    assert (out.extras["member"][-1] > 0).sum() == 10
+    assert (out.extras["member"][-1] > 0).sum() == Params().top_n
 
 
 #: Coins that always rank 2nd to 4th (after BTC): with ``top_n=6`` the universe is BTC, these
@@ -198,6 +198,10 @@ def test_trust_stale_market_caps_fall_back_to_dollar_volume():
     assert any("not used" in w for w in late.warnings)
 
 
+#: The synthetic tests' parameters: the research's starting point on a six-coin universe.
+PRIOR = {"top_n": 6, "momentum_window": 120, "regime_window": 100, "regime_slope": 20}
+
+
 def _trending(n=320):
     """BTC rising (risk-on), AAA rising from day 100, BBB rising then falling from day 280."""
     bars = _market(n)
@@ -214,8 +218,7 @@ def _trending(n=320):
 
 def test_entry_needs_every_momentum_window_positive():
     bars, ctx = _trending()
-    p = Params(top_n=6)
-    out = CryptoBucket().compute(ctx, bars, p)
+    out = CryptoBucket().compute(ctx, bars, Params(**PRIOR))
     x = out.extras
     moms = [x[f"momentum_{n}"] for n in (20, 60, 120)]
     with np.errstate(invalid="ignore"):
@@ -232,7 +235,7 @@ def test_entry_needs_every_momentum_window_positive():
     tags = CryptoBucket().explain(ctx, bars, out, "AAA-USD", 300)
     assert "entry: 20/60/120-day momentum all positive" in tags and "BTC regime on" in tags
     # the windows follow momentum_window: its sixth, its half and itself
-    out90 = CryptoBucket().compute(ctx, bars, Params(top_n=6, momentum_window=90))
+    out90 = CryptoBucket().compute(ctx, bars, Params(**{**PRIOR, "momentum_window": 90}))
     assert {k for k in out90.extras if k.startswith("momentum_")} == {
         "momentum_15",
         "momentum_45",
@@ -267,7 +270,7 @@ def test_regime_off_blocks_entries_and_tightens_the_chandelier():
     bars = bars.with_fields(open=close, high=close * 1.01, low=close * 0.99, close=close)
     caps = _caps(bars, {"BTC": 1e12, "AAA": 1e10, "BBB": 1e9, "CCC": 1e8})
     ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
-    p = Params(top_n=6, chandelier_atr=3.5)
+    p = Params(**PRIOR, chandelier_atr=3.5)
     out = CryptoBucket().compute(ctx, bars, p)
     off = np.flatnonzero(out.regime[200:] == 0) + 200
     assert len(off) and not out.entries[off].any()
@@ -290,7 +293,7 @@ def test_chandelier_exit_on_a_close_under_the_stop():
     bars = bars.with_fields(open=close, high=close * 1.01, low=close * 0.99, close=close)
     caps = _caps(bars, {"BTC": 1e12, "AAA": 1e10, "BBB": 1e9, "CCC": 1e8})
     ctx = memory_context(InMemorySource(bars, market_caps=caps), bars.index[-1].date())
-    out = CryptoBucket().compute(ctx, bars, Params(top_n=6))
+    out = CryptoBucket().compute(ctx, bars, Params(**PRIOR))
     level = out.extras["chandelier"]
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(out.exits, bars.close <= level)
@@ -321,7 +324,7 @@ def test_shipped_parameters_are_the_defaults():
     assert path is not None and path.name == "params.json"
     doc = json.loads(path.read_text())
     assert doc["bucket"] == "crypto" and doc["bucket_version"] == __version__
-    assert doc["params"] == attrs.asdict(bucket.default_params())
+    assert doc["params"] == attrs.asdict(bucket.default_params()) == attrs.asdict(Params())
     assert doc["n_trials"] > 100 and doc["data_fingerprint"] and doc["report"].endswith(".json")
     assert doc["research"]["out_of_sample"]["sharpe"] is not None
     got = resolve_params(bucket, Config(), data_home=Path("/nonexistent-tsys-home"))

@@ -6,8 +6,8 @@ recent market cap the coins are ranked by 30-day average dollar volume (in the u
 declares), with a warning naming the days.
 
 Entry ("event"): the coin's 1/6, 1/2 and full ``momentum_window``-day returns are all positive
-(20, 60 and 120 days by default), its close is above its chandelier stop, and the regime is on:
-BTC closes above its ``regime_window``-day average and that average is above its level
+(14, 40 and 81 days for the shipped 81), its close is above its chandelier stop, and the regime
+is on: BTC closes above its ``regime_window``-day average and that average is above its level
 ``regime_slope`` days earlier. The best-scoring candidates fill free slots (``slots`` at most;
 score: the mean of the three returns, each in units of its own volatility); sizing is the
 portfolio's inverse-volatility rule within a slot. Exit: a trailing chandelier stop (highest high
@@ -76,12 +76,19 @@ def base_symbol(symbol: str) -> str:
 
 @attrs.frozen
 class Params:
-    top_n: int = param(10, low=6, high=15, help="coins in the universe, by market cap")
+    """Defaults: the researched values shipped in ``params.json`` (``tsys research crypto
+    --shared-data --write-defaults``; a test holds them equal), so every path that builds
+    ``Params()`` trades what was researched. The research started from top_n 10, slots 4,
+    momentum_window 120, regime_window 100, regime_slope 20, chandelier_atr 3.5."""
+
+    top_n: int = param(15, low=6, high=15, help="coins in the universe, by market cap")
     slots: int = param(4, low=2, high=6, help="positions at most, one slot of the sleeve each")
-    momentum_window: int = param(120, low=60, high=180, help="slowest momentum window (days)")
-    regime_window: int = param(100, low=50, high=200, help="BTC above this average: risk-on")
-    regime_slope: int = param(20, low=0, high=40, help="and the average above its level N days ago")
-    chandelier_atr: float = param(3.5, low=2.0, high=5.0, help="trailing stop distance in ATRs")
+    momentum_window: int = param(81, low=60, high=180, help="slowest momentum window (days)")
+    regime_window: int = param(58, low=50, high=200, help="BTC above this average: risk-on")
+    regime_slope: int = param(13, low=0, high=40, help="and the average above its level N days ago")
+    chandelier_atr: float = param(
+        4.162224280102538, low=2.0, high=5.0, help="trailing stop distance in ATRs"
+    )
 
 
 class CryptoBucket(Bucket):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsys import indicators as ind
+from tsys.api import indicators as ind
 
 
 def lookback_returns(close: np.ndarray, windows: Sequence[int]) -> list[np.ndarray]:
