@@ -115,3 +115,22 @@ def test_shipping_defaults_from_synthetic_data_is_refused():
 
     with pytest.raises(ConfigError, match="synthetic"):
         _ship(object(), {"synthetic": True}, "")
+
+
+def test_research_report_renders_text_parameters(planted_plugin, csv_market, data_dir):
+    """Regression: a research report whose parameters include text (a mode such as "trend")
+    failed to render ("could not convert string to float"), losing the HTML and --json output
+    of a finished run."""
+    from tsys.report.research import render
+
+    args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "2",
+            "--trials", "1", "--random-backtests", "10", "--blocks", "4", "--json"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output[res.output.index("{") :])
+    rep["final"]["chosen_params"] = {**rep["final"]["chosen_params"], "mode": "trend"}
+    rep["start_params"] = {**rep["start_params"], "mode": "members", "flag": True}
+    rep["folds"][0]["changed_from_current"] = {"mode": "trend", "window": 0.125}
+    html = render(rep)
+    assert "<td>mode</td><td>trend</td><td>members</td>" in html
+    assert "mode=trend, window=0.125" in html

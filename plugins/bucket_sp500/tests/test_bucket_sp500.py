@@ -22,6 +22,8 @@ from tsys.testing import (
 )
 
 SHARED = shared_data_dir()
+#: The stock-picking mode (the default mode is the trend book, tested in test_trend_book.py).
+MEMBERS = Params(mode="members")
 
 
 def test_discovered_through_entry_point():
@@ -49,7 +51,7 @@ def test_contract_suite_on_demo_data():
     # Both ends of every searchable range (news_days=1 included) and each choice compute.
     n_ends = sum(len(s.get("choices", (0, 0))) for s in search_space(Params).values())
     assert results["range_ends"].detail == f"computed at {n_ends} range ends"
-    out = Sp500Bucket().compute(ctx, bars, Params())
+    out = Sp500Bucket().compute(ctx, bars, MEMBERS)
     assert out.entries.any(), "the demo market should produce some entries"
 
 
@@ -98,7 +100,7 @@ def test_regime_risk_off_below_200d_means_no_entries_and_exits():
     bars = _uptrend_market(crash_at=300)
     src = InMemorySource(bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])})
     ctx = memory_context(src, bars.index[-1].date())
-    out = Sp500Bucket().compute(ctx, bars, Params())
+    out = Sp500Bucket().compute(ctx, bars, MEMBERS)
     assert out.regime[280] == 1.0 and out.entries[280].any()
     off = np.flatnonzero(out.regime == 0)
     late = off[off > 300]
@@ -113,7 +115,7 @@ def test_members_only_and_momentum_rank_tag():
     src = InMemorySource(bars, members={dt.date(2019, 1, 1): ["AAA", "BBB", "CCC"]})
     ctx = memory_context(src, bars.index[-1].date())
     b = Sp500Bucket()
-    out = b.compute(ctx, bars, Params())
+    out = b.compute(ctx, bars, MEMBERS)
     assert not out.entries[:, 4:].any()  # DDD, EEE, FFF are not members
     tags = b.explain(ctx, bars, out, "AAA", -1)
     assert "trend up 200d" in tags and "momentum rank 1/3" in tags
@@ -140,7 +142,7 @@ def test_earnings_and_negative_news_block_entries_with_reasons():
     )
     ctx = memory_context(src, bars.index[-1].date())
     b = Sp500Bucket()
-    out = b.compute(ctx, bars, Params())
+    out = b.compute(ctx, bars, MEMBERS)
     a, bb = bars.column("AAA"), bars.column("BBB")
     assert out.blocked[t, a] and not out.entries[t, a]
     gap = (pd.Timestamp(day + dt.timedelta(days=2)) - pd.Timestamp(day)).days
@@ -162,7 +164,7 @@ def test_etf_mode_universe_and_history_symbols():
 def test_unknown_membership_warns_and_falls_back():
     bars = synthetic_bars(["SPY", "AAA", "BBB"], n_bars=300, seed=9)
     ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
-    out = Sp500Bucket().compute(ctx, bars, Params())
+    out = Sp500Bucket().compute(ctx, bars, MEMBERS)
     assert any("survivorship" in w for w in ctx.warnings)
     assert out.extras["member"][:, 1:].all() and not out.extras["member"][:, 0].any()
 
@@ -229,7 +231,7 @@ def test_news_blocker_matches_a_per_day_recount(news_days):
         bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])}, news=news, earnings=earn
     )
     ctx = memory_context(src, bars.index[-1].date())
-    params = Params(news_days=news_days, news_block=-0.3)
+    params = Params(mode="members", news_days=news_days, news_block=-0.3)
     out = Sp500Bucket().compute(ctx, bars, params)
     expected = _expected_news_blocks(bars, news, params)
     assert len(expected) > 20
@@ -266,7 +268,7 @@ def test_news_reason_names_the_worst_headline_and_the_later_one_on_a_tie():
     news = pd.DataFrame(rows, columns=["date", "symbol", "sentiment", "title"])
     src = InMemorySource(bars, members={dt.date(2019, 1, 1): list(bars.symbols[1:])}, news=news)
     ctx = memory_context(src, bars.index[-1].date())
-    out = Sp500Bucket().compute(ctx, bars, Params(news_days=3, news_block=-0.3))
+    out = Sp500Bucket().compute(ctx, bars, Params(mode="members", news_days=3, news_block=-0.3))
     r = {s: out.block_reasons[(t, bars.column(s))] for s in ("AAA", "BBB", "CCC")}
     # AAA: daily means -0.9 (t-2) and -0.6 (t): mean -0.75
     assert r["AAA"] == "negative news (-0.75 over 3d): AAA second bad"
@@ -281,7 +283,7 @@ def test_trust_blockers_that_cannot_run_say_not_checked():
     members = {dt.date(2019, 1, 1): list(bars.symbols[1:])}
     b = Sp500Bucket()
     ctx = memory_context(InMemorySource(bars, members=members), bars.index[-1].date())
-    out = b.compute(ctx, bars, Params())
+    out = b.compute(ctx, bars, MEMBERS)
     assert "sp500: earnings blocker not checked (no data source provides earnings dates)" in (
         ctx.warnings
     )
@@ -301,7 +303,7 @@ def test_trust_blockers_that_cannot_run_say_not_checked():
         news_coverage={"BBB": (bars.index[0].date(), t_end)},
     )  # fmt: skip
     ctx = memory_context(src, bars.index[-1].date())
-    out = b.compute(ctx, bars, Params())
+    out = b.compute(ctx, bars, MEMBERS)
     said = [w for w in ctx.warnings if "not checked" in w]
     assert not any("earnings" in w for w in said)
     assert any("no news data for 5 of 6 symbols: AAA, CCC, DDD, EEE, FFF" in w for w in said)

@@ -14,6 +14,8 @@ from tsys.testing import memory_context
 
 AS_OF = dt.date(2024, 6, 28)
 
+MEMBERS = Params(mode="members")
+
 
 class Recording(DemoSource):
     """The demo market, remembering which symbols news and earnings were asked for."""
@@ -35,7 +37,7 @@ def test_last_row_identical_and_inputs_limited_to_candidates():
     src = Recording(seed=7, as_of=AS_OF)
     symbols = [*src.universe("sp500", AS_OF)[:150], "SPY"]
     bars = src.bars(symbols, dt.date(2022, 1, 1), AS_OF)
-    params = Params()
+    params = MEMBERS
     full_ctx = memory_context(src, AS_OF)
     full = Sp500Bucket().compute(full_ctx, bars, params)
     full_asked = list(src.asked)

@@ -68,6 +68,10 @@ SECTORS: tuple[tuple[str, int, str, tuple[float, float], float, tuple[str, ...]]
 )
 SECTOR_ETFS = {s[2]: s[0] for s in SECTORS}
 INDEX_ETF = "SPY"
+#: Defensive funds (Bucket A's trend book), generated on their own random stream after
+#: everything else, so adding them left every other series unchanged: (symbol, start price,
+#: annual drift, annual volatility, beta to the market factor).
+DEFENSIVE_FUNDS = (("TLT", 90.0, 0.045, 0.14, -0.25), ("GLD", 110.0, 0.05, 0.16, 0.05))
 
 #: (symbol, listing date, price at listing, supply, beta to the crypto factor, idio daily vol,
 #: kind) - kind "stable" pins near $1, "wrapped" tracks its underlying.
@@ -104,7 +108,9 @@ EXCLUDED_COINS = frozenset(c[0] for c in COINS if c[6] in ("stable", "wrapped"))
 _CONSONANTS = "BCDFGHJKLMNPRSTVWXZ"
 _VOWELS = "AEIOUY"
 #: Tickers the made-up names must never collide with.
-_RESERVED = {INDEX_ETF, *SECTOR_ETFS} | {c[0].split("-")[0] for c in COINS}
+_RESERVED = {INDEX_ETF, *SECTOR_ETFS, *(f[0] for f in DEFENSIVE_FUNDS)} | {
+    c[0].split("-")[0] for c in COINS
+}
 _FLOW_RULES = (
     "RepeatedHits",
     "FloorTradeLargeCap",
@@ -387,7 +393,9 @@ def _generate_equities(seed: int, horizon: dt.date):
     caps = close * u.shares
     for f in FIELDS:
         panel[f][:, :n][halted] = np.nan
-    symbols = [*u.tickers, *(g[0] for g in groups)]
+    symbols = [*u.tickers, *(g[0] for g in groups), *(f[0] for f in DEFENSIVE_FUNDS)]
+    funds = _defensive_funds(seed, m)
+    panel = {f: np.hstack([panel[f], funds[f]]) for f in FIELDS}
     bars = Bars(
         sessions.tz_localize("UTC"),
         symbols,
@@ -399,6 +407,31 @@ def _generate_equities(seed: int, horizon: dt.date):
     )
     members = _membership(seed, u, sessions, caps)
     return u, bars, earnings, members, sigma
+
+
+def _defensive_funds(seed: int, m: np.ndarray) -> dict[str, np.ndarray]:
+    """OHLCV of :data:`DEFENSIVE_FUNDS`: a slow trend that turns every two years or so (so a
+    trend rule has something to find and a fund can fall with stocks), a beta to the market's
+    daily move ``m``, and their own GARCH-clustered shocks. Every draw has its own stream (40,
+    k) and row t depends on rows up to t only, so a longer market is a pure extension."""
+    t, k = len(m), len(DEFENSIVE_FUNDS)
+    z = _tdraws(_rng(seed, 40, 0), (t, k), 5.0, 6.0)
+    vol = np.array([f[3] for f in DEFENSIVE_FUNDS]) / np.sqrt(252)
+    h = np.minimum(_garch_var(z, vol**2, 0.06, 0.92), 9 * vol**2)
+    drift = np.array([f[2] for f in DEFENSIVE_FUNDS]) / 252
+    turns = np.cumsum(_rng(seed, 40, 1).random((t, k)) < 1 / 500, axis=0) % 2
+    trend = np.where(turns == 0, 1.0, -0.6) * drift * 2.0
+    beta = np.array([f[4] for f in DEFENSIVE_FUNDS])
+    ret = trend + np.outer(m, beta) + np.sqrt(h) * z
+    close = np.array([f[1] for f in DEFENSIVE_FUNDS]) * np.exp(np.cumsum(ret, axis=0))
+    prev = np.vstack([close[:1] / np.exp(ret[:1]), close[:-1]])
+    aux = _rng(seed, 40, 2).random((t, k, 3))
+    open_ = prev * np.exp(0.3 * ret + 0.1 * np.sqrt(h) * (aux[..., 0] - 0.5))
+    span = np.sqrt(h) * 0.6 * -np.log1p(-aux[..., 1] * 0.98)
+    high = np.maximum(open_, close) * np.exp(span)
+    low = np.minimum(open_, close) * np.exp(-span * (0.5 + aux[..., 2]))
+    volume = np.round(5e6 * (0.6 + 0.5 * np.abs(ret) / np.sqrt(h)))
+    return {"open": open_, "high": high, "low": low, "close": close, "volume": volume}
 
 
 def _membership(seed, u, sessions, caps):
@@ -671,7 +704,7 @@ class DemoSource(DataSource):
 
     # ------------------------------------------------------------------ bars
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
-        eq = [*_tickers(), INDEX_ETF, *SECTOR_ETFS]
+        eq = [*_tickers(), INDEX_ETF, *SECTOR_ETFS, *(f[0] for f in DEFENSIVE_FUNDS)]
         cr = [c[0] for c in COINS]
         if asset_class is None:
             return eq + cr
@@ -797,7 +830,7 @@ class DemoSource(DataSource):
                     shares_float=None if np.isnan(sup) else float(sup),
                     market_cap=None if px is None or np.isnan(sup) else px * float(sup),
                 )
-            elif s == INDEX_ETF or s in SECTOR_ETFS:
+            elif s == INDEX_ETF or s in SECTOR_ETFS or s in {f[0] for f in DEFENSIVE_FUNDS}:
                 out[s] = Fundamentals(
                     symbol=s, name=f"{s} (synthetic ETF)", sector=SECTOR_ETFS.get(s)
                 )

@@ -21,19 +21,30 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import pandas as pd
 
-from tsys.api import AssetClass, Bucket, BucketContext, BucketOutput, NewsItem, PositionRules, param
+from tsys.api import (
+    AssetClass,
+    Bucket,
+    BucketContext,
+    BucketOutput,
+    Mandate,
+    NewsItem,
+    PositionRules,
+    param,
+)
 from tsys.api import indicators as ind
 
 if TYPE_CHECKING:
     from tsys.api import Bars
 
 from tsys_bucket_sp500 import __version__
+from tsys_bucket_sp500.events import block_earnings, block_news
+from tsys_bucket_sp500.trend_book import BOOK, compute_trend_book, explain_trend_book
 
 BENCHMARK = "SPY"
 SECTOR_ETFS = ("XLK", "XLF", "XLE", "XLV", "XLY", "XLP", "XLI", "XLB", "XLU", "XLRE", "XLC")
@@ -42,6 +53,11 @@ FUNDS = frozenset(
     {BENCHMARK, *SECTOR_ETFS, "QQQ", "IWM", "EFA", "GLD", "TLT", "VNQ", "DIA", "AGG", "IEF"}
 )
 
+
+#: The trend book's searched parameters (see tsys_bucket_sp500.trend_book).
+TREND_PARAMS = frozenset({"gate_months", "slot_vol", "book_vol"})
+#: Trend book: a held slot is re-sized monthly when its size moved by this share or more.
+RESIZE_BAND = 0.2
 
 #: Days of news ``explain`` quotes and ``news`` links.
 NEWS_LINK_DAYS = 3
@@ -52,10 +68,14 @@ DAILY_EVENT_CHECKS = 30
 @attrs.frozen
 class Params:
     mode: str = param(
-        "members",
-        choices=("members", "etf"),
-        help="members: point-in-time S&P 500 stocks; etf: SPY and the sector ETFs",
+        "trend",
+        choices=("trend", "members", "etf"),
+        help="trend: SPY/TLT/GLD trend book; members: point-in-time S&P 500 stocks; "
+        "etf: SPY and the sector ETFs",
     )
+    gate_months: int = param(10, low=6, high=12, help="trend: monthly gate average (months)")
+    slot_vol: float = param(0.15, low=0.08, high=0.3, help="trend: volatility cap of a slot")
+    book_vol: float = param(0.1, low=0.05, high=0.2, help="trend: volatility target of the book")
     momentum_window: int = param(252, low=126, high=315, help="momentum lookback (bars)")
     momentum_skip: int = param(21, low=0, high=42, help="most recent bars left out of momentum")
     trend_window: int = param(200, low=100, high=250, help="long trend average (bars)")
@@ -95,8 +115,19 @@ class Sp500Bucket(Bucket):
     benchmark = BENCHMARK
     default_sizing = "inverse_vol"
     warmup_bars = 273
+    #: A safe equity bucket stays invested: no optimisation trial may win by sitting in cash
+    #: (mean exposure under 55%) or trail SPY by more than 5 CAGR points a year.
+    mandate = Mandate(min_exposure=0.55, max_cagr_lag=0.05)
 
     def position_rules(self, params: Params) -> PositionRules:
+        if params.mode == "trend":  # one slot per asset, volatility-capped, re-sized monthly
+            return PositionRules(
+                atr_multiple=params.atr_stop,
+                target_volatility=params.slot_vol,
+                max_positions=len(BOOK),
+                resize="monthly",
+                resize_band=RESIZE_BAND,
+            )
         return PositionRules(
             stop_kind="fixed",
             atr_multiple=params.atr_stop,
@@ -106,6 +137,8 @@ class Sp500Bucket(Bucket):
     # ------------------------------------------------------------------ universe
     def universe(self, ctx: BucketContext[Params]) -> list[str]:
         params = ctx.params
+        if params.mode == "trend":
+            return list(BOOK)
         if params.mode == "etf":
             return [BENCHMARK, *SECTOR_ETFS]
         members = ctx.data.universe("sp500", ctx.as_of)
@@ -118,15 +151,27 @@ class Sp500Bucket(Bucket):
         return sorted({*members, BENCHMARK})
 
     def history_symbols(self, ctx: BucketContext[Params]) -> list[str] | None:
-        """Symbols a backtest loads: the ETFs in "etf" mode, every equity (None) otherwise."""
+        """Symbols a backtest loads: the book ("trend"), the ETFs ("etf"), else every equity."""
+        if ctx.params.mode == "trend":
+            return list(BOOK)
         return [BENCHMARK, *SECTOR_ETFS] if ctx.params.mode == "etf" else None
+
+    def search_space(self) -> dict[str, dict[str, Any]]:
+        """What optimisation searches: the shipped mode's own parameters only (the trend
+        book's three), so trials are not spent, nor the overfitting odds raised, on
+        parameters the mode does not read."""
+        space = super().search_space()
+        if self.default_params().mode == "trend":
+            return {k: v for k, v in space.items() if k in TREND_PARAMS}
+        return {k: v for k, v in space.items() if k not in TREND_PARAMS}
 
     def _membership(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
         T, N = bars.shape
         syms = bars.symbols
         equity = np.array([a is AssetClass.EQUITY for a in bars.asset_classes])
-        if params.mode == "etf":
-            cols = np.array([s == BENCHMARK or s in SECTOR_ETFS for s in syms]) & equity
+        if params.mode in ("etf", "trend"):
+            funds = BOOK if params.mode == "trend" else (BENCHMARK, *SECTOR_ETFS)
+            cols = np.array([s in funds for s in syms]) & equity
             return np.broadcast_to(cols, (T, N)).copy()
         stock = equity & np.array([s not in FUNDS for s in syms])
         if ctx is None or ctx.data is None or T == 0:
@@ -160,6 +205,8 @@ class Sp500Bucket(Bucket):
 
     # ------------------------------------------------------------------ compute
     def compute(self, ctx: BucketContext, bars: Bars, params: Params) -> BucketOutput:
+        if params.mode == "trend":
+            return compute_trend_book(bars, params, self._membership(ctx, bars, params))
         T, N = bars.shape
         close, high, low = bars.close, bars.high, bars.low
         member = self._membership(ctx, bars, params)
@@ -307,14 +354,14 @@ class Sp500Bucket(Bucket):
                 ctx.not_checked("sp500: earnings blocker", "no data source provides earnings dates")
                 unchecked["earnings"][:] = member
             elif len(earn):
-                self._earnings_block(earn, day_ns, col, params, blocked, reasons)
+                block_earnings(earn, day_ns, col, params, blocked, reasons)
         news = ctx.data.news(syms, start - dt.timedelta(days=params.news_days), end)
         if news is None:
             ctx.not_checked("sp500: news blocker", "no data source provides news")
             unchecked["news"][:] = member
             return
         if len(news):
-            self._news_block(news, day_ns, list(bars.symbols), params, blocked, reasons)
+            block_news(news, day_ns, list(bars.symbols), params, blocked, reasons)
         self._news_coverage(ctx, syms, col, days, member, unchecked["news"])
 
     @staticmethod
@@ -361,131 +408,15 @@ class Sp500Bucket(Bucket):
                 f"news data ends {max(ends).isoformat()}; bars run to {days[-1].date()}",
             )
 
-    @staticmethod
-    def _earnings_block(
-        earn: pd.DataFrame,
-        day_ns: np.ndarray,
-        col: dict[str, int],
-        params: Params,
-        blocked: np.ndarray,
-        reasons: dict[tuple[int, int], str],
-    ) -> None:
-        """Block the ``earnings_days`` calendar days before each report, up to the report day."""
-        dates = pd.to_datetime(earn["date"], utc=True).dt.tz_convert(None).dt.normalize()
-        cols = earn["symbol"].map(col)
-        ok = (cols.notna() & dates.notna()).to_numpy()
-        if not ok.any():
-            return
-        jj = cols.to_numpy()[ok].astype(np.int64)
-        report = dates.to_numpy(dtype="datetime64[ns]")[ok]
-        # Earnings dates are announced weeks ahead, so knowing them at t is fair.
-        lo = np.searchsorted(day_ns, report - np.timedelta64(params.earnings_days, "D"))
-        hi = np.searchsorted(day_ns, report, side="right")
-        length = np.maximum(hi - lo, 0)
-        which = np.repeat(np.arange(len(jj)), length)
-        offset = np.arange(len(which)) - np.repeat(np.cumsum(length) - length, length)
-        t = lo[which] + offset
-        j = jj[which]
-        blocked[t, j] = True
-        gap = ((report[which] - day_ns[t]) // np.timedelta64(1, "D")).astype(np.int64)
-        # The first report (in the source's order) covering a cell names the reason.
-        _, first = np.unique(t * blocked.shape[1] + j, return_index=True)
-        first.sort()
-        for tk, jk, n in zip(
-            t[first].tolist(), j[first].tolist(), gap[first].tolist(), strict=True
-        ):
-            reasons.setdefault((tk, jk), _earnings_reason(n))
-
-    @staticmethod
-    def _news_block(
-        news: pd.DataFrame,
-        day_ns: np.ndarray,
-        symbols: list[str],
-        params: Params,
-        blocked: np.ndarray,
-        reasons: dict[tuple[int, int], str],
-    ) -> None:
-        """Block where the mean daily sentiment of the last ``news_days`` days is too low."""
-        one = np.timedelta64(1, "D")
-        stamp = pd.to_datetime(news["date"], utc=True).dt.tz_convert(None).dt.normalize()
-        day = stamp.to_numpy(dtype="datetime64[ns]")
-        sent = pd.to_numeric(news["sentiment"], errors="coerce").to_numpy(dtype=np.float64)
-        j_all = pd.Index(symbols).get_indexer(news["symbol"])
-        keep = np.isfinite(sent) & (j_all >= 0) & ~np.isnat(day) & (day <= day_ns[-1])
-        if not keep.any():
-            return
-        day, sent, j_all = day[keep], sent[keep], j_all[keep]
-        titles = news["title"].to_numpy(dtype=object)[keep]
-        # Calendar days from the first article (or bar) to the last bar: a bar after the newest
-        # article still sees the articles inside its window.
-        first = min(day.min(), day_ns[0])
-        n_days = int((day_ns[-1] - first) // one) + 1
-        pos = ((day - first) // one).astype(np.int64)
-        # One group per (symbol, calendar day), ordered by symbol column then day.
-        key = j_all.astype(np.int64) * n_days + pos
-        dkey, dmean = _by_key(key, sent, "mean")
-        used, where = np.unique(dkey // n_days, return_inverse=True)
-        cal = np.full((n_days, len(used)), np.nan)
-        cal[dkey % n_days, where] = dmean.astype(np.float64)
-        # Mean over the last news_days calendar days up to and including each bar.
-        roll = ind.sma(cal, params.news_days, min_periods=1)
-        bar_pos = ((day_ns - first) // one).astype(np.int64)
-        at = roll[bar_pos]
-        with np.errstate(invalid="ignore"):
-            bad_t, bad_k = np.nonzero(at < params.news_block)
-        if not len(bad_t):
-            return
-        bad_j = used[bad_k]
-        # A cell an earlier blocker (earnings) holds keeps that blocker's reason.
-        fresh = ~blocked[bad_t, bad_j]
-        blocked[bad_t, bad_j] = True
-        bad_t, bad_k, bad_j = bad_t[fresh], bad_k[fresh], bad_j[fresh]
-        # The headline behind the block: the most negative titled article inside the window
-        # (ties: the later one), so the reason names the news that did the damage.
-        if pd.api.types.infer_dtype(titles, skipna=False) == "string":
-            titled = titles != ""
-        else:
-            titled = np.array([isinstance(x, str) and x != "" for x in titles], dtype=bool)
-        rows = np.flatnonzero(titled)
-        # Per (symbol, day) key, its most negative titled article: rows ordered by key, then
-        # sentiment descending, then source order, so the last row of a key is the one.
-        by_key = np.argsort(key[rows], kind="stable")
-        k_sorted = key[rows][by_key]
-        if bool(np.all(k_sorted[1:] != k_sorted[:-1])):
-            best = rows[by_key]  # at most one titled article per key (the usual case)
-        else:
-            order = np.lexsort((rows, -sent[rows], key[rows]))
-            k_order = key[rows][order]
-            best = rows[order][np.r_[k_order[1:] != k_order[:-1], True]]
-        # Calendar day x symbol column -> that article's row (-1: none).
-        pick = np.full((n_days, len(used)), -1, dtype=np.int64)
-        pick[key[best] % n_days, np.searchsorted(used, key[best] // n_days)] = best
-        head = np.full(len(bad_t), -1, dtype=np.int64)
-        worst = np.full(len(bad_t), np.inf)
-        at_day = bar_pos[bad_t]
-        for back in range(params.news_days):  # the calendar days of the window, newest first
-            day_k = np.maximum(at_day - back, 0)
-            row = np.where(at_day - back >= 0, pick[day_k, bad_k], -1)
-            s_row = np.where(row >= 0, sent[row], np.inf)
-            better = s_row < worst
-            worst[better] = s_row[better]
-            head[better] = row[better]
-        values = at[bad_t, bad_k]
-        uniq, inv = np.unique(values, return_inverse=True)
-        shown = np.array(
-            [f"negative news ({v:+.2f} over {params.news_days}d): " for v in uniq.tolist()],
-            dtype=object,
-        )[inv]
-        msgs = shown + np.where(head >= 0, titles[np.maximum(head, 0)], "blocked")
-        cells = zip(bad_t.tolist(), bad_j.tolist(), strict=True)
-        reasons.update(zip(cells, msgs.tolist(), strict=True))
-
     # ------------------------------------------------------------------ explain
     def explain(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
         j = bars.column(symbol)
         t = t % bars.shape[0]
+        if "gate_on" in output.extras:
+            params = ctx.params if ctx is not None and ctx.params is not None else None
+            return explain_trend_book(bars, output, params or self.default_params(), j, t)
         x = output.extras
         c = bars.close[t, j]
         tags: list[str] = []
@@ -573,25 +504,3 @@ class Sp500Bucket(Bucket):
                 )
             )
         return items
-
-
-def _earnings_reason(days: int) -> str:
-    """ "earnings today: blocked", "earnings in 1 day: blocked", "earnings in 3 days: blocked"."""
-    if days == 0:
-        return "earnings today: blocked"
-    return f"earnings in {days} day{'s' if days != 1 else ''}: blocked"
-
-
-def _by_key(key: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct integer keys (ascending) and ``values`` reduced per key by "mean" or "last".
-
-    Keys are usually unique (one article per symbol and day): then each group is its single
-    value, exactly what the group-by returns, without the cost of grouping.
-    """
-    order = np.argsort(key, kind="stable")
-    ordered = key[order]
-    if not len(ordered) or bool(np.all(ordered[1:] != ordered[:-1])):
-        return ordered, values[order]
-    grouped = pd.Series(values, dtype=values.dtype).groupby(key)
-    out = grouped.mean() if how == "mean" else grouped.last()
-    return out.index.to_numpy(), out.to_numpy(dtype=values.dtype)
