@@ -34,7 +34,10 @@ def test_sp500_backtest_trades_point_in_time_members_only(hub_and_config):
 
     hub, config = hub_and_config
     bucket = plugins.buckets().get("sp500")
-    bt = backtest_bucket(bucket, hub, config, start=dt.date(2014, 1, 1), end=dt.date(2016, 12, 31))
+    members = bucket.Params(mode="members")  # the stock-picking mode (the default is the book)
+    bt = backtest_bucket(
+        bucket, hub, config, params=members, start=dt.date(2014, 1, 1), end=dt.date(2016, 12, 31)
+    )
     payload = bt.to_json()
     assert payload["benchmark"] == "SPY" and payload["synthetic"] is False
     assert len(bt.trades) > 20

@@ -58,7 +58,10 @@ def world(tmp_path_factory):
         mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
         mp.delenv("TSYS_CONFIG", raising=False)
         # the portfolio view prices positions with the configured source: the demo market
-        (root / "tsys.toml").write_text('[data]\nsource = "demo"\n')
+        # ... and Bucket A picks stocks (its members mode), so a sector can be crowded
+        (root / "tsys.toml").write_text(
+            '[data]\nsource = "demo"\n\n[buckets.sp500.params]\nmode = "members"\n'
+        )
         cfg = load_config()
         src = DemoSource.from_config(
             {"seed": cfg.data.demo_seed}, SourceContext(cache_dir=root / "c", as_of=None)

@@ -26,6 +26,8 @@ def three_days(tmp_path_factory):
     mp.setenv("TSYS_DATA_DIR", str(root / "data"))
     mp.setenv("XDG_CONFIG_HOME", str(root / "xdg"))
     mp.setenv("COLUMNS", "80")
+    # Stock picks (the reasons and blocks these tests read): Bucket A's members mode.
+    (root / "tsys.toml").write_text('[buckets.sp500.params]\nmode = "members"\n')
     out = {}
     try:
         for day in DAYS:
