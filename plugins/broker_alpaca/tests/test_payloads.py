@@ -252,3 +252,54 @@ def test_broker_payload_times_are_read_once_at_the_boundary(fake, make_broker):
     assert b.order(o.client_order_id).status is OrderStatus.FILLED
     (ev,) = [e for e in b.log.events("alpaca") if e.status is OrderStatus.FILLED]
     assert ev.timestamp == dt.datetime(2024, 5, 2, 13, 30, tzinfo=dt.UTC)
+
+
+ORDER_FIELDS = [
+    "status",
+    "side",
+    "qty",
+    "filled_qty",
+    "filled_avg_price",
+    "time_in_force",
+    "type",
+    "symbol",
+    "asset_class",
+    "created_at",
+    "submitted_at",
+    "updated_at",
+    "filled_at",
+    "legs",
+    "stop_price",
+    "limit_price",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=st.dictionaries(st.sampled_from(ORDER_FIELDS), JSON | st.just(_DROP), min_size=1))
+def test_broker_payload_any_order_shape_is_read_or_named(fake, make_broker, changes):
+    """Whatever an order's fields hold, polling it logs a valid order or raises a BrokerError
+    that names one of the changed fields (or the item); never another exception."""
+    b = make_broker()
+    (o,) = b.submit([make_plan("AAPL", 2, cid=f"h-{len(fake.orders)}")])
+
+    def mangle(payload):
+        if payload.get("client_order_id") == o.client_order_id:
+            for k, v in changes.items():
+                if v is _DROP:
+                    payload.pop(k, None)
+                else:
+                    payload[k] = v
+        return payload
+
+    fake.mangle["order"] = mangle
+    try:
+        got = b.order(o.client_order_id)
+    except BrokerError as exc:
+        assert not isinstance(exc, TemporaryBrokerError)
+        assert any(f"'{k}'" in exc.message for k in changes) or "leg" in exc.message, exc.message
+        return
+    finally:
+        fake.mangle.clear()
+    assert got is not None and got.quantity > 0 and got.submitted_at.tzinfo is not None

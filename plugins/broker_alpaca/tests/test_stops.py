@@ -174,3 +174,31 @@ def test_protective_stop_canceled_by_hand_same_day_is_placed_again(fake, make_br
     posts = fake.order_posts
     b.protect(hold)  # working: kept, nothing sent
     assert fake.order_posts == posts
+
+
+def test_protective_stop_one_failure_leaves_the_others_managed(fake, make_broker):
+    from tsys.errors import BrokerError
+
+    b = make_broker()
+    b.submit(
+        [
+            make_plan("AAPL", 5, entry="LIMIT", limit=191.0, stop=180.0),
+            make_plan("MSFT", 3, entry="LIMIT", limit=401.0, stop=380.0),
+        ]
+    )
+    fake.advance_day({"AAPL": 190.0, "MSFT": 400.0})
+    fake.echo_body = {"code": 42210000, "message": "stop price too far from market"}
+    fake.faults.append(("POST", "/v2/orders", "echo"))  # AAPL's stop (the first) is refused
+    holds = [
+        make_plan("AAPL", 5, action="hold", stop=180.0),
+        make_plan("MSFT", 3, action="hold", stop=380.0),
+    ]
+    with pytest.raises(BrokerError) as ei:
+        b.protect(holds)
+    assert "1 protective stop(s) not updated" in ei.value.message
+    assert "AAPL" in ei.value.message and "too far from market" in ei.value.message
+    assert [(a.symbol, a.action) for a in ei.value.actions] == [("MSFT", "placed")]
+    assert _working(fake, "AAPL") == [] and len(_working(fake, "MSFT")) == 1
+    assert [d.symbol for d in reconcile(b, b.log, stops={}).differences] == ["AAPL stop"]
+    (_, act) = b.protect(holds)  # the next run retries: both protected
+    assert act.symbol == "MSFT" and act.action == "kept" and len(_working(fake, "AAPL")) == 1

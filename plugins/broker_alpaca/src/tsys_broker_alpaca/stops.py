@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -195,18 +195,43 @@ def protect(
     working = working_stops(broker)
     tag = (day or dt.date.today()).strftime("%Y%m%d")
     actions: list[StopAction] = []
+    failed: list[str] = []
+
+    def step(symbol: str, fn: Callable[[], StopAction]) -> None:
+        # one symbol's failure never leaves the others unmanaged
+        try:
+            actions.append(fn())
+        except BrokerError as exc:
+            failed.append(f"{symbol}: {exc.message}")
+
     for symbol, stops in sorted(working.items()):
         mine = [s for s in stops if s.ours]
         if mine and (symbol not in held or symbol in sells):
-            for s in mine:
-                broker.cancel_order_id(s.order_id, f"the stop of {symbol}")
-            actions.append(StopAction(symbol, "canceled", None, sum(s.quantity for s in mine)))
+            step(symbol, lambda symbol=symbol, mine=mine: _cancel_all(broker, symbol, mine))
     for symbol, level in sorted(levels.items()):
         pos = held.get(symbol)
         if pos is None or symbol in sells or pos.side.value != "buy":
             continue
-        actions.append(_ensure(broker, pos, level, working.get(symbol, []), tag))
+        found = working.get(symbol, [])
+        step(
+            symbol,
+            lambda pos=pos, level=level, found=found: _ensure(broker, pos, level, found, tag),
+        )
+    if failed:
+        err = BrokerError(
+            f"{len(failed)} protective stop(s) not updated at Alpaca: " + "; ".join(failed),
+            hint="the positions concerned may be unprotected: run `tsys paper reconcile`, and "
+            "run the day again to retry",
+        )
+        err.actions = actions  # type: ignore[attr-defined]
+        raise err
     return actions
+
+
+def _cancel_all(broker: AlpacaBroker, symbol: str, mine: list[WorkingStop]) -> StopAction:
+    for s in mine:
+        broker.cancel_order_id(s.order_id, f"the stop of {symbol}")
+    return StopAction(symbol, "canceled", None, sum(s.quantity for s in mine))
 
 
 def _ensure(broker: AlpacaBroker, pos: Any, level: float, stops: list[WorkingStop], tag: str):
