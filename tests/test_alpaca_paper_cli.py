@@ -135,6 +135,12 @@ def test_broker_payload_cli_option_position_listed_as_foreign(world):
     res = tsys("paper", "reconcile")
     _clean(res, 0)
     assert f"{OPTION} (us_option, quantity 2) is held at the broker but not traded" in res.output
+    res = tsys("run-daily", "--paper", "--buckets", "sp500", "--as-of", DAY2, "--json")
+    _clean(res, 0)
+    run = json.loads(res.output)["run"]
+    assert any(OPTION in w and "not traded by tsys: not counted" in w for w in run["warnings"])
+    symbols = {p["allocation"]["signal"]["symbol"] for b in run["buckets"] for p in b["plans"]}
+    assert OPTION not in symbols
 
 
 def test_protective_stop_cli_missing_stop_reported_then_placed_by_the_next_run(world):

@@ -30,7 +30,7 @@ from tsys.daily import artifacts, bucket_runs, holdings, snapshot, state
 from tsys.daily import stages as steps
 from tsys.daily.asof import resolve_as_of
 from tsys.daily.context import Clock, DailyContext, open_context
-from tsys.errors import PARTIAL_FAILURE_EXIT, DataError
+from tsys.errors import PARTIAL_FAILURE_EXIT, DataError, TsysError
 
 if TYPE_CHECKING:
     from tsys.config import Config
@@ -216,6 +216,7 @@ def _compute(ctx: DailyContext, selected: Sequence[Any], *, paper: bool) -> Dail
         ctx.clock.lap("broker")
     held, notes = holdings.gather_holdings(ctx)
     ctx.warnings.extend(notes)
+    ctx.warnings.extend(_foreign_notes(ctx.broker))
     equity = float(ctx.config.account.size)
     runs, after = bucket_runs.run_buckets(ctx, selected, held, equity)
     for w in hub.ctx.warnings:
@@ -244,3 +245,18 @@ def _bucket_exit(run: DailyRun) -> int:
 
 def _is_data_error(error: str | None) -> bool:
     return error is not None and error.startswith("data:")
+
+
+def _foreign_notes(broker: Any) -> list[str]:
+    """A note per paper position tsys does not trade (an option at Alpaca): not counted."""
+    read = getattr(broker, "foreign_positions", None)
+    if read is None:
+        return []
+    try:
+        foreign = read()
+    except TsysError:  # the positions themselves were unreadable: already a note
+        return []
+    return [
+        f"paper position {f.describe()} is not traded by tsys: not counted, never sized or sold"
+        for f in foreign
+    ]
