@@ -18,6 +18,7 @@ import attrs
 from tsys.contracts import Action, Order, OrderEvent, TradePlan
 from tsys.errors import BrokerError, TemporaryBrokerError
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
+from tsys.retrying import call_with_retries
 
 T = TypeVar("T")
 
@@ -161,24 +162,23 @@ def retry(
 ) -> T:
     """Call ``fn`` until it stops raising :class:`TemporaryBrokerError`, at most ``attempts`` times.
 
-    The wait doubles from ``backoff`` seconds. Permanent errors pass through at once. The last
-    temporary error is re-raised with the number of attempts in its message.
+    The wait doubles from ``backoff`` seconds (:func:`tsys.retrying.call_with_retries`).
+    Permanent errors pass through at once. The last temporary error is re-raised with the number
+    of attempts in its message.
     """
-    if attempts < 1:
-        raise ValueError("attempts must be >= 1")
-    last: TemporaryBrokerError | None = None
-    for i in range(attempts):
-        try:
-            return fn()
-        except TemporaryBrokerError as exc:
-            last = exc
-            if i + 1 < attempts:
-                sleep(backoff * (2**i))
-    assert last is not None
-    raise TemporaryBrokerError(
-        f"{what} still failing after {attempts} attempts: {last.message}",
-        hint=last.hint or "the broker may be down; re-running is safe (orders are idempotent)",
-    ) from last
+    try:
+        return call_with_retries(
+            fn,
+            attempts=attempts,
+            retry_if=lambda exc: isinstance(exc, TemporaryBrokerError),
+            backoff=backoff,
+            sleep=sleep,
+        )
+    except TemporaryBrokerError as last:
+        raise TemporaryBrokerError(
+            f"{what} still failing after {attempts} attempts: {last.message}",
+            hint=last.hint or "the broker may be down; re-running is safe (orders are idempotent)",
+        ) from last
 
 
 # ----------------------------------------------------------------------------- reconciliation
