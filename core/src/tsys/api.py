@@ -60,6 +60,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TradePlan",
     ),
     "tsys.config": ("secret",),
+    "tsys.options": (
+        "structure_options",
+        "secret_field",
+        "above",
+        "at_least",
+        "between",
+        "http_url",
+        "non_empty",
+        "one_of",
+    ),
+    "tsys.retrying": ("call_with_retries",),
     "tsys.files": ("append_line", "atomic_write_bytes", "atomic_write_text", "write_json"),
     "tsys.buckets": (
         "Bucket",
@@ -196,5 +207,16 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys.files import append_line, atomic_write_bytes, atomic_write_text, write_json
     from tsys.hookspecs import hookimpl
     from tsys.notifiers import Newsletter, Notifier, NotifierContext
+    from tsys.options import (
+        above,
+        at_least,
+        between,
+        http_url,
+        non_empty,
+        one_of,
+        secret_field,
+        structure_options,
+    )
     from tsys.plugins import list_plugins
+    from tsys.retrying import call_with_retries
     from tsys.store.paper import StoreOrderLog

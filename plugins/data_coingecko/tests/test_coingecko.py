@@ -217,15 +217,41 @@ def test_key_never_in_logs(fake, make_source, monkeypatch, caplog):
     assert KEY not in caplog.text
 
 
-def test_options_are_validated(make_source):
-    with pytest.raises(ConfigError, match="unknown option"):
-        make_source(topn=3)
-    with pytest.raises(ConfigError, match="plan must be one of"):
-        make_source(plan="enterprise")
-    with pytest.raises(ConfigError, match="per_page"):
-        make_source(per_page=500)
-    with pytest.raises(ConfigError, match="symbol_overrides"):
-        make_source(symbol_overrides={"x": 3})
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        (
+            {"topn": 3},
+            "unknown option 'topn' (did you mean 'top_n'?) @ $.data.options.coingecko.topn",
+        ),
+        (
+            {"plan": "enterprise"},
+            "must be one of 'public', 'demo', 'pro', got 'enterprise' @ $.data.options.coingecko.plan",
+        ),
+        (
+            {"per_page": 500},
+            "must be between 1 and 250, got 500 @ $.data.options.coingecko.per_page",
+        ),
+        (
+            {"symbol_overrides": {"x": 3}},
+            "expected a string, got 3 (an integer) @ $.data.options.coingecko.symbol_overrides.x",
+        ),
+        (
+            {"exclude_categories": "stablecoins"},
+            "expected a list of strings, got 'stablecoins' (a string) "
+            "@ $.data.options.coingecko.exclude_categories",
+        ),
+    ],
+)
+def test_options_are_validated(make_source, options, line):
+    with pytest.raises(ConfigError) as info:
+        make_source(**options)
+    assert info.value.message.splitlines()[1:] == [f"  {line}"]
+
+
+def test_symbol_override_keys_are_matched_in_lower_case(make_source):
+    src = make_source(symbol_overrides={"MATIC-Network": "POL-USD"})
+    assert src.bars_symbol({"id": "matic-network", "symbol": "matic"}) == "POL-USD"
 
 
 def test_discovered_through_entry_point(monkeypatch):

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from tsys.api import DataError
+from tsys.api import DataError, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -82,63 +82,78 @@ class CoinGeckoClient:
     def _scrub(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
-    def _wait(self, attempt: int, retry_after: float | None) -> float:
-        wait = self.backoff_seconds * (2**attempt) if retry_after is None else retry_after
-        return min(wait, self.max_backoff_seconds)
-
     def get(self, path: str, params: dict[str, Any]) -> Any:
         """GET ``path``; return the parsed JSON or raise CoinGeckoError saying what happened."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         what = f"CoinGecko {path}"
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            retry_after: float | None = None
-            try:
-                resp = self.session.get(url, params=params, timeout=self.timeout)
-            except requests.Timeout:
-                last = f"no answer within {self.timeout:g} s"
-            except requests.RequestException as exc:
-                last = f"could not connect ({type(exc).__name__}: {self._scrub(str(exc))})"
-            else:
-                status, data, text = resp.status_code, None, resp.text
-                try:
-                    data = json.loads(text)
-                except ValueError:
-                    data = None
-                code = _error_code(data)
-                if status == 429 or code == 429:
-                    retry_after = retry_after_seconds(resp.headers.get("Retry-After"), self.clock())
-                    last = "rate limited (HTTP 429)"
-                elif status >= 500:
-                    last = f"server error (HTTP {status})"
-                elif status in (401, 403) or code in (10002, 10005, 10010, 10011):
-                    raise CoinGeckoError(
-                        f"{what} refused the request (HTTP {status}): "
-                        f"{self._scrub(_error_message(data) or text[:120])}",
-                        hint="check COINGECKO_API_KEY and [data.options.coingecko] plan "
-                        "(demo keys use api.coingecko.com, pro keys pro-api.coingecko.com)",
-                    )
-                elif status >= 400:
-                    raise CoinGeckoError(
-                        f"{what} answered HTTP {status}: "
-                        f"{self._scrub(_error_message(data) or text[:120])}"
-                    )
-                elif data is None:
-                    snippet = self._scrub(text[:80]).replace("\n", " ")
-                    raise CoinGeckoError(
-                        f"{what} sent a response that is not valid JSON (starts with {snippet!r})",
-                        hint="CoinGecko may be having trouble; try again later",
-                    )
-                else:
-                    return data
-            if attempt < self.max_retries:
-                wait = self._wait(attempt, retry_after)
-                log.info("%s: %s; retrying in %.2f s", what, last, wait)
-                self.sleep(wait)
-        raise CoinGeckoError(
-            f"{what} failed after {self.max_retries + 1} attempt(s): {last}",
-            hint="try again later; a free COINGECKO_API_KEY (demo plan) raises the rate limit",
-        )
+        try:
+            return call_with_retries(
+                lambda: self._get_once(url, params, what),
+                attempts=self.max_retries + 1,
+                retry_if=lambda exc: isinstance(exc, _Temporary),
+                backoff=self.backoff_seconds,
+                max_wait=self.max_backoff_seconds,
+                wait_hint=lambda exc: getattr(exc, "retry_after", None),
+                sleep=self.sleep,
+                before_sleep=lambda n, exc, wait: log.info(
+                    "%s: %s; retrying in %.2f s", what, exc, wait
+                ),
+            )
+        except _Temporary as last:
+            raise CoinGeckoError(
+                f"{what} failed after {self.max_retries + 1} attempt(s): {last}",
+                hint="try again later; a free COINGECKO_API_KEY (demo plan) raises the rate limit",
+            ) from None
+
+    def _get_once(self, url: str, params: dict[str, Any], what: str) -> Any:
+        """One GET: the data, a :class:`_Temporary` worth retrying, or a CoinGeckoError."""
+        try:
+            resp = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.Timeout:
+            raise _Temporary(f"no answer within {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise _Temporary(
+                f"could not connect ({type(exc).__name__}: {self._scrub(str(exc))})"
+            ) from None
+        status, data, text = resp.status_code, None, resp.text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        code = _error_code(data)
+        if status == 429 or code == 429:
+            raise _Temporary(
+                "rate limited (HTTP 429)",
+                retry_after_seconds(resp.headers.get("Retry-After"), self.clock()),
+            )
+        if status >= 500:
+            raise _Temporary(f"server error (HTTP {status})")
+        if status in (401, 403) or code in (10002, 10005, 10010, 10011):
+            raise CoinGeckoError(
+                f"{what} refused the request (HTTP {status}): "
+                f"{self._scrub(_error_message(data) or text[:120])}",
+                hint="check COINGECKO_API_KEY and [data.options.coingecko] plan "
+                "(demo keys use api.coingecko.com, pro keys pro-api.coingecko.com)",
+            )
+        if status >= 400:
+            raise CoinGeckoError(
+                f"{what} answered HTTP {status}: {self._scrub(_error_message(data) or text[:120])}"
+            )
+        if data is None:
+            snippet = self._scrub(text[:80]).replace("\n", " ")
+            raise CoinGeckoError(
+                f"{what} sent a response that is not valid JSON (starts with {snippet!r})",
+                hint="CoinGecko may be having trouble; try again later",
+            )
+        return data
+
+
+class _Temporary(Exception):
+    """A failure worth another attempt; ``retry_after``: the wait the server asked for."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 def _error_code(data: Any) -> int | None:

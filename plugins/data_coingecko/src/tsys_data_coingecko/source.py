@@ -8,25 +8,60 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
+import attrs
 import pandas as pd
 
-from tsys.api import ConfigError, DataError, DataSource, JsonCache, SourceContext
+from tsys.api import (
+    ConfigError,
+    DataError,
+    DataSource,
+    JsonCache,
+    SourceContext,
+    above,
+    at_least,
+    between,
+    http_url,
+    non_empty,
+    one_of,
+    secret_field,
+    structure_options,
+)
 from tsys_data_coingecko.client import PLANS, CoinGeckoClient, CoinGeckoError
 
-DEFAULTS: dict[str, Any] = {
-    "plan": None,  # None: "demo" when COINGECKO_API_KEY is set, else "public"
-    "base_url": None,  # None: the plan's host
-    "timeout": 20.0,
-    "top_n": 100,
-    "per_page": 250,
-    "max_pages": 4,
-    "max_retries": 3,
-    "backoff_seconds": 2.0,
-    "max_backoff_seconds": 60.0,
-    "exclude_categories": ["stablecoins", "wrapped-tokens"],
-    "symbol_overrides": {},
-    "quote": "USD",
-}
+_EACH_NAME = attrs.validators.deep_iterable(member_validator=non_empty())
+
+
+def _lower_keys(value: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in value.items()}
+
+
+@attrs.frozen
+class CoinGeckoOptions:
+    """``[data.options.coingecko]``; the key comes from COINGECKO_API_KEY only."""
+
+    #: None: "demo" when COINGECKO_API_KEY is set, else "public".
+    plan: str | None = attrs.field(default=None, validator=one_of(*PLANS))
+    #: None: the plan's host.
+    base_url: str | None = attrs.field(default=None, validator=http_url())
+    timeout: float = attrs.field(default=20.0, validator=above(0))
+    top_n: int = attrs.field(default=100, validator=at_least(1))
+    per_page: int = attrs.field(default=250, validator=between(1, 250))
+    max_pages: int = attrs.field(default=4, validator=at_least(1))
+    max_retries: int = attrs.field(default=3, validator=at_least(0))
+    backoff_seconds: float = attrs.field(default=2.0, validator=at_least(0))
+    max_backoff_seconds: float = attrs.field(default=60.0, validator=at_least(0))
+    exclude_categories: list[str] = attrs.field(
+        factory=lambda: ["stablecoins", "wrapped-tokens"], validator=_EACH_NAME
+    )
+    #: CoinGecko id or symbol -> bars symbol, e.g. ``{ "matic-network" = "POL-USD" }``.
+    symbol_overrides: dict[str, str] = attrs.field(
+        factory=dict,
+        converter=_lower_keys,
+        validator=attrs.validators.deep_mapping(non_empty(), non_empty()),
+    )
+    quote: str = "USD"
+    api_key: str | None = secret_field("COINGECKO_API_KEY")
+
 
 #: Symbols that are never risk assets on their own (EXTERNAL_APIS.md 4.1 hygiene list).
 HEURISTIC_SYMBOLS = frozenset(
@@ -47,9 +82,14 @@ class CoinGeckoSource(DataSource):
 
     name: ClassVar[str] = "coingecko"
     provides: ClassVar[frozenset[str]] = frozenset({"market_caps", "excluded_coins"})
+    options_class: ClassVar[type] = CoinGeckoOptions
 
     def __init__(
-        self, client: CoinGeckoClient, cache: JsonCache, ctx: SourceContext, options: dict
+        self,
+        client: CoinGeckoClient,
+        cache: JsonCache,
+        ctx: SourceContext,
+        options: CoinGeckoOptions,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -61,11 +101,9 @@ class CoinGeckoSource(DataSource):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.coingecko]``; the key comes from COINGECKO_API_KEY."""
-        from tsys.api import secret
-
-        opts = _validate_options(options or {})
-        key = secret("COINGECKO_API_KEY")
-        plan = opts["plan"] or ("demo" if key else "public")
+        opts = structure_options(CoinGeckoOptions, options, where="$.data.options.coingecko")
+        key = opts.api_key
+        plan = opts.plan or ("demo" if key else "public")
         if plan != "public" and key is None:
             raise ConfigError(
                 f"[data.options.coingecko] plan = {plan!r} needs COINGECKO_API_KEY in the "
@@ -75,11 +113,11 @@ class CoinGeckoSource(DataSource):
         client = CoinGeckoClient(
             plan=plan,
             api_key=key if plan != "public" else None,
-            base_url=opts["base_url"],
-            timeout=opts["timeout"],
-            max_retries=opts["max_retries"],
-            backoff_seconds=opts["backoff_seconds"],
-            max_backoff_seconds=opts["max_backoff_seconds"],
+            base_url=opts.base_url,
+            timeout=opts.timeout,
+            max_retries=opts.max_retries,
+            backoff_seconds=opts.backoff_seconds,
+            max_backoff_seconds=opts.max_backoff_seconds,
         )
         # open_source() already hands a per-source folder; a shared context hands <cache>.
         root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
@@ -95,7 +133,7 @@ class CoinGeckoSource(DataSource):
     # ------------------------------------------------------------------------- symbol mapping
     def bars_symbol(self, coin: dict[str, Any]) -> str | None:
         """The bars-source symbol of a coin ("btc" -> "BTC-USD"); None when it cannot have one."""
-        overrides = self.options["symbol_overrides"]
+        overrides = self.options.symbol_overrides
         cid, sym = str(coin.get("id", "")), str(coin.get("symbol", "")).lower()
         if cid in overrides:
             return overrides[cid]
@@ -104,7 +142,7 @@ class CoinGeckoSource(DataSource):
         upper = sym.upper()
         if not _SYMBOL_RE.fullmatch(upper):
             return None
-        return f"{upper}-{self.options['quote']}"
+        return f"{upper}-{self.options.quote}"
 
     # ------------------------------------------------------------------------------ fetching
     def _markets(self, what: str, cache_key: tuple[str, ...], params: dict, limit: int | None):
@@ -113,12 +151,12 @@ class CoinGeckoSource(DataSource):
         entry = self.cache.read(*cache_key)
         if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
             return entry["payload"]
-        per_page = int(self.options["per_page"])
+        per_page = self.options.per_page
         if limit is not None:
             per_page = min(per_page, limit)
         coins: list[dict[str, Any]] = []
         try:
-            for page in range(1, int(self.options["max_pages"]) + 1):
+            for page in range(1, self.options.max_pages + 1):
                 data = self.client.get(
                     "coins/markets",
                     {
@@ -155,7 +193,7 @@ class CoinGeckoSource(DataSource):
 
     def ranking(self) -> list[dict[str, Any]]:
         """The top ``top_n`` coins by market cap: ``{id, symbol, name, market_cap}`` each."""
-        top_n = int(self.options["top_n"])
+        top_n = self.options.top_n
         return self._markets("the market-cap ranking", ("markets", f"top{top_n}"), {}, top_n)
 
     # --------------------------------------------------------------------------- the methods
@@ -193,7 +231,7 @@ class CoinGeckoSource(DataSource):
         """
         excluded_ids: set[str] = set()
         members: list[dict[str, Any]] = []
-        for cat in self.options["exclude_categories"]:
+        for cat in self.options.exclude_categories:
             coins = self._markets(f"category {cat!r}", ("category", cat), {"category": cat}, None)
             members.extend(coins)
             excluded_ids.update(c["id"] for c in coins)
@@ -248,52 +286,3 @@ def _slim(coin: dict[str, Any]) -> dict[str, Any]:
         "name": str(coin.get("name") or ""),
         "market_cap": cap,
     }
-
-
-def _validate_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"[data.options.coingecko] has unknown option(s): {', '.join(unknown)}",
-            hint="known options: " + ", ".join(sorted(DEFAULTS)),
-        )
-    opts = {**DEFAULTS, **options}
-    if opts["plan"] is not None and opts["plan"] not in PLANS:
-        raise ConfigError(
-            f"[data.options.coingecko] plan must be one of {', '.join(PLANS)}, got {opts['plan']!r}"
-        )
-    try:
-        for key in ("timeout", "backoff_seconds", "max_backoff_seconds"):
-            opts[key] = float(opts[key])
-            if opts[key] < 0:
-                raise ValueError(f"{key} must not be negative")
-        for key in ("top_n", "per_page", "max_pages", "max_retries"):
-            if isinstance(opts[key], bool) or int(opts[key]) != opts[key]:
-                raise ValueError(f"{key} must be a whole number, got {opts[key]!r}")
-            opts[key] = int(opts[key])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"[data.options.coingecko]: {exc}") from None
-    if not 1 <= opts["per_page"] <= 250:
-        raise ConfigError("[data.options.coingecko] per_page must be between 1 and 250")
-    if opts["top_n"] < 1 or opts["max_pages"] < 1 or opts["max_retries"] < 0:
-        raise ConfigError("[data.options.coingecko] top_n, max_pages >= 1 and max_retries >= 0")
-    if opts["timeout"] <= 0:
-        raise ConfigError("[data.options.coingecko] timeout must be positive")
-    if not isinstance(opts["exclude_categories"], list) or not all(
-        isinstance(c, str) and c for c in opts["exclude_categories"]
-    ):
-        raise ConfigError("[data.options.coingecko] exclude_categories must be a list of names")
-    over = opts["symbol_overrides"]
-    if not isinstance(over, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in over.items()
-    ):
-        raise ConfigError(
-            "[data.options.coingecko] symbol_overrides must map CoinGecko ids or symbols to "
-            'bars symbols, e.g. { "matic-network" = "POL-USD" }'
-        )
-    opts["symbol_overrides"] = {k.lower(): v for k, v in over.items()}
-    if opts["base_url"] is not None and not str(opts["base_url"]).startswith(
-        ("http://", "https://")
-    ):
-        raise ConfigError("[data.options.coingecko] base_url must start with http:// or https://")
-    return opts
