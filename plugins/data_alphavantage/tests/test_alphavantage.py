@@ -220,9 +220,23 @@ def test_daily_quota_stops_further_calls(fake, make_source):
 def test_burst_limit_is_retried_once(fake, make_source):
     fake.overviews["IBM"] = {"Symbol": "IBM", "Name": "International Business Machines"}
     fake.script = [(200, json.dumps({"Information": BURST}), "application/json")]
-    out = make_source().fundamentals(["IBM"])
+    src = make_source(burst_retry_wait=3.0)
+    waits: list[float] = []
+    src.client.budget.sleep = waits.append  # a fake sleep: the test waits on nothing
+    out = src.fundamentals(["IBM"])
     assert out["IBM"].name == "International Business Machines"
-    assert len(fake.calls) == 2
+    assert len(fake.calls) == 2 and waits == [3.0]
+
+
+def test_burst_limit_twice_is_not_retried_again(fake, make_source):
+    fake.overviews["IBM"] = {"Symbol": "IBM", "Name": "International Business Machines"}
+    fake.script = [(200, json.dumps({"Information": BURST}), "application/json")] * 3
+    src = make_source(burst_retry_wait=3.0)
+    waits: list[float] = []
+    src.client.budget.sleep = waits.append
+    with pytest.raises(DataError):
+        src.client.query("OVERVIEW", {"symbol": "IBM"})
+    assert len(fake.calls) == 2 and waits == [3.0]
 
 
 def test_bad_key_fails_the_whole_call_even_with_several_symbols(fake, make_source, monkeypatch):
@@ -476,15 +490,35 @@ def test_calls_per_minute_waits_for_a_slot(tmp_path):
         impatient.acquire()
 
 
-def test_options_are_validated(make_source):
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        (
+            {"calls_per_minutes": 3},
+            "unknown option 'calls_per_minutes' (did you mean 'calls_per_minute'?) "
+            "@ $.data.options.alphavantage.calls_per_minutes",
+        ),
+        (
+            {"horizon": "1month"},
+            "must be one of '3month', '6month', '12month', got '1month' "
+            "@ $.data.options.alphavantage.horizon",
+        ),
+        (
+            {"daily_budget": 2.5},
+            "expected an integer, got 2.5 (a number) @ $.data.options.alphavantage.daily_budget",
+        ),
+        (
+            {"block_below": -2},
+            "must be between -1 and 1, got -2.0 @ $.data.options.alphavantage.block_below",
+        ),
+    ],
+)
+def test_options_are_validated(make_source, options, line):
     from tsys.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown option"):
-        make_source(calls_per_minutes=3)
-    with pytest.raises(ConfigError, match="horizon"):
-        make_source(horizon="1month")
-    with pytest.raises(ConfigError, match="whole number"):
-        make_source(daily_budget=2.5)
+    with pytest.raises(ConfigError) as info:
+        make_source(**options)
+    assert info.value.message.splitlines()[1:] == [f"  {line}"]
 
 
 # -------------------------------------------------------------------- entry point + hub

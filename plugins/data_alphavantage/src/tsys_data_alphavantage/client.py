@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from tsys.api import DataError, atomic_write_bytes
+from tsys.api import DataError, atomic_write_bytes, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -202,15 +202,18 @@ class AlphaVantageClient:
                 f"ALPHAVANTAGE_API_KEY is not set, so Alpha Vantage {function} cannot be called",
                 hint=f"get a free key at {KEY_URL} and export ALPHAVANTAGE_API_KEY",
             )
-        try:
-            return self._query_once(function, params, csv=csv)
-        except RateLimited as exc:
-            if exc.daily:
-                raise
-            # A burst limit ("1 request per second") clears quickly: one bounded retry.
-            log.info("Alpha Vantage burst limit on %s; retrying once", function)
-            self.budget.sleep(self.burst_retry_wait)
-            return self._query_once(function, params, csv=csv)
+        # A burst limit ("1 request per second") clears quickly: one bounded retry. A used-up
+        # daily quota does not, and every other failure is the caller's to report.
+        return call_with_retries(
+            lambda: self._query_once(function, params, csv=csv),
+            attempts=2,
+            retry_if=lambda exc: isinstance(exc, RateLimited) and not exc.daily,
+            backoff=self.burst_retry_wait,
+            sleep=self.budget.sleep,
+            before_sleep=lambda n, exc, wait: log.info(
+                "Alpha Vantage burst limit on %s; retrying once", function
+            ),
+        )
 
     def _query_once(self, function: str, params: dict[str, str], *, csv: bool) -> Any:
         self.budget.acquire()

@@ -9,17 +9,24 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
+import attrs
 import pandas as pd
 
 from tsys.api import (
     EARNINGS_COLUMNS,
     NEWS_COLUMNS,
-    ConfigError,
     DataError,
     DataSource,
     Fundamentals,
     JsonCache,
     SourceContext,
+    above,
+    at_least,
+    between,
+    http_url,
+    one_of,
+    secret_field,
+    structure_options,
 )
 from tsys_data_alphavantage.client import (
     DEFAULT_BASE_URL,
@@ -30,21 +37,27 @@ from tsys_data_alphavantage.client import (
     CallBudget,
 )
 
-#: Options of ``[data.options.alphavantage]`` and their defaults.
-DEFAULTS: dict[str, Any] = {
-    "base_url": DEFAULT_BASE_URL,
-    "timeout": 20.0,
-    "calls_per_minute": 5,
-    "daily_budget": 25,
-    "max_wait_seconds": 90.0,
-    "burst_retry_wait": 2.0,
-    "news_limit": 1000,
-    "horizon": "3month",
-    "overview_max_age_days": 7,
-    "block_below": -0.5,
-    "block_lookback_days": 3,
-}
 _HORIZONS = ("3month", "6month", "12month")
+
+
+@attrs.frozen
+class AlphaVantageOptions:
+    """``[data.options.alphavantage]``; the key comes from ALPHAVANTAGE_API_KEY only."""
+
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, validator=http_url())
+    timeout: float = attrs.field(default=20.0, validator=above(0))
+    calls_per_minute: int = attrs.field(default=5, validator=at_least(1))
+    daily_budget: int = attrs.field(default=25, validator=at_least(0))
+    max_wait_seconds: float = attrs.field(default=90.0, validator=at_least(0))
+    burst_retry_wait: float = attrs.field(default=2.0, validator=at_least(0))
+    news_limit: int = attrs.field(default=1000, validator=between(1, 1000))
+    horizon: str = attrs.field(default="3month", validator=one_of(*_HORIZONS))
+    overview_max_age_days: int = attrs.field(default=7, validator=at_least(1))
+    block_below: float = attrs.field(default=-0.5, validator=between(-1, 1))
+    block_lookback_days: int = attrs.field(default=3, validator=at_least(1))
+    api_key: str | None = secret_field("ALPHAVANTAGE_API_KEY")
+
+
 _MISSING = {"", "none", "-", "null", "n/a", "nan"}
 
 
@@ -98,13 +111,14 @@ class AlphaVantageSource(DataSource):
 
     name: ClassVar[str] = "alphavantage"
     provides: ClassVar[frozenset[str]] = frozenset({"news", "earnings", "fundamentals"})
+    options_class: ClassVar[type] = AlphaVantageOptions
 
     def __init__(
         self,
         client: AlphaVantageClient,
         cache: JsonCache,
         ctx: SourceContext,
-        options: dict[str, Any],
+        options: AlphaVantageOptions,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -117,24 +131,22 @@ class AlphaVantageSource(DataSource):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.alphavantage]``; the key comes from ALPHAVANTAGE_API_KEY."""
-        from tsys.api import secret
-
-        opts = _validate_options(options or {})
+        opts = structure_options(AlphaVantageOptions, options, where="$.data.options.alphavantage")
         # open_source() already hands a per-source folder (<cache>/alphavantage); a shared
         # context hands <cache>. Either way the files land in one "alphavantage" folder.
         root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
         budget = CallBudget(
             root / "calls.json",
-            calls_per_minute=opts["calls_per_minute"],
-            daily_budget=opts["daily_budget"],
-            max_wait_seconds=opts["max_wait_seconds"],
+            calls_per_minute=opts.calls_per_minute,
+            daily_budget=opts.daily_budget,
+            max_wait_seconds=opts.max_wait_seconds,
         )
         client = AlphaVantageClient(
-            api_key=secret("ALPHAVANTAGE_API_KEY"),
+            api_key=opts.api_key,
             budget=budget,
-            base_url=opts["base_url"],
-            timeout=opts["timeout"],
-            burst_retry_wait=opts["burst_retry_wait"],
+            base_url=opts.base_url,
+            timeout=opts.timeout,
+            burst_retry_wait=opts.burst_retry_wait,
         )
         source = cls(client, JsonCache(root), ctx, opts)
         # The budget's day and minute follow the source's clock, so one "now" rules both.
@@ -189,7 +201,7 @@ class AlphaVantageSource(DataSource):
         }
         if missing:
             lo, hi = missing[0], missing[-1]
-            limit = int(self.options["news_limit"])
+            limit = self.options.news_limit
             try:
                 data = self.client.query(
                     "NEWS_SENTIMENT",
@@ -305,7 +317,7 @@ class AlphaVantageSource(DataSource):
     # ------------------------------------------------------------------------------ earnings
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """Upcoming report dates from EARNINGS_CALENDAR (one call a day covers every symbol)."""
-        horizon = self.options["horizon"]
+        horizon = self.options.horizon
         today = self._today()
         entry = self.cache.read("earnings", f"calendar-{horizon}")
         if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
@@ -346,7 +358,7 @@ class AlphaVantageSource(DataSource):
     def fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals]:
         """Name, sector, shares outstanding and float, market cap from OVERVIEW (weekly cache)."""
         now = self.now()
-        max_age = dt.timedelta(days=int(self.options["overview_max_age_days"]))
+        max_age = dt.timedelta(days=self.options.overview_max_age_days)
         wanted = list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
         out: dict[str, Fundamentals] = {}
         failures: dict[str, DataError] = {}
@@ -387,9 +399,9 @@ class AlphaVantageSource(DataSource):
         """Symbols with strongly negative recent news, using ``block_below``/``block_lookback_days``."""
         from tsys_data_alphavantage.blockers import negative_news_blockers
 
-        lookback = int(self.options["block_lookback_days"])
+        lookback = self.options.block_lookback_days
         frame = self.news(symbols, as_of - dt.timedelta(days=lookback - 1), as_of)
-        return negative_news_blockers(frame, as_of, lookback, float(self.options["block_below"]))
+        return negative_news_blockers(frame, as_of, lookback, self.options.block_below)
 
     def _report_failures(
         self, what: str, wanted: list[str], failures: dict[str, DataError]
@@ -469,47 +481,3 @@ def _news_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame["relevance"] = frame["relevance"].astype("float64")
     frame = frame.sort_values(["date", "symbol", "time"], ignore_index=True)
     return frame[list(NEWS_COLUMNS)]
-
-
-def _validate_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"[data.options.alphavantage] has unknown option(s): {', '.join(unknown)}",
-            hint="known options: " + ", ".join(sorted(DEFAULTS)),
-        )
-    opts = {**DEFAULTS, **options}
-    try:
-        for key in ("timeout", "max_wait_seconds", "burst_retry_wait", "block_below"):
-            opts[key] = float(opts[key])
-        for key in (
-            "calls_per_minute",
-            "daily_budget",
-            "news_limit",
-            "overview_max_age_days",
-            "block_lookback_days",
-        ):
-            if isinstance(opts[key], bool) or int(opts[key]) != opts[key]:
-                raise ValueError(f"{key} must be a whole number, got {opts[key]!r}")
-            opts[key] = int(opts[key])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"[data.options.alphavantage]: {exc}") from None
-    if opts["horizon"] not in _HORIZONS:
-        raise ConfigError(
-            f"[data.options.alphavantage] horizon must be one of {', '.join(_HORIZONS)}, "
-            f"got {opts['horizon']!r}"
-        )
-    for key in ("calls_per_minute", "news_limit", "overview_max_age_days", "block_lookback_days"):
-        if opts[key] < 1:
-            raise ConfigError(f"[data.options.alphavantage] {key} must be at least 1")
-    if opts["daily_budget"] < 0 or opts["timeout"] <= 0:
-        raise ConfigError("[data.options.alphavantage] daily_budget >= 0 and timeout > 0 needed")
-    if not 1 <= opts["news_limit"] <= 1000:
-        raise ConfigError("[data.options.alphavantage] news_limit must be between 1 and 1000")
-    if not -1.0 <= opts["block_below"] <= 1.0:
-        raise ConfigError("[data.options.alphavantage] block_below must be between -1 and 1")
-    if not str(opts["base_url"]).startswith(("http://", "https://")):
-        raise ConfigError(
-            "[data.options.alphavantage] base_url must start with http:// or https://"
-        )
-    return opts
