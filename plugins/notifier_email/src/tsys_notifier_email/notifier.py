@@ -27,19 +27,28 @@ import logging
 import smtplib
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
+import attrs
+
 from tsys.api import (
-    ConfigError,
     DailyRun,
     DeliveryResult,
+    FieldError,
     Newsletter,
     Notifier,
     NotifierContext,
     NotifierError,
-    secret,
+    above,
+    at_least,
+    between,
+    call_with_retries,
+    non_empty,
+    one_of,
+    secret_field,
+    structure_options,
 )
 
 log = logging.getLogger(__name__)
@@ -47,19 +56,43 @@ log = logging.getLogger(__name__)
 PASSWORD_ENV = "TSYS_SMTP_PASSWORD"
 SECURITY_MODES = ("plain", "starttls", "tls")
 DEFAULT_PORTS = {"plain": 25, "starttls": 587, "tls": 465}
-OPTIONS = (
-    "host",
-    "port",
-    "security",
-    "username",
-    "sender",
-    "recipients",
-    "timeout",
-    "retries",
-    "backoff",
-    "per_bucket",
-    "ca_file",
-)
+
+
+def _address(inst: Any, attribute: attrs.Attribute, value: str) -> None:
+    if "@" not in email.utils.parseaddr(value)[1]:
+        raise FieldError(
+            attribute.name, f"must be an address such as 'tsys <me@example.com>', got {value!r}"
+        )
+
+
+@attrs.frozen
+class EmailOptions:
+    """``[notifiers.email]``; the password comes from TSYS_SMTP_PASSWORD only."""
+
+    #: The SMTP server's name.
+    host: str = attrs.field(validator=non_empty())
+    sender: str = attrs.field(validator=_address)
+    recipients: list[str] = attrs.field(
+        validator=[non_empty(), attrs.validators.deep_iterable(_address)]
+    )
+    #: None: 25 plain, 587 starttls, 465 tls.
+    port: int | None = attrs.field(default=None, validator=between(1, 65535))
+    security: str = attrs.field(default="starttls", validator=one_of(*SECURITY_MODES))
+    username: str | None = None
+    timeout: float = attrs.field(default=30.0, validator=above(0))
+    retries: int = attrs.field(default=3, validator=at_least(0))
+    backoff: float = attrs.field(default=2.0, validator=at_least(0))
+    per_bucket: bool = False
+    ca_file: str | None = None
+    password: str | None = secret_field(PASSWORD_ENV)
+
+    def __attrs_post_init__(self) -> None:
+        if self.username and not self.password:
+            raise FieldError(
+                "username",
+                f"{self.username!r} is set but {PASSWORD_ENV} is not: export {PASSWORD_ENV}=... "
+                "(the password is never read from tsys.toml)",
+            )
 
 
 class _Attempt(Exception):
@@ -75,63 +108,24 @@ class EmailNotifier(Notifier):
     """Send newsletters by SMTP to every recipient, as ``multipart/alternative`` messages."""
 
     name: ClassVar[str] = "email"
+    options_class: ClassVar[type] = EmailOptions
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        sender: str,
-        recipients: Sequence[str],
-        port: int | None = None,
-        security: str = "starttls",
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 2.0,
-        per_bucket: bool = False,
-        ca_file: str | None = None,
-    ) -> None:
-        if security not in SECURITY_MODES:
-            raise ConfigError(
-                f"[notifiers.email] security must be one of {', '.join(SECURITY_MODES)}, "
-                f"got {security!r}"
-            )
-        if not isinstance(host, str) or not host.strip():
-            raise ConfigError("[notifiers.email] needs 'host', the SMTP server's name")
-        if not isinstance(sender, str) or "@" not in email.utils.parseaddr(sender)[1]:
-            raise ConfigError(
-                "[notifiers.email] needs 'sender', an address such as 'tsys <me@example.com>'"
-            )
-        if isinstance(recipients, str):
-            recipients = [recipients]
-        recipients = [r for r in recipients if isinstance(r, str) and r.strip()]
-        if not recipients:
-            raise ConfigError("[notifiers.email] needs 'recipients', a list of addresses")
-        if port is not None and (isinstance(port, bool) or not 0 < int(port) < 65536):
-            raise ConfigError(f"[notifiers.email] port must be 1..65535, got {port!r}")
-        if timeout <= 0 or retries < 0 or backoff < 0:
-            raise ConfigError(
-                "[notifiers.email] timeout must be > 0, retries and backoff >= 0 "
-                f"(got timeout={timeout!r}, retries={retries!r}, backoff={backoff!r})"
-            )
-        if username and not password:
-            raise ConfigError(
-                f"[notifiers.email] username {username!r} is set but {PASSWORD_ENV} is not",
-                hint=f"export {PASSWORD_ENV}=... (the password is never read from tsys.toml)",
-            )
-        self.host = host.strip()
-        self.security = security
-        self.port = int(port) if port is not None else DEFAULT_PORTS[security]
-        self.sender = sender
-        self.recipients = list(recipients)
-        self.username = username or None
-        self._password = password if self.username else None
-        self.timeout = float(timeout)
-        self.retries = int(retries)
-        self.backoff = float(backoff)
-        self.per_bucket = bool(per_bucket)
-        self.ca_file = ca_file
+    def __init__(self, options: EmailOptions) -> None:
+        self.options = options
+        self.host = options.host.strip()
+        self.security = options.security
+        self.port = options.port if options.port is not None else DEFAULT_PORTS[self.security]
+        self.sender = options.sender
+        self.recipients = list(options.recipients)
+        self.username = options.username or None
+        self._password = options.password if self.username else None
+        self.timeout = options.timeout
+        self.retries = options.retries
+        self.backoff = options.backoff
+        self.per_bucket = options.per_bucket
+        self.ca_file = options.ca_file
+        #: How retries wait; tests replace it.
+        self.sleep: Callable[[float], None] = time.sleep
 
     def __repr__(self) -> str:
         # Never show the password, not even in a debugger or a log line.
@@ -148,21 +142,9 @@ class EmailNotifier(Notifier):
     def from_config(cls, options: dict[str, Any], ctx: NotifierContext) -> EmailNotifier:
         """Build from ``[notifiers.email]``; the password comes from ``TSYS_SMTP_PASSWORD``."""
         opts = dict(options)
-        if "password" in opts:
-            raise ConfigError(
-                "[notifiers.email] must not contain 'password'",
-                hint=f"remove it and export {PASSWORD_ENV} instead",
-            )
-        unknown = sorted(set(opts) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"[notifiers.email] has unknown option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(OPTIONS)}"
-            )
-        try:
-            return cls(**opts, password=secret(PASSWORD_ENV))
-        except TypeError as exc:
-            raise ConfigError(f"[notifiers.email] is incomplete or mistyped: {exc}") from None
+        if isinstance(opts.get("recipients"), str):
+            opts["recipients"] = [opts["recipients"]]  # one address may be written without a list
+        return cls(structure_options(EmailOptions, opts, where="$.notifiers.email"))
 
     # ---------------------------------------------------------------------------- sending
     def build_message(self, newsletter: Newsletter, *, now: dt.datetime | None = None):
@@ -204,30 +186,42 @@ class EmailNotifier(Notifier):
 
     def _send_with_retries(self, msg: EmailMessage) -> None:
         attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                self._send_once(msg)
-                return
-            except _Attempt as failure:
-                reply = self._scrub(failure.reply)
-                if not failure.temporary or attempt == attempts:
-                    kind = "temporary" if failure.temporary else "permanent"
-                    raise NotifierError(
-                        f"email: could not send the newsletter through {self.server} "
-                        f"({self.security}) after {attempt} attempt"
-                        f"{'s' if attempt != 1 else ''}: {reply} [{kind}]",
-                        hint=self._hint(reply, failure.temporary),
-                    ) from None
-                delay = self.backoff * 2 ** (attempt - 1)
-                log.warning(
-                    "email: attempt %d of %d through %s failed (%s); retrying in %.2fs",
-                    attempt,
-                    attempts,
-                    self.server,
-                    reply,
-                    delay,
-                )
-                time.sleep(delay)
+        tried = 0
+
+        def once() -> None:
+            nonlocal tried
+            tried += 1
+            self._send_once(msg)
+
+        def warn(attempt: int, failure: BaseException, delay: float) -> None:
+            reply = self._scrub(getattr(failure, "reply", str(failure)))
+            log.warning(
+                "email: attempt %d of %d through %s failed (%s); retrying in %.2fs",
+                attempt,
+                attempts,
+                self.server,
+                reply,
+                delay,
+            )
+
+        try:
+            call_with_retries(
+                once,
+                attempts=attempts,
+                retry_if=lambda exc: isinstance(exc, _Attempt) and exc.temporary,
+                backoff=self.backoff,
+                sleep=self.sleep,
+                before_sleep=warn,
+            )
+        except _Attempt as failure:
+            reply = self._scrub(failure.reply)
+            kind = "temporary" if failure.temporary else "permanent"
+            raise NotifierError(
+                f"email: could not send the newsletter through {self.server} "
+                f"({self.security}) after {tried} attempt{'s' if tried != 1 else ''}: "
+                f"{reply} [{kind}]",
+                hint=self._hint(reply, failure.temporary),
+            ) from None
 
     def _hint(self, reply: str, temporary: bool) -> str:
         if reply.startswith("535") or "authentication" in reply.lower():
