@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -83,7 +84,7 @@ def type_name(tp: Any) -> str:
             if len(args) == 2
             else "a table"
         )
-    if args and type(None) in args:
+    if origin in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         return " or ".join(type_name(a) for a in rest)
     return getattr(tp, "__name__", str(tp))
@@ -143,6 +144,40 @@ def _dict_hook(tp: Any, conv: cattrs.Converter) -> Callable:
     return hook
 
 
+def _is_union(tp: Any) -> bool:
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    return len([a for a in typing.get_args(tp) if a is not type(None)]) > 1
+
+
+def _fits(tp: Any, value: Any) -> bool:
+    """Whether ``value`` has the shape of ``tp`` (how a union picks its member)."""
+    shape = typing.get_origin(tp) or tp
+    if shape in (list, tuple, set, frozenset):
+        return isinstance(value, list | tuple)
+    if shape in (dict, Mapping):
+        return isinstance(value, Mapping)
+    if shape is bool:
+        return isinstance(value, bool)
+    if shape in (int, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, shape) if isinstance(shape, type) else False
+
+
+def _union_hook(tp: Any, conv: cattrs.Converter) -> Callable:
+    members = typing.get_args(tp)
+
+    def hook(value: Any, _: Any) -> Any:
+        if value is None and type(None) in members:
+            return None
+        for member in members:
+            if member is not type(None) and _fits(member, value):
+                return conv.structure(value, member)
+        raise _Expected(type_name(tp), value)
+
+    return hook
+
+
 def _build(base: cattrs.Converter) -> cattrs.Converter:
     conv = base.copy()
     conv.register_structure_hook(bool, _scalar(bool, lambda v: isinstance(v, bool), bool))
@@ -156,6 +191,7 @@ def _build(base: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(str, _scalar(str, lambda v: isinstance(v, str), str))
     conv.register_structure_hook_factory(_is_list, lambda tp: _list_hook(tp, conv))
     conv.register_structure_hook_factory(_is_dict, lambda tp: _dict_hook(tp, conv))
+    conv.register_structure_hook_factory(_is_union, lambda tp: _union_hook(tp, conv))
     return conv
 
 

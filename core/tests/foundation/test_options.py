@@ -33,6 +33,7 @@ class ToyOptions:
     categories: list[str] = attrs.field(factory=list)
     overrides: dict[str, str] = attrs.field(factory=dict)
     as_of: dt.date | None = None
+    path: str | list[str] | None = None
     api_key: str | None = secret_field("COINGECKO_API_KEY")
 
 
@@ -54,6 +55,9 @@ def test_good_options_are_typed_and_defaulted(monkeypatch):
     assert opts == ToyOptions(host="h", timeout=5.0, as_of=dt.date(2024, 1, 2), categories=["a"])
     assert isinstance(opts.timeout, float)
     assert structure_options(ToyOptions, {"host": "h", "as_of": "2024-01-02"}, where=WHERE).as_of
+    # a union picks its member by the value's shape: one folder or several
+    assert structure_options(ToyOptions, {"host": "h", "path": "d"}, where=WHERE).path == "d"
+    assert structure_options(ToyOptions, {"host": "h", "path": ["d"]}, where=WHERE).path == ["d"]
 
 
 @pytest.mark.parametrize(
@@ -95,6 +99,14 @@ def test_good_options_are_typed_and_defaulted(monkeypatch):
             "expected a string, got 1 (an integer) @ $.data.options.toy.overrides.btc",
         ),
         ({}, "required option missing (a string) @ $.data.options.toy.host"),
+        (
+            {"host": "h", "path": 3},
+            "expected a string or a list of strings, got 3 (an integer) @ $.data.options.toy.path",
+        ),
+        (
+            {"host": "h", "path": ["a", 3]},
+            "expected a string, got 3 (an integer) @ $.data.options.toy.path[1]",
+        ),
         ({"host": "h", "top_n": 0}, "must be >= 1, got 0 @ $.data.options.toy.top_n"),
         ({"host": "h", "timeout": 0}, "must be > 0, got 0.0 @ $.data.options.toy.timeout"),
         (
