@@ -25,6 +25,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, Self
 
+import attrs
+
 from tsys.brokers import AccountState, Broker, BrokerContext
 from tsys.brokers.common import event_for, tradable, utcnow
 from tsys.contracts import (
@@ -41,24 +43,31 @@ from tsys.contracts import (
 )
 from tsys.errors import ConfigError
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
+from tsys.options import above, at_least, structure_options
 
 
-def cost_model_from_options(options: dict[str, Any]) -> Any:
-    """A :class:`tsys.sim.models.CostModel` from flat options (``fee_bps``, ``slippage_bps``...)."""
-    from tsys.sim.models import Capacity, CostModel, FeeModel, FixedSlippage
+@attrs.frozen
+class LocalBrokerOptions:
+    """``[broker.options]`` of the local paper broker: starting cash and the cost model."""
 
-    try:
+    #: Starting cash of a new account; None: ``[account] size``.
+    cash: float | None = attrs.field(default=None, validator=above(0))
+    fee_bps: float = attrs.field(default=0.0, validator=at_least(0))
+    fee_per_share: float = attrs.field(default=0.0, validator=at_least(0))
+    fee_minimum: float = attrs.field(default=0.0, validator=at_least(0))
+    slippage_bps: float = attrs.field(default=5.0, validator=at_least(0))
+    #: Largest share of a bar's volume one symbol may fill.
+    max_participation: float = attrs.field(default=0.025, validator=above(0))
+
+    def cost_model(self) -> Any:
+        """The :class:`tsys.sim.models.CostModel` these options describe."""
+        from tsys.sim.models import Capacity, CostModel, FeeModel, FixedSlippage
+
         return CostModel(
-            fees=FeeModel(
-                bps=options.get("fee_bps", 0.0),
-                per_share=options.get("fee_per_share", 0.0),
-                minimum=options.get("fee_minimum", 0.0),
-            ),
-            slippage=FixedSlippage(bps=options.get("slippage_bps", 5.0)),
-            capacity=Capacity(max_participation=options.get("max_participation", 0.025)),
+            fees=FeeModel(bps=self.fee_bps, per_share=self.fee_per_share, minimum=self.fee_minimum),
+            slippage=FixedSlippage(bps=self.slippage_bps),
+            capacity=Capacity(max_participation=self.max_participation),
         )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid cost options for the local paper broker: {exc}") from exc
 
 
 class LocalPaperBroker(Broker):
@@ -75,6 +84,7 @@ class LocalPaperBroker(Broker):
     """
 
     name = "local"
+    options_class = LocalBrokerOptions
 
     def __init__(
         self, *, ledger: Any, cash: float = 100_000.0, costs: Any = None, data: Any = None
@@ -92,24 +102,10 @@ class LocalPaperBroker(Broker):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
-        """Options: ``cash`` (default ``[account] size``), ``fee_bps``, ``fee_per_share``,
-        ``fee_minimum``, ``slippage_bps``, ``max_participation``."""
+        """Build from ``[broker.options]`` (:class:`LocalBrokerOptions`)."""
         from tsys.store.paper import PaperLedger
 
-        known = {
-            "cash",
-            "fee_bps",
-            "fee_per_share",
-            "fee_minimum",
-            "slippage_bps",
-            "max_participation",
-        }
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown [broker.options] for local: {', '.join(unknown)}",
-                hint="known: " + ", ".join(sorted(known)),
-            )
+        opts = structure_options(LocalBrokerOptions, options, where="$.broker.options")
         store = ctx.store
         if store is None:
             from tsys.store import open_store
@@ -119,8 +115,8 @@ class LocalPaperBroker(Broker):
         default_cash = ctx.config.account.size if ctx.config is not None else 100_000.0
         return cls(
             ledger=PaperLedger(store),
-            cash=options.get("cash", default_cash),
-            costs=cost_model_from_options(options),
+            cash=default_cash if opts.cash is None else opts.cash,
+            costs=opts.cost_model(),
             data=ctx.data,
         )
 
