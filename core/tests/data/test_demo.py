@@ -269,7 +269,13 @@ def test_from_config_rejects_unknown_options(tmp_path):
     from tsys.data.source import SourceContext
     from tsys.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="colour"):
+    with pytest.raises(
+        ConfigError, match=r"unknown option 'colour' @ \$\.data\.options\.demo\.colour"
+    ):
         DemoSource.from_config({"colour": "red"}, SourceContext(cache_dir=tmp_path))
+    s = DemoSource.from_config(
+        {"as_of": dt.date(2024, 5, 3), "history_years": 2}, SourceContext(cache_dir=tmp_path)
+    )
+    assert s.as_of == dt.date(2024, 5, 3) and s.history_years == 2.0
     s = DemoSource.from_config({"seed": 3}, SourceContext(cache_dir=tmp_path))
     assert s.seed == 3

@@ -44,7 +44,7 @@ from tsys.data.source import (
     Fundamentals,
     SourceContext,
 )
-from tsys.errors import ConfigError
+from tsys.options import above, structure_options
 
 EPOCH = dt.date(2000, 1, 1)
 CRYPTO_EPOCH = dt.date(2014, 1, 1)
@@ -638,10 +638,22 @@ def _news_table(mk: Market) -> _NewsTable:
     return table
 
 
+@attrs.frozen
+class DemoOptions:
+    """``[data.options.demo]``."""
+
+    #: None: ``[data] demo_seed``.
+    seed: int | None = None
+    #: The market's last day; None: the run's as-of date.
+    as_of: dt.date | None = None
+    history_years: float = attrs.field(default=20.0, validator=above(0))
+
+
 class DemoSource(DataSource):
     """A synthetic, seeded market: equities, ETFs, crypto, and every optional capability."""
 
     name: ClassVar[str] = "demo"
+    options_class: ClassVar[type] = DemoOptions
     synthetic: ClassVar[bool] = True
     provides: ClassVar[frozenset[str]] = frozenset(
         {
@@ -678,20 +690,14 @@ class DemoSource(DataSource):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        known = {"seed", "as_of", "history_years"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) for the demo data source: {', '.join(unknown)}",
-                hint=f"known options: {', '.join(sorted(known))}",
-            )
-        seed = options.get("seed")
+        opts = structure_options(DemoOptions, options, where="$.data.options.demo")
+        seed = opts.seed
         if seed is None and ctx.config is not None:
             seed = ctx.config.data.demo_seed
         return cls(
             7 if seed is None else seed,
-            as_of=options.get("as_of", ctx.as_of),
-            history_years=options.get("history_years", 20.0),
+            as_of=opts.as_of if opts.as_of is not None else ctx.as_of,
+            history_years=opts.history_years,
             ctx=ctx,
         )
 
