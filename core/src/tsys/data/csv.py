@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import attrs
 import numpy as np
 import pandas as pd
 
@@ -38,6 +39,7 @@ from tsys.data.bars import FIELDS, Bars, VolumeUnit, volume_unit
 from tsys.data.source import NEWS_COLUMNS, DataSource, Fundamentals, SourceContext
 from tsys.data.validate import QualityReport, validate_frame
 from tsys.errors import ConfigError, DataError
+from tsys.options import non_empty, one_of, structure_options
 
 #: Stablecoins and wrapped tokens: a crypto universe ranks real coins, not dollars or copies.
 KNOWN_EXCLUDED_COINS = frozenset(
@@ -90,18 +92,6 @@ _SECTOR_ALIASES = {
     "utilities": "Utilities",
 }
 
-_OPTIONS = (
-    "path",
-    "asset_class",
-    "volume_unit",
-    "constituents_dir",
-    "sectors_file",
-    "market_caps_file",
-    "news_dir",
-    "float_file",
-    "calendar",
-    "strict",
-)
 _EXTS = (".csv", ".parquet", ".pq")
 _DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -254,10 +244,32 @@ def _read_table(path: Path, warn: Any = None) -> list[dict[str, str]]:
     return rows
 
 
+@attrs.frozen
+class CsvOptions:
+    """``[data.options.csv]``; ``path`` may also come from ``[data] path`` or ``--path``."""
+
+    #: One folder of per-symbol files, or several.
+    path: str | list[str] = attrs.field(validator=non_empty())
+    asset_class: str | None = attrs.field(
+        default=None, validator=one_of(*(a.value for a in AssetClass))
+    )
+    #: "base" or "quote", or per asset class: ``{ crypto = "quote" }``.
+    volume_unit: str | dict[str, str] | None = None
+    constituents_dir: str | None = None
+    sectors_file: str | None = None
+    market_caps_file: str | None = None
+    news_dir: str | None = None
+    float_file: str | None = None
+    calendar: str = "XNYS"
+    #: None: ``[data] strict``.
+    strict: bool | None = None
+
+
 class CsvSource(DataSource):
     """Bars from per-symbol files, validated on load, with optional metadata files."""
 
     name: ClassVar[str] = "csv"
+    options_class: ClassVar[type] = CsvOptions
     synthetic: ClassVar[bool] = False
     provides: ClassVar[frozenset[str]] = frozenset(
         {"bars", "universe", "market_caps", "excluded_coins", "fundamentals", "news"}
@@ -318,20 +330,16 @@ class CsvSource(DataSource):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        unknown = sorted(set(options) - set(_OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) for the csv data source: {', '.join(unknown)}",
-                hint=f"known options: {', '.join(_OPTIONS)}",
-            )
         if not options.get("path"):
             raise ConfigError(
                 "the csv data source needs a folder of per-symbol files",
                 hint="set [data] path (or [data.options.csv] path) in tsys.toml, or pass --path",
             )
-        opts = dict(options)
-        opts.setdefault("strict", ctx.strict)
-        return cls(opts.pop("path"), ctx=ctx, **opts)
+        opts = attrs.asdict(
+            structure_options(CsvOptions, options, where="$.data.options.csv"), recurse=False
+        )
+        path, strict = opts.pop("path"), opts.pop("strict")
+        return cls(path, ctx=ctx, strict=ctx.strict if strict is None else strict, **opts)
 
     @classmethod
     def shared_data(
