@@ -133,11 +133,15 @@ def test_protective_stop_off_sends_plain_orders(fake, make_broker):
 
 
 @pytest.mark.parametrize("bad", [0.0, 0.5, -0.1])
-def test_protective_stop_band_is_checked(make_broker, bad):
-    from tsys.errors import ConfigError
+def test_protective_stop_band_is_checked(bad):
+    from tsys_broker_alpaca.options import AlpacaOptions
 
-    with pytest.raises(ConfigError, match="crypto_stop_band"):
-        make_broker(crypto_stop_band=bad)
+    from tsys.api import ConfigError, structure_options
+
+    with pytest.raises(
+        ConfigError, match=r"below 0.5, got .* @ \$\.broker\.options\.crypto_stop_band"
+    ):
+        structure_options(AlpacaOptions, {"crypto_stop_band": bad}, where="$.broker.options")
 
 
 def test_protective_stop_level_of_the_opening_plan_when_no_plan_moves_it(fake, make_broker):

@@ -55,12 +55,14 @@ from tsys.api import (
     event_for,
     payload_items,
     retry,
+    structure_options,
     tradable,
     utcnow,
 )
 from tsys_broker_alpaca import wire
 from tsys_broker_alpaca.apierror import error_parts
 from tsys_broker_alpaca.compat import require_private, set_private
+from tsys_broker_alpaca.options import AlpacaOptions
 from tsys_broker_alpaca.orders import order_request
 from tsys_broker_alpaca.stops import StopDesk
 
@@ -134,6 +136,7 @@ class AlpacaBroker(StopDesk, Broker):
     """
 
     name = "alpaca"
+    options_class = AlpacaOptions
 
     def __init__(
         self,
@@ -154,24 +157,11 @@ class AlpacaBroker(StopDesk, Broker):
     ) -> None:
         from alpaca.trading.client import TradingClient
 
-        if crypto_time_in_force not in ("gtc", "ioc"):
-            raise ConfigError(
-                f"crypto_time_in_force must be 'gtc' or 'ioc', got {crypto_time_in_force!r}"
-            )
-        if base_url is not None and (base_url.endswith("/") or base_url.endswith("/v2")):
-            raise ConfigError(
-                f"base_url {base_url!r} must be the host only",
-                hint="e.g. https://paper-api.alpaca.markets (no trailing slash, no /v2)",
-            )
         self.paper = paper
         self.log: OrderLog = log if log is not None else MemoryOrderLog()
         self.crypto_tif = crypto_time_in_force
         self.brackets = brackets
         self.protective_stops_on = protective_stops
-        if not 0 < crypto_stop_band < 0.5:
-            raise ConfigError(
-                f"crypto_stop_band must be above 0 and below 0.5, got {crypto_stop_band!r}"
-            )
         self.crypto_stop_band = crypto_stop_band
         self.timeout = timeout
         self.attempts = attempts
@@ -190,32 +180,12 @@ class AlpacaBroker(StopDesk, Broker):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
         """Build from ``[broker.options]`` and the environment (keys never come from the file)."""
-        from tsys.api import secret
-
-        opts = dict(options)
-        live = live_requested(opts)
-        opts.pop("live", None)
-        key, sec = secret("ALPACA_API_KEY"), secret("ALPACA_API_SECRET")
-        if key is None or sec is None:
+        opts = structure_options(AlpacaOptions, options, where="$.broker.options")
+        live = live_requested({"live": opts.live})
+        if opts.api_key is None or opts.secret_key is None:
             raise ConfigError(
                 "the alpaca broker needs ALPACA_API_KEY and ALPACA_API_SECRET in the environment",
                 hint="create paper keys at https://app.alpaca.markets (Paper account, API keys)",
-            )
-        known = {
-            "base_url",
-            "crypto_time_in_force",
-            "brackets",
-            "protective_stops",
-            "crypto_stop_band",
-            "timeout",
-            "attempts",
-            "backoff",
-        }
-        unknown = sorted(set(opts) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown [broker.options] for alpaca: {', '.join(unknown)}",
-                hint="known: live, " + ", ".join(sorted(known)),
             )
         log = None
         if ctx.store is not None:
@@ -226,7 +196,13 @@ class AlpacaBroker(StopDesk, Broker):
             msg = "ALPACA LIVE TRADING: orders from tsys will move REAL MONEY"
             print(f"WARNING: {msg}", file=sys.stderr)
             ctx.warnings.append(msg)
-        return cls(api_key=key, secret_key=sec, paper=not live, log=log, **opts)
+        return cls(
+            api_key=opts.api_key,
+            secret_key=opts.secret_key,
+            paper=not live,
+            log=log,
+            **opts.broker_kwargs(),
+        )
 
     # ----------------------------------------------------------------- low level
     def _retrying(self, fn: Callable[[], Any], what: str) -> Any:

@@ -12,9 +12,19 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
-from tsys.api import AssetClass, Bars, ConfigError, DataError, DataSource, SourceContext, VolumeUnit
+from tsys.api import (
+    AssetClass,
+    Bars,
+    ConfigError,
+    DataError,
+    DataSource,
+    SourceContext,
+    VolumeUnit,
+    structure_options,
+)
 from tsys_broker_alpaca import symbols as sym
 from tsys_broker_alpaca.compat import set_private
+from tsys_broker_alpaca.options import AlpacaDataOptions
 
 
 class AlpacaDataSource(DataSource):
@@ -38,6 +48,7 @@ class AlpacaDataSource(DataSource):
     """
 
     name: ClassVar[str] = "alpaca"
+    options_class: ClassVar[type] = AlpacaDataOptions
     provides: ClassVar[frozenset[str]] = frozenset({"bars"})
     #: Alpaca counts volume in shares and, for crypto pairs, in coins.
     volume_units: dict[AssetClass, VolumeUnit] = {
@@ -56,12 +67,6 @@ class AlpacaDataSource(DataSource):
         secret_key: str | None = None,
         cache_dir: str | None = None,
     ) -> None:
-        if feed not in ("iex", "sip", "delayed_sip"):
-            raise ConfigError(f"alpaca feed must be 'iex', 'sip' or 'delayed_sip', got {feed!r}")
-        if adjustment not in ("raw", "split", "dividend", "all"):
-            raise ConfigError(
-                f"alpaca adjustment must be raw|split|dividend|all, got {adjustment!r}"
-            )
         self.feed = feed
         self.adjustment = adjustment
         self._symbols = list(symbols)
@@ -76,11 +81,15 @@ class AlpacaDataSource(DataSource):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        from tsys.api import secret
-
-        options = {"cache_dir": str(ctx.cache_dir / "bars"), **options}
+        opts = structure_options(AlpacaDataOptions, options, where="$.data.options.alpaca")
         return cls(
-            **options, api_key=secret("ALPACA_API_KEY"), secret_key=secret("ALPACA_API_SECRET")
+            feed=opts.feed,
+            adjustment=opts.adjustment,
+            symbols=opts.symbols,
+            base_url=opts.base_url,
+            cache_dir=opts.cache_dir or str(ctx.cache_dir / "bars"),
+            api_key=opts.api_key,
+            secret_key=opts.secret_key,
         )
 
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
