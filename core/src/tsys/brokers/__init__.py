@@ -44,6 +44,8 @@ class Broker(abc.ABC):
     """Base class of brokers (the built-in local paper broker, Alpaca, ...)."""
 
     name: ClassVar[str] = ""
+    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
+    options_class: ClassVar[type | None] = None
     paper: ClassVar[bool] = True
 
     @classmethod

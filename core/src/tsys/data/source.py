@@ -58,6 +58,8 @@ class DataSource:
     """Base class of data sources. Subclass, set ``name``, override what you provide."""
 
     name: ClassVar[str] = ""
+    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
+    options_class: ClassVar[type | None] = None
     #: True for generated data; shown wherever the data is shown.
     synthetic: ClassVar[bool] = False
     #: Capabilities this source provides (for ``tsys plugins`` and warnings).

@@ -31,6 +31,8 @@ class Notifier(abc.ABC):
     """Base class of notifiers."""
 
     name: ClassVar[str] = ""
+    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
+    options_class: ClassVar[type | None] = None
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: NotifierContext) -> Self:
