@@ -27,11 +27,12 @@ def main() -> None:
     import attrs
 
     from tsys import plugins
-    from tsys.buckets import BucketContext, configured_params
+    from tsys.buckets import BucketContext
     from tsys.config import load_config
     from tsys.daily.asof import resolve_as_of
     from tsys.daily.pipeline import run_daily
     from tsys.data.sources import open_hub
+    from tsys.paramsets import resolve_params
     from tsys.portfolio.step import LastBar, load_bars
 
     cfg = load_config(env=False)
@@ -58,7 +59,7 @@ def main() -> None:
         for bucket in plugins.buckets():
             settings = cfg.bucket(bucket.name)
             day = dates.for_class(bucket.asset_class)
-            params = configured_params(bucket, settings)
+            params = resolve_params(bucket, cfg).params
             ctx = BucketContext(as_of=day, data=hub, settings=settings, params=params)
             bars = load_bars(bucket, ctx, cfg, LastBar(equity=cfg.account.size))
             n_symbols += bars.shape[1]

@@ -105,26 +105,6 @@ def params_from_dict(params_cls: type, values: dict[str, Any]) -> Any:
         raise ConfigError(f"invalid parameters for {params_cls.__qualname__}: {exc}") from exc
 
 
-def configured_params(bucket: Bucket, settings: BucketConfig) -> Any:
-    """The bucket's ``Params`` as configured: its ``params_file`` (the ``params`` key of a
-    ``tsys optimize`` document, or a plain mapping) overlaid by ``[buckets.<name>.params]``."""
-    import json
-    from pathlib import Path
-
-    from tsys.errors import ConfigError
-
-    values: dict[str, Any] = {}
-    if settings.params_file:
-        path = Path(settings.params_file).expanduser()
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read params file {path}: {exc}") from exc
-        values.update(data.get("params", data))
-    values.update(settings.params)
-    return params_from_dict(bucket.Params, values)
-
-
 P = TypeVar("P")
 
 

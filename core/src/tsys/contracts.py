@@ -426,6 +426,9 @@ class BucketRun:
     asset_class: AssetClass = _enum(AssetClass)
     as_of: dt.date = attrs.field(validator=v.instance_of(dt.date))
     params: dict[str, Any] = attrs.field(factory=dict)
+    #: Which parameter set ran and where it came from (:meth:`tsys.paramsets.ParamSet.to_json`:
+    #: origin, path, file_sha256, digest, overrides, label); empty in runs made before it.
+    param_set: dict[str, Any] = attrs.field(factory=dict)
     regime: str = ""
     signals: tuple[Signal, ...] = attrs.field(default=(), converter=_as_tuple)
     allocations: tuple[Allocation, ...] = attrs.field(default=(), converter=_as_tuple)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,8 +108,8 @@ class ParamSet:
         }
 
 
-def read_params_file(path: Path, bucket: str) -> dict[str, Any]:
-    """The JSON document of a params file, checked to belong to ``bucket``."""
+def read_params_file(path: Path, bucket: str | None) -> dict[str, Any]:
+    """The JSON document of a params file, checked to belong to ``bucket`` (None: any)."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -118,7 +118,7 @@ def read_params_file(path: Path, bucket: str) -> dict[str, Any]:
         raise ConfigError(f"params file {path} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise ConfigError(f"params file {path} must hold a JSON object")
-    if doc.get("bucket") not in (None, bucket):
+    if bucket is not None and doc.get("bucket") not in (None, bucket):
         raise ConfigError(f"{path} holds parameters for {doc['bucket']!r}, not {bucket!r}")
     values = doc.get("params", doc)
     if not isinstance(values, dict):
@@ -241,6 +241,82 @@ def parse_assignments(items: tuple[str, ...] | list[str]) -> dict[str, str]:
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+@attrs.frozen
+class ParamChoices:
+    """``--params`` files and ``--param`` values of a command that runs several buckets.
+
+    Build it with :meth:`from_cli`; :meth:`resolve` gives each bucket its :class:`ParamSet`.
+    """
+
+    #: bucket name -> ``--params FILE``
+    files: Mapping[str, str] = attrs.field(factory=dict)
+    #: bucket name -> ``{KEY: VALUE}`` from ``--param``
+    overrides: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_cli(
+        cls,
+        files: Sequence[str],
+        items: Sequence[str],
+        buckets: Sequence[str] | None,
+    ) -> ParamChoices:
+        """Parse ``--params FILE`` and ``--param [BUCKET.]KEY=VALUE`` for ``buckets``.
+
+        A file names its bucket (the ``bucket`` key ``tsys optimize`` writes); a bare mapping,
+        and a ``KEY=VALUE`` without ``BUCKET.``, need exactly one bucket in ``--buckets``.
+        """
+        only = buckets[0] if buckets is not None and len(buckets) == 1 else None
+        by_file: dict[str, str] = {}
+        for f in files:
+            path = Path(f).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"params file {path} does not exist")
+            name = only or read_params_file(path, None).get("bucket")
+            read_params_file(path, name)  # a file for another bucket is refused here
+            if not name:
+                raise ConfigError(
+                    f"params file {path} does not say which bucket it is for",
+                    hint='add a "bucket" key, or run one bucket: --buckets NAME',
+                )
+            if name in by_file:
+                raise ConfigError(f"two --params files for bucket {name!r}")
+            by_file[str(name)] = str(path)
+        laid: dict[str, dict[str, str]] = {}
+        for key, value in parse_assignments(list(items)).items():
+            name, dot, pkey = key.rpartition(".")
+            if not dot:
+                if only is None:
+                    raise ConfigError(
+                        f"--param {key}={value}: which bucket?",
+                        hint=f"write --param BUCKET.{key}={value}, or run one bucket with --buckets",
+                    )
+                name = only
+            laid.setdefault(name, {})[pkey] = value
+        out = cls(files=by_file, overrides=laid)
+        if buckets is not None:
+            out.check(buckets)
+        return out
+
+    def check(self, buckets: Sequence[str]) -> None:
+        """Refuse choices for buckets that do not run (a typo would otherwise be ignored)."""
+        stray = sorted((set(self.files) | set(self.overrides)) - set(buckets))
+        if stray:
+            raise ConfigError(
+                f"--params/--param given for {', '.join(stray)}, which this run does not include",
+                hint=f"this run's buckets: {', '.join(buckets)}",
+            )
+
+    def resolve(self, bucket: Bucket, config: Config, data_home: Path) -> ParamSet:
+        """``bucket``'s parameter set (see :func:`resolve_params`)."""
+        return resolve_params(
+            bucket,
+            config,
+            params_file=self.files.get(bucket.name),
+            overrides=self.overrides.get(bucket.name),
+            data_home=data_home,
+        )
 
 
 def mandate_of(bucket: Any, config: Config) -> Any:

@@ -44,6 +44,7 @@ class Toy:
         trades_per_n: int = 5,
         log: str | None = None,
         crash_after: int | None = None,
+        data: str | None = None,
     ) -> None:
         self.name = name
         self.n_folds = folds
@@ -54,6 +55,11 @@ class Toy:
         self.log = log
         self.crash_after = crash_after
         self.calls = 0
+        #: Names the market the toy "trades" (a study is keyed by it, as by a bucket's data).
+        self.data = data
+
+    def data_fingerprint(self) -> str | None:
+        return self.data
 
     def search_space(self) -> dict[str, dict[str, Any]]:
         return SPACE

@@ -115,8 +115,8 @@ def test_daily_pipeline_asks_the_gates(tmp_path):
 def test_params_file_round_trips_into_a_runs_config(tmp_path):
     """What `tsys optimize` writes is what the daily run reads through params_file."""
     from tsys import plugins
-    from tsys.buckets import configured_params
     from tsys.optimize.study import Outcome, params_document
+    from tsys.paramsets import resolve_params
 
     bucket = plugins.buckets().get("sp500")
     chosen = {**attrs.asdict(bucket.default_params()), "momentum_window": 200, "atr_stop": 4.25,
@@ -130,11 +130,11 @@ def test_params_file_round_trips_into_a_runs_config(tmp_path):
     pfile = tmp_path / "sp500.json"
     pfile.write_text(json.dumps(doc))
     cfg = config_from_dict({"buckets": {"sp500": {"params_file": str(pfile)}}})
-    params = configured_params(bucket, cfg.bucket("sp500"))
+    params = resolve_params(bucket, cfg).params
     assert attrs.asdict(params) == chosen
     assert doc["n_trials"] == 7 and doc["n_trials_total"] == 9
     # explicit params in the config still win over the file
     cfg = config_from_dict(
         {"buckets": {"sp500": {"params_file": str(pfile), "params": {"atr_stop": 2.0}}}}
     )
-    assert configured_params(bucket, cfg.bucket("sp500")).atr_stop == pytest.approx(2.0)
+    assert resolve_params(bucket, cfg).params.atr_stop == pytest.approx(2.0)

@@ -8,19 +8,9 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_name, data_options, parse_date
+from tsys.cli._options import bucket_name, data_options, param_options, parse_date
 
 SPLITS = ("train", "validation", "holdout")
-
-
-def _params(values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in values:
-        if "=" not in item:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--param")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
 
 
 @click.command(name="backtest")
@@ -44,13 +34,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     help="Also report N consecutive out-of-sample windows (walk-forward).",
 )
 @data_options
-@click.option(
-    "--param",
-    "param_items",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a bucket parameter (repeatable); checked against its Params.",
-)
+@param_options
 @click.option(
     "--cash",
     type=click.FloatRange(min=0, min_open=True),
@@ -84,6 +68,7 @@ def backtest(
     source: str | None,
     path: str | None,
     shared_data: str | None,
+    params_file: str | None,
     param_items: tuple[str, ...],
     cash: float | None,
     rebalance: str,
@@ -101,29 +86,24 @@ def backtest(
       tsys backtest sp500 --source demo --start 2015-01-01 --end 2019-12-31
       tsys backtest crypto --shared-data --split train --report crypto.html
       tsys backtest sp500 --param mode=etf --param atr_stop=4 --json
+      tsys backtest sp500 --shared-data --params ~/tsys-data/params/sp500.json
     """
     from tsys import plugins
-    from tsys.buckets import params_from_dict
     from tsys.cli import load_config
-    from tsys.errors import ConfigError
+    from tsys.cli._options import open_data, resolve_cli_params
 
     config = load_config(ctx)
     bucket = plugins.buckets().get(bucket_name)
-    values = {**config.bucket(bucket.name).params, **_params(param_items)}
-    params = params_from_dict(bucket.Params, values)
-    if path is not None and source is None:
-        source = "csv"
-    if shared_data is not None and (source is not None or path is not None):
-        raise ConfigError("--shared-data already chooses the data; drop --source/--path")
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from tsys.backtest.bucket import backtest_bucket
-    from tsys.data.sources import open_hub
 
     err = Console(stderr=True)
-    hub = open_hub(config, source=source, path=path, shared_data=shared_data, extras=False)
+    hub = open_data(config, source, path, shared_data)
+    pset = resolve_cli_params(bucket, config, hub, params_file, param_items)
+    params = pset.params
     windows = _windows(hub, bucket, config, start, end, split, allow_holdout, walk_forward, err)
     results = []
     with Progress(
@@ -160,6 +140,7 @@ def backtest(
             bar.advance(task)
     main = results[0][1]
     payload = main.to_json()
+    payload["param_set"] = pset.to_json()
     if len(results) > 1:
         payload["walk_forward"] = [
             {
@@ -266,6 +247,7 @@ def _utc(d: dt.date) -> Any:
 
 
 def _print_table(payload: dict[str, Any], console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from tsys.format import figure as fmt
@@ -276,7 +258,10 @@ def _print_table(payload: dict[str, Any], console: Any) -> None:
         title += f" ({payload['split']})"
     if payload.get("synthetic"):
         title += " [SYNTHETIC DATA]"
-    table = Table(title=title)
+    console.print(f"[bold]{escape(title)}[/]", soft_wrap=True)
+    if payload.get("param_set"):  # which parameter set ran: file, hash, digest, never cut
+        console.print(escape(payload["param_set"]["label"]), soft_wrap=True)
+    table = Table()
     table.add_column("metric")
     table.add_column(payload["bucket"], justify="right")
     table.add_column(f"{payload.get('benchmark') or 'benchmark'} B&H", justify="right")

@@ -7,11 +7,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from tsys import format as fmt
-from tsys.cli._options import check_bucket_name, data_options
+from tsys.cli._options import check_bucket_name, data_options, param_options
 from tsys.files import write_json
+from tsys.paramsets import file_hash
 from tsys.workspace import workspace
 
 DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
@@ -102,6 +104,13 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     help="Seconds without a heartbeat before a trial is marked failed and retried.",
 )
 @data_options
+@param_options
+@click.option(
+    "--accept-worse",
+    is_flag=True,
+    help="Write the best parameters found even when they score below the current ones "
+    "(trial 0); without it nothing is written in that case.",
+)
 @click.option("--start", default=None, help="First session of the period (YYYY-MM-DD).")
 @click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")
 @click.option(
@@ -124,20 +133,34 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     split is never evaluated here. The best feasible parameters, the study name and the trial
     count go to a params file that [buckets.NAME] params_file can point at.
 
+    Trial 0 is always the current parameters (--params FILE, else [buckets.NAME] params_file,
+    else <data dir>/params/BUCKET.json, else the defaults; --param KEY=VALUE on top): the
+    parameters the study does not search keep their current values, and a result that scores
+    below the current parameters is not written unless you pass --accept-worse.
+
+    A study is keyed by the bucket, the split and a fingerprint of the data (source, symbols,
+    sessions, prices) and of the fixed parameters: trials on the demo market never mix with
+    trials on real data, and the trial count the deflated Sharpe uses is the study's own.
     Stopping and running the same command again resumes the study (same --study/--storage).
 
     \b
     Examples:
       tsys optimize sp500 --source demo --trials 40
+      tsys optimize sp500 --shared-data --params my.json --param mode=etf --trials 20
       tsys optimize crypto --shared-data --trials 30 --walk-forward 4 --jobs 2
       tsys optimize sp500 --storage postgresql://me@db:5432/tsys --study a1 --trials 50
       (run the last line on as many machines as you like: they share the study)
     """
     from tsys.cli import load_config
     from tsys.errors import ConfigError
-    from tsys.optimize.evaluate import Constraints
     from tsys.optimize.storage import default_storage_url, redact
-    from tsys.optimize.study import StudySpec, collect, params_document, run_study
+    from tsys.optimize.study import (
+        baseline_point,
+        build_evaluator,
+        collect,
+        params_document,
+        study_key,
+    )
 
     config = load_config(ctx)
     if opts["trials"] is None and opts["timeout"] is None:
@@ -146,35 +169,98 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         raise ConfigError("--shared-data already chooses the data; drop --source/--path")
     if opts["path"] is not None and opts["source"] is None:
         opts["source"] = "csv"
-    factory = opts["objective_module"] or DEFAULT_FACTORY
-    if opts["objective_module"]:
-        kwargs = json.loads(opts["objective_kwargs"] or "{}")
-        kwargs.setdefault("name", bucket_name)
-    else:
-        # A usage error (exit 2) with the did-you-mean; checked here, not in a callback,
-        # because --objective-module optimises a name that is no installed bucket.
-        bucket_name = check_bucket_name(ctx, bucket_name)
-        kwargs = {
-            "bucket": bucket_name,
-            "config_path": config.source_path,
-            "source": opts["source"],
-            "path": _abs(opts["path"]),
-            "shared_data": _abs(opts["shared_data"]),
-            "walk_forward": opts["walk_forward"] or 0,
-            "start": opts["start"],
-            "end": opts["end"],
-            "max_symbols": opts["max_symbols"],
-        }
     ws = workspace(config, source="csv" if opts["shared_data"] is not None else opts["source"])
-    storage = opts["storage"] or default_storage_url(ws.root)
+    bucket_name, kwargs, pset = _evaluator_kwargs(ctx, bucket_name, config, ws, opts)
+    spec = _study_spec(config, opts, kwargs, opts["storage"] or default_storage_url(ws.root))
+    ev = build_evaluator(spec)
+    key = study_key(ev)
     mode = "pareto" if opts["multi_objective"] else opts["objective"]
     split = f"wf{opts['walk_forward']}" if opts["walk_forward"] else "validation"
-    study_name = opts["study_name"] or f"tsys-{bucket_name}-{mode}-{split}"
+    study_name = opts["study_name"] or f"tsys-{bucket_name}-{mode}-{split}-{key}"
+    spec = attrs.evolve(spec, study=study_name, data_key=key)
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    err.print(f"study {study_name!r} in {redact(spec.storage)}")
+    if pset is not None:
+        err.print(f"trial 0 evaluates the current {pset.label()}", markup=False, highlight=False)
+    study = _run_with_progress(spec, ev, opts, err, f"{bucket_name} trials")
+    outcome = collect(spec, study, baseline_point(ev))
+    if outcome.best_params is None:
+        from tsys.errors import StrategyError
+
+        raise StrategyError(
+            f"no feasible trial in study {study_name!r} ({outcome.n_complete} complete, "
+            f"{outcome.n_total} in all): every one broke a constraint "
+            f"({spec.constraints.describe()})",
+            hint="run more trials or relax --max-drawdown/--min-trades/--max-turnover",
+        )
+    _check_not_worse(outcome, spec, pset, opts["accept_worse"], err)
+    params = {**ev.defaults(), **outcome.best_params}
+    sensitivity = None
+    if opts["sensitivity"]:
+        sensitivity = _sensitivity(spec, ev, params, outcome, err)
+    doc = params_document(
+        bucket_name,
+        outcome,
+        params,
+        ev.split,
+        sensitivity=None if sensitivity is None else sensitivity.to_json(),
+    )
+    doc["constraints"] = spec.constraints.describe()
+    doc["started_from"] = None if pset is None else pset.to_json()
+    doc["accepted_worse"] = outcome.worse_than_baseline
+    out = Path(opts["output"] or ws.params_file(bucket_name))
+    write_json(out, doc, default=_json_default)
+    written = {"output": str(out), "output_sha256": file_hash(out)}
+    if opts["as_json"]:
+        click.echo(json.dumps({**doc, **written}, indent=2, default=_json_default))
+        return
+    _print(doc, sensitivity, out)
+
+
+def _evaluator_kwargs(
+    ctx: click.Context, bucket_name: str, config: Any, ws: Any, opts: dict[str, Any]
+) -> tuple[str, dict[str, Any], Any]:
+    """The checked bucket name, the evaluator's arguments and the current parameter set
+    (None for an ``--objective-module``, which optimises a name that is no installed bucket)."""
+    from tsys.errors import ConfigError
+
+    if opts["objective_module"]:
+        if opts["params_file"] or opts["param_items"]:
+            raise ConfigError("--params/--param need an installed bucket, not --objective-module")
+        kwargs = json.loads(opts["objective_kwargs"] or "{}")
+        kwargs.setdefault("name", bucket_name)
+        return bucket_name, kwargs, None
+    # A usage error (exit 2) with the did-you-mean; checked here, not in a callback,
+    # because --objective-module optimises a name that is no installed bucket.
+    bucket_name = check_bucket_name(ctx, bucket_name)
+    pset = _starting_point(bucket_name, config, ws, opts)
+    kwargs = {
+        "bucket": bucket_name,
+        "config_path": config.source_path,
+        "source": opts["source"],
+        "path": _abs(opts["path"]),
+        "shared_data": _abs(opts["shared_data"]),
+        "walk_forward": opts["walk_forward"] or 0,
+        "start": opts["start"],
+        "end": opts["end"],
+        "max_symbols": opts["max_symbols"],
+        "base_params": pset.values,
+    }
+    return bucket_name, kwargs, pset
+
+
+def _study_spec(config: Any, opts: dict[str, Any], kwargs: dict[str, Any], storage: str) -> Any:
+    """The study's settings (its name and data key are added once the data is loaded)."""
+    from tsys.optimize.evaluate import Constraints
+    from tsys.optimize.study import StudySpec
+
     max_dd = opts["max_drawdown"]
-    spec = StudySpec(
-        study=study_name,
+    return StudySpec(
+        study=opts["study_name"] or "",
         storage=storage,
-        factory=factory,
+        factory=opts["objective_module"] or DEFAULT_FACTORY,
         factory_kwargs=kwargs,
         objective=opts["objective"],
         multi_objective=opts["multi_objective"],
@@ -188,11 +274,13 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         grace=opts["grace"],
         seed=opts["seed"],
     )
-    from rich.console import Console
+
+
+def _run_with_progress(spec: Any, ev: Any, opts: dict[str, Any], err: Any, what: str) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    err = Console(stderr=True)
-    err.print(f"study {study_name!r} in {redact(storage)}")
+    from tsys.optimize.study import run_study
+
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -202,49 +290,67 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         transient=False,
         disable=opts["as_json"] and not err.is_terminal,
     ) as bar:
-        task = bar.add_task(f"{bucket_name} trials", total=opts["trials"])
+        task = bar.add_task(what, total=opts["trials"])
 
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        study = run_study(
+        return run_study(
             spec,
             n_trials=opts["trials"],
             timeout=opts["timeout"],
             jobs=opts["jobs"],
             progress=progress,
+            evaluator=ev,
         )
-    outcome = collect(spec, study)
-    if outcome.best_params is None:
-        from tsys.errors import StrategyError
 
-        raise StrategyError(
-            f"no feasible trial in study {study_name!r} ({outcome.n_complete} complete, "
-            f"{outcome.n_total} in all): every one broke a constraint "
-            f"({spec.constraints.describe()})",
-            hint="run more trials or relax --max-drawdown/--min-trades/--max-turnover",
-        )
-    from tsys.optimize.study import build_evaluator
 
-    ev = build_evaluator(spec)
-    params = {**ev.defaults(), **outcome.best_params}
-    sensitivity = None
-    if opts["sensitivity"]:
-        sensitivity = _sensitivity(spec, ev, params, outcome, err)
-    doc = params_document(
-        bucket_name,
-        outcome,
-        params,
-        ev.split,
-        sensitivity=None if sensitivity is None else sensitivity.to_json(),
+def _starting_point(bucket_name: str, config: Any, ws: Any, opts: dict[str, Any]) -> Any:
+    """The current parameter set in the study's workspace: what trial 0 evaluates."""
+    from tsys import plugins
+    from tsys.paramsets import parse_assignments, resolve_params
+
+    return resolve_params(
+        plugins.buckets().get(bucket_name),
+        config,
+        params_file=opts["params_file"],
+        overrides=parse_assignments(opts["param_items"]),
+        data_home=ws.root,
     )
-    doc["constraints"] = spec.constraints.describe()
-    out = Path(opts["output"] or ws.params_file(bucket_name))
-    write_json(out, doc, default=_json_default)
-    if opts["as_json"]:
-        click.echo(json.dumps({**doc, "output": str(out)}, indent=2, default=_json_default))
+
+
+def _check_not_worse(outcome: Any, spec: Any, pset: Any, accept_worse: bool, err: Any) -> None:
+    """Refuse (unless ``accept_worse``) to write parameters that score below trial 0's."""
+    from tsys.errors import StrategyError
+
+    what = "the current parameters" if pset is None else f"the current {pset.label()}"
+    if outcome.baseline_number is None:
+        err.print(
+            f"note: {what} did not complete a trial; the result is not compared with them",
+            markup=False,
+        )
         return
-    _print(doc, sensitivity, out)
+    if not outcome.scores_below_baseline:
+        return
+    metric = "calmar" if spec.multi_objective else spec.objective
+    text = (
+        f"the best parameters found (trial #{outcome.best_number}, {metric} "
+        f"{outcome.best_rank:.3f}) score BELOW {what} (trial #{outcome.baseline_number}, "
+        f"{metric} {outcome.baseline_rank:.3f})"
+    )
+    if not outcome.worse_than_baseline:
+        err.print(
+            f"note: {text}, but the current parameters break a constraint "
+            f"({spec.constraints.describe()}), so the best set that keeps them all is written",
+            markup=False,
+        )
+        return
+    if not accept_worse:
+        raise StrategyError(
+            text + "; nothing was written",
+            hint="run more trials, or pass --accept-worse to write them anyway",
+        )
+    err.print(f"WARNING: {text}; written anyway because of --accept-worse", markup=False)
 
 
 def _abs(p: str | None) -> str | None:
@@ -335,4 +441,10 @@ def _print(doc: dict[str, Any], sensitivity: Any, out: Path) -> None:
             f"robustness: neighbours' mean / best = {sensitivity.ratio:.2f}; "
             f"mean - 1 sd = {sensitivity.robust_value:.3f} (best {sensitivity.base_objective:.3f})"
         )
-    con.print(f"params written to {out}")
+    if doc["baseline_trial"] is not None:
+        con.print(
+            f"trial #{doc['baseline_trial']} evaluated the current parameters: "
+            f"{doc['objective']} {fmt.param_value(doc['baseline_value'])}"
+            + ("" if doc["baseline_feasible"] else " (breaks a constraint)")
+        )
+    con.print(f"params written to {out} (sha256 {file_hash(out)})", markup=False, highlight=False)

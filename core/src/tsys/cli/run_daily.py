@@ -52,6 +52,24 @@ _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.item
     show_default=True,
     help="Send the newsletter through the configured notifiers.",
 )
+@click.option(
+    "--params",
+    "params_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Parameters file for the bucket it names (e.g. from tsys optimize; repeatable). "
+    "Default per bucket: [buckets.NAME] params_file (relative to the data dir), else "
+    "<data dir>/params/NAME.json, else the defaults shipped with the bucket.",
+)
+@click.option(
+    "--param",
+    "param_items",
+    multiple=True,
+    metavar="[BUCKET.]KEY=VALUE",
+    help="Override one bucket parameter (repeatable); BUCKET. may be left out when "
+    "--buckets names one bucket.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON for scripts.")
 @click.pass_context
 def run_daily(
@@ -63,6 +81,8 @@ def run_daily(
     force: bool,
     paper: bool | None,
     send: bool,
+    params_files: tuple[str, ...],
+    param_items: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Produce today's signals, sizes and trade plans for every enabled bucket.
@@ -84,15 +104,25 @@ def run_daily(
       tsys run-daily --demo                      # try it on synthetic data
       tsys run-daily --as-of 2024-06-28 --dry-run
       tsys run-daily --buckets sp500 --json
+      tsys run-daily --buckets sp500 --params best.json --param atr_stop=4
     """
     from tsys.cli import load_config
     from tsys.daily.pipeline import STAGES
     from tsys.daily.pipeline import run_daily as _run
+    from tsys.paramsets import ParamChoices
 
     config = load_config(ctx)
     names = buckets  # validated by bucket_names: a list of installed buckets, or None
+    choices = ParamChoices.from_cli(params_files, param_items, names)
     options = dict(
-        as_of=as_of, demo=demo, buckets=names, dry_run=dry_run, force=force, paper=paper, send=send
+        as_of=as_of,
+        demo=demo,
+        buckets=names,
+        dry_run=dry_run,
+        force=force,
+        paper=paper,
+        send=send,
+        params=choices,
     )
     if as_json or not sys.stderr.isatty():
         outcome = _run(config, **options)
@@ -191,8 +221,11 @@ def print_run(run: Any) -> None:
             head += f" · {br.regime}"
         if br.validated is False:
             head += " · NOT VALIDATED"
+        console.print(f"[bold]{escape(head)}[/]", soft_wrap=True)
+        if br.param_set:  # the header names the parameter set: file, hash and digest, uncut
+            console.print(escape(br.param_set["label"]), soft_wrap=True)
         if br.error:
-            console.print(f"[bold]{escape(head)}[/]\n  [red]FAILED: {escape(br.error)}[/]")
+            console.print(f"  [red]FAILED: {escape(br.error)}[/]")
             continue
         rows = []
         for p in br.plans:
@@ -216,9 +249,7 @@ def print_run(run: Any) -> None:
             )  # fmt: skip
         if not rows:
             rows.append(["-", "no action today", "", "", "", "", "", "", ""])
-        table, print_width, left_out = fit_table(
-            columns, rows, width=width, title=head, title_justify="left", pad_edge=False
-        )
+        table, print_width, left_out = fit_table(columns, rows, width=width, pad_edge=False)
         Console(width=print_width, highlight=False).print(table)
         if left_out:
             console.print(f"  ({', '.join(left_out)} left out to fit; `tsys runs show --json`)")

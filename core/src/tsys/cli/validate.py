@@ -8,21 +8,13 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_name, data_options
+from tsys.cli._options import bucket_name, data_options, param_options
 from tsys.files import write_json
 from tsys.workspace import workspace
 
 
 @click.command(name="validate")
 @click.argument("bucket_name", metavar="BUCKET", callback=bucket_name)
-@click.option(
-    "--params",
-    "params_file",
-    type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="Params file from tsys optimize (default: the bucket's params_file in the "
-    "configuration, else <data dir>/params/BUCKET.json when it exists, else the defaults).",
-)
 @click.option(
     "--holdout",
     is_flag=True,
@@ -36,6 +28,7 @@ from tsys.workspace import workspace
 @click.option("--random-backtests", type=click.IntRange(min=10), default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @data_options
+@param_options
 @click.option("--start", default=None, help="First session of the period (YYYY-MM-DD).")
 @click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")
 @click.option(
@@ -70,8 +63,8 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     from rich.console import Console
 
     from tsys import plugins
-    from tsys.buckets import params_from_dict
     from tsys.cli import load_config
+    from tsys.cli._options import resolve_cli_params
     from tsys.errors import ConfigError
     from tsys.optimize.bucket import BucketEvaluator
     from tsys.report.validation import write_report
@@ -85,22 +78,6 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     if opts["path"] is not None and opts["source"] is None:
         opts["source"] = "csv"
     ws = workspace(config, source="csv" if opts["shared_data"] is not None else opts["source"])
-    pfile = opts["params_file"] or config.bucket(bucket.name).params_file
-    if pfile is None:
-        guess = ws.params_file(bucket.name)
-        pfile = str(guess) if guess.is_file() else None
-    doc: dict[str, Any] = {}
-    if pfile is not None:
-        try:
-            doc = json.loads(Path(pfile).expanduser().read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read params file {pfile}: {exc}") from exc
-        if doc.get("bucket") not in (None, bucket.name):
-            raise ConfigError(
-                f"{pfile} holds parameters for {doc['bucket']!r}, not {bucket.name!r}"
-            )
-    values = dict(doc.get("params", doc)) if doc else {}
-    values.update(config.bucket(bucket.name).params)
     ev = BucketEvaluator(
         bucket.name,
         config_path=config.source_path,
@@ -111,23 +88,22 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
         end=opts["end"],
         max_symbols=opts["max_symbols"],
     )
-    import attrs
-
-    params = attrs.asdict(params_from_dict(bucket.Params, {**ev.defaults(), **values}))
+    pset = resolve_cli_params(bucket, config, ev.hub, opts["params_file"], opts["param_items"])
+    params = pset.values
     err = Console(stderr=True)
     with err.status(f"validating {bucket.name}") as status:
         report = run_validation(
             ev,
             params,
-            params_doc=doc,
-            params_file=None if pfile is None else str(pfile),
+            params_doc=pset.document,
+            params_file=pset.path,
             holdout=opts["holdout"],
             n_bootstrap=opts["bootstrap"],
             n_random=opts["random_backtests"],
             seed=opts["seed"],
             progress=lambda m: status.update(f"validating {bucket.name}: {m}"),
         )
-    payload = report.to_json()
+    payload = {**report.to_json(), "param_set": pset.to_json()}
     out = report_path(ws.root, bucket.name, params)
     write_json(out, payload)
     if opts["html"]:
@@ -148,6 +124,7 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
     f = p["figures"]
     verdict = "[green]PASSED[/]" if p["passed"] else "[red]FAILED[/]"
     con.print(f"[bold]{p['bucket']}[/] {p['period']} {p['start']}..{p['end']}: {verdict}")
+    con.print(p["param_set"]["label"], markup=False, highlight=False)
     con.print(
         f"Sharpe {fmt(f['sharpe'], 'ratio')} (95% {fmt(p['sharpe_ci']['low'], 'ratio')} to "
         f"{fmt(p['sharpe_ci']['high'], 'ratio')}), CAGR {fmt(f['cagr'], 'pct')} "

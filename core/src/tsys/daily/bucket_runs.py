@@ -16,8 +16,11 @@ from tsys.contracts import Action, BucketRun, PositionRecord
 from tsys.errors import ConfigError, DataError, StrategyError, TsysError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tsys.config import Config
     from tsys.daily.context import DailyContext
+    from tsys.paramsets import ParamChoices
 
 
 def select_buckets(config: Config, names: Sequence[str] | None) -> list[Any]:
@@ -40,20 +43,24 @@ def select_buckets(config: Config, names: Sequence[str] | None) -> list[Any]:
     return chosen
 
 
-def run_inputs(config: Config, buckets: Sequence[Any]) -> dict[str, Any]:
-    """What decides the run's plans: the configuration and each bucket's parameters, in order."""
-    from tsys.buckets import configured_params
+def run_inputs(
+    config: Config, buckets: Sequence[Any], choices: ParamChoices, home: Path
+) -> dict[str, Any]:
+    """What decides the run's plans: the configuration and each bucket's parameters, in order,
+    with the file each set came from (a run made from another file is not reused)."""
     from tsys.daily.state import inputs_of
 
     params: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
     for bucket in buckets:
         try:
-            params[bucket.name] = attrs.asdict(
-                configured_params(bucket, config.bucket(bucket.name))
-            )
+            pset = choices.resolve(bucket, config, home)
         except TsysError:
-            params[bucket.name] = None
-    return inputs_of(config.digest(), params)
+            params[bucket.name] = sources[bucket.name] = None
+            continue
+        params[bucket.name] = pset.values
+        sources[bucket.name] = [pset.origin, pset.path, pset.file_sha256]
+    return inputs_of(config.digest(), params, sources)
 
 
 def run_buckets(
@@ -81,7 +88,7 @@ def run_bucket(
 ) -> BucketRun:
     """One bucket: the bucket step for the last bar. Failures are recorded, not raised."""
     from tsys import plugins
-    from tsys.buckets import BucketContext, configured_params
+    from tsys.buckets import BucketContext
     from tsys.portfolio.step import LastBar, bucket_step, owner_of
 
     config = ctx.config
@@ -94,10 +101,11 @@ def run_bucket(
         "as_of": as_of,
     }
     try:
-        params = configured_params(bucket, settings)
+        pset = ctx.params.resolve(bucket, config, ctx.workspace.root)
     except TsysError as exc:
         return BucketRun(**base, error=f"config: {exc.message}")
-    base["params"] = attrs.asdict(params)
+    params = pset.params
+    base["params"], base["param_set"] = pset.values, pset.to_json()
     bctx = BucketContext(
         as_of=as_of, data=ctx.hub, settings=settings, params=params, latest_only=True
     )

@@ -21,8 +21,15 @@ if TYPE_CHECKING:
     from tsys.contracts import DeliveryResult
     from tsys.daily.asof import AsOf
     from tsys.data.source import DataHub
+    from tsys.paramsets import ParamChoices
     from tsys.store import Store
     from tsys.workspace import Workspace
+
+
+def _no_choices() -> ParamChoices:
+    from tsys.paramsets import ParamChoices
+
+    return ParamChoices()
 
 
 def utc_now() -> dt.datetime:
@@ -59,6 +66,8 @@ class DailyContext:
     clock: Clock
     progress: Callable[[str, str], None]
     warnings: list[str] = attrs.field(factory=list)
+    #: ``--params``/``--param`` choices per bucket (empty: each bucket's resolved set).
+    params: ParamChoices = attrs.field(factory=lambda: _no_choices())
     #: The paper broker of this run (None: no paper orders, or it could not be opened).
     broker: Any = None
     #: Why the paper broker could not be opened (a failed result for the run's record).

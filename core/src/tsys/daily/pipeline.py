@@ -34,6 +34,7 @@ from tsys.errors import PARTIAL_FAILURE_EXIT, DataError, TsysError
 
 if TYPE_CHECKING:
     from tsys.config import Config
+    from tsys.paramsets import ParamChoices
 
 #: Progress stages in order, for progress bars and the benchmark's per-stage times.
 STAGES = (
@@ -71,6 +72,7 @@ def run_daily(
     force: bool = False,
     paper: bool | None = None,
     send: bool = True,
+    params: ParamChoices | None = None,
     now: dt.datetime | None = None,
     progress: Callable[[str, str], None] | None = None,
 ) -> Outcome:
@@ -96,6 +98,9 @@ def run_daily(
         Place paper orders (default: ``config.broker.enabled``).
     send
         Send the newsletter through the configured notifiers.
+    params
+        ``--params``/``--param`` choices per bucket (default: each bucket's resolved set,
+        see :func:`tsys.paramsets.resolve_params`).
     now
         The moment the as-of date is resolved against (default: the wall clock).
     progress
@@ -109,6 +114,8 @@ def run_daily(
         progress("resolve", "resolving the as-of date")
     dates = resolve_as_of(as_of, now or clock.now())
     ctx = open_context(config, dates, clock=clock, progress=progress)
+    if params is not None:
+        ctx.params = params
     if sandbox_note is not None:
         ctx.warnings.append(sandbox_note)
     paper_on = config.broker.enabled if paper is None else paper
@@ -132,8 +139,9 @@ def _run(
     outcome = Outcome(run=None, run_dir=out_dir, dry_run=dry_run, timings=ctx.clock.timings)
     outcome.messages.extend(ctx.dates.notes)
     selected = bucket_runs.select_buckets(config, names)
+    ctx.params.check([b.name for b in selected])
     fresh = state.RunState(
-        inputs=bucket_runs.run_inputs(config, selected),
+        inputs=bucket_runs.run_inputs(config, selected, ctx.params, ctx.workspace.root),
         source=config.data.source,
         paper=config.broker.name if paper else None,
         send=send,

@@ -57,15 +57,20 @@ def fingerprint(inputs: Mapping[str, Any]) -> str:
 
 
 def inputs_of(
-    config_digest: str, buckets: Mapping[str, Mapping[str, Any] | None]
+    config_digest: str,
+    buckets: Mapping[str, Mapping[str, Any] | None],
+    sources: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What decides a run's plans, as plain JSON data: the configuration's digest (which covers
-    the bars source) and each selected bucket's resolved parameters (None: unreadable)."""
-    raw = {
+    the bars source), each selected bucket's resolved parameters (None: unreadable) and, when
+    given, where each parameter set came from (origin, file, file hash)."""
+    raw: dict[str, Any] = {
         "config_digest": config_digest,
         # a list, in run order: later buckets see the earlier ones' buys
         "buckets": [[name, None if p is None else dict(p)] for name, p in buckets.items()],
     }
+    if sources is not None:
+        raw["param_sources"] = [[name, src] for name, src in sources.items()]
     return json.loads(json.dumps(raw, sort_keys=True, default=str))
 
 
@@ -174,7 +179,11 @@ def _legacy_state(run: DailyRun) -> RunState:
     )
     required = required_stages(paper=paper is not None)
     return RunState(
-        inputs=inputs_of(run.config_digest, {b.bucket: b.params for b in run.buckets}),
+        inputs=inputs_of(
+            run.config_digest,
+            {b.bucket: b.params for b in run.buckets},
+            _sources_of(run),
+        ),
         source="demo" if run.synthetic_data else "unknown",
         paper=paper,
         send=True,
@@ -184,6 +193,16 @@ def _legacy_state(run: DailyRun) -> RunState:
         orders=run.orders,
         deliveries=run.deliveries,
     )
+
+
+def _sources_of(run: DailyRun) -> dict[str, Any] | None:
+    """The parameter sources a run recorded (None for runs made before they were recorded)."""
+    if not all(b.param_set for b in run.buckets):
+        return None
+    return {
+        b.bucket: [b.param_set.get(k) for k in ("origin", "path", "file_sha256")]
+        for b in run.buckets
+    }
 
 
 def same_run(old: RunState, new: RunState) -> bool:

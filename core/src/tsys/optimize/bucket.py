@@ -73,6 +73,7 @@ class BucketEvaluator:
         start: str | None = None,
         end: str | None = None,
         max_symbols: int | None = None,
+        base_params: dict[str, Any] | None = None,
     ) -> None:
         from tsys import plugins
         from tsys.config import load_config
@@ -82,6 +83,7 @@ class BucketEvaluator:
         self.config = load_config(config_path)
         self.bucket = plugins.buckets().get(bucket)
         self.name = self.bucket.name
+        self.base_params = None if base_params is None else dict(base_params)
         hub = open_hub(self.config, source=source, path=path, shared_data=shared_data, extras=False)
         keep = first_n(max_symbols) if max_symbols else None
         always = [self.bucket.benchmark] if self.bucket.benchmark else []
@@ -108,13 +110,37 @@ class BucketEvaluator:
         return self.bucket.search_space()
 
     def defaults(self) -> dict[str, Any]:
+        """The current parameters: ``base_params`` when given (the resolved parameter set,
+        :func:`tsys.paramsets.resolve_params`), else the defaults with ``[buckets.NAME] params``."""
         from tsys.buckets import params_from_dict
 
+        if self.base_params is not None:
+            return attrs.asdict(params_from_dict(self.bucket.Params, self.base_params))
         base = attrs.asdict(self.bucket.default_params())
         configured = self.config.bucket(self.name)
         if configured.params:
             base = attrs.asdict(params_from_dict(self.bucket.Params, {**base, **configured.params}))
         return base
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """What the trials are scored on: the source, the symbols, the windows and a hash of
+        every close (a study keyed by it never mixes demo and real trials)."""
+        import hashlib
+
+        end = self.period.index[-1].date()
+        bars = self.hub.bars(None, None, end, asset_class=self.bucket.asset_class)
+        closes = np.ascontiguousarray(np.nan_to_num(bars.close, nan=-1.0), dtype=np.float64)
+        return {
+            "source": self.hub.primary.name,
+            "synthetic": bool(self.hub.synthetic),
+            "label": bars.source,
+            "symbols": hashlib.sha256("\n".join(bars.symbols).encode()).hexdigest()[:16],
+            "sessions": [str(bars.index[0].date()), str(end), int(bars.shape[0])]
+            if bars.shape[0]
+            else [],
+            "closes": hashlib.sha256(closes.tobytes()).hexdigest()[:16],
+            "windows": [[a.isoformat(), b.isoformat()] for a, b in self.windows],
+        }
 
     def backtest(
         self,

@@ -12,6 +12,7 @@ import datetime as dt
 import importlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,9 @@ from tsys.optimize.evaluate import OBJECTIVES, Constraints, Evaluator, FoldResul
 
 #: A bucket failing on one parameter set fails that trial (recorded FAIL), not the study.
 CATCH = (StrategyError,)
+
+#: User attribute marking the trial that evaluates the current parameters (trial 0).
+BASELINE_ATTR = "tsys_baseline"
 
 #: Metrics every trial records as user attributes (for reports, the DSR and the Pareto front).
 METRICS = ("sharpe", "cagr", "calmar", "max_drawdown", "n_trades", "turnover", "n_bars")
@@ -43,6 +47,9 @@ class StudySpec:
     heartbeat: float | None = 30.0
     grace: float | None = 90.0
     seed: int | None = None
+    #: Fingerprint of the data and the fixed (not searched) parameters the trials run on
+    #: (:func:`study_key`): a study never mixes trials on other data, e.g. demo and real.
+    data_key: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -56,11 +63,33 @@ class StudySpec:
 
     def identity(self) -> dict[str, Any]:
         """What must match when a study is resumed or joined."""
-        return {
+        out = {
             "objective": self.objective,
             "multi_objective": self.multi_objective,
             "constraints": self.constraints.describe(),
         }
+        if self.data_key:
+            out["data"] = self.data_key
+        return out
+
+
+def study_key(ev: Evaluator) -> str:
+    """A short fingerprint of what a study's trials are scored on: the evaluator's name,
+    split and data (``data_fingerprint()``, when it has one) and the values of the parameters
+    the study does not search (they are the same in every trial)."""
+    import hashlib
+    import json
+
+    fixed = {k: v for k, v in ev.defaults().items() if k not in ev.search_space()}
+    data = getattr(ev, "data_fingerprint", None)
+    blob = {
+        "name": ev.name,
+        "split": ev.split,
+        "data": data() if callable(data) else None,
+        "fixed": fixed,
+    }
+    raw = json.dumps(blob, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:12]
 
 
 def build_evaluator(spec: StudySpec) -> Evaluator:
@@ -143,8 +172,13 @@ def make_objective(spec: StudySpec, ev: Evaluator) -> Callable[[Any], Any]:
 
     def objective(trial: Any) -> Any:
         params = dict(defaults)
-        for name, s in space.items():
-            params[name] = suggest(trial, name, s)
+        with warnings.catch_warnings():
+            # trial 0 may hold current values off the search grid: they are evaluated as they are
+            warnings.filterwarnings("ignore", message="Fixed parameter")
+            for name, s in space.items():
+                params[name] = suggest(trial, name, s)
+        # trial 0 (the current parameters) is always evaluated in full: it is the yardstick
+        baseline = bool(trial.user_attrs.get(BASELINE_ATTR))
         folds: list[FoldResult] = []
         for k in range(ev.n_folds):
             folds.append(ev.evaluate(params, k))
@@ -152,7 +186,7 @@ def make_objective(spec: StudySpec, ev: Evaluator) -> Callable[[Any], Any]:
                 continue
             partial = summarise(folds, ppy)
             trial.report(partial.objective(spec.objective), k)
-            if trial.should_prune():
+            if not baseline and trial.should_prune():
                 _record(trial, spec, partial, k + 1)
                 raise optuna.TrialPruned(f"pruned after fold {k + 1} of {ev.n_folds}")
         s = summarise(folds, ppy)
@@ -224,6 +258,20 @@ def open_study(spec: StudySpec, worker: int = 0) -> Any:
     return study
 
 
+def baseline_point(ev: Evaluator) -> dict[str, Any]:
+    """The searched part of the current parameters (``ev.defaults()``): trial 0's point."""
+    defaults = ev.defaults()
+    return {name: defaults[name] for name in ev.search_space()}
+
+
+def enqueue_baseline(study: Any, ev: Evaluator) -> dict[str, Any]:
+    """Queue the current parameters (``ev.defaults()``) as the study's next trial, unless a
+    trial with exactly these values is already in it; return the queued point."""
+    point = baseline_point(ev)
+    study.enqueue_trial(point, user_attrs={BASELINE_ATTR: True}, skip_if_exists=True)
+    return point
+
+
 def run_worker(spec: StudySpec, n_trials: int | None, timeout: float | None, worker: int) -> None:
     """One worker: join the study and run up to ``n_trials`` trials (or until ``timeout``)."""
     study = open_study(spec, worker)
@@ -275,12 +323,15 @@ def run_study(
     timeout: float | None = None,
     jobs: int = 1,
     progress: Callable[[int, int | None], None] | None = None,
+    evaluator: Evaluator | None = None,
 ) -> Any:
     """Run ``n_trials`` more trials (split over ``jobs`` processes) and return the study.
 
     With ``jobs > 1`` the workers are spawned processes sharing the storage; this process only
     watches the storage to report progress. ``progress(done, total)`` is called as trials
     finish. Trials already in the study (a resumed run) are kept and count towards nothing.
+    The first new trial evaluates the current parameters (:func:`enqueue_baseline`), unless
+    the study already holds them.
     """
     if n_trials is None and timeout is None:
         raise ConfigError("give --trials N or --timeout SECONDS (or both)")
@@ -290,8 +341,9 @@ def run_study(
     before = _finished(study)
     say = progress or (lambda done, total: None)
     say(0, n_trials)
+    ev = evaluator if evaluator is not None else build_evaluator(spec)
+    enqueue_baseline(study, ev)
     if jobs == 1:
-        ev = build_evaluator(spec)
 
         def cb(st: Any, _trial: Any) -> None:
             say(_finished(st) - before, n_trials)
@@ -356,10 +408,32 @@ class Outcome:
     trials_sharpe_variance: float | None
     pareto_front: list[dict[str, Any]]
     feasible: int
+    #: The trial that evaluated the current parameters (None: it did not complete).
+    baseline_number: int | None = None
+    #: Its score, comparable with ``best_value`` (calmar for a multi-objective study).
+    baseline_value: float | None = None
+    baseline_feasible: bool | None = None
+    #: What the choice maximises (the objective; calmar on a Pareto front), for both trials.
+    best_rank: float | None = None
+    baseline_rank: float | None = None
+
+    @property
+    def scores_below_baseline(self) -> bool:
+        """True when the chosen parameters score below the current ones (feasible or not)."""
+        if self.baseline_rank is None or self.best_rank is None:
+            return False
+        return self.best_rank < self.baseline_rank
+
+    @property
+    def worse_than_baseline(self) -> bool:
+        """True when the chosen parameters score below current ones that meet every
+        constraint (current parameters that break one are no yardstick)."""
+        return self.scores_below_baseline and bool(self.baseline_feasible)
 
 
-def collect(spec: StudySpec, study: Any) -> Outcome:
-    """Best feasible trial, trial counts, the Pareto front, and the spread of trial Sharpes."""
+def collect(spec: StudySpec, study: Any, baseline: dict[str, Any] | None = None) -> Outcome:
+    """Best feasible trial, trial counts, the Pareto front, the spread of trial Sharpes and,
+    given the current parameters' ``baseline`` point, the trial that evaluated them."""
     import numpy as np
     import optuna
 
@@ -392,7 +466,10 @@ def collect(spec: StudySpec, study: Any) -> Outcome:
     var = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else None
     value = None
     if best is not None:
-        value = best.user_attrs.get(spec.objective) if spec.multi_objective else best.value
+        value = _score(spec, best)
+    base = None
+    if baseline is not None:
+        base = next((t for t in complete if _same_point(t.params, baseline)), None)
     return Outcome(
         study=spec.study,
         storage=redact(spec.storage),
@@ -409,7 +486,38 @@ def collect(spec: StudySpec, study: Any) -> Outcome:
         trials_sharpe_variance=var,
         pareto_front=front,
         feasible=len(feasible),
+        baseline_number=None if base is None else base.number,
+        baseline_value=None if base is None else _score(spec, base),
+        baseline_feasible=None if base is None else is_feasible(base),
+        best_rank=None if best is None else _rank(spec, best),
+        baseline_rank=None if base is None else _rank(spec, base),
     )
+
+
+def _rank(spec: StudySpec, trial: Any) -> float:
+    """What the choice of the best trial maximises."""
+    if spec.multi_objective:
+        return trial.user_attrs.get("calmar", -math.inf)
+    return trial.value
+
+
+def _score(spec: StudySpec, trial: Any) -> float:
+    if spec.multi_objective:
+        return trial.user_attrs.get(spec.objective)
+    return trial.value
+
+
+def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if set(a) != set(b):
+        return False
+    for k, v in b.items():
+        w = a[k]
+        if isinstance(v, float | int) and not isinstance(v, bool) and isinstance(w, float | int):
+            if not math.isclose(float(w), float(v), rel_tol=1e-12, abs_tol=1e-12):
+                return False
+        elif w != v:
+            return False
+    return True
 
 
 def _pareto(trials: list[Any]) -> list[Any]:
@@ -452,4 +560,7 @@ def params_document(
         "trials_sharpe_variance": outcome.trials_sharpe_variance,
         "pareto_front": outcome.pareto_front,
         "sensitivity": sensitivity,
+        "baseline_trial": outcome.baseline_number,
+        "baseline_value": outcome.baseline_value,
+        "baseline_feasible": outcome.baseline_feasible,
     }

@@ -168,6 +168,7 @@ def _bucket_view(b: BucketRun, equity: float | None) -> dict[str, Any]:
         "version": b.version,
         "asset_class": b.asset_class.value,
         "regime": b.regime or "not reported",
+        "parameters": b.param_set.get("label", ""),
         "validated": b.validated,
         "validation": validation,
         "error": b.error,
