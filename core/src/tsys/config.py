@@ -345,7 +345,7 @@ enabled = true
 capital_share = 0.6    # share of account equity this bucket may use
 max_positions = 10
 sizing = "inverse_vol" # equal | inverse_vol | risk
-# params_file = "params/sp500.json"   # written by `tsys optimize`
+# params_file = "params/sp500.json"   # relative to the data dir; `tsys optimize` writes it
 # require_validation = true            # trade only parameters that passed `tsys validate`
 
 [buckets.crypto]
