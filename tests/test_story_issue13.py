@@ -236,6 +236,10 @@ def _symbol(plan: dict) -> str:
     return plan["allocation"]["signal"]["symbol"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="13.1 (h-pos) not landed yet: stops do not travel into paper positions and HOLDs",
+)
 def test_1_stops_survive_into_paper_positions_and_holds(story):
     day1 = story["days"][DAYS[0]]["run"]
     bought = {_symbol(p): p["stop"]["price"] for p in _plans(day1, "buy")}
@@ -252,6 +256,10 @@ def test_1_stops_survive_into_paper_positions_and_holds(story):
     assert story["paper"] and all(p.get("stop") is not None for p in story["paper"])
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="13.2 (h-pos) not landed yet: `tsys portfolio` counts a paper-run position twice",
+)
 def test_2_one_count_of_every_position(story):
     view = story["portfolio"]
     symbols = [p["symbol"] for p in view["positions"]]
