@@ -108,8 +108,8 @@ class ParamSet:
         }
 
 
-def read_params_file(path: Path, bucket: str | None) -> dict[str, Any]:
-    """The JSON document of a params file, checked to belong to ``bucket`` (None: any)."""
+def read_params_file(path: Path, bucket: str) -> dict[str, Any]:
+    """The JSON document of a params file, checked to belong to ``bucket``."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -118,7 +118,7 @@ def read_params_file(path: Path, bucket: str | None) -> dict[str, Any]:
         raise ConfigError(f"params file {path} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise ConfigError(f"params file {path} must hold a JSON object")
-    if bucket is not None and doc.get("bucket") not in (None, bucket):
+    if doc.get("bucket") not in (None, bucket):
         raise ConfigError(f"{path} holds parameters for {doc['bucket']!r}, not {bucket!r}")
     values = doc.get("params", doc)
     if not isinstance(values, dict):
@@ -273,13 +273,14 @@ class ParamChoices:
             path = Path(f).expanduser()
             if not path.is_file():
                 raise ConfigError(f"params file {path} does not exist")
-            name = only or read_params_file(path, None).get("bucket")
-            read_params_file(path, name)  # a file for another bucket is refused here
+            name = only or _named_bucket(path)
             if not name:
+                read_params_file(path, "")  # an unreadable file: say why
                 raise ConfigError(
                     f"params file {path} does not say which bucket it is for",
                     hint='add a "bucket" key, or run one bucket: --buckets NAME',
                 )
+            read_params_file(path, name)  # a file for another bucket is refused here
             if name in by_file:
                 raise ConfigError(f"two --params files for bucket {name!r}")
             by_file[str(name)] = str(path)
@@ -317,6 +318,16 @@ class ParamChoices:
             overrides=self.overrides.get(bucket.name),
             data_home=data_home,
         )
+
+
+def _named_bucket(path: Path) -> str | None:
+    """The ``bucket`` key of a params file (None: none, or not readable JSON)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = doc.get("bucket") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def mandate_of(bucket: Any, config: Config) -> Any:

@@ -109,3 +109,29 @@ def test_mandate_from_bucket_and_config():
     cfg = Config(buckets={"planted": BucketConfig(min_exposure=0.4)})
     assert mandate_of(Mandated(), cfg) == Mandate(0.4, 0.05)
     assert mandate_of(PlantedBucket(), Config()) == Mandate()
+
+
+def test_param_choices_route_files_and_values_to_their_buckets(tmp_path):
+    from tsys.paramsets import ParamChoices
+
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({"bucket": "planted", "params": {"hold": 4}}))
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"hold": 6}))
+    got = ParamChoices.from_cli([str(named)], ["planted.hold=5", "other.x=1"], None)
+    assert got.files == {"planted": str(named)}
+    assert got.overrides == {"planted": {"hold": "5"}, "other": {"x": "1"}}
+    with pytest.raises(ConfigError, match="does not include"):
+        got.check(["planted"])
+    # one bucket: a bare file and KEY=VALUE belong to it
+    one = ParamChoices.from_cli([str(bare)], ["hold=7"], ["planted"])
+    assert one.files == {"planted": str(bare)} and one.overrides == {"planted": {"hold": "7"}}
+    assert one.resolve(PlantedBucket(), _config(tmp_path), tmp_path).values["hold"] == 7
+    with pytest.raises(ConfigError, match="which bucket it is for"):
+        ParamChoices.from_cli([str(bare)], [], ["planted", "other"])
+    with pytest.raises(ConfigError, match="not 'other'"):
+        ParamChoices.from_cli([str(named)], [], ["other"])
+    broken = tmp_path / "broken.json"
+    broken.write_text("{nope")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ParamChoices.from_cli([str(broken)], [], None)
