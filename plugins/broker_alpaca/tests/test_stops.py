@@ -8,6 +8,8 @@ cancel, and Alpaca's reservation of shares held for a working sell.
 
 import pytest
 from alpaca_helpers import make_plan
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tsys.brokers.common import reconcile
 from tsys.contracts import OrderStatus
@@ -206,3 +208,72 @@ def test_protective_stop_one_failure_leaves_the_others_managed(fake, make_broker
     assert [d.symbol for d in reconcile(b, b.log, stops={}).differences] == ["AAPL stop"]
     (_, act) = b.protect(holds)  # the next run retries: both protected
     assert act.symbol == "MSFT" and act.action == "kept" and len(_working(fake, "AAPL")) == 1
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["move", "cancel_by_hand", "close_by_hand", "nothing"]),
+        st.sampled_from(["AAPL", "BTC-USD"]),
+        st.floats(0.80, 0.99),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=OPS, oto=st.booleans())
+def test_protective_stop_property_one_stop_per_position_at_the_plan_level(
+    fake, make_broker, ops, oto
+):
+    """Whatever happens between runs (levels move, stops canceled or positions closed by hand),
+    after a paper run's management every held position has exactly one working stop of tsys's,
+    at the plan's level, for the held quantity; nothing works for what is no longer held; and
+    reconcile then reports no stop difference."""
+    from tsys_broker_alpaca.orders import round_price
+
+    with fake.lock:
+        fake.orders.clear()
+        fake.by_cid.clear()
+        fake.positions.clear()
+        fake.cash = 100_000.0
+    b = make_broker()
+    entry = "MOO" if oto else "LIMIT"
+    b.submit(
+        [
+            make_plan("AAPL", 5, entry=entry, limit=191.0, stop=180.0, cid=f"a{len(ops)}{oto}"),
+            make_plan("BTC-USD", 0.5, entry="LIMIT", limit=60_500.0, stop=55_000.0),
+        ]
+    )
+    fake.advance_day({"AAPL": 190.0, "BTC/USD": 60_000.0})
+    price = {"AAPL": 190.0, "BTC-USD": 60_000.0}
+    levels = {"AAPL": 180.0, "BTC-USD": 55_000.0}
+    b.protect([make_plan(s, 1, action="hold", stop=v) for s, v in levels.items()])
+    for op, symbol, factor in ops:
+        wire_sym = symbol.replace("-", "/")
+        with fake.lock:
+            if op == "move":
+                levels[symbol] = round_price(price[symbol] * factor)
+            elif op == "cancel_by_hand":
+                for o in _working(fake, wire_sym):
+                    fake._cancel(o)
+            elif op == "close_by_hand":
+                fake.positions.pop(wire_sym.replace("/", ""), None)
+        held = {p.symbol: p.quantity for p in b.positions()}
+        plans = [make_plan(s, 1, action="hold", stop=v) for s, v in levels.items() if s in held]
+        b.protect(plans)
+        for s in ("AAPL", "BTC-USD"):
+            working = _working(fake, s.replace("-", "/"))
+            if s in held:
+                assert len(working) == 1, (s, working)
+                (w,) = working
+                assert w["stop_price"] == round_price(levels[s])
+                assert w["qty"] - w["filled_qty"] == pytest.approx(held[s])
+            else:
+                assert working == []
+        stop_diffs = [
+            d for d in reconcile(b, b.log, stops=levels).differences if "stop" in d.symbol
+        ]
+        assert stop_diffs == []
