@@ -129,6 +129,18 @@ CASES = [
         ("history_years", 0, "must be > 0, got 0.0"),
     ),
 ]
+CASES.append(
+    Case(
+        "tsys.notifiers.file:FileNotifier",
+        "notifier",
+        "$.notifiers.file",
+        {},
+        ({"directory": "out"}, "directory", "out"),
+        ("dir", None),
+        ("directory", ["out"], "expected a string, got ['out'] (a list)"),
+        ("directory", " ", "must not be empty, got ' '"),
+    )
+)
 IDS = [c.plugin.split(":")[1] for c in CASES]
 
 

@@ -5,23 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from tsys.contracts import DailyRun, DeliveryResult
 from tsys.errors import NotifierError
 from tsys.notifiers import Newsletter, Notifier, NotifierContext
+from tsys.options import non_empty, structure_options
+
+
+@attrs.frozen
+class FileOptions:
+    """``[notifiers.file]``."""
+
+    #: Where the newsletter files go; None: the run's folder.
+    directory: str | None = attrs.field(default=None, validator=non_empty())
 
 
 class FileNotifier(Notifier):
     """Write ``newsletter.html`` and ``newsletter.txt`` (per bucket: ``newsletter-<b>.*``)."""
 
     name = "file"
+    options_class = FileOptions
 
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: NotifierContext) -> FileNotifier:
-        directory = options.get("directory", ctx.run_dir)
-        return cls(directory)
+        opts = structure_options(FileOptions, options, where="$.notifiers.file")
+        return cls(opts.directory if opts.directory is not None else ctx.run_dir)
 
     def send(self, run: DailyRun, newsletters: list[Newsletter]) -> DeliveryResult:
         if self.directory is None:
