@@ -198,8 +198,30 @@ def seed_v3(db) -> None:
     )
 
 
+def seed_v4(db) -> None:
+    _insert(
+        db,
+        "override_rules",
+        dict(
+            id=1,
+            kind="cap",
+            target="crypto",
+            target_type="asset_class",
+            asset_class="crypto",
+            share=0.05,
+            reason="volatile week",
+            created_by="ann",
+            created_at="2024-05-02 10:00:00",
+            starts_at="2024-05-02 10:00:00",
+            expires_at="2024-05-04 00:00:00",
+            removed_at=None,
+            removed_by="",
+        ),
+    )
+
+
 #: version -> a function inserting rows into the tables that version created.
-SEEDS = {1: seed_v1, 2: seed_v2, 3: seed_v3}
+SEEDS = {1: seed_v1, 2: seed_v2, 3: seed_v3, 4: seed_v4}
 
 
 def _tables(db) -> list[str]:

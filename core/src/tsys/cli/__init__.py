@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "portfolio",
         "One view of system, paper and manual positions.",
     ),
+    "override": (
+        "tsys.cli.override",
+        "override",
+        "Block, cap or pause by hand, with an expiry and a history.",
+    ),
     "paper": ("tsys.cli.paper", "paper", "Paper trading: orders, reconciliation, report."),
     "newsletter": (
         "tsys.cli.newsletter",

@@ -23,6 +23,7 @@ from tsys.workspace import ENV_DATABASE_URL, database_url
 
 if TYPE_CHECKING:
     from tsys.store.manual import ManualTrades
+    from tsys.store.overrides import Overrides
     from tsys.store.runs import DailyRunsIndex
 
 ENV_URL = ENV_DATABASE_URL
@@ -78,6 +79,13 @@ class Store:
         from tsys.store.runs import DailyRunsIndex
 
         return DailyRunsIndex(self)
+
+    @cached_property
+    def overrides(self) -> Overrides:
+        """Discretionary rules set with ``tsys override`` (block, cap, pause), with history."""
+        from tsys.store.overrides import Overrides
+
+        return Overrides(self)
 
     def paper_record_counts(self, broker: str) -> dict[str, int]:
         """Rows the paper broker ``broker`` has in each paper table (empty tables left out)."""

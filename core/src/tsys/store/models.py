@@ -67,6 +67,23 @@ def build_models(db: Any) -> SimpleNamespace:
         class Meta:
             table_name = "daily_runs"
 
+    class OverrideRule(Base):
+        kind = pw.CharField(max_length=16)
+        target = pw.CharField(max_length=64)
+        target_type = pw.CharField(max_length=16)
+        asset_class = pw.CharField(max_length=16)
+        share = pw.DoubleField(null=True)
+        reason = pw.TextField(default="")
+        created_by = pw.CharField(max_length=128)
+        created_at = pw.DateTimeField()
+        starts_at = pw.DateTimeField()
+        expires_at = pw.DateTimeField(null=True, index=True)
+        removed_at = pw.DateTimeField(null=True)
+        removed_by = pw.CharField(max_length=128, default="")
+
+        class Meta:
+            table_name = "override_rules"
+
     # The paper broker's tables live with their repository (tsys.store.paper); they are part
     # of the schema all the same, so ``all`` lists them for the schema-vs-models check.
     from tsys.store.paper import paper_models
@@ -76,6 +93,7 @@ def build_models(db: Any) -> SimpleNamespace:
         ManualPosition=ManualPosition,
         ManualFill=ManualFill,
         DailyRunIndex=DailyRunIndex,
+        OverrideRule=OverrideRule,
         paper=paper,
-        all=(ManualPosition, ManualFill, DailyRunIndex, *paper.all),
+        all=(ManualPosition, ManualFill, DailyRunIndex, OverrideRule, *paper.all),
     )

@@ -1,0 +1,138 @@
+"""Discretionary overrides in time: expiry at an asset class's decision time, and the merge
+of the rules set with ``tsys override`` (the store) with ``tsys.toml``'s ``[overrides]``.
+
+A daily run for the as-of date D decides at D's *decision time*: the close of the session D
+for equities (the last session up to D on a non-session day), the end of the UTC day D for
+crypto. A rule is in force for that run when ``starts_at <= decision time < expires_at`` and it
+was not removed before. "Until D" keeps a rule for the run of D and lets it lapse at the next
+decision time, so ``--today`` set on a Friday lasts until Monday's close for equities, and
+until the end of the next UTC day for crypto.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from tsys.errors import ConfigError
+
+_FOR_RE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def decision_time(as_of: dt.date, asset_class: str) -> dt.datetime:
+    """When the run of ``as_of`` decides for ``asset_class`` (see the module docstring)."""
+    if asset_class == "crypto":
+        return _midnight(as_of + dt.timedelta(days=1))
+    from tsys.data.calendars import is_session, previous_session, session_close
+
+    day = as_of if is_session(as_of) else previous_session(as_of)
+    return session_close(day)
+
+
+def next_decision_day(day: dt.date, asset_class: str) -> dt.date:
+    """The as-of date of the next decision after ``day`` (next session; next UTC day)."""
+    if asset_class == "crypto":
+        return day + dt.timedelta(days=1)
+    from tsys.data.calendars import next_session
+
+    return next_session(day)
+
+
+def expiry_after(last_day: dt.date, asset_class: str) -> dt.datetime:
+    """``expires_at`` of a rule that holds for the runs up to and including ``last_day``."""
+    return decision_time(next_decision_day(last_day, asset_class), asset_class)
+
+
+def last_day(
+    today: dt.date, *, until: dt.date | None, for_: str | None, is_today: bool
+) -> dt.date | None:
+    """The last as-of date a rule holds (None: until removed) from ``--until/--for/--today``."""
+    given = sum(x is not None and x is not False for x in (until, for_, is_today))
+    if given > 1:
+        raise ConfigError("give one of --until, --for and --today, not several")
+    if is_today:
+        return today
+    if for_ is not None:
+        m = _FOR_RE.match(for_)
+        if m is None or int(m.group(1)) < 1:
+            raise ConfigError(
+                f"--for {for_!r} is not a duration", hint="write a number of days or weeks: 5d, 2w"
+            )
+        days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
+        return today + dt.timedelta(days=days - 1)
+    if until is not None and until < today:
+        raise ConfigError(
+            f"--until {until.isoformat()} is in the past (today is {today.isoformat()})",
+            hint="give today or a later date, or --today",
+        )
+    return until
+
+
+@attrs.frozen
+class Merged:
+    """The effective ``[overrides]`` of a run and what the rules did to it."""
+
+    overrides: Any
+    in_force: tuple[Any, ...]
+    notes: tuple[str, ...]
+
+
+def in_force_at(rules: Sequence[Any], as_of: dt.date) -> list[Any]:
+    """The rules in force for the run of ``as_of``, each at its asset class's decision time."""
+    return [r for r in rules if r.active_at(decision_time(as_of, r.asset_class))]
+
+
+def describe(rule: Any) -> str:
+    """``O-0001 cap crypto at 5% (since 2024-05-02, until 2024-05-03, reason: ...)``."""
+    since = rule.starts_at.date().isoformat()
+    if rule.expires_at is None:
+        until = "until removed"
+    else:
+        until = f"until {rule.expires_at:%Y-%m-%d %H:%M} UTC"
+    why = f", reason: {rule.reason}" if rule.reason else ""
+    return f"{rule.id} {rule.describe()} (since {since}, {until}, by {rule.created_by}{why})"
+
+
+def merge(file_overrides: Any, rules: Sequence[Any], as_of: dt.date) -> Merged:
+    """``tsys.toml``'s ``[overrides]`` merged with the rules in force at ``as_of``.
+
+    Blocks add up; for a crypto cap the stricter (smaller) share wins and the note says which.
+    Rules the daily run cannot apply yet (pause, caps on equity, a bucket or a sector) are
+    listed as such rather than silently ignored.
+    """
+    active = in_force_at(rules, as_of)
+    notes = [f"override in force: {describe(r)}" for r in active]
+    blocked = list(file_overrides.blocked_symbols)
+    have = {s.upper() for s in blocked}
+    cap = file_overrides.crypto_exposure_cap
+    for r in active:
+        if r.kind == "block":
+            if r.target.upper() in have:
+                notes.append(f"{r.target} is blocked by tsys.toml and by {r.id}: same rule")
+            else:
+                blocked.append(r.target)
+                have.add(r.target.upper())
+        elif r.kind == "cap" and r.target_type == "asset_class" and r.target == "crypto":
+            if r.share < cap:
+                notes.append(
+                    f"crypto cap: {r.id} ({r.share:.0%}) is stricter than the current "
+                    f"{cap:.0%} (tsys.toml {file_overrides.crypto_exposure_cap:.0%}) and wins"
+                )
+                cap = r.share
+            else:
+                notes.append(f"crypto cap: the stricter {cap:.0%} wins over {r.id} ({r.share:.0%})")
+        else:
+            notes.append(
+                f"{r.id} ({r.describe()}) is recorded but the daily run does not apply "
+                f"{r.kind} rules on a {r.target_type.replace('_', ' ')} yet"
+            )
+    merged = attrs.evolve(file_overrides, blocked_symbols=blocked, crypto_exposure_cap=cap)
+    return Merged(merged, tuple(active), tuple(notes))

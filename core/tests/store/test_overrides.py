@@ -1,0 +1,212 @@
+"""Issue 23: `tsys override` rules in the store, their expiry and the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tsys.cli import cli
+from tsys.config import OverridesConfig
+from tsys.errors import ConfigError, StoreError
+from tsys.overrides import decision_time, expiry_after, in_force_at, last_day, merge
+from tsys.store import open_store
+from tsys.store.overrides import OverrideRule
+
+UTC = dt.UTC
+FRI, SAT, MON, TUE = (dt.date(2024, 5, d) for d in (3, 4, 6, 7))
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A configuration on the demo market: the rules live in the demo sandbox's SQLite file."""
+    cfg = tmp_path / "tsys.toml"
+    cfg.write_text('[data]\nsource = "demo"\n', encoding="utf-8")
+    monkeypatch.setenv("TSYS_CONFIG", str(cfg))
+    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return f"sqlite:///{tmp_path / 'data' / 'demo' / 'tsys.db'}"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["override", *args])
+
+
+def _rule(kind="cap", target="crypto", ac="crypto", share=0.05, starts=FRI, expires=None, **kw):
+    s = dt.datetime(starts.year, starts.month, starts.day, tzinfo=UTC)
+    return OverrideRule(
+        id=kw.pop("id", "O-0001"),
+        kind=kind,
+        target=target,
+        target_type=kw.pop("target_type", "asset_class" if kind == "cap" else "symbol"),
+        asset_class=ac,
+        share=share if kind == "cap" else None,
+        reason=kw.pop("reason", ""),
+        created_by="ann",
+        created_at=s,
+        starts_at=s,
+        expires_at=expires,
+        **kw,
+    )
+
+
+# --- expiry -----------------------------------------------------------------------------
+
+
+def test_friday_today_on_equities_expires_after_mondays_close():
+    exp = expiry_after(last_day(FRI, until=None, for_=None, is_today=True), "equity")
+    assert exp == dt.datetime(2024, 5, 6, 20, 0, tzinfo=UTC)  # Monday 16:00 New York (EDT)
+    rule = _rule(target="equity", ac="equity", expires=exp)
+    assert in_force_at([rule], FRI) == [rule]
+    assert in_force_at([rule], SAT) == [rule]  # the weekend still decides on Friday's close
+    assert in_force_at([rule], MON) == []
+    assert in_force_at([rule], TUE) == []
+
+
+def test_crypto_today_lasts_until_the_end_of_the_next_utc_day():
+    exp = expiry_after(last_day(SAT, until=None, for_=None, is_today=True), "crypto")
+    assert exp == dt.datetime(2024, 5, 6, tzinfo=UTC)
+    rule = _rule(starts=SAT, expires=exp)
+    assert in_force_at([rule], FRI) == []  # set on Saturday: not before
+    assert in_force_at([rule], SAT) == [rule]
+    assert in_force_at([rule], dt.date(2024, 5, 5)) == []
+
+
+def test_decision_time_per_asset_class():
+    assert decision_time(FRI, "equity") == dt.datetime(2024, 5, 3, 20, 0, tzinfo=UTC)
+    assert decision_time(SAT, "equity") == decision_time(FRI, "equity")
+    assert decision_time(FRI, "crypto") == dt.datetime(2024, 5, 4, tzinfo=UTC)
+
+
+def test_for_and_until_bad_input():
+    assert last_day(FRI, until=None, for_="5d", is_today=False) == dt.date(2024, 5, 7)
+    assert last_day(FRI, until=None, for_="2w", is_today=False) == dt.date(2024, 5, 16)
+    assert last_day(FRI, until=None, for_=None, is_today=False) is None
+    with pytest.raises(ConfigError, match="not a duration"):
+        last_day(FRI, until=None, for_="5x", is_today=False)
+    with pytest.raises(ConfigError, match="in the past"):
+        last_day(FRI, until=dt.date(2024, 5, 2), for_=None, is_today=False)
+    with pytest.raises(ConfigError, match="not several"):
+        last_day(FRI, until=MON, for_="5d", is_today=False)
+
+
+def test_removed_rule_is_not_in_force_after_its_removal():
+    removed = dt.datetime(2024, 5, 6, 12, tzinfo=UTC)
+    rule = _rule(target="equity", ac="equity", removed_at=removed, removed_by="bob")
+    assert in_force_at([rule], FRI) == [rule]
+    assert in_force_at([rule], MON) == []
+
+
+# --- merge with tsys.toml ------------------------------------------------------------------
+
+
+def test_stricter_crypto_cap_wins_and_says_so():
+    strict = merge(OverridesConfig(crypto_exposure_cap=0.5), [_rule(share=0.05)], FRI)
+    assert strict.overrides.crypto_exposure_cap == 0.05
+    assert any("O-0001 (5%) is stricter" in n for n in strict.notes)
+    loose = merge(OverridesConfig(crypto_exposure_cap=0.02), [_rule(share=0.05)], FRI)
+    assert loose.overrides.crypto_exposure_cap == 0.02
+    assert any("stricter 2% wins over O-0001 (5%)" in n for n in loose.notes)
+    assert any(n.startswith("override in force: O-0001 cap crypto at 5%") for n in loose.notes)
+
+
+def test_blocks_add_up_and_unapplied_kinds_are_said():
+    rules = [
+        _rule(kind="block", target="TSLA", ac="equity", id="O-0002"),
+        _rule(kind="block", target="AAPL", ac="equity", id="O-0003"),
+        _rule(kind="pause", target="sp500", ac="equity", target_type="bucket", id="O-0004"),
+    ]
+    m = merge(OverridesConfig(blocked_symbols=["aapl"]), rules, FRI)
+    assert m.overrides.blocked_symbols == ["aapl", "TSLA"]
+    assert any("AAPL is blocked by tsys.toml and by O-0003" in n for n in m.notes)
+    assert any("O-0004 (pause sp500) is recorded but" in n for n in m.notes)
+    assert [r.id for r in m.in_force] == ["O-0002", "O-0003", "O-0004"]
+    assert merge(OverridesConfig(), rules, dt.date(2024, 5, 2)).in_force == ()
+
+
+# --- store ---------------------------------------------------------------------------------
+
+
+def test_store_keeps_history_and_refuses_a_second_removal(db_url):
+    now = dt.datetime(2024, 5, 3, 14, tzinfo=UTC)
+    with open_store(db_url) as s:
+        a = s.overrides.add(
+            kind="cap",
+            target="crypto",
+            target_type="asset_class",
+            asset_class="crypto",
+            share=0.05,
+            reason="r",
+            created_by="ann",
+            created_at=now,
+            starts_at=now,
+            expires_at=now + dt.timedelta(days=1),
+        )
+        assert a.id == "O-0001" and s.overrides.get("o-1") == a
+        gone = s.overrides.remove("O-0001", by="bob", at=now + dt.timedelta(hours=1))
+        assert gone.removed_by == "bob" and s.overrides.all() == [gone]
+        with pytest.raises(StoreError, match="already removed"):
+            s.overrides.remove("O-0001", by="bob", at=now)
+        with pytest.raises(StoreError, match="no override O-0009"):
+            s.overrides.get("O-0009")
+        with pytest.raises(StoreError, match="not an override id"):
+            s.overrides.get("X1")
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def test_cli_cap_list_remove_roundtrip(env):
+    r = run("cap", "crypto", "0.05", "--today", "--as-of", "2024-05-03", "--reason", "outage")
+    assert r.exit_code == 0, r.output
+    assert "set O-0001 cap crypto at 5% (since 2024-05-03, until 2024-05-05 00:00 UTC" in r.stdout
+    assert "reason: outage" in r.stdout
+    r = run("block", "aaa", "--for", "5d", "--json")
+    assert r.exit_code == 0, r.output
+    block = json.loads(r.stdout)
+    assert (block["id"], block["kind"], block["target"]) == ("O-0002", "block", "AAA")
+    r = run("list", "--json")
+    rows = json.loads(r.stdout)
+    assert [x["id"] for x in rows] == ["O-0002"]  # the 2024 cap has expired
+    r = run("list", "--all")
+    assert "O-0001 cap crypto at 5%" in r.stdout and "[expired]" in r.stdout
+    r = run("remove", "O-0002")
+    assert r.exit_code == 0 and "removed O-0002 block AAA" in r.stdout
+    assert "no overrides in force" in run("list").stdout
+    assert "[removed " in run("list", "--all").stdout
+    r = run("remove", "O-0002")
+    assert r.exit_code != 0 and "already removed" in r.output
+
+
+def test_cli_pause_and_bad_input(env):
+    r = run("pause", "crypto", "--until", "2999-01-01", "--reason", "rebuild")
+    assert r.exit_code == 0, r.output
+    assert "set O-0001 pause crypto (since" in r.stdout
+    r = run("pause", "sp5000")
+    assert r.exit_code == 2 and "did you mean 'sp500'?" in r.output
+    r = run("cap", "crypto", "1.5")
+    assert r.exit_code == 2 and "between 0 and 1" in r.output
+    r = run("cap", "crytpo", "0.5")
+    assert r.exit_code == 2 and "did you mean 'crypto'?" in r.output
+    r = run("cap", "crypto", "0.5", "--until", "2000-01-01")
+    assert r.exit_code == 2 and "in the past" in r.output
+    r = run("block", "aaa", "--for", "5d", "--until", "2999-01-01")
+    assert r.exit_code == 2 and "not several" in r.output
+    r = run("block", "NOSUCH")
+    assert r.exit_code == 0 and "does not know NOSUCH" in r.output
+    with open_store(env) as s:
+        assert [x.id for x in s.overrides.all()] == ["O-0001", "O-0002"]  # bad input: nothing
+
+
+def test_cli_cap_sector_and_bucket_targets(env):
+    r = run("cap", "information technology", "0.2", "--json")
+    assert json.loads(r.stdout)["target"] == "Information Technology"
+    r = run("cap", "sp500", "0.3", "--json")
+    row = json.loads(r.stdout)
+    assert (row["target_type"], row["asset_class"], row["expires_at"]) == (
+        "bucket",
+        "equity",
+        None,
+    )
