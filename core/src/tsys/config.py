@@ -96,6 +96,11 @@ class OverridesConfig:
     blocked_symbols: list[str] = attrs.field(factory=list)
     #: Cap on crypto exposure as a share of the account (1.0 = no cap).
     crypto_exposure_cap: float = attrs.field(default=1.0, converter=float, validator=_frac)
+    #: Buckets that open no new positions (their exits and stops still run).
+    paused_buckets: list[str] = attrs.field(factory=list)
+    #: Filled by the daily run, not in tsys.toml: which ``tsys override`` rule set an entry
+    #: (``"AAPL"``, ``"crypto_exposure_cap"``, a bucket name -> ``"O-0003"``).
+    sources: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.define

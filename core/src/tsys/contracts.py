@@ -453,6 +453,9 @@ class DailyRun:
     deliveries: tuple[DeliveryResult, ...] = attrs.field(default=(), converter=_as_tuple)
     orders: tuple[Order, ...] = attrs.field(default=(), converter=_as_tuple)
     schema_version: int = attrs.field(default=SCHEMA_VERSION, validator=v.instance_of(int))
+    #: The ``tsys override`` rules in force (id, rule, since, until, reason, by, applied,
+    #: expires_next); tsys.toml's ``[overrides]`` is in the configuration.
+    overrides: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=_as_tuple)
 
     @property
     def signals(self) -> tuple[Signal, ...]:

@@ -78,11 +78,13 @@ def last_day(
 
 @attrs.frozen
 class Merged:
-    """The effective ``[overrides]`` of a run and what the rules did to it."""
+    """The effective ``[overrides]`` of a run, the rules in force and what they did."""
 
     overrides: Any
     in_force: tuple[Any, ...]
     notes: tuple[str, ...]
+    #: One JSON-able record per rule in force (``run.json``'s ``overrides``).
+    records: tuple[dict[str, Any], ...] = ()
 
 
 def in_force_at(rules: Sequence[Any], as_of: dt.date) -> list[Any]:
@@ -90,8 +92,16 @@ def in_force_at(rules: Sequence[Any], as_of: dt.date) -> list[Any]:
     return [r for r in rules if r.active_at(decision_time(as_of, r.asset_class))]
 
 
+def lapses_after(rule: Any, as_of: dt.date) -> bool:
+    """True when the run of ``as_of`` is the last one that sees ``rule`` (it expires next)."""
+    if rule.expires_at is None:
+        return False
+    nxt = next_decision_day(as_of, rule.asset_class)
+    return rule.expires_at <= decision_time(nxt, rule.asset_class)
+
+
 def describe(rule: Any) -> str:
-    """``O-0001 cap crypto at 5% (since 2024-05-02, until 2024-05-03, reason: ...)``."""
+    """``O-0001 cap crypto at 5% (since 2024-05-02, until ..., by ann, reason: ...)``."""
     since = rule.starts_at.date().isoformat()
     if rule.expires_at is None:
         until = "until removed"
@@ -101,38 +111,89 @@ def describe(rule: Any) -> str:
     return f"{rule.id} {rule.describe()} (since {since}, {until}, by {rule.created_by}{why})"
 
 
+def record(rule: Any, as_of: dt.date, *, applied: bool) -> dict[str, Any]:
+    """The run.json record of a rule in force."""
+    return {
+        "id": rule.id,
+        "rule": rule.describe(),
+        "kind": rule.kind,
+        "target": rule.target,
+        "share": rule.share,
+        "since": rule.starts_at.date().isoformat(),
+        "until": None if rule.expires_at is None else rule.expires_at.isoformat(),
+        "reason": rule.reason,
+        "by": rule.created_by,
+        "applied": applied,
+        "expires_next": lapses_after(rule, as_of),
+    }
+
+
 def merge(file_overrides: Any, rules: Sequence[Any], as_of: dt.date) -> Merged:
     """``tsys.toml``'s ``[overrides]`` merged with the rules in force at ``as_of``.
 
-    Blocks add up; for a crypto cap the stricter (smaller) share wins and the note says which.
-    Rules the daily run cannot apply yet (pause, caps on equity, a bucket or a sector) are
-    listed as such rather than silently ignored.
+    Blocks and pauses add up; for the crypto cap the stricter (smaller) share wins and a note
+    says which. Rules the daily run cannot apply yet (caps on equity, a bucket or a sector) are
+    said, not silently ignored.
     """
     active = in_force_at(rules, as_of)
     notes = [f"override in force: {describe(r)}" for r in active]
     blocked = list(file_overrides.blocked_symbols)
-    have = {s.upper() for s in blocked}
+    paused = list(file_overrides.paused_buckets)
+    sources = dict(file_overrides.sources)
     cap = file_overrides.crypto_exposure_cap
+    records = []
     for r in active:
-        if r.kind == "block":
-            if r.target.upper() in have:
-                notes.append(f"{r.target} is blocked by tsys.toml and by {r.id}: same rule")
+        applied = True
+        if r.kind in ("block", "pause"):
+            into, key = (blocked, r.target.upper()) if r.kind == "block" else (paused, r.target)
+            if key in {x.upper() if r.kind == "block" else x for x in into}:
+                done = "blocked" if r.kind == "block" else "paused"
+                notes.append(f"{r.target} is {done} by tsys.toml and by {r.id}: same rule")
             else:
-                blocked.append(r.target)
-                have.add(r.target.upper())
+                into.append(r.target)
+                sources[key] = r.id
         elif r.kind == "cap" and r.target_type == "asset_class" and r.target == "crypto":
             if r.share < cap:
                 notes.append(
-                    f"crypto cap: {r.id} ({r.share:.0%}) is stricter than the current "
-                    f"{cap:.0%} (tsys.toml {file_overrides.crypto_exposure_cap:.0%}) and wins"
+                    f"crypto cap: {r.id} ({r.share:.0%}) is stricter than tsys.toml's "
+                    f"{file_overrides.crypto_exposure_cap:.0%} and wins"
                 )
                 cap = r.share
+                sources["crypto_exposure_cap"] = r.id
             else:
                 notes.append(f"crypto cap: the stricter {cap:.0%} wins over {r.id} ({r.share:.0%})")
         else:
+            applied = False
             notes.append(
                 f"{r.id} ({r.describe()}) is recorded but the daily run does not apply "
-                f"{r.kind} rules on a {r.target_type.replace('_', ' ')} yet"
+                f"caps on a {r.target_type.replace('_', ' ')} other than crypto yet"
             )
-    merged = attrs.evolve(file_overrides, blocked_symbols=blocked, crypto_exposure_cap=cap)
-    return Merged(merged, tuple(active), tuple(notes))
+        records.append(record(r, as_of, applied=applied))
+    merged = attrs.evolve(
+        file_overrides,
+        blocked_symbols=blocked,
+        paused_buckets=paused,
+        crypto_exposure_cap=cap,
+        sources=sources,
+    )
+    return Merged(merged, tuple(active), tuple(notes), tuple(records))
+
+
+def apply_to_run(ctx: Any) -> Merged | None:
+    """Merge the store's rules in force into ``ctx.config`` (a daily run's context).
+
+    A store that cannot be opened leaves tsys.toml's ``[overrides]`` alone, with a warning.
+    """
+    from tsys.errors import TsysError
+
+    try:
+        rules = ctx.store().overrides.all()
+    except TsysError as exc:
+        ctx.warn(f"the rules of tsys override could not be read ({exc}); tsys.toml's only")
+        return None
+    merged = merge(ctx.config.overrides, rules, ctx.dates.key)
+    if merged.in_force:
+        ctx.config = attrs.evolve(ctx.config, overrides=merged.overrides)
+    for note in merged.notes:
+        ctx.warn(note)
+    return merged

@@ -112,18 +112,36 @@ def test_stricter_crypto_cap_wins_and_says_so():
     assert any(n.startswith("override in force: O-0001 cap crypto at 5%") for n in loose.notes)
 
 
-def test_blocks_add_up_and_unapplied_kinds_are_said():
+def test_blocks_and_pauses_add_up_and_unapplied_kinds_are_said():
     rules = [
         _rule(kind="block", target="TSLA", ac="equity", id="O-0002"),
         _rule(kind="block", target="AAPL", ac="equity", id="O-0003"),
         _rule(kind="pause", target="sp500", ac="equity", target_type="bucket", id="O-0004"),
+        _rule(target="Energy", ac="equity", target_type="sector", id="O-0005"),
     ]
     m = merge(OverridesConfig(blocked_symbols=["aapl"]), rules, FRI)
     assert m.overrides.blocked_symbols == ["aapl", "TSLA"]
+    assert m.overrides.paused_buckets == ["sp500"]
+    assert m.overrides.sources == {"TSLA": "O-0002", "sp500": "O-0004"}
     assert any("AAPL is blocked by tsys.toml and by O-0003" in n for n in m.notes)
-    assert any("O-0004 (pause sp500) is recorded but" in n for n in m.notes)
-    assert [r.id for r in m.in_force] == ["O-0002", "O-0003", "O-0004"]
+    assert any("O-0005 (cap Energy at 5%) is recorded but" in n for n in m.notes)
+    assert [r.id for r in m.in_force] == ["O-0002", "O-0003", "O-0004", "O-0005"]
+    assert [r["applied"] for r in m.records] == [True, True, True, False]
     assert merge(OverridesConfig(), rules, dt.date(2024, 5, 2)).in_force == ()
+
+
+def test_record_warns_on_the_last_run_before_expiry():
+    exp = expiry_after(MON, "equity")  # holds for Monday's run, gone by Tuesday's
+    rule = _rule(target="equity", ac="equity", expires=exp, reason="why")
+    assert merge(OverridesConfig(), [rule], FRI).records[0]["expires_next"] is False
+    rec = merge(OverridesConfig(), [rule], MON).records[0]
+    assert rec["expires_next"] is True
+    assert (rec["id"], rec["since"], rec["reason"], rec["by"]) == (
+        "O-0001",
+        "2024-05-03",
+        "why",
+        "ann",
+    )
 
 
 # --- store ---------------------------------------------------------------------------------

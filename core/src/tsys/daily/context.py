@@ -72,6 +72,8 @@ class DailyContext:
     broker: Any = None
     #: Why the paper broker could not be opened (a failed result for the run's record).
     broker_failure: DeliveryResult | None = None
+    #: The ``tsys override`` rules in force, as recorded in ``run.json``.
+    overrides: tuple[dict[str, Any], ...] = ()
     _hub: DataHub | None = None
     _store: Store | None = None
     _store_error: TsysError | None = None

@@ -31,6 +31,7 @@ from tsys.daily import stages as steps
 from tsys.daily.asof import resolve_as_of
 from tsys.daily.context import Clock, DailyContext, open_context
 from tsys.errors import PARTIAL_FAILURE_EXIT, DataError, TsysError
+from tsys.overrides import apply_to_run as apply_overrides
 
 if TYPE_CHECKING:
     from tsys.config import Config
@@ -134,6 +135,9 @@ def _run(
     paper: bool,
     send: bool,
 ) -> Outcome:
+    merged = apply_overrides(ctx)
+    if merged is not None:
+        ctx.overrides = merged.records
     config, key = ctx.config, ctx.dates.key
     out_dir = ctx.workspace.run_dir(key)
     outcome = Outcome(run=None, run_dir=out_dir, dry_run=dry_run, timings=ctx.clock.timings)
@@ -242,6 +246,7 @@ def _compute(ctx: DailyContext, selected: Sequence[Any], *, paper: bool) -> Dail
         portfolio=book,
         warnings=tuple(ctx.warnings),
         synthetic_data=hub.synthetic,
+        overrides=ctx.overrides,
     )
     ctx.clock.lap("portfolio")
     return run

@@ -176,7 +176,10 @@ def select_and_size(
     max_pos = settings.max_positions
     notes: list[str] = []
     rejected: list[tuple[str, Constraint]] = []
-    blocked = {s.upper() for s in overrides.blocked_symbols}
+    blocked = {
+        s.upper(): overrides.sources.get(s.upper(), "overrides.blocked_symbols")
+        for s in overrides.blocked_symbols
+    }
 
     mine = [h for h in held if h.bucket == bucket]
     held_syms = {h.symbol for h in held}
@@ -280,7 +283,9 @@ class _Book:
 
 
 def _ranked(
-    candidates: Sequence[Candidate], blocked: set[str], rejected: list[tuple[str, Constraint]]
+    candidates: Sequence[Candidate],
+    blocked: Mapping[str, str],
+    rejected: list[tuple[str, Constraint]],
 ) -> list[Candidate]:
     """Priced candidates by score (ties by symbol), without those the bucket is exiting."""
     ranked = sorted(
@@ -303,7 +308,7 @@ def _ranked(
 def _choose(
     ranked: Sequence[Candidate],
     slots: int,
-    blocked: set[str],
+    blocked: Mapping[str, str],
     held_syms: set[str],
     returns: Mapping[str, np.ndarray] | None,
     risk: RiskConfig,
@@ -319,7 +324,10 @@ def _choose(
                 (
                     c.symbol,
                     Constraint(
-                        "user_blocked", f"{c.symbol} is in overrides.blocked_symbols", None, 0.0
+                        "user_blocked",
+                        f"{c.symbol} is blocked by {blocked[c.symbol.upper()]}",
+                        None,
+                        0.0,
                     ),
                 )
             )
@@ -404,11 +412,17 @@ def _capped(
             "crypto_exposure_cap",
             overrides.crypto_exposure_cap * equity - book.crypto,
             f"crypto exposure is capped at {overrides.crypto_exposure_cap:.0%} of the account "
-            f"today (${book.crypto:,.0f} already held)",
+            f"today{_by(overrides, 'crypto_exposure_cap')} (${book.crypto:,.0f} already held)",
             d,
         )
     d = _cap(cons, "bucket_budget", book.available, budget_rule, d)
     return d, liquidity_flag
+
+
+def _by(overrides: OverridesConfig, key: str) -> str:
+    """`` by override O-0001`` when a ``tsys override`` rule set ``key`` (else empty)."""
+    rule = overrides.sources.get(key)
+    return f" by override {rule}" if rule else ""
 
 
 def _in_lots(c: Candidate, d: float, cons: list[Constraint]) -> tuple[float, float]:

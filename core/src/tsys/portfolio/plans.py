@@ -99,6 +99,16 @@ ENTRY_TAG = "entry:"
 EXIT_TAG = "exit:"
 
 
+def _user_block(overrides: OverridesConfig, symbol: str) -> str:
+    """Why ``symbol`` is blocked: the ``tsys override`` rule, else tsys.toml's list."""
+    rule = overrides.sources.get(symbol.upper())
+    return (
+        f"blocked by the user (override {rule})"
+        if rule
+        else ("blocked by the user (overrides.blocked_symbols)")
+    )
+
+
 def lead_with(tags: Sequence[str], prefix: str, fallback: str) -> list[str]:
     """``tags`` with the first one starting with ``prefix`` moved to the front.
 
@@ -308,7 +318,7 @@ def build_allocations(
         elif r.stop is not None and j is not None and bars.low[t, j] <= r.stop:
             why = f"stop {r.stop:,.2f} touched"
         elif r.symbol.upper() in blocked_user:
-            why = "blocked by the user (overrides.blocked_symbols)"
+            why = _user_block(overrides, r.symbol)
         elif rules.time_stop_bars is not None:
             held_bars = int(np.sum(bars.index > r.opened_at)) if j is not None else 0
             if held_bars >= rules.time_stop_bars:
@@ -354,17 +364,17 @@ def build_allocations(
     eligible = output.entries[t] & np.isfinite(output.score[t]) & np.isfinite(close[t])
     if output.blocked is not None:
         eligible &= ~output.blocked[t]
+    if bucket.name in overrides.paused_buckets:
+        eligible = np.zeros_like(eligible)
+        rule = overrides.sources.get(bucket.name, "overrides.paused_buckets")
+        notes.append(f"paused by {rule}: no new entries today; exits and stops still run")
     cands = []
     for j in np.flatnonzero(eligible):
         sym = bars.symbols[j]
         if sym in held_syms:
             continue
         if sym.upper() in blocked_user:
-            blockers.append(
-                Blocker(
-                    sym, bucket.name, "blocked by the user (overrides.blocked_symbols)", kind="user"
-                )
-            )
+            blockers.append(Blocker(sym, bucket.name, _user_block(overrides, sym), kind="user"))
         exit_reason = None
         if output.exits[t, j]:
             exit_reason = lead_with(tags(sym), EXIT_TAG, "exit signal")[0]

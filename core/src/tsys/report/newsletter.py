@@ -338,6 +338,33 @@ def _headline(run: DailyRun, buckets: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _overrides_view(run: DailyRun) -> list[dict[str, Any]]:
+    """The ``tsys override`` rules in force: rule, since, until, reason; a warning on the
+    last run that sees a rule (it expires before the next one)."""
+    out = []
+    for o in run.overrides:
+        until = o.get("until")
+        until_text = "until removed" if not until else f"until {until[:16].replace('T', ' ')} UTC"
+        out.append(
+            {
+                "id": o.get("id", ""),
+                "rule": o.get("rule", ""),
+                "since": o.get("since", ""),
+                "until": until_text,
+                "reason": o.get("reason") or "",
+                "by": o.get("by", ""),
+                "applied": o.get("applied", True),
+                "warning": (
+                    f"override {o.get('id')} ({o.get('rule')}) expires {until_text[6:]}: "
+                    "this is the last run it applies to"
+                    if o.get("expires_next")
+                    else ""
+                ),
+            }
+        )
+    return out
+
+
 def build_view(
     run: DailyRun,
     *,
@@ -377,6 +404,8 @@ def build_view(
         for d in run.deliveries
         if not d.ok
     ]
+    overrides = _overrides_view(run)
+    warnings.extend(o["warning"] for o in overrides if o["warning"])
     title = f"tsys daily plan for {run.as_of.isoformat()}"
     if buckets is not None and len(names) == 1:
         title += f": {next(iter(names))}"
@@ -387,6 +416,7 @@ def build_view(
         "headline": _headline(run, bucket_views),
         "buckets": bucket_views,
         "blockers": blockers,
+        "overrides": overrides,
         "portfolio": _portfolio_view(run),
         "paper": _paper_view(run, paper_account),
         "sections": sections,
