@@ -368,6 +368,8 @@ max_position_weight = 0.15
 [overrides]
 blocked_symbols = []            # never recommend these
 crypto_exposure_cap = 1.0       # e.g. 0.1 caps crypto at 10% of the account today
+paused_buckets = []             # no new entries for these (their exits and stops still run)
+# Rules with an expiry and a history: `tsys override --help`; the stricter one wins.
 
 [broker]
 name = "local"                  # "local" (offline paper) or "alpaca" (paper by default)
