@@ -267,7 +267,12 @@ def _stops_survive(story):
         if row["symbol"] in bought:  # the opening plan's stop, or one trailed upwards
             assert float(row["stop"]) >= bought[row["symbol"]] - 1e-3  # CSV: 4 decimals
     letter = (ws / "runs" / DAYS[1] / "newsletter.txt").read_text()
-    assert "stop none" not in letter and "no stop" not in letter
+    assert "\nHold (" in letter and "Open positions, paper:" in letter
+    holds_text = letter.split("\nHold (", 1)[1].split("\nWatch (", 1)[0]
+    assert "stop none" not in holds_text  # issue: "stop none / risk no stop" on every one
+    lines = letter.split("Open positions, paper:", 1)[1].strip("\n").split("\n\n")[0]
+    paper_lines = [ln for ln in lines.splitlines() if ln.startswith("  ")]
+    assert paper_lines and all("stop $" in ln and "no stop" not in ln for ln in paper_lines)
     assert story["paper"] and all(p.get("stop") is not None for p in story["paper"])
 
 
