@@ -273,7 +273,10 @@ def _stops_survive(story):
     lines = letter.split("Open positions, paper:", 1)[1].strip("\n").split("\n\n")[0]
     paper_lines = [ln for ln in lines.splitlines() if ln.startswith("  ")]
     assert paper_lines and all("stop $" in ln and "no stop" not in ln for ln in paper_lines)
+    # every source carries the stop: the paper account itself, and `tsys portfolio`
     assert story["paper"] and all(p.get("stop") is not None for p in story["paper"])
+    held = story["portfolio"]["positions"]
+    assert held and all(p.get("stop") is not None for p in held), held
 
 
 def test_2_one_count_of_every_position(story):
