@@ -95,16 +95,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "tsys.data.coverage": ("MARKET_CAP_MAX_AGE", "carry_forward"),
     "tsys.brokers": ("AccountState", "Broker", "BrokerContext"),
     "tsys.brokers.payload": ("ForeignPosition", "PayloadItem", "payload_items"),
-    "tsys.brokers.common": (
-        "Baseline",
-        "MemoryOrderLog",
-        "OrderLog",
-        "event_for",
-        "reconcile",
-        "retry",
-        "tradable",
-        "utcnow",
-    ),
+    "tsys.brokers.common": ("reconcile", "retry", "tradable", "utcnow"),
+    "tsys.orderlog": ("Baseline", "MemoryOrderLog", "OrderLog", "event_for"),
     "tsys.store.paper": ("StoreOrderLog",),
     "tsys.notifiers": ("Newsletter", "Notifier", "NotifierContext"),
 }
@@ -133,16 +125,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys import indicators, testing
     from tsys.brokers import AccountState, Broker, BrokerContext
-    from tsys.brokers.common import (
-        Baseline,
-        MemoryOrderLog,
-        OrderLog,
-        event_for,
-        reconcile,
-        retry,
-        tradable,
-        utcnow,
-    )
+    from tsys.brokers.common import reconcile, retry, tradable, utcnow
     from tsys.brokers.payload import ForeignPosition, PayloadItem, payload_items
     from tsys.buckets import (
         Bucket,
@@ -217,6 +200,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         secret_field,
         structure_options,
     )
+    from tsys.orderlog import Baseline, MemoryOrderLog, OrderLog, event_for
     from tsys.plugins import list_plugins
     from tsys.retrying import call_with_retries
     from tsys.store.paper import StoreOrderLog

@@ -6,10 +6,10 @@ import pytest
 from test_local import COSTS, make_bars, plan
 
 from tsys.brokers import AccountState, Broker
-from tsys.brokers.common import Baseline, event_for
 from tsys.brokers.local import LocalPaperBroker, place_run_orders
 from tsys.brokers.report import default_costs_for, paper_report
 from tsys.contracts import BucketRun, DailyRun, OrderStatus
+from tsys.orderlog import Baseline, event_for
 from tsys.sim.models import CostModel, FeeModel, FixedSlippage
 from tsys.store import open_store
 from tsys.store.paper import PaperLedger, StoreOrderLog

@@ -9,8 +9,8 @@ import pytest
 from alpaca_helpers import make_plan
 from fake_alpaca import FAULT_KINDS, KEY, SECRET
 
+from tsys.api import MemoryOrderLog, reconcile
 from tsys.brokers import BrokerContext
-from tsys.brokers.common import MemoryOrderLog, reconcile
 from tsys.contracts import OrderStatus
 from tsys.errors import BrokerError, ConfigError, TemporaryBrokerError
 

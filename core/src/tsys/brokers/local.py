@@ -28,7 +28,7 @@ from typing import Any, Self
 import attrs
 
 from tsys.brokers import AccountState, Broker, BrokerContext
-from tsys.brokers.common import event_for, tradable, utcnow
+from tsys.brokers.common import tradable, utcnow
 from tsys.contracts import (
     Action,
     EntryMethod,
@@ -44,6 +44,7 @@ from tsys.contracts import (
 from tsys.errors import ConfigError
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 from tsys.options import above, at_least, structure_options
+from tsys.orderlog import event_for
 
 
 @attrs.frozen

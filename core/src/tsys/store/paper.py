@@ -1,6 +1,6 @@
 """Paper broker state in the store: the order log of every broker and the local broker's book.
 
-:class:`StoreOrderLog` is the :class:`tsys.brokers.common.OrderLog` the brokers write their
+:class:`StoreOrderLog` is the :class:`tsys.orderlog.OrderLog` the brokers write their
 orders and lifecycle events to; :class:`PaperLedger` adds what only the local paper broker
 keeps (cash, positions, fills). Tables come from migrations ``m0002_paper`` and
 ``m0003_paper_marks`` (the daily equity marks); the models here must match them. Every multi-row write runs in :meth:`Store.transaction`.
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import peewee as pw
 
-from tsys.brokers.common import Baseline, same_state
 from tsys.contracts import (
     AssetClass,
     Fill,
@@ -26,6 +25,7 @@ from tsys.contracts import (
     PositionSource,
     Side,
 )
+from tsys.orderlog import Baseline, same_state
 from tsys.store._time import from_db, to_db
 
 if TYPE_CHECKING:
@@ -511,7 +511,7 @@ class PaperLedger(StoreOrderLog):
         close: float | None,
     ) -> None:
         """Book one fill atomically: cash, position, fill row, order status and event."""
-        from tsys.brokers.common import event_for
+        from tsys.orderlog import event_for
 
         A, P, F = self.m.PaperAccount, self.m.PaperPosition, self.m.PaperFill
         with self.store.transaction():
