@@ -19,6 +19,7 @@ import numpy as np
 
 from tsys.config import BucketConfig
 from tsys.contracts import AssetClass, NewsItem
+from tsys.params_files import shipped_values
 
 if TYPE_CHECKING:
     from tsys.data import Bars, DataHub
@@ -264,9 +265,7 @@ class Bucket(abc.ABC):
 
     def default_params(self) -> Any:
         """The researched defaults shipped in the bucket's package (``params.json``, see
-        :mod:`tsys.paramsets`), else the ``Params`` defaults."""
-        from tsys.paramsets import shipped_values
-
+        `tsys.params_files`), else the ``Params`` defaults."""
         shipped = shipped_values(self)
         return self.Params() if shipped is None else params_from_dict(self.Params, shipped)
 

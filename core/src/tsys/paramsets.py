@@ -20,24 +20,20 @@ say which parameter set it used.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from tsys.errors import ConfigError
+from tsys.params_files import read_params_file, shipped_params_path, values_of
 
 if TYPE_CHECKING:
     from tsys.buckets import Bucket
     from tsys.config import Config
-
-#: Name of the researched-defaults resource inside a bucket's package.
-SHIPPED_NAME = "params.json"
 
 ORIGINS = ("--params", "params_file", "data dir", "shipped", "defaults")
 
@@ -108,56 +104,6 @@ class ParamSet:
         }
 
 
-def read_params_file(path: Path, bucket: str) -> dict[str, Any]:
-    """The JSON document of a params file, checked to belong to ``bucket``."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read params file {path}: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"params file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(f"params file {path} must hold a JSON object")
-    if doc.get("bucket") not in (None, bucket):
-        raise ConfigError(f"{path} holds parameters for {doc['bucket']!r}, not {bucket!r}")
-    values = doc.get("params", doc)
-    if not isinstance(values, dict):
-        raise ConfigError(f"params file {path}: 'params' must be a JSON object")
-    return doc
-
-
-def _values_of(doc: dict[str, Any]) -> dict[str, Any]:
-    values = doc.get("params", doc)
-    if "params" not in doc:  # a bare mapping: drop the bookkeeping keys of a full document
-        values = {k: v for k, v in values.items() if k != "bucket"}
-    return dict(values)
-
-
-def shipped_params_path(bucket: Any) -> Path | None:
-    """The ``params.json`` resource of the package that defines ``bucket``'s class, if any."""
-    return _shipped_path(type(bucket) if not isinstance(bucket, type) else bucket)
-
-
-@functools.lru_cache(maxsize=64)
-def _shipped_path(cls: type) -> Path | None:
-    package = cls.__module__.split(".")[0]
-    try:
-        res = resources.files(package) / SHIPPED_NAME
-    except (ModuleNotFoundError, TypeError):
-        return None
-    if not res.is_file():
-        return None
-    return Path(str(res))
-
-
-def shipped_values(bucket: Any) -> dict[str, Any] | None:
-    """The researched defaults shipped with ``bucket`` (None when its package has none)."""
-    path = shipped_params_path(bucket)
-    if path is None:
-        return None
-    return _values_of(read_params_file(path, bucket.name))
-
-
 def resolve_params(
     bucket: Bucket,
     config: Config,
@@ -212,7 +158,7 @@ def resolve_params(
     values: dict[str, Any] = {}
     if path is not None:
         doc = read_params_file(path, bucket.name)
-        values = _values_of(doc)
+        values = values_of(doc)
     laid = {**settings.params, **dict(overrides or {})}
     base = params_dict(bucket.Params())
     where = f" (from {path})" if path is not None else ""

@@ -1,7 +1,7 @@
 """Researched parameters shipped inside a bucket package, as its defaults.
 
 ``tsys research BUCKET --write-defaults`` writes ``params.json`` next to the bucket's module
-(the package resource :func:`tsys.paramsets.shipped_params_path` reads). A bucket then runs
+(the package resource :func:`tsys.params_files.shipped_params_path` reads). A bucket then runs
 with these parameters whenever the user has no parameter file of their own
 (:meth:`tsys.buckets.Bucket.default_params`). The document is versioned and says what it was
 researched on: the bucket version, the data fingerprint and period, the number of
@@ -64,7 +64,7 @@ def package_params_path(bucket: Any) -> Path:
     """Where the bucket's package keeps ``params.json`` (its module's folder)."""
     import importlib
 
-    from tsys.paramsets import SHIPPED_NAME
+    from tsys.params_files import SHIPPED_NAME
 
     package = type(bucket).__module__.split(".")[0]
     module = importlib.import_module(package)
@@ -77,7 +77,7 @@ def package_params_path(bucket: Any) -> Path:
 def write_defaults(path: Path, document: dict[str, Any]) -> None:
     """Write the document atomically and forget any cached resource lookup."""
     from tsys.files import write_json
-    from tsys.paramsets import _shipped_path
+    from tsys.params_files import forget_shipped_paths
 
     write_json(Path(path), document)
-    _shipped_path.cache_clear()
+    forget_shipped_paths()
