@@ -8,16 +8,27 @@ hook with ``warn_on_impl`` instead. Each hook has a heading in ``docs/plugins.md
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
+
+if TYPE_CHECKING:  # names for the annotations only: the specs sit below what they name
+    import cattrs
+    import click
+
+    from tsys.brokers import Broker
+    from tsys.buckets import Bucket
+    from tsys.contracts import DailyRun
+    from tsys.data.source import DataSource
+    from tsys.notifiers import Notifier
 
 hookspec = pluggy.HookspecMarker("tsys")
 hookimpl = pluggy.HookimplMarker("tsys")
 
 
 @hookspec
-def register_buckets(register: Any) -> None:
+def register_buckets(register: Callable[[Bucket], None]) -> None:
     """Register strategy buckets.
 
     Parameters
@@ -30,7 +41,7 @@ def register_buckets(register: Any) -> None:
 
 
 @hookspec
-def register_data_sources(register: Any) -> None:
+def register_data_sources(register: Callable[[type[DataSource]], None]) -> None:
     """Register data sources.
 
     Parameters
@@ -42,7 +53,7 @@ def register_data_sources(register: Any) -> None:
 
 
 @hookspec
-def register_brokers(register: Any) -> None:
+def register_brokers(register: Callable[[type[Broker]], None]) -> None:
     """Register brokers.
 
     Parameters
@@ -54,7 +65,7 @@ def register_brokers(register: Any) -> None:
 
 
 @hookspec
-def register_notifiers(register: Any) -> None:
+def register_notifiers(register: Callable[[type[Notifier]], None]) -> None:
     """Register notifiers that deliver the daily newsletter.
 
     Parameters
@@ -66,7 +77,7 @@ def register_notifiers(register: Any) -> None:
 
 
 @hookspec
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add commands to the ``tsys`` command line.
 
     Parameters
@@ -77,7 +88,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def register_converter_hooks(converter: Any) -> None:
+def register_converter_hooks(converter: cattrs.Converter) -> None:
     """Teach the tsys JSON converter about a plugin's own types.
 
     Parameters
@@ -89,7 +100,7 @@ def register_converter_hooks(converter: Any) -> None:
 
 
 @hookspec
-def after_daily_run(run: Any) -> None:
+def after_daily_run(run: DailyRun) -> None:
     """React to a finished daily run (an event; the return value is ignored).
 
     Parameters
@@ -100,7 +111,7 @@ def after_daily_run(run: Any) -> None:
 
 
 @hookspec
-def newsletter_sections(run: Any) -> list[dict[str, str]] | None:
+def newsletter_sections(run: DailyRun) -> list[dict[str, str]] | None:
     """Add sections to the daily newsletter.
 
     Parameters

@@ -8,6 +8,12 @@ Environment:
     Comma-separated allow-list of entry-point names to load (empty: load no external plugin).
 ``TSYS_DISABLE_PLUGINS``
     Comma-separated entry-point or module names never to load.
+``TSYS_TRACE_PLUGINS``
+    ``1``: trace every hook call on stderr (pluggy's hook-call monitoring): the hook, its
+    arguments and what the plugins returned.
+
+Every hook is called through :func:`call_hook`: one plugin at a time, by pluggy (which matches
+the arguments and gives the order), each call under :func:`plugin_safe`.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from functools import wraps
+from functools import partial, wraps
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
+import attrs
 import pluggy
 
 from tsys import hookspecs
@@ -70,6 +77,9 @@ def build_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManag
     if load_entrypoints:
         _load_entrypoints(pm, disabled)
     pm.check_pending()
+    if os.environ.get("TSYS_TRACE_PLUGINS", "").strip() == "1":
+        pm.trace.root.setwriter(lambda text: print(text, end="", file=sys.stderr))
+        pm.enable_tracing()
     return pm
 
 
@@ -112,9 +122,6 @@ def reset_plugin_manager(pm: pluggy.PluginManager | None = None) -> None:
     global _pm
     _pm = pm
     _registries.clear()
-    from tsys import serialization
-
-    serialization.converter.cache_clear()
 
 
 def list_plugins(pm: pluggy.PluginManager | None = None) -> list[dict[str, Any]]:
@@ -214,16 +221,11 @@ def registry(kind: str) -> Registry[Any]:
     reg = _registries.get(kind)
     if reg is None:
         reg = Registry(kind)
-        pm = get_plugin_manager()
-        caller = getattr(pm.hook, _KINDS[kind])
-        for impl in reversed(caller.get_hookimpls()):
-            owner = impl.plugin_name
-            fn = plugin_safe(owner, impl.function)
-
-            def register(item: Any, _owner: str = owner) -> None:
-                reg.register(item, owner=_owner)
-
-            fn(register=register) if "register" in impl.argnames else fn()
+        call_hook(
+            _KINDS[kind],
+            contain=False,
+            per_plugin=lambda owner: {"register": partial(reg.register, owner=owner)},
+        )
         _registries[kind] = reg
     return reg
 
@@ -244,8 +246,12 @@ def notifiers() -> Registry[Any]:
     return registry("notifier")
 
 
-def plugin_safe(owner: str, fn: Callable[..., T]) -> Callable[..., T]:
-    """Wrap a call into plugin code so its exception becomes a :class:`PluginError` naming it."""
+def plugin_safe(owner: str, fn: Callable[..., T], *, what: str | None = None) -> Callable[..., T]:
+    """Wrap a call into plugin code so its exception becomes a :class:`PluginError` naming it.
+
+    ``what`` names the call in the message (default: the function's qualified name).
+    """
+    label = what or str(getattr(fn, "__qualname__", fn))
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -255,21 +261,72 @@ def plugin_safe(owner: str, fn: Callable[..., T]) -> Callable[..., T]:
             raise
         except Exception as exc:
             raise PluginError(
-                f"plugin {owner!r} failed in {getattr(fn, '__qualname__', fn)!s}: "
-                f"{type(exc).__name__}: {exc}"
+                f"plugin {owner!r} failed in {label}: {type(exc).__name__}: {exc}"
             ) from exc
 
     return wrapper
 
 
-def iter_hook_results(results: Iterable[Any]) -> list[Any]:
-    """Flatten hook results that may be lists or None."""
-    out: list[Any] = []
-    for r in results:
-        if r is None:
+# ------------------------------------------------------------------------------- hook calls
+@attrs.frozen
+class HookCall:
+    """One plugin's answer to one hook call: its return value, or the error it raised."""
+
+    plugin: str
+    result: Any = None
+    error: PluginError | None = None
+
+
+def call_hook(
+    name: str,
+    *,
+    contain: bool = True,
+    per_plugin: Callable[[str], dict[str, Any]] | None = None,
+    **kwargs: Any,
+) -> list[HookCall]:
+    """Call the hook ``name`` for every plugin that implements it, one plugin at a time.
+
+    Each call goes through pluggy (a subset hook caller holding that one plugin), so pluggy
+    matches the arguments (an implementation may take fewer than the spec), keeps its order
+    (last registered first; ``tryfirst``/``trylast`` honoured), runs hook wrappers and reports
+    to hook-call monitoring (``TSYS_TRACE_PLUGINS=1``). One plugin's failure never costs
+    another plugin its call.
+
+    Parameters
+    ----------
+    name
+        The hook's name, as in :mod:`tsys.hookspecs`.
+    contain
+        True: a plugin's failure is kept in its :class:`HookCall` (``error``; the message is
+        the warning to show, see :func:`hook_warnings`). False: it is raised.
+    per_plugin
+        Extra keyword arguments for one plugin, from its name (the ``register`` callback of
+        contribution hooks, which must know who registers).
+    **kwargs
+        The hook's arguments (keyword only, as pluggy wants them).
+    """
+    pm = get_plugin_manager()
+    impls = [i for i in reversed(getattr(pm.hook, name).get_hookimpls()) if not _wraps(i)]
+    calls = []
+    for impl in impls:
+        others = [other.plugin for other in impls if other is not impl]
+        one = pm.subset_hook_caller(name, remove_plugins=others)
+        args = {**kwargs, **(per_plugin(impl.plugin_name) if per_plugin else {})}
+        try:
+            results = plugin_safe(impl.plugin_name, one, what=name)(**args)
+        except PluginError as exc:
+            if not contain:
+                raise
+            calls.append(HookCall(impl.plugin_name, error=exc))
             continue
-        if isinstance(r, list | tuple):
-            out.extend(r)
-        else:
-            out.append(r)
-    return out
+        calls.append(HookCall(impl.plugin_name, result=results[0] if results else None))
+    return calls
+
+
+def _wraps(impl: Any) -> bool:
+    return bool(getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False))
+
+
+def hook_warnings(calls: Iterable[HookCall]) -> list[str]:
+    """The warning of every failed call, in call order."""
+    return [c.error.message for c in calls if c.error is not None]

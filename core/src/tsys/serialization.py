@@ -12,15 +12,17 @@ import datetime as dt
 import json
 import math
 import re
-from functools import cache
+import weakref
 from typing import Any, TypeVar
 
 import cattrs
+import pluggy
 from cattrs.preconf.json import make_converter
 from cattrs.v import format_exception
 
 from tsys.contracts import SCHEMA_VERSION, FieldError
 from tsys.errors import ContractError
+from tsys.plugins import call_hook, get_plugin_manager
 
 T = TypeVar("T")
 #: A path segment like ['sp500'] reads better as .sp500 for identifier-like keys.
@@ -55,13 +57,20 @@ def _parse_datetime(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
-@cache
-def converter() -> cattrs.Converter:
-    """Return the process-wide tsys converter, extended by plugins' converter hooks."""
-    from tsys.plugins import get_plugin_manager
+#: One converter per plugin manager (a test that swaps the manager gets a fresh converter).
+_converters: weakref.WeakKeyDictionary[pluggy.PluginManager, cattrs.Converter] = (
+    weakref.WeakKeyDictionary()
+)
 
-    conv = _build()
-    get_plugin_manager().hook.register_converter_hooks(converter=conv)
+
+def converter() -> cattrs.Converter:
+    """Return the tsys converter, extended by the current plugins' converter hooks."""
+    pm = get_plugin_manager()
+    conv = _converters.get(pm)
+    if conv is None:
+        conv = _build()
+        call_hook("register_converter_hooks", contain=False, converter=conv)
+        _converters[pm] = conv
     return conv
 
 

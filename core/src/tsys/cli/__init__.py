@@ -69,9 +69,9 @@ class TsysGroup(click.Group):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        from tsys.plugins import get_plugin_manager
+        from tsys.plugins import call_hook
 
-        get_plugin_manager().hook.register_commands(cli=self)
+        call_hook("register_commands", contain=False, cli=self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()

@@ -51,22 +51,9 @@ def deliver(
 
 def after_daily_run(run: DailyRun) -> list[str]:
     """Call every plugin's ``after_daily_run``; a plugin's failure becomes a warning."""
-    from tsys.plugins import get_plugin_manager
+    from tsys.plugins import call_hook, hook_warnings
 
-    pm = get_plugin_manager()
-    warnings = []
-    for impl in pm.hook.after_daily_run.get_hookimpls():
-        try:
-            if "run" in impl.argnames:
-                impl.function(run=run)
-            else:
-                impl.function()
-        except Exception as exc:
-            warnings.append(
-                f"plugin {impl.plugin_name!r} failed in after_daily_run: "
-                f"{type(exc).__name__}: {exc}"
-            )
-    return warnings
+    return hook_warnings(call_hook("after_daily_run", run=run))
 
 
 def index_run(ctx: DailyContext, run: DailyRun, out_dir: Path) -> str | None:

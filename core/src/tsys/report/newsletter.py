@@ -23,7 +23,6 @@ from tsys.contracts import (
     StopKind,
     TradePlan,
 )
-from tsys.errors import PluginError
 from tsys.notifiers import Newsletter
 
 DISCLAIMER = (
@@ -281,19 +280,15 @@ def _plugin_sections(run: DailyRun) -> tuple[list[dict[str, Any]], list[str]]:
     A plugin that fails or returns something malformed loses its section, and the newsletter
     says so in its warnings; it never costs the reader the rest of the email.
     """
-    from tsys.plugins import get_plugin_manager, plugin_safe
+    from tsys.plugins import call_hook
 
     sections: list[dict[str, Any]] = []
     problems: list[str] = []
-    caller = get_plugin_manager().hook.newsletter_sections
-    for impl in reversed(caller.get_hookimpls()):
-        fn = plugin_safe(impl.plugin_name, impl.function)
-        try:
-            result = fn(run=run) if "run" in impl.argnames else fn()
-        except PluginError as exc:
-            problems.append(f"a newsletter section is missing: {exc.message}")
+    for call in call_hook("newsletter_sections", run=run):
+        if call.error is not None:
+            problems.append(f"a newsletter section is missing: {call.error.message}")
             continue
-        ok, bad = _check_sections(result, f"plugin {impl.plugin_name!r}")
+        ok, bad = _check_sections(call.result, f"plugin {call.plugin!r}")
         sections.extend(ok)
         problems.extend(bad)
     return sections, problems
