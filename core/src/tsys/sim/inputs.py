@@ -220,19 +220,82 @@ def prepare(
     grid: bool,
 ) -> Prepared:
     """Check every input of ``simulate``/``simulate_grid`` and build the kernel's arguments."""
+    o, h, lo, c, v = _price_panels(open, high, low, close, volume)
+    T, N = c.shape
+    if not (isinstance(cash, int | float) and math.isfinite(cash) and cash > 0):
+        raise ContractError(f"cash must be a finite number > 0, got {cash!r}")
+    d = _decisions(
+        target_weights, target_qty, entries, exits, stop_price, target_price, limit_price,
+        stops_per_set, T, N, grid,
+    )  # fmt: skip
+    K = d.K
+    fee_rate, fee_ps, fee_min, slip, impact, maxp, vol_w = (
+        _rows(x, K) for x in _cost_arrays(costs, N)
+    )
+    lot = np.ascontiguousarray(np.broadcast_to(np.asarray(lot_size, dtype=np.float64), (N,)))
+    if not (np.isfinite(lot).all() and (lot > 0).all()):
+        raise ContractError("lot_size must be finite and > 0 (1.0 whole shares, 1e-8 crypto)")
+    lot = _rows(lot, K)
+    if stops_per_set is None:
+        sl, tp, atrm, atr_w, tstop = (_rows(x, K) for x in _stop_arrays(stops, N))
+    else:
+        if stops is not None:
+            raise ContractError("give stops (every set) or stops_per_set, not both")
+        per = [_stop_arrays(s, N) for s in stops_per_set]
+        sl, tp, atrm, atr_w, tstop = (
+            np.ascontiguousarray(np.stack([p[i] for p in per])) for i in range(5)
+        )
+    args = (
+        o, h, lo, c, v, d.tgt, int(d.tgt_is_qty), int(d.use_signals), d.ent, d.ext, d.lim, d.spx,
+        d.tpx, atr_w, vol_w, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm,
+        tstop, accrual(cash_rate, cash_rate_periods, index, T), float(cash),
+        int(bool(cash_sharing)), int(bool(record_positions)),
+    )  # fmt: skip
+    return Prepared(args=args, K=K, T=T, N=N, close=c)
+
+
+def _price_panels(open: Any, high: Any, low: Any, close: Any, volume: Any) -> tuple:
     o = panel("open", open, None)
     shape = np.shape(close)
     if o.shape != shape:
         raise ContractError(f"open has shape {o.shape}, expected {shape} (bars x symbols)")
     if len(shape) != 2:
         raise ContractError(f"price panels must be 2-D (bars x symbols), got shape {shape}")
-    T, N = shape
     h, lo, c, v = (
         panel(n, x, shape)
         for n, x in (("high", high), ("low", low), ("close", close), ("volume", volume))
     )
-    if not (isinstance(cash, int | float) and math.isfinite(cash) and cash > 0):
-        raise ContractError(f"cash must be a finite number > 0, got {cash!r}")
+    return o, h, lo, c, v
+
+
+@attrs.frozen
+class _Decisions:
+    """The decision panels as the kernel takes them, K sets of T x N each."""
+
+    K: int
+    tgt: np.ndarray
+    tgt_is_qty: bool
+    use_signals: bool
+    ent: np.ndarray
+    ext: np.ndarray
+    lim: np.ndarray
+    spx: np.ndarray
+    tpx: np.ndarray
+
+
+def _decisions(
+    target_weights: Any,
+    target_qty: Any,
+    entries: Any,
+    exits: Any,
+    stop_price: Any,
+    target_price: Any,
+    limit_price: Any,
+    stops_per_set: Sequence[Any] | None,
+    T: int,
+    N: int,
+    grid: bool,
+) -> _Decisions:
     use_signals = entries is not None or exits is not None
     if target_weights is not None and target_qty is not None:
         raise ContractError("give target_weights or target_qty, not both")
@@ -305,26 +368,4 @@ def prepare(
         sets(given[n]) if n in given else _NONE
         for n in ("limit_price", "stop_price", "target_price")
     )
-
-    fee_rate, fee_ps, fee_min, slip, impact, maxp, vol_w = (
-        _rows(x, K) for x in _cost_arrays(costs, N)
-    )
-    lot = np.ascontiguousarray(np.broadcast_to(np.asarray(lot_size, dtype=np.float64), (N,)))
-    if not (np.isfinite(lot).all() and (lot > 0).all()):
-        raise ContractError("lot_size must be finite and > 0 (1.0 whole shares, 1e-8 crypto)")
-    lot = _rows(lot, K)
-    if stops_per_set is None:
-        sl, tp, atrm, atr_w, tstop = (_rows(x, K) for x in _stop_arrays(stops, N))
-    else:
-        if stops is not None:
-            raise ContractError("give stops (every set) or stops_per_set, not both")
-        per = [_stop_arrays(s, N) for s in stops_per_set]
-        sl, tp, atrm, atr_w, tstop = (
-            np.ascontiguousarray(np.stack([p[i] for p in per])) for i in range(5)
-        )
-    args = (
-        o, h, lo, c, v, tgt, int(tgt_is_qty), int(use_signals), ent, ext, lim, spx, tpx, atr_w,
-        vol_w, fee_rate, fee_ps, fee_min, slip, impact, maxp, lot, sl, tp, atrm, tstop,
-        accrual(cash_rate, cash_rate_periods, index, T), float(cash), int(bool(cash_sharing)), int(bool(record_positions)),
-    )  # fmt: skip
-    return Prepared(args=args, K=K, T=T, N=N, close=c)
+    return _Decisions(K, tgt, tgt_is_qty, use_signals, ent, ext, lim, spx, tpx)
