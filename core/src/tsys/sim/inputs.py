@@ -224,10 +224,10 @@ def prepare(
     T, N = c.shape
     if not (isinstance(cash, int | float) and math.isfinite(cash) and cash > 0):
         raise ContractError(f"cash must be a finite number > 0, got {cash!r}")
+    levels = {"limit_price": limit_price, "stop_price": stop_price, "target_price": target_price}
     d = _decisions(
-        target_weights, target_qty, entries, exits, stop_price, target_price, limit_price,
-        stops_per_set, T, N, grid,
-    )  # fmt: skip
+        (target_weights, target_qty), (entries, exits), levels, stops_per_set, grid, T, N
+    )
     K = d.K
     fee_rate, fee_ps, fee_min, slip, impact, maxp, vol_w = (
         _rows(x, K) for x in _cost_arrays(costs, N)
@@ -284,18 +284,16 @@ class _Decisions:
 
 
 def _decisions(
-    target_weights: Any,
-    target_qty: Any,
-    entries: Any,
-    exits: Any,
-    stop_price: Any,
-    target_price: Any,
-    limit_price: Any,
+    sizing: tuple[Any, Any],
+    signals: tuple[Any, Any],
+    levels: dict[str, Any],
     stops_per_set: Sequence[Any] | None,
+    grid: bool,
     T: int,
     N: int,
-    grid: bool,
 ) -> _Decisions:
+    target_weights, target_qty = sizing
+    entries, exits = signals
     use_signals = entries is not None or exits is not None
     if target_weights is not None and target_qty is not None:
         raise ContractError("give target_weights or target_qty, not both")
@@ -320,7 +318,6 @@ def _decisions(
         raise ContractError("give target_weights, target_qty, or entries/exits")
     else:
         given[what] = _as_float(size)
-    levels = {"limit_price": limit_price, "stop_price": stop_price, "target_price": target_price}
     for n, x in levels.items():
         if x is not None:
             given[n] = _as_float(x)
