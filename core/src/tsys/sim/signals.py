@@ -60,6 +60,17 @@ def _closes(close: Any) -> np.ndarray:
     return c
 
 
+def _check_symbol_major(c: np.ndarray, bad: int) -> None:
+    """Raise what a symbol-major kernel's return code says (-1: all well)."""
+    if bad == -2:
+        raise ContractError(
+            "closes so large that their window sums overflow; SMA signals need closes "
+            "below about 1e300"
+        )
+    if bad >= 0:
+        raise _not_finite(c, bad, symbol_major=True)
+
+
 def _not_finite(c: np.ndarray, flat: int, symbol_major: bool) -> ContractError:
     T, N = c.shape
     t, j = (flat % T, flat // T) if symbol_major else (flat // N, flat % N)
@@ -129,14 +140,7 @@ def sma_cross(
     if c.flags.f_contiguous and not c.flags.c_contiguous:
         # symbol-major: work on the N x T transpose (a view) and hand back its transpose
         up, down = np.zeros((N, T), dtype=np.uint8), np.zeros((N, T), dtype=np.uint8)
-        bad = mod.cross_symbols(c.T, fast, slow, up, down)
-        if bad == -2:
-            raise ContractError(
-                "closes so large that their window sums overflow; SMA signals need closes "
-                "below about 1e300"
-            )
-        if bad >= 0:
-            raise _not_finite(c, bad, symbol_major=True)
+        _check_symbol_major(c, mod.cross_symbols(c.T, fast, slow, up, down))
         return up.view(bool).T, down.view(bool).T
     up, down = np.zeros((T, N), dtype=np.uint8), np.zeros((T, N), dtype=np.uint8)
     bad = mod.cross_rows(c, fast, slow, up, down, np.empty(N), np.empty(N), np.empty(N))
@@ -223,11 +227,5 @@ def sma_cross_grid(
         c.T, np.asarray(windows, dtype=np.intp), fi, si, pstart, plist,
         up.transpose(0, 2, 1), down.transpose(0, 2, 1), np.empty((T, W)), np.empty(W, np.intp),
     )  # fmt: skip
-    if bad == -2:
-        raise ContractError(
-            "closes so large that their window sums overflow; SMA signals need closes "
-            "below about 1e300"
-        )
-    if bad >= 0:
-        raise _not_finite(c, bad, symbol_major=True)
+    _check_symbol_major(c, bad)
     return up.view(bool), down.view(bool)
