@@ -246,10 +246,18 @@ def notifiers() -> Registry[Any]:
     return registry("notifier")
 
 
-def plugin_safe(owner: str, fn: Callable[..., T], *, what: str | None = None) -> Callable[..., T]:
+def plugin_safe(
+    owner: str,
+    fn: Callable[..., T],
+    *,
+    what: str | None = None,
+    keep: type[Exception] = PluginError,
+) -> Callable[..., T]:
     """Wrap a call into plugin code so its exception becomes a :class:`PluginError` naming it.
 
-    ``what`` names the call in the message (default: the function's qualified name).
+    ``what`` names the call in the message (default: the function's qualified name). An
+    exception of class ``keep`` passes unchanged (``keep=TsysError``: an error the plugin
+    raised on purpose keeps its own class and message).
     """
     label = what or str(getattr(fn, "__qualname__", fn))
 
@@ -257,7 +265,7 @@ def plugin_safe(owner: str, fn: Callable[..., T], *, what: str | None = None) ->
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
-        except PluginError:
+        except (PluginError, keep):
             raise
         except Exception as exc:
             raise PluginError(

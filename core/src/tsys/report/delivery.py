@@ -72,7 +72,7 @@ def send(
     notifier registry. A notifier that cannot be built or fails to send becomes a result with
     ``ok=False`` naming the reason; this function never raises for a delivery failure.
     """
-    from tsys.plugins import notifiers
+    from tsys.plugins import notifiers, plugin_safe
 
     tables = configured_notifiers(config)
     if names is not None:
@@ -89,11 +89,13 @@ def send(
             cls = notifiers().get(name)
             owner = notifiers().owner(name)
             ctx = NotifierContext(config=config, run_dir=Path(run_dir))
-            notifier = _call(owner, cls.from_config, dict(options), ctx)
+            from_config = plugin_safe(owner, cls.from_config, keep=TsysError)
+            notifier = from_config(dict(options), ctx)
             per_bucket = bool(getattr(notifier, "per_bucket", False))
             if per_bucket not in cache:
                 cache[per_bucket] = render(run, per_bucket=per_bucket, paper_account=paper_account)
-            result = _call(owner, notifier.send, run, cache[per_bucket])
+            send = plugin_safe(owner, notifier.send, keep=TsysError)
+            result = send(run, cache[per_bucket])
             if not isinstance(result, DeliveryResult):
                 raise PluginError(
                     f"notifier {name!r} returned {type(result).__name__}, expected DeliveryResult"
@@ -105,20 +107,6 @@ def send(
             result = DeliveryResult(plugin=name, ok=False, detail=str(exc), at=_now())
         results.append(result)
     return results
-
-
-def _call(owner: str, fn: Any, *args: Any) -> Any:
-    # Like tsys.plugins.plugin_safe, but a TsysError the plugin raised on purpose (a
-    # NotifierError naming the SMTP server, a ConfigError) keeps its own class and message.
-    try:
-        return fn(*args)
-    except TsysError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"plugin {owner!r} failed in {getattr(fn, '__qualname__', fn)!s}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def deliver(
