@@ -184,7 +184,9 @@ def _windows(
     from tsys.workspace import workspace
 
     root = workspace(config, demo=bool(hub.synthetic)).root
-    index = _sessions(hub, bucket, start, end)
+    from tsys.backtest.bucket import period_sessions
+
+    index = period_sessions(hub, bucket, start, end)
     if split is not None:
         cut = sp.Splits.from_fractions(index)
         mask = cut.mask(
@@ -207,43 +209,6 @@ def _windows(
         for k, (_train, test) in enumerate(sp.walk_forward(index, walk_forward), 1):
             out.append((f"fold {k}/{walk_forward}", index[test[0]].date(), index[test[-1]].date()))
     return out
-
-
-def _sessions(hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None) -> Any:
-    """The sessions of the period: from ``start`` (default: once a quarter of the symbols, and
-    at least two, have bars, plus the bucket's warm-up) to ``end`` (default: the data's end).
-
-    The quarter rule keeps a handful of long histories (an index fund, a delisted name back to
-    the 1970s) from stretching the period over years when the bucket had nothing to pick from.
-    """
-    import numpy as np
-
-    from tsys.errors import DataError
-
-    bars = hub.bars(None, None, end or dt.date.today(), asset_class=bucket.asset_class)
-    if bars.shape[0] == 0:
-        raise DataError(f"no {bucket.asset_class} bars to backtest {bucket.name} on")
-    index = bars.index
-    if start is None:
-        started = np.maximum.accumulate(np.isfinite(bars.close), axis=0).sum(axis=1)
-        live = started >= max(2, bars.shape[1] // 4) if bars.shape[1] >= 2 else started >= 1
-        first = int(np.argmax(live)) if live.any() else 0
-        index = index[min(first + bucket.warmup_bars, len(index) - 1) :]
-    else:
-        index = index[index >= _utc(start)]
-    if len(index) < 10:
-        raise DataError(
-            f"only {len(index)} sessions to backtest {bucket.name} on between "
-            f"{start or 'the start'} and {end or 'the end'}",
-            hint="widen --start/--end",
-        )
-    return index
-
-
-def _utc(d: dt.date) -> Any:
-    import pandas as pd
-
-    return pd.Timestamp(d, tz="UTC")
 
 
 def _print_table(payload: dict[str, Any], console: Any) -> None:
