@@ -200,6 +200,7 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
     from rich.console import Console
     from rich.table import Table
 
+    from tsys.cli.validate import gates_table
     from tsys.format import figure as fmt
 
     con = Console()
@@ -244,17 +245,7 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
         f"{fmt(r['deflated']['deflated_sharpe'], 'p')} over {r['trials']['distinct_configurations']}"
         f" configurations; random-entry p {fmt(r['random_entry'].get('p_value'), 'p')}"
     )
-    g = Table(title="gates")
-    for c in ("gate", "value", "rule", "result"):
-        g.add_column(c, justify="right")
-    for x in r["gates"]:
-        g.add_row(
-            x["name"],
-            fmt(x["value"]),
-            f"{x['rule']} {fmt(x['threshold'])}",
-            "pass" if x["passed"] else "[red]FAIL[/]",
-        )
-    con.print(g)
+    con.print(gates_table(r["gates"]))
     fin = r["final"]
     changed = ", ".join(f"{k}={fmt(v)}" for k, v in fin["changed_from_current"].items())
     con.print(f"final parameters (set {fin['chosen_digest']}): {changed or 'unchanged'}")

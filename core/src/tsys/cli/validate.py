@@ -158,15 +158,24 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
             f"(DD {fmt(c['strategy_max_drawdown'], 'pct')}), benchmark "
             f"{fmt(c['benchmark_return'], 'pct')}"
         )
+    con.print(gates_table(p["gates"]))
+    con.print(f"report saved to {out}" + (f"; HTML {html}" if html else ""))
+
+
+def gates_table(gates: list[dict[str, Any]]) -> Any:
+    """The gates of a validation or research report as a table: value, rule, pass or FAIL."""
+    from rich.table import Table
+
+    from tsys.format import figure as fmt
+
     g = Table(title="gates")
     for c in ("gate", "value", "rule", "result"):
         g.add_column(c, justify="right")
-    for x in p["gates"]:
+    for x in gates:
         g.add_row(
             x["name"],
             fmt(x["value"]),
             f"{x['rule']} {fmt(x['threshold'])}",
             "pass" if x["passed"] else "[red]FAIL[/]",
         )
-    con.print(g)
-    con.print(f"report saved to {out}" + (f"; HTML {html}" if html else ""))
+    return g
