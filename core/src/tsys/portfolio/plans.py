@@ -393,34 +393,29 @@ class _Day:
                 held_bars = int(np.sum(bars.index > r.opened_at)) if j is not None else 0
                 if held_bars >= rules.time_stop_bars:
                     why = f"time stop: held {held_bars} bars"
+            extra: dict[str, Any] = {}
             if why is not None and r.source in (PositionSource.SYSTEM, PositionSource.PAPER):
-                self.add(
-                    r.symbol,
-                    r.asset_class,
-                    Action.SELL,
-                    dollars=r.quantity * px,
-                    qty=r.quantity,
-                    rationale=[why, *base],
+                action, lead = Action.SELL, why
+            else:
+                action = Action.HOLD
+                lead = (
+                    f"{why}: consider selling (manual position)"
+                    if why is not None
+                    else "hold: no exit condition today"
                 )
-                continue
-            lead = (
-                f"{why}: consider selling (manual position)"
-                if why is not None
-                else "hold: no exit condition today"
-            )
-            trailing = _f(output.stop[t, j]) if j is not None else None
-            level = r.stop
-            if rules.stop_kind == "atr_trailing" and trailing is not None:
-                level = max(level or 0.0, trailing)
+                trailing = _f(output.stop[t, j]) if j is not None else None
+                level = r.stop
+                if rules.stop_kind == "atr_trailing" and trailing is not None:
+                    level = max(level or 0.0, trailing)
+                extra = {"stop": self.stop_rule(level), "take_profit": r.target}
             self.add(
                 r.symbol,
                 r.asset_class,
-                Action.HOLD,
+                action,
                 dollars=r.quantity * px,
                 qty=r.quantity,
                 rationale=[lead, *base],
-                stop=self.stop_rule(level),
-                take_profit=r.target,
+                **extra,
             )
 
     def bucket_blockers(self) -> None:
