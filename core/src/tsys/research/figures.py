@@ -39,12 +39,7 @@ def random_entry(
     eq = np.asarray(equity, dtype=np.float64)
     entry = trades["entry_bar"].to_numpy(dtype=np.int64)
     eq_entry = eq[np.clip(entry, 0, len(eq) - 1)]
-    weights = (
-        trades["qty"].to_numpy(dtype=np.float64)
-        * trades["entry_price"].to_numpy(dtype=np.float64)
-        / eq_entry
-    )
-    held = np.maximum(trades["bars_held"].to_numpy(dtype=np.int64), 1)
+    weights, held = stats.trade_sizes(trades, eq_entry)
     got = stats.random_entry_test(
         returns,
         close,

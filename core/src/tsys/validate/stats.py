@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from statistics import NormalDist
+from typing import Any
 
 import attrs
 import numpy as np
@@ -278,6 +279,18 @@ def random_entry_returns(
             out[np.arange(n_backtests), t0] -= w[i] * cost
             out[np.arange(n_backtests), t0 + h - 1] -= w[i] * cost
     return out
+
+
+def trade_sizes(trades: Any, eq_entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a random-entry test keeps of each trade: its weight at entry (notional over the
+    equity at its entry bar, ``eq_entry``) and its bars held (at least 1)."""
+    weights = (
+        trades["qty"].to_numpy(dtype=np.float64)
+        * trades["entry_price"].to_numpy(dtype=np.float64)
+        / eq_entry
+    )
+    held = np.maximum(trades["bars_held"].to_numpy(dtype=np.int64), 1)
+    return weights, held
 
 
 def random_entry_test(

@@ -296,12 +296,7 @@ def _random_entries(
     if benchmark in bars.symbols:  # random entries pick from the tradable universe
         keep = [j for j, s in enumerate(bars.symbols) if s != benchmark] or [0]
         close = close[:, keep]
-    weights = (
-        trades["qty"].to_numpy(dtype=np.float64)
-        * trades["entry_price"].to_numpy(dtype=np.float64)
-        / eq_entry
-    )
-    held = np.maximum(trades["bars_held"].to_numpy(dtype=np.int64), 1)
+    weights, held = stats.trade_sizes(trades, eq_entry)
     rnd = stats.random_entry_test(
         r,
         close,
