@@ -40,6 +40,7 @@ from tsys.data.source import (
     EARNINGS_COLUMNS,
     FLOW_COLUMNS,
     NEWS_COLUMNS,
+    OPTIONAL_DATA,
     DataSource,
     Fundamentals,
     SourceContext,
@@ -655,18 +656,7 @@ class DemoSource(DataSource):
     name: ClassVar[str] = "demo"
     options_class: ClassVar[type] = DemoOptions
     synthetic: ClassVar[bool] = True
-    provides: ClassVar[frozenset[str]] = frozenset(
-        {
-            "bars",
-            "universe",
-            "market_caps",
-            "excluded_coins",
-            "fundamentals",
-            "news",
-            "earnings",
-            "options_flow",
-        }
-    )
+    provides: ClassVar[frozenset[str]] = frozenset({"bars", *OPTIONAL_DATA})
     #: The generator counts volume in shares and in coins (turnover of the float / supply).
     volume_units: Mapping[AssetClass, VolumeUnit] = {
         AssetClass.EQUITY: VolumeUnit.BASE,

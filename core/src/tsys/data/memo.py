@@ -11,16 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-_MEMOISED = (
-    "universe",
-    "market_caps",
-    "excluded_coins",
-    "fundamentals",
-    "news",
-    "earnings",
-    "options_flow",
-    "symbols",
-)
+from tsys.data.source import OPTIONAL_DATA
+
+_MEMOISED = (*OPTIONAL_DATA, "symbols")
 
 
 class CachedHub:

@@ -54,6 +54,18 @@ class SourceContext:
             self.warnings.append(message)
 
 
+#: What a source may provide besides ``bars``: one :class:`DataSource` method each.
+OPTIONAL_DATA = (
+    "universe",
+    "market_caps",
+    "excluded_coins",
+    "fundamentals",
+    "news",
+    "earnings",
+    "options_flow",
+)
+
+
 class DataSource:
     """Base class of data sources. Subclass, set ``name``, override what you provide."""
 
