@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
-from tsys.data import demo
+from tsys.data import demo, demo_market
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_universe_crypto_excludes_stablecoins(run):
 def test_universe_sp500_point_in_time(run):
     res = run("data", "universe", "sp500", "--as-of", "2021-03-31", "--json")
     members = json.loads(res.output)["members"]
-    assert len(members) == demo.N_MEMBERS
+    assert len(members) == demo_market.N_MEMBERS
     src = demo.DemoSource(7)
     import datetime as dt
 

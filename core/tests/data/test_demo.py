@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsys.data import demo
+from tsys.data import demo, demo_market
 from tsys.data.bars import FIELDS
 from tsys.data.demo import DemoSource
 from tsys.data.source import EARNINGS_COLUMNS, FLOW_COLUMNS, NEWS_COLUMNS
@@ -32,22 +32,22 @@ def log_returns(a: np.ndarray) -> np.ndarray:
 
 
 def test_same_seed_identical_arrays_after_regeneration():
-    first = demo._generate_market(11, dt.date(2015, 12, 31))
-    second = demo._generate_market(11, dt.date(2015, 12, 31))
+    first = demo_market._generate_market(11, dt.date(2015, 12, 31))
+    second = demo_market._generate_market(11, dt.date(2015, 12, 31))
     assert first is not second
     for f in FIELDS:
         assert np.array_equal(
             getattr(first.equities, f), getattr(second.equities, f), equal_nan=True
         )
         assert np.array_equal(getattr(first.crypto, f), getattr(second.crypto, f), equal_nan=True)
-    other = demo._generate_market(12, dt.date(2015, 12, 31))
+    other = demo_market._generate_market(12, dt.date(2015, 12, 31))
     assert not np.allclose(other.equities.close[-1, :10], first.equities.close[-1, :10])
 
 
 def test_longer_generation_is_a_pure_extension():
     """What lets one cached market serve every earlier end date."""
-    short = demo._generate_market(13, dt.date(2012, 12, 31))
-    long = demo._generate_market(13, dt.date(2014, 12, 31))
+    short = demo_market._generate_market(13, dt.date(2012, 12, 31))
+    long = demo_market._generate_market(13, dt.date(2014, 12, 31))
     for panel in ("equities", "crypto"):
         a, b = getattr(short, panel), getattr(long, panel)
         n = len(a.index)
@@ -114,7 +114,7 @@ def test_crypto_trades_every_day_and_stablecoins_hold_one_dollar(src):
 
 
 def test_realistic_volatility_and_price_levels(src, bars):
-    n = demo.N_EQUITIES
+    n = demo_market.N_EQUITIES
     r = log_returns(bars.close[:, :n])
     vol = np.nanstd(r, axis=0) * np.sqrt(252)
     assert 0.18 < np.median(vol) < 0.45
@@ -150,7 +150,7 @@ def test_fat_tails_and_volatility_clustering(bars):
 
 
 def test_sector_correlation_exceeds_cross_sector(src, bars):
-    n = demo.N_EQUITIES
+    n = demo_market.N_EQUITIES
     r = pd.DataFrame(log_returns(bars.close[-500:, :n])).fillna(0.0).to_numpy()
     corr = np.corrcoef(r.T)
     fund = src.fundamentals(bars.symbols[:n])
@@ -162,7 +162,7 @@ def test_sector_correlation_exceeds_cross_sector(src, bars):
 
 
 def test_etfs_track_their_constituents(src, bars):
-    n = demo.N_EQUITIES
+    n = demo_market.N_EQUITIES
     fund = src.fundamentals(bars.symbols[:n])
     r = log_returns(bars.close[-300:])
     xlk = r[:, bars.column("XLK")]
@@ -176,7 +176,7 @@ def test_validation_clean_except_halts(src):
     report = src.validate(END2)
     assert {i.rule for i in report.issues} == {"gap"}
     mk = src.market(END2)
-    n = demo.N_EQUITIES
+    n = demo_market.N_EQUITIES
     # Every gap is a halt: a session inside the symbol's history without a bar.
     halted_cells = int(np.isnan(mk.equities.close[:, :n]).sum())
     assert sum(i.count for i in report.issues) == halted_cells > 0
@@ -199,7 +199,7 @@ def test_point_in_time_sp500_membership(src):
     d = changes[-1]
     before = set(src.universe("sp500", d - dt.timedelta(days=1)))
     after = set(src.universe("sp500", d))
-    assert before != after and len(before) == len(after) == demo.N_MEMBERS
+    assert before != after and len(before) == len(after) == demo_market.N_MEMBERS
     assert 1 <= len(after - before) <= 3
     assert src.universe("nasdaq100", d) is None
 
