@@ -22,7 +22,6 @@ PENDING: dict[str, str] = {
     "core/src/tsys/store/paper.py": "h-pos (616 lines)",
     "core/src/tsys/brokers/local.py": "h-pos (_fill_group, 124 lines)",
     "core/src/tsys/cli/optimize.py": "h-story (optimize, 131 lines)",
-    "plugins/broker_alpaca/src/tsys_broker_alpaca/broker.py": "h-alpaca (693 lines)",
 }
 
 
