@@ -3,7 +3,7 @@
 Lookup order for the file: ``--config PATH``, ``$TSYS_CONFIG``, ``./tsys.toml``, then the user
 config dir (platformdirs). Environment overrides use ``TSYS__SECTION__KEY=value`` (value parsed
 as TOML, falling back to a string), e.g. ``TSYS__ACCOUNT__SIZE=50000``. Secrets never live in
-the file: API keys and passwords come only from the environment (see :data:`SECRET_ENV`).
+the file: API keys and passwords come only from the environment (see :data:`tsys.redact.SECRET_ENV`).
 """
 
 from __future__ import annotations
@@ -21,19 +21,9 @@ from attrs import validators as v
 
 from tsys.contracts import FieldError
 from tsys.errors import ConfigError
-from tsys.redact import is_secret_key, scrub_data
+from tsys.redact import SECRET_ENV, is_secret_key, scrub_data
 
 APP = "tsys"
-
-#: The only places secrets come from. ``tsys config show`` says whether each is set, never what.
-SECRET_ENV: tuple[str, ...] = (
-    "ALPACA_API_KEY",
-    "ALPACA_API_SECRET",
-    "ALPHAVANTAGE_API_KEY",
-    "COINGECKO_API_KEY",
-    "UNUSUAL_WHALES_API_TOKEN",
-    "TSYS_SMTP_PASSWORD",
-)
 
 
 def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:

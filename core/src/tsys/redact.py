@@ -1,6 +1,6 @@
 """The one secrets scrubber: what leaves tsys never carries a secret.
 
-Secrets come from the environment only (:data:`tsys.config.SECRET_ENV`, any variable whose name
+Secrets come from the environment only (:data:`SECRET_ENV`, any variable whose name
 looks secret such as ``TSYS__NOTIFIERS__EMAIL__PASSWORD``, and the password inside a database
 URL). :func:`scrub` removes, from any text on its way out:
 
@@ -26,6 +26,15 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
 
+#: The only places secrets come from. ``tsys config show`` says whether each is set, never what.
+SECRET_ENV: tuple[str, ...] = (
+    "ALPACA_API_KEY",
+    "ALPACA_API_SECRET",
+    "ALPHAVANTAGE_API_KEY",
+    "COINGECKO_API_KEY",
+    "UNUSUAL_WHALES_API_TOKEN",
+    "TSYS_SMTP_PASSWORD",
+)
 MASK = "***"
 
 #: Secrets shorter than this are not searched for in text (they would mask ordinary words).
@@ -76,8 +85,6 @@ def register(value: str | None) -> None:
 
 def secret_values() -> list[str]:
     """Every secret value known now, longest first (the environment is read on each call)."""
-    from tsys.config import SECRET_ENV
-
     found = set(_registered)
     for name, value in os.environ.items():
         if not value:
