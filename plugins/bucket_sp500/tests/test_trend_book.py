@@ -4,6 +4,7 @@ volatility-capped, the book scaled to its volatility target; no look-ahead; ship
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import numpy as np
@@ -170,6 +171,20 @@ def test_no_lookahead_on_real_data():
     ctx = memory_context(src, dt.date(2012, 12, 31), params=TREND)
     T = bars.shape[0]
     assert lookahead_audit(Sp500Bucket(), ctx, bars, TREND, cut_points=[T // 3, 1000, T - 2])
+
+
+def test_shipped_params_load_as_the_defaults():
+    from tsys.paramsets import shipped_params_path
+
+    bucket = Sp500Bucket()
+    path = shipped_params_path(bucket)
+    assert path is not None, "params.json ships inside the package"
+    doc = json.loads(path.read_text())
+    assert doc["bucket"] == "sp500" and doc["params"]["mode"] == "trend"
+    assert doc["data_fingerprint"] and doc["n_trials"] >= 1
+    assert doc["research"]["out_of_sample"]["sharpe"] is not None
+    got = bucket.default_params()
+    assert {k: getattr(got, k) for k in doc["params"]} == doc["params"]
 
 
 def test_search_space_is_the_trend_books_own_parameters():

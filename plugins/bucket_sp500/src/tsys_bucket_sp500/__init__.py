@@ -1,4 +1,4 @@
-"""tsys-bucket-sp500: Bucket A, S&P 500 trend and momentum with a regime filter.
+"""tsys-bucket-sp500: Bucket A, a SPY/TLT/GLD trend book (stock picks as mode "members").
 
 Import-light on purpose: the bucket (numpy, pandas) loads only when the registry asks for it.
 """

@@ -1,4 +1,9 @@
-"""Bucket A: S&P 500 trend and momentum with a market regime filter and event-risk blockers.
+"""Bucket A, the safe equity bucket.
+
+Default mode "trend": the SPY/TLT/GLD trend book of :mod:`tsys_bucket_sp500.trend_book` (each
+slot gated on its own monthly trend, volatility-capped, the book scaled to a volatility target).
+The rest of this docstring describes mode "members": S&P 500 trend and momentum stock picks
+with a market regime filter and event-risk blockers.
 
 Score (only where a stock is eligible: an index member on that date, above its 200-day average,
 50-day average above the 200-day, positive 12-1 month momentum)::
@@ -111,7 +116,7 @@ class Sp500Bucket(Bucket):
     asset_class = AssetClass.EQUITY
     version = __version__
     Params = Params
-    description = "S&P 500 trend and momentum, regime-gated, earnings/news aware"
+    description = "SPY/TLT/GLD trend book, each slot trend-gated and volatility-capped"
     benchmark = BENCHMARK
     default_sizing = "inverse_vol"
     warmup_bars = 273
