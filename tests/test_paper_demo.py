@@ -63,7 +63,8 @@ def test_three_demo_days_trade_the_paper_account(three_days):
         assert runs[day]["exit_code"] == 0, runs[day]["messages"]
     day1 = runs[DAYS[0]]["run"]
     placed = [o for o in day1["orders"] if o["side"] == "buy"]
-    assert len(placed) >= 3, "the demo sp500 bucket should buy on the first day"
+    # Bucket A (its trend book: SPY, TLT, GLD) buys the slots whose trend is on: TLT and GLD
+    assert len(placed) >= 2, "the demo sp500 bucket should buy on the first day"
     assert all(o["status"] == "accepted" for o in day1["orders"])
     broker = [d for d in day1["deliveries"] if d["plugin"] == "broker:local"]
     assert broker and broker[0]["ok"], day1["deliveries"]
