@@ -136,7 +136,8 @@ def test_run_daily_param_without_bucket_needs_one_bucket(isolated):
 
 def test_run_daily_recomputes_when_the_params_file_changes(isolated):
     first = tsys_json("run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY)
-    assert first["run"]["buckets"][0]["param_set"]["origin"] == "defaults"
+    # no params file: the researched defaults shipped inside the sp500 package
+    assert first["run"]["buckets"][0]["param_set"]["origin"] == "shipped"
     path = isolated / "data" / "demo" / "params" / "sp500.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"bucket": "sp500", "params": {"atr_stop": 4.25}}))
