@@ -98,6 +98,11 @@ def test_validate_and_run_daily_use_the_same_parameter_set(params_file):
     assert val["param_set"]["file_sha256"] == bucket["param_set"]["file_sha256"]
     assert val["params"] == bucket["params"]
     assert val["n_trials"] == 7  # deflated by the file's own study
+    shown = tsys(
+        "validate", "sp500", "--start", "2023-01-01", "--bootstrap", "50",
+        "--random-backtests", "10",
+    ).output  # fmt: skip
+    assert f"(sha256 {_sha12(params_file)})" in shown.splitlines()[1]  # one line, never cut
 
 
 def test_params_and_param_work_on_every_command(isolated, params_file):

@@ -124,7 +124,7 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
     f = p["figures"]
     verdict = "[green]PASSED[/]" if p["passed"] else "[red]FAILED[/]"
     con.print(f"[bold]{p['bucket']}[/] {p['period']} {p['start']}..{p['end']}: {verdict}")
-    con.print(p["param_set"]["label"], markup=False, highlight=False)
+    con.print(p["param_set"]["label"], markup=False, highlight=False, soft_wrap=True)
     con.print(
         f"Sharpe {fmt(f['sharpe'], 'ratio')} (95% {fmt(p['sharpe_ci']['low'], 'ratio')} to "
         f"{fmt(p['sharpe_ci']['high'], 'ratio')}), CAGR {fmt(f['cagr'], 'pct')} "
