@@ -118,9 +118,12 @@ def _non_empty_str(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 
 def _symbol(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    from tsys.symbols import symbol_problem
+
     _non_empty_str(inst, attribute, value)
-    if value != value.strip() or any(c.isspace() for c in value):
-        raise FieldError(attribute.name, f"must not contain white space, got {value!r}")
+    problem = symbol_problem(value)
+    if problem is not None:
+        raise FieldError(attribute.name, problem)
 
 
 def _aware(inst: Any, attribute: attrs.Attribute, value: Any) -> None:

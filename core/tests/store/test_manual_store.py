@@ -81,7 +81,7 @@ def test_ids_and_default_asset_class():
         ({"fee": -1.0}, "fee must not be negative, got -1"),
         ({"stop": -3.0}, "stop must be greater than zero, got -3"),
         ({"side": "hold"}, "side must be 'buy' or 'sell', got 'hold'"),
-        ({"symbol": "BRK B"}, "symbol must not contain spaces"),
+        ({"symbol": "BRK B"}, "symbol must not contain white space"),
         (
             {"opened_at": dt.datetime(2024, 8, 1, tzinfo=dt.UTC)},
             "date 2024-08-01 is in the future; record trades once they have happened",

@@ -5,6 +5,7 @@ The store (and peewee) is imported inside the commands so ``tsys --help`` stays 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -17,13 +18,23 @@ from tsys import format as fmt
 from tsys.cli import load_config
 
 
+@contextlib.contextmanager
 def open_cli_store(ctx: click.Context | None = None):
-    """The store of this command's workspace (see :mod:`tsys.workspace`)."""
+    """The store of this command's workspace (see :mod:`tsys.workspace`).
+
+    On the way out, every stored trade that could not be loaded is named on stderr.
+    """
     from tsys.store import open_store
     from tsys.workspace import workspace
 
     cfg = load_config(ctx)
-    return open_store(workspace(cfg).store_url)
+    with open_store(workspace(cfg).store_url) as store:
+        try:
+            yield store
+        finally:
+            if "manual" in vars(store):
+                for message in store.manual.skipped:
+                    click.echo(f"warning: {message}", err=True)
 
 
 def _when(value: str | None, what: str) -> dt.datetime | None:
@@ -181,10 +192,11 @@ def trades_add(
     when an identical trade (symbol, side, quantity, price, date) is already stored.
     """
     from tsys.store.manual_trade import TradeInput, default_asset_class
+    from tsys.symbols import normalise_symbol
 
     cfg = load_config(ctx)
     trade = TradeInput(
-        symbol=symbol.strip().upper(),
+        symbol=normalise_symbol(symbol),
         side=side,
         quantity=qty,
         price=price,

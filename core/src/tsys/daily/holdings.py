@@ -23,7 +23,9 @@ def gather_holdings(ctx: DailyContext) -> tuple[list[PositionRecord], list[str]]
     notes: list[str] = []
     held: list[PositionRecord] = []
     try:
-        held.extend(ctx.store().manual.list(status="open", with_fills=False))
+        manual = ctx.store().manual
+        held.extend(manual.list(status="open", with_fills=False))
+        notes.extend(manual.skipped)
     except TsysError as exc:
         notes.append(f"manual positions not counted: {exc.message}")
     if ctx.broker is not None:

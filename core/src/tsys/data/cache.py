@@ -11,7 +11,6 @@ never loses what was already stored.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import logging
@@ -24,12 +23,18 @@ import pandas as pd
 
 from tsys.errors import DataError
 from tsys.files import atomic_write_bytes
+from tsys.symbols import safe_name
 
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[dt.date, dt.date], pd.DataFrame]
 _META_KEY = b"tsys_cache"
 _ONE_DAY = dt.timedelta(days=1)
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _plain_or_safe(part: str) -> str:
+    return part if _PLAIN.fullmatch(part) and ".." not in part else safe_name(part)
 
 
 def _date(x: Any) -> dt.date:
@@ -44,9 +49,7 @@ class ParquetCache:
 
     def path(self, key: str) -> Path:
         """The file of ``key``: a readable slug plus a short hash (keys may hold any text)."""
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_")[:80] or "key"
-        digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-        return self.directory / f"{slug}-{digest}.parquet"
+        return self.directory / safe_name(key, suffix=".parquet")
 
     # ------------------------------------------------------------------ read / write
     def read(self, key: str) -> tuple[pd.DataFrame, tuple[dt.date, dt.date] | None]:
@@ -193,7 +196,14 @@ class JsonCache:
         self.root = Path(root)
 
     def path(self, *parts: str) -> Path:
-        return self.root.joinpath(*parts[:-1], parts[-1] + ".json")
+        """The file of an entry: each part a folder or file name that stays inside ``root``.
+
+        Parts are outside text (a symbol from a trade, a vendor's id). A plain name (``AAPL``,
+        ``BRK.B``, ``2024-05-01``: letters, digits, ``._-``, no ``..``) is kept, so the entries
+        a rate-limited vendor filled stay valid; anything else is slugged and hashed.
+        """
+        names = [_plain_or_safe(str(p)) for p in parts]
+        return self.root.joinpath(*names[:-1], names[-1] + ".json")
 
     def read(self, *parts: str) -> dict[str, Any] | None:
         """Return the entry, or None when absent or unreadable (a corrupt entry is re-fetched)."""

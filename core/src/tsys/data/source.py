@@ -212,6 +212,20 @@ class DataHub:
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
         return self.primary.symbols(asset_class)
 
+    def _valid(self, symbols: Sequence[str]) -> list[str]:
+        """``symbols`` that follow the symbol grammar; each other one is named in a warning
+        (a held position's symbol reaches every source, and a source builds paths from it)."""
+        from tsys.symbols import symbol_problem
+
+        out = []
+        for sym in symbols:
+            problem = symbol_problem(sym)
+            if problem is None:
+                out.append(sym)
+            else:
+                self.ctx.warn(f"symbol {problem}; no data source is asked for it")
+        return out
+
     def bars(
         self,
         symbols: Sequence[str] | None,
@@ -222,6 +236,8 @@ class DataHub:
     ) -> Bars:
         from tsys.errors import DataError
 
+        if symbols is not None:
+            symbols = self._valid(symbols)
         out = self.primary.bars(symbols, start, end, asset_class=asset_class)
         if out is None:
             raise DataError(f"data source {self.primary.name!r} provides no bars")
@@ -254,7 +270,7 @@ class DataHub:
         """
         what = "fundamentals (sector, float)"
         merged: dict[str, Fundamentals] = {}
-        todo = list(dict.fromkeys(symbols))
+        todo = self._valid(list(dict.fromkeys(symbols)))
         answered = failed = False
         for src in self.sources:
             if not todo:
@@ -276,10 +292,10 @@ class DataHub:
         return merged if answered else None
 
     def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
-        return self._first("news", "news sentiment", symbols, start, end)
+        return self._first("news", "news sentiment", self._valid(symbols), start, end)
 
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame | None:
-        return self._first("earnings", "earnings dates", symbols, start, end)
+        return self._first("earnings", "earnings dates", self._valid(symbols), start, end)
 
     def news_coverage(self, symbols: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]] | None:
         """The news span per symbol, from the source that answers :meth:`news` (None: that
@@ -290,7 +306,7 @@ class DataHub:
             if "news" not in src.provides:
                 continue
             try:
-                return src.news_coverage(symbols)
+                return src.news_coverage(self._valid(symbols))
             except (TsysError, OSError, ValueError) as exc:
                 self.ctx.warn(f"{src.name}: news coverage unknown: {exc}")
                 return None

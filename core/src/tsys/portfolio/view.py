@@ -367,6 +367,7 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
         positions: list[PositionRecord] = list(
             store.manual.list(with_fills=False, as_of=cutoff if as_of is not None else None)
         )
+        warnings.extend(store.manual.skipped)
         positions += _paper_positions(cfg, store, warnings, as_of)
     finally:
         if own_store:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,12 +45,16 @@ if TYPE_CHECKING:
 #: Soft-deleted trades can be restored for this long; older ones are purged on the next delete.
 UNDO_WINDOW = dt.timedelta(days=30)
 
+log = logging.getLogger(__name__)
+
 
 # ------------------------------------------------------------------------------ repository
 class ManualTrades:
     """The manual-positions repository of a :class:`~tsys.store.Store`."""
 
     def __init__(self, store: Store) -> None:
+        #: Warnings about stored rows that could not be loaded (see :meth:`list`).
+        self.skipped: list[str] = []
         self._store = store
         self._P = store.models.ManualPosition
         self._F = store.models.ManualFill
@@ -339,7 +344,9 @@ class ManualTrades:
         fills = self._fills_of([r.id for r in rows]) if (with_fills or as_of is not None) else {}
         out = []
         for r in rows:
-            rec = self._record(r, fills.get(r.id, []) if fills else [], as_of=as_of)
+            rec = self._loadable(r, fills.get(r.id, []) if fills else [], as_of=as_of)
+            if rec is None:
+                continue
             if as_of is not None:
                 if status == "open" and not rec.is_open:
                     continue
@@ -509,6 +516,26 @@ class ManualTrades:
         return {
             duplicate_key_of(s, side, qty, px, from_db(ts)): pid for pid, s, side, qty, px, ts in q
         }
+
+    def _loadable(
+        self, row: Any, fills: list[Any], *, as_of: dt.datetime | None = None
+    ) -> PositionRecord | None:
+        """The record of ``row``, or None (with a warning) when a stored row breaks a rule.
+
+        Rows written before a rule existed (a ``../`` symbol, an infinite price) must not stop
+        every later command: that one trade is left out and named.
+        """
+        try:
+            return self._record(row, fills, as_of=as_of)
+        except (ValueError, TypeError, KeyError, ZeroDivisionError, OverflowError) as exc:
+            message = (
+                f"manual trade {format_id(row.id)} cannot be loaded and is left out: {exc}; "
+                f"fix or delete it (`tsys trades delete {format_id(row.id)}`)"
+            )
+            if message not in self.skipped:
+                self.skipped.append(message)
+                log.warning("%s", message)
+            return None
 
     def _record(
         self, row: Any, fills: list[Any], *, as_of: dt.datetime | None = None

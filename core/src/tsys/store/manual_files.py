@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tsys.store.manual_trade import CloseInput, InvalidTrade, TradeInput, clean_tags
+from tsys.symbols import normalise_symbol
 
 EXPORT_COLUMNS = (
     "ref",
@@ -186,7 +187,7 @@ def _trade_from_mapping(
         return errors
     assert qty is not None and price is not None and when is not None
     return TradeInput(
-        symbol=symbol.upper(),
+        symbol=normalise_symbol(symbol),
         side=side,
         quantity=qty,
         price=price,

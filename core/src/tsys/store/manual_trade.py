@@ -23,6 +23,7 @@ import attrs
 from tsys import format as fmt
 from tsys.contracts import AssetClass, Side
 from tsys.errors import TsysError
+from tsys.symbols import symbol_problem
 
 ID_PREFIX = "M-"
 
@@ -162,10 +163,9 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
     """Every rule the trade breaks, as sentences (empty when it is valid)."""
     now = now or dt.datetime.now(dt.UTC)
     errors: list[str] = []
-    if not isinstance(t.symbol, str) or not t.symbol.strip():
-        errors.append("symbol must not be empty")
-    elif any(c.isspace() for c in t.symbol.strip()):
-        errors.append(f"symbol must not contain spaces, got {t.symbol!r}")
+    problem = symbol_problem(t.symbol)
+    if problem is not None:
+        errors.append(f"symbol {problem}")
     if str(t.side).lower() not in ("buy", "sell"):
         errors.append(f"side must be 'buy' or 'sell', got {t.side!r}")
     if t.asset_class is not None and str(t.asset_class).lower() not in ("equity", "crypto"):
