@@ -115,6 +115,9 @@ def run_bucket(
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {exc.message}")
     except StrategyError as exc:
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"strategy: {exc.message}")
+    problem = benchmark_problem(bucket, ctx.hub, step.bars)
+    if problem is not None:
+        return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {problem}")
     decisions = step.decisions
     try:
         regime = plugins.plugin_safe(owner_of(bucket), bucket.regime_label)(
@@ -143,6 +146,47 @@ def run_bucket(
         blockers=decisions.blockers,
         warnings=(*_merged(bctx.warnings, notes), *decisions.notes),
         validated=validated,
+    )
+
+
+def benchmark_problem(bucket: Any, hub: Any, bars: Any) -> str | None:
+    """Why the bucket's benchmark cannot judge today's regime (None: it can).
+
+    A bucket reads its market regime from its benchmark (SPY, BTC-USD). Bad benchmark data
+    must fail the bucket loudly, not read as a falling market that sends it to cash: the
+    benchmark's file could not be read or kept no row, or its last bar was dropped.
+    """
+    import numpy as np
+
+    bench = getattr(bucket, "benchmark", None)
+    if not bench:
+        return None
+    if bench in bars.symbols:
+        last = bars.close[-1, bars.column(bench)] if bars.shape[0] else np.nan
+        if np.isfinite(last):
+            return None
+        day = bars.index[-1].date() if bars.shape[0] else "the as-of day"
+        why = f"has no usable bar on {day}"
+    else:
+        report = getattr(getattr(hub, "primary", None), "report", None)
+        fatal = [
+            i
+            for i in (report.for_symbol(bench) if report is not None else [])
+            if i.rule in ("unreadable_file", "no_usable_rows")
+        ]
+        if not fatal:
+            return None  # the source does not carry it: the bucket's own fallback applies
+        why = "has no usable data"
+    issues = []
+    report = getattr(getattr(hub, "primary", None), "report", None)
+    if report is not None:
+        issues = [
+            f"{i.rule}: {i.message}" for i in report.for_symbol(bench) if i.severity == "error"
+        ]
+    detail = f" [{'; '.join(issues[:3])}]" if issues else ""
+    return (
+        f"benchmark {bench} {why}{detail}; the regime cannot be judged, so {bucket.name} "
+        "makes no plan today (it is not sent to cash)"
     )
 
 

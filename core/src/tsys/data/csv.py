@@ -36,10 +36,12 @@ import pandas as pd
 
 from tsys.contracts import AssetClass
 from tsys.data.bars import FIELDS, Bars, VolumeUnit, volume_unit
+from tsys.data.price_files import UnreadableFile, read_price_file
 from tsys.data.source import NEWS_COLUMNS, DataSource, Fundamentals, SourceContext
-from tsys.data.validate import QualityReport, validate_frame
+from tsys.data.validate import QualityReport, unreadable_issue, validate_frame
 from tsys.errors import ConfigError, DataError
 from tsys.options import non_empty, one_of, structure_options
+from tsys.symbols import symbol_problem
 
 #: Stablecoins and wrapped tokens: a crypto universe ranks real coins, not dollars or copies.
 KNOWN_EXCLUDED_COINS = frozenset(
@@ -93,6 +95,9 @@ _SECTOR_ALIASES = {
 }
 
 _EXTS = (".csv", ".parquet", ".pq")
+_EMPTY = pd.DataFrame(
+    {f: pd.Series(dtype=np.float64) for f in FIELDS}, index=pd.DatetimeIndex([], name="date")
+)
 _DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -156,70 +161,6 @@ def _utc_days(values: Any) -> pd.DatetimeIndex:
     if idx.tz is not None:
         idx = idx.tz_localize(None)
     return idx.normalize().tz_localize("UTC")
-
-
-def read_price_file(path: Path) -> pd.DataFrame:
-    """Read one price file into a frame with columns ``date`` + OHLCV (float, unvalidated)."""
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-            if isinstance(df.index, pd.DatetimeIndex):
-                df = df.reset_index()
-        else:
-            df = pd.read_csv(path)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
-    cols = {str(c).strip().lower().replace("_", " "): c for c in df.columns}
-    date_col = next(
-        (cols[k] for k in ("date", "datetime", "timestamp", "time", "index") if k in cols), None
-    )
-    missing = [f for f in ("open", "high", "low", "close") if f not in cols]
-    if date_col is None or missing:
-        raise DataError(
-            f"{path} lacks column(s) {', '.join((['date'] if date_col is None else []) + missing)}",
-            hint="expected a header like date,open,high,low,close,volume (any letter case)",
-        )
-    # The text is kept so that a date that does not parse can be shown as written.
-    out = pd.DataFrame({"date": _parse_dates(df[date_col]), "date_text": df[date_col].astype(str)})
-    for f in ("open", "high", "low", "close"):
-        out[f] = pd.to_numeric(df[cols[f]], errors="coerce").astype(np.float64).to_numpy()
-    if "volume" in cols:
-        out["volume"] = pd.to_numeric(df[cols["volume"]], errors="coerce").to_numpy(np.float64)
-    else:
-        out["volume"] = np.nan
-    adj_key = next((k for k in ("adj close", "adjclose", "adjusted close") if k in cols), None)
-    if adj_key is not None:
-        adj = pd.to_numeric(df[cols[adj_key]], errors="coerce").to_numpy(np.float64)
-        close = out["close"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            factor = np.where(close > 0, adj / close, np.nan)
-        for f in ("open", "high", "low", "close"):
-            out[f] = out[f].to_numpy() * factor
-    return out
-
-
-def _parse_dates(col: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(col):
-        s = col
-    else:
-        try:
-            s = pd.to_datetime(col, errors="coerce")
-        except (ValueError, TypeError):
-            # Mixed UTC offsets (yfinance across DST): keep each row's own wall-clock date.
-            s = pd.Series([pd.Timestamp(x) if _parsable(x) else pd.NaT for x in col])
-            s = pd.Series([x.tz_localize(None) if x is not pd.NaT and x.tzinfo else x for x in s])
-            s = pd.to_datetime(s, errors="coerce")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_localize(None)
-    return s.dt.normalize()
-
-
-def _parsable(x: Any) -> bool:
-    try:
-        pd.Timestamp(x)
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 def _read_table(path: Path, warn: Any = None) -> list[dict[str, str]]:
@@ -315,6 +256,10 @@ class CsvSource(DataSource):
                 if f.suffix.lower() not in _EXTS or f.name.startswith("."):
                     continue
                 sym = f.stem.upper()
+                problem = symbol_problem(sym)
+                if problem is not None:
+                    self.ctx.warn(f"csv: {f} skipped: its name is no symbol (a symbol {problem})")
+                    continue
                 if sym in self._files:
                     self.ctx.warn(
                         f"{sym}: found in {self._files[sym].parent} and {p}; using the first"
@@ -393,7 +338,15 @@ class CsvSource(DataSource):
         path = self._files.get(symbol)
         if path is None:
             raise DataError(f"no file for {symbol!r} in {self.describe()}")
-        raw = read_price_file(path)
+        try:
+            raw = read_price_file(path)
+        except UnreadableFile as exc:
+            # One bad file costs its symbol, never the others (issue 21.5).
+            self.ctx.warn(f"{symbol}: skipped: {exc.path} {exc.reason}")
+            self.report.issues.append(unreadable_issue(symbol, exc))
+            self._raw_rows[symbol] = 0
+            self._loaded[symbol] = _EMPTY.copy()
+            return self._loaded[symbol]
         df, report = validate_frame(
             symbol,
             raw,

@@ -2,7 +2,16 @@
 
 Rules (``Issue.rule``):
 
+``unreadable_file``          the file cannot be read as bars (empty, binary, UTF-16, ``;``
+                             separated, no header, a folder): the symbol is skipped
+``no_usable_rows``           not one row of the symbol survived (or the file has none)
 ``bad_date``                 a date that does not parse (row dropped)
+``date_out_of_range``        a date before 1900 or more than a year ahead (row dropped; the
+                             file's line is named)
+``nonfinite_price``          an open/high/low/close or volume is infinite (row dropped)
+``implausible_price``        a close 1000 times above or below the median of its neighbours
+                             (the five bars either side), wherever it is, the last bar
+                             included (row dropped)
 ``unsorted_dates``           dates out of order (rows sorted, reported)
 ``duplicate_dates``          a date twice: identical copies keep one, conflicting copies are all
                              dropped (nobody can tell which one is right)
@@ -16,8 +25,8 @@ Rules (``Issue.rule``):
 ``gap``                      a session (equities) or day (crypto) without a bar between a
                              symbol's first and last bar; nothing is filled in (stays NaN)
 ``possible_unadjusted_split`` a one-day move beyond 40% (equities) or 60% (crypto) that reverses
-                             the next day or has a split-like ratio (2, 3, 1/2, ...); kept,
-                             reported
+                             the next day or has a split-like ratio (2, 3, 1/2, ..., 100,
+                             1/100), the last bar included; kept, reported
 
 Nothing is silently fixed: a dropped row is reported with its dates and reason, and a gap stays
 a gap. ``strict=True`` raises :class:`~tsys.errors.DataError` instead of dropping.
@@ -40,7 +49,12 @@ from tsys.errors import DataError
 #: Rules whose rows are dropped (errors); the rest are warnings.
 DROP_RULES = frozenset(
     {
+        "unreadable_file",
+        "no_usable_rows",
         "bad_date",
+        "date_out_of_range",
+        "nonfinite_price",
+        "implausible_price",
         "missing_price",
         "nonpositive_price",
         "negative_volume",
@@ -54,12 +68,20 @@ STRICT_RULES = DROP_RULES | {"duplicate_dates", "possible_unadjusted_split"}
 
 JUMP_THRESHOLD = {AssetClass.EQUITY: 0.40, AssetClass.CRYPTO: 0.60}
 _SPLIT_RATIOS = np.array(
-    [2, 3, 4, 5, 8, 10, 20, 1.5, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 8, 1 / 10, 1 / 20, 2 / 3]
+    [
+        *(2, 3, 4, 5, 8, 10, 20, 50, 100, 1.5),
+        *(1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 8, 1 / 10, 1 / 20, 1 / 50, 1 / 100, 2 / 3),
+    ]
 )
 _SPLIT_TOL = 0.03
 #: Relative slack for OHLC comparisons: adjusted prices carry float rounding in the 1e-9 range.
 _OHLC_RTOL = 1e-6
 _MAX_EXAMPLES = 5
+#: A close this many times above or below its neighbours' median is no price (1e12, 1e-6).
+IMPLAUSIBLE_RATIO = 1000.0
+_NEIGHBOURS = 5
+#: Dates a price file may hold: the calendars' range, not year 1 or 9999.
+FIRST_DATE = pd.Timestamp("1900-01-01")
 
 
 @attrs.frozen
@@ -208,8 +230,12 @@ def check_panel(
     issues: list[Issue] = []
     prices = np.stack([o, h, low, c])
     present = ~(np.isnan(prices).all(axis=0) & np.isnan(v))
-    nonpos = (prices <= 0).any(axis=0) & present
-    missing = np.isnan(prices).any(axis=0) & present & ~nonpos
+    nonfin = (np.isinf(prices).any(axis=0) | np.isinf(v)) & present
+    prices = np.where(np.isinf(prices), np.nan, prices)
+    o, h, low, c = prices
+    v = np.where(np.isinf(v), np.nan, v)
+    nonpos = (prices <= 0).any(axis=0) & present & ~nonfin
+    missing = np.isnan(prices).any(axis=0) & present & ~nonpos & ~nonfin
     negvol = (v < 0) & present
     missvol = np.isnan(v) & present & ~missing & ~nonpos
     with np.errstate(invalid="ignore"):
@@ -224,7 +250,9 @@ def check_panel(
         sess = expected_dates(AssetClass.EQUITY, naive[0], naive[-1], calendar)
         is_sess = naive.isin(sess)
         off_cal[:, eq_cols] = (~is_sess)[:, None] & present[:, eq_cols]
-    drop = nonpos | missing | negvol | incons | off_cal
+    implausible = _implausible(np.where(present & ~nonfin & ~nonpos, c, np.nan)) & ~missing
+    incons &= ~implausible
+    drop = nonfin | nonpos | missing | negvol | incons | off_cal | implausible
 
     def add(rule: str, mask: np.ndarray, message: str, dropped: bool) -> None:
         for j in np.flatnonzero(mask.any(axis=0)):
@@ -240,13 +268,20 @@ def check_panel(
                 )
             )
 
+    add("nonfinite_price", nonfin, "open/high/low/close or volume infinite", True)
+    add(
+        "implausible_price",
+        implausible & ~nonpos,
+        f"close over {IMPLAUSIBLE_RATIO:g} times above or below its neighbours",
+        True,
+    )
     add("nonpositive_price", nonpos, "open/high/low/close zero or negative", True)
     add("missing_price", missing, "open/high/low/close empty", True)
     add("negative_volume", negvol & ~(nonpos | missing), "volume below zero", True)
     add("ohlc_inconsistent", incons & ~negvol, "high below open/close or low above them", True)
     add(
         "off_calendar",
-        off_cal & ~(nonpos | missing | negvol | incons),
+        off_cal & ~(nonfin | implausible | nonpos | missing | negvol | incons),
         "bar on a day the exchange was closed",
         True,
     )
@@ -256,6 +291,20 @@ def check_panel(
     issues += _gaps(naive, symbols, asset_classes, present, calendar)
     issues += _jumps(naive, symbols, asset_classes, np.where(kept, c, np.nan))
     return drop, issues
+
+
+def _implausible(close: np.ndarray) -> np.ndarray:
+    """Cells whose close is :data:`IMPLAUSIBLE_RATIO` away from its neighbours' median."""
+    if close.shape[0] < 2:
+        return np.zeros(close.shape, dtype=bool)
+    med = (
+        pd.DataFrame(close)
+        .rolling(2 * _NEIGHBOURS + 1, center=True, min_periods=2)
+        .median()
+        .to_numpy()
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(np.log(close / med)) > np.log(IMPLAUSIBLE_RATIO)
 
 
 def _gaps(naive, symbols, asset_classes, present, calendar) -> list[Issue]:
@@ -374,6 +423,22 @@ def validate_frame(
             )
         )
     df = df.assign(date=dates)[~bad]
+    far = ((df["date"] < FIRST_DATE) | (df["date"] > _last_date())).to_numpy()
+    if far.any():
+        text = (df["date_text"] if "date_text" in df.columns else df["date"].astype(str))[far]
+        lines = ", ".join(str(int(i) + 2) for i in df.index[far][:_MAX_EXAMPLES])
+        where = f"{source} line {lines}" if source else f"line {lines}"
+        issues.append(
+            Issue(
+                symbol,
+                "date_out_of_range",
+                int(far.sum()),
+                tuple(str(x) for x in text.head(_MAX_EXAMPLES)),
+                int(far.sum()),
+                f"{where}: date outside {FIRST_DATE.date()}..{_last_date().date()}",
+            )
+        )
+        df = df[~far]
     d = df["date"].to_numpy()
     backwards = int((d[1:] < d[:-1]).sum()) if len(d) > 1 else 0
     if backwards:
@@ -419,6 +484,17 @@ def validate_frame(
     issues += panel_issues
     df = df[~drop[:, 0]]
     df.index.name = "date"
+    if df.empty:
+        issues.append(
+            Issue(
+                symbol,
+                "no_usable_rows",
+                1,
+                (),
+                0,
+                f"no usable row ({len(raw)} read{f' from {source}' if source else ''})",
+            )
+        )
     report.issues = issues
     if strict:
         report.raise_if_strict()
@@ -450,6 +526,15 @@ def validate_bars(
     if drop.any():
         bars = bars.with_fields(**{f: np.where(drop, np.nan, fields[f]) for f in FIELDS})
     return bars, report
+
+
+def _last_date() -> pd.Timestamp:
+    return pd.Timestamp(dt.date.today() + dt.timedelta(days=366))
+
+
+def unreadable_issue(symbol: str, exc: Any) -> Issue:
+    """The report's entry for a file that could not be read (:class:`UnreadableFile`)."""
+    return Issue(symbol, "unreadable_file", 1, (), 0, f"{exc.path}: {exc.reason}")
 
 
 def as_date(x: Any) -> dt.date:
