@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from tsys.cli._options import bucket_name, data_options, param_options, parse_date
 
@@ -156,7 +157,7 @@ def backtest(
         from tsys.report.backtest import write_report
 
         out = write_report(payload, report)
-        err.print(f"report written to {out}")
+        err.print(f"report written to {escape(str(out))}")
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return
@@ -241,6 +242,6 @@ def _print_table(payload: dict[str, Any], console: Any) -> None:
             f"{w['window']}: {w['start']}..{w['end']} CAGR {fmt(wm.get('cagr'), 'pct')} "
             f"Sharpe {fmt(wm.get('sharpe'), 'ratio')} max DD {fmt(wm.get('max_drawdown'), 'pct')}"
         )
-    console.print(f"costs: {payload['costs']}")
+    console.print(f"costs: {escape(str(payload['costs']))}")
     for w in payload.get("warnings", [])[:5]:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(str(w))}")

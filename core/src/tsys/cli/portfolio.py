@@ -66,6 +66,7 @@ def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) 
 
 def _render(view, limit: int) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from tsys.cli._table import Column, fit_table, terminal_width
 
@@ -144,13 +145,13 @@ def _render(view, limit: int) -> None:
         rows = view.exposure.get(dim) or {}
         if not rows:
             continue
-        parts = [f"{k} {v:,.0f} ({_pct(v, eq)})" for k, v in list(rows.items())[:8]]
+        parts = [f"{escape(str(k))} {v:,.0f} ({_pct(v, eq)})" for k, v in list(rows.items())[:8]]
         console.print(f"[bold]{title}[/bold]  " + ", ".join(parts))
     if view.clusters:
         console.print("[bold]Correlated holdings[/bold] (daily returns, 60 days, > 0.7)")
         for c in view.clusters[:10]:
             console.print(
-                f"  {', '.join(c.symbols)}: {c.market_value:,.0f} ({100 * c.weight:.1f}%), "
+                f"  {escape(', '.join(c.symbols))}: {c.market_value:,.0f} ({100 * c.weight:.1f}%), "
                 f"min corr {c.min_correlation:.2f}"
             )
     for w in view.warnings:

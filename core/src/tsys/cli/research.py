@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from tsys.cli._options import data_options, param_options, parse_date
 
@@ -248,11 +249,11 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
     con.print(gates_table(r["gates"]))
     fin = r["final"]
     changed = ", ".join(f"{k}={fmt(v)}" for k, v in fin["changed_from_current"].items())
-    con.print(f"final parameters (set {fin['chosen_digest']}): {changed or 'unchanged'}")
+    con.print(escape(f"final parameters (set {fin['chosen_digest']}): {changed or 'unchanged'}"))
     con.print(
         f"{r['trials']['distinct_configurations']} configurations, "
         f"{r['runtime_seconds']:.0f} s; report {out} and {html}",
         soft_wrap=True,  # paths are never broken
     )
     if shipped:
-        con.print(f"defaults written to {shipped}", soft_wrap=True)
+        con.print(escape(f"defaults written to {shipped}"), soft_wrap=True)
