@@ -57,22 +57,25 @@ def test_trust_trades_json_prints_the_stored_record(isolated):
     assert json.loads(tsys("trades", "show", added["id"], "--json").stdout) == closed
 
 
-def test_trust_trades_add_warns_on_wrong_side_stop_and_duplicates(isolated):
+def test_trust_trades_add_refuses_wrong_side_stop_and_warns_on_duplicates(isolated):
+    # issue 21.13: a new long's stop above its entry is refused, not stored with a warning
     res = tsys("trades", "add", "AAPL", "--side", "buy", "--qty", "10", "--price", "190",
-               "--date", "2024-06-03", "--stop", "195")  # fmt: skip
-    assert "the stop 195.00 is at or above the entry 190.00 of a long position" in res.stderr
+               "--date", "2024-06-03", "--stop", "195", ok=False)  # fmt: skip
+    assert res.exit_code == 2
+    assert "the stop 195 is at or above the entry 190 of a long position" in res.output
     short = tsys("trades", "add", "TSLA", "--side", "sell", "--qty", "5", "--price", "200",
-                 "--date", "2024-06-03", "--stop", "190")  # fmt: skip
-    assert "at or below the entry 200.00 of a short position" in short.stderr
+                 "--date", "2024-06-03", "--stop", "190", ok=False)  # fmt: skip
+    assert "at or below the entry 200 of a short position" in short.output
     fine = tsys("trades", "add", "MSFT", "--side", "buy", "--qty", "1", "--price", "400",
                 "--date", "2024-06-03", "--stop", "380")  # fmt: skip
     assert "stop" not in fine.stderr and "identical" not in fine.stderr
     twin = tsys("trades", "add", "MSFT", "--side", "buy", "--qty", "1", "--price", "400",
                 "--date", "2024-06-03", "--stop", "380")  # fmt: skip
-    assert "an identical trade is already stored as M-000003" in twin.stderr
-    assert "tsys trades delete M-000004" in twin.stderr
-    assert "stop 200" not in tsys("trades", "edit", "M-000001", "--stop", "185").stderr
-    assert "at or above" in tsys("trades", "edit", "M-000001", "--stop", "190").stderr
+    assert "an identical trade is already stored as M-000001" in twin.stderr
+    assert "tsys trades delete M-000002" in twin.stderr
+    assert "at or above" not in tsys("trades", "edit", "M-000001", "--stop", "385").stderr
+    # a trailed stop above the entry is set by edit, with the warning
+    assert "at or above" in tsys("trades", "edit", "M-000001", "--stop", "400").stderr
 
 
 @pytest.mark.parametrize(

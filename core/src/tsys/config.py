@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -26,6 +27,11 @@ from tsys.redact import SECRET_ENV, is_secret_key, scrub_data
 APP = "tsys"
 
 
+def _finite_positive(inst: Any, a: attrs.Attribute, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise FieldError(a.name, f"must be a finite number above 0, got {value!r}")
+
+
 def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise FieldError(a.name, f"must be between 0 and 1, got {value!r}")
@@ -33,7 +39,7 @@ def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:
 
 @attrs.define
 class AccountConfig:
-    size: float = attrs.field(default=100_000.0, converter=float, validator=v.gt(0))
+    size: float = attrs.field(default=100_000.0, converter=float, validator=_finite_positive)
     currency: str = "USD"
 
 
@@ -46,9 +52,11 @@ class DataConfig:
     #: Extra sources asked for news, fundamentals, earnings, market caps (in order).
     extra_sources: list[str] = attrs.field(factory=list)
     #: Seed of the demo market.
-    demo_seed: int = 7
+    demo_seed: int = attrs.field(default=7, validator=v.ge(0))
     #: Years of history a daily run loads.
-    history_years: float = attrs.field(default=3.0, converter=float, validator=v.gt(0))
+    history_years: float = attrs.field(
+        default=3.0, converter=float, validator=[_finite_positive, v.le(100)]
+    )
     strict: bool = False
     #: Per-source options, e.g. ``[data.options.alphavantage] calls_per_minute = 5``.
     options: dict[str, dict[str, Any]] = attrs.field(factory=dict)
@@ -166,6 +174,32 @@ class Config:
 _conv = cattrs.Converter(forbid_extra_keys=True)
 
 
+def _strict_int(value: Any, _type: Any) -> int:
+    # cattrs would make 3.5 into 3 and true into 1: a whole number is asked for, say so.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _strict_float(value: Any, _type: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            return float(value)  # a string from the environment; the validators check it
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _strict_bool(value: Any, _type: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+_conv.register_structure_hook(int, _strict_int)
+_conv.register_structure_hook(float, _strict_float)
+_conv.register_structure_hook(bool, _strict_bool)
+
+
 def unstructure(cfg: Config) -> dict[str, Any]:
     return _conv.unstructure(cfg)
 
@@ -244,6 +278,11 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: bool = True)
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{file} is not UTF-8 text (byte {exc.start + 1} is {exc.object[exc.start]:#04x})",
+                hint="save the file as UTF-8",
+            ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
         _reject_secrets(data, str(file))
@@ -263,8 +302,22 @@ def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Conf
             describe_error(exc, source or "configuration"),
             hint="`tsys config init` writes a commented starter file",
         ) from exc
+    _check_shares(cfg, source or "configuration")
     cfg.source_path = source
     return cfg
+
+
+def _check_shares(cfg: Config, where: str) -> None:
+    """The enabled buckets' capital shares may not add up to more than the account."""
+    shares = {n: b.capital_share for n, b in cfg.buckets.items() if b.enabled}
+    total = sum(shares.values())
+    if total > 1.0 + 1e-9:
+        listed = ", ".join(f"{n} {s:g}" for n, s in shares.items())
+        raise ConfigError(
+            f"{where}: the enabled buckets' capital_share add up to {total:g} ({listed}); "
+            "together they may use at most the whole account (1.0)",
+            hint="lower a [buckets.<name>] capital_share, or disable a bucket",
+        )
 
 
 def _reject_secrets(data: Any, where: str, path: str = "$") -> None:

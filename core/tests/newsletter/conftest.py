@@ -138,7 +138,11 @@ def make_run(*, synthetic: bool = True, hostile: bool = False) -> DailyRun:
         _plan(jnj, "hold", 3000.0, 0.03, 20, stop=StopRule(kind="fixed", price=140.0)),
     ]
     if hostile:
-        evil = _signal(HOSTILE_SYMBOL, "sp500", score=0.1, rationale=(HOSTILE_RATIONALE,))
+        # A symbol cannot hold markup any more (the symbol grammar, issue 21.2): the hostile
+        # text rides in the rationale, which is free text.
+        evil = _signal(
+            "EVIL", "sp500", score=0.1, rationale=(f"{HOSTILE_SYMBOL} {HOSTILE_RATIONALE}",)
+        )
         sp_plans.append(_plan(evil, "buy", 100.0, 0.001, 1))
     sp500 = BucketRun(
         bucket="sp500",
@@ -155,9 +159,9 @@ def make_run(*, synthetic: bool = True, hostile: bool = False) -> DailyRun:
         warnings=("3 symbols had gaps in their bars",),
         validated=True,
     )
-    btc = _signal("BTC/USD", "crypto", asset="crypto", score=1.25, rationale=("momentum",))
-    eth = _signal("ETH/USD", "crypto", asset="crypto", intent="watch", score=0.2)
-    doge = _signal("DOGE/USD", "crypto", asset="crypto", score=0.1)
+    btc = _signal("BTC-USD", "crypto", asset="crypto", score=1.25, rationale=("momentum",))
+    eth = _signal("ETH-USD", "crypto", asset="crypto", intent="watch", score=0.2)
+    doge = _signal("DOGE-USD", "crypto", asset="crypto", score=0.1)
     crypto_plans = [
         _plan(
             btc,
@@ -179,7 +183,7 @@ def make_run(*, synthetic: bool = True, hostile: bool = False) -> DailyRun:
         signals=(btc, eth, doge),
         allocations=tuple(p.allocation for p in crypto_plans),
         plans=tuple(crypto_plans),
-        blockers=(Blocker(symbol="LUNA/USD", bucket="crypto", reason="delisting risk"),),
+        blockers=(Blocker(symbol="LUNA-USD", bucket="crypto", reason="delisting risk"),),
         validated=False,
         error="market-cap source timed out; ranking from yesterday",
     )
@@ -199,7 +203,7 @@ def make_run(*, synthetic: bool = True, hostile: bool = False) -> DailyRun:
         PositionRecord(
             id="m1",
             source="manual",
-            symbol="SOL/USD",
+            symbol="SOL-USD",
             asset_class="crypto",
             side="buy",
             quantity=1.5,

@@ -40,14 +40,14 @@ FACTS = [
     "$140.00",
     "NVDA",
     "near breakout",
-    "BTC/USD",
+    "BTC-USD",
     "$7,654.32",
     "0.12345678 units",
     "$58,000.00",
     "$72,000.00",
     "1.25",
-    "ETH/USD",
-    "DOGE/USD",
+    "ETH-USD",
+    "DOGE-USD",
     "20-day breakout; RSI 61",
     "Apple beats estimates",
     "sentiment +0.42",
@@ -55,7 +55,7 @@ FACTS = [
     "exit after 20 bars",
     "TSLA",
     "earnings in 2 days",
-    "LUNA/USD",
+    "LUNA-USD",
     "delisting risk",
     "risk-on",
     "neutral",
@@ -70,7 +70,7 @@ FACTS = [
     "Technology",
     "$12,345.67",
     "Energy",
-    "SOL/USD",
+    "SOL-USD",
     "1.5",
     "$120.00",
     "$30.00",  # manual SOL: (140 - 120) x 1.5 at risk
@@ -103,7 +103,7 @@ def test_both_parts_carry_the_same_facts(rendered, fact):
 
 
 def test_headline_counts_and_subject(rendered):
-    # Buys: AAPL, MSFT, BTC/USD; sells: XOM; holds: JNJ; watch: NVDA, DOGE/USD (plan), ETH/USD.
+    # Buys: AAPL, MSFT, BTC-USD; sells: XOM; holds: JNJ; watch: NVDA, DOGE-USD (plan), ETH-USD.
     summary = "4 actions: 3 buys, 1 sell; 1 hold, 3 to watch"
     assert summary in rendered.text
     assert summary in _visible(rendered.html)
@@ -185,9 +185,9 @@ def test_per_bucket_newsletters(run, isolated_plugins):
     nls = render(run, per_bucket=True)
     assert [n.bucket for n in nls] == ["sp500", "crypto"]
     sp, cr = nls
-    assert "AAPL" in sp.text and "BTC/USD" not in sp.text
-    assert "BTC/USD" in cr.text and "AAPL" not in cr.text
-    assert "TSLA" in sp.text and "LUNA/USD" not in sp.text
+    assert "AAPL" in sp.text and "BTC-USD" not in sp.text
+    assert "BTC-USD" in cr.text and "AAPL" not in cr.text
+    assert "TSLA" in sp.text and "LUNA-USD" not in sp.text
     assert sp.subject.startswith("SYNTHETIC DATA: tsys sp500 2024-05-03: 3 actions: 2 buys, 1 sell")
     assert cr.subject.startswith("SYNTHETIC DATA: tsys crypto 2024-05-03: 1 action: 1 buy, 0 sells")
     # The merged portfolio is in every one of them.

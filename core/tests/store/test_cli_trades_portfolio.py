@@ -238,12 +238,14 @@ def _write_run(data_dir, as_of: dt.date) -> None:
 def test_portfolio_json_totals_by_independent_arithmetic(cli_env):
     for args in (
         ["AAA", "--qty", "10", "--price", "90", "--stop", "85", "--bucket", "swing"],
-        ["BBB", "--qty", "20", "--price", "55", "--stop", "60"],
+        ["BBB", "--qty", "20", "--price", "55", "--stop", "50"],
         ["ZZZ", "--qty", "3", "--price", "7"],
         ["AAA", "--qty", "4", "--price", "95"],
     ):
         r = run(["trades", "add", *args[:1], "--side", "buy", "--date", "2024-04-01", *args[1:]])
         assert r.exit_code == 0, r.output
+    # a stop trailed above the entry is set by edit (a new trade's stop must be below it)
+    assert run(["trades", "edit", "M-2", "--stop", "60"]).exit_code == 0
     r = run(
         [
             "trades",

@@ -70,7 +70,7 @@ def make_run() -> DailyRun:
         news=(NewsItem(title="Apple beats", url="https://news.test/aapl"),),
     )
     xom = _plan("XOM", "sp500", "equity", "sell", 5432.1, 0.054321, 46, None)
-    btc = _plan("BTC/USD", "crypto", "crypto", "buy", 7654.32, 0.0765432, 0.12345678, 58000.0)
+    btc = _plan("BTC-USD", "crypto", "crypto", "buy", 7654.32, 0.0765432, 0.12345678, 58000.0)
     return DailyRun(
         as_of=dt.date(2024, 5, 3),
         created_at=TS,

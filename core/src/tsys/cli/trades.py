@@ -209,7 +209,7 @@ def trades_add(
         notes=note,
         fee=fee,
     )
-    warnings = level_warnings(side, price, stop, target)
+    warnings = level_warnings(side, price, None, target)  # a wrong-side stop is refused
     with open_cli_store(ctx) as store:
         twins = store.manual.duplicates_of(trade)
         rec = store.manual.add(trade)

@@ -27,7 +27,8 @@ from tsys.store.manual_trade import (
     TradeInput,
     check_non_negative,
     check_not_future,
-    check_positive,
+    check_price,
+    check_quantity,
     clean_tags,
     compute_state,
     day_text,
@@ -82,10 +83,10 @@ class ManualTrades:
         """Close all of a position, or ``quantity`` of it (a partial close)."""
         now = now or dt.datetime.now(dt.UTC)
         pid = parse_id(trade_id)
-        errors = check_positive("price", price) + check_non_negative("fee", fee)
+        errors = check_price("price", price) + check_non_negative("fee", fee)
         errors += check_not_future("close date", at, now)
         if quantity is not None:
-            errors += check_positive("quantity", quantity)
+            errors += check_quantity("quantity", quantity)
         if errors:
             raise InvalidTrade("; ".join(errors))
         with self._store.transaction():
@@ -149,9 +150,11 @@ class ManualTrades:
         if not changes:
             raise InvalidTrade("nothing to change", hint="pass at least one option, e.g. --stop 95")
         errors: list[str] = []
-        for name in ("stop", "target", "quantity", "price"):
+        for name in ("stop", "target", "price"):
             if name in changes:
-                errors += check_positive(name, changes[name])
+                errors += check_price(name, changes[name])
+        if "quantity" in changes:
+            errors += check_quantity("quantity", changes["quantity"])
         if "fee" in changes:
             errors += check_non_negative("fee", changes["fee"])
         if "opened_at" in changes:

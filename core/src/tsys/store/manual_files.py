@@ -46,7 +46,12 @@ def parse_when(text: str, *, what: str = "date") -> dt.datetime:
         value = dt.datetime.fromisoformat(s)
     except ValueError:
         raise InvalidTrade(f"{what} {s!r} is not a date; use YYYY-MM-DD") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    value = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidTrade(f"{what} {s!r} is out of range; check the year") from None
+    return value
 
 
 def _fmt_when(at: dt.datetime) -> str:

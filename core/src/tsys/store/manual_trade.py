@@ -170,19 +170,21 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
         errors.append(f"side must be 'buy' or 'sell', got {t.side!r}")
     if t.asset_class is not None and str(t.asset_class).lower() not in ("equity", "crypto"):
         errors.append(f"unknown asset class {t.asset_class!r}; expected 'equity' or 'crypto'")
-    errors += check_positive("quantity", t.quantity)
-    errors += check_positive("price", t.price)
+    errors += check_quantity("quantity", t.quantity)
+    errors += check_price("price", t.price)
+    errors += check_notional("", t.quantity, t.price)
     errors += check_non_negative("fee", t.fee)
     if t.stop is not None:
-        errors += check_positive("stop", t.stop)
+        errors += check_price("stop", t.stop)
     if t.target is not None:
-        errors += check_positive("target", t.target)
+        errors += check_price("target", t.target)
+    errors += check_stop_side(str(t.side).lower(), t.price, t.stop)
     errors += check_not_future("date", t.opened_at, now)
     last = t.opened_at
     for i, c in enumerate(t.closes, start=1):
         what = f"close {i}" if len(t.closes) > 1 else "close"
-        errors += check_positive(f"{what} quantity", c.quantity)
-        errors += check_positive(f"{what} price", c.price)
+        errors += check_quantity(f"{what} quantity", c.quantity)
+        errors += check_price(f"{what} price", c.price)
         errors += check_non_negative(f"{what} fee", c.fee)
         errors += check_not_future(f"{what} date", c.at, now)
         if c.at < t.opened_at:
@@ -205,6 +207,13 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
     return errors
 
 
+def _exact(x: float) -> str:
+    try:
+        return fmt.exact(x)
+    except ArithmeticError:  # beyond what a decimal quantize takes (-1e20)
+        return f"{x:g}"
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -213,7 +222,57 @@ def check_positive(name: str, x: Any) -> list[str]:
     if not _is_number(x):
         return [f"{name} must be a finite number, got {x!r}"]
     if x <= 0:
-        return [f"{name} must be greater than zero, got {fmt.exact(x)}"]
+        return [f"{name} must be greater than zero, got {_exact(x)}"]
+    return []
+
+
+#: What a trade may hold: a satoshi to a trillion units, a billionth of a dollar to a billion
+#: dollars a unit, at most ten trillion dollars in all. Anything else is a typo (1e308).
+MIN_QUANTITY, MAX_QUANTITY = 1e-8, 1e12
+MIN_PRICE, MAX_PRICE = 1e-9, 1e9
+MAX_NOTIONAL = 1e12
+#: The earliest date a trade may carry (year 1 is a typo, and breaks time-zone arithmetic).
+FIRST_TRADE_DATE = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
+def _within(name: str, x: Any, lo: float, hi: float) -> list[str]:
+    errors = check_positive(name, x)
+    if not errors and not lo <= x <= hi:
+        return [f"{name} must be between {lo:g} and {hi:g}, got {x:g}"]
+    return errors
+
+
+def check_quantity(name: str, x: Any) -> list[str]:
+    """A positive, finite quantity between :data:`MIN_QUANTITY` and :data:`MAX_QUANTITY`."""
+    return _within(name, x, MIN_QUANTITY, MAX_QUANTITY)
+
+
+def check_price(name: str, x: Any) -> list[str]:
+    """A positive, finite price between :data:`MIN_PRICE` and :data:`MAX_PRICE`."""
+    return _within(name, x, MIN_PRICE, MAX_PRICE)
+
+
+def check_notional(what: str, qty: Any, price: Any) -> list[str]:
+    if _is_number(qty) and _is_number(price) and qty * price > MAX_NOTIONAL:
+        return [
+            f"{what}quantity x price is {qty * price:.3g} dollars, above {MAX_NOTIONAL:g}; "
+            "check both"
+        ]
+    return []
+
+
+def check_stop_side(side: str, entry: Any, stop: Any) -> list[str]:
+    """A new trade's stop must protect it: below a long's entry, above a short's."""
+    if stop is None or not (_is_number(entry) and _is_number(stop)):
+        return []
+    long = side == "buy"
+    if stop >= entry if long else stop <= entry:
+        where = "at or above" if long else "at or below"
+        return [
+            f"the stop {_exact(stop)} is {where} the entry {_exact(entry)} of a "
+            f"{'long' if long else 'short'} position: it is already touched (record the stop "
+            "it had at entry, then `tsys trades edit ID --stop X` to trail it)"
+        ]
     return []
 
 
@@ -221,13 +280,19 @@ def check_non_negative(name: str, x: Any) -> list[str]:
     if not _is_number(x):
         return [f"{name} must be a finite number, got {x!r}"]
     if x < 0:
-        return [f"{name} must not be negative, got {fmt.exact(x)}"]
+        return [f"{name} must not be negative, got {_exact(x)}"]
     return []
 
 
 def check_not_future(name: str, at: dt.datetime, now: dt.datetime) -> list[str]:
     if not isinstance(at, dt.datetime) or at.tzinfo is None:
         return [f"{name} must be a timezone-aware datetime, got {at!r}"]
+    try:
+        too_early = at < FIRST_TRADE_DATE
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        too_early = True
+    if too_early:
+        return [f"{name} {at.isoformat()} is before {FIRST_TRADE_DATE.date()}; check the year"]
     if at > now:
         return [f"{name} {day_text(at)} is in the future; record trades once they have happened"]
     return []
