@@ -241,13 +241,13 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     if explicit is not None:
         p = Path(explicit)
         if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
+            raise ConfigError(f"config file {p} {_not_a_file(p)}")
         return p
     env = os.environ.get("TSYS_CONFIG")
     if env:
         p = Path(env)
         if not p.is_file():
-            raise ConfigError(f"TSYS_CONFIG points at {p}, which does not exist")
+            raise ConfigError(f"TSYS_CONFIG points at {p}, which {_not_a_file(p)}")
         return p
     for place in config_places()[2:]:
         if place.exists:
@@ -267,6 +267,10 @@ def data_dir_origin(cfg: Config) -> str:
 def default_env_file() -> Path:
     """Where a schedule reads secrets from by default: ``tsys.env`` beside the user config."""
     return default_config_path().with_name("tsys.env")
+
+
+def _not_a_file(p: Path) -> str:
+    return "is a folder, not a file" if p.is_dir() else "does not exist"
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: bool = True) -> Config:

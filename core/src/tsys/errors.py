@@ -63,6 +63,10 @@ class StoreError(TsysError):
     exit_code = 7
 
 
+class WriteError(StoreError):
+    """A file in the data dir could not be written (a read-only folder, a full disk)."""
+
+
 class BrokerError(TsysError):
     """A broker call failed."""
 
@@ -92,7 +96,7 @@ EXIT_CODES: dict[int, str] = {
     4: "data failure (nothing was produced)",
     5: "plugin failure",
     6: "strategy failure",
-    7: "store (database) failure",
+    7: "store failure (the database, or a file in the data dir that cannot be written)",
     8: "broker failure",
     9: "notifier failure",
     10: "partial failure (artifacts written, but a bucket or a later stage failed; rerun)",

@@ -2,7 +2,7 @@
 
 The bottom layer every other module (run artifacts, newsletters, reports, caches, plugins) writes
 through, so a reader never sees half a file and a failed write never destroys the previous one.
-A write that fails raises :class:`~tsys.errors.TsysError` ("cannot write <path>: <reason>").
+A write that fails raises :class:`~tsys.errors.WriteError` ("cannot write <path>: <reason>").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tsys.errors import TsysError
+from tsys.errors import WriteError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -31,7 +31,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise TsysError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -41,7 +41,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise TsysError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -96,4 +96,4 @@ def append_line(path: Path, line: str) -> None:
         with path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
     except OSError as exc:
-        raise TsysError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc

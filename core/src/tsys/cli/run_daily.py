@@ -282,6 +282,7 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
     """List the days that ran, newest last, with their plans and any stage still pending."""
     from tsys.cli import load_config
     from tsys.daily.state import load_state
+    from tsys.errors import TsysError
     from tsys.store.runs import list_runs, load_run
     from tsys.workspace import SYNTHETIC_LABEL, workspace
 
@@ -289,8 +290,13 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
     ws = workspace(config)
     rows = []
     for d in list_runs(ws.runs_dir):
-        run = load_run(ws.runs_dir, d)
-        recorded = load_state(ws.run_dir(d))
+        try:
+            run = load_run(ws.runs_dir, d)
+            recorded = load_state(ws.run_dir(d))
+        except TsysError as exc:
+            # one damaged day must not hide the others (issue 21.15)
+            click.echo(f"warning: the {d.isoformat()} run cannot be read: {exc.message}", err=True)
+            continue
         rows.append(
             {
                 "as_of": d.isoformat(),

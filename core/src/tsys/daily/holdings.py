@@ -52,7 +52,11 @@ def previous_run(workspace: Workspace, *, before: dt.date, notes: list[str]) -> 
         return None
     try:
         prev = load_run(workspace.runs_dir, earlier[-1])
-    except TsysError:
+    except TsysError as exc:
+        notes.append(
+            f"system positions of the {earlier[-1].isoformat()} run not counted: its run.json "
+            f"cannot be read ({exc.message})"
+        )
         return None
     if prev.synthetic_data and not workspace.demo:
         notes.append(

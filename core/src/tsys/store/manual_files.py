@@ -111,7 +111,7 @@ def to_csv(trades: Sequence[TradeInput]) -> str:
                 "stop": "" if t.stop is None else repr(t.stop),
                 "target": "" if t.target is None else repr(t.target),
                 "bucket": t.bucket,
-                "tags": ";".join(t.tags),
+                "tags": join_tags(t.tags),
                 "notes": t.notes,
             }
         )
@@ -128,6 +128,35 @@ def to_csv(trades: Sequence[TradeInput]) -> str:
                 }
             )
     return buf.getvalue()
+
+
+def join_tags(tags: Sequence[str]) -> str:
+    """Tags in one CSV cell: ``;`` between them, ``\\;`` and ``\\\\`` inside one."""
+    return ";".join(t.replace("\\", "\\\\").replace(";", "\\;") for t in tags)
+
+
+def split_tags(cell: str) -> list[str]:
+    """The tags of a CSV cell written by :func:`join_tags` (or typed by hand: ``a;b``).
+
+    A backslash escapes only ``;`` and itself, so an older export's ``a\\b`` stays as it was.
+    """
+    if cell == "":
+        return []
+    out, cur, i = [], [], 0
+    while i < len(cell):
+        c = cell[i]
+        if c == "\\" and cell[i + 1 : i + 2] in (";", "\\"):
+            cur.append(cell[i + 1])
+            i += 2
+            continue
+        if c == ";":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return out
 
 
 def parse_file(name: str, text: str) -> list[tuple[int, TradeInput | list[str]]]:
@@ -186,7 +215,7 @@ def _trade_from_mapping(
     target = _float_field(row, "target", errors, required=False)
     when = _when_field(row, "date", errors)
     tags_raw = row.get("tags") or []
-    tags = tags_raw if isinstance(tags_raw, list) else [t for t in str(tags_raw).split(";")]
+    tags = tags_raw if isinstance(tags_raw, list) else split_tags(str(tags_raw))
     ac = str(row.get("asset_class") or "").strip().lower() or None
     if errors:
         return errors
