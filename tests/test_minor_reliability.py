@@ -73,3 +73,36 @@ def test_tag_with_semicolon_round_trips_through_export_and_import(isolated):
     assert imported.exit_code == 0, imported.output
     shown = json.loads(_run("trades", "list", "--json", env=fresh).output)
     assert [t["tags"] for t in shown] == [["a;b", "c\\d"]]
+
+
+def test_read_only_command_does_not_wait_for_a_writer(isolated):
+    """Regression (21.10): every open took BEGIN IMMEDIATE, so `trades list` waited 30 s and
+    failed while an import held the write lock."""
+    import sqlite3
+    import time
+
+    assert _run("trades", "list").exit_code == 0  # creates and migrates the store
+    db = next((isolated / "data").rglob("tsys.db"))
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        start = time.monotonic()
+        res = _run("trades", "list")
+        took = time.monotonic() - start
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert res.exit_code == 0, res.output
+    assert took < 10
+
+
+def test_garbage_database_file_is_a_store_error_with_its_path(isolated):
+    """Regression (21.11): a garbage store file surfaced as a peewee traceback."""
+    assert _run("trades", "list").exit_code == 0
+    db = next((isolated / "data").rglob("tsys.db"))
+    for extra in db.parent.glob("tsys.db-*"):
+        extra.unlink()
+    db.write_bytes(b"this is not a database" * 100)
+    res = _run("trades", "list")
+    assert res.exit_code == 7, res.output
+    assert str(db) in res.output and "Traceback" not in res.output

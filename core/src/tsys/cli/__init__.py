@@ -16,7 +16,10 @@ from typing import Any
 import click
 
 from tsys import __version__
-from tsys.errors import TsysError
+from tsys.errors import StoreError, TsysError
+
+#: Modules whose exceptions are database failures (peewee and the drivers under it).
+_DATABASE_MODULES = frozenset({"peewee", "sqlite3", "psycopg2", "psycopg2.errors"})
 
 #: name -> (module, attribute, short help). Help is here so ``--help`` imports nothing.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -113,6 +116,21 @@ class TsysGroup(click.Group):
                 traceback.print_exc()
             err = click.ClickException(redact.scrub(str(exc)))
             err.exit_code = exc.exit_code
+            raise err from exc
+        except Exception as exc:
+            if type(exc).__module__ not in _DATABASE_MODULES:
+                raise
+            # A database that fails under a command (read-only file, disk full, dropped
+            # connection) is a store failure with a message, not a traceback (issue 21.11).
+            if ctx.find_root().params.get("debug"):
+                traceback.print_exc()
+            err = click.ClickException(
+                redact.scrub(
+                    f"the database failed: {type(exc).__name__}: {exc}\n  hint: check the "
+                    "store (`tsys config path` shows the data dir; TSYS_DATABASE_URL if set)"
+                )
+            )
+            err.exit_code = StoreError.exit_code
             raise err from exc
         finally:
             sys.stdout, sys.stderr = streams

@@ -200,8 +200,11 @@ def _open_sqlite(path: Path) -> Store:
     )
     try:
         db.connect()
-    except pw.OperationalError as exc:
-        raise StoreError(f"cannot open the SQLite database {path}: {exc}") from exc
+    except pw.DatabaseError as exc:  # OperationalError, and "file is not a database"
+        raise StoreError(
+            f"cannot open the SQLite database {path}: {exc}",
+            hint="move the file aside to start a new store, or restore it from a backup",
+        ) from exc
     return Store(db, backend="sqlite", location=str(path))
 
 

@@ -143,6 +143,16 @@ def migrate(
     target = latest if target is None else target
     if target > latest:
         raise StoreError(f"cannot migrate to version {target}: the newest known is {latest}")
+    # A plain read first: a current schema (nearly every open) takes no write lock, so a
+    # read-only command never waits behind an import holding the lock (issue 21.10).
+    have = current_version(db)
+    if have > latest:
+        raise StoreError(
+            f"the database schema is at version {have}, newer than this tsys knows ({latest})",
+            hint="upgrade tsys, or point TSYS_DATABASE_URL at another database",
+        )
+    if have >= target:
+        return []
     applied: list[int] = []
     with _begin_locked(db):
         if is_postgres(db):
