@@ -147,8 +147,15 @@ class EmailNotifier(Notifier):
         return cls(structure_options(EmailOptions, opts, where="$.notifiers.email"))
 
     # ---------------------------------------------------------------------------- sending
-    def build_message(self, newsletter: Newsletter, *, now: dt.datetime | None = None):
-        """Build the ``multipart/alternative`` message: text first, HTML second."""
+    def build_message(
+        self, newsletter: Newsletter, *, now: dt.datetime | None = None, run: DailyRun | None = None
+    ):
+        """Build the ``multipart/alternative`` message: text first, HTML second.
+
+        With the ``run``, the Message-ID is the run's own (its day, its creation time, the
+        bucket), so a resend of the same newsletter carries the same id and mail clients show
+        one message, not two.
+        """
         now = now or dt.datetime.now(dt.UTC)
         domain = email.utils.parseaddr(self.sender)[1].rpartition("@")[2] or "tsys.invalid"
         msg = EmailMessage()
@@ -156,7 +163,11 @@ class EmailNotifier(Notifier):
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
         msg["Date"] = email.utils.format_datetime(now)
-        msg["Message-ID"] = email.utils.make_msgid(idstring="tsys", domain=domain)
+        msg["Message-ID"] = (
+            email.utils.make_msgid(idstring="tsys", domain=domain)
+            if run is None
+            else run_message_id(run, newsletter.bucket, domain)
+        )
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(newsletter.text)
         msg.add_alternative(newsletter.html, subtype="html")
@@ -166,7 +177,7 @@ class EmailNotifier(Notifier):
         """Send every newsletter; raise :class:`NotifierError` when one cannot be delivered."""
         sent = 0
         for nl in newsletters:
-            msg = self.build_message(nl)
+            msg = self.build_message(nl, run=run)
             try:
                 self._send_with_retries(msg)
             except NotifierError as exc:
@@ -224,6 +235,8 @@ class EmailNotifier(Notifier):
             ) from None
 
     def _hint(self, reply: str, temporary: bool) -> str:
+        if "may have been delivered" in reply:
+            return "look in the inbox first; a resend keeps the Message-ID (one thread, not two)"
         if reply.startswith("535") or "authentication" in reply.lower():
             return f"check 'username' in [notifiers.email] and {PASSWORD_ENV}"
         if temporary:
@@ -261,7 +274,22 @@ class EmailNotifier(Notifier):
                 if self.security == "plain":
                     log.warning("email: logging in to %s without TLS", self.server)
                 conn.login(self.username, self._password or "")
-            refused = conn.send_message(msg)
+            body_sent = _track_body(conn)
+            try:
+                refused = conn.send_message(msg)
+            except smtplib.SMTPResponseException:
+                raise  # the server answered: its code says whether to try again
+            except OSError as exc:
+                if body_sent():
+                    # The whole message went out and no answer came back: the server may
+                    # well have stored it. Sending again would deliver a second copy.
+                    raise _Attempt(
+                        f"no reply after the message was sent ({_why(exc, self.timeout)}); it "
+                        "may have been delivered, so it is not sent again (check the inbox "
+                        "before `tsys newsletter send`, which reuses the Message-ID)",
+                        temporary=False,
+                    ) from None
+                raise
             if refused:
                 detail = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in refused.items())
                 raise _Attempt(
@@ -289,9 +317,7 @@ class EmailNotifier(Notifier):
             code = exc.smtp_code
             raise _Attempt(f"{code} {_text(exc.smtp_error)}", temporary=400 <= code < 500) from None
         except smtplib.SMTPServerDisconnected as exc:
-            raise _Attempt(
-                f"the server closed the connection ({exc or 'no reason given'})", temporary=True
-            ) from None
+            raise _Attempt(_why(exc, self.timeout), temporary=True) from None
         except ssl.SSLError as exc:
             # A certificate that does not verify will not verify on the next try either.
             raise _Attempt(f"TLS failed: {exc}", temporary=False) from None
@@ -311,6 +337,38 @@ class EmailNotifier(Notifier):
                     # After a delivered message a failed QUIT changes nothing; before, the
                     # original error is the one worth reporting.
                     conn.close()
+
+
+def run_message_id(run: DailyRun, bucket: str | None, domain: str) -> str:
+    """The Message-ID of a run's newsletter: the same for every (re)send of that run."""
+    import hashlib
+
+    key = f"{run.as_of.isoformat()}|{run.created_at.isoformat()}|{run.config_digest}|{bucket}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"<{run.as_of:%Y%m%d}.{bucket or 'all'}.{digest}.tsys@{domain}>"
+
+
+def _track_body(conn: smtplib.SMTP) -> Callable[[], bool]:
+    """Watch ``conn`` for the message body's final ``CRLF . CRLF``; return "was it sent?"."""
+    sent = False
+    send = conn.send
+
+    def tracking_send(data: Any) -> None:
+        nonlocal sent
+        send(data)
+        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
+            sent = True
+
+    conn.send = tracking_send  # type: ignore[method-assign]
+    return lambda: sent
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    """A dropped connection in words: a timeout is not "the server closed the connection"."""
+    text = str(exc)
+    if isinstance(exc, TimeoutError) or "timed out" in text:
+        return f"the server did not answer within {timeout:g} s (timed out)"
+    return f"the server closed the connection ({text or 'no reason given'})"
 
 
 def _text(reply: Any) -> str:
