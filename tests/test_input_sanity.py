@@ -162,3 +162,13 @@ def test_stored_infinite_trade_is_skipped_not_fatal(isolated):
     res = CliRunner().invoke(cli, ["run-daily", "--demo", "--as-of", "2024-06-28", "--no-send"])
     assert res.exit_code == 0, res.output
     assert "M-000001 cannot be loaded" in " ".join(res.output.split())
+
+
+def test_nul_in_an_imported_field_is_refused_on_every_database(isolated):
+    """Regression (21.12): a NUL byte in an imported note was a traceback on PostgreSQL."""
+    f = isolated / "t.json"
+    row = {"symbol": "IBM", "side": "buy", "quantity": 1, "price": 10, "date": "2024-01-02"}
+    f.write_text(json.dumps([{**row, "notes": "a\x00b"}]))
+    res = CliRunner().invoke(cli, ["trades", "import", str(f)])
+    assert res.exit_code == 2, res.output
+    assert "NUL" in res.output and "Traceback" not in res.output

@@ -106,3 +106,11 @@ def test_garbage_database_file_is_a_store_error_with_its_path(isolated):
     res = _run("trades", "list")
     assert res.exit_code == 7, res.output
     assert str(db) in res.output and "Traceback" not in res.output
+
+
+def test_artifacts_and_history_share_one_file_mode(isolated):
+    """Regression (21.16): artifacts were 0600 while history.jsonl was 0644."""
+    assert _run("run-daily", "--demo", "--as-of", DAY3, "--no-send").exit_code == 0
+    run_dir = isolated / "data" / "demo" / "runs" / DAY3
+    modes = {p.name: p.stat().st_mode & 0o777 for p in run_dir.iterdir() if p.is_file()}
+    assert len(set(modes.values())) == 1, modes

@@ -37,11 +37,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            # mkstemp makes 0600 files; give the file the mode it had, or the one any other
+            # new file gets (0644 under the usual umask), like history.jsonl (issue 21.16).
+            os.fchmod(fh.fileno(), _mode_for(path))
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Read, not set-and-restore: os.umask(0) would briefly open every file made meanwhile.
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -179,6 +179,10 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
     if t.target is not None:
         errors += check_price("target", t.target)
     errors += check_stop_side(str(t.side).lower(), t.price, t.stop)
+    for name, text in (("bucket", t.bucket), ("notes", t.notes), *(("tag", x) for x in t.tags)):
+        if "\x00" in str(text):
+            # PostgreSQL refuses NUL in text; SQLite would keep it: refuse it on both.
+            errors.append(f"{name} contains a NUL character (\\x00)")
     errors += check_not_future("date", t.opened_at, now)
     last = t.opened_at
     for i, c in enumerate(t.closes, start=1):
