@@ -172,3 +172,18 @@ def test_nul_in_an_imported_field_is_refused_on_every_database(isolated):
     res = CliRunner().invoke(cli, ["trades", "import", str(f)])
     assert res.exit_code == 2, res.output
     assert "NUL" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("as_of", "code", "words"),
+    [
+        ("0001-01-01", 2, "is before 1900-01-01"),
+        ("1899-12-31", 2, "is before 1900-01-01"),
+        ("1900-01-02", 4, "the demo market starts on 2000-01-01"),
+    ],
+)
+def test_as_of_edge_dates_are_clear_errors(isolated, as_of, code, words):
+    """Regression (21.12): --as-of 1900-01-02 and 0001-01-01 were tracebacks."""
+    res = CliRunner().invoke(cli, ["run-daily", "--demo", "--as-of", as_of, "--no-send"])
+    assert res.exit_code == code, res.output
+    assert words in " ".join(res.output.split()) and "Traceback" not in res.output

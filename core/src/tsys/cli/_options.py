@@ -8,15 +8,22 @@ from typing import Any
 
 import click
 
+#: The earliest date a command takes (``--as-of``, ``--start``, ``--end``).
+FIRST_DAY = dt.date(1900, 1, 1)
+
 
 def parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     """Click callback: an ISO date, or None when the option was not given."""
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"expected a date like 2019-12-31, got {value!r}") from None
+    if day < FIRST_DAY:
+        # Year 1 overflows pandas' timestamps; nothing tsys reads goes back that far.
+        raise click.BadParameter(f"{value} is before {FIRST_DAY.isoformat()}; check the year")
+    return day
 
 
 def _known(kind: str, value: str, names: list[str]) -> str:

@@ -58,6 +58,7 @@ from tsys.data.source import (
     Fundamentals,
     SourceContext,
 )
+from tsys.errors import DataError
 from tsys.options import above, structure_options
 
 _FLOW_RULES = (
@@ -238,7 +239,13 @@ class DemoSource(DataSource):
         return f"demo (synthetic, seed {self.seed})"
 
     def market(self, end: dt.date | None = None) -> Market:
-        return generate_market(self.seed, _horizon(_date(end) if end is not None else self.as_of))
+        end = _date(end) if end is not None else self.as_of
+        if end <= EPOCH:
+            raise DataError(
+                f"the demo market starts on {EPOCH.isoformat()}; {end.isoformat()} is before it",
+                hint="pick a later --as-of (or --start)",
+            )
+        return generate_market(self.seed, _horizon(end))
 
     # ------------------------------------------------------------------ bars
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
