@@ -189,6 +189,8 @@ class AlphaVantageClient:
         self.timeout = timeout
         self.burst_retry_wait = burst_retry_wait
         self.session = session or requests.Session()
+        #: Why Alpha Vantage could not be reached in this run (None: no such failure yet).
+        self.unreachable: str | None = None
         self.session.headers.setdefault("User-Agent", "tsys-data-alphavantage/0.1")
         _install_log_filter()
 
@@ -216,10 +218,17 @@ class AlphaVantageClient:
         )
 
     def _query_once(self, function: str, params: dict[str, str], *, csv: bool) -> Any:
+        what = f"Alpha Vantage {function}"
+        if self.unreachable is not None:
+            # A server that refused the connection once is given up on for the run: waiting
+            # out the call budget for every symbol only to fail again took minutes (21.14).
+            raise AlphaVantageError(
+                f"Alpha Vantage is not asked again in this run: {self.unreachable}",
+                hint="check the network connection and [data.options.alphavantage] base_url",
+            )
         self.budget.acquire()
         url = f"{self.base_url}/query"
         full = {"function": function, **params, "apikey": self._key}
-        what = f"Alpha Vantage {function}"
         try:
             resp = self.session.get(url, params=full, timeout=self.timeout)
         except requests.Timeout:
@@ -228,9 +237,14 @@ class AlphaVantageClient:
                 hint="try again later, or raise [data.options.alphavantage] timeout",
             ) from None
         except requests.RequestException as exc:
-            raise AlphaVantageError(
+            reason = (
                 f"{what} could not be reached at {self.base_url}: "
-                f"{type(exc).__name__}: {scrub(str(exc), self._key)}",
+                f"{type(exc).__name__}: {scrub(str(exc), self._key)}"
+            )
+            if isinstance(exc, requests.ConnectionError):
+                self.unreachable = reason
+            raise AlphaVantageError(
+                reason,
                 hint="check the network connection and [data.options.alphavantage] base_url",
             ) from None
         if resp.status_code >= 400:
