@@ -181,8 +181,8 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     from rich.console import Console
 
     err = Console(stderr=True)
-    err.print(f"study {study_name!r} in {redact(spec.storage)}")
-    err.print(escape(f"study {study_name!r} in {redact(spec.storage)}"))
+    err.print(f"study {study_name!r} in {redact(spec.storage)}", markup=False, highlight=False)
+    if pset is not None:
         err.print(f"trial 0 evaluates the current {pset.label()}", markup=False, highlight=False)
     study = _run_with_progress(spec, ev, opts, err, f"{bucket_name} trials")
     outcome = collect(spec, study, baseline_point(ev))
