@@ -13,6 +13,7 @@ import email
 import json
 import logging
 import os
+import re
 import sys
 from email import policy
 from pathlib import Path
@@ -278,7 +279,8 @@ def test_known_secret_value_never_survives(secret, before, after):
 @given(
     key=st.sampled_from(["password", "api_key", "apikey", "secret", "token", "auth", "pass"]),
     value=st.from_regex(r"[A-Za-z0-9_/+=.-]{6,30}", fullmatch=True).filter(
-        lambda s: not s.replace(".", "").isdigit()
+        # a bare number after "key:" is kept (a JSON number); after "key=" it is masked too
+        lambda s: re.fullmatch(r"-?\d+(?:\.\d+)?", s) is None
     ),
     style=st.sampled_from(["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "'{k}': '{v}'", "{k} = {v}"]),
 )
@@ -296,3 +298,8 @@ def test_scrub_keeps_json_valid():
         "token": 12,
         "n": "ok",
     }
+
+
+def test_numeric_password_after_equals_is_masked():
+    assert "00000" not in redact.scrub("password=-00000 token=12345678")
+    assert json.loads(redact.scrub(json.dumps({"token": 12})))["token"] == 12

@@ -166,8 +166,8 @@ def _mask_key_value(m: re.Match[str]) -> str:
         return m.group(0)
     if val[0] in "\"'":
         return f"{key}{m.group('sep')}{val[0]}{MASK}{val[0]}"
-    if _LITERAL.match(val):
-        return m.group(0)
+    if _LITERAL.match(val) and ":" in m.group("sep"):
+        return m.group(0)  # a JSON number or true/false: masking it would break the document
     return f"{key}{m.group('sep')}{MASK}"
 
 
