@@ -159,7 +159,7 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
             f"{fmt(c['benchmark_return'], 'pct')}"
         )
     con.print(gates_table(p["gates"]))
-    con.print(f"report saved to {out}" + (f"; HTML {html}" if html else ""))
+    con.print(f"report saved to {out}" + (f"; HTML {html}" if html else ""), markup=False)
 
 
 def gates_table(gates: list[dict[str, Any]]) -> Any:
