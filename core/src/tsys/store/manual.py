@@ -1,10 +1,6 @@
 """Manual positions: the repository of the trades a user manages by hand, with their fills.
 
-Every write recomputes what the fills add up to
-(:func:`tsys.store.manual_trade.compute_state`), so an edit of the opening price or quantity
-can never leave a stale PnL behind. The trade itself (ids, inputs, validation) lives in
-:mod:`tsys.store.manual_trade`, the CSV/JSON import and export formats in
-:mod:`tsys.store.manual_files`.
+Every write recomputes the fills' sum (``compute_state``); ids, validation: ``manual_trade``.
 """
 
 from __future__ import annotations
@@ -54,8 +50,7 @@ class ManualTrades:
     """The manual-positions repository of a :class:`~tsys.store.Store`."""
 
     def __init__(self, store: Store) -> None:
-        #: Warnings about stored rows that could not be loaded (see :meth:`list`).
-        self.skipped: list[str] = []
+        self.skipped: list[str] = []  # stored rows that could not be loaded
         self._store = store
         self._P = store.models.ManualPosition
         self._F = store.models.ManualFill
@@ -520,24 +515,15 @@ class ManualTrades:
             duplicate_key_of(s, side, qty, px, from_db(ts)): pid for pid, s, side, qty, px, ts in q
         }
 
-    def _loadable(
-        self, row: Any, fills: list[Any], *, as_of: dt.datetime | None = None
-    ) -> PositionRecord | None:
-        """The record of ``row``, or None (with a warning) when a stored row breaks a rule.
-
-        Rows written before a rule existed (a ``../`` symbol, an infinite price) must not stop
-        every later command: that one trade is left out and named.
-        """
+    def _loadable(self, row: Any, fills: list[Any], *, as_of: Any = None) -> Any:
+        # A row stored before a rule existed must not stop every later command (21.7).
         try:
             return self._record(row, fills, as_of=as_of)
-        except (ValueError, TypeError, KeyError, ZeroDivisionError, OverflowError) as exc:
-            message = (
-                f"manual trade {format_id(row.id)} cannot be loaded and is left out: {exc}; "
-                f"fix or delete it (`tsys trades delete {format_id(row.id)}`)"
-            )
-            if message not in self.skipped:
-                self.skipped.append(message)
-                log.warning("%s", message)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            msg = f"manual trade {format_id(row.id)} cannot be loaded and is left out: {exc}"
+            if msg not in self.skipped:
+                self.skipped.append(msg)
+                log.warning("%s", msg)
             return None
 
     def _record(
