@@ -64,8 +64,12 @@ def test_demo_is_a_sandbox_paper_then_real_run_on_the_same_day(real_source):
     ]
     # the real paper account has only the real run's orders; the demo one is untouched
     real_orders = tsys("paper", "orders", config=cfg)
-    real_ids = {o["order"]["client_order_id"] for o in real_orders}
+    real_ids = {o["order"]["client_order_id"] for o in real_orders if o["order"]["entry"] != "STOP"}
     assert real_ids == {o["client_order_id"] for o in run["orders"]}
+    # ... plus the protective stops of the real run's own buys (issue 13.1)
+    bought = {o["symbol"] for o in run["orders"] if o["side"] == "buy"}
+    stops = {o["order"]["symbol"] for o in real_orders if o["order"]["entry"] == "STOP"}
+    assert stops <= bought
     assert tsys("paper", "positions") == demo_positions
     assert tsys("paper", "positions", config=cfg) == []
     # each workspace lists its own runs
@@ -141,7 +145,8 @@ def test_demo_is_a_sandbox_paper_reset(isolated):
     # the next paper run opens the account afresh: only its own orders, all of the cash
     day2 = tsys("run-daily", "--demo", "--paper", "--buckets", "sp500", "--as-of", DAY2)
     after = tsys("paper", "orders")
-    assert {o["order"]["client_order_id"] for o in after} == {
+    # (the protective stops of its buys are the paper account's own orders: issue 13.1)
+    assert {o["order"]["client_order_id"] for o in after if o["order"]["entry"] != "STOP"} == {
         o["client_order_id"] for o in day2["run"]["orders"]
     }
     assert tsys("paper", "account")["cash"] == pytest.approx(100_000.0)

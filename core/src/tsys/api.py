@@ -95,7 +95,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "tsys.data.coverage": ("MARKET_CAP_MAX_AGE", "carry_forward"),
     "tsys.brokers": ("AccountState", "Broker", "BrokerContext"),
     "tsys.brokers.payload": ("ForeignPosition", "PayloadItem", "payload_items"),
-    "tsys.brokers.common": ("reconcile", "retry", "tradable", "utcnow"),
+    "tsys.brokers.common": (
+        "ProtectiveStop",
+        "StopAction",
+        "protective_stops",
+        "reconcile",
+        "retry",
+        "tradable",
+        "utcnow",
+    ),
     "tsys.orderlog": ("Baseline", "MemoryOrderLog", "OrderLog", "event_for"),
     "tsys.store.paper": ("StoreOrderLog",),
     "tsys.notifiers": ("Newsletter", "Notifier", "NotifierContext"),
@@ -125,7 +133,15 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys import indicators, testing
     from tsys.brokers import AccountState, Broker, BrokerContext
-    from tsys.brokers.common import reconcile, retry, tradable, utcnow
+    from tsys.brokers.common import (
+        ProtectiveStop,
+        StopAction,
+        protective_stops,
+        reconcile,
+        retry,
+        tradable,
+        utcnow,
+    )
     from tsys.brokers.payload import ForeignPosition, PayloadItem, payload_items
     from tsys.buckets import (
         Bucket,

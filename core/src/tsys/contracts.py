@@ -63,6 +63,8 @@ class EntryMethod(enum.StrEnum):
     MOO = "MOO"
     MKT = "MKT"
     LIMIT = "LIMIT"
+    #: A protective stop: a market sell once a bar trades at or through ``stop_price``.
+    STOP = "STOP"
 
 
 class StopKind(enum.StrEnum):
@@ -376,6 +378,12 @@ class PositionRecord:
     bucket: str = ""
     notes: str = ""
     tags: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+    #: Exit after this many bars held (the time stop of the plan that opened the position).
+    time_stop_bars: int | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.instance_of(int), v.ge(1)))
+    )
+    #: ``client_order_id`` of the BUY plan that opened the position (None: not opened by tsys).
+    opened_by: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.closed_at is not None and self.closed_at < self.opened_at:
@@ -384,6 +392,13 @@ class PositionRecord:
     @property
     def is_open(self) -> bool:
         return self.closed_at is None and self.quantity > 0
+
+    def through_stop(self, price: float | None) -> bool:
+        """True when ``price`` is at or through the stop (below it for a long, above for a
+        short): the protective exit should have happened."""
+        if self.stop is None or price is None or not self.is_open:
+            return False
+        return price <= self.stop if self.side is Side.BUY else price >= self.stop
 
     @classmethod
     def from_row(cls, row: Any) -> PositionRecord:

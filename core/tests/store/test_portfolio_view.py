@@ -129,3 +129,93 @@ def test_totals_are_sums_of_lines(rows):
     assert v.totals.market_value == pytest.approx(exp_mv, rel=1e-9, abs=1e-6)
     assert v.totals.money_at_risk == pytest.approx(exp_risk, rel=1e-9, abs=1e-6)
     assert all(ln.money_at_risk >= 0 for ln in v.lines)
+
+
+def test_portfolio_flags_position_through_stop():
+    """Issue 13.1: a position (manual included) whose last price is through its stop is flagged
+    in the view, its JSON and a warning; one above its stop is not."""
+    import datetime as dt
+
+    from tsys.contracts import PositionRecord
+
+    at = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    manual = PositionRecord(
+        id="m1", source="manual", symbol="AAA", asset_class="equity", side="buy",
+        quantity=10, opened_at=at, entry_price=100.0, stop=95.0,
+    )  # fmt: skip
+    paper = PositionRecord(
+        id="p1", source="paper", symbol="BBB", asset_class="equity", side="buy",
+        quantity=5, opened_at=at, entry_price=50.0, stop=45.0,
+    )  # fmt: skip
+    short = PositionRecord(
+        id="m2", source="manual", symbol="CCC", asset_class="equity", side="sell",
+        quantity=5, opened_at=at, entry_price=50.0, stop=55.0,
+    )  # fmt: skip
+    view = build_view(
+        [manual, paper, short], {"AAA": 94.0, "BBB": 46.0, "CCC": 56.0}, {}, None, 10_000.0
+    )
+    flagged = {ln.position.symbol: ln.through_stop for ln in view.lines}
+    assert flagged == {"AAA": True, "BBB": False, "CCC": True}
+    assert any("AAA (manual) last 94.00 is through its stop 95.00" in w for w in view.warnings)
+    rows = {r["symbol"]: r["through_stop"] for r in view.to_dict()["positions"]}
+    assert rows == flagged
+
+
+def test_newsletter_flags_position_through_stop():
+    """The daily run tags a held position whose last close is through its stop; the
+    newsletter's portfolio row says so and the run carries a warning."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from tsys.contracts import DailyRun, PortfolioSnapshot, PositionRecord
+    from tsys.daily.snapshot import flag_through_stop
+    from tsys.data.bars import Bars
+    from tsys.report.newsletter import _portfolio_view
+
+    at = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    held = [
+        PositionRecord(
+            id=f"m{i}",
+            source="manual",
+            symbol=s,
+            asset_class="equity",
+            side="buy",
+            quantity=10,
+            opened_at=at,
+            entry_price=100.0,
+            stop=95.0,
+        )
+        for i, s in enumerate(("AAA", "BBB"))
+    ]
+    closes = np.array([[96.0, 99.0], [94.5, 97.0]])
+    idx = pd.date_range("2024-03-04", periods=2, tz="UTC")
+    bars = Bars(
+        idx, ("AAA", "BBB"), closes, closes, closes, closes, np.full((2, 2), 1e6),
+        asset_classes=["equity", "equity"],
+    )  # fmt: skip
+
+    class Hub:
+        def symbols(self):
+            return ["AAA", "BBB"]
+
+        def bars(self, symbols, start, end):
+            return bars.select(symbols)
+
+    flagged, notes = flag_through_stop(Hub(), held, dt.date(2024, 3, 5))
+    assert [p.symbol for p in flagged if "through-stop" in p.tags] == ["AAA"]
+    assert notes == [
+        "AAA (manual) closed at 94.50, through its stop 95.00: the protective exit should "
+        "have happened"
+    ]
+    run = DailyRun(
+        as_of=dt.date(2024, 3, 5),
+        created_at=at,
+        config_digest="x",
+        portfolio=PortfolioSnapshot(
+            as_of=at, account_equity=10_000.0, cash=8_000.0, positions=flagged
+        ),
+    )
+    rows = {r["symbol"]: r["stop"] for s in _portfolio_view(run)["sources"] for r in s["rows"]}
+    assert "THROUGH" in rows["AAA"] and "THROUGH" not in rows["BBB"]

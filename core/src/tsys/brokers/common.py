@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import attrs
 
-from tsys.contracts import Action, TradePlan
+from tsys.contracts import Action, AssetClass, TradePlan
 from tsys.errors import BrokerError, TemporaryBrokerError
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 from tsys.orderlog import Baseline, OrderLog
@@ -32,6 +32,78 @@ def utcnow() -> dt.datetime:
 def tradable(plans: Iterable[TradePlan]) -> list[TradePlan]:
     """The plans that become orders (BUY and SELL), in their original order."""
     return [p for p in plans if p.action in TRADABLE_ACTIONS]
+
+
+@attrs.frozen
+class ProtectiveStop:
+    """The protective stop a position must have at the broker after a run's close.
+
+    One per BUY or HOLD plan with a stop level: the level (a trailing stop's level of that
+    close), the target and time stop of the plan, in force from the bar after ``decided``.
+    """
+
+    symbol: str
+    asset_class: AssetClass
+    bucket: str
+    #: The plan's quantity (a broker protects what it actually holds of the symbol).
+    quantity: float
+    stop: float
+    target: float | None
+    time_stop_bars: int | None
+    #: ``client_order_id`` of the plan the level comes from (a BUY or a HOLD).
+    plan_id: str
+    #: The close at which the level was set.
+    decided: dt.date
+
+    @property
+    def order_id(self) -> str:
+        """The deterministic ``client_order_id`` of the stop order at this level and date."""
+        from tsys.portfolio.plans import client_order_id
+
+        return client_order_id(self.bucket, self.decided, self.symbol, "stop")
+
+
+def protective_stops(plans: Iterable[TradePlan], *, decided: dt.date) -> list[ProtectiveStop]:
+    """The protective stops after a run decided at the close of ``decided``: one for each
+    BUY or HOLD plan with a stop price, in plan order."""
+    out = []
+    for plan in plans:
+        if plan.action not in (Action.BUY, Action.HOLD) or plan.allocation.quantity <= 0:
+            continue
+        if plan.stop is None or plan.stop.price is None:
+            continue
+        sig = plan.allocation.signal
+        out.append(
+            ProtectiveStop(
+                symbol=sig.symbol,
+                asset_class=sig.asset_class,
+                bucket=sig.bucket,
+                quantity=plan.allocation.quantity,
+                stop=plan.stop.price,
+                target=plan.take_profit,
+                time_stop_bars=plan.time_stop_bars,
+                plan_id=plan.client_order_id,
+                decided=decided,
+            )
+        )
+    return out
+
+
+@attrs.frozen
+class StopAction:
+    """What a broker's ``protect(plans, decision_date=)`` did for one symbol."""
+
+    symbol: str
+    action: str  # placed | replaced | canceled | kept
+    level: float | None
+    quantity: float
+    previous: float | None = None
+
+    def describe(self) -> str:
+        if self.action == "canceled":
+            return f"{self.symbol} stop canceled (no longer held)"
+        moved = f" (was {self.previous:g})" if self.previous is not None else ""
+        return f"{self.symbol} stop {self.action} at {self.level:g}{moved} for {self.quantity:g}"
 
 
 def retry(

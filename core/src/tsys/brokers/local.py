@@ -28,7 +28,7 @@ from typing import Any, Self
 import attrs
 
 from tsys.brokers import AccountState, Broker, BrokerContext
-from tsys.brokers.common import tradable, utcnow
+from tsys.brokers.common import protective_stops, tradable, utcnow
 from tsys.contracts import (
     Action,
     EntryMethod,
@@ -194,6 +194,15 @@ class LocalPaperBroker(Broker):
         self.ledger.record_event(self.name, event_for(order, now, msg))
         return order
 
+    def protect(self, plans: Sequence[TradePlan], *, decision_date: dt.date) -> list[Any]:
+        """Keep one working protective stop order per held (or being bought) symbol at the
+        level of the day's BUY and HOLD plans (:func:`tsys.brokers.common.protective_stops`);
+        returns a :class:`~tsys.brokers.common.StopAction` per symbol."""
+        from tsys.brokers.local_stops import protect
+
+        stops = protective_stops(plans, decided=decision_date)
+        return protect(self, stops, decision_date=decision_date)
+
     def order(self, client_order_id: str) -> Order | None:
         return self.ledger.get_order(self.name, client_order_id)
 
@@ -228,19 +237,39 @@ class LocalPaperBroker(Broker):
         """
         import numpy as np
 
+        from tsys.brokers import local_stops
+
         by_date: dict[dt.date, list[Order]] = {}
+        stops: dict[dt.date, list[Order]] = {}
         for o in self.ledger.orders(self.name, final=False):
             d = self.ledger.decision_date(self.name, o.client_order_id)
             if d is not None and o.symbol in bars.symbols:
-                by_date.setdefault(d, []).append(o)
+                group = stops if local_stops.is_stop_order(o) else by_date
+                group.setdefault(d, []).append(o)
         booked: list[Fill] = []
         dates = np.asarray(bars.index.date)
-        for d in sorted(by_date):
+        n = len(bars.index)
+
+        def row_of(d: dt.date) -> int:
             rows = np.flatnonzero(dates <= d)
-            if len(rows) == 0 or rows[-1] + 1 >= len(bars.index):
+            return int(rows[-1]) if len(rows) else -1
+
+        exec_rows: dict[str, list[int]] = {}
+        for d, group in by_date.items():
+            for o in group:
+                exec_rows.setdefault(o.symbol, []).append(row_of(d))
+        # In time order: a day's entry and exit orders fill at the next open, then the stops
+        # decided that day guard the bars after it, up to the next order of their symbol.
+        for d in sorted(set(by_date) | set(stops)):
+            i = row_of(d)
+            if i + 1 >= n:
                 continue
-            booked += self._fill_group(bars, int(rows[-1]), by_date[d])
-        if len(bars.index) == 0:
+            if d in by_date and i >= 0:
+                booked += self._fill_group(bars, i, by_date[d])
+            for o in stops.get(d, []):
+                until = local_stops.next_exec_row(exec_rows, o.symbol, i, n)
+                booked += local_stops.enforce(self, bars, i, o, until)
+        if n == 0:
             return booked
         day = bars.index[-1].date()
         latest = self.ledger.latest_mark_date(self.name)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tsys.brokers.fill_check import HISTORY_DAYS, compare_fills, real_fills
-from tsys.contracts import AssetClass, Order, OrderStatus, Side
+from tsys.contracts import AssetClass, EntryMethod, Order, OrderStatus, Side
 from tsys.serialization import json_ready
 
 
@@ -129,6 +129,7 @@ def planned_targets(
         o
         for o in orders
         if o.client_order_id in decisions
+        and o.entry is not EntryMethod.STOP  # protective stops: levels, see planned_stops
         and o.status is not OrderStatus.REJECTED
         and not (o.status is OrderStatus.CANCELED and o.filled_quantity <= 0)
     ]
@@ -149,14 +150,27 @@ def planned_targets(
     return out
 
 
+def planned_stops(orders: list[Order], decisions: dict[str, dt.date]) -> dict:
+    """(decision day, symbol) -> the level of the protective stop order decided that day."""
+    return {
+        (decisions[o.client_order_id], o.symbol): o.stop_price
+        for o in orders
+        if o.entry is EntryMethod.STOP
+        and o.client_order_id in decisions
+        and o.stop_price is not None
+    }
+
+
 def replay(
     bars: Any,
     targets: list[tuple[dt.date, str, float, float | None]],
     *,
     cash: float,
     costs_for: Callable[[AssetClass], Any],
+    stops: dict | None = None,
 ) -> Any:
-    """One simulation of the planned targets over ``bars`` from ``cash`` (a SimResult)."""
+    """One simulation of the planned targets over ``bars`` from ``cash`` (a SimResult), each
+    entry with the protective stop decided with it (``stops``, from :func:`planned_stops`)."""
     import numpy as np
 
     from tsys.sim import simulate
@@ -166,6 +180,7 @@ def replay(
     T, N = len(dates), len(syms)
     tq = np.full((T, N), np.nan)
     lim = np.full((T, N), np.nan)
+    sp = np.full((T, N), np.nan)
     for day, symbol, tgt, limit in targets:
         rows = np.flatnonzero(dates <= day)
         if len(rows) == 0:
@@ -173,6 +188,8 @@ def replay(
         i, j = int(rows[-1]), syms.index(symbol)
         tq[i, j] = tgt
         lim[i, j] = np.nan if limit is None else limit
+        level = (stops or {}).get((day, symbol))
+        sp[i, j] = np.nan if level is None else level
     acs = [bars.asset_class_of(s) for s in syms]
     return simulate(
         bars.open,
@@ -182,6 +199,7 @@ def replay(
         bars.base_volume(),
         target_qty=tq,
         limit_price=lim,
+        stop_price=sp,
         costs=[costs_for(a) for a in acs],
         lot_size=[a.lot_size for a in acs],
         cash=cash,
@@ -385,7 +403,13 @@ def _drift(
     import numpy as np
 
     dates = [m.date for m in marks]
-    res = replay(bars, planned_targets(orders, decisions), cash=start_cash, costs_for=costs_for)
+    res = replay(
+        bars,
+        planned_targets(orders, decisions),
+        cash=start_cash,
+        costs_for=costs_for,
+        stops=planned_stops(orders, decisions),
+    )
     bdates = np.asarray(bars.index.date)
     rows = [int(np.flatnonzero(bdates <= d)[-1]) if (bdates <= d).any() else -1 for d in dates]
     rep_eq = [float(res.equity[i]) if i >= 0 else start_cash for i in rows]

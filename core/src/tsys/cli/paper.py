@@ -83,9 +83,14 @@ def paper_orders(ctx: click.Context, as_json: bool, status: str | None) -> None:
         click.echo("no paper orders yet (run `tsys run-daily --paper`)")
     for r in rows:
         o = r["order"]
+        kind = ""
+        if o["entry"] == "STOP":  # a protective stop: show its level (and target)
+            kind = f" stop {o['stop_price']:.4f}" + (
+                f" target {o['take_profit']:.4f}" if o["take_profit"] else ""
+            )
         click.echo(
-            f"{o['client_order_id']}  {o['side']} {fmt_quantity(o['quantity'])} {o['symbol']}  "
-            f"{o['status']}  filled {fmt_quantity(o['filled_quantity'])}"
+            f"{o['client_order_id']}  {o['side']} {fmt_quantity(o['quantity'])} {o['symbol']}"
+            f"{kind}  {o['status']}  filled {fmt_quantity(o['filled_quantity'])}"
             + (f" @ {o['filled_avg_price']:.4f}" if o["filled_avg_price"] else "")
         )
         for e in r["events"]:

@@ -38,9 +38,14 @@ def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) 
 
     \b
     Sources:
-      system   the latest daily run's BUY and HOLD plans, at their entry reference price
-      paper    the configured broker's positions (the local paper broker by default)
-      manual   the trades you keep with `tsys trades`
+      system   the latest daily run's BUY and HOLD plans, at the price of the BUY that
+               opened them (not when that run placed its orders with the paper broker)
+      paper    the configured broker's positions (the local paper broker by default),
+               with the stop, target and time stop of the plan that opened them
+      manual   the trades you keep with `tsys trades` (none dated after --as-of)
+
+    Every position is counted once. A position whose last price is through its stop is
+    marked "!" and named in a warning.
 
     Per position: quantity, last price (from the configured data source), market value,
     unrealised PnL, money at risk down to the stop and the R-multiple so far. Then totals,
@@ -48,7 +53,7 @@ def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) 
     clusters of holdings whose daily returns correlate above 0.7 over the last 60 days.
     """
     from tsys.errors import ConfigError
-    from tsys.portfolio.view import load_portfolio
+    from tsys.holdings import load_portfolio
 
     cfg = load_config(ctx)
     day = None
@@ -100,7 +105,8 @@ def _render(view, limit: int) -> None:
             rows.append(
                 [
                     p.source.value[:3],
-                    p.symbol if p.side.value == "buy" else f"{p.symbol}(S)",
+                    (p.symbol if p.side.value == "buy" else f"{p.symbol}(S)")
+                    + ("!" if ln.through_stop else ""),
                     p.bucket or "-",
                     fmt.quantity(p.quantity, p.asset_class),
                     fmt.number(ln.cost),
@@ -121,6 +127,8 @@ def _render(view, limit: int) -> None:
             console.print(
                 f"({', '.join(left_out)} left out to fit {width} columns; --json has all)"
             )
+        if any(ln.through_stop for ln in lines):
+            console.print("(! last price through the position's stop: see the warnings)")
         if len(lines) > limit:
             console.print(f"... {len(lines) - limit} more positions (--limit, or --json)")
     console.print()

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from tsys.contracts import Action, AssetClass, BucketRun, PortfolioSnapshot, PositionRecord
 from tsys.daily.holdings import planned_positions
 
@@ -65,6 +67,48 @@ def portfolio_snapshot(
         exposure_by_sector=_rounded(by_sector),
         open_risk=round(risk, 2),
     )
+
+
+#: Tag of a held position whose last close is at or through its stop.
+THROUGH_STOP = "through-stop"
+
+
+def flag_through_stop(
+    hub: Any, holdings: Sequence[PositionRecord], as_of: dt.date
+) -> tuple[list[PositionRecord], list[str]]:
+    """Tag every held position (manual ones included) whose last close up to ``as_of`` is at
+    or through its stop, with one warning each; symbols the source cannot price are skipped."""
+    from tsys.errors import TsysError
+
+    symbols = sorted({h.symbol for h in holdings if h.is_open and h.stop is not None})
+    prices: dict[str, float] = {}
+    if symbols:
+        known = set(hub.symbols())
+        ask = [s for s in symbols if s in known]
+        try:
+            bars = hub.bars(ask, as_of - dt.timedelta(days=10), as_of) if ask else None
+        except TsysError:
+            bars = None
+        if bars is not None:
+            import numpy as np
+
+            for j, sym in enumerate(bars.symbols):
+                col = bars.close[:, j]
+                ok = np.flatnonzero(np.isfinite(col))
+                if len(ok):
+                    prices[sym] = float(col[ok[-1]])
+    out: list[PositionRecord] = []
+    notes: list[str] = []
+    for h in holdings:
+        px = prices.get(h.symbol)
+        if h.through_stop(px) and THROUGH_STOP not in h.tags:
+            h = attrs.evolve(h, tags=(*h.tags, THROUGH_STOP))
+            notes.append(
+                f"{h.symbol} ({h.source.value}) closed at {px:,.2f}, through its stop "
+                f"{h.stop:,.2f}: the protective exit should have happened"
+            )
+        out.append(h)
+    return out, notes
 
 
 def sectors_of(hub: Any, holdings: Sequence[PositionRecord]) -> dict[str, str]:

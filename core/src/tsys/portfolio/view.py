@@ -1,8 +1,9 @@
 """The merged position view: system, paper and manual positions valued side by side.
 
 :func:`build_view` is pure: positions, last prices, sectors, recent returns and the account
-size in; a :class:`PortfolioView` out. :func:`load_portfolio` gathers those inputs from the
-store, the configured broker, the latest daily run and the configured data source.
+size in; a :class:`PortfolioView` out. :func:`tsys.holdings.load_portfolio` gathers those
+inputs (the positions from :func:`tsys.holdings.open_positions`, the one count of every
+position) and prices from the configured data source.
 
 Conventions (the numbers ``tsys portfolio`` prints):
 
@@ -14,6 +15,8 @@ Conventions (the numbers ``tsys portfolio`` prints):
   floored at 0 (a stop past the price locks in a gain: nothing is at risk); none without a stop;
 - the R-multiple of an open position is its unrealised PnL per unit over the initial risk per
   unit ``|entry - stop|`` (none without a stop on the losing side of the entry);
+- a position whose last price is at or through its stop is flagged (``through_stop``) with a
+  warning: the protective exit should have happened;
 - a position without a price shows "n/a" and is left out of market value, unrealised PnL,
   money at risk and exposure, with a warning; its cost still counts;
 - realised PnL is summed over manual trades: closed ones and partial closes of open ones;
@@ -55,6 +58,8 @@ class PositionLine:
     money_at_risk: float | None
     r_multiple: float | None
     weight: float | None
+    #: The last price is at or through the stop: the protective exit should have happened.
+    through_stop: bool = False
 
 
 @attrs.frozen
@@ -118,6 +123,10 @@ class PortfolioView:
                     "market_value": ln.market_value,
                     "unrealized_pnl": ln.unrealized_pnl,
                     "stop": ln.position.stop,
+                    "target": ln.position.target,
+                    "time_stop_bars": ln.position.time_stop_bars,
+                    "opened_by": ln.position.opened_by,
+                    "through_stop": ln.through_stop,
                     "money_at_risk": ln.money_at_risk,
                     "r_multiple": ln.r_multiple,
                     "weight": ln.weight,
@@ -151,7 +160,9 @@ def _line(p: PositionRecord, price: float | None, sector: str, equity: float) ->
         if per_unit > 0:
             r_mult = d * (price - p.entry_price) / per_unit
     weight = abs(mv) / equity if equity > 0 else None
-    return PositionLine(p, sector, cost, price, mv, upnl, risk, r_mult, weight)
+    return PositionLine(
+        p, sector, cost, price, mv, upnl, risk, r_mult, weight, p.through_stop(price)
+    )
 
 
 def build_view(
@@ -198,6 +209,13 @@ def build_view(
             px = None
             missing.add(p.symbol)
         lines.append(_line(p, px, sectors.get(p.symbol) or UNKNOWN_SECTOR, account_equity))
+    for ln in lines:
+        if ln.through_stop:
+            p = ln.position
+            notes.append(
+                f"{p.symbol} ({p.source.value}) last {ln.last_price:,.2f} is through its stop "
+                f"{p.stop:,.2f}: the protective exit should have happened"
+            )
     if missing:
         shown = ", ".join(sorted(missing)[:10]) + (" ..." if len(missing) > 10 else "")
         notes.append(
@@ -302,168 +320,3 @@ def correlation_clusters(
         )
     out.sort(key=lambda c: -c.market_value)
     return tuple(out)
-
-
-# ------------------------------------------------------------------------------------ loader
-def system_positions(run: Any) -> list[PositionRecord]:
-    """The daily run's recommended positions: its BUY and HOLD plans at their entry reference.
-
-    The reference price is the plan's limit price, else the allocation's dollars / quantity.
-    """
-    from tsys.contracts import Action, StopKind
-
-    out = []
-    for plan in run.plans:
-        if plan.action not in (Action.BUY, Action.HOLD):
-            continue
-        alloc = plan.allocation
-        sig = alloc.signal
-        if plan.limit_price is not None:
-            ref = plan.limit_price
-        elif alloc.quantity > 0 and alloc.dollars > 0:
-            ref = alloc.dollars / alloc.quantity
-        else:
-            continue
-        stop = None
-        if plan.stop is not None and plan.stop.kind is StopKind.FIXED:
-            stop = plan.stop.price
-        out.append(
-            PositionRecord(
-                id=f"S-{run.as_of.isoformat()}-{sig.bucket}-{sig.symbol}",
-                source=PositionSource.SYSTEM,
-                symbol=sig.symbol,
-                asset_class=sig.asset_class,
-                side=Side.BUY if sig.side is Side.BUY else Side.SELL,
-                quantity=alloc.quantity,
-                opened_at=run.created_at,
-                entry_price=ref,
-                stop=stop,
-                target=plan.take_profit,
-                bucket=sig.bucket,
-                notes=f"{plan.action.value} plan of the {run.as_of.isoformat()} run",
-            )
-        )
-    return out
-
-
-def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None) -> PortfolioView:
-    """Gather every source's positions, prices, sectors and returns, and build the view.
-
-    Broker, run and data-source failures become warnings in the view, never a crash: the
-    manual book is still shown.
-    """
-    warnings: list[str] = []
-    today = dt.datetime.now(dt.UTC).date()
-    day = as_of or today
-    cutoff = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
-
-    own_store = store is None
-    if own_store:
-        from tsys.store import open_store
-        from tsys.workspace import workspace
-
-        store = open_store(workspace(cfg).store_url)
-    try:
-        positions: list[PositionRecord] = list(
-            store.manual.list(with_fills=False, as_of=cutoff if as_of is not None else None)
-        )
-        warnings.extend(store.manual.skipped)
-        positions += _paper_positions(cfg, store, warnings, as_of)
-    finally:
-        if own_store:
-            store.close()
-    positions += _system_positions(cfg, day, warnings)
-
-    held = sorted({p.symbol for p in positions if p.is_open})
-    prices, sectors, returns = _market_data(cfg, held, day, warnings)
-    return build_view(
-        positions, prices, sectors, returns, cfg.account.size, as_of=day, warnings=warnings
-    )
-
-
-def _paper_positions(cfg: Any, store: Any, warnings: list[str], as_of: dt.date | None) -> list:
-    name = cfg.broker.name
-    if not (cfg.broker.enabled or name == "local"):
-        return []
-    try:
-        from tsys import plugins
-        from tsys.brokers import BrokerContext
-
-        cls = plugins.brokers().get(name)
-        broker = cls.from_config(dict(cfg.broker.options), BrokerContext(config=cfg, store=store))
-        out = []
-        for p in broker.positions():
-            if not isinstance(p, PositionRecord):
-                raise TypeError(f"positions() returned {type(p).__name__}, not PositionRecord")
-            out.append(p if p.source is PositionSource.PAPER else attrs.evolve(p, source="paper"))
-    except Exception as exc:
-        warnings.append(f"paper positions unavailable from broker {name!r}: {_brief(exc)}")
-        return []
-    if as_of is not None and out:
-        warnings.append("paper positions are the broker's current ones, not as of the date")
-    return out
-
-
-def _system_positions(cfg: Any, day: dt.date, warnings: list[str]) -> list[PositionRecord]:
-    try:
-        from tsys.store.runs import list_runs, load_run
-        from tsys.workspace import workspace
-
-        runs_dir = workspace(cfg).runs_dir
-        runs = [d for d in list_runs(runs_dir) if d <= day]
-        if not runs:
-            return []
-        return system_positions(load_run(runs_dir, runs[-1]))
-    except Exception as exc:
-        warnings.append(f"system positions unavailable (latest daily run): {_brief(exc)}")
-        return []
-
-
-def _market_data(
-    cfg: Any, symbols: list[str], day: dt.date, warnings: list[str]
-) -> tuple[dict[str, float], dict[str, str], pd.DataFrame | None]:
-    prices: dict[str, float] = {}
-    sectors: dict[str, str] = {}
-    if not symbols:
-        return prices, sectors, None
-    try:
-        from tsys.data.sources import open_source
-
-        src = open_source(cfg.data.source, cfg)
-        known = set(src.symbols())
-        ask = [s for s in symbols if s in known]
-        returns = None
-        if ask:
-            bars = src.bars(ask, day - dt.timedelta(days=130), day)
-            if bars is not None and bars.symbols:
-                close = bars.frame("close")
-                close = close[close.index <= _ts(day)]
-                for s in close.columns:
-                    col = close[s].dropna()
-                    if len(col):
-                        prices[s] = float(col.iloc[-1])
-                returns = close.pct_change(fill_method=None).tail(CLUSTER_WINDOW)
-        try:
-            fund = src.fundamentals(ask) if ask else None
-        except Exception as exc:
-            fund = None
-            warnings.append(f"sectors unavailable: {_brief(exc)}")
-        if fund:
-            for s, f in fund.items():
-                if getattr(f, "sector", None):
-                    sectors[s] = f.sector
-        return prices, sectors, returns
-    except Exception as exc:
-        warnings.append(f"prices unavailable from data source {cfg.data.source!r}: {_brief(exc)}")
-        return prices, sectors, None
-
-
-def _ts(day: dt.date) -> Any:
-    import pandas as pd
-
-    return pd.Timestamp(day, tz="UTC")
-
-
-def _brief(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -224,7 +224,8 @@ def _portfolio_view(run: DailyRun) -> dict[str, Any] | None:
                 "quantity": fmt.quantity(p.quantity, p.asset_class.value),
                 "entry": fmt.price(p.entry_price),
                 "cost": fmt.money(p.entry_price * p.quantity),
-                "stop": fmt.price(p.stop) if p.stop is not None else "none",
+                "stop": (fmt.price(p.stop) if p.stop is not None else "none")
+                + (" (THROUGH: last close past the stop)" if "through-stop" in p.tags else ""),
                 "risk": fmt.money(risk) if risk is not None else "no stop",
             }
         )
