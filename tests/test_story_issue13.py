@@ -280,8 +280,7 @@ def _stops_survive(story):
 
 
 def test_2_one_count_of_every_position(story):
-    with _not_landed("13.2 (h-pos): one count of every position in `tsys portfolio`"):
-        _one_count(story)
+    _one_count(story)
 
 
 def _one_count(story):
