@@ -208,7 +208,7 @@ def test_property_paper_stop_fills_equal_the_simulators(tmp_path_factory, path, 
         for f in fills:
             t = list(bars.index.date).index(f.timestamp.date())
             slip = 1 + 5e-4
-            assert bars.low[t, 0] / slip - 1e-9 <= f.price <= bars.high[t, 0] * slip + 1e-9
+            assert bars.low[t, 0] * (2 - slip) - 1e-9 <= f.price <= bars.high[t, 0] * slip + 1e-9
         spent = sum(
             (1 if f.side.value == "buy" else -1) * f.quantity * f.price + f.fee for f in fills
         )
