@@ -214,9 +214,13 @@ def _play(root: Path, pg_url: str | None) -> dict:
     seen["cron"] = real("schedule", "show", "--format", "cron")
     seen["where"] = real.json("config", "path")
     # smaller trust breakers
+    seen["wrong_stop"] = real(
+        "trades", "add", "MSFT", "--side", "buy", "--qty", "3", "--price", "100",
+        "--date", "2024-03-01", "--stop", "110", code=2,
+    )  # fmt: skip
     seen["trade"] = real.json(
         "trades", "add", "MSFT", "--side", "buy", "--qty", "3", "--price", "100",
-        "--date", "2024-03-01", "--stop", "110",
+        "--date", "2024-03-01", "--stop", "95",
     )  # fmt: skip
     seen["trades"] = real("trades", "list")
     seen["unknown"] = real("backtest", "sp5000", code=2)
@@ -381,6 +385,7 @@ def test_6_schedule_finds_its_configuration(story):
 
 
 def test_7_smaller_trust_breakers(story):
+    assert "at or above the entry" in story["wrong_stop"]  # a long's stop above: refused
     assert story["trade"]["id"] and story["trade"]["id"] in story["trades"]
     assert "did you mean" in story["unknown"]
     assert "--allow-holdout" in story["sealed"]

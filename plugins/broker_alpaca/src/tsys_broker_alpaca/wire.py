@@ -186,7 +186,9 @@ def parse_order(raw: Any, *, bucket: str = "") -> Order:
     stop_price, take_profit = _legs(item)
     filled = item.number("filled_qty", required=False) or 0.0
     qty = item.number("qty", required=False) or filled
-    if qty <= 0 or filled < 0:
+    if filled < 0:
+        raise item.error("filled_qty", f"must not be negative, got {filled:g}")
+    if qty <= 0:
         raise item.error("qty", "is missing or not above 0 (notional orders are not tsys orders)")
     avg = item.number("filled_avg_price", required=False)
     submitted = item.time("submitted_at", required=False) or item.time("created_at")
