@@ -159,6 +159,8 @@ def test_stored_infinite_trade_is_skipped_not_fatal(isolated):
     with open_store(workspace(load_config()).store_url) as store:
         P = store.models.ManualPosition
         P.update(entry_price=float("inf")).execute()
+        # the run rebuilds positions from their fills up to the as-of date: corrupt those too
+        store.models.ManualFill.update(price=float("inf")).execute()
     res = CliRunner().invoke(cli, ["run-daily", "--demo", "--as-of", "2024-06-28", "--no-send"])
     assert res.exit_code == 0, res.output
     assert "M-000001 cannot be loaded" in " ".join(res.output.split())
