@@ -103,10 +103,20 @@ def paper_orders(ctx: click.Context, as_json: bool, status: str | None) -> None:
 @click.pass_context
 def paper_positions(ctx: click.Context, as_json: bool) -> None:
     """List the paper account's open positions."""
+    import datetime as dt
+
+    from tsys.holdings import RunHistory
+    from tsys.holdings import paper_positions as linked
     from tsys.serialization import unstructure
+    from tsys.workspace import workspace
 
     broker = _broker(ctx)
-    pos = broker.positions()
+    ws = workspace(load_config(ctx))
+    # each position with the stop, target and time stop of the plan that opened it (13.1)
+    history = RunHistory(
+        ws.runs_dir, until=dt.datetime.now(dt.UTC).date(), inclusive=True, demo=ws.demo
+    )
+    pos = linked(broker, history)
     foreign = broker.foreign_positions() if hasattr(broker, "foreign_positions") else []
     for f in foreign if as_json else []:
         click.echo(f"note: {f.describe()} is held but not traded by tsys (not listed)", err=True)
@@ -115,7 +125,10 @@ def paper_positions(ctx: click.Context, as_json: bool) -> None:
     if not pos and not foreign:
         click.echo("no open paper positions")
     for p in pos:
-        click.echo(f"{p.symbol:<12} {p.quantity:>14g} @ {p.entry_price:.4f}  {p.asset_class.value}")
+        stop = f"stop {p.stop:.4f}" if p.stop is not None else "no stop"
+        click.echo(
+            f"{p.symbol:<12} {p.quantity:>14g} @ {p.entry_price:.4f}  {p.asset_class.value}  {stop}"
+        )
     for f in foreign:
         click.echo(
             f"{f.symbol:<12} {f.quantity:>14}   foreign ({f.asset_class}): not traded by tsys"
