@@ -35,7 +35,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tsys.api import Action, AssetClass, BrokerError, Order, OrderStatus, Side, TradePlan
+from tsys.api import (
+    Action,
+    AssetClass,
+    BrokerError,
+    Order,
+    OrderStatus,
+    Side,
+    StopAction,
+    TradePlan,
+)
 from tsys_broker_alpaca import symbols as sym
 from tsys_broker_alpaca import wire
 from tsys_broker_alpaca.orders import round_price
@@ -63,23 +72,6 @@ class WorkingStop:
     stop_price: float
     quantity: float
     ours: bool  # placed by tsys (a standing stop or the leg of a tsys entry)
-
-
-@attrs.frozen
-class StopAction:
-    """What :func:`protect` did for one symbol."""
-
-    symbol: str
-    action: str  # placed | replaced | canceled | kept
-    level: float | None
-    quantity: float
-    previous: float | None = None
-
-    def describe(self) -> str:
-        if self.action == "canceled":
-            return f"{self.symbol} stop canceled (no longer held)"
-        moved = f" (was {self.previous:g})" if self.previous is not None else ""
-        return f"{self.symbol} stop {self.action} at {self.level:g}{moved} for {self.quantity:g}"
 
 
 def stop_request(
