@@ -264,3 +264,13 @@ def test_extra_sections(run, isolated_plugins):
     (nl,) = render(run, extra_sections=[{"title": "Note", "html": "<i>x</i>", "text": "x"}])
     assert "&lt;i&gt;x&lt;/i&gt;" in nl.html
     assert "== Note ==\nx" in nl.text
+
+
+def test_watch_plan_shows_no_money_and_no_stop():
+    """Regression: a WATCH plan read "$0.00 (0.00% of account), 0 shares / entry MOO | stop none
+    | target none", as if a position without protection were being opened."""
+    (nl,) = render(make_run())
+    row = nl.text.split("* DOGE-USD", 1)[1].split("\n  * ", 1)[0].split("\n\n", 1)[0]
+    assert "no money attached" in row, row
+    assert "$0.00" not in row and "stop none" not in row and "entry MOO" not in row, row
+    assert "score" in row

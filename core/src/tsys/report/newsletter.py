@@ -104,7 +104,7 @@ def _plan_row(plan: TradePlan, equity: float | None) -> dict[str, Any]:
             "liquidity: the order is large for the traded volume"
             + ("" if part is None else f" ({fmt.pct(part, signed=False)} of average volume)")
         )
-    return {
+    row = {
         "action": _ACTION_TITLES[plan.action],
         "symbol": sig.symbol,
         "asset_class": sig.asset_class.value,
@@ -124,6 +124,10 @@ def _plan_row(plan: TradePlan, equity: float | None) -> dict[str, Any]:
         "risk_budget": fmt.money(alloc.risk_budget) if alloc.risk_budget else None,
         "equity": equity,
     }
+    if plan.action is Action.WATCH:  # nothing is bought: no money, entry, stop or target to show
+        row.update(dollars=None, weight=None, quantity=None, unit="", entry=None, stop=None)
+        row.update(target=None, time_stop=None)
+    return row
 
 
 def _watch_row(signal: Any) -> dict[str, Any]:
