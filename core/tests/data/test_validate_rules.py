@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsys.data.csv import CsvSource, parse_amount, read_price_file
+from tsys.data.csv import CsvSource, read_price_file
+from tsys.data.meta_files import parse_amount
 from tsys.data.source import SourceContext
 from tsys.errors import DataError
 
