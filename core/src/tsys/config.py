@@ -37,6 +37,12 @@ def _frac(inst: Any, a: attrs.Attribute, value: float) -> None:
         raise FieldError(a.name, f"must be between 0 and 1, got {value!r}")
 
 
+def _frac_map(inst: Any, a: attrs.Attribute, value: dict[str, float]) -> None:
+    for key, share in value.items():
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise FieldError(f"{a.name}.{key}", f"must be between 0 and 1, got {share!r}")
+
+
 @attrs.define
 class AccountConfig:
     size: float = attrs.field(default=100_000.0, converter=float, validator=_finite_positive)
@@ -94,6 +100,12 @@ class OverridesConfig:
     blocked_symbols: list[str] = attrs.field(factory=list)
     #: Cap on crypto exposure as a share of the account (1.0 = no cap).
     crypto_exposure_cap: float = attrs.field(default=1.0, converter=float, validator=_frac)
+    #: Cap on equity exposure as a share of the account (1.0 = no cap).
+    equity_exposure_cap: float = attrs.field(default=1.0, converter=float, validator=_frac)
+    #: Caps on one bucket's holdings, as shares of the account (bucket name -> share).
+    bucket_caps: dict[str, float] = attrs.field(factory=dict, validator=_frac_map)
+    #: Caps on one sector's equity holdings, as shares of the account (sector -> share).
+    sector_caps: dict[str, float] = attrs.field(factory=dict, validator=_frac_map)
     #: Buckets that open no new positions (their exits and stops still run).
     paused_buckets: list[str] = attrs.field(factory=list)
     #: Filled by the daily run, not in tsys.toml: which ``tsys override`` rule set an entry
@@ -415,6 +427,9 @@ max_position_weight = 0.15
 [overrides]
 blocked_symbols = []            # never recommend these
 crypto_exposure_cap = 1.0       # e.g. 0.1 caps crypto at 10% of the account today
+equity_exposure_cap = 1.0       # the same for equities (every bucket's holdings count)
+bucket_caps = {}                # e.g. { sp500 = 0.4 }: one bucket's holdings <= 40% of the account
+sector_caps = {}                # e.g. { "Energy" = 0.05 }: one sector's equities <= 5%
 paused_buckets = []             # no new entries for these (their exits and stops still run)
 # Rules with an expiry and a history: `tsys override --help`; the stricter one wins.
 

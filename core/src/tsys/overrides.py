@@ -128,55 +128,92 @@ def record(rule: Any, as_of: dt.date, *, applied: bool) -> dict[str, Any]:
     }
 
 
+#: The ``[overrides]`` field holding an asset class's exposure cap.
+CLASS_CAPS = {"crypto": "crypto_exposure_cap", "equity": "equity_exposure_cap"}
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+class _Merger:
+    """The effective ``[overrides]`` built rule by rule (see :func:`merge`)."""
+
+    def __init__(self, file_overrides: Any) -> None:
+        self.file = file_overrides
+        self.blocked = list(file_overrides.blocked_symbols)
+        self.paused = list(file_overrides.paused_buckets)
+        self.sources = dict(file_overrides.sources)
+        self.class_caps = {k: getattr(file_overrides, f) for k, f in CLASS_CAPS.items()}
+        self.bucket_caps = dict(file_overrides.bucket_caps)
+        self.sector_caps = dict(file_overrides.sector_caps)
+        self.notes: list[str] = []
+
+    def add_list(self, r: Any) -> None:
+        """A block or a pause: they add up; the same one twice is said once."""
+        block = r.kind == "block"
+        into, key = (self.blocked, r.target.upper()) if block else (self.paused, r.target)
+        if key in {x.upper() if block else x for x in into}:
+            who = self.sources.get(key, "tsys.toml")
+            done = "blocked" if block else "paused"
+            self.notes.append(f"{r.target} is {done} by {who} and by {r.id}: same rule")
+        else:
+            into.append(r.target)
+            self.sources[key] = r.id
+
+    def add_cap(self, r: Any) -> None:
+        """A cap: on the same thing the stricter (smaller) share wins, and a note says which."""
+        if r.target_type == "asset_class":
+            caps, key, skey = self.class_caps, r.target, CLASS_CAPS[r.target]
+            label = f"{r.target} cap"
+        else:
+            caps = self.bucket_caps if r.target_type == "bucket" else self.sector_caps
+            key = next((k for k in caps if _same(k, r.target)), r.target)
+            skey = f"{r.target_type}_cap:{key}"
+            label = f"{r.target_type} {r.target} cap"
+        current = caps.get(key)
+        holder = self.sources.get(skey, "tsys.toml's")
+        if current is None or r.share < current:
+            if current is not None:
+                self.notes.append(
+                    f"{label}: {r.id} ({r.share:.0%}) is stricter than {holder} "
+                    f"{current:.0%} and wins"
+                )
+            caps[key] = r.share
+            self.sources[skey] = r.id
+        else:
+            self.notes.append(
+                f"{label}: the stricter {current:.0%} wins over {r.id} ({r.share:.0%})"
+            )
+
+    def overrides(self) -> Any:
+        return attrs.evolve(
+            self.file,
+            blocked_symbols=self.blocked,
+            paused_buckets=self.paused,
+            bucket_caps=self.bucket_caps,
+            sector_caps=self.sector_caps,
+            sources=self.sources,
+            **{f: self.class_caps[k] for k, f in CLASS_CAPS.items()},
+        )
+
+
 def merge(file_overrides: Any, rules: Sequence[Any], as_of: dt.date) -> Merged:
     """``tsys.toml``'s ``[overrides]`` merged with the rules in force at ``as_of``.
 
-    Blocks and pauses add up; for the crypto cap the stricter (smaller) share wins and a note
-    says which. Rules the daily run cannot apply yet (caps on equity, a bucket or a sector) are
-    said, not silently ignored.
+    Blocks and pauses add up; on a cap (an asset class, a bucket, a sector) the stricter
+    (smaller) share wins and a note says which. The rules in force themselves are listed by
+    :attr:`Merged.records` (run.json, the newsletter's "Overrides in force"), not in the notes.
     """
     active = in_force_at(rules, as_of)
-    notes = [f"override in force: {describe(r)}" for r in active]
-    blocked = list(file_overrides.blocked_symbols)
-    paused = list(file_overrides.paused_buckets)
-    sources = dict(file_overrides.sources)
-    cap = file_overrides.crypto_exposure_cap
-    records = []
+    m = _Merger(file_overrides)
     for r in active:
-        applied = True
         if r.kind in ("block", "pause"):
-            into, key = (blocked, r.target.upper()) if r.kind == "block" else (paused, r.target)
-            if key in {x.upper() if r.kind == "block" else x for x in into}:
-                done = "blocked" if r.kind == "block" else "paused"
-                notes.append(f"{r.target} is {done} by tsys.toml and by {r.id}: same rule")
-            else:
-                into.append(r.target)
-                sources[key] = r.id
-        elif r.kind == "cap" and r.target_type == "asset_class" and r.target == "crypto":
-            if r.share < cap:
-                notes.append(
-                    f"crypto cap: {r.id} ({r.share:.0%}) is stricter than tsys.toml's "
-                    f"{file_overrides.crypto_exposure_cap:.0%} and wins"
-                )
-                cap = r.share
-                sources["crypto_exposure_cap"] = r.id
-            else:
-                notes.append(f"crypto cap: the stricter {cap:.0%} wins over {r.id} ({r.share:.0%})")
+            m.add_list(r)
         else:
-            applied = False
-            notes.append(
-                f"{r.id} ({r.describe()}) is recorded but the daily run does not apply "
-                f"caps on a {r.target_type.replace('_', ' ')} other than crypto yet"
-            )
-        records.append(record(r, as_of, applied=applied))
-    merged = attrs.evolve(
-        file_overrides,
-        blocked_symbols=blocked,
-        paused_buckets=paused,
-        crypto_exposure_cap=cap,
-        sources=sources,
-    )
-    return Merged(merged, tuple(active), tuple(notes), tuple(records))
+            m.add_cap(r)
+    records = tuple(record(r, as_of, applied=True) for r in active)
+    return Merged(m.overrides(), tuple(active), tuple(m.notes), records)
 
 
 def apply_to_run(ctx: Any) -> Merged | None:

@@ -295,3 +295,109 @@ def test_properties_caps_budget_blocks_lots(
         d, u = sel.decisions[0], unrounded.decisions[0]
         lot = 1.0 if d.asset_class is AssetClass.EQUITY else 1e-8
         assert 0 <= u.dollars - d.dollars <= lot * d.price + tol
+
+
+# ------------------------------------------------- the user's caps (issue 23: tsys override cap)
+def test_equity_cap_counts_every_buckets_equities_and_names_the_rule():
+    s = BucketConfig(capital_share=1.0, max_positions=2, sizing="equal")
+    held = [Holding("H", 15_000.0, AssetClass.EQUITY, bucket="other")]
+    ov = OverridesConfig(equity_exposure_cap=0.2, sources={"equity_exposure_cap": "O-0007"})
+    sel = run([cand("A", 2.0), cand("B", 1.0)], settings=s, overrides=ov, held=held)
+    [a] = sel.decisions  # 5,000 left under the cap, all to A; B gets nothing
+    assert a.symbol == "A" and a.dollars == pytest.approx(5_000.0)
+    con = a.constraints[-1]
+    assert con.name == "equity_exposure_cap" and con.dollars_after == pytest.approx(5_000.0)
+    assert "capped at 20% of the account today by override O-0007" in con.detail
+    assert sel.rejected[0][0] == "B" and sel.rejected[0][1].name == "equity_exposure_cap"
+    # crypto is not held to the equity cap
+    btc = cand("BTC-USD", 3.0, price=10_000.0, asset_class=AssetClass.CRYPTO)
+    sel = run([btc], settings=s, overrides=ov, held=held)
+    assert sel.decisions[0].dollars == pytest.approx(50_000.0)
+
+
+def test_bucket_cap_counts_the_buckets_own_holdings_only():
+    s = BucketConfig(capital_share=1.0, max_positions=3, sizing="equal")
+    held = [
+        Holding("M", 10_000.0, AssetClass.EQUITY, bucket="b"),
+        Holding("X", 50_000.0, AssetClass.EQUITY, bucket="other"),
+    ]
+    ov = OverridesConfig(bucket_caps={"b": 0.25}, sources={"bucket_cap:b": "O-0002"})
+    sel = run([cand("A", 2.0), cand("B", 1.0)], settings=s, overrides=ov, held=held)
+    assert sum(d.dollars for d in sel.decisions) == pytest.approx(15_000.0)
+    con = sel.decisions[0].constraints[-1]
+    assert con.name == "bucket_exposure_cap"
+    assert "bucket b is capped at 25% of the account by the user by override O-0002" in con.detail
+    # another bucket's cap does not touch this one
+    other = OverridesConfig(bucket_caps={"other": 0.0})
+    sel = run([cand("A", 2.0)], settings=s, overrides=other, held=held)
+    assert sel.decisions[0].dollars == pytest.approx(33_300.0)  # 333 whole shares of a third
+
+
+def test_sector_cap_binds_on_that_sector_only_matching_its_spelling_loosely():
+    s = BucketConfig(capital_share=1.0, max_positions=3, sizing="equal")
+    held = [Holding("XOM", 4_000.0, AssetClass.EQUITY, sector="energy", bucket="manual")]
+    ov = OverridesConfig(sector_caps={"Energy": 0.05}, sources={"sector_cap:Energy": "O-0003"})
+    sel = run(
+        [cand("CVX", 3.0, sector="energy"), cand("AAPL", 2.0, sector="Information Technology")],
+        settings=s,
+        overrides=ov,
+        held=held,
+    )
+    got = {d.symbol: d for d in sel.decisions}
+    assert got["CVX"].dollars == pytest.approx(1_000.0)  # 5% of 100,000 less 4,000 held
+    con = got["CVX"].constraints[-1]
+    assert con.name == "sector_exposure_cap" and "by override O-0003" in con.detail
+    assert got["AAPL"].dollars == pytest.approx(33_300.0)  # 333 whole shares of a third
+    assert not got["AAPL"].constraints
+
+
+def test_a_cap_from_tsys_toml_names_no_rule():
+    ov = OverridesConfig(equity_exposure_cap=0.1)
+    sel = run([cand("A", 1.0)], overrides=ov)
+    con = sel.decisions[0].constraints[-1]
+    assert con.name == "equity_exposure_cap" and "by override" not in con.detail
+
+
+@given(
+    cands=candidates(),
+    equity=st.floats(1_000.0, 5_000_000.0),
+    max_pos=st.integers(0, 8),
+    sizing=st.sampled_from(["equal", "inverse_vol", "risk"]),
+    equity_cap=st.floats(0.0, 1.0),
+    bucket_cap=st.floats(0.0, 1.0),
+    energy_cap=st.floats(0.0, 1.0),
+    held_mine=st.floats(0.0, 0.5),
+    held_energy=st.floats(0.0, 0.5),
+)
+def test_properties_user_caps_hold_after_every_selection(
+    cands, equity, max_pos, sizing, equity_cap, bucket_cap, energy_cap, held_mine, held_energy
+):
+    overrides = OverridesConfig(
+        equity_exposure_cap=equity_cap,
+        bucket_caps={"b": bucket_cap},
+        sector_caps={"Energy": energy_cap},
+    )
+    held = [
+        Holding("MINE", held_mine * equity, AssetClass.EQUITY, sector="Tech", bucket="b"),
+        Holding("OIL", held_energy * equity, AssetClass.EQUITY, sector="Energy", bucket="x"),
+    ]
+    sel = select_and_size(
+        cands,
+        equity=equity,
+        bucket="b",
+        settings=BucketConfig(capital_share=1.0, max_positions=max_pos, sizing=sizing),
+        risk=LOOSE,
+        overrides=overrides,
+        held=held,
+    )
+    tol = 1e-9 * equity
+
+    def new(pred):
+        return sum(d.dollars for d in sel.decisions if pred(d))
+
+    held_equity = (held_mine + held_energy) * equity
+    assert new(lambda d: True) <= max(0.0, bucket_cap * equity - held_mine * equity) + tol
+    is_equity = lambda d: d.asset_class is AssetClass.EQUITY  # noqa: E731
+    assert new(is_equity) <= max(0.0, equity_cap * equity - held_equity) + tol
+    energy = new(lambda d: is_equity(d) and d.sector == "Energy")
+    assert energy <= max(0.0, energy_cap * equity - held_energy * equity) + tol

@@ -32,6 +32,7 @@ from tsys.daily.asof import resolve_as_of
 from tsys.daily.context import Clock, DailyContext, open_context
 from tsys.errors import PARTIAL_FAILURE_EXIT, DataError, TsysError
 from tsys.overrides import apply_to_run as apply_overrides
+from tsys.overrides import describe
 
 if TYPE_CHECKING:
     from tsys.config import Config
@@ -142,6 +143,8 @@ def _run(
     out_dir = ctx.workspace.run_dir(key)
     outcome = Outcome(run=None, run_dir=out_dir, dry_run=dry_run, timings=ctx.clock.timings)
     outcome.messages.extend(ctx.dates.notes)
+    if merged is not None:  # listed once: run.json and the newsletter's "Overrides in force"
+        outcome.messages.extend(f"override in force: {describe(r)}" for r in merged.in_force)
     selected = bucket_runs.select_buckets(config, names)
     ctx.params.check([b.name for b in selected])
     fresh = state.RunState(

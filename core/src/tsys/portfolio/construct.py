@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from tsys.contracts import AssetClass, Constraint, PositionSource
+from tsys.portfolio.user_caps import apply_user_caps
 
 if TYPE_CHECKING:
     from tsys.buckets import BucketContext
@@ -177,7 +178,7 @@ def select_and_size(
     notes: list[str] = []
     rejected: list[tuple[str, Constraint]] = []
     blocked = {
-        s.upper(): overrides.sources.get(s.upper(), "overrides.blocked_symbols")
+        s.upper(): overrides.sources.get(s.upper(), "tsys.toml's [overrides] blocked_symbols")
         for s in overrides.blocked_symbols
     }
 
@@ -191,7 +192,7 @@ def select_and_size(
     if slots <= 0 and max_pos > 0:
         notes.append(f"all {max_pos} positions of the bucket are in use")
     slot_dollars = budget / max_pos if max_pos > 0 else 0.0
-    book = _Book.of(held, available=budget - sum(max(0.0, h.dollars) for h in mine))
+    book = _Book.of(held, available=budget - sum(max(0.0, h.dollars) for h in mine), bucket=bucket)
 
     ranked = _ranked(candidates, blocked, rejected)
     chosen: list[Candidate] = []
@@ -212,7 +213,9 @@ def select_and_size(
     decisions: list[Decision] = []
     for c, (dollars, risk_budget, notes_c) in zip(chosen, base, strict=True):
         cons: list[Constraint] = list(notes_c)
-        d, liquidity_flag = _capped(c, dollars, cons, book, equity, risk, overrides, budget_rule)
+        d, liquidity_flag = _capped(
+            c, dollars, cons, book, equity, risk, overrides, budget_rule, bucket
+        )
         d, qty = _in_lots(c, d, cons) if round_lots else (d, d / c.price)
         if d <= 0 or qty <= 0:
             last = (
@@ -262,24 +265,27 @@ class _Book:
     sector: dict[str, float]
     crypto: float
     available: float
+    equities: float = 0.0
+    #: The deciding bucket's own dollars (its holdings, then today's entries).
+    mine: float = 0.0
 
     @classmethod
-    def of(cls, held: Sequence[Holding], *, available: float) -> _Book:
-        sector: dict[str, float] = {}
-        crypto = 0.0
+    def of(cls, held: Sequence[Holding], *, available: float, bucket: str = "") -> _Book:
+        book = cls({}, 0.0, available)
         for h in held:
-            if h.sector is not None and h.asset_class is AssetClass.EQUITY:
-                sector[h.sector] = sector.get(h.sector, 0.0) + max(0.0, h.dollars)
-            if h.asset_class is AssetClass.CRYPTO:
-                crypto += max(0.0, h.dollars)
-        return cls(sector, crypto, available)
+            book.count(h.asset_class, h.sector, max(0.0, h.dollars), h.bucket == bucket)
+        return book
+
+    def count(self, ac: AssetClass, sector: str | None, dollars: float, mine: bool) -> None:
+        if sector is not None and ac is AssetClass.EQUITY:
+            self.sector[sector] = self.sector.get(sector, 0.0) + dollars
+        self.crypto += dollars if ac is AssetClass.CRYPTO else 0.0
+        self.equities += dollars if ac is AssetClass.EQUITY else 0.0
+        self.mine += dollars if mine else 0.0
 
     def add(self, c: Candidate, dollars: float) -> None:
         self.available -= dollars
-        if c.asset_class is AssetClass.EQUITY and c.sector is not None:
-            self.sector[c.sector] = self.sector.get(c.sector, 0.0) + dollars
-        if c.asset_class is AssetClass.CRYPTO:
-            self.crypto += dollars
+        self.count(c.asset_class, c.sector, dollars, True)
 
 
 def _ranked(
@@ -372,9 +378,10 @@ def _capped(
     risk: RiskConfig,
     overrides: OverridesConfig,
     budget_rule: str,
+    bucket: str,
 ) -> tuple[float, bool]:
-    """Every cap in its fixed order: position weight, liquidity, sector, crypto exposure,
-    the bucket's budget. Returns the dollars left and whether liquidity limited them."""
+    """Every cap in its fixed order: position weight, liquidity, sector, the user's caps
+    (:func:`~tsys.portfolio.user_caps.apply_user_caps`), the bucket's budget. Returns the dollars left and whether liquidity limited them."""
     d = _cap(
         cons,
         "max_position_weight",
@@ -406,23 +413,11 @@ def _capped(
             f"(${used:,.0f} already there)",
             d,
         )
-    if c.asset_class is AssetClass.CRYPTO:
-        d = _cap(
-            cons,
-            "crypto_exposure_cap",
-            overrides.crypto_exposure_cap * equity - book.crypto,
-            f"crypto exposure is capped at {overrides.crypto_exposure_cap:.0%} of the account "
-            f"today{_by(overrides, 'crypto_exposure_cap')} (${book.crypto:,.0f} already held)",
-            d,
-        )
+    d = apply_user_caps(
+        c, d, book, equity, overrides, bucket, lambda *a: _cap(cons, *a)
+    )  # crypto, equity, a sector's and the bucket's caps (tsys override, tsys.toml)
     d = _cap(cons, "bucket_budget", book.available, budget_rule, d)
     return d, liquidity_flag
-
-
-def _by(overrides: OverridesConfig, key: str) -> str:
-    """`` by override O-0001`` when a ``tsys override`` rule set ``key`` (else empty)."""
-    rule = overrides.sources.get(key)
-    return f" by override {rule}" if rule else ""
 
 
 def _in_lots(c: Candidate, d: float, cons: list[Constraint]) -> tuple[float, float]:

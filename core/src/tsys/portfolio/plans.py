@@ -102,11 +102,8 @@ EXIT_TAG = "exit:"
 def _user_block(overrides: OverridesConfig, symbol: str) -> str:
     """Why ``symbol`` is blocked: the ``tsys override`` rule, else tsys.toml's list."""
     rule = overrides.sources.get(symbol.upper())
-    return (
-        f"blocked by the user (override {rule})"
-        if rule
-        else ("blocked by the user (overrides.blocked_symbols)")
-    )
+    where = f"override {rule}" if rule else "tsys.toml's [overrides] blocked_symbols"
+    return f"blocked by the user ({where})"
 
 
 def lead_with(tags: Sequence[str], prefix: str, fallback: str) -> list[str]:
@@ -190,7 +187,7 @@ def build_allocations(
         eligible &= ~output.blocked[t]
     if bucket.name in overrides.paused_buckets:
         eligible = np.zeros_like(eligible)
-        rule = overrides.sources.get(bucket.name, "overrides.paused_buckets")
+        rule = overrides.sources.get(bucket.name, "tsys.toml's [overrides] paused_buckets")
         day.notes.append(f"paused by {rule}: no new entries today; exits and stops still run")
     cands = day.candidates(eligible, held_syms, sectors, vol, adv)
     sel = select_and_size(

@@ -1,7 +1,7 @@
 """Account-level limits seen from one bucket's sleeve.
 
 The daily run sizes a bucket inside the whole account: its budget is ``capital_share`` of the
-equity and the risk caps (``max_position_weight``, ``sector_cap``, ``crypto_exposure_cap``) are
+equity and the risk caps (``max_position_weight``, ``sector_cap``, the user's exposure caps) are
 shares of the account. A backtest or a research run simulates the sleeve alone, as if it were
 the whole account (``capital_share`` replaced by 1.0), so the same caps must be restated as
 shares of the sleeve: a 15% account cap is 25% of a 0.6 sleeve. Without this a sleeve backtest
@@ -37,5 +37,11 @@ def sleeve_limits(
             max_position_weight=scaled(risk.max_position_weight),
             sector_cap=scaled(risk.sector_cap),
         ),
-        attrs.evolve(overrides, crypto_exposure_cap=scaled(overrides.crypto_exposure_cap)),
+        attrs.evolve(
+            overrides,
+            crypto_exposure_cap=scaled(overrides.crypto_exposure_cap),
+            equity_exposure_cap=scaled(overrides.equity_exposure_cap),
+            bucket_caps={k: scaled(x) for k, x in overrides.bucket_caps.items()},
+            sector_caps={k: scaled(x) for k, x in overrides.sector_caps.items()},
+        ),
     )
