@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -258,6 +258,10 @@ class Bucket(abc.ABC):
     warmup_bars: ClassVar[int] = 252
     #: Limits every optimisation trial must respect (see :class:`Mandate`).
     mandate: ClassVar[Mandate] = Mandate()
+    #: ``[buckets.NAME]`` settings (``BucketConfig`` fields) this bucket uses where the file
+    #: sets none, e.g. ``{"capital_share": 0.05}`` for a small gamble bucket; see
+    #: :meth:`tsys.config.Config.bucket`. Empty: the ``BucketConfig`` defaults.
+    default_settings: ClassVar[Mapping[str, Any]] = {}
 
     def position_rules(self, params: Any) -> PositionRules:
         """Stops, time stop and sizing hints for positions of this bucket (see PositionRules)."""

@@ -158,10 +158,31 @@ class Config:
     data_dir: str | None = None
     #: Where the file came from (None: defaults only). Not part of the digest.
     source_path: str | None = attrs.field(default=None, eq=False)
+    #: The keys each ``[buckets.NAME]`` section of the file set (filled by
+    #: :func:`config_from_dict`); a bucket's own ``default_settings`` fill the rest.
+    section_keys: dict[str, frozenset[str]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
-    def bucket(self, name: str) -> BucketConfig:
-        """Return a bucket's settings (defaults when the file does not mention it)."""
-        return self.buckets.get(name) or BucketConfig()
+    def bucket(self, bucket: Any) -> BucketConfig:
+        """A bucket's settings: its ``[buckets.NAME]`` section, else the defaults.
+
+        ``bucket`` is a name or a bucket object. A bucket object's ``default_settings`` (e.g.
+        the low-float bucket's ``capital_share = 0.05``) stand in for every key the file's
+        section does not set (for the whole section when the file has none); a section built
+        in code (no recorded keys) is taken as it is.
+        """
+        if isinstance(bucket, str):
+            name, defaults = bucket, {}
+        else:
+            name, defaults = bucket.name, dict(getattr(bucket, "default_settings", None) or {})
+        section = self.buckets.get(name)
+        if section is None:
+            return BucketConfig(**defaults)
+        keys = self.section_keys.get(name)
+        if keys is None or not defaults:
+            return section
+        return attrs.evolve(section, **{k: v for k, v in defaults.items() if k not in keys})
 
     def digest(self) -> str:
         """A short stable hash of the effective configuration (recorded in every run)."""
@@ -213,7 +234,9 @@ _conv.register_structure_hook(bool, _strict_bool)
 
 
 def unstructure(cfg: Config) -> dict[str, Any]:
-    return _conv.unstructure(cfg)
+    data = _conv.unstructure(cfg)
+    data.pop("section_keys", None)
+    return data
 
 
 def default_config_path() -> Path:
@@ -318,6 +341,11 @@ def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Conf
             describe_error(exc, source or "configuration"),
             hint="`tsys config init` writes a commented starter file",
         ) from exc
+    sections = data.get("buckets") if isinstance(data, dict) else None
+    if isinstance(sections, dict):
+        cfg.section_keys = {
+            n: frozenset(v) for n, v in sections.items() if isinstance(v, dict)
+        }
     _check_shares(cfg, source or "configuration")
     cfg.source_path = source
     return cfg

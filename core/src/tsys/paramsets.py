@@ -133,7 +133,7 @@ def resolve_params(
     from tsys.workspace import workspace
 
     home = Path(data_home) if data_home is not None else workspace(config).root
-    settings = config.bucket(bucket.name)
+    settings = config.bucket(bucket)
     origin, path = "defaults", None
     if params_file is not None:
         origin, path = "--params", Path(params_file).expanduser()
@@ -281,7 +281,7 @@ def mandate_of(bucket: Any, config: Config) -> Any:
     from tsys.buckets import Mandate
 
     base = getattr(bucket, "mandate", None) or Mandate()
-    s = config.bucket(bucket.name)
+    s = config.bucket(bucket)
     return Mandate(
         min_exposure=s.min_exposure if s.min_exposure is not None else base.min_exposure,
         max_cagr_lag=s.max_cagr_lag if s.max_cagr_lag is not None else base.max_cagr_lag,

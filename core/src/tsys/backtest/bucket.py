@@ -189,7 +189,7 @@ def backtest_bucket(
     from tsys.sim import default_costs
 
     params = params if params is not None else bucket.default_params()
-    settings = attrs.evolve(config.bucket(bucket.name), capital_share=capital_share)
+    settings = attrs.evolve(config.bucket(bucket), capital_share=capital_share)
     cash = float(cash if cash is not None else config.account.size)
     costs = costs or default_costs(bucket.asset_class)
     end = end or dt.date.today()

@@ -31,7 +31,7 @@ def select_buckets(config: Config, names: Sequence[str] | None) -> list[Any]:
     if names:
         chosen = [registry.get(n) for n in names]  # unknown: PluginError with "did you mean"
     else:
-        chosen = [b for b in registry if config.bucket(b.name).enabled]
+        chosen = [b for b in registry if config.bucket(b).enabled]
     for name in config.buckets:
         if name not in registry:
             registry.get(name)  # a configured bucket that is not installed is a config error
@@ -92,7 +92,7 @@ def run_bucket(
     from tsys.portfolio.step import LastBar, bucket_step, owner_of
 
     config = ctx.config
-    settings = config.bucket(bucket.name)
+    settings = config.bucket(bucket)
     as_of = ctx.dates.for_class(bucket.asset_class)
     base = {
         "bucket": bucket.name,

@@ -271,7 +271,7 @@ def crypto_buckets(config: Config) -> list[str]:
     return [
         b.name
         for b in plugins.buckets()
-        if b.asset_class is AssetClass.CRYPTO and config.bucket(b.name).enabled
+        if b.asset_class is AssetClass.CRYPTO and config.bucket(b).enabled
     ]
 
 

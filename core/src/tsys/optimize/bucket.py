@@ -117,7 +117,7 @@ class BucketEvaluator:
         if self.base_params is not None:
             return attrs.asdict(params_from_dict(self.bucket.Params, self.base_params))
         base = attrs.asdict(self.bucket.default_params())
-        configured = self.config.bucket(self.name)
+        configured = self.config.bucket(self.bucket)
         if configured.params:
             base = attrs.asdict(params_from_dict(self.bucket.Params, {**base, **configured.params}))
         return base

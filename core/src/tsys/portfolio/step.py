@@ -257,5 +257,5 @@ def sleeve_caps(bucket: Bucket, ctx: BucketContext, config: Config) -> tuple[Any
     simulated = ctx.settings.capital_share
     if not simulated > 0:
         return config.risk, config.overrides
-    share = config.bucket(bucket.name).capital_share / simulated
+    share = config.bucket(bucket).capital_share / simulated
     return sleeve_limits(config.risk, config.overrides, share)

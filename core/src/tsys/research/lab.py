@@ -112,7 +112,7 @@ class Lab:
         self.costs = costs or default_costs(bucket.asset_class)
         self.cash = float(cash if cash is not None else config.account.size)
         self.periods_per_year = AssetClass(bucket.asset_class).periods_per_year
-        self.settings = attrs.evolve(config.bucket(bucket.name), capital_share=1.0)
+        self.settings = attrs.evolve(config.bucket(bucket), capital_share=1.0)
         self.index = period_sessions(self.hub, bucket, start, end)
         self.end = self.index[-1].date()
         self.window = History(

@@ -362,7 +362,7 @@ def _panel(ev: Any, params: dict[str, Any], start: dt.date, end: dt.date) -> Any
     ctx = BucketContext(
         as_of=end,
         data=ev.hub,
-        settings=ev.config.bucket(ev.bucket.name),
+        settings=ev.config.bucket(ev.bucket),
         params=params_from_dict(ev.bucket.Params, params),
     )
     span = History(start=start, end=end, equity=float(ev.config.account.size))
