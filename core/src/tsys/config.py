@@ -343,9 +343,7 @@ def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Conf
         ) from exc
     sections = data.get("buckets") if isinstance(data, dict) else None
     if isinstance(sections, dict):
-        cfg.section_keys = {
-            n: frozenset(v) for n, v in sections.items() if isinstance(v, dict)
-        }
+        cfg.section_keys = {n: frozenset(v) for n, v in sections.items() if isinstance(v, dict)}
     _check_shares(cfg, source or "configuration")
     cfg.source_path = source
     return cfg

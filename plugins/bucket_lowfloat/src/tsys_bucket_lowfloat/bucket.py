@@ -139,7 +139,9 @@ class LowFloatBucket(Bucket):
         syms = ctx.data.symbols(AssetClass.EQUITY)
         known = self._floats(ctx, syms)
         return sorted(
-            s for s, f in known.items() if f.shares_float <= params.max_float and not self._is_fund(f)
+            s
+            for s, f in known.items()
+            if f.shares_float <= params.max_float and not self._is_fund(f)
         )
 
     def universe(self, ctx: BucketContext[Params]) -> list[str]:
@@ -216,7 +218,7 @@ class LowFloatBucket(Bucket):
         reasons: dict[tuple[int, int], str] = {}
         soon = np.zeros((T, N), dtype=bool)
         if ctx is not None and ctx.data is not None and T:
-            self._earnings(ctx, bars, params, member | setup, blocked, soon, reasons)
+            self._earnings(ctx, bars, params, np.isfinite(flt), blocked, soon, reasons)
         entries &= ~blocked
         exits |= soon
         return BucketOutput(
@@ -257,8 +259,9 @@ class LowFloatBucket(Bucket):
         reasons: dict[tuple[int, int], str],
     ) -> None:
         """Block entries ``earnings_days`` before a report and exit ``EARNINGS_EXIT_DAYS``
-        before it (report dates are announced weeks ahead: knowing them at t is fair)."""
-        cols = np.flatnonzero(scope.any(axis=0))
+        before it (report dates are announced weeks ahead: knowing them at t is fair).
+        ``scope`` marks the columns asked about (fixed in time: no look-ahead)."""
+        cols = np.flatnonzero(scope)
         if not len(cols):
             return
         syms = [bars.symbols[j] for j in cols]
