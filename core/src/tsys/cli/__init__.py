@@ -55,6 +55,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "newsletter",
         "Preview or (re)send the daily newsletter.",
     ),
+    "dashboard": (
+        "tsys.cli.dashboard",
+        "dashboard",
+        "The local web dashboard: plan, portfolio, paper, trades, research.",
+    ),
     "data": ("tsys.cli.data", "data", "Inspect and validate market data."),
     "config": ("tsys.cli.config", "config", "Show or create the configuration."),
     "plugins": ("tsys.cli.plugins", "plugins", "List installed plugins and their hooks."),

@@ -45,29 +45,6 @@ def _when(value: str | None, what: str) -> dt.datetime | None:
     return parse_when(value, what=what)
 
 
-def check_symbol(cfg: Any, symbol: str, asset_class: str | None) -> str | None:
-    """A warning when the configured data source does not know ``symbol`` (None: it does)."""
-    name = cfg.data.source
-    from tsys.contracts import AssetClass
-    from tsys.data.sources import open_source
-
-    try:
-        src = open_source(name, cfg)
-        ac = AssetClass(asset_class) if asset_class else None
-        known = set(src.symbols(ac)) if ac is not None else set(src.symbols())
-    except Exception as exc:
-        return (
-            f"could not check {symbol} against data source {name!r} "
-            f"({type(exc).__name__}: {exc}); stored anyway"
-        )
-    if symbol.upper() not in {k.upper() for k in known}:
-        return (
-            f"data source {name!r} does not know {symbol}; the trade is stored, but "
-            "`tsys portfolio` will show its price as n/a"
-        )
-    return None
-
-
 def _record_json(rec: Any) -> dict[str, Any]:
     from tsys.serialization import unstructure
 
@@ -92,26 +69,6 @@ def _summary(rec: Any) -> str:
         f"{_exact_px(rec.entry_price)} "
         f"on {rec.opened_at.date().isoformat()}"
     )
-
-
-def level_warnings(side: str, entry: float, stop: float | None, target: float | None) -> list[str]:
-    """Warnings for a stop or a target on the wrong side of the entry (they would fire at once
-    or never protect anything)."""
-    out = []
-    long = side == "buy"
-    if stop is not None and (stop >= entry if long else stop <= entry):
-        where = "at or above" if long else "at or below"
-        out.append(
-            f"the stop {_px(stop)} is {where} the entry {_px(entry)} of a "
-            f"{'long' if long else 'short'} position: it is already touched"
-        )
-    if target is not None and (target <= entry if long else target >= entry):
-        where = "at or below" if long else "at or above"
-        out.append(
-            f"the target {_px(target)} is {where} the entry {_px(entry)} of a "
-            f"{'long' if long else 'short'} position"
-        )
-    return out
 
 
 def _done(rec: Any, text: str, as_json: bool, warnings: Sequence[str] = ()) -> None:
@@ -191,7 +148,8 @@ def trades_add(
     Warns (and stores anyway) when the stop or target is on the wrong side of the entry, and
     when an identical trade (symbol, side, quantity, price, date) is already stored.
     """
-    from tsys.store.manual_trade import TradeInput, default_asset_class
+    from tsys.store.manual_checks import add_trade
+    from tsys.store.manual_trade import TradeInput
     from tsys.symbols import normalise_symbol
 
     cfg = load_config(ctx)
@@ -209,19 +167,8 @@ def trades_add(
         notes=note,
         fee=fee,
     )
-    warnings = level_warnings(side, price, None, target)  # a wrong-side stop is refused
     with open_cli_store(ctx) as store:
-        twins = store.manual.duplicates_of(trade)
-        rec = store.manual.add(trade)
-    if twins:
-        warnings.append(
-            f"an identical trade is already stored as {', '.join(twins)} (same symbol, side, "
-            f"quantity, price and date); if this is a mistake: tsys trades delete {rec.id}"
-        )
-    ac = asset_class or default_asset_class(trade.symbol).value
-    warning = check_symbol(cfg, trade.symbol, ac)
-    if warning is not None:
-        warnings.append(warning)
+        rec, warnings = add_trade(store, cfg, trade)
     _done(rec, f"added {_summary(rec)}", as_json, warnings)
 
 
@@ -357,6 +304,8 @@ def trades_edit(
         )
     warnings = []
     if stop is not None or target is not None:
+        from tsys.store.manual_checks import level_warnings
+
         warnings = level_warnings(rec.side.value, rec.entry_price, stop, target)
     _done(rec, f"updated {_summary(rec)}", as_json, warnings)
 
