@@ -19,7 +19,10 @@ from tsys.errors import TsysError
 
 def form_of(body: bytes) -> dict[str, str]:
     """An urlencoded form body as a dict (the last value of a repeated field wins)."""
-    return {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    return {
+        k: v[-1]
+        for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
+    }
 
 
 def build_app(dash: Dashboard) -> Any:

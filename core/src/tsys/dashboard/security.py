@@ -52,9 +52,12 @@ class Guard:
 def guard_for(host: str, token: str | None) -> tuple[Guard, str | None]:
     """The guard for a server bound to ``host``, and a token generated for it (None: given or
     not needed). A non-loopback address always gets a token."""
+    from tsys import redact
+
     generated = None
     if token is None and not is_loopback(host):
         token = generated = new_token()
+    redact.register(token)  # never on a page, in a log or in an error
     hosts = frozenset(LOOPBACK_HOSTS) if is_loopback(host) and token is None else frozenset()
     return Guard(token=token, hosts=hosts), generated
 
