@@ -53,7 +53,7 @@ def running(config, *, host: str = "127.0.0.1", token: str | None = None):
         sock.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory):
     """Three demo days with --paper in a fresh data dir, and the configuration they used."""
     mp = pytest.MonkeyPatch()
@@ -73,7 +73,7 @@ def world(tmp_path_factory):
     mp.undo()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(world):
     with running(world["config"]) as (url, guard):
         yield {"url": url, "guard": guard, **world}

@@ -220,3 +220,16 @@ def test_trust_python_dash_m_tsys_runs_the_cli():
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("tsys")
+
+
+def test_schedule_show_keeps_the_dashboard_running_next_to_the_timer(configured):
+    res = CliRunner().invoke(cli, ["schedule", "show", "--format", "systemd"])
+    assert res.exit_code == 0, res.output
+    unit = res.output.split("# ~/.config/systemd/user/tsys-dashboard.service", 1)[1]
+    lines = unit.splitlines()
+    assert "Type=simple" in lines and "Restart=on-failure" in lines
+    assert f"WorkingDirectory={configured}" in lines
+    assert f'Environment="TSYS_DATA_DIR={configured / "data"}"' in lines
+    exec_line = next(x for x in lines if x.startswith("ExecStart="))
+    assert f'--config "{configured / "tsys.toml"}" dashboard --host 127.0.0.1' in exec_line
+    assert "WantedBy=default.target" in lines

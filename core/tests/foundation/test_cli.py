@@ -33,9 +33,22 @@ def test_help_does_not_import_heavy_libraries():
         "import sys\n"
         "from tsys.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pandas', 'numpy', 'optuna', 'peewee', 'alpaca', 'exchange_calendars')"
-        " if m in sys.modules]\n"
+        "heavy = [m for m in ('pandas', 'numpy', 'optuna', 'peewee', 'alpaca', 'exchange_calendars',"
+        " 'starlette', 'uvicorn') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_dashboard_help_does_not_import_the_web_stack():
+    code = (
+        "import sys\n"
+        "from tsys.cli import main\n"
+        "try:\n    main(['dashboard', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('starlette', 'uvicorn', 'pandas', 'peewee') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "--token" in out.stdout and "127.0.0.1" in out.stdout, out.stdout
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr

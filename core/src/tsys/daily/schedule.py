@@ -134,6 +134,24 @@ class Schedule:
                 "",
                 "# enable: systemctl --user daemon-reload && "
                 "systemctl --user enable --now tsys-daily.timer",
+                "",
+                "# ~/.config/systemd/user/tsys-dashboard.service (optional: the web dashboard,",
+                "# kept running next to the timer on http://127.0.0.1:8765/)",
+                "[Unit]",
+                "Description=tsys dashboard",
+                "",
+                "[Service]",
+                "Type=simple",
+                f"WorkingDirectory={_systemd_path(inv.workdir)}",
+                f"Environment={_systemd_quote(f'TSYS_DATA_DIR={inv.data_dir}')}",
+                f"EnvironmentFile=-{_systemd_path(inv.env_file)}",
+                f"ExecStart={inv.dashboard_exec_line()}",
+                "Restart=on-failure",
+                "",
+                "[Install]",
+                "WantedBy=default.target",
+                "",
+                "# enable: systemctl --user enable --now tsys-dashboard.service",
             ]
         )
 
@@ -200,6 +218,11 @@ class Invocation:
     def exec_line(self) -> str:
         """The ``ExecStart=`` value (systemd quoting: double quotes around odd words)."""
         return " ".join(_systemd_quote(a) for a in self.argv())
+
+    def dashboard_exec_line(self) -> str:
+        """The ``ExecStart=`` value of the dashboard service (loopback only)."""
+        argv = [*self.command, "--config", str(self.config_file), "dashboard"]
+        return " ".join(_systemd_quote(a) for a in [*argv, "--host", "127.0.0.1", "--port", "8765"])
 
     def shell_line(self) -> str:
         """One ``sh`` command line doing what the systemd service does."""
