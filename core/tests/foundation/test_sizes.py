@@ -2,9 +2,7 @@
 
 The Cython kernel (``sim/_fill.pyx``) and its pure-Python reference (``sim/reference.py``) are
 the simulator's two implementations and exempt: they keep the fill rules in one readable loop
-each, side by side. ``PENDING`` lists what was over a limit when this test came, each with the
-helper who owns it (being split in parallel work); nothing else may grow over a limit, and an
-entry goes as soon as its file is within the limits.
+each, side by side. Nothing else is exempt: there is no list of pending exceptions.
 """
 
 from __future__ import annotations
@@ -16,11 +14,6 @@ ROOT = Path(__file__).resolve().parents[3]
 MODULE_LINES = 600
 FUNCTION_LINES = 120
 SIMULATOR = {"core/src/tsys/sim/_fill.pyx", "core/src/tsys/sim/reference.py"}
-#: Over a limit when this test came, each with its owner; remove an entry once within limits.
-PENDING: dict[str, str] = {
-    "core/src/tsys/store/paper.py": "h-pos (616 lines)",
-    "core/src/tsys/brokers/local.py": "h-pos (_fill_group, 124 lines)",
-}
 
 
 def sources() -> list[Path]:
@@ -48,7 +41,7 @@ def test_modules_and_functions_are_within_limits():
     over = {}
     for path in sources():
         rel = path.relative_to(ROOT).as_posix()
-        if rel in SIMULATOR or rel in PENDING:
+        if rel in SIMULATOR:
             continue
         if found := oversize(path):
             over[rel] = found

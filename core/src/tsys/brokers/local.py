@@ -312,7 +312,6 @@ class LocalPaperBroker(Broker):
         return self.ledger.latest_mark_date(self.name) == day
 
     def _fill_group(self, bars: Any, i: int, orders: list[Order]) -> list[Fill]:
-        import attrs
         import numpy as np
 
         from tsys.sim import simulate
@@ -376,65 +375,75 @@ class LocalPaperBroker(Broker):
         fills = res.fill_arrays
         booked = []
         for o in orders:
-            j = syms.index(o.symbol)
-            hits = [
-                k
-                for k in range(len(fills["bar"]))
-                if int(fills["sym"][k]) == j and int(fills["bar"][k]) > di
-            ]
-            if not hits:
-                continue  # no tradable bar yet: the order keeps working
-            k = hits[0]
-            t = int(fills["bar"][k])
-            when = dt.datetime.combine(index[t].date(), dt.time(), dt.UTC)
-            q = float(fills["qty"][k])
-            unfilled = float(fills["unfilled_qty"][k])
-            if q <= 0:
-                o2 = attrs.evolve(o, status=OrderStatus.EXPIRED)
-                self.ledger.save_order(self.name, o2)
-                self.ledger.record_event(
-                    self.name,
-                    event_for(
-                        o2, when, "not filled at the open (limit not reached, no cash or no volume)"
-                    ),
-                )
-                continue
-            px = float(fills["price"][k])
-            fill = Fill(
-                symbol=o.symbol,
-                side=o.side,
-                quantity=q,
-                price=px,
-                timestamp=when,
-                fee=float(fills["fee"][k]),
-                slippage=float(fills["slippage"][k]),
-                reason="entry" if o.side is Side.BUY else "exit",
-                client_order_id=o.client_order_id,
-                unfilled_quantity=unfilled,
-            )
-            status = OrderStatus.FILLED if unfilled <= 0 else OrderStatus.PARTIALLY_FILLED
-            o2 = attrs.evolve(o, status=status, filled_quantity=q, filled_avg_price=px)
-            self.ledger.apply_fill(
-                self.name,
-                o2,
-                fill,
-                asset_class=o.asset_class,
-                reference_price=float(fills["ref_price"][k]),
-                close=float(panels["close"][t, j]),
-            )
-            if unfilled > 0:
-                o3 = attrs.evolve(o2, status=OrderStatus.EXPIRED)
-                self.ledger.save_order(self.name, o3)
-                self.ledger.record_event(
-                    self.name,
-                    event_for(
-                        o3,
-                        when,
-                        f"{fmt_quantity(unfilled)} left unfilled (capacity or cash); expired",
-                    ),
-                )
-            booked.append(fill)
+            fill = self._book(o, fills, syms.index(o.symbol), di, index, panels["close"])
+            if fill is not None:
+                booked.append(fill)
         return booked
+
+    def _book(
+        self, o: Order, fills: dict[str, Any], j: int, di: int, index: list[Any], close: Any
+    ) -> Fill | None:
+        """Book the simulator's first fill of order ``o`` (symbol column ``j``) after the
+        decision row ``di``: a fill, a partial fill that expires, or an order that expires
+        unfilled. None when no tradable bar came yet (the order keeps working) or nothing filled.
+        """
+        hits = [
+            k
+            for k in range(len(fills["bar"]))
+            if int(fills["sym"][k]) == j and int(fills["bar"][k]) > di
+        ]
+        if not hits:
+            return None  # no tradable bar yet: the order keeps working
+        k = hits[0]
+        t = int(fills["bar"][k])
+        when = dt.datetime.combine(index[t].date(), dt.time(), dt.UTC)
+        q = float(fills["qty"][k])
+        unfilled = float(fills["unfilled_qty"][k])
+        if q <= 0:
+            o2 = attrs.evolve(o, status=OrderStatus.EXPIRED)
+            self.ledger.save_order(self.name, o2)
+            self.ledger.record_event(
+                self.name,
+                event_for(
+                    o2, when, "not filled at the open (limit not reached, no cash or no volume)"
+                ),
+            )
+            return None
+        px = float(fills["price"][k])
+        fill = Fill(
+            symbol=o.symbol,
+            side=o.side,
+            quantity=q,
+            price=px,
+            timestamp=when,
+            fee=float(fills["fee"][k]),
+            slippage=float(fills["slippage"][k]),
+            reason="entry" if o.side is Side.BUY else "exit",
+            client_order_id=o.client_order_id,
+            unfilled_quantity=unfilled,
+        )
+        status = OrderStatus.FILLED if unfilled <= 0 else OrderStatus.PARTIALLY_FILLED
+        o2 = attrs.evolve(o, status=status, filled_quantity=q, filled_avg_price=px)
+        self.ledger.apply_fill(
+            self.name,
+            o2,
+            fill,
+            asset_class=o.asset_class,
+            reference_price=float(fills["ref_price"][k]),
+            close=float(close[t, j]),
+        )
+        if unfilled > 0:
+            o3 = attrs.evolve(o2, status=OrderStatus.EXPIRED)
+            self.ledger.save_order(self.name, o3)
+            self.ledger.record_event(
+                self.name,
+                event_for(
+                    o3,
+                    when,
+                    f"{fmt_quantity(unfilled)} left unfilled (capacity or cash); expired",
+                ),
+            )
+        return fill
 
 
 def place_run_orders(run: Any, broker: Broker, *, bars: Any = None) -> list[Order]:

@@ -2,19 +2,19 @@
 
 :class:`StoreOrderLog` is the :class:`tsys.orderlog.OrderLog` the brokers write their
 orders and lifecycle events to; :class:`PaperLedger` adds what only the local paper broker
-keeps (cash, positions, fills). Tables come from migrations ``m0002_paper`` and
-``m0003_paper_marks`` (the daily equity marks); the models here must match them. Every multi-row write runs in :meth:`Store.transaction`.
+keeps (cash, positions, fills). The tables come from migrations ``m0002_paper`` and
+``m0003_paper_marks`` (the daily equity marks), their models from :mod:`tsys.store.paper_models`.
+Every multi-row write runs in :meth:`Store.transaction`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import peewee as pw
 
 from tsys.contracts import (
     AssetClass,
@@ -27,168 +27,62 @@ from tsys.contracts import (
 )
 from tsys.orderlog import Baseline, same_state
 from tsys.store._time import from_db, to_db
+from tsys.store.paper_models import paper_models
 
 if TYPE_CHECKING:
     from tsys.store import Store
-
-_MODELS: dict[int, SimpleNamespace] = {}
-
-
-def paper_models(db: Any) -> SimpleNamespace:
-    """The paper tables' models bound to ``db`` (built once per database)."""
-    key = id(db)
-    if key in _MODELS:
-        return _MODELS[key]
-
-    class Base(pw.Model):
-        class Meta:
-            database = db
-
-    class PaperAccount(Base):
-        broker = pw.CharField(max_length=64, unique=True)
-        starting_cash = pw.DoubleField(null=True)
-        cash = pw.DoubleField(null=True)
-        baseline_cash = pw.DoubleField(null=True)
-        baseline_positions = pw.TextField(default="{}")
-        baseline_at = pw.DateTimeField(null=True)
-        created_at = pw.DateTimeField()
-        updated_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "paper_accounts"
-
-    class PaperOrder(Base):
-        broker = pw.CharField(max_length=64)
-        client_order_id = pw.CharField(max_length=128)
-        symbol = pw.CharField(max_length=64, index=True)
-        asset_class = pw.CharField(max_length=16)
-        side = pw.CharField(max_length=8)
-        quantity = pw.DoubleField()
-        entry = pw.CharField(max_length=8)
-        time_in_force = pw.CharField(max_length=8)
-        status = pw.CharField(max_length=24, index=True)
-        submitted_at = pw.DateTimeField()
-        decision_date = pw.DateField(null=True)
-        limit_price = pw.DoubleField(null=True)
-        stop_price = pw.DoubleField(null=True)
-        take_profit = pw.DoubleField(null=True)
-        broker_order_id = pw.CharField(max_length=64, null=True)
-        filled_quantity = pw.DoubleField(default=0.0)
-        filled_avg_price = pw.DoubleField(null=True)
-        bucket = pw.CharField(max_length=64, default="")
-        updated_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "paper_orders"
-            indexes = ((("broker", "client_order_id"), True),)
-
-    class PaperOrderEvent(Base):
-        broker = pw.CharField(max_length=64)
-        client_order_id = pw.CharField(max_length=128, index=True)
-        status = pw.CharField(max_length=24)
-        timestamp = pw.DateTimeField(index=True)
-        broker_order_id = pw.CharField(max_length=64, null=True)
-        filled_quantity = pw.DoubleField(default=0.0)
-        filled_avg_price = pw.DoubleField(null=True)
-        message = pw.TextField(default="")
-        recorded_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "paper_order_events"
-
-    class PaperFill(Base):
-        broker = pw.CharField(max_length=64)
-        client_order_id = pw.CharField(max_length=128, index=True)
-        symbol = pw.CharField(max_length=64)
-        side = pw.CharField(max_length=8)
-        quantity = pw.DoubleField()
-        price = pw.DoubleField()
-        reference_price = pw.DoubleField(null=True)
-        fee = pw.DoubleField(default=0.0)
-        slippage = pw.DoubleField(default=0.0)
-        unfilled_quantity = pw.DoubleField(default=0.0)
-        reason = pw.CharField(max_length=24, default="")
-        timestamp = pw.DateTimeField(index=True)
-
-        class Meta:
-            table_name = "paper_fills"
-
-    class PaperPosition(Base):
-        broker = pw.CharField(max_length=64)
-        symbol = pw.CharField(max_length=64)
-        asset_class = pw.CharField(max_length=16)
-        quantity = pw.DoubleField()
-        avg_price = pw.DoubleField()
-        opened_at = pw.DateTimeField()
-        last_price = pw.DoubleField(null=True)
-        realized_pnl = pw.DoubleField(default=0.0)
-        bucket = pw.CharField(max_length=64, default="")
-
-        class Meta:
-            table_name = "paper_positions"
-            indexes = ((("broker", "symbol"), True),)
-
-    class PaperMark(Base):
-        broker = pw.CharField(max_length=64)
-        date = pw.DateField()
-        cash = pw.DoubleField()
-        positions_value = pw.DoubleField()
-        equity = pw.DoubleField()
-        positions = pw.TextField(default="{}")
-        recorded_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "paper_marks"
-            indexes = ((("broker", "date"), True),)
-
-    ns = SimpleNamespace(
-        PaperAccount=PaperAccount,
-        PaperOrder=PaperOrder,
-        PaperOrderEvent=PaperOrderEvent,
-        PaperFill=PaperFill,
-        PaperPosition=PaperPosition,
-        PaperMark=PaperMark,
-    )
-    ns.all = (PaperAccount, PaperOrder, PaperOrderEvent, PaperFill, PaperPosition, PaperMark)
-    _MODELS[key] = ns
-    return ns
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: The columns that hold a contract's fields, by the same names.
+_ORDER = (
+    "client_order_id", "symbol", "asset_class", "side", "quantity", "entry", "time_in_force",
+    "submitted_at", "status", "limit_price", "stop_price", "take_profit", "broker_order_id",
+    "filled_quantity", "filled_avg_price", "bucket",
+)  # fmt: skip
+_EVENT = (
+    "client_order_id", "status", "timestamp", "broker_order_id", "filled_quantity",
+    "filled_avg_price", "message",
+)  # fmt: skip
+_FILL = (
+    "client_order_id", "symbol", "side", "quantity", "price", "fee", "slippage", "reason",
+    "timestamp", "unfilled_quantity",
+)  # fmt: skip
+#: What :meth:`PaperLedger.fill_rows` gives of a fill row, in this order.
+_FILL_ROW = (
+    "client_order_id", "symbol", "side", "quantity", "price", "reference_price", "fee",
+    "slippage", "timestamp", "unfilled_quantity",
+)  # fmt: skip
+_TIMESTAMPS = frozenset({"submitted_at", "timestamp"})
+
+
+def _columns(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A contract's fields as column values: enums by value, timestamps naive UTC."""
+    out = {}
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif name in _TIMESTAMPS:
+            value = to_db(value)
+        out[name] = value
+    return out
+
+
+def _fields(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A row's columns as contract fields (timestamps back to aware UTC)."""
+    return {n: from_db(getattr(row, n)) if n in _TIMESTAMPS else getattr(row, n) for n in names}
+
+
 def _order(row: Any) -> Order:
-    return Order(
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        asset_class=row.asset_class,
-        side=row.side,
-        quantity=row.quantity,
-        entry=row.entry,
-        time_in_force=row.time_in_force,
-        submitted_at=from_db(row.submitted_at),
-        status=row.status,
-        limit_price=row.limit_price,
-        stop_price=row.stop_price,
-        take_profit=row.take_profit,
-        broker_order_id=row.broker_order_id,
-        filled_quantity=row.filled_quantity,
-        filled_avg_price=row.filled_avg_price,
-        bucket=row.bucket,
-    )
+    return Order(**_fields(row, _ORDER))
 
 
 def _event(row: Any) -> OrderEvent:
-    return OrderEvent(
-        client_order_id=row.client_order_id,
-        status=row.status,
-        timestamp=from_db(row.timestamp),
-        broker_order_id=row.broker_order_id,
-        filled_quantity=row.filled_quantity,
-        filled_avg_price=row.filled_avg_price,
-        message=row.message,
-    )
+    return OrderEvent(**_fields(row, _EVENT))
 
 
 def _date(value: Any) -> dt.date:
@@ -220,24 +114,8 @@ class StoreOrderLog:
         self, broker: str, order: Order, *, decision_date: dt.date | None = None
     ) -> None:
         M = self.m.PaperOrder
-        values = dict(
-            symbol=order.symbol,
-            asset_class=order.asset_class.value,
-            side=order.side.value,
-            quantity=order.quantity,
-            entry=order.entry.value,
-            time_in_force=order.time_in_force.value,
-            status=order.status.value,
-            submitted_at=to_db(order.submitted_at),
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            take_profit=order.take_profit,
-            broker_order_id=order.broker_order_id,
-            filled_quantity=order.filled_quantity,
-            filled_avg_price=order.filled_avg_price,
-            bucket=order.bucket,
-            updated_at=to_db(_now()),
-        )
+        values = _columns(order, _ORDER[1:])
+        values["updated_at"] = to_db(_now())
         with self.store.transaction():
             row = M.get_or_none((M.broker == broker) & (M.client_order_id == order.client_order_id))
             if row is None:
@@ -284,17 +162,7 @@ class StoreOrderLog:
             )
             if last is not None and same_state(_event(last), event):
                 return False
-            E.create(
-                broker=broker,
-                client_order_id=event.client_order_id,
-                status=event.status.value,
-                timestamp=to_db(event.timestamp),
-                broker_order_id=event.broker_order_id,
-                filled_quantity=event.filled_quantity,
-                filled_avg_price=event.filled_avg_price,
-                message=event.message,
-                recorded_at=to_db(_now()),
-            )
+            E.create(broker=broker, **_columns(event, _EVENT), recorded_at=to_db(_now()))
             return True
 
     def events(
@@ -556,20 +424,7 @@ class PaperLedger(StoreOrderLog):
                     P.update(quantity=q, realized_pnl=pnl, last_price=close).where(
                         P.id == pos.id
                     ).execute()
-            F.create(
-                broker=broker,
-                client_order_id=order.client_order_id,
-                symbol=fill.symbol,
-                side=fill.side.value,
-                quantity=fill.quantity,
-                price=fill.price,
-                reference_price=reference_price,
-                fee=fill.fee,
-                slippage=fill.slippage,
-                unfilled_quantity=fill.unfilled_quantity,
-                reason=fill.reason,
-                timestamp=to_db(fill.timestamp),
-            )
+            F.create(broker=broker, reference_price=reference_price, **_columns(fill, _FILL))
             self.save_order(broker, order)
             self.record_event(broker, event_for(order, fill.timestamp))
 
@@ -580,37 +435,11 @@ class PaperLedger(StoreOrderLog):
                 P.update(last_price=px).where((P.broker == broker) & (P.symbol == sym)).execute()
 
     def fills(self, broker: str) -> list[Fill]:
-        F = self.m.PaperFill
-        return [
-            Fill(
-                symbol=r.symbol,
-                side=r.side,
-                quantity=r.quantity,
-                price=r.price,
-                timestamp=from_db(r.timestamp),
-                fee=r.fee,
-                slippage=r.slippage,
-                reason=r.reason,
-                client_order_id=r.client_order_id,
-                unfilled_quantity=r.unfilled_quantity,
-            )
-            for r in F.select().where(F.broker == broker).order_by(F.timestamp, F.id)
-        ]
+        return [Fill(**_fields(r, _FILL)) for r in self._fill_rows(broker)]
 
     def fill_rows(self, broker: str) -> list[dict[str, Any]]:
+        return [_fields(r, _FILL_ROW) for r in self._fill_rows(broker)]
+
+    def _fill_rows(self, broker: str) -> Any:
         F = self.m.PaperFill
-        return [
-            {
-                "client_order_id": r.client_order_id,
-                "symbol": r.symbol,
-                "side": r.side,
-                "quantity": r.quantity,
-                "price": r.price,
-                "reference_price": r.reference_price,
-                "fee": r.fee,
-                "slippage": r.slippage,
-                "timestamp": from_db(r.timestamp),
-                "unfilled_quantity": r.unfilled_quantity,
-            }
-            for r in F.select().where(F.broker == broker).order_by(F.timestamp, F.id)
-        ]
+        return F.select().where(F.broker == broker).order_by(F.timestamp, F.id)
