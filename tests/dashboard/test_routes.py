@@ -241,3 +241,33 @@ def test_export_is_the_clis_export(client):
     r = client.get("/trades/export.csv")
     assert r.status_code == 200
     assert r.text == tsys("trades", "export", "--format", "csv").output
+
+
+def test_import_through_the_form_is_all_or_nothing(client):
+    page = client.get("/trades").text
+    before = len(tsys("trades", "list", "--json"))
+    good = "symbol,side,quantity,price,date\nXLB,buy,3,80,2024-03-12\nXLC,sell,2,60,2024-03-12\n"
+    bad = good + "XLRE,buy,-1,40,2024-03-12\n"
+    refused = client.post("/trades/import", data={"csrf": csrf_of(page), "format": "csv", "text": bad})
+    assert refused.status_code == 400 and "import refused, nothing was written" in refused.text
+    assert "row 4" in refused.text
+    assert len(tsys("trades", "list", "--json")) == before
+    done = client.post("/trades/import", data={"csrf": csrf_of(page), "format": "csv", "text": good})
+    assert done.status_code == 303 and done.headers["location"].startswith("/trades?done=imported")
+    assert len(tsys("trades", "list", "--json")) == before + 2
+    again = client.post("/trades/import", data={"csrf": csrf_of(page), "text": good})
+    assert again.status_code == 400 and "duplicate" in again.text
+
+
+def test_research_lists_the_reports_of_the_data_dir(client, server):
+    from tsys.workspace import workspace
+
+    folder = workspace(server["config"]).root / "validation"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sp500-broken.json").write_text("{not json", encoding="utf-8")
+    html = client.get("/research").text
+    assert "sp500-broken" in html and "unreadable" in html
+    assert 'id="params"' in html and "sp500" in html
+    assert client.get("/research/validation/none-such").status_code == 404
+    assert client.get("/research/elsewhere/x").status_code == 404
+    assert client.get("/research/validation/..%2F..%2Fetc").status_code == 404

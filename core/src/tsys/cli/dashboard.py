@@ -69,7 +69,13 @@ def dashboard(
         click.echo("the token is printed only this once; pass --token to choose your own", err=True)
     if open_:
         click.launch(shown)
-    server = make_server(build_app(Dashboard(cfg, guard)), sock)
+    import threading
+
+    from tsys.dashboard.pages import warm
+
+    dash = Dashboard(cfg, guard)
+    threading.Thread(target=warm, args=(dash,), daemon=True, name="tsys-dashboard-warm").start()
+    server = make_server(build_app(dash), sock)
     server.run(sockets=[sock])
 
 

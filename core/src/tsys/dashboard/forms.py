@@ -16,7 +16,7 @@ import math
 from typing import Any
 from urllib.parse import quote
 
-from tsys.dashboard.state import Dashboard, exc_status, page_number, paginate
+from tsys.dashboard.state import PAGE_SIZE, Dashboard, exc_status, page_number
 from tsys.errors import TsysError
 
 #: notice code -> text shown after a redirect.
@@ -90,11 +90,14 @@ def _list_page(
     tag = q.get("tag") or None
     if which not in ("all", "open", "closed"):
         which = "all"
+    from tsys.store.manual_pages import page
+
+    number = page_number(request)
     with dash.store() as store:
-        records = store.manual.list(status=which, tag=tag, with_fills=False)
+        rows, total = page(store, status=which, tag=tag, number=number, size=PAGE_SIZE)
         skipped = list(store.manual.skipped)
-    records = records[::-1]  # newest first
-    rows, pager = paginate(records, page_number(request))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    pager = {"page": min(number, pages), "pages": pages, "rows": total}
     return dash.page(
         request,
         "trades.html.j2",

@@ -85,14 +85,12 @@ def newsletter(dash: Dashboard, request: Any) -> Any:
 
 # ------------------------------------------------------------------------------ Portfolio
 def portfolio(dash: Dashboard, request: Any) -> Any:
-    from tsys.holdings import load_portfolio
-
     q = request.query_params
     source, tag = q.get("source") or "", q.get("tag") or ""
     with dash.store() as store:
-        view = load_portfolio(dash.config, store=store)
-        marks = _paper_marks(dash, store)
-    data = view.to_dict()
+        view, data, marks = dash.cached(
+            "portfolio", _book_key(dash, store), lambda: _book(dash, store)
+        )
     eq = view.account_equity
     lines = sorted(
         data["positions"],
@@ -134,6 +132,25 @@ def portfolio(dash: Dashboard, request: Any) -> Any:
         exposure=exposure,
         marks=marks,
     )
+
+
+def _book(dash: Dashboard, store: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    from tsys.holdings import load_portfolio
+
+    view = load_portfolio(dash.config, store=store)
+    return view, view.to_dict(), _paper_marks(dash, store)
+
+
+def _book_key(dash: Dashboard, store: Any) -> tuple[Any, ...]:
+    """What the merged book is built from: the manual trades, the paper account, the runs."""
+    from tsys.store.manual_pages import fingerprint
+    from tsys.store.runs import latest_run
+
+    day = latest_run(dash.ws.runs_dir)
+    run_file = dash.ws.run_dir(day) / "run.json" if day is not None else None
+    stamp = run_file.stat().st_mtime_ns if run_file is not None and run_file.exists() else None
+    paper = store.paper_record_counts(dash.config.broker.name)
+    return fingerprint(store), tuple(sorted(paper.items())), day, stamp, dt.date.today()
 
 
 def _paper_marks(dash: Dashboard, store: Any) -> dict[str, list[Any]]:
@@ -229,7 +246,10 @@ def _report_files(root: Path) -> list[dict[str, Any]]:
             try:
                 report = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                out.append({"kind": kind, "name": path.stem, "what": what, "error": str(exc)})
+                out.append(
+                    {"kind": kind, "name": path.stem, "what": what, "bucket": "", "headline": "",
+                     "modified": None, "error": f"{type(exc).__name__}: {exc}"}
+                )  # fmt: skip
                 continue
             out.append(
                 {
@@ -397,3 +417,15 @@ def runs_diff(dash: Dashboard, request: Any) -> Any:
         rows=rows,
         days=[d.isoformat() for d in days[::-1]],
     )
+
+
+def warm(dash: Dashboard) -> None:
+    """Build the merged book once, so that the first visit of Portfolio is quick.
+
+    A failure is left for the page itself to show (with its message) when it is visited.
+    """
+    try:
+        with dash.store() as store:
+            dash.cached("portfolio", _book_key(dash, store), lambda: _book(dash, store))
+    except Exception:  # the page reports it
+        return

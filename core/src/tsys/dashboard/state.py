@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,8 @@ NAV = (
 )
 #: Rows per page of the long tables (positions, trades).
 PAGE_SIZE = 50
+#: A cached view (the merged portfolio) is rebuilt at least this often (new prices).
+CACHE_SECONDS = 120.0
 
 
 @attrs.define
@@ -36,6 +39,22 @@ class Dashboard:
     config: Any
     guard: Guard
     write_lock: threading.Lock = attrs.field(factory=threading.Lock)
+    #: name -> (key, monotonic time, value) of :meth:`cached`.
+    _cache: dict[str, tuple[Any, float, Any]] = attrs.field(factory=dict)
+
+    def cached(self, name: str, key: Any, build: Any, *, ttl: float = CACHE_SECONDS) -> Any:
+        """``build()``, reused while ``key`` is unchanged and for at most ``ttl`` seconds.
+
+        The key names the state a value was built from (e.g. the store's fingerprint), so a
+        write shows at once; the time limit picks up what no key sees (new prices).
+        """
+        hit = self._cache.get(name)
+        now = time.monotonic()
+        if hit is not None and hit[0] == key and now - hit[1] < ttl:
+            return hit[2]
+        value = build()
+        self._cache[name] = (key, now, value)
+        return value
 
     @property
     def ws(self) -> Any:
