@@ -3,11 +3,12 @@
 Makes three demo sessions traded on the paper account (``run-daily --demo --paper``) in a
 temporary data dir, inserts N manual trades (default 10,000) through the store's bulk path,
 starts the dashboard on a loopback port (uvicorn in a thread, as ``tsys dashboard`` runs it)
-and fetches every page ``--reps`` times with httpx after one warm-up request each. Prints, per
-page, the median and the worst time from request to the last byte (the server's time plus a
-loopback round trip), the page's size, and the ratio of the median to the 300 ms target. "first" is the first request
-(the merged book of Portfolio is built then, and again after each write; later requests reuse
-it while the store, the paper account and the runs are unchanged, for at most two minutes).
+and fetches every page: once ("first"), then ``--reps`` times. Prints, per page, the first
+time, the median and the worst of the repeats, from request to the last byte (the server's
+time plus a loopback round trip), the page's size and the ratio of the median to the 300 ms
+target. Portfolio's first request builds the merged book (``tsys portfolio``'s view, the same
+cost as ``tsys portfolio --json``); later requests reuse it while the manual trades, the paper
+account and the runs are unchanged, for two minutes at most.
 
 Usage::
 

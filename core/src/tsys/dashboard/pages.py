@@ -88,21 +88,19 @@ def portfolio(dash: Dashboard, request: Any) -> Any:
     q = request.query_params
     source, tag = q.get("source") or "", q.get("tag") or ""
     with dash.store() as store:
-        view, data, marks = dash.cached(
-            "portfolio", _book_key(dash, store), lambda: _book(dash, store)
-        )
+        book = dash.cached("portfolio", _book_key(dash, store), lambda: _book(dash, store))
+    view, data, lines, tags_of = book["view"], book["data"], book["lines"], book["tags_of"]
     eq = view.account_equity
-    lines = sorted(
-        data["positions"],
-        key=lambda p: (p["market_value"] is None, -abs(p["market_value"] or 0.0)),
+    shown = (
+        lines
+        if not (source or tag)
+        else [
+            p
+            for p in lines
+            if (not source or p["source"] == source)
+            and (not tag or tag in tags_of.get(p["id"], ()))
+        ]
     )
-    tags_of = {ln.position.id: ln.position.tags for ln in view.lines}
-    all_tags = sorted({t for ts in tags_of.values() for t in ts})
-    shown = [
-        p
-        for p in lines
-        if (not source or p["source"] == source) and (not tag or tag in tags_of.get(p["id"], ()))
-    ]
     rows, pager = paginate(shown, page_number(request))
     filtered = None
     if source or tag:
@@ -126,19 +124,34 @@ def portfolio(dash: Dashboard, request: Any) -> Any:
         pager=pager,
         source=source,
         tag=tag,
-        sources=sorted({p["source"] for p in lines}),
-        tags=all_tags,
+        sources=book["sources"],
+        tags=book["tags"],
         filtered=filtered,
         exposure=exposure,
-        marks=marks,
+        marks=book["marks"],
     )
 
 
-def _book(dash: Dashboard, store: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def _book(dash: Dashboard, store: Any) -> dict[str, Any]:
+    """The merged book of ``tsys portfolio`` and what every visit of the page reads from it."""
     from tsys.holdings import load_portfolio
 
     view = load_portfolio(dash.config, store=store)
-    return view, view.to_dict(), _paper_marks(dash, store)
+    data = view.to_dict()
+    lines = sorted(
+        data["positions"],
+        key=lambda p: (p["market_value"] is None, -abs(p["market_value"] or 0.0)),
+    )
+    tags_of = {ln.position.id: ln.position.tags for ln in view.lines}
+    return {
+        "view": view,
+        "data": data,
+        "lines": lines,
+        "tags_of": tags_of,
+        "tags": sorted({t for ts in tags_of.values() for t in ts}),
+        "sources": sorted({p["source"] for p in lines}),
+        "marks": _paper_marks(dash, store),
+    }
 
 
 def _book_key(dash: Dashboard, store: Any) -> tuple[Any, ...]:

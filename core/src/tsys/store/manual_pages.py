@@ -3,7 +3,7 @@
 :meth:`tsys.store.manual.ManualTrades.list` builds every record (a book of 10,000 trades takes
 seconds); a page of a table needs 50. :func:`page` selects the ids of one page in the database
 (status and tag filtered there too) and builds only those records, through the repository's
-own :meth:`~tsys.store.manual.ManualTrades.get`.
+own record builder (the same as :meth:`~tsys.store.manual.ManualTrades.get`), in two queries.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ def page(
     else:
         total = q.count()
         ids = [r.id for r in q.order_by(P.id.desc()).limit(size).offset(start)]
-    records = [store.manual.get(i) for i in ids]
+    manual = store.manual
+    rows = {r.id: r for r in P.select().where(P.id.in_(ids))} if ids else {}
+    fills = manual._fills_of(ids) if ids else {}
+    records = [manual._loadable(rows[i], fills.get(i, [])) for i in ids if i in rows]
+    records = [r for r in records if r is not None]  # an unloadable row is in manual.skipped
     return records, total
 
 
