@@ -248,11 +248,15 @@ def test_import_through_the_form_is_all_or_nothing(client):
     before = len(tsys("trades", "list", "--json"))
     good = "symbol,side,quantity,price,date\nXLB,buy,3,80,2024-03-12\nXLC,sell,2,60,2024-03-12\n"
     bad = good + "XLRE,buy,-1,40,2024-03-12\n"
-    refused = client.post("/trades/import", data={"csrf": csrf_of(page), "format": "csv", "text": bad})
+    refused = client.post(
+        "/trades/import", data={"csrf": csrf_of(page), "format": "csv", "text": bad}
+    )
     assert refused.status_code == 400 and "import refused, nothing was written" in refused.text
     assert "row 4" in refused.text
     assert len(tsys("trades", "list", "--json")) == before
-    done = client.post("/trades/import", data={"csrf": csrf_of(page), "format": "csv", "text": good})
+    done = client.post(
+        "/trades/import", data={"csrf": csrf_of(page), "format": "csv", "text": good}
+    )
     assert done.status_code == 303 and done.headers["location"].startswith("/trades?done=imported")
     assert len(tsys("trades", "list", "--json")) == before + 2
     again = client.post("/trades/import", data={"csrf": csrf_of(page), "text": good})
