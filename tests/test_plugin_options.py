@@ -69,6 +69,16 @@ CASES = [
         ("news_limit", 0, "must be between 1 and 1000, got 0"),
     ),
     Case(
+        "tsys_data_unusualwhales.source:UnusualWhalesSource",
+        "source",
+        "$.data.options.unusualwhales",
+        {},
+        ({"min_premium": 100000, "rule_names": ["RepeatedHits"]}, "min_premium", 100000),
+        ("min_premum", "min_premium"),
+        ("min_dte", "1", "expected an integer, got '1' (a string)"),
+        ("limit", 0, "must be between 1 and 500, got 0"),
+    ),
+    Case(
         "tsys_notifier_email.notifier:EmailNotifier",
         "notifier",
         "$.notifiers.email",

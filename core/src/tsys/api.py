@@ -59,7 +59,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TimeInForce",
         "TradePlan",
     ),
-    "tsys.config": ("secret",),
+    "tsys.config": ("load_config", "secret"),
     "tsys.options": (
         "structure_options",
         "secret_field",
@@ -107,6 +107,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "tsys.orderlog": ("Baseline", "MemoryOrderLog", "OrderLog", "event_for"),
     "tsys.store.paper": ("StoreOrderLog",),
+    "tsys.store": ("Store", "open_workspace_store"),
+    "tsys.store.option_alerts": ("AlertSpan", "OptionAlert", "OptionAlerts"),
+    "tsys.data.calendars": ("sessions", "session_close"),
     "tsys.notifiers": ("Newsletter", "Notifier", "NotifierContext"),
 }
 #: Modules exported whole.
@@ -153,7 +156,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         param,
         search_space,
     )
-    from tsys.config import secret
+    from tsys.config import load_config, secret
     from tsys.contracts import (
         Action,
         Allocation,
@@ -181,6 +184,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     )
     from tsys.data.bars import Bars, VolumeUnit
     from tsys.data.cache import JsonCache, ParquetCache
+    from tsys.data.calendars import session_close, sessions
     from tsys.data.coverage import MARKET_CAP_MAX_AGE, carry_forward
     from tsys.data.source import (
         EARNINGS_COLUMNS,
@@ -221,4 +225,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys.orderlog import Baseline, MemoryOrderLog, OrderLog, event_for
     from tsys.plugins import list_plugins
     from tsys.retrying import call_with_retries
+    from tsys.store import Store, open_workspace_store
+    from tsys.store.option_alerts import AlertSpan, OptionAlert, OptionAlerts
     from tsys.store.paper import StoreOrderLog

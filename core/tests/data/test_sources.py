@@ -87,3 +87,36 @@ def test_hub_for_backtests_shared_data_path_and_as_of(tmp_path):
     hub = open_hub(cfg, shared_data=shared, extras=False)
     assert isinstance(hub.primary, CsvSource) and hub.primary.symbols() == ["BTC-USD"]
     assert hub.primary.ctx.cache_dir == tmp_path / "cache" / "csv"
+
+
+def test_backtests_open_recorded_extras_only(tmp_path):
+    """A backtest (extras=False) reads the primary plus extras that keep a local history
+    (``recorded``, e.g. recorded options-flow alerts), never network extras."""
+    from tsys.hookspecs import hookimpl
+    from tsys.testing import registered_plugin
+
+    class Live(DataSource):
+        name = "live-extra"
+
+    class Kept(DataSource):
+        name = "kept-extra"
+        recorded = True
+
+    class Plugin:
+        @hookimpl
+        def register_data_sources(self, register):
+            register(Live)
+            register(Kept)
+
+    cfg = config_from_dict(
+        {
+            "data": {"source": "demo", "extra_sources": ["live-extra", "kept-extra", "nope"]},
+            "data_dir": str(tmp_path),
+        }
+    )
+    with registered_plugin(Plugin(), "extras-test"):
+        backtest = open_hub(cfg, extras=False)
+        daily = open_hub(cfg)
+    assert [s.name for s in backtest.extras] == ["kept-extra"]
+    assert backtest.ctx.warnings == []  # a missing network extra is not a backtest's concern
+    assert [s.name for s in daily.extras] == ["live-extra", "kept-extra"]

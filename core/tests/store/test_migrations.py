@@ -220,8 +220,48 @@ def seed_v4(db) -> None:
     )
 
 
+def seed_v5(db) -> None:
+    _insert(
+        db,
+        "option_alerts",
+        dict(
+            id=1,
+            alert_id="uw:seed",
+            source="unusualwhales",
+            created_at="2024-05-02 19:49:11.468550",
+            session_date="2024-05-02",
+            symbol="MSFT",
+            option_symbol="MSFT240517C00420000",
+            root="MSFT",
+            nonstandard=False,
+            option_type="call",
+            expiry="2024-05-17",
+            strike=420.0,
+            dte=15,
+            rule="RepeatedHits",
+            issue_type="Common Stock",
+            premium=186705.0,
+            ask_premium=151875.0,
+            bid_premium=405.0,
+            side="ask",
+            size=461,
+            volume=2442,
+            open_interest=7913,
+            volume_oi_ratio=0.3086,
+            price=4.05,
+            underlying_price=409.9,
+            otm_pct=0.0246,
+            sweep=True,
+            floor=False,
+            opening=True,
+            raw='{"ticker": "MSFT"}',
+            stored_at="2024-05-02 20:00:00",
+        ),
+    )
+
+
 #: version -> a function inserting rows into the tables that version created.
-SEEDS = {1: seed_v1, 2: seed_v2, 3: seed_v3, 4: seed_v4}
+SEEDS = {1: seed_v1, 2: seed_v2, 3: seed_v3, 4: seed_v4, 5: seed_v5}
 
 
 def _tables(db) -> list[str]:
@@ -283,6 +323,14 @@ def test_upgrade_from_every_earlier_version_keeps_data(db_url, start):
         assert [f.reason for f in rec.fills] == ["open", "close"]
         assert s2.runs.latest().config_digest == "abc123"
         _check_paper_rows(s2)
+        (alert,) = s2.option_alerts.between(None, None)
+        assert (alert.symbol, alert.premium, alert.side, alert.sweep) == (
+            "MSFT",
+            186705.0,
+            "ask",
+            True,
+        )
+        assert alert.created_at == dt.datetime(2024, 5, 2, 19, 49, 11, 468550, tzinfo=dt.UTC)
 
 
 def _check_paper_rows(store) -> None:

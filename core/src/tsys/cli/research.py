@@ -241,7 +241,7 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
     )
     con.print(gates_table(r["gates"]))
     fin = r["final"]
-    changed = ", ".join(f"{k}={fmt(v)}" for k, v in fin["changed_from_current"].items())
+    changed = ", ".join(f"{k}={param_text(v)}" for k, v in fin["changed_from_current"].items())
     con.print(escape(f"final parameters (set {fin['chosen_digest']}): {changed or 'unchanged'}"))
     con.print(
         f"{r['trials']['distinct_configurations']} configurations, "
@@ -250,3 +250,13 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
     )
     if shipped:
         con.print(escape(f"defaults written to {shipped}"), soft_wrap=True)
+
+
+def param_text(value: object) -> str:
+    """A parameter value as the final-parameters line shows it: a choice or flag as itself
+    (``rule=both``, ``ask_only=False``), a number as a figure."""
+    from tsys.format import figure
+
+    if isinstance(value, bool | str) or value is None:
+        return str(value)
+    return figure(value)

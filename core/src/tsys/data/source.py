@@ -74,6 +74,11 @@ class DataSource:
     options_class: ClassVar[type | None] = None
     #: True for generated data; shown wherever the data is shown.
     synthetic: ClassVar[bool] = False
+    #: True when what this source provides besides bars is a history it keeps locally (a
+    #: record it builds, such as options-flow alerts in the store): backtests, optimisation
+    #: and research open it as an extra source too, where other extras (network APIs that
+    #: know only the present) are left out.
+    recorded: ClassVar[bool] = False
     #: Capabilities this source provides (for ``tsys plugins`` and warnings).
     provides: ClassVar[frozenset[str]] = frozenset({"bars"})
     #: The unit of the volume in this source's bars, by asset class (base: shares or coins;

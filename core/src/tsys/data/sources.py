@@ -112,7 +112,10 @@ def open_hub(
         A folder in the ``shared/data`` layout read as the csv source (``--shared-data``); it
         replaces ``source`` and ``path``.
     extras
-        Open ``data.extra_sources`` too (the daily run); backtests read the primary only.
+        Open ``data.extra_sources`` too (the daily run); backtests read the primary only, plus
+        the extra sources whose data is a local recorded history (``DataSource.recorded``, e.g.
+        the options-flow alerts a plugin keeps in the store): no network, and the only history
+        there is.
     as_of
         The run's as-of date, handed to the sources through the context.
     cache_dir
@@ -140,9 +143,13 @@ def open_hub(
             raise ConfigError(f"--path applies to the csv source, not {name!r}")
         main = open_source(name, config, path=path, ctx=_sub(ctx, base, name))
     others: list[DataSource] = []
-    for extra in config.data.extra_sources if extras else ():
+    for extra in config.data.extra_sources:
         if extra == name:
             continue
+        if not extras and not (
+            extra in data_sources() and getattr(data_sources().get(extra), "recorded", False)
+        ):
+            continue  # research reads the primary only, plus recorded histories
         if extra not in data_sources():
             ctx.warn(
                 f"extra data source {extra!r} is not installed; running without it "

@@ -23,6 +23,7 @@ from tsys.workspace import ENV_DATABASE_URL, database_url
 
 if TYPE_CHECKING:
     from tsys.store.manual import ManualTrades
+    from tsys.store.option_alerts import OptionAlerts
     from tsys.store.overrides import Overrides
     from tsys.store.runs import DailyRunsIndex
 
@@ -87,6 +88,13 @@ class Store:
 
         return Overrides(self)
 
+    @cached_property
+    def option_alerts(self) -> OptionAlerts:
+        """Recorded unusual options-flow alerts (no public history exists; plugins keep one)."""
+        from tsys.store.option_alerts import OptionAlerts
+
+        return OptionAlerts(self)
+
     def paper_record_counts(self, broker: str) -> dict[str, int]:
         """Rows the paper broker ``broker`` has in each paper table (empty tables left out)."""
         counts = {}
@@ -136,6 +144,15 @@ def default_url(data_dir: Path | None = None) -> str:
 
         data_dir = Config().data_path
     return database_url(data_dir)
+
+
+def open_workspace_store(config: Any, *, demo: bool | None = None) -> Store:
+    """Open (and migrate) the store of ``config``'s workspace: the demo sandbox's SQLite file
+    when its bars come from the demo market (or ``demo`` is True), else the real store
+    (``TSYS_DATABASE_URL`` or ``<data dir>/tsys.db``). The plugins' way to their store."""
+    from tsys.workspace import workspace
+
+    return open_store(workspace(config, demo=demo).store_url)
 
 
 def open_store(

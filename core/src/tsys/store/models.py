@@ -89,11 +89,22 @@ def build_models(db: Any) -> SimpleNamespace:
     # The paper broker's tables have their own module (tsys.store.paper_models); they are part
     # of the schema all the same, so ``all`` lists them for the schema-vs-models check.
     paper = paper_models(db)
+    from tsys.store.option_alerts import option_alert_models
+
+    option_alerts = option_alert_models(db)
     return SimpleNamespace(
         ManualPosition=ManualPosition,
         ManualFill=ManualFill,
         DailyRunIndex=DailyRunIndex,
         OverrideRule=OverrideRule,
         paper=paper,
-        all=(ManualPosition, ManualFill, DailyRunIndex, OverrideRule, *paper.all),
+        option_alerts=option_alerts,
+        all=(
+            ManualPosition,
+            ManualFill,
+            DailyRunIndex,
+            OverrideRule,
+            *paper.all,
+            *option_alerts.all,
+        ),
     )
