@@ -131,6 +131,8 @@ def test_contract_suite_on_the_demo_low_float_names():
     bucket_contract_suite(LowFloatBucket(), ctx, bars)
     out = LowFloatBucket().compute(ctx, bars, Params())
     assert (out.extras["member"] > 0).any()
+    said = [w for w in ctx.warnings if "shares float from" in w]
+    assert said == [said[0]] and "the 2024-06-28 (synthetic) snapshot" in said[0]
 
 
 @pytest.mark.shared_data
@@ -173,7 +175,7 @@ def test_contract_and_lookahead_on_real_small_float_stocks():
     assert bars.close[k, m] / bars.close[k - 1, m] > 10
     assert not out.entries[k, m]
     assert out.extras["worst_gap"][k:, m].min() > 5
-    assert any("snapshot" in w for w in ctx.warnings)
+    assert any("shares float from the 2023-08 snapshot" in w for w in ctx.warnings), ctx.warnings
     lookahead_audit(LowFloatBucket(), ctx, bars, Params(), [1500, 2400])
 
 
@@ -322,6 +324,65 @@ def test_caps_hold_on_every_day_of_a_backtest(seed, max_positions, capital_share
         e = int(entered[t, j])
         assert held[t, j] * sleeve <= adv_share * adv[e, j] * (1 + 1e-9)
     bt = backtest_bucket(bucket, hub, cfg, params=params, end=end, cash=sleeve)
-    if len(bt.fills):
-        assert (bt.fills["price"] > 0).all()
+    filled = bt.fills[bt.fills["qty"] > 0]
+    assert (filled["price"] > 0).all()
     assert np.all(np.isfinite(bt.equity)) and bt.equity.min() > 0
+
+
+# ----------------------------------------------------------------------------- modes, halts
+def test_reversal_mode_buys_washouts_and_sells_the_rebound():
+    bars, _src, ctx = _setup(seed=3)
+    p = Params(mode="reversal", volume_surge=1.5, breakout_window=10)
+    out = LowFloatBucket().compute(ctx, bars, p)
+    assert out.entries.any()
+    t, j = np.argwhere(out.entries)[0]
+    assert bars.close[t, j] < out.extras["breakout_level"][t, j]  # below the 10-day low
+    tags = LowFloatBucket().explain(ctx, bars, out, bars.symbols[j], t)
+    assert any(x.startswith("setup: break below") for x in tags), tags
+    assert any(x.startswith("entry:") and "washout" in x for x in tags), tags
+    k = np.argwhere(out.exits[:, j] & (np.arange(len(bars.index)) > t))[0][0]
+    tags = LowFloatBucket().explain(ctx, bars, out, bars.symbols[j], k)
+    assert any(x.startswith("exit: rebound") for x in tags), tags
+    lookahead_audit(LowFloatBucket(), ctx, bars, p, [120, 200])
+    # the mode is chosen by research (one study per mode), never searched inside one
+    assert "mode" not in LowFloatBucket().search_space()
+    assert set(LowFloatBucket().search_space()) == {
+        "breakout_window", "volume_surge", "stop_atr", "time_stop_bars"
+    }  # fmt: skip
+
+
+def test_a_stop_meeting_a_halt_fills_at_the_next_open_and_the_report_counts_it():
+    """A held position whose symbol halts (no volume) and reopens far below its stop is sold
+    at that first tradeable open; the backtest's metrics count the stop, the gap fill, the
+    halted day held and the stop right after a halt."""
+    from tsys.backtest.bucket import backtest_bucket
+
+    bars, src, _ctx0 = _setup()
+    p = Params(volume_surge=1.5, time_stop_bars=30)
+    cfg = config_from_dict({"buckets": {"lowfloat": {"max_positions": 5}}})
+
+    def run(b, s):
+        hub = DataHub(s, [], SourceContext(cache_dir=Path(".tsys-cache")))
+        return backtest_bucket(LowFloatBucket(), hub, cfg, params=p, end=b.index[-1].date())
+
+    base = run(bars, src)
+    long_ = base.trades[(base.trades["exit_bar"] - base.trades["entry_bar"] >= 4)]
+    trade = long_.iloc[-1]
+    j = bars.column(trade["symbol"])
+    e = int(bars.index.get_loc(base.index[int(trade["entry_bar"])]))  # the entry fill's row
+    o, h, lo, c, v = (a.copy() for a in (bars.open, bars.high, bars.low, bars.close, bars.volume))
+    v[e + 1, j] = 0.0  # halted the session after the entry
+    crash = float(trade["entry_price"]) * 0.5  # and reopening at half the entry: under any stop
+    o[e + 2, j], lo[e + 2, j], h[e + 2, j], c[e + 2, j] = crash, crash * 0.98, crash * 1.05, crash
+    halted = attrs.evolve(bars, open=o, high=h, low=lo, close=c, volume=v)
+    bt = run(halted, FloatSource(halted, _floats(halted.symbols)))
+    f = bt.fills[(bt.fills["qty"] > 0) & (bt.fills["symbol"] == halted.symbols[j])]
+    sold = f[(f["side"] == "sell") & (f["date"] == halted.index[e + 2])]
+    assert sold["reason"].tolist() == ["stop"]
+    assert sold["ref_price"].iloc[0] == pytest.approx(crash)  # the open, not the stop level
+    assert not len(f[f["date"] == halted.index[e + 1]]), "nothing fills on the halted day"
+    m = bt.metrics
+    stops = bt.fills[(bt.fills["qty"] > 0) & (bt.fills["reason"] == "stop")]
+    assert m["stop_exits"] == len(stops) >= 1
+    assert m["stops_after_halt"] >= 1 and m["halted_position_days"] >= 1
+    assert m["stop_gap_share"] > 0
