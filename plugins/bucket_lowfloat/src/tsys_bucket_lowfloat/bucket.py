@@ -74,7 +74,13 @@ FUND_WORDS = (" ETF", " ETN", " FUND", " TRUST", "ISHARES", "SPDR", "PROSHARES")
 
 @attrs.frozen
 class Params:
-    """Four searched rules and the universe's fixed limits (the issue's examples)."""
+    """Four searched rules and the universe's fixed limits (the issue's examples).
+
+    Defaults: the researched values shipped in ``params.json`` (``tsys research lowfloat
+    --param mode=breakout --write-defaults`` on the real small-float set; a test holds them
+    equal), so every path that builds ``Params()`` trades what was researched. The research
+    started from breakout_window 20, volume_surge 3.0, stop_atr 2.0, time_stop_bars 10; it did
+    not pass validation (README, "Research")."""
 
     mode: str = param(
         "breakout",
@@ -82,10 +88,14 @@ class Params:
         help="breakout: buy a volume-surge break above the N-day high; reversal: buy a "
         "volume-surge break below the N-day low (providing liquidity), sell on the rebound",
     )
-    breakout_window: int = param(20, low=10, high=60, help="N: the high (or low) of N sessions")
-    volume_surge: float = param(3.0, low=1.5, high=6.0, help="volume / 50-day median volume")
-    stop_atr: float = param(2.0, low=1.0, high=4.0, help="fixed stop: ATRs below the entry close")
-    time_stop_bars: int = param(10, low=3, high=30, help="close after this many sessions")
+    breakout_window: int = param(42, low=10, high=60, help="N: the high (or low) of N sessions")
+    volume_surge: float = param(
+        2.366267123013751, low=1.5, high=6.0, help="volume / 50-day median volume"
+    )
+    stop_atr: float = param(
+        3.295625852107749, low=1.0, high=4.0, help="fixed stop: ATRs below the entry close"
+    )
+    time_stop_bars: int = param(11, low=3, high=30, help="close after this many sessions")
     max_float: float = param(20e6, help="shares float at most this (snapshot)")
     min_price: float = param(1.0, help="close at least this")
     max_price: float = param(20.0, help="close at most this")
