@@ -411,3 +411,14 @@ def test_shipped_parameters_are_the_researched_defaults_and_say_they_failed():
     assert full["out_of_sample"]["metrics"]["cagr"] < full["figures"]["benchmark_cagr"]
     got = resolve_params(bucket, Config(), data_home=Path("/nonexistent-tsys-home"))
     assert got.origin == "shipped" and got.values == doc["params"]
+
+
+def test_optimisation_sessions_without_the_benchmark_in_the_data():
+    """The demo market has no IWM: optimisation then splits the equities' own sessions."""
+    from tsys.optimize.bucket import sessions
+
+    bars, src, _ = _setup()
+    hub = DataHub(src, [], SourceContext(cache_dir=Path(".tsys-cache")))
+    period = sessions(hub, LowFloatBucket(), None, bars.index[-1].date())
+    assert period.index[-1] == bars.index[-1]
+    assert len(period.index) == len(bars.index) - LowFloatBucket.warmup_bars
