@@ -422,3 +422,33 @@ def test_optimisation_sessions_without_the_benchmark_in_the_data():
     period = sessions(hub, LowFloatBucket(), None, bars.index[-1].date())
     assert period.index[-1] == bars.index[-1]
     assert len(period.index) == len(bars.index) - LowFloatBucket.warmup_bars
+
+
+@pytest.mark.shared_data
+@needs_shared
+def test_backtest_command_on_the_small_float_folder_with_the_float_csv_from_config(tmp_path):
+    """`tsys backtest lowfloat --source csv --path .../smallcap_stooq`, the float CSV wired
+    through `[data.options.csv] float_file`: figures, the snapshot caveat, the stop and halt
+    counts, and the bad rows named."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tsys.cli import cli
+
+    cfg = tmp_path / "tsys.toml"
+    float_csv = SHARED / "meta" / "smallcap_float_2023-08.csv"
+    cfg.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[data.options.csv]\nfloat_file = "{float_csv}"\n'
+    )
+    args = ["--config", str(cfg), "backtest", "lowfloat", "--source", "csv", "--path"]
+    args += [str(SHARED / "equities" / "smallcap_stooq"), "--start", "2010-06-01"]
+    res = CliRunner().invoke(cli, [*args, "--end", "2010-12-31", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["bucket"] == "lowfloat" and out["metrics"]["trades"] > 0
+    for k in ("stop_exits", "stop_gap_share", "stops_after_halt", "halted_position_days"):
+        assert k in out["metrics"]
+    said = " | ".join(out["warnings"])
+    assert "shares float from the 2023-08 snapshot" in said
+    assert "CMT: dropped 1 row(s)" in said  # the low-0 row of 2010-08-26
