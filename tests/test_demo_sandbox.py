@@ -107,14 +107,14 @@ def test_demo_is_a_sandbox_a_stored_run_is_reused_only_when_its_inputs_match(iso
     base = ["run-daily", "--demo", "--as-of", DAY2, "--no-send"]
     run_dir = isolated / "data" / "demo" / "runs" / DAY2
     first = tsys(*base)
-    assert sorted(b["bucket"] for b in first["run"]["buckets"]) == ["crypto", "lowfloat", "sp500"]
+    assert sorted(b["bucket"] for b in first["run"]["buckets"]) == ["crypto", "sp500"]
     assert tsys(*base)["already_ran"] is True
     # --buckets on a day that already ran is honoured; the earlier run is kept
     only = tsys(*base, "--buckets", "sp500")
     assert only["already_ran"] is False
     assert [b["bucket"] for b in only["run"]["buckets"]] == ["sp500"]
     kept = json.loads((run_dir / "history" / "001" / "run.json").read_text())
-    assert sorted(b["bucket"] for b in kept["buckets"]) == ["crypto", "lowfloat", "sp500"]
+    assert sorted(b["bucket"] for b in kept["buckets"]) == ["crypto", "sp500"]
     assert any("history/001" in m for m in only["messages"])
     assert json.loads((run_dir / "run.json").read_text())["buckets"][0]["bucket"] == "sp500"
     # other parameters: recomputed, and the sp500-only run kept too

@@ -97,9 +97,12 @@ def test_discovered_through_entry_point_with_its_settings():
     assert bucket.version == __version__ == version("tsys-bucket-lowfloat")
     rules = bucket.position_rules(Params(time_stop_bars=7, stop_atr=1.5))
     assert rules.stop_kind == "fixed" and rules.time_stop_bars == 7 and rules.atr_multiple == 1.5
-    # Without a [buckets.lowfloat] section: 5% of the account, five equal 1% positions.
+    # Without a [buckets.lowfloat] section: off (opt-in); when on, 5% of the account in five
+    # equal 1% positions.
     s = Config().bucket(bucket)
-    assert (s.capital_share, s.max_positions, s.sizing) == (0.05, 5, "equal")
+    assert (s.enabled, s.capital_share, s.max_positions, s.sizing) == (False, 0.05, 5, "equal")
+    s = config_from_dict({"buckets": {"lowfloat": {"enabled": True}}}).bucket(bucket)
+    assert (s.enabled, s.capital_share, s.max_positions) == (True, 0.05, 5)
     # A section that sets some keys keeps the bucket's defaults for the others.
     s = config_from_dict({"buckets": {"lowfloat": {"max_positions": 3}}}).bucket(bucket)
     assert (s.capital_share, s.max_positions) == (0.05, 3)
@@ -242,6 +245,41 @@ def test_no_float_anywhere_is_said_and_leaves_no_universe():
     out = LowFloatBucket().compute(ctx, bars, Params())
     assert not out.entries.any()
     assert any("no data source knows shares float" in w for w in ctx.warnings)
+    assert LowFloatBucket().universe(ctx) == []
+    with pytest.raises(Exception, match="no stock with a known float"):
+        LowFloatBucket().history_symbols(ctx)
+
+
+def test_a_daily_run_on_csv_without_float_data_shows_the_bucket_with_no_plan(tmp_path):
+    """A csv folder and no float file: the bucket is in the run, without a plan and without
+    an error (exit 0), and the run says why."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tsys.cli import cli
+
+    bars = _market()
+    folder = tmp_path / "bars"
+    folder.mkdir()
+    for j, s in enumerate(bars.symbols):
+        pd.DataFrame(
+            {
+                "date": bars.index.strftime("%Y-%m-%d"),
+                **{f: getattr(bars, f)[:, j] for f in ("open", "high", "low", "close", "volume")},
+            }
+        ).to_csv(folder / f"{s}.csv", index=False)
+    day = bars.index[-1].date().isoformat()
+    cfg = tmp_path / "tsys.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[data]\nsource = "csv"\npath = "{folder}"\n')
+    args = ["--config", str(cfg), "run-daily", "--buckets", "lowfloat", "--as-of", day]
+    res = CliRunner().invoke(cli, [*args, "--no-send", "--json"])
+    assert res.exit_code == 0, res.output
+    run = json.loads(res.stdout)["run"]
+    (lf,) = run["buckets"]
+    assert lf["bucket"] == "lowfloat" and lf["error"] is None and not lf["plans"]
+    said = " | ".join(lf["warnings"])
+    assert "no data source knows shares float" in said and "universe is empty" in said
 
 
 def test_earnings_block_entries_and_force_an_exit_before_the_report():

@@ -89,7 +89,7 @@ def run_bucket(
     """One bucket: the bucket step for the last bar. Failures are recorded, not raised."""
     from tsys import plugins
     from tsys.buckets import BucketContext
-    from tsys.portfolio.step import LastBar, bucket_step, owner_of
+    from tsys.portfolio.step import EmptyUniverse, LastBar, bucket_step, owner_of
 
     config = ctx.config
     settings = config.bucket(bucket)
@@ -111,6 +111,8 @@ def run_bucket(
     )
     try:
         step = bucket_step(bucket, bctx, config, LastBar(equity=equity, holdings=holdings))
+    except EmptyUniverse as exc:  # nothing to consider today: no plan, not a failure
+        return BucketRun(**base, warnings=(*bctx.warnings, exc.message))
     except DataError as exc:
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {exc.message}")
     except StrategyError as exc:

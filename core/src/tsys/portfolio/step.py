@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 WARMUP_DAYS_PER_BAR = 1.5
 
 
+class EmptyUniverse(DataError):
+    """A bucket has nothing to consider today: its ``universe`` is empty (e.g. the low-float
+    bucket without any float data). The daily run shows the bucket with no plan and the
+    reason, rather than failing it."""
+
+
 @attrs.frozen
 class LastBar:
     """Plan the last bar, as the daily run does: allocations of ``equity`` next to ``holdings``."""
@@ -122,6 +128,8 @@ def load_bars(
     as_of = ctx.as_of
     try:
         universe = plugins.plugin_safe(owner, bucket.universe)(ctx)
+        if not universe:
+            raise EmptyUniverse(f"{bucket.name}: its universe is empty on {as_of}; no plan")
         if bucket.benchmark and bucket.benchmark not in universe:
             universe = [*universe, bucket.benchmark]
         start = as_of - dt.timedelta(days=math.ceil(365.25 * config.data.history_years))

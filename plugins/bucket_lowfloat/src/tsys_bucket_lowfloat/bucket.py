@@ -40,7 +40,15 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from tsys.api import AssetClass, Bucket, BucketContext, BucketOutput, PositionRules, param
+from tsys.api import (
+    AssetClass,
+    Bucket,
+    BucketContext,
+    BucketOutput,
+    DataError,
+    PositionRules,
+    param,
+)
 from tsys.api import indicators as ind
 
 if TYPE_CHECKING:
@@ -115,8 +123,16 @@ class LowFloatBucket(Bucket):
     benchmark = BENCHMARK
     default_sizing = "equal"
     warmup_bars = SURGE_BASE_WINDOW + 10
-    #: 5% of the account in at most five positions of 1% each, equal-sized.
-    default_settings = {"capital_share": 0.05, "max_positions": 5, "sizing": "equal"}
+    #: Opt-in (``[buckets.lowfloat] enabled = true``, or ``--buckets lowfloat``): a gamble that
+    #: failed validation, and that asks every equity's float (one call per symbol from a
+    #: per-symbol source such as Alpha Vantage). When on: 5% of the account in at most five
+    #: positions of 1% each, equal-sized.
+    default_settings = {
+        "enabled": False,
+        "capital_share": 0.05,
+        "max_positions": 5,
+        "sizing": "equal",
+    }
 
     def position_rules(self, params: Params) -> PositionRules:
         return PositionRules(
@@ -164,11 +180,20 @@ class LowFloatBucket(Bucket):
         )
 
     def universe(self, ctx: BucketContext[Params]) -> list[str]:
-        return sorted({*self.candidates(ctx), BENCHMARK} - {""})
+        """The candidates and the benchmark; empty without any float data (the daily run then
+        shows the bucket with no plan and the warning saying why)."""
+        cands = self.candidates(ctx)
+        return sorted({*cands, BENCHMARK}) if cands else []
 
     def history_symbols(self, ctx: BucketContext[Params]) -> list[str] | None:
         """What a backtest loads: the low-float candidates (and the benchmark when known)."""
         syms = self.candidates(ctx)
+        if not syms:
+            raise DataError(
+                "lowfloat: no stock with a known float below the limit in the data",
+                hint="set [data.options.csv] float_file (a float snapshot CSV) or add a source "
+                "that knows shares float (alphavantage)",
+            )
         if BENCHMARK in ctx.data.symbols(AssetClass.EQUITY):
             syms = [*syms, BENCHMARK]
         return syms
