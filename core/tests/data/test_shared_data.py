@@ -97,6 +97,7 @@ def test_shared_data_metadata():
     fund = src.fundamentals(["AAPL", "ZYXI", "ZZZZQX"])
     assert fund["AAPL"].sector == "Information Technology"
     assert fund["ZYXI"].shares_float == pytest.approx(19.85e6)
+    assert fund["ZYXI"].snapshot == "2023-08"  # from float_snapshot_2023-08.csv
     assert fund["ZZZZQX"].sector is None
     caps = src.market_caps(dt.date(2020, 1, 1), dt.date(2020, 12, 31))
     assert "BTC-USD" in caps.columns and caps.index.tz is not None

@@ -121,6 +121,36 @@ def performance(
     return out
 
 
+def halt_stats(res: SimResult, bars: Bars, rows: slice) -> dict[str, float]:
+    """How stops and halts (bars without volume) met the positions of a backtest.
+
+    ``stop_exits``: stop fills; ``stop_gap_share``: the share of them filled at an open that
+    gapped through the stop (an overnight gap, or the first tradeable open after a halt);
+    ``stops_after_halt``: stop fills on the first bar after a halted one;
+    ``halted_position_days``: bars a position sat on while its symbol did not trade.
+    """
+    f = res.fills
+    o, v = bars.open[rows], bars.base_volume()[rows]
+    halted = ~(v > 0)
+    stops = f[(f["qty"] > 0) & f["reason"].isin(["stop", "trailing_stop"])]
+    t = stops["bar"].to_numpy(dtype=np.int64)
+    j = stops["symbol_index"].to_numpy(dtype=np.int64)
+    at_open = stops["ref_price"].to_numpy(dtype=np.float64) == o[t, j]
+    after = (t > 0) & halted[np.maximum(t - 1, 0), j]
+    col = {s: k for k, s in enumerate(bars.symbols)}
+    days = 0
+    for tr in res.trades.itertuples(index=False):
+        k = col[tr.symbol] if isinstance(tr.symbol, str) else int(tr.symbol)
+        days += int(halted[int(tr.entry_bar) + 1 : int(tr.exit_bar) + 1, k].sum())
+    n = len(stops)
+    return {
+        "stop_exits": float(n),
+        "stop_gap_share": float(at_open.mean()) if n else float("nan"),
+        "stops_after_halt": float(after.sum()),
+        "halted_position_days": float(days),
+    }
+
+
 def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs, cash: float):
     from tsys.sim import simulate
 
@@ -218,6 +248,7 @@ def backtest_bucket(
     cap = costs.capacity.max_participation
     volume = bars.base_volume()[rows]  # participation: filled units / the bar's units
     metrics = performance(res, volume, periods_per_year=ppy, max_participation=cap)
+    metrics.update(halt_stats(res, bars, rows))
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(res.equity > 0, (res.equity - res.cash) / res.equity, 0.0)
     bench_eq = bench_metrics = None

@@ -363,6 +363,7 @@ class DemoSource(DataSource):
                     shares_outstanding=shares,
                     shares_float=float(np.round(shares * u.float_frac[j], -3)),
                     market_cap=None if px is None else px * shares,
+                    snapshot=f"{self.as_of.isoformat()} (synthetic)",
                 )
             elif s in coins:
                 j = coins[s]

@@ -75,6 +75,8 @@ _SECTOR_ALIASES = {
 }
 
 _DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+#: The date in a snapshot file's name: "float_snapshot_2023-08.csv" -> "2023-08".
+_SNAPSHOT_RE = re.compile(r"(\d{4}-\d{2}(?:-\d{2})?)")
 
 
 def parse_amount(value: Any) -> float | None:
@@ -223,6 +225,7 @@ class MetaFiles:
         info: dict[str, dict[str, Any]] = {}
         if self.float_file is not None:
             df = pd.read_csv(self.float_file, dtype=str)
+            when = _SNAPSHOT_RE.search(self.float_file.name)
             for row in df.to_dict("records"):
                 s = _sym(row.get("symbol", ""))
                 sector = row.get("sector")
@@ -238,6 +241,7 @@ class MetaFiles:
                     "shares_outstanding": parse_amount(row.get("shares_outstanding")),
                     "shares_float": parse_amount(row.get("shares_float")),
                     "market_cap": parse_amount(row.get("market_cap")),
+                    "snapshot": when.group(1) if when else None,
                 }
         for _, path in self._snapshot_list():
             for row in _read_table(path, self.warn):

@@ -35,6 +35,9 @@ class Fundamentals:
     shares_outstanding: float | None = None
     shares_float: float | None = None
     market_cap: float | None = None
+    #: When these numbers were taken ("2023-08" from a float snapshot file's name): a float
+    #: or a share count is a snapshot, not a history. None: not said.
+    snapshot: str | None = None
 
 
 @attrs.define

@@ -44,6 +44,9 @@ def sessions(hub: Any, bucket: Any, start: dt.date | None, end: dt.date | None) 
 
     probe = [bucket.benchmark] if bucket.benchmark else None
     bars = hub.bars(probe, None, end or dt.date.today(), asset_class=bucket.asset_class)
+    if bars.shape[0] == 0 and probe is not None:
+        # A benchmark the data lacks (IWM on the demo market): the asset class's sessions.
+        bars = hub.bars(None, None, end or dt.date.today(), asset_class=bucket.asset_class)
     if bars.shape[0] == 0:
         raise DataError(f"no {bucket.asset_class} bars for {bucket.name}")
     index = bars.index

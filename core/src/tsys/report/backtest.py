@@ -29,6 +29,10 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("open_trades", "Trades still open at the end", "int"),
     ("win_rate", "Win rate", "pct"),
     ("avg_bars_held", "Average bars held", "num"),
+    ("stop_exits", "Stop exits", "int"),
+    ("stop_gap_share", "Stops filled at a gap open", "pct"),
+    ("stops_after_halt", "Stops on the first bar after a halt", "int"),
+    ("halted_position_days", "Position-days on halted bars", "int"),
 )
 TRADES_SHOWN = 300
 

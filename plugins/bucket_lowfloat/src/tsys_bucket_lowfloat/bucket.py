@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -66,6 +66,8 @@ DOLLAR_VOLUME_WINDOW = 20
 SURGE_BASE_WINDOW = 50
 #: A close below the lowest close of this many sessions before it exits.
 EXIT_WINDOW = 10
+#: Mode "reversal": a close above the average of this many sessions is the rebound (exit).
+REBOUND_WINDOW = 5
 #: No entry on a day whose open gapped by more than this (either way).
 MAX_ENTRY_GAP = 0.25
 #: No entry on a day whose close moved by more than this from the last close.
@@ -80,12 +82,28 @@ FUND_WORDS = (" ETF", " ETN", " FUND", " TRUST", "ISHARES", "SPDR", "PROSHARES")
 
 @attrs.frozen
 class Params:
-    """Four searched rules and the universe's fixed limits (the issue's examples)."""
+    """Four searched rules and the universe's fixed limits (the issue's examples).
 
-    breakout_window: int = param(20, low=10, high=60, help="close above the highest close of N")
-    volume_surge: float = param(3.0, low=1.5, high=6.0, help="volume / 50-day median volume")
-    stop_atr: float = param(2.0, low=1.0, high=4.0, help="fixed stop: ATRs below the entry close")
-    time_stop_bars: int = param(10, low=3, high=30, help="close after this many sessions")
+    Defaults: the researched values shipped in ``params.json`` (``tsys research lowfloat
+    --param mode=breakout --write-defaults`` on the real small-float set; a test holds them
+    equal), so every path that builds ``Params()`` trades what was researched. The research
+    started from breakout_window 20, volume_surge 3.0, stop_atr 2.0, time_stop_bars 10; it did
+    not pass validation (README, "Research")."""
+
+    mode: str = param(
+        "breakout",
+        choices=("breakout", "reversal"),
+        help="breakout: buy a volume-surge break above the N-day high; reversal: buy a "
+        "volume-surge break below the N-day low (providing liquidity), sell on the rebound",
+    )
+    breakout_window: int = param(42, low=10, high=60, help="N: the high (or low) of N sessions")
+    volume_surge: float = param(
+        2.366267123013751, low=1.5, high=6.0, help="volume / 50-day median volume"
+    )
+    stop_atr: float = param(
+        3.295625852107749, low=1.0, high=4.0, help="fixed stop: ATRs below the entry close"
+    )
+    time_stop_bars: int = param(11, low=3, high=30, help="close after this many sessions")
     max_float: float = param(20e6, help="shares float at most this (snapshot)")
     min_price: float = param(1.0, help="close at least this")
     max_price: float = param(20.0, help="close at most this")
@@ -137,10 +155,11 @@ class LowFloatBucket(Bucket):
             )
             return {}
         snaps = sorted({str(getattr(f, "snapshot", None) or "") for f in known.values()} - {""})
-        when = ", ".join(snaps) if snaps else "of unknown date"
+        when = f"the {' / '.join(snaps)} snapshot" if snaps else "a snapshot of unknown date"
         ctx.warn(
-            f"lowfloat: shares float from a snapshot {when}, not a history: the universe of "
-            "past dates uses today's floats of today's stocks (not point in time)"
+            f"lowfloat: shares float from {when}, not a history: the universe of past dates "
+            "uses that snapshot's floats of the stocks listed then (not point in time; "
+            "survivorship bias)"
         )
         return known
 
@@ -224,7 +243,11 @@ class LowFloatBucket(Bucket):
         with np.errstate(divide="ignore", invalid="ignore"):
             move = np.where(prev > 0, c / prev - 1.0, np.nan)
         halted = ind.rolling_max(bad.astype(np.float64), HALT_LOOKBACK, min_periods=1) > 0
-        up, level = sig.breakout(np.where(bad, np.nan, c), params.breakout_window)
+        clean = np.where(bad, np.nan, c)
+        if params.mode == "reversal":
+            up, level = sig.breakdown(clean, params.breakout_window)
+        else:
+            up, level = sig.breakout(clean, params.breakout_window)
         surge = sig.volume_surge(np.where(bad, np.nan, volume), SURGE_BASE_WINDOW)
         atr = ind.atr(h, lo, c, ATR_WINDOW)
         stop = c - params.stop_atr * atr
@@ -236,9 +259,14 @@ class LowFloatBucket(Bucket):
         eligible = member & setup & np.isfinite(stop) & np.isfinite(score_all)
         entries = eligible & calm & ~halted
         score = np.where(eligible, score_all, np.nan)
-        floor = ind.shift(ind.rolling_min(np.where(bad, np.nan, c), EXIT_WINDOW), 1)
-        with np.errstate(invalid="ignore"):
-            exits = (c < floor) & ~bad
+        if params.mode == "reversal":  # the rebound: a close back above the 5-day average
+            floor = ind.sma(clean, REBOUND_WINDOW, min_periods=REBOUND_WINDOW)
+            with np.errstate(invalid="ignore"):
+                exits = (c > floor) & ~bad
+        else:
+            floor = ind.shift(ind.rolling_min(clean, EXIT_WINDOW), 1)
+            with np.errstate(invalid="ignore"):
+                exits = (c < floor) & ~bad
         blocked = np.zeros((T, N), dtype=bool)
         reasons: dict[tuple[int, int], str] = {}
         soon = np.zeros((T, N), dtype=bool)
@@ -270,6 +298,7 @@ class LowFloatBucket(Bucket):
                 "member": member.astype(np.float64),
                 "setup": setup.astype(np.float64),
                 "earnings_exit": soon.astype(np.float64),
+                **({"rebound": floor} if params.mode == "reversal" else {}),
             },
         )
 
@@ -331,8 +360,10 @@ class LowFloatBucket(Bucket):
             tags.append(f"median dollar volume ${dv / 1e6:.2f}M/day")
         surge = x["surge"][t, j]
         level = x["breakout_level"][t, j]
+        reversal = "rebound" in x
         if x["setup"][t, j] > 0 and math.isfinite(level):
-            tags.append(f"setup: breakout over {level:,.2f} on {surge:.1f}x volume")
+            what = "break below" if reversal else "breakout over"
+            tags.append(f"setup: {what} {level:,.2f} on {surge:.1f}x volume")
         st = output.stop[t, j]
         if math.isfinite(st):
             tags.append(f"stop {st:,.2f}")
@@ -347,7 +378,8 @@ class LowFloatBucket(Bucket):
         elif math.isfinite(gap) and abs(gap) > MAX_ENTRY_GAP:
             tags.append(f"gap {gap:+.0%} beyond {MAX_ENTRY_GAP:.0%}: no entry")
         if output.entries[t, j]:
-            tags.append(f"entry: {surge:.1f}x volume breakout, float {flt / 1e6:.1f}M")
+            what = "washout" if reversal else "breakout"
+            tags.append(f"entry: {surge:.1f}x volume {what}, float {flt / 1e6:.1f}M")
         if output.exits[t, j]:
             tags.append(self._exit_tag(bars, output, t, j))
         reason = output.block_reasons.get((t, j))
@@ -361,4 +393,14 @@ class LowFloatBucket(Bucket):
         if x["earnings_exit"][t, j] > 0:
             return f"exit: earnings within {EARNINGS_EXIT_DAYS} days"
         floor = x["exit_floor"][t, j]
+        if "rebound" in x:
+            return (
+                f"exit: rebound, close {bars.close[t, j]:,.2f} over the {REBOUND_WINDOW}-day "
+                f"average {floor:,.2f}"
+            )
         return f"exit: close {bars.close[t, j]:,.2f} under the {EXIT_WINDOW}-day low {floor:,.2f}"
+
+    def search_space(self) -> dict[str, dict[str, Any]]:
+        """The four rules of the shipped mode; the mode itself is a choice made by research
+        (one study per mode), not a dimension of one study."""
+        return {k: v for k, v in super().search_space().items() if k != "mode"}

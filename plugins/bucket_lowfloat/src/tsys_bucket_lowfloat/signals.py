@@ -7,6 +7,7 @@
 * :func:`worst_gap` - the largest overnight gap (either way) seen so far;
 * :func:`rolling_median` - a median over the last ``n`` rows (dollar volume, volume);
 * :func:`breakout` - the close above the highest close of the ``n`` rows before it;
+* :func:`breakdown` - the close below the lowest close of the ``n`` rows before it;
 * :func:`volume_surge` - the volume against the median volume of the ``n`` rows before it.
 """
 
@@ -64,6 +65,14 @@ def breakout(close: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     level = ind.shift(ind.rolling_max(close, window, min_periods=window), 1)
     with np.errstate(invalid="ignore"):
         return close > level, level
+
+
+def breakdown(close: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``close < level`` with ``level`` the lowest close of the ``window`` rows before it;
+    returns (mask, level)."""
+    level = ind.shift(ind.rolling_min(close, window, min_periods=window), 1)
+    with np.errstate(invalid="ignore"):
+        return close < level, level
 
 
 def volume_surge(volume: np.ndarray, window: int) -> np.ndarray:
