@@ -169,3 +169,14 @@ def figure(x: float | None, kind: str = "num") -> str:
     if kind == "num":
         return number(v, 1)
     raise ValueError(f"unknown figure kind {kind!r}; choose one of {', '.join(FIGURE_KINDS)}")
+
+
+def cash_interest(rate: float | None, interest: float | None, trading: float | None) -> str:
+    """One line telling interest on idle cash apart from trading PnL:
+    ``"idle cash earned 4.00%/yr: interest $1,234.56, trading PnL $9,876.54"``."""
+    if not rate:
+        return f"idle cash earned nothing ([account] cash_rate = 0); trading PnL {money(trading)}"
+    return (
+        f"idle cash earned {pct(rate, signed=False)}/yr: interest {money(interest)}, "
+        f"trading PnL {money(trading)}"
+    )

@@ -131,6 +131,11 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
         f"({fmt(p['cagr_ci']['low'], 'pct')} to {fmt(p['cagr_ci']['high'], 'pct')}), "
         f"max DD {fmt(f['max_drawdown'], 'pct')}, {f['n_trades']} trades"
     )
+    if "cash_rate" in p:
+        from tsys.format import cash_interest
+
+        text = cash_interest(p["cash_rate"], p["interest"], p["trading_pnl"])
+        con.print(text, markup=False, highlight=False, soft_wrap=True)
     con.print(
         f"PSR {fmt(f['psr'], 'p')}, deflated Sharpe {fmt(f['deflated_sharpe'], 'p')} "
         f"({f['n_trials']} trials), random-entry p {fmt(f['random_entry_p'], 'p')}"

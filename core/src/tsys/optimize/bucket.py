@@ -130,7 +130,7 @@ class BucketEvaluator:
         end = self.period.index[-1].date()
         bars = self.hub.bars(None, None, end, asset_class=self.bucket.asset_class)
         closes = np.ascontiguousarray(np.nan_to_num(bars.close, nan=-1.0), dtype=np.float64)
-        return {
+        out = {
             "source": self.hub.primary.name,
             "synthetic": bool(self.hub.synthetic),
             "label": bars.source,
@@ -141,6 +141,9 @@ class BucketEvaluator:
             "closes": hashlib.sha256(closes.tobytes()).hexdigest()[:16],
             "windows": [[a.isoformat(), b.isoformat()] for a, b in self.windows],
         }
+        if self.config.account.cash_rate:  # trials on other interest are other trials
+            out["cash_rate"] = self.config.account.cash_rate
+        return out
 
     def backtest(
         self,
@@ -185,6 +188,7 @@ def fold_from_backtest(bt: Any) -> FoldResult:
         turnover=float(bt.metrics.get("turnover", 0.0)),
         start=bt.start,
         end=bt.end,
+        extra={"interest": bt.interest, "cash_rate": bt.cash_rate},
     )
 
 

@@ -45,7 +45,7 @@ def environment() -> Any:
         param_value=fmt.param_value,
         plaintext=plaintext,
     )
-    env.globals.update(line_chart=line_chart, heatmap=heatmap)
+    env.globals.update(line_chart=line_chart, heatmap=heatmap, cash_interest=fmt.cash_interest)
     return env
 
 

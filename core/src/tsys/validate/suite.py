@@ -94,6 +94,11 @@ class ValidationReport:
     warnings: list[str]
     created: str
     schema_version: int = SCHEMA_VERSION
+    #: ``[account] cash_rate`` and, over the validated period, what idle cash earned and the
+    #: rest of the gain (trading PnL); the figures above include the interest.
+    cash_rate: float = 0.0
+    interest: float = 0.0
+    trading_pnl: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
 
@@ -243,6 +248,9 @@ def run_validation(
         passed=all(g.passed for g in gates),
         warnings=list(dict.fromkeys(base.warnings))[:20],
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        cash_rate=base.cash_rate,
+        interest=base.interest,
+        trading_pnl=base.trading_pnl,
     )
 
 
