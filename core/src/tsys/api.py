@@ -80,6 +80,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PositionRules",
         "param",
         "search_space",
+        "space_for",
     ),
     "tsys.data.bars": ("Bars", "VolumeUnit"),
     "tsys.data.source": (
@@ -151,6 +152,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         PositionRules,
         param,
         search_space,
+        space_for,
     )
     from tsys.config import secret
     from tsys.contracts import (

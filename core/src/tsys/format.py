@@ -141,6 +141,15 @@ def param_value(x: object, digits: int = 3) -> str:
     return str(x)
 
 
+def gate_number(x: float | None) -> str:
+    """A gate's value or threshold: 4 significant digits, so a threshold reads as configured
+    (``0.35`` stays "0.35", never "0.3" or "0.4") and a value is never rounded onto the
+    wrong side of it at a glance; None, NaN and infinity print :data:`NOT_AVAILABLE`."""
+    if x is None or isinstance(x, bool) or not math.isfinite(float(x)):
+        return NOT_AVAILABLE
+    return f"{float(x):.4g}"
+
+
 #: Kinds of :func:`figure`.
 FIGURE_KINDS = ("pct", "ratio", "times", "int", "p", "num")
 

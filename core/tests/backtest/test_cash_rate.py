@@ -92,6 +92,8 @@ def test_validate_and_optimize_use_the_configured_rate(sandbox, monkeypatch):
     assert rep["cash_rate"] == 0.04 and rep["interest"] > 0
     page = (sandbox / "v.html").read_text()
     assert "idle cash earned 4.00%/yr" in page and f'data-interest="{rep["interest"]}"' in page
+    # the default drawdown gate, 0.35, reads as configured (it printed as 0.3 or 0.4 before)
+    assert '<td data-threshold="0.35">&lt;= 0.35</td>' in page
 
     ev = BucketEvaluator("crypto", source="demo", start="2020-01-01", end="2021-12-31")
     params = attrs.asdict(ev.bucket.default_params())

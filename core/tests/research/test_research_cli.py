@@ -148,7 +148,7 @@ def test_research_credits_interest_on_idle_cash_apart(planted_plugin, csv_market
             "--trials", "1", "--random-backtests", "10", "--blocks", "4"]  # fmt: skip
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
-    rep = json.loads(res.output[res.output.index("{") :])
+    rep = json.JSONDecoder().raw_decode(res.output[res.output.index("{") :])[0]
     assert rep["cash_rate"] == 0.05
     oos = rep["out_of_sample"]
     assert oos["interest"] > 0
@@ -171,3 +171,31 @@ def test_research_credits_interest_on_idle_cash_apart(planted_plugin, csv_market
     sma_paid = paid.anchors(a, b, names=["sma10"])[0].equity
     sma_free = free.anchors(a, b, names=["sma10"])[0].equity
     assert sma_paid[-1] > sma_free[-1]
+
+
+def test_gate_thresholds_and_values_are_not_rounded_in_reports(planted_plugin, csv_market,
+                                                               data_dir):  # fmt: skip
+    """Regression (issue 15): the research HTML printed a gate threshold of 0.35 as "0.4"
+    (one decimal); thresholds and values now keep 4 significant digits in the research and
+    validation HTML and the CLI's gates table."""
+    from rich.console import Console
+
+    from tsys.cli.validate import gates_table
+    from tsys.report.research import render
+
+    args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "2",
+            "--trials", "1", "--random-backtests", "10", "--blocks", "4", "--json"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    rep = json.JSONDecoder().raw_decode(res.output[res.output.index("{") :])[0]
+    gates = [{"name": "max drawdown", "value": 0.3449, "threshold": 0.35, "rule": "<=",
+              "passed": True},
+             {"name": "probability of backtest overfitting", "value": 0.3051, "threshold": 0.3,
+              "rule": "<=", "passed": False}]  # fmt: skip
+    html = render({**rep, "gates": gates})
+    assert "&lt;= 0.35</td>" in html and "&lt;= 0.3</td>" in html
+    assert ">0.3449<" in html and ">0.3051<" in html
+    con = Console(width=200, record=True)
+    con.print(gates_table(gates))
+    text = con.export_text()
+    assert "<= 0.35" in text and "0.3449" in text and "0.3051" in text

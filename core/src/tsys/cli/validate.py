@@ -171,7 +171,7 @@ def gates_table(gates: list[dict[str, Any]]) -> Any:
     """The gates of a validation or research report as a table: value, rule, pass or FAIL."""
     from rich.table import Table
 
-    from tsys.format import figure as fmt
+    from tsys.format import gate_number
 
     g = Table(title="gates")
     for c in ("gate", "value", "rule", "result"):
@@ -179,8 +179,8 @@ def gates_table(gates: list[dict[str, Any]]) -> Any:
     for x in gates:
         g.add_row(
             x["name"],
-            fmt(x["value"]),
-            f"{x['rule']} {fmt(x['threshold'])}",
+            gate_number(x["value"]),
+            f"{x['rule']} {gate_number(x['threshold'])}",
             "pass" if x["passed"] else "[red]FAIL[/]",
         )
     return g

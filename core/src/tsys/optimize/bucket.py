@@ -107,7 +107,10 @@ class BucketEvaluator:
         return [(tv[t[0]].date(), tv[t[-1]].date()) for _tr, t in wf(tv, walk_forward)]
 
     def search_space(self) -> dict[str, dict[str, Any]]:
-        return self.bucket.search_space()
+        """The bucket's space for the current parameters (e.g. their mode's own)."""
+        from tsys.buckets import space_for
+
+        return space_for(self.bucket, self.defaults())
 
     def defaults(self) -> dict[str, Any]:
         """The current parameters: ``base_params`` when given (the resolved parameter set,

@@ -341,7 +341,9 @@ def _stress_tests(
     bt = ev.backtest(params, start, end, bucket=DelayedBucket(bucket))
     stress.append(_stress_row("execution one bar late", bt, ppy, "decided at t, filled at t+2"))
     rng = np.random.default_rng(seed)
-    space = bucket.search_space()
+    from tsys.buckets import space_for
+
+    space = space_for(bucket, params)
     perturbed = []
     for i in range(n_perturb):
         say(f"parameter perturbation {i + 1}/{n_perturb}")
