@@ -80,6 +80,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PositionRules",
         "param",
         "search_space",
+        "space_for",
     ),
     "tsys.data.bars": ("Bars", "VolumeUnit"),
     "tsys.data.source": (
@@ -155,6 +156,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         PositionRules,
         param,
         search_space,
+        space_for,
     )
     from tsys.config import load_config, secret
     from tsys.contracts import (

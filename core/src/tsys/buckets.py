@@ -69,6 +69,23 @@ def search_space(params_cls: type) -> dict[str, dict[str, Any]]:
     }
 
 
+def space_for(bucket: Any, params: Any = None) -> dict[str, dict[str, Any]]:
+    """``bucket.search_space(params)`` for a parameter set (a ``Params`` or a mapping of
+    values; None: the bucket's defaults); a bucket whose ``search_space`` takes no argument
+    (written before it could differ by parameter set) is asked without one."""
+    import inspect
+
+    fn = bucket.search_space
+    try:
+        takes = bool(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        takes = True
+    if not takes:
+        return fn()
+    of = getattr(bucket, "params_of", None)
+    return fn(of(params) if of is not None else params)
+
+
 def params_from_dict(params_cls: type, values: dict[str, Any]) -> Any:
     """Build ``Params`` from a mapping, naming unknown keys and invalid values clearly."""
     from tsys.errors import ConfigError
@@ -278,8 +295,23 @@ class Bucket(abc.ABC):
         shipped = shipped_values(self)
         return self.Params() if shipped is None else params_from_dict(self.Params, shipped)
 
-    def search_space(self) -> dict[str, dict[str, Any]]:
+    def search_space(self, params: Any = None) -> dict[str, dict[str, Any]]:
+        """What optimisation searches when it starts from ``params`` (a ``Params`` instance;
+        None: :meth:`default_params`): name -> spec from :func:`param`. Default: every
+        parameter declared with a range. Override to search only what that parameter set
+        reads (one mode's parameters) or to keep parameters fixed at economically chosen
+        values; :meth:`params_of` turns a mapping or None into a ``Params``. Core code asks
+        through :func:`space_for`."""
         return search_space(self.Params)
+
+    def params_of(self, params: Any = None) -> Any:
+        """``params`` as this bucket's ``Params``: None -> the defaults, a mapping -> the
+        defaults with those values on top, a ``Params`` -> itself."""
+        if params is None:
+            return self.default_params()
+        if isinstance(params, Mapping):
+            return params_from_dict(self.Params, {**attrs.asdict(self.default_params()), **params})
+        return params
 
     @abc.abstractmethod
     def universe(self, ctx: BucketContext) -> list[str]:

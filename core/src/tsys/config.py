@@ -43,10 +43,27 @@ def _frac_map(inst: Any, a: attrs.Attribute, value: dict[str, float]) -> None:
             raise FieldError(f"{a.name}.{key}", f"must be between 0 and 1, got {share!r}")
 
 
+def _cash_rate(inst: Any, a: attrs.Attribute, value: float) -> None:
+    if not (math.isfinite(value) and -0.1 <= value <= 0.5):
+        raise FieldError(
+            a.name, f"must be an annual rate between -0.1 and 0.5 (0.04 = 4%), got {value!r}"
+        )
+
+
+#: Default ``[account] cash_rate``: idle cash earns nothing unless you say what it earns.
+#: A fixed rate over decades of history would misstate the past (US T-bills paid ~0% in
+#: 2009-2015 and ~5% in 2000 and 2007), so the default never flatters a cash-heavy strategy.
+DEFAULT_CASH_RATE = 0.0
+
+
 @attrs.define
 class AccountConfig:
     size: float = attrs.field(default=100_000.0, converter=float, validator=_finite_positive)
     currency: str = "USD"
+    #: Annual interest idle cash earns (a T-bill proxy, 0.04 = 4%), accrued by calendar days
+    #: (actual/365) in backtests, research, validate, optimize and the local paper account;
+    #: reported apart from trading PnL. Default 0.0 (:data:`DEFAULT_CASH_RATE`).
+    cash_rate: float = attrs.field(default=DEFAULT_CASH_RATE, converter=float, validator=_cash_rate)
 
 
 @attrs.define
@@ -420,6 +437,8 @@ STARTER = """\
 
 [account]
 size = 100000          # account equity in USD that allocations are sized against
+cash_rate = 0.0        # annual interest on idle cash (T-bill proxy, 0.04 = 4%) in backtests,
+                       # research and the local paper account; reported apart from trading PnL
 
 [data]
 source = "demo"        # bars source: "demo" (synthetic, offline) or "csv" (set path)

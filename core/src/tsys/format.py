@@ -141,6 +141,15 @@ def param_value(x: object, digits: int = 3) -> str:
     return str(x)
 
 
+def gate_number(x: float | None) -> str:
+    """A gate's value or threshold: 4 significant digits, so a threshold reads as configured
+    (``0.35`` stays "0.35", never "0.3" or "0.4") and a value is never rounded onto the
+    wrong side of it at a glance; None, NaN and infinity print :data:`NOT_AVAILABLE`."""
+    if x is None or isinstance(x, bool) or not math.isfinite(float(x)):
+        return NOT_AVAILABLE
+    return f"{float(x):.4g}"
+
+
 #: Kinds of :func:`figure`.
 FIGURE_KINDS = ("pct", "ratio", "times", "int", "p", "num")
 
@@ -169,3 +178,14 @@ def figure(x: float | None, kind: str = "num") -> str:
     if kind == "num":
         return number(v, 1)
     raise ValueError(f"unknown figure kind {kind!r}; choose one of {', '.join(FIGURE_KINDS)}")
+
+
+def cash_interest(rate: float | None, interest: float | None, trading: float | None) -> str:
+    """One line telling interest on idle cash apart from trading PnL:
+    ``"idle cash earned 4.00%/yr: interest $1,234.56, trading PnL $9,876.54"``."""
+    if not rate:
+        return f"idle cash earned nothing ([account] cash_rate = 0); trading PnL {money(trading)}"
+    return (
+        f"idle cash earned {pct(rate, signed=False)}/yr: interest {money(interest)}, "
+        f"trading PnL {money(trading)}"
+    )

@@ -1,6 +1,7 @@
 """The local paper broker on hand-made bars: fills equal tsys.sim's, the book reconciles."""
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -199,4 +200,78 @@ def test_cash_and_positions_reconcile_after_random_orders(tmp_path_factory, seq,
     book = {p.symbol: p.quantity for p in b.positions()}
     assert book == pytest.approx({s: q for s, q in held.items() if q > 1e-9})
     assert reconcile(b, b.log).differences == []
+    store.close()
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["AAA", "BTC-USD"]), st.booleans(), st.floats(0.1, 30.0)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.lists(st.floats(20.0, 200.0), min_size=18, max_size=18),
+    st.sampled_from([0.0, 0.02, 0.05, 0.25]),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+)
+@settings(max_examples=25, deadline=None)
+def test_interest_on_idle_cash_and_the_book_reconcile(tmp_path_factory, seq, prices, rate, skip):
+    """[account] cash_rate in the local paper account: each mark credits the previous mark's
+    cash x rate x calendar days / 365 (days skipped accrue at the next mark, a re-run day
+    credits nothing twice), and cash = start + interest - buys + sells - fees still holds,
+    positions match the fills and reconcile() finds no difference."""
+    store = open_store(data_dir=tmp_path_factory.mktemp("paper"))
+    b = LocalPaperBroker(ledger=PaperLedger(store), cash=5_000.0, costs=COSTS, cash_rate=rate)
+    opens = np.array(prices, dtype=float).reshape(9, 2)
+    bars = make_bars(opens)
+    days = [d.date() for d in bars.index]
+    for k, (symbol, buy, qty) in enumerate(seq):
+        day = days[k]
+        b.submit(
+            [plan(symbol, qty, day, action="buy" if buy else "sell", cid=f"c{k}")],
+            decision_date=day,
+        )
+        if not skip[k] or k == len(seq) - 1:
+            b.sync(bars.head(k + 2))
+            b.sync(bars.head(k + 2))  # the same day again: no second credit
+    marks = b.ledger.marks("local")
+    expected = [0.0] + [
+        p.cash * rate * (m.date - p.date).days / 365.0 for p, m in itertools.pairwise(marks)
+    ]
+    assert [m.interest for m in marks] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    interest = sum(expected)
+    assert (interest > 0) == (rate > 0 and len(marks) > 1)
+    cash = 5_000.0 + interest
+    held = {}
+    for f in b.ledger.fills("local"):
+        sign = 1 if f.side.value == "buy" else -1
+        cash -= sign * f.quantity * f.price + f.fee
+        held[f.symbol] = held.get(f.symbol, 0.0) + sign * f.quantity
+    assert b.account().cash == pytest.approx(cash, abs=1e-6)
+    assert b.account().cash >= -1e-9
+    book = {p.symbol: p.quantity for p in b.positions()}
+    assert book == pytest.approx({s: q for s, q in held.items() if q > 1e-9})
+    assert reconcile(b, b.log).differences == []
+    store.close()
+
+
+def test_paper_interest_from_config_and_in_the_report(tmp_path):
+    from tsys.brokers import BrokerContext
+    from tsys.brokers.report import paper_report, render_html
+    from tsys.config import config_from_dict
+
+    store = open_store(data_dir=tmp_path)
+    cfg = config_from_dict({"account": {"size": 10_000, "cash_rate": 0.0365}})
+    b = LocalPaperBroker.from_config({}, BrokerContext(config=cfg, store=store))
+    assert b.cash_rate == 0.0365
+    mine = LocalPaperBroker.from_config({"cash_rate": 0.01}, BrokerContext(config=cfg, store=store))
+    assert mine.cash_rate == 0.01  # [broker.options] cash_rate wins
+    bars = make_bars(np.full((11, 2), 100.0))
+    days = [d.date() for d in bars.index]
+    assert b.mark_to(days[0]) and b.mark_to(days[10])  # a flat book: ten days of interest
+    assert b.account().cash == pytest.approx(10_000.0 * (1 + 0.0365 * 10 / 365))
+    rep = paper_report(b)
+    assert rep["interest"] == pytest.approx(10.0) and rep["cash_rate"] == 0.0365
+    assert rep["trading_pnl"] == pytest.approx(0.0, abs=1e-9)
+    page = render_html(rep)
+    assert "idle cash earned 3.65%/yr: interest $10.00, trading PnL $0.00" in page
     store.close()

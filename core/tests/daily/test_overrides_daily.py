@@ -119,8 +119,8 @@ def test_equity_and_bucket_caps_apply_in_the_daily_run_and_are_listed_once(demo_
         )
 
     before = _crypto_buys(run_sp500(dry_run=True).run)
-    assert sum(a.dollars for a in before.values()) > 20_000  # the demo's sp500 buys that day
-    for args in (("equity", "0.2"), ("sp500", "0.25")):
+    assert sum(a.dollars for a in before.values()) > 10_000  # the demo's sp500 buys that day
+    for args in (("equity", "0.1"), ("sp500", "0.25")):
         r = CliRunner().invoke(
             cli, ["override", "--demo", "cap", *args, "--today", "--as-of", "2026-07-01"]
         )
@@ -128,23 +128,23 @@ def test_equity_and_bucket_caps_apply_in_the_daily_run_and_are_listed_once(demo_
     outcome = run_sp500()
     run = outcome.run
     capped = _crypto_buys(run)
-    assert 0 < sum(a.dollars for a in capped.values()) <= 20_000 + 1e-6
+    assert 0 < sum(a.dollars for a in capped.values()) <= 10_000 + 1e-6
     cons = [c for a in capped.values() for c in a.constraints]
     assert any(
         c.name == "equity_exposure_cap"
-        and "capped at 20% of the account today by override O-0001" in c.detail
+        and "capped at 10% of the account today by override O-0001" in c.detail
         for c in cons
     )
     saved = json.loads((demo_env / "2026-07-01" / "run.json").read_text())
     assert [(o["id"], o["rule"], o["applied"]) for o in saved["overrides"]] == [
-        ("O-0001", "cap equity at 20%", True),
+        ("O-0001", "cap equity at 10%", True),
         ("O-0002", "cap sp500 at 25%", True),
     ]
     text = (demo_env / "2026-07-01" / "newsletter.txt").read_text()
     assert "O-0002 cap sp500 at 25%: since 2026-07-01" in text and "not applied" not in text
     # listed once: in the section and the outcome's messages, not again among the warnings
     assert not any("override in force" in w for w in run.warnings)
-    assert "override in force" not in text and text.count("O-0001 cap equity at 20%:") == 1
+    assert "override in force" not in text and text.count("O-0001 cap equity at 10%:") == 1
     assert any(
-        m.startswith("override in force: O-0001 cap equity at 20%") for m in outcome.messages
+        m.startswith("override in force: O-0001 cap equity at 10%") for m in outcome.messages
     )

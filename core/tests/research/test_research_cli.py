@@ -134,3 +134,68 @@ def test_research_report_renders_text_parameters(planted_plugin, csv_market, dat
     html = render(rep)
     assert "<td>mode</td><td>trend</td><td>members</td>" in html
     assert "mode=trend, window=0.125" in html
+
+
+def test_research_credits_interest_on_idle_cash_apart(planted_plugin, csv_market, data_dir,
+                                                       monkeypatch, tmp_path):  # fmt: skip
+    """[account] cash_rate: the walk-forward account, the benchmark and the anchors all earn it
+    on idle cash; the report gives the interest apart from trading PnL (JSON, text, HTML)."""
+    from tsys.config import Config, config_from_dict
+    from tsys.research.lab import Lab
+
+    monkeypatch.setenv("TSYS__ACCOUNT__CASH_RATE", "0.05")
+    args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "2",
+            "--trials", "1", "--random-backtests", "10", "--blocks", "4"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.JSONDecoder().raw_decode(res.output[res.output.index("{") :])[0]
+    assert rep["cash_rate"] == 0.05
+    oos = rep["out_of_sample"]
+    assert oos["interest"] > 0
+    eq = rep["curves"]["strategy"]
+    assert oos["trading_pnl"] + oos["interest"] == pytest.approx(eq[-1] - eq[0], abs=0.01)
+    html = Path(rep["html"]).read_text()
+    assert f'data-interest="{oos["interest"]}"' in html and "idle cash earned 5.00%/yr" in html
+    text = CliRunner().invoke(cli, args)
+    assert text.exit_code == 0, text.output
+    assert "out of sample, idle cash earned 5.00%/yr: interest $" in " ".join(text.output.split())
+    # the anchors' idle cash earns the same rate: 10-month SMA timing ends higher with it
+    from research_market import hub_of, planted_market
+
+    bucket = plugins.buckets().get("planted")
+    hub = hub_of(planted_market(n_days=900), tmp_path / "lab")
+    paid = Lab(bucket, hub, config_from_dict({"account": {"cash_rate": 0.05}}))
+    free = Lab(bucket, hub, Config())
+    assert paid.cash_rate == 0.05 and free.cash_rate == 0.0
+    a, b = paid.index[0], paid.index[-1]
+    sma_paid = paid.anchors(a, b, names=["sma10"])[0].equity
+    sma_free = free.anchors(a, b, names=["sma10"])[0].equity
+    assert sma_paid[-1] > sma_free[-1]
+
+
+def test_gate_thresholds_and_values_are_not_rounded_in_reports(planted_plugin, csv_market,
+                                                               data_dir):  # fmt: skip
+    """Regression (issue 15): the research HTML printed a gate threshold of 0.35 as "0.4"
+    (one decimal); thresholds and values now keep 4 significant digits in the research and
+    validation HTML and the CLI's gates table."""
+    from rich.console import Console
+
+    from tsys.cli.validate import gates_table
+    from tsys.report.research import render
+
+    args = ["research", "planted", "--source", "csv", "--path", str(csv_market), "--folds", "2",
+            "--trials", "1", "--random-backtests", "10", "--blocks", "4", "--json"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    rep = json.JSONDecoder().raw_decode(res.output[res.output.index("{") :])[0]
+    gates = [{"name": "max drawdown", "value": 0.3449, "threshold": 0.35, "rule": "<=",
+              "passed": True},
+             {"name": "probability of backtest overfitting", "value": 0.3051, "threshold": 0.3,
+              "rule": "<=", "passed": False}]  # fmt: skip
+    html = render({**rep, "gates": gates})
+    assert "&lt;= 0.35</td>" in html and "&lt;= 0.3</td>" in html
+    assert ">0.3449<" in html and ">0.3051<" in html
+    con = Console(width=200, record=True)
+    con.print(gates_table(gates))
+    text = con.export_text()
+    assert "<= 0.35" in text and "0.3449" in text and "0.3051" in text

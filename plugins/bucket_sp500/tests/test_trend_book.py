@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from tsys_bucket_sp500.bucket import TREND_PARAMS, Params, Sp500Bucket
+from tsys_bucket_sp500.bucket import TREND_PARAMS, TREND_SEARCHED, Params, Sp500Bucket
 from tsys_bucket_sp500.trend_book import BOOK, COV_WINDOW, book_scale, month_starts
 
 from tsys.config import BucketConfig, OverridesConfig, RiskConfig
@@ -187,5 +187,17 @@ def test_shipped_params_load_as_the_defaults():
     assert {k: getattr(got, k) for k in doc["params"]} == doc["params"]
 
 
-def test_search_space_is_the_trend_books_own_parameters():
-    assert set(Sp500Bucket().search_space()) == TREND_PARAMS
+def test_search_space_follows_the_mode_of_the_parameters():
+    """The trend book searches its risk budget (its gate is fixed at the given months); a
+    parameter set in another mode searches the stock-picking parameters, whatever the shipped
+    default mode is (issue 15: search_space could not differ per mode)."""
+    from tsys.api import space_for
+
+    bucket = Sp500Bucket()
+    assert set(bucket.search_space()) == TREND_SEARCHED == {"slot_vol", "book_vol"}
+    assert TREND_SEARCHED < TREND_PARAMS
+    members = space_for(bucket, {"mode": "members"})
+    assert members and not set(members) & TREND_PARAMS
+    assert {"momentum_window", "atr_stop", "vol_max"} <= set(members)
+    assert set(space_for(bucket, Params(mode="etf"))) == set(members)
+    assert set(space_for(bucket, {"mode": "trend", "gate_months": 8})) == TREND_SEARCHED

@@ -58,6 +58,15 @@ class BucketBacktest:
     benchmark_metrics: dict[str, float] | None
     plan_stats: dict[str, Any]
     warnings: list[str]
+    #: Annual rate idle cash earned (``[account] cash_rate``) and what it earned in total;
+    #: it is in ``equity``, and :attr:`trading_pnl` is the rest of the gain.
+    cash_rate: float = 0.0
+    interest: float = 0.0
+
+    @property
+    def trading_pnl(self) -> float:
+        """The gain from trading alone: final equity less the start cash and the interest."""
+        return float(self.equity[-1] - self.cash - self.interest) if len(self.equity) else 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary: metadata, both metric sets, daily equity curves, trades."""
@@ -79,6 +88,9 @@ class BucketBacktest:
                 "end": self.index[-1].date().isoformat() if len(self.index) else None,
                 "split": self.split,
                 "cash": self.cash,
+                "cash_rate": self.cash_rate,
+                "interest": self.interest,
+                "trading_pnl": self.trading_pnl,
                 "costs": self.costs,
                 "source": self.source,
                 "synthetic": self.synthetic,
@@ -151,7 +163,16 @@ def halt_stats(res: SimResult, bars: Bars, rows: slice) -> dict[str, float]:
     }
 
 
-def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs, cash: float):
+def _sim(
+    bars: Bars,
+    rows: slice,
+    tw: np.ndarray,
+    stop: np.ndarray | None,
+    costs,
+    cash: float,
+    cash_rate: float = 0.0,
+):
+    """The simulator over ``rows``: idle cash earns ``cash_rate`` a year by calendar days."""
     from tsys.sim import simulate
 
     lot = [a.lot_size for a in bars.asset_classes]
@@ -169,6 +190,7 @@ def _sim(bars: Bars, rows: slice, tw: np.ndarray, stop: np.ndarray | None, costs
         index=bars.index[rows],
         symbols=bars.symbols,
         record_positions=False,  # only equity, cash, fills and trades are used
+        cash_rate=cash_rate,
     )
 
 
@@ -205,6 +227,7 @@ def backtest_bucket(
     capital_share: float = 1.0,
     progress: Callable[[str], None] | None = None,
     min_universe_share: float | None = None,
+    cash_rate: float | None = None,
 ) -> BucketBacktest:
     """Backtest one bucket from ``start`` to ``end`` (inclusive) and its buy-and-hold benchmark.
 
@@ -213,6 +236,8 @@ def backtest_bucket(
     positions, sizing and every risk cap come from the configuration. ``min_universe_share``
     (research: :data:`tsys.data.coverage.MIN_UNIVERSE_SHARE`) makes a named universe that is
     mostly missing over the window an error (:class:`~tsys.data.coverage.UniverseMissing`).
+    Idle cash earns ``cash_rate`` a year (default ``[account] cash_rate``), the benchmark's
+    too; the bucket's interest is reported apart (:attr:`BucketBacktest.interest`).
     """
     from tsys.buckets import BucketContext
     from tsys.portfolio.step import History, bucket_step
@@ -222,6 +247,7 @@ def backtest_bucket(
     settings = attrs.evolve(config.bucket(bucket), capital_share=capital_share)
     cash = float(cash if cash is not None else config.account.size)
     costs = costs or default_costs(bucket.asset_class)
+    rate = float(config.account.cash_rate if cash_rate is None else cash_rate)
     end = end or dt.date.today()
     ctx = BucketContext(as_of=end, data=hub, settings=settings, params=params)
     span = History(
@@ -242,7 +268,7 @@ def backtest_bucket(
     rows = slice(first, last)
     tw, stop = order_panels(plan, rows)
     say("simulating")
-    res = _sim(bars, rows, tw, stop, costs, cash)
+    res = _sim(bars, rows, tw, stop, costs, cash, rate)
     ppy = AssetClass(bucket.asset_class).periods_per_year
     window = idx[rows]
     cap = costs.capacity.max_participation
@@ -260,7 +286,7 @@ def backtest_bucket(
         if len(valid):
             bw[valid[0], :] = 0.0
             bw[valid[0], j] = 0.99  # leave room for fees and slippage
-            bres = _sim(bars, rows, bw, None, costs, cash)
+            bres = _sim(bars, rows, bw, None, costs, cash, rate)
             bench_eq = bres.equity
             bench_metrics = performance(bres, volume, periods_per_year=ppy, max_participation=cap)
     stats = {
@@ -296,6 +322,8 @@ def backtest_bucket(
         benchmark_metrics=bench_metrics,
         plan_stats=stats,
         warnings=list(ctx.warnings) + list(hub.ctx.warnings),
+        cash_rate=rate,
+        interest=res.interest_earned,
     )
 
 

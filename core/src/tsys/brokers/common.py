@@ -232,6 +232,10 @@ def reconcile(
             fees[cid] = fees.get(cid, 0.0) + row["fee"]
     baseline = log.baseline(name)
     exp_cash, exp_pos = expected_book(log, name, baseline, fees=fees)
+    if exp_cash is not None:  # the local account's idle cash earns [account] cash_rate
+        from tsys.store.paper_interest import total_interest
+
+        exp_cash += total_interest(log, name)
     actual = {}
     for p in broker.positions():
         sign = 1.0 if p.side.value == "buy" else -1.0

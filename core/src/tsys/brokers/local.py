@@ -59,6 +59,8 @@ class LocalBrokerOptions:
     slippage_bps: float = attrs.field(default=5.0, validator=at_least(0))
     #: Largest share of a bar's volume one symbol may fill.
     max_participation: float = attrs.field(default=0.025, validator=above(0))
+    #: Annual interest on idle cash; None: ``[account] cash_rate`` (as backtests).
+    cash_rate: float | None = attrs.field(default=None, validator=at_least(-0.1))
 
     def cost_model(self) -> Any:
         """The :class:`tsys.sim.models.CostModel` these options describe."""
@@ -82,13 +84,22 @@ class LocalPaperBroker(Broker):
         Starting cash of a new account (an existing account keeps its cash).
     costs
         Cost model of every symbol (default: ``tsys.sim.models.CostModel()``, as backtests).
+    cash_rate
+        Annual interest idle cash earns, credited at each day's mark on the previous mark's
+        cash by calendar days (:mod:`tsys.store.paper_interest`), as the simulator does.
     """
 
     name = "local"
     options_class = LocalBrokerOptions
 
     def __init__(
-        self, *, ledger: Any, cash: float = 100_000.0, costs: Any = None, data: Any = None
+        self,
+        *,
+        ledger: Any,
+        cash: float = 100_000.0,
+        costs: Any = None,
+        data: Any = None,
+        cash_rate: float = 0.0,
     ) -> None:
         from tsys.sim.models import CostModel
 
@@ -99,6 +110,9 @@ class LocalPaperBroker(Broker):
         self.costs = costs if costs is not None else CostModel()
         #: Where :meth:`mark_to` gets bars (the run's data hub); None: marks only from sync.
         self.data = data
+        if not (isinstance(cash_rate, int | float) and math.isfinite(cash_rate)):
+            raise ConfigError(f"the local paper broker needs a finite cash_rate, got {cash_rate!r}")
+        self.cash_rate = float(cash_rate)
         ledger.open_account(self.name, float(cash))
 
     @classmethod
@@ -114,11 +128,15 @@ class LocalPaperBroker(Broker):
 
             store = open_store(None if ctx.config is None else workspace(ctx.config).store_url)
         default_cash = ctx.config.account.size if ctx.config is not None else 100_000.0
+        rate = opts.cash_rate
+        if rate is None:
+            rate = ctx.config.account.cash_rate if ctx.config is not None else 0.0
         return cls(
             ledger=PaperLedger(store),
             cash=default_cash if opts.cash is None else opts.cash,
             costs=opts.cost_model(),
             data=ctx.data,
+            cash_rate=rate,
         )
 
     # ------------------------------------------------------------------ Broker interface
@@ -284,13 +302,18 @@ class LocalPaperBroker(Broker):
         self.ledger.mark(self.name, marks)
         book = {s: b for s, b in self.ledger.book(self.name).items() if b.quantity > 0}
         if all(s in marks for s in book):
-            self.ledger.record_mark(
-                self.name,
-                day,
-                self.ledger.cash(self.name),
-                {s: (b.quantity, marks[s]) for s, b in book.items()},
-            )
+            self._record(day, {s: (b.quantity, marks[s]) for s, b in book.items()})
         return booked
+
+    def _record(self, day: dt.date, positions: dict[str, tuple[float, float]]) -> bool:
+        """Credit idle cash's interest since the previous mark, then store ``day``'s mark."""
+        from tsys.store.paper_interest import accrue_interest
+
+        interest = accrue_interest(self.ledger, self.name, day, self.cash_rate)
+        cash = self.ledger.cash(self.name)
+        return self.ledger.record_mark(
+            self.name, day, cash, positions, interest=interest if interest else None
+        )
 
     def mark_to(self, day: dt.date) -> bool:
         """Fill what the opens up to ``day`` allow and store ``day``'s mark; True when stored.
@@ -306,7 +329,7 @@ class LocalPaperBroker(Broker):
         if self.data is None or not symbols:
             if held:
                 return False
-            return self.ledger.record_mark(self.name, day, self.ledger.cash(self.name), {})
+            return self._record(day, {})
         # 40 calendar days: enough sessions before ``day`` for the simulator's volatility window.
         self.sync(self.data.bars(symbols, day - dt.timedelta(days=40), day))
         return self.ledger.latest_mark_date(self.name) == day

@@ -168,9 +168,11 @@ def replay(
     cash: float,
     costs_for: Callable[[AssetClass], Any],
     stops: dict | None = None,
+    cash_rate: float = 0.0,
 ) -> Any:
     """One simulation of the planned targets over ``bars`` from ``cash`` (a SimResult), each
-    entry with the protective stop decided with it (``stops``, from :func:`planned_stops`)."""
+    entry with the protective stop decided with it (``stops``, from :func:`planned_stops`),
+    idle cash earning ``cash_rate`` as the paper account's does."""
     import numpy as np
 
     from tsys.sim import simulate
@@ -205,6 +207,7 @@ def replay(
         cash=cash,
         index=bars.index,
         symbols=syms,
+        cash_rate=cash_rate,
     )
 
 
@@ -265,8 +268,10 @@ def paper_report(
         _metrics(marks, trades, trade_fills, symbols, orders, warnings) if marks else {}
     )
     drift = None
+    rate = float(getattr(broker, "cash_rate", 0.0))
     if bars is not None and marks and start_cash and set(symbols) <= set(bars.symbols):
-        drift = _drift(bars, marks, start_cash, orders, decisions, costs_for)
+        drift = _drift(bars, marks, start_cash, orders, decisions, costs_for, rate)
+    interest = float(sum(m.interest for m in marks))
     return json_ready(
         {
             "broker": name,
@@ -275,6 +280,9 @@ def paper_report(
             "cash": acct.cash,
             "equity": acct.equity,
             "return": None if not start_cash else acct.equity / start_cash - 1.0,
+            "cash_rate": rate,
+            "interest": interest,
+            "trading_pnl": None if not start_cash else acct.equity - start_cash - interest,
             "start": dates[0].isoformat() if dates else None,
             "end": dates[-1].isoformat() if dates else None,
             "dates": [d.isoformat() for d in dates],
@@ -398,6 +406,7 @@ def _drift(
     orders: Sequence[Any],
     decisions: dict[str, dt.date],
     costs_for: Callable[[AssetClass], Any],
+    cash_rate: float = 0.0,
 ) -> dict[str, Any]:
     """The paper equity against a replay of the same plans through the simulator."""
     import numpy as np
@@ -409,6 +418,7 @@ def _drift(
         cash=start_cash,
         costs_for=costs_for,
         stops=planned_stops(orders, decisions),
+        cash_rate=cash_rate,
     )
     bdates = np.asarray(bars.index.date)
     rows = [int(np.flatnonzero(bdates <= d)[-1]) if (bdates <= d).any() else -1 for d in dates]

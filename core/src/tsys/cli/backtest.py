@@ -243,5 +243,10 @@ def _print_table(payload: dict[str, Any], console: Any) -> None:
             f"Sharpe {fmt(wm.get('sharpe'), 'ratio')} max DD {fmt(wm.get('max_drawdown'), 'pct')}"
         )
     console.print(f"costs: {escape(str(payload['costs']))}")
+    if "cash_rate" in payload:
+        from tsys.format import cash_interest
+
+        rate, interest = payload["cash_rate"], payload["interest"]
+        console.print(escape(cash_interest(rate, interest, payload["trading_pnl"])))
     for w in payload.get("warnings", [])[:5]:
         console.print(f"[yellow]warning:[/] {escape(str(w))}")

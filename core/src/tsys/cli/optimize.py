@@ -206,6 +206,8 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     doc["constraints"] = spec.constraints.describe()
     doc["started_from"] = None if pset is None else pset.to_json()
     doc["accepted_worse"] = outcome.worse_than_baseline
+    cfg = getattr(ev, "config", None)  # a toy --objective-module may have none
+    doc["cash_rate"] = None if cfg is None else cfg.account.cash_rate
     out = Path(opts["output"] or ws.params_file(bucket_name))
     write_json(out, doc, default=_json_default)
     written = {"output": str(out), "output_sha256": file_hash(out)}
@@ -388,6 +390,11 @@ def _print(doc: dict[str, Any], sensitivity: Any, out: Path) -> None:
         f"max DD {m['max_drawdown']:.1%}  trades {m['n_trades']:.0f}  "
         f"turnover {m['turnover']:.1f}/yr"
     )
+    if doc.get("cash_rate"):
+        con.print(
+            f"figures include interest on idle cash at {doc['cash_rate']:.2%}/yr ([account] "
+            "cash_rate); `tsys backtest` reports it apart from trading PnL"
+        )
     if doc["pareto_front"]:
         t = Table(title="Pareto front (CAGR vs max drawdown)")
         for c in ("trial", "CAGR", "max DD", "Sharpe"):

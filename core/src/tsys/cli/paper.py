@@ -272,6 +272,8 @@ def _print_report(p: dict[str, Any]) -> None:
         + (f", return {numbers.pct(p['return'])}" if p["return"] is not None else "")
         + ("  [SYNTHETIC DATA]" if p.get("synthetic") else "")
     )
+    if "cash_rate" in p and p["trading_pnl"] is not None:
+        click.echo(numbers.cash_interest(p["cash_rate"], p["interest"], p["trading_pnl"]))
     for w in p["warnings"]:
         click.echo(f"warning: {w}")
     m = p["metrics"]

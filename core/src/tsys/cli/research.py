@@ -219,6 +219,11 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
             fmt(m.get("trades"), "int"),
         )
     con.print(t)
+    if "cash_rate" in r:
+        from tsys.format import cash_interest
+
+        text = cash_interest(r["cash_rate"], oos.get("interest"), oos.get("trading_pnl"))
+        con.print(escape(f"out of sample, {text}"), soft_wrap=True)
     f = Table(title="folds")
     for c in ("fold", "test", "configs", "IS Sharpe", "OOS Sharpe", "OOS CAGR"):
         f.add_column(c, justify="right")

@@ -124,6 +124,11 @@ def _print(p: dict[str, Any], out: Path, html: str | None) -> None:
         f"({fmt(p['cagr_ci']['low'], 'pct')} to {fmt(p['cagr_ci']['high'], 'pct')}), "
         f"max DD {fmt(f['max_drawdown'], 'pct')}, {f['n_trades']} trades"
     )
+    if "cash_rate" in p:
+        from tsys.format import cash_interest
+
+        text = cash_interest(p["cash_rate"], p["interest"], p["trading_pnl"])
+        con.print(text, markup=False, highlight=False, soft_wrap=True)
     con.print(
         f"PSR {fmt(f['psr'], 'p')}, deflated Sharpe {fmt(f['deflated_sharpe'], 'p')} "
         f"({f['n_trials']} trials), random-entry p {fmt(f['random_entry_p'], 'p')}"
@@ -159,7 +164,7 @@ def gates_table(gates: list[dict[str, Any]]) -> Any:
     """The gates of a validation or research report as a table: value, rule, pass or FAIL."""
     from rich.table import Table
 
-    from tsys.format import figure as fmt
+    from tsys.format import gate_number
 
     g = Table(title="gates")
     for c in ("gate", "value", "rule", "result"):
@@ -167,8 +172,8 @@ def gates_table(gates: list[dict[str, Any]]) -> Any:
     for x in gates:
         g.add_row(
             x["name"],
-            fmt(x["value"]),
-            f"{x['rule']} {fmt(x['threshold'])}",
+            gate_number(x["value"]),
+            f"{x['rule']} {gate_number(x['threshold'])}",
             "pass" if x["passed"] else "[red]FAIL[/]",
         )
     return g

@@ -110,7 +110,10 @@ class BucketEvaluator:
         return [(tv[t[0]].date(), tv[t[-1]].date()) for _tr, t in wf(tv, walk_forward)]
 
     def search_space(self) -> dict[str, dict[str, Any]]:
-        return self.bucket.search_space()
+        """The bucket's space for the current parameters (e.g. their mode's own)."""
+        from tsys.buckets import space_for
+
+        return space_for(self.bucket, self.defaults())
 
     def defaults(self) -> dict[str, Any]:
         """The current parameters: ``base_params`` when given (the resolved parameter set,
@@ -133,7 +136,7 @@ class BucketEvaluator:
         end = self.period.index[-1].date()
         bars = self.hub.bars(None, None, end, asset_class=self.bucket.asset_class)
         closes = np.ascontiguousarray(np.nan_to_num(bars.close, nan=-1.0), dtype=np.float64)
-        return {
+        out = {
             "source": self.hub.primary.name,
             "synthetic": bool(self.hub.synthetic),
             "label": bars.source,
@@ -144,6 +147,9 @@ class BucketEvaluator:
             "closes": hashlib.sha256(closes.tobytes()).hexdigest()[:16],
             "windows": [[a.isoformat(), b.isoformat()] for a, b in self.windows],
         }
+        if self.config.account.cash_rate:  # trials on other interest are other trials
+            out["cash_rate"] = self.config.account.cash_rate
+        return out
 
     def backtest(
         self,
@@ -188,6 +194,7 @@ def fold_from_backtest(bt: Any) -> FoldResult:
         turnover=float(bt.metrics.get("turnover", 0.0)),
         start=bt.start,
         end=bt.end,
+        extra={"interest": bt.interest, "cash_rate": bt.cash_rate},
     )
 
 

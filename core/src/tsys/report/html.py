@@ -43,9 +43,10 @@ def environment() -> Any:
         quantity=fmt.quantity,
         significant=fmt.significant,
         param_value=fmt.param_value,
+        gate_number=fmt.gate_number,
         plaintext=plaintext,
     )
-    env.globals.update(line_chart=line_chart, heatmap=heatmap)
+    env.globals.update(line_chart=line_chart, heatmap=heatmap, cash_interest=fmt.cash_interest)
     return env
 
 

@@ -227,6 +227,7 @@ def assemble(
             },
             "costs": lab.costs.describe(),
             "cash": lab.cash,
+            "cash_rate": lab.cash_rate,
             "spec": {
                 "folds": spec.folds,
                 "trials_per_optimisation": spec.trials,
@@ -251,6 +252,8 @@ def assemble(
                 "end": index[-1].date().isoformat(),
                 "metrics": metrics,
                 "sharpe_costs_x2": figures["sharpe_costs_x2"],
+                "interest": res.interest_earned,
+                "trading_pnl": float(eq[-1] - eq[0]) - res.interest_earned,
             },
             "anchors": [{"name": a.name, "label": a.label, "metrics": a.metrics} for a in anchors],
             "curves": {

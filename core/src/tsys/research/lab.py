@@ -81,8 +81,9 @@ class Lab:
         unless it is one) and the configuration (risk limits, sizing, account size).
     start, end
         The research period (default: the bucket's whole history, as ``tsys backtest``).
-    costs, cash
-        Default: the bucket's default costs and ``[account] size``.
+    costs, cash, cash_rate
+        Default: the bucket's default costs, ``[account] size`` and ``[account] cash_rate``
+        (interest on idle cash, for the bucket, the anchors and the benchmark alike).
     values
         The parameters whose panel is the lab's own (anchors, the random-entry universe);
         default: the bucket's defaults.
@@ -100,6 +101,7 @@ class Lab:
         cash: float | None = None,
         rebalance: str = "daily",
         values: dict[str, Any] | None = None,
+        cash_rate: float | None = None,
     ) -> None:
         from tsys.data.fingerprint import bars_fingerprint
         from tsys.data.memo import CachedHub
@@ -111,6 +113,7 @@ class Lab:
         self.config = config
         self.costs = costs or default_costs(bucket.asset_class)
         self.cash = float(cash if cash is not None else config.account.size)
+        self.cash_rate = float(config.account.cash_rate if cash_rate is None else cash_rate)
         self.periods_per_year = AssetClass(bucket.asset_class).periods_per_year
         self.settings = attrs.evolve(config.bucket(bucket), capital_share=1.0)
         self.index = period_sessions(self.hub, bucket, start, end)
@@ -184,7 +187,7 @@ class Lab:
         """The simulator over ``rows`` of ``bars`` (this lab's costs by default)."""
         from tsys.backtest.bucket import _sim
 
-        return _sim(bars, rows, tw, stop, costs or self.costs, self.cash)
+        return _sim(bars, rows, tw, stop, costs or self.costs, self.cash, self.cash_rate)
 
     def run(self, values: dict[str, Any]) -> TrialRun:
         """A parameter set over the whole period (kept by digest)."""
@@ -297,7 +300,7 @@ class Lab:
         out = []
         cap = self.costs.capacity.max_participation
         for plan in plans:
-            res = _sim(bars, rows, orders(plan, rows), None, self.costs, self.cash)
+            res = _sim(bars, rows, orders(plan, rows), None, self.costs, self.cash, self.cash_rate)
             m = performance(
                 res,
                 bars.volume[rows],

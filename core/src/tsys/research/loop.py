@@ -86,6 +86,7 @@ def longest_holding(bucket: Any, values: dict[str, Any]) -> int:
     Every searchable integer parameter is set to its upper bound in turn and the bucket's
     :meth:`~tsys.buckets.Bucket.position_rules` asked for the time stop it then uses.
     """
+    from tsys.buckets import space_for
 
     def time_stop(v: dict[str, Any]) -> int:
         try:
@@ -94,7 +95,7 @@ def longest_holding(bucket: Any, values: dict[str, Any]) -> int:
             return 0
 
     got = time_stop(values)
-    for name, s in bucket.search_space().items():
+    for name, s in space_for(bucket, values).items():
         if s["kind"] == "int":
             got = max(got, time_stop({**values, name: int(s["high"])}))
     return got if got > 0 else 21
@@ -139,7 +140,9 @@ def optimise(
     from tsys.optimize.study import distributions, searchable, suggest
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = lab.bucket.search_space()
+    from tsys.buckets import space_for
+
+    space = space_for(lab.bucket, base)
     dists = distributions(space)
     ppy = lab.periods_per_year
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))

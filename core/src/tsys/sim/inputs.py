@@ -186,7 +186,8 @@ def accrual(rate: Any, periods: Any, index: pd.Index | None, T: int) -> np.ndarr
             hint="pass index= (a DatetimeIndex), or cash_rate_periods= (e.g. 252 or 365) to "
             "accrue a fixed share of the rate per bar",
         )
-    days = np.diff(index.values.astype("datetime64[D]").astype(np.int64))
+    naive = index.tz_convert(None) if index.tz is not None else index  # UTC wall dates
+    days = np.diff(naive.to_numpy().astype("datetime64[D]").astype(np.int64))
     if (days < 0).any():
         raise ContractError("index must be in ascending order to accrue interest on cash")
     f[1:] = r[1:] * days / 365.0

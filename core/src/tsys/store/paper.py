@@ -101,6 +101,12 @@ class Mark:
     equity: float
     #: symbol -> (quantity, price it was marked at; None when the broker gave only a total)
     positions: dict[str, tuple[float, float | None]] = attrs.field(factory=dict)
+    #: Interest credited to idle cash for the days since the previous mark (in ``cash``).
+    interest: float = 0.0
+
+
+#: Key of a mark's interest inside its stored positions (never a symbol: symbols have no "$").
+INTEREST_KEY = "$interest"
 
 
 class StoreOrderLog:
@@ -198,23 +204,26 @@ class StoreOrderLog:
         positions: dict[str, tuple[float, float | None]],
         *,
         positions_value: float | None = None,
+        interest: float | None = None,
     ) -> bool:
         """Store the account at ``day``'s close (replacing that day's earlier mark).
 
         ``positions`` maps symbol -> (quantity, mark price); ``positions_value`` defaults to
         the sum of quantity x price (give it when the broker reports only a total). Refused
         (returns False) when a later day is already marked: the book now holds what happened
-        after ``day``, so re-running an old day must not rewrite its history.
+        after ``day``, so re-running an old day must not rewrite its history. ``interest``:
+        idle cash's interest since the previous mark (:mod:`tsys.store.paper_interest`); None
+        keeps what an earlier mark of the same day recorded.
         """
         K = self.m.PaperMark
         if positions_value is None:
             positions_value = sum(q * px for q, px in positions.values() if px is not None)
         value = positions_value
+        stored: dict[str, Any] = {s: [q, px] for s, (q, px) in sorted(positions.items())}
         values = dict(
             cash=float(cash),
             positions_value=float(value),
             equity=float(cash + value),
-            positions=json.dumps({s: [q, px] for s, (q, px) in sorted(positions.items())}),
             recorded_at=to_db(_now()),
         )
         with self.store.transaction():
@@ -222,6 +231,11 @@ class StoreOrderLog:
             if later:
                 return False
             row = K.get_or_none((K.broker == broker) & (K.date == day))
+            if interest is None and row is not None:
+                interest = json.loads(row.positions).get(INTEREST_KEY)
+            if interest:
+                stored[INTEREST_KEY] = float(interest)
+            values["positions"] = json.dumps(stored)
             if row is None:
                 K.create(broker=broker, date=day, **values)
             else:
@@ -233,11 +247,10 @@ class StoreOrderLog:
         K = self.m.PaperMark
         out = []
         for r in K.select().where(K.broker == broker).order_by(K.date):
-            pos = {
-                s: (float(v[0]), None if v[1] is None else float(v[1]))
-                for s, v in json.loads(r.positions).items()
-            }
-            out.append(Mark(_date(r.date), r.cash, r.positions_value, r.equity, pos))
+            raw = json.loads(r.positions)
+            interest = float(raw.pop(INTEREST_KEY, 0.0))
+            pos = {s: (float(v[0]), None if v[1] is None else float(v[1])) for s, v in raw.items()}
+            out.append(Mark(_date(r.date), r.cash, r.positions_value, r.equity, pos, interest))
         return out
 
     def _account(self, broker: str) -> Any:

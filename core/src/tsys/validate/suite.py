@@ -94,6 +94,11 @@ class ValidationReport:
     warnings: list[str]
     created: str
     schema_version: int = SCHEMA_VERSION
+    #: ``[account] cash_rate`` and, over the validated period, what idle cash earned and the
+    #: rest of the gain (trading PnL); the figures above include the interest.
+    cash_rate: float = 0.0
+    interest: float = 0.0
+    trading_pnl: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
 
@@ -243,6 +248,9 @@ def run_validation(
         passed=all(g.passed for g in gates),
         warnings=list(dict.fromkeys(base.warnings))[:20],
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        cash_rate=base.cash_rate,
+        interest=base.interest,
+        trading_pnl=base.trading_pnl,
     )
 
 
@@ -333,7 +341,9 @@ def _stress_tests(
     bt = ev.backtest(params, start, end, bucket=DelayedBucket(bucket))
     stress.append(_stress_row("execution one bar late", bt, ppy, "decided at t, filled at t+2"))
     rng = np.random.default_rng(seed)
-    space = bucket.search_space()
+    from tsys.buckets import space_for
+
+    space = space_for(bucket, params)
     perturbed = []
     for i in range(n_perturb):
         say(f"parameter perturbation {i + 1}/{n_perturb}")

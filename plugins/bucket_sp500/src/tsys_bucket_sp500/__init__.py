@@ -5,7 +5,7 @@ Import-light on purpose: the bucket (numpy, pandas) loads only when the registry
 
 from tsys.api import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @hookimpl

@@ -59,8 +59,10 @@ FUNDS = frozenset(
 )
 
 
-#: The trend book's searched parameters (see tsys_bucket_sp500.trend_book).
+#: The trend book's own parameters (see tsys_bucket_sp500.trend_book).
 TREND_PARAMS = frozenset({"gate_months", "slot_vol", "book_vol"})
+#: What optimisation searches in the trend book (the gate is fixed, see ``search_space``).
+TREND_SEARCHED = frozenset({"slot_vol", "book_vol"})
 #: Trend book: a held slot is re-sized monthly when its size moved by this share or more.
 RESIZE_BAND = 0.2
 
@@ -161,13 +163,17 @@ class Sp500Bucket(Bucket):
             return list(BOOK)
         return [BENCHMARK, *SECTOR_ETFS] if ctx.params.mode == "etf" else None
 
-    def search_space(self) -> dict[str, dict[str, Any]]:
-        """What optimisation searches: the shipped mode's own parameters only (the trend
-        book's three), so trials are not spent, nor the overfitting odds raised, on
-        parameters the mode does not read."""
-        space = super().search_space()
-        if self.default_params().mode == "trend":
-            return {k: v for k, v in space.items() if k in TREND_PARAMS}
+    def search_space(self, params: Params | None = None) -> dict[str, dict[str, Any]]:
+        """What optimisation searches from ``params`` (default: the shipped defaults): only
+        what their mode reads, so trials are not spent, nor the overfitting odds raised, on
+        parameters the mode ignores. The trend book searches its risk budget (``slot_vol``,
+        ``book_vol``); its gate stays at ``gate_months`` as given (Faber's 10 months by
+        default: a published rule, and a plateau over 6-12 months here, so searching it only
+        adds noise to the selection). Other modes search the stock-picking parameters."""
+        space = super().search_space(params)
+        mode = self.params_of(params).mode
+        if mode == "trend":
+            return {k: v for k, v in space.items() if k in TREND_SEARCHED}
         return {k: v for k, v in space.items() if k not in TREND_PARAMS}
 
     def _membership(self, ctx: BucketContext | None, bars: Bars, params: Params) -> np.ndarray:
