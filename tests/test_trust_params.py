@@ -114,7 +114,9 @@ def test_params_and_param_work_on_every_command(isolated, params_file):
         "validate", "sp500", "--start", "2023-01-01", "--bootstrap", "50",
         "--random-backtests", "10", *given,
     )  # fmt: skip
-    run = tsys_json("run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY, "--dry-run", *given)
+    run = tsys_json(
+        "run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY, "--dry-run", *given
+    )
     for ps, values in (
         (bt["param_set"], bt["params"]),
         (val["param_set"], val["params"]),
@@ -135,7 +137,9 @@ def test_params_and_param_work_on_every_command(isolated, params_file):
 def test_run_daily_param_without_bucket_needs_one_bucket(isolated):
     res = tsys("run-daily", "--demo", "--as-of", DAY, "--dry-run", "--param", "atr_stop=4", code=3)
     assert "which bucket?" in res.output and "BUCKET.atr_stop=4" in res.output
-    res = tsys("run-daily", "--demo", "--as-of", DAY, "--dry-run", "--param", "nosuch.atr_stop=4", code=3)
+    res = tsys(
+        "run-daily", "--demo", "--as-of", DAY, "--dry-run", "--param", "nosuch.atr_stop=4", code=3
+    )
     assert "nosuch" in res.output and "does not include" in res.output
 
 
