@@ -286,14 +286,19 @@ def universe_cmd(
         members = list(got)
     if top is not None:
         members = members[:top]
+    why = getattr(src, "last_reason", None)  # e.g. "S&P 500 members as listed on 2026-12-07"
     if as_json:
         out: dict[str, Any] = {"universe": name, "as_of": day.isoformat(), "source": src.name}
+        if why:
+            out["why"] = why
         out["members"] = (
             [{"symbol": s, "market_cap": caps[s]} for s in members] if caps else members
         )
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"{name} as of {day} ({len(members)} shown), source {src.name}")
+    if why:
+        click.echo(f"  ({why})")
     for i, s in enumerate(members, 1):
         click.echo(f"{i:>4}  {s:<12}{f'{caps[s]:>20,.0f}' if caps else ''}")
     _warnings(src)
