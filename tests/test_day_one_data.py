@@ -100,7 +100,17 @@ def test_run_daily_path_and_data_commands_read_the_same_folder(isolated):
         '[buckets.sp500]\nparams = { mode = "etf" }\n[buckets.crypto]\nenabled = false\n'
     )
     out = json.loads(
-        tsys("run-daily", "--path", str(folder), "--as-of", AS_OF, "--dry-run", "--json").stdout
+        tsys(
+            "run-daily",
+            "--buckets",
+            "sp500",
+            "--path",
+            str(folder),
+            "--as-of",
+            AS_OF,
+            "--dry-run",
+            "--json",
+        ).stdout
     )
     (bucket,) = out["run"]["buckets"]
     assert out["run"]["synthetic_data"] is False and bucket["error"] is None, bucket
@@ -123,7 +133,7 @@ def test_shared_data_on_run_daily(isolated):
     )
     out = json.loads(
         tsys(
-            "run-daily", "--shared-data", str(shared), "--as-of", "2019-12-31", "--dry-run",
+            "run-daily", "--buckets", "sp500", "--shared-data", str(shared), "--as-of", "2019-12-31", "--dry-run",
             "--json",
         ).stdout
     )  # fmt: skip

@@ -112,6 +112,8 @@ def run_bucket(
     try:
         step = bucket_step(bucket, bctx, config, LastBar(equity=equity, holdings=holdings))
     except DataError as exc:
+        # the other buckets still run; the day ends partial (exit 10)
+        ctx.warn(f"{bucket.name} skipped: its data cannot be had ({exc.message})")
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {exc.message}")
     except StrategyError as exc:
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"strategy: {exc.message}")
