@@ -81,6 +81,7 @@ def test_generated_tree(kit):
     ]
     pyproject = (Path(kit["packages"]["bucket"]["root"]) / "pyproject.toml").read_text()
     assert 'bucket-kit-b = "tsys_bucket_kit_b"' in pyproject
+    assert 'dependencies = ["tsys>=0.1,<0.2"]' in pyproject
     readme = (Path(kit["packages"]["broker"]["root"]) / "README.md").read_text()
     assert "uv sync --inexact" in readme
 

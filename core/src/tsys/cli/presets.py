@@ -162,9 +162,8 @@ def _data(preset: Preset, folder: str | None, alphavantage: bool, coingecko: boo
         "alphavantage": "news, earnings, sectors (ALPHAVANTAGE_API_KEY)",
     }
     if extras:
-        lines.append(
-            f"extra_sources = {json.dumps(extras)}   # " + "; ".join(comment[e] for e in extras)
-        )
+        lines.extend(f"# {e}: {comment[e]}" for e in extras)
+        lines.append(f"extra_sources = {json.dumps(extras)}")
     else:
         lines.append('# extra_sources = ["sp500-members", "coingecko", "alphavantage"]')
     lines.append("history_years = 3")

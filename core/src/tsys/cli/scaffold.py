@@ -88,7 +88,7 @@ def render(kind: str, name: str, parent: Path) -> Package:
         "hook": k.hook,
         "kind": kind,
         "summary": k.summary,
-        "tsys_version": __version__,
+        "tsys_requirement": requirement(__version__),
         "main_module": _MAIN[kind],
         "main_class": f"{camel}{_SUFFIX[kind]}",
         # buckets are registered as instances, the other kinds as classes
@@ -128,3 +128,11 @@ _PROVIDES = {
     "broker": "brokers",
     "notifier": "notifiers",
 }
+
+
+def requirement(version: str) -> str:
+    """``tsys>=X.Y,<X+1`` (``<0.Y+1`` while tsys is 0.x): the compatibility promise."""
+    nums = [int(n) for n in re.findall(r"\d+", version)[:2]] + [0, 0]
+    major, minor = nums[0], nums[1]
+    ceiling = f"0.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"tsys>={major}.{minor},<{ceiling}"

@@ -11,8 +11,9 @@ version = "0.1.0"
 description = "A tsys plugin: $summary"
 readme = "README.md"
 requires-python = ">=3.11"
-# The plugin API (tsys.api, tsys.testing) keeps its promise within a minor version.
-dependencies = ["tsys>=$tsys_version"]
+# tsys.api and tsys.testing keep their promise within a major version (a minor one while
+# tsys is 0.x): a floor on the version whose names you use, a ceiling on the next break.
+dependencies = ["$tsys_requirement"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -31,7 +32,7 @@ testpaths = ["tests"]
 _README = """\
 # $dist
 
-A [tsys](https://github.com/) plugin: $summary, registered as `$name`.
+A tsys plugin: $summary, registered as `$name`.
 
 ## Install
 
