@@ -3,8 +3,8 @@ parameters (--params FILE, [buckets.NAME] params_file relative to the data dir,
 <data dir>/params/NAME.json, the defaults; --param KEY=VALUE on top) and say which, with the
 file's hash. Each test is named after a defect the issue reproduced.
 
-No configuration file here means the built-in one: the demo market, whose workspace (and so
-its params folder) is ``<data dir>/demo``.
+No configuration file here means the built-in one: the demo market (``run-daily`` asks for it
+with ``--demo``), whose workspace (and so its params folder) is ``<data dir>/demo``.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_validate_and_run_daily_use_the_same_parameter_set(params_file):
         "validate", "sp500", "--start", "2023-01-01", "--bootstrap", "50",
         "--random-backtests", "10",
     )  # fmt: skip
-    run = tsys_json("run-daily", "--buckets", "sp500", "--as-of", DAY, "--dry-run")
+    run = tsys_json("run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY, "--dry-run")
     (bucket,) = run["run"]["buckets"]
     assert val["param_set"]["digest"] == bucket["param_set"]["digest"]
     assert val["param_set"]["file_sha256"] == bucket["param_set"]["file_sha256"]
@@ -114,7 +114,9 @@ def test_params_and_param_work_on_every_command(isolated, params_file):
         "validate", "sp500", "--start", "2023-01-01", "--bootstrap", "50",
         "--random-backtests", "10", *given,
     )  # fmt: skip
-    run = tsys_json("run-daily", "--buckets", "sp500", "--as-of", DAY, "--dry-run", *given)
+    run = tsys_json(
+        "run-daily", "--demo", "--buckets", "sp500", "--as-of", DAY, "--dry-run", *given
+    )
     for ps, values in (
         (bt["param_set"], bt["params"]),
         (val["param_set"], val["params"]),
@@ -133,9 +135,11 @@ def test_params_and_param_work_on_every_command(isolated, params_file):
 
 
 def test_run_daily_param_without_bucket_needs_one_bucket(isolated):
-    res = tsys("run-daily", "--as-of", DAY, "--dry-run", "--param", "atr_stop=4", code=3)
+    res = tsys("run-daily", "--demo", "--as-of", DAY, "--dry-run", "--param", "atr_stop=4", code=3)
     assert "which bucket?" in res.output and "BUCKET.atr_stop=4" in res.output
-    res = tsys("run-daily", "--as-of", DAY, "--dry-run", "--param", "nosuch.atr_stop=4", code=3)
+    res = tsys(
+        "run-daily", "--demo", "--as-of", DAY, "--dry-run", "--param", "nosuch.atr_stop=4", code=3
+    )
     assert "nosuch" in res.output and "does not include" in res.output
 
 

@@ -72,6 +72,9 @@ class DataConfig:
     source: str = "demo"
     #: Folder for the csv source.
     path: str | None = None
+    #: A folder in the research layout of ``../shared/data`` (equities, crypto, meta, news),
+    #: read by the csv source instead of ``path`` (what ``--shared-data`` sets).
+    shared_data: str | None = None
     #: Extra sources asked for news, fundamentals, earnings, market caps (in order).
     extra_sources: list[str] = attrs.field(factory=list)
     #: Seed of the demo market.
@@ -83,6 +86,10 @@ class DataConfig:
     strict: bool = False
     #: Per-source options, e.g. ``[data.options.alphavantage] calls_per_minute = 5``.
     options: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Not in tsys.toml: True when the file, the environment or a command-line option named
+    #: the source; False when ``source`` is the built-in default (the demo market), which a
+    #: daily run refuses unless asked for (``--demo``).
+    source_given: bool = attrs.field(default=False, init=False, eq=False)
 
 
 @attrs.define
@@ -363,6 +370,7 @@ def config_from_dict(data: dict[str, Any], *, source: str | None = None) -> Conf
         cfg.section_keys = {n: frozenset(v) for n, v in sections.items() if isinstance(v, dict)}
     _check_shares(cfg, source or "configuration")
     cfg.source_path = source
+    cfg.data.source_given = isinstance(data.get("data"), dict) and "source" in data["data"]
     return cfg
 
 

@@ -128,6 +128,7 @@ def list_plugins(pm: pluggy.PluginManager | None = None) -> list[dict[str, Any]]
     """Describe every registered plugin: name, version, hooks, and whether it is built in."""
     pm = pm or get_plugin_manager()
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    provided = _provided() if pm is get_plugin_manager() else {}
     out = []
     for plugin in pm.get_plugins():
         name = pm.get_name(plugin)
@@ -146,9 +147,25 @@ def list_plugins(pm: pluggy.PluginManager | None = None) -> list[dict[str, Any]]
                 "version": version,
                 "builtin": name in BUILTINS,
                 "hooks": hooks,
+                "provides": provided.get(name, {}),
             }
         )
     out.sort(key=lambda p: (not p["builtin"], p["name"]))
+    return out
+
+
+def _provided() -> dict[str, dict[str, list[str]]]:
+    """Plugin name -> {"buckets": [...], "data_sources": [...], ...}: what each registered."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for key, kind in (
+        ("buckets", "bucket"),
+        ("data_sources", "data source"),
+        ("brokers", "broker"),
+        ("notifiers", "notifier"),
+    ):
+        reg = registry(kind)
+        for name in reg.names():
+            out.setdefault(reg.owner(name), {}).setdefault(key, []).append(name)
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fake_alpaca import KEY, SECRET
 
-from tsys.errors import ConfigError, DataError
+from tsys.errors import DataError
 
 
 def _bars(fake, symbol, days, base, hour):
@@ -54,7 +54,7 @@ def test_stock_bars_need_keys_crypto_do_not(fake):
     _bars(fake, "BTC/USD", 2, 60_000.0, 0)
     src = AlpacaDataSource(base_url=fake.url)
     assert src.bars(["BTC-USD"], dt.date(2024, 5, 1), dt.date(2024, 5, 2)).shape == (2, 1)
-    with pytest.raises(ConfigError, match="ALPACA_API_KEY"):
+    with pytest.raises(DataError, match="ALPACA_API_KEY"):
         src.bars(["AAPL"], dt.date(2024, 5, 1), dt.date(2024, 5, 2))
 
 

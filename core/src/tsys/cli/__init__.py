@@ -62,7 +62,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "data": ("tsys.cli.data", "data", "Inspect and validate market data."),
     "config": ("tsys.cli.config", "config", "Show or create the configuration."),
-    "plugins": ("tsys.cli.plugins", "plugins", "List installed plugins and their hooks."),
+    "plugins": ("tsys.cli.plugins", "plugins", "List installed plugins and what they provide."),
+    "plugin": ("tsys.cli.plugins", "plugin", "Write a new plugin package (plugin new)."),
 }
 
 

@@ -76,8 +76,23 @@ def source_name(ctx: click.Context, param: click.Parameter, value: str | None) -
     return _known("data source", value, plugins.data_sources().names())
 
 
+def _paths(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """Click callback: no ``--path`` -> None, one -> that folder, several -> their list."""
+    if not value:
+        return None
+    return value[0] if len(value) == 1 else list(value)
+
+
+#: The commands that read bars and take :func:`data_options` (the same three options each).
+DATA_COMMANDS = ("run-daily", "data", "backtest", "optimize", "validate", "research", "portfolio")
+
+
 def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--source``, ``--path`` and ``--shared-data``: where research commands read bars."""
+    """``--source``, ``--path`` and ``--shared-data``: where a command reads its bars.
+
+    The same three options, with the same meaning, on every command of :data:`DATA_COMMANDS`;
+    :func:`choose_data` applies them to the configuration.
+    """
     f = click.option(
         "--shared-data",
         "shared_data",
@@ -85,15 +100,19 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         is_flag=False,
         flag_value="../shared/data",
-        help="Use the shared real-data layout (equities, crypto, constituents, news) in DIR "
-        "(default ../shared/data).",
+        metavar="[DIR]",
+        help="Read the shared real-data layout (equities, crypto, constituents, news) in DIR "
+        "(default ../shared/data) through the csv source.",
     )(f)
     f = click.option(
         "--path",
         "path",
+        multiple=True,
         type=click.Path(file_okay=False),
-        default=None,
-        help="Folder of per-symbol files for --source csv.",
+        callback=_paths,
+        metavar="DIR",
+        help="Folder of per-symbol CSV/Parquet files for the csv source (repeat for several; "
+        "implies --source csv).",
     )(f)
     return click.option(
         "--source",
@@ -102,6 +121,53 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
         callback=source_name,
         help="Data source: demo, csv or any installed one (default: [data] source).",
     )(f)
+
+
+def data_choice(source: str | None, path: Any, shared_data: str | None) -> str | None:
+    """Check ``--source/--path/--shared-data`` together; the source they choose (None: the
+    configured one). ``--path`` implies csv; ``--shared-data`` replaces both."""
+    from tsys.errors import ConfigError
+
+    if shared_data is not None:
+        if source is not None or path is not None:
+            raise ConfigError("--shared-data already chooses the data; drop --source/--path")
+        return "csv"
+    if path is not None:
+        if source not in (None, "csv"):
+            raise ConfigError(
+                f"--path applies to the csv source, not {source!r}",
+                hint="drop --source, or pass --source csv",
+            )
+        return "csv"
+    return source
+
+
+def choose_data(config: Any, source: str | None, path: Any, shared_data: str | None) -> Any:
+    """``config`` with the data the options choose (unchanged when none is given).
+
+    ``--shared-data DIR`` sets ``[data] source = "csv"`` and ``shared_data = DIR``; ``--path``
+    sets the csv folder(s); ``--source`` the source. Everything downstream (the workspace, the
+    data hub, the run's record) then reads the configuration as if the file said so.
+    """
+    import attrs
+
+    chosen = data_choice(source, path, shared_data)
+    if chosen is None:
+        return config
+    data = config.data
+    if shared_data is not None:
+        from pathlib import Path
+
+        folder = str(Path(shared_data).expanduser().absolute())
+        data = attrs.evolve(data, source="csv", shared_data=folder)
+    elif path is not None:
+        options = {k: dict(v) for k, v in (data.options or {}).items()}
+        options.setdefault("csv", {})["path"] = path
+        data = attrs.evolve(data, source="csv", shared_data=None, options=options)
+    else:
+        data = attrs.evolve(data, source=chosen)
+    data.source_given = True
+    return attrs.evolve(config, data=data)
 
 
 def param_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -140,15 +206,11 @@ def study_period_options(max_symbols_help: str) -> Callable[..., Any]:
     return decorate
 
 
-def open_data(config: Any, source: str | None, path: str | None, shared_data: str | None) -> Any:
+def open_data(config: Any, source: str | None, path: Any, shared_data: str | None) -> Any:
     """The data hub of a research command (``--source``/``--path``/``--shared-data``)."""
     from tsys.data.sources import open_hub
-    from tsys.errors import ConfigError
 
-    if path is not None and source is None:
-        source = "csv"
-    if shared_data is not None and (source is not None or path is not None):
-        raise ConfigError("--shared-data already chooses the data; drop --source/--path")
+    source = data_choice(source, path, shared_data)  # refuses --source/--path beside --shared-data
     return open_hub(config, source=source, path=path, shared_data=shared_data, extras=False)
 
 

@@ -12,38 +12,18 @@ import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
-from tsys.cli._options import source_name
+from tsys.cli._options import data_options
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _open(source: str | None, paths: tuple[str, ...]) -> tuple[Any, Any]:
+def _open(source: str | None, path: Any, shared_data: str | None) -> tuple[Any, Any]:
+    """The chosen data source, opened on its own (not the run's hub: no extra sources)."""
+    from tsys.cli._options import choose_data
     from tsys.data.sources import open_source
 
-    config = load_config()
-    name = source or config.data.source
-    path = list(paths) if paths else None
-    if path is not None and name != "csv":
-        raise click.UsageError("--path only applies to --source csv")
-    if path is not None and len(path) == 1:
-        path = path[0]
-    return open_source(name, config, path=path), config
-
-
-def _source_option(f):
-    f = click.option(
-        "--path",
-        "paths",
-        multiple=True,
-        type=click.Path(file_okay=False),
-        help="Folder of per-symbol CSV/Parquet files (csv source; repeat for several).",
-    )(f)
-    return click.option(
-        "--source",
-        default=None,
-        callback=source_name,
-        help="Registered data source (demo, csv, or a plugin's); default: [data] source.",
-    )(f)
+    config = choose_data(load_config(), source, path, shared_data)
+    return open_source(config.data.source, config), config
 
 
 def _json_option(f):
@@ -74,12 +54,12 @@ def data() -> None:
 
 
 @data.command(name="validate")
-@_source_option
+@data_options
 @click.option("--strict", is_flag=True, help="Exit non-zero (code 4) when untrusted data is found.")
 @click.option("--limit", default=40, show_default=True, help="Rows of the per-symbol table.")
 @_json_option
 def validate_cmd(
-    source: str | None, paths: tuple[str, ...], strict: bool, limit: int, as_json: bool
+    source: str | None, path: Any, shared_data: str | None, strict: bool, limit: int, as_json: bool
 ) -> None:
     """Check every symbol's bars and summarise what is wrong.
 
@@ -91,7 +71,7 @@ def validate_cmd(
     """
     from tsys.errors import DataError
 
-    src, _ = _open(source, paths)
+    src, _ = _open(source, path, shared_data)
     report = _validate(src)
     if as_json:
         click.echo(report.to_json())
@@ -173,7 +153,7 @@ def _print_report(report: Any, limit: int) -> None:
 
 @data.command(name="bars")
 @click.argument("symbol")
-@_source_option
+@data_options
 @click.option("--start", type=_DATE, default=None, help="First date (default: 10 rows back).")
 @click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
 @click.option("--rows", default=10, show_default=True, help="Rows to show when --start is unset.")
@@ -181,7 +161,8 @@ def _print_report(report: Any, limit: int) -> None:
 def bars_cmd(
     symbol: str,
     source: str | None,
-    paths: tuple[str, ...],
+    path: Any,
+    shared_data: str | None,
     start: dt.datetime | None,
     end: dt.datetime | None,
     rows: int,
@@ -190,7 +171,7 @@ def bars_cmd(
     """Show a symbol's most recent daily bars (validated, as the system sees them)."""
     from tsys.errors import DataError
 
-    src, _ = _open(source, paths)
+    src, _ = _open(source, path, shared_data)
     end_d = end.date() if end else dt.date.today()
     start_d = start.date() if start else None
     lookback = None if start_d is not None else end_d - dt.timedelta(days=max(rows, 1) * 3 + 30)
@@ -230,20 +211,21 @@ def bars_cmd(
 
 @data.command(name="news")
 @click.argument("symbol")
-@_source_option
+@data_options
 @click.option("--days", default=30, show_default=True, help="Calendar days back from --end.")
 @click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
 @_json_option
 def news_cmd(
     symbol: str,
     source: str | None,
-    paths: tuple[str, ...],
+    path: Any,
+    shared_data: str | None,
     days: int,
     end: dt.datetime | None,
     as_json: bool,
 ) -> None:
     """Show news sentiment rows (-1 negative .. +1 positive) for a symbol."""
-    src, _ = _open(source, paths)
+    src, _ = _open(source, path, shared_data)
     end_d = end.date() if end else dt.date.today()
     df = src.news([symbol], end_d - dt.timedelta(days=days), end_d)
     if df is None:
@@ -266,14 +248,15 @@ def news_cmd(
 
 @data.command(name="universe")
 @click.argument("name")
-@_source_option
+@data_options
 @click.option("--as-of", type=_DATE, default=None, help="Date of the membership (default today).")
 @click.option("--top", type=int, default=None, help="Only the first N (crypto: by market cap).")
 @_json_option
 def universe_cmd(
     name: str,
     source: str | None,
-    paths: tuple[str, ...],
+    path: Any,
+    shared_data: str | None,
     as_of: dt.datetime | None,
     top: int | None,
     as_json: bool,
@@ -284,7 +267,7 @@ def universe_cmd(
     """
     from tsys.errors import DataError
 
-    src, _ = _open(source, paths)
+    src, _ = _open(source, path, shared_data)
     day = as_of.date() if as_of else dt.date.today()
     caps: dict[str, float] = {}
     if name == "crypto":
@@ -303,14 +286,19 @@ def universe_cmd(
         members = list(got)
     if top is not None:
         members = members[:top]
+    why = getattr(src, "last_reason", None)  # e.g. "S&P 500 members as listed on 2026-12-07"
     if as_json:
         out: dict[str, Any] = {"universe": name, "as_of": day.isoformat(), "source": src.name}
+        if why:
+            out["why"] = why
         out["members"] = (
             [{"symbol": s, "market_cap": caps[s]} for s in members] if caps else members
         )
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"{name} as of {day} ({len(members)} shown), source {src.name}")
+    if why:
+        click.echo(f"  ({why})")
     for i, s in enumerate(members, 1):
         click.echo(f"{i:>4}  {s:<12}{f'{caps[s]:>20,.0f}' if caps else ''}")
     _warnings(src)

@@ -11,7 +11,13 @@ import attrs
 import click
 
 from tsys import format as fmt
-from tsys.cli._options import check_bucket_name, data_options, param_options, study_period_options
+from tsys.cli._options import (
+    check_bucket_name,
+    data_choice,
+    data_options,
+    param_options,
+    study_period_options,
+)
 from tsys.cli._progress import count_bar
 from tsys.files import write_json
 from tsys.paramsets import file_hash
@@ -148,7 +154,6 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
       (run the last line on as many machines as you like: they share the study)
     """
     from tsys.cli import load_config
-    from tsys.errors import ConfigError
     from tsys.optimize.storage import default_storage_url, redact
     from tsys.optimize.study import (
         baseline_point,
@@ -161,11 +166,10 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     config = load_config(ctx)
     if opts["trials"] is None and opts["timeout"] is None:
         opts["trials"] = 50
-    if opts["shared_data"] is not None and (opts["source"] or opts["path"]):
-        raise ConfigError("--shared-data already chooses the data; drop --source/--path")
-    if opts["path"] is not None and opts["source"] is None:
-        opts["source"] = "csv"
-    ws = workspace(config, source="csv" if opts["shared_data"] is not None else opts["source"])
+    chosen = data_choice(opts["source"], opts["path"], opts["shared_data"])
+    if opts["shared_data"] is None:
+        opts["source"] = chosen
+    ws = workspace(config, source=chosen)
     bucket_name, kwargs, pset = _evaluator_kwargs(ctx, bucket_name, config, ws, opts)
     spec = _study_spec(config, opts, kwargs, opts["storage"] or default_storage_url(ws.root))
     ev = build_evaluator(spec)
@@ -341,7 +345,10 @@ def _check_not_worse(outcome: Any, spec: Any, pset: Any, accept_worse: bool, err
     err.print(f"WARNING: {text}; written anyway because of --accept-worse", markup=False)
 
 
-def _abs(p: str | None) -> str | None:
+def _abs(p: Any) -> Any:
+    """A folder (or list of folders) made absolute, for workers started elsewhere."""
+    if isinstance(p, list):
+        return [_abs(x) for x in p]
     return None if p is None else str(Path(p).expanduser().resolve())
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from typing import Any
 
 import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
+from tsys.cli._options import choose_data, data_options
 
 
 def _pct(x: float, eq: float) -> str:
@@ -18,6 +20,7 @@ def _pct(x: float, eq: float) -> str:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the whole view as JSON.")
+@data_options
 @click.option(
     "--as-of",
     "as_of",
@@ -33,7 +36,15 @@ def _pct(x: float, eq: float) -> str:
     help="Rows of the position table (largest first); --json always lists all.",
 )
 @click.pass_context
-def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) -> None:
+def portfolio(
+    ctx: click.Context,
+    as_json: bool,
+    source: str | None,
+    path: Any,
+    shared_data: str | None,
+    as_of: str | None,
+    limit: int,
+) -> None:
     """One view of system, paper and manual positions.
 
     \b
@@ -55,7 +66,7 @@ def portfolio(ctx: click.Context, as_json: bool, as_of: str | None, limit: int) 
     from tsys.errors import ConfigError
     from tsys.holdings import load_portfolio
 
-    cfg = load_config(ctx)
+    cfg = choose_data(load_config(ctx), source, path, shared_data)
     day = None
     if as_of is not None:
         try:

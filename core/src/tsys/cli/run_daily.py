@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_names, parse_date
+from tsys.cli._options import bucket_names, data_options, parse_date
 from tsys.errors import EXIT_CODES
 
 _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items())
@@ -30,6 +30,7 @@ _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.item
     is_flag=True,
     help="Use the built-in synthetic market (offline; clearly labelled synthetic).",
 )
+@data_options
 @click.option(
     "--buckets",
     metavar="A,B",
@@ -76,6 +77,9 @@ def run_daily(
     ctx: click.Context,
     as_of: dt.date | None,
     demo: bool,
+    source: str | None,
+    path: Any,
+    shared_data: str | None,
     buckets: list[str] | None,
     dry_run: bool,
     force: bool,
@@ -102,6 +106,7 @@ def run_daily(
     \b
     Examples:
       tsys run-daily --demo                      # try it on synthetic data
+      tsys run-daily --shared-data ~/data --dry-run
       tsys run-daily --as-of 2024-06-28 --dry-run
       tsys run-daily --buckets sp500 --json
       tsys run-daily --buckets sp500 --params best.json --param atr_stop=4
@@ -111,7 +116,7 @@ def run_daily(
     from tsys.daily.pipeline import run_daily as _run
     from tsys.paramsets import ParamChoices
 
-    config = load_config(ctx)
+    config = data_for_run(load_config(ctx), demo, source, path, shared_data)
     names = buckets  # validated by bucket_names: a list of installed buckets, or None
     choices = ParamChoices.from_cli(params_files, param_items, names)
     options = dict(
@@ -149,6 +154,36 @@ def run_daily(
             bar.update(task, completed=len(STAGES))
     _report(outcome, as_json)
     ctx.exit(outcome.exit_code)
+
+
+#: What a run says when it would use the demo market without being asked for it.
+NO_SOURCE = (
+    "no data source is configured, so this run would use the synthetic demo market; "
+    "a daily run uses it only when asked for"
+)
+NO_SOURCE_HINT = """three ways forward:
+  1. write a configuration for real data (then run again):
+       tsys config init --preset alpaca-crypto   # Alpaca crypto bars, no keys needed
+       tsys config init --preset alpaca          # + stocks (ALPACA_API_KEY/SECRET)
+       tsys config init --preset csv             # a folder of per-symbol files you keep
+  2. choose the data for this run: --source NAME, --path DIR (csv) or --shared-data DIR
+  3. run the synthetic demo on purpose: tsys run-daily --demo (or source = "demo")"""
+
+
+def data_for_run(
+    config: Any, demo: bool, source: str | None, path: Any, shared_data: str | None
+) -> Any:
+    """The configuration a daily run reads its data from; refuses the demo market unless it
+    was asked for (``--demo``, ``--source demo`` or ``source = "demo"``)."""
+    from tsys.cli._options import choose_data
+    from tsys.errors import ConfigError
+
+    if demo and (source is not None or path is not None or shared_data is not None):
+        raise ConfigError("--demo already chooses the data; drop --source/--path/--shared-data")
+    config = choose_data(config, source, path, shared_data)
+    if not demo and config.data.source == "demo" and not config.data.source_given:
+        raise ConfigError(NO_SOURCE, hint=NO_SOURCE_HINT)
+    return config
 
 
 def _report(outcome: Any, as_json: bool) -> None:

@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_name, data_options, param_options, study_period_options
+from tsys.cli._options import (
+    bucket_name,
+    data_choice,
+    data_options,
+    param_options,
+    study_period_options,
+)
 from tsys.files import write_json
 from tsys.workspace import workspace
 
@@ -58,7 +64,6 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     from tsys import plugins
     from tsys.cli import load_config
     from tsys.cli._options import resolve_cli_params
-    from tsys.errors import ConfigError
     from tsys.optimize.bucket import BucketEvaluator
     from tsys.report.validation import write_report
     from tsys.validate.gates import report_path
@@ -66,11 +71,10 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
 
     config = load_config(ctx)
     bucket = plugins.buckets().get(bucket_name)
-    if opts["shared_data"] is not None and (opts["source"] or opts["path"]):
-        raise ConfigError("--shared-data already chooses the data; drop --source/--path")
-    if opts["path"] is not None and opts["source"] is None:
-        opts["source"] = "csv"
-    ws = workspace(config, source="csv" if opts["shared_data"] is not None else opts["source"])
+    chosen = data_choice(opts["source"], opts["path"], opts["shared_data"])
+    if opts["shared_data"] is None:
+        opts["source"] = chosen
+    ws = workspace(config, source=chosen)
     ev = BucketEvaluator(
         bucket.name,
         config_path=config.source_path,

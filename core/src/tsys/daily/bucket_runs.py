@@ -114,6 +114,8 @@ def run_bucket(
     except EmptyUniverse as exc:  # nothing to consider today: no plan, not a failure
         return BucketRun(**base, warnings=(*bctx.warnings, exc.message))
     except DataError as exc:
+        # the other buckets still run; the day ends partial (exit 10)
+        ctx.warn(f"{bucket.name} skipped: its data cannot be had ({exc.message})")
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {exc.message}")
     except StrategyError as exc:
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"strategy: {exc.message}")

@@ -75,6 +75,10 @@ def open_source(
     cls = registry.get(name)
     if ctx is None:
         ctx = make_context(config, cache_dir=cache_dir, name=name)
+    shared = getattr(getattr(config, "data", None), "shared_data", None)
+    if name == "csv" and path is None and shared:
+        # ``[data] shared_data`` (or --shared-data): the research layout through csv
+        return _shared_data_source(shared, ctx)
     options = source_options(name, config, path=path)
     owner = registry.owner(name)
     if owner.startswith("tsys."):

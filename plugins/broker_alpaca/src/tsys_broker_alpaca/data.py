@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Self
 from tsys.api import (
     AssetClass,
     Bars,
-    ConfigError,
     DataError,
     DataSource,
     SourceContext,
@@ -190,7 +189,9 @@ class AlpacaDataSource(DataSource):
         from alpaca.data.timeframe import TimeFrame
 
         if self.api_key is None or self.secret_key is None:
-            raise ConfigError(
+            # A DataError, not a ConfigError: the buckets that need stock bars are skipped
+            # and the others (crypto bars need no keys) still run (issue 22).
+            raise DataError(
                 "Alpaca stock bars need ALPACA_API_KEY and ALPACA_API_SECRET in the environment",
                 hint="crypto bars work without keys; free keys give the IEX feed",
             )

@@ -503,3 +503,35 @@ def registered_plugin(plugin: object, name: str) -> Iterator[pluggy.PluginManage
         yield pm
     finally:
         plugins.reset_plugin_manager()
+
+
+# The broker and data-source contract suites live beside the bucket one (imported here so that
+# a plugin's tests need only ``from tsys.testing import ...``).
+from tsys.data.calendars import sessions as _sessions  # noqa: E402
+from tsys.testing.broker import BrokerCheck, broker_contract_suite, sample_plan  # noqa: E402
+from tsys.testing.source import SourceCheck, data_source_contract_suite  # noqa: E402
+
+
+def exchange_sessions(start: Any, end: Any, calendar: str = "XNYS") -> list[dt.date]:
+    """The exchange's sessions from ``start`` to ``end`` inclusive, as dates."""
+    return [d.date() for d in _sessions(start, end, calendar)]
+
+
+__all__ = [
+    "BrokerCheck",
+    "CheckResult",
+    "InMemorySource",
+    "LookaheadError",
+    "SourceCheck",
+    "broker_contract_suite",
+    "bucket_contract_suite",
+    "data_source_contract_suite",
+    "exchange_sessions",
+    "lookahead_audit",
+    "memory_context",
+    "range_ends",
+    "registered_plugin",
+    "sample_plan",
+    "shared_data_dir",
+    "synthetic_bars",
+]
