@@ -274,6 +274,7 @@ def _train(
             "embargo_bars": embargo,
             "thresholds": cands,
             "oof_probability": p_oof.tolist(),
+            "oof_label": y.tolist(),
         },
         importance={},
         used=used,

@@ -260,7 +260,7 @@ def compare(
             {
                 "name": a.name,
                 "label": a.label,
-                **{k: a.metrics.get(k) for k in ("sharpe", "cagr", "max_drawdown")},
+                **{k: a.metrics.get(k) for k in ("sharpe", "cagr", "max_drawdown", "trades")},
             }
             for a in anchors
         ],
@@ -273,5 +273,44 @@ def compare(
             "dates": [d.date().isoformat() for d in index],
             "without_ml": [float(v) for v in base_oos.equity],
             "with_ml": [float(v) for v in eq],
+            **{a.name: [float(v) for v in a.equity] for a in anchors},
         },
     }
+
+
+def train_current(lab: Any, values: dict[str, Any], spec: Any = None) -> Any:
+    """The model to use from now on: trained on every entry of the lab's history whose trade
+    has closed (the same procedure as each fold's), with its provenance in ``model.meta``."""
+    import datetime as dt
+
+    from tsys import __version__
+    from tsys.ml.dataset import dataset
+    from tsys.paramsets import params_digest
+
+    step = lab.step(values)
+    ds = dataset(step, lab.costs)
+    idx = step.bars.index
+    last = int(idx.searchsorted(lab.index[-1], "right")) - 1
+    mask = ds.trainable(last)
+    model = ds.fit(mask, spec)
+    first = int(ds.events.t[mask].min()) if mask.any() else 0
+    import sklearn
+
+    model.meta = {
+        "bucket": lab.bucket.name,
+        "bucket_version": lab.bucket.version,
+        "params": dict(values),
+        "params_digest": params_digest(lab.params_object(values)),
+        "data_fingerprint": lab.fingerprint,
+        "source": lab.bars.source,
+        "synthetic": bool(lab.bars.synthetic or lab.hub.synthetic),
+        "training": {
+            "start": idx[first].date().isoformat(),
+            "end": idx[last].date().isoformat(),
+            "events": int(mask.sum()),
+        },
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tsys_version": __version__,
+        "sklearn_version": sklearn.__version__,
+    }
+    return model
