@@ -246,6 +246,8 @@ def compare(
         n = sum(fd[rows] for fd in folds)
         tot = sum(fd[name] * fd[rows] for fd in folds if fd[rows])
         (base if name == "precision_all" else ml)["entry_precision"] = tot / n if n else None
+    if spec.mode == "size":  # every entry is traded, only smaller: its precision is all's
+        ml["entry_precision"] = base["entry_precision"]
     index = lab.index[base_oos.sessions]
     anchors = lab.anchors(index[0], index[-1])
     eq = ml_oos.equity
