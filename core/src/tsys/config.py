@@ -109,6 +109,11 @@ class BucketConfig:
     #: :class:`tsys.buckets.Mandate`.
     min_exposure: float | None = None
     max_cagr_lag: float | None = None
+    #: Meta-model use in the daily run (tsys[ml]): "off", or "filter" (drop entries the model
+    #: scores below its threshold). The model must exist (`tsys ml train`), be no older than
+    #: ``ml_max_age_days``, match the parameters, and have been judged ON walk-forward.
+    ml: str = attrs.field(default="off", validator=v.in_(("off", "filter")))
+    ml_max_age_days: int = attrs.field(default=120, validator=[v.instance_of(int), v.ge(1)])
 
 
 @attrs.define

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "research",
         "Walk-forward research of a bucket against simple anchors.",
     ),
+    "ml": ("tsys.cli.ml", "ml", "Meta-labelling: train, judge and report a bucket's model."),
     "validate": (
         "tsys.cli.validate",
         "validate",

@@ -41,6 +41,10 @@ from tsys.cli._progress import count_bar
 @click.option("--blocks", type=click.IntRange(min=2), default=16, show_default=True,
               help="CSCV blocks for the probability of backtest overfitting (even).")  # fmt: skip
 @click.option("--random-backtests", type=click.IntRange(min=10), default=200, show_default=True)
+@click.option("--ml", "ml", type=click.Choice(["filter", "size"]), default=None,
+              help="Also judge a meta-model (tsys[ml]) on the same folds: each fold's model is "
+              "trained in sample on the fold's chosen parameters; with vs without ML out of "
+              "sample, beside the same anchors.")  # fmt: skip
 @click.option("--html", type=click.Path(dir_okay=False), default=None,
               help="Write the HTML report here (it is also saved under the data dir).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -73,6 +77,7 @@ def research(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
       tsys research sp500 --shared-data
       tsys research crypto --shared-data --trials 40 --html crypto.html
       tsys research sp500 --source demo --folds 5 --trials 5 --json
+      tsys research crypto --shared-data --ml filter
     """
     from tsys import plugins
     from tsys.cli import load_config
@@ -143,8 +148,26 @@ def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) ->
             bar.update(task, completed=done, total=total, description=f"{bucket.name} {what}")
 
         report = research(lab, spec, pset.values, progress=progress)
+        if opts["ml"]:
+            bar.update(task, description=f"{bucket.name} meta-model on the same folds")
+            report["ml"] = _ml(lab, report, opts["ml"])
     report["parameter_set"] = pset.to_json()
     return report
+
+
+def _ml(lab: Any, report: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The meta-model judged on the research's own folds and chosen parameters."""
+    from tsys.ml import require
+    from tsys.research.loop import fold_windows
+    from tsys.research.meta import MetaSpec, compare
+    from tsys.serialization import json_ready
+
+    require()
+    windows = fold_windows(lab.n_bars, report["spec"]["folds"], report["spec"]["embargo_bars"])
+    chosen = [f["chosen_params"] for f in report["folds"]]
+    got = compare(lab, windows, chosen, MetaSpec(mode=mode))
+    got["curves"] = {k: got["curves"][k] for k in ("dates", "with_ml", "without_ml")}
+    return json_ready(got)
 
 
 class _Null:
@@ -245,6 +268,17 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
         f" configurations; random-entry p {fmt(r['random_entry'].get('p_value'), 'p')}"
     )
     con.print(gates_table(r["gates"]))
+    if r.get("ml"):
+        m = r["ml"]
+        w, wo, d = m["with_ml"], m["without_ml"], m["decision"]
+        con.print(
+            f"meta-model ({m['mode']}), same folds: Sharpe {fmt(w['sharpe'], 'ratio')} with vs "
+            f"{fmt(wo['sharpe'], 'ratio')} without, CAGR {fmt(w['cagr'], 'pct')} vs "
+            f"{fmt(wo['cagr'], 'pct')}, trades {fmt(w['trades'], 'int')} vs "
+            f"{fmt(wo['trades'], 'int')}: ML {'ON' if d['ml_on'] else 'OFF'} ("
+            + "; ".join(d["reasons"])
+            + ")"
+        )
     fin = r["final"]
     changed = ", ".join(f"{k}={param_text(v)}" for k, v in fin["changed_from_current"].items())
     con.print(escape(f"final parameters (set {fin['chosen_digest']}): {changed or 'unchanged'}"))

@@ -109,8 +109,13 @@ def run_bucket(
     bctx = BucketContext(
         as_of=as_of, data=ctx.hub, settings=settings, params=params, latest_only=True
     )
+    from tsys.daily.meta import meta_filter
+
+    adjust, ml_notes = meta_filter(bucket, settings, ctx.workspace.root, as_of, params)
     try:
-        step = bucket_step(bucket, bctx, config, LastBar(equity=equity, holdings=holdings))
+        step = bucket_step(
+            bucket, bctx, config, LastBar(equity=equity, holdings=holdings), adjust_output=adjust
+        )
     except EmptyUniverse as exc:  # nothing to consider today: no plan, not a failure
         return BucketRun(**base, warnings=(*bctx.warnings, exc.message))
     except DataError as exc:
@@ -148,7 +153,7 @@ def run_bucket(
         allocations=decisions.allocations,
         plans=decisions.plans,
         blockers=decisions.blockers,
-        warnings=(*_merged(bctx.warnings, notes), *decisions.notes),
+        warnings=(*_merged(bctx.warnings, [*ml_notes, *notes]), *decisions.notes),
         validated=validated,
     )
 

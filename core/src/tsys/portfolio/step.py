@@ -205,6 +205,7 @@ def bucket_step(
     window: LastBar | History,
     *,
     progress: Callable[[str], None] | None = None,
+    adjust_output: Callable[[Bars, BucketOutput], BucketOutput] | None = None,
 ) -> BucketStep:
     """Load, compute and construct one bucket (see the module docstring).
 
@@ -221,6 +222,9 @@ def bucket_step(
         :class:`LastBar` for the daily plan, :class:`History` for a backtest.
     progress
         Called with "loading bars", "computing signals", "building the portfolio".
+    adjust_output
+        Applied to the bucket's output before portfolio construction (the daily run's
+        meta-model filter, :mod:`tsys.daily.meta`).
     """
     say = progress or (lambda _msg: None)
     if ctx.params is None:
@@ -229,6 +233,8 @@ def bucket_step(
     bars = load_bars(bucket, ctx, config, window)
     say("computing signals")
     output = compute_output(bucket, ctx, bars)
+    if adjust_output is not None:  # e.g. a meta-model's filter (tsys.ml), before construction
+        output = adjust_output(bars, output)
     say("building the portfolio")
     step = BucketStep(bucket=bucket, ctx=ctx, bars=bars, output=output)
     try:

@@ -253,17 +253,24 @@ class OutOfSample:
     fold_rows: list[slice]
 
 
-def out_of_sample(lab: Any, windows: list[FoldWindow], chosen: list[dict[str, Any]]) -> OutOfSample:
+def out_of_sample(
+    lab: Any,
+    windows: list[FoldWindow],
+    chosen: list[dict[str, Any]],
+    *,
+    steps: list[Any] | None = None,
+) -> OutOfSample:
     """Each fold's plan over its test sessions, stitched into one simulation (and at 2x costs).
 
     At each fold's first session its plan takes over: every weight it holds is sent, and
-    anything held that its panel does not have is sold.
+    anything held that its panel does not have is sold. ``steps`` replaces the folds' bucket
+    steps (e.g. with a meta-model applied, :mod:`tsys.research.meta`).
     """
     from tsys.backtest.bucket import order_panels
     from tsys.research.lab import carried, union
     from tsys.validate.stress import scaled_costs
 
-    steps = [lab.step(v) for v in chosen]
+    steps = steps if steps is not None else [lab.step(v) for v in chosen]
     big = union([st.bars for st in steps])
     idx = lab.index
     sessions = slice(windows[0].test_start, windows[-1].test_stop)

@@ -1,0 +1,105 @@
+"""Synthetic markets for the meta-labelling tests: a planted feature, and none.
+
+Every symbol has "hot" episodes (starting on about 3% of days, lasting ``HOT_DAYS``) during
+which its volume runs at 2.5x its usual level. In the planted market a hot symbol's closes
+drift up by ``EDGE`` a day and drift down slightly otherwise (unconditional drift about
+zero); in the null market the episodes change the volume only. :class:`CoinBucket` (the
+primary model) enters at random days, blind to the episodes, and holds ``hold`` bars: its
+entries make money only when they fall in a hot episode, which the volume features show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from tsys.buckets import Bucket, BucketOutput, PositionRules, param
+from tsys.contracts import AssetClass
+from tsys.data import Bars, DataHub, SourceContext
+from tsys.testing import InMemorySource
+
+EDGE = 0.006
+HOT_DAYS = 12
+SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
+BENCH = "BENCH"
+
+
+def market(*, planted: bool, seed: int = 0, n_days: int = 1600) -> Bars:
+    rng = np.random.default_rng(seed)
+    index = pd.bdate_range("2012-01-02", periods=n_days, tz="UTC")
+    n = len(SYMBOLS)
+    starts = rng.random((n_days, n)) < 0.03
+    hot = np.zeros((n_days, n), dtype=bool)
+    for t, j in zip(*np.nonzero(starts), strict=True):
+        hot[t : t + HOT_DAYS, j] = True
+    drift = np.zeros((n_days, n))
+    if planted:
+        frac = hot.mean()
+        drift = np.where(hot, EDGE, -EDGE * frac / (1.0 - frac))
+    r = drift + rng.normal(0.0, 0.01, (n_days, n))
+    vol = 1e6 * (1.0 + 0.2 * rng.random((n_days, n)))
+    vol = np.where(hot, vol * 3.0, vol)
+    r = np.hstack([r, rng.normal(0.0002, 0.008, (n_days, 1))])
+    vol = np.hstack([vol, np.full((n_days, 1), 5e7)])
+    close = 100.0 * np.cumprod(1.0 + r, axis=0)
+    open_ = np.vstack([close[:1] / (1.0 + r[:1]), close[:-1]]) * (
+        1.0 + rng.normal(0, 0.001, r.shape)
+    )
+    return Bars(
+        index,
+        (*SYMBOLS, BENCH),
+        open_,
+        np.maximum(open_, close) * 1.004,
+        np.minimum(open_, close) * 0.996,
+        close,
+        vol,
+        [AssetClass.EQUITY] * (n + 1),
+        source="ml test market",
+        synthetic=True,
+    )
+
+
+def hub_of(bars: Bars, tmp_path) -> DataHub:
+    return DataHub(InMemorySource(bars), [], SourceContext(cache_dir=tmp_path / "cache"))
+
+
+@attrs.frozen
+class CoinParams:
+    rate: float = param(0.12, low=0.01, high=0.3, help="entry probability per symbol and day")
+    hold: int = param(6, low=2, high=20, help="bars to hold")
+
+
+class CoinBucket(Bucket):
+    """Random entries (row t never depends on later rows), a time stop and a loose stop."""
+
+    name = "coin"
+    asset_class = AssetClass.EQUITY
+    version = "1.0"
+    Params = CoinParams
+    benchmark = BENCH
+    warmup_bars = 30
+
+    def position_rules(self, params: CoinParams) -> PositionRules:
+        return PositionRules(time_stop_bars=params.hold)
+
+    def universe(self, ctx) -> list[str]:
+        return [s for s in ctx.data.symbols(AssetClass.EQUITY) if s != BENCH]
+
+    def compute(self, ctx, bars: Bars, params: CoinParams) -> BucketOutput:
+        T, N = bars.shape
+        key = json.dumps(attrs.asdict(params), sort_keys=True).encode()
+        rng = np.random.default_rng(int(hashlib.sha256(key).hexdigest()[:12], 16))
+        draws = rng.random((T, N))
+        tradable = np.array([s != BENCH for s in bars.symbols])[None, :]
+        entries = (draws < params.rate) & tradable
+        return BucketOutput(
+            score=np.where(entries, 1.0 - draws, np.nan),
+            entries=entries,
+            exits=np.zeros((T, N), dtype=bool),
+            stop=np.where(entries, bars.close * 0.9, np.nan),
+            target=np.full((T, N), np.nan),
+        )
