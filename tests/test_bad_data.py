@@ -51,7 +51,7 @@ def market(isolated):
     (isolated / "tsys.toml").write_text(
         f'[data]\nsource = "csv"\npath = "{folder}"\n'
         '[buckets.sp500]\nparams = { mode = "etf" }\n[buckets.crypto]\nenabled = false\n'
-        "[buckets.lowfloat]\nenabled = false\n"
+        "[buckets.lowfloat]\nenabled = false\n"  # no float data in these folders
     )
     return folder
 

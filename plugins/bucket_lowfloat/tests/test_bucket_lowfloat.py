@@ -362,8 +362,9 @@ def test_caps_hold_on_every_day_of_a_backtest(seed, max_positions, capital_share
         e = int(entered[t, j])
         assert held[t, j] * sleeve <= adv_share * adv[e, j] * (1 + 1e-9)
     bt = backtest_bucket(bucket, hub, cfg, params=params, end=end, cash=sleeve)
-    filled = bt.fills[bt.fills["qty"] > 0]
-    assert (filled["price"] > 0).all()
+    filled = bt.fills[bt.fills["qty"] > 0]  # an unfilled order's row has no price
+    if len(filled):
+        assert (filled["price"] > 0).all()
     assert np.all(np.isfinite(bt.equity)) and bt.equity.min() > 0
 
 

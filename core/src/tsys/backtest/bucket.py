@@ -228,6 +228,7 @@ def backtest_bucket(
     progress: Callable[[str], None] | None = None,
     min_universe_share: float | None = None,
     cash_rate: float | None = None,
+    rules: tuple[Any, ...] = (),
 ) -> BucketBacktest:
     """Backtest one bucket from ``start`` to ``end`` (inclusive) and its buy-and-hold benchmark.
 
@@ -238,6 +239,8 @@ def backtest_bucket(
     mostly missing over the window an error (:class:`~tsys.data.coverage.UniverseMissing`).
     Idle cash earns ``cash_rate`` a year (default ``[account] cash_rate``), the benchmark's
     too; the bucket's interest is reported apart (:attr:`BucketBacktest.interest`).
+    ``rules`` are ``tsys override`` rules replayed on the bars they hold on
+    (:mod:`tsys.backtest.replay`).
     """
     from tsys.buckets import BucketContext
     from tsys.portfolio.step import History, bucket_step
@@ -256,6 +259,7 @@ def backtest_bucket(
         equity=cash,
         rebalance=rebalance,
         min_universe_share=min_universe_share,
+        rules=tuple(rules),
     )
     step = bucket_step(bucket, ctx, config, span, progress=progress)
     bars, output, plan = step.bars, step.output, step.plan
@@ -298,6 +302,10 @@ def backtest_bucket(
             float(np.mean(output.regime[rows] > 0)) if output.regime is not None else None
         ),
     }
+    if rules:
+        from tsys.backtest.replay import replayed
+
+        stats["overrides"] = replayed(tuple(rules), window)
     return BucketBacktest(
         bucket=bucket.name,
         version=bucket.version,
