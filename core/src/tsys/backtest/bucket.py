@@ -212,6 +212,18 @@ def order_panels(plan: PositionPlan, rows: slice) -> tuple[np.ndarray, np.ndarra
     return tw, stop
 
 
+def _buy_and_hold(bars: Bars, rows: slice, j: int, costs, cash: float, rate: float):
+    """The benchmark column ``j`` bought at its first priced bar of ``rows`` and held (None
+    when it has no price in the window)."""
+    bw = np.full((rows.stop - rows.start, bars.shape[1]), np.nan)
+    valid = np.flatnonzero(np.isfinite(bars.close[rows, j]))
+    if not len(valid):
+        return None
+    bw[valid[0], :] = 0.0
+    bw[valid[0], j] = 0.99  # leave room for fees and slippage
+    return _sim(bars, rows, bw, None, costs, cash, rate)
+
+
 def backtest_bucket(
     bucket: Bucket,
     hub: DataHub,
@@ -284,13 +296,8 @@ def backtest_bucket(
     bench_eq = bench_metrics = None
     if bucket.benchmark and bucket.benchmark in bars.symbols:
         say("benchmark")
-        j = bars.column(bucket.benchmark)
-        bw = np.full((last - first, bars.shape[1]), np.nan)
-        valid = np.flatnonzero(np.isfinite(bars.close[rows, j]))
-        if len(valid):
-            bw[valid[0], :] = 0.0
-            bw[valid[0], j] = 0.99  # leave room for fees and slippage
-            bres = _sim(bars, rows, bw, None, costs, cash, rate)
+        bres = _buy_and_hold(bars, rows, bars.column(bucket.benchmark), costs, cash, rate)
+        if bres is not None:
             bench_eq = bres.equity
             bench_metrics = performance(bres, volume, periods_per_year=ppy, max_participation=cap)
     stats = {
