@@ -160,13 +160,18 @@ class BucketOutput:
     at that bar (NaN: none); ``regime`` (length T) is the bucket's risk-on share 0..1;
     ``blocked`` marks symbols to avoid, with ``block_reasons[(t, j)]`` saying why; ``extras``
     holds named panels ``explain`` and the newsletter may use (e.g. ``atr``, ``momentum``).
+    The five decision panels are stored C-contiguous (as the simulator reads them); ``target``
+    defaults to NaN everywhere (no profit target).
     """
 
-    score: np.ndarray
-    entries: np.ndarray
-    exits: np.ndarray
-    stop: np.ndarray
-    target: np.ndarray
+    score: np.ndarray = attrs.field(converter=np.ascontiguousarray)
+    entries: np.ndarray = attrs.field(converter=np.ascontiguousarray)
+    exits: np.ndarray = attrs.field(converter=np.ascontiguousarray)
+    stop: np.ndarray = attrs.field(converter=np.ascontiguousarray)
+    target: np.ndarray = attrs.field(
+        default=attrs.Factory(lambda self: np.full(self.score.shape, np.nan), takes_self=True),
+        converter=np.ascontiguousarray,
+    )
     regime: np.ndarray | None = None
     blocked: np.ndarray | None = None
     block_reasons: dict[tuple[int, int], str] = attrs.field(factory=dict)

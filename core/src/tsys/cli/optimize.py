@@ -12,6 +12,7 @@ import click
 
 from tsys import format as fmt
 from tsys.cli._options import check_bucket_name, data_options, param_options
+from tsys.cli._progress import count_bar
 from tsys.files import write_json
 from tsys.paramsets import file_hash
 from tsys.workspace import workspace
@@ -277,19 +278,9 @@ def _study_spec(config: Any, opts: dict[str, Any], kwargs: dict[str, Any], stora
 
 
 def _run_with_progress(spec: Any, ev: Any, opts: dict[str, Any], err: Any, what: str) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from tsys.optimize.study import run_study
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=opts["as_json"] and not err.is_terminal,
-    ) as bar:
+    with count_bar(err, disable=opts["as_json"] and not err.is_terminal) as bar:
         task = bar.add_task(what, total=opts["trials"])
 
         def progress(done: int, total: int | None) -> None:
@@ -366,8 +357,6 @@ def _json_default(x: Any) -> Any:
 
 
 def _sensitivity(spec: Any, ev: Any, params: dict[str, Any], outcome: Any, err: Any) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
-
     from tsys.optimize.evaluate import summarise
     from tsys.optimize.sensitivity import scan
 
@@ -378,9 +367,7 @@ def _sensitivity(spec: Any, ev: Any, params: dict[str, Any], outcome: Any, err: 
         return summarise(folds, ev.periods_per_year).objective(metric)
 
     base = outcome.best_metrics.get(metric)
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), console=err
-    ) as bar:
+    with count_bar(err, elapsed=False) as bar:
         task = bar.add_task("neighbourhood scan", total=None)
         return scan(
             params,

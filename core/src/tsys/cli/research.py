@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 
 from tsys.cli._options import data_options, param_options, parse_date
+from tsys.cli._progress import count_bar
 
 
 @click.command(name="research")
@@ -101,7 +102,6 @@ def research(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
 
 def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) -> dict[str, Any]:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from tsys.optimize.evaluate import Constraints
     from tsys.paramsets import mandate_of
@@ -136,14 +136,7 @@ def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) ->
             + (" [SYNTHETIC]" if hub.synthetic else "")
         )
         err.print(pset.label())
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-    ) as bar:
+    with count_bar(err, disable=quiet) as bar:
         task = bar.add_task(f"{bucket.name} research", total=None)
 
         def progress(done: int, total: int, what: str) -> None:

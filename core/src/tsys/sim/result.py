@@ -18,18 +18,8 @@ REASONS = ("entry", "rebalance", "exit", "stop", "target", "trailing_stop", "tim
 
 
 @attrs.define(slots=False, eq=False)
-class SimResult:
-    """What a simulation produced.
-
-    ``equity`` and ``cash`` are per bar (T,), ``positions`` the quantity held at each close
-    (T x N), ``sub_equity`` each symbol's sub-account equity (T x N) when cash is not shared;
-    both are None when the simulation ran with ``record_positions=False``.
-    ``last_positions`` (N,) and ``last_sub_equity`` (N,, None with shared cash) are the values
-    at the last close either way. ``interest`` (T,) is what idle cash earned at each bar (zero
-    without a ``cash_rate``); it is in ``cash`` and ``equity``, and ``interest_earned`` sums it,
-    so trading PnL is ``equity[-1] - start cash - interest_earned``. ``fills`` and ``trades``
-    are built on first access.
-    """
+class _Run:
+    """The arrays one simulation call returns, of one run or of K (see the subclasses)."""
 
     equity: np.ndarray
     cash: np.ndarray
@@ -42,6 +32,22 @@ class SimResult:
     index: pd.Index | None = None
     symbols: tuple[str, ...] | None = None
     impl: str = "cython"
+
+
+@attrs.define(slots=False, eq=False)
+class SimResult(_Run):
+    """What a simulation produced.
+
+    ``equity`` and ``cash`` are per bar (T,), ``positions`` the quantity held at each close
+    (T x N), ``sub_equity`` each symbol's sub-account equity (T x N) when cash is not shared;
+    both are None when the simulation ran with ``record_positions=False``.
+    ``last_positions`` (N,) and ``last_sub_equity`` (N,, None with shared cash) are the values
+    at the last close either way. ``interest`` (T,) is what idle cash earned at each bar (zero
+    without a ``cash_rate``); it is in ``cash`` and ``equity``, and ``interest_earned`` sums it,
+    so trading PnL is ``equity[-1] - start cash - interest_earned``. ``fills`` and ``trades``
+    are built on first access.
+    """
+
     interest: np.ndarray | None = None
 
     @property
@@ -174,7 +180,7 @@ def _trades(res: SimResult) -> pd.DataFrame:
 
 
 @attrs.define(slots=False, eq=False)
-class GridResult:
+class GridResult(_Run):
     """K simulations of one panel of bars, one per decision set (see ``simulate_grid``).
 
     ``equity`` and ``cash`` are K x T, ``positions`` and ``sub_equity`` K x T x N (None unless
@@ -185,18 +191,7 @@ class GridResult:
     what ``simulate`` returns for that set alone; its arrays are views, nothing is copied.
     """
 
-    equity: np.ndarray
-    cash: np.ndarray
-    interest: np.ndarray
-    positions: np.ndarray | None
-    sub_equity: np.ndarray | None
-    last_positions: np.ndarray
-    last_sub_equity: np.ndarray | None
-    fill_arrays: dict[str, np.ndarray]
-    close: np.ndarray = attrs.field(repr=False)
-    index: pd.Index | None = None
-    symbols: tuple[str, ...] | None = None
-    impl: str = "cython"
+    interest: np.ndarray = attrs.field(kw_only=True)
 
     def __len__(self) -> int:
         return int(self.equity.shape[0])

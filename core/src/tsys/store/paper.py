@@ -257,24 +257,18 @@ class StoreOrderLog:
     def set_baseline(self, broker: str, baseline: Baseline) -> None:
         A = self.m.PaperAccount
         now = to_db(_now())
+        values = dict(
+            baseline_cash=baseline.cash,
+            baseline_positions=json.dumps(baseline.positions),
+            baseline_at=to_db(baseline.at or _now()),
+            updated_at=now,
+        )
         with self.store.transaction():
             row = A.get_or_none(A.broker == broker)
             if row is None:
-                A.create(
-                    broker=broker,
-                    baseline_cash=baseline.cash,
-                    baseline_positions=json.dumps(baseline.positions),
-                    baseline_at=to_db(baseline.at or _now()),
-                    created_at=now,
-                    updated_at=now,
-                )
+                A.create(broker=broker, created_at=now, **values)
             elif row.baseline_cash is None:
-                A.update(
-                    baseline_cash=baseline.cash,
-                    baseline_positions=json.dumps(baseline.positions),
-                    baseline_at=to_db(baseline.at or _now()),
-                    updated_at=now,
-                ).where(A.id == row.id).execute()
+                A.update(**values).where(A.id == row.id).execute()
 
 
 @attrs.frozen
@@ -296,24 +290,22 @@ class PaperLedger(StoreOrderLog):
         """Create the account with ``starting_cash`` once; return the current cash."""
         A = self.m.PaperAccount
         now = to_db(_now())
+        values = dict(starting_cash=starting_cash, cash=starting_cash, updated_at=now)
         with self.store.transaction():
             row = A.get_or_none(A.broker == broker)
             if row is None:
+                # A new account's baseline is its starting cash and no positions.
                 A.create(
                     broker=broker,
-                    starting_cash=starting_cash,
-                    cash=starting_cash,
                     baseline_cash=starting_cash,
                     baseline_positions="{}",
                     baseline_at=now,
                     created_at=now,
-                    updated_at=now,
+                    **values,
                 )
                 return starting_cash
             if row.cash is None:
-                A.update(starting_cash=starting_cash, cash=starting_cash, updated_at=now).where(
-                    A.id == row.id
-                ).execute()
+                A.update(**values).where(A.id == row.id).execute()
                 return starting_cash
             return row.cash
 

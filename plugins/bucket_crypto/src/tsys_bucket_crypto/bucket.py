@@ -240,11 +240,10 @@ class CryptoBucket(Bucket):
         with np.errstate(invalid="ignore"):
             stop = np.where(stop < close, stop, np.nan)
         return BucketOutput(
-            score=np.ascontiguousarray(score),
-            entries=np.ascontiguousarray(entries),
-            exits=np.ascontiguousarray(exits),
-            stop=np.ascontiguousarray(stop),
-            target=np.full((T, N), np.nan),
+            score=score,
+            entries=entries,
+            exits=exits,
+            stop=stop,
             regime=regime,
             blocked=np.zeros((T, N), dtype=bool),
             extras={

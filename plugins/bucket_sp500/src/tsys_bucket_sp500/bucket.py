@@ -266,11 +266,10 @@ class Sp500Bucket(Bucket):
             )
         entries &= ~blocked
         return BucketOutput(
-            score=np.ascontiguousarray(score),
-            entries=np.ascontiguousarray(entries),
-            exits=np.ascontiguousarray(exits),
-            stop=np.ascontiguousarray(stop),
-            target=np.full((T, N), np.nan),
+            score=score,
+            entries=entries,
+            exits=exits,
+            stop=stop,
             regime=regime,
             blocked=blocked,
             block_reasons=reasons,

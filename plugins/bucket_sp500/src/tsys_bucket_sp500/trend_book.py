@@ -128,11 +128,10 @@ def compute_trend_book(bars: Bars, params: Any, in_book: np.ndarray) -> BucketOu
     entries = on.copy()  # a slot that is on and not held is bought on any day (daily run)
     exits = in_book & ~on & np.isfinite(close)
     return BucketOutput(
-        score=np.ascontiguousarray(score),
-        entries=np.ascontiguousarray(entries),
-        exits=np.ascontiguousarray(exits),
-        stop=np.ascontiguousarray(stop),
-        target=np.full((T, N), np.nan),
+        score=score,
+        entries=entries,
+        exits=exits,
+        stop=stop,
         regime=regime,
         extras={
             "gate_level": level,

@@ -36,5 +36,4 @@ class AboveAverage(Bucket):
             entries=above,
             exits=~above,
             stop=close * 0.9,
-            target=np.full((t, n), np.nan),
         )
