@@ -83,6 +83,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "tsys.data.bars": ("Bars", "VolumeUnit"),
     "tsys.data.source": (
+        "ApiSource",
         "EARNINGS_COLUMNS",
         "FLOW_COLUMNS",
         "NEWS_COLUMNS",
@@ -185,6 +186,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         EARNINGS_COLUMNS,
         FLOW_COLUMNS,
         NEWS_COLUMNS,
+        ApiSource,
         DataHub,
         DataSource,
         Fundamentals,

@@ -9,7 +9,7 @@ next source and, when nobody provides it, records a warning for the run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -158,6 +158,30 @@ def _fill(first: Fundamentals, other: Fundamentals) -> Fundamentals:
         if getattr(first, a.name) is None and getattr(other, a.name) is not None
     }
     return attrs.evolve(first, **gaps) if gaps else first
+
+
+class ApiSource(DataSource):
+    """A data source over a web API: its client, a JSON cache, the build context and options.
+
+    For sources of metadata (news, market caps, fundamentals) that have no bars: ``symbols()``
+    is empty unless a subclass overrides it. ``now`` is the UTC clock, replaced in tests.
+    """
+
+    def __init__(self, client: Any, cache: Any, ctx: SourceContext, options: Any) -> None:
+        self.client = client
+        self.cache = cache
+        self.ctx = ctx
+        self.options = options
+        #: The clock (UTC); tests replace it.
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    def today(self) -> dt.date:
+        """The UTC date of :attr:`now`."""
+        return self.now().astimezone(dt.UTC).date()
+
+    def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
+        """No bars here, so no symbols with bars."""
+        return []
 
 
 class DataHub:

@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import attrs
@@ -15,8 +15,8 @@ import pandas as pd
 from tsys.api import (
     EARNINGS_COLUMNS,
     NEWS_COLUMNS,
+    ApiSource,
     DataError,
-    DataSource,
     Fundamentals,
     JsonCache,
     SourceContext,
@@ -100,7 +100,7 @@ def _score(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-class AlphaVantageSource(DataSource):
+class AlphaVantageSource(ApiSource):
     """News sentiment, earnings dates and fundamentals from Alpha Vantage, cached on disk.
 
     Cache layout under ``<cache>/alphavantage``: ``news/<SYMBOL>/<YYYY-MM-DD>.json`` (one per
@@ -112,20 +112,8 @@ class AlphaVantageSource(DataSource):
     name: ClassVar[str] = "alphavantage"
     provides: ClassVar[frozenset[str]] = frozenset({"news", "earnings", "fundamentals"})
     options_class: ClassVar[type] = AlphaVantageOptions
-
-    def __init__(
-        self,
-        client: AlphaVantageClient,
-        cache: JsonCache,
-        ctx: SourceContext,
-        options: AlphaVantageOptions,
-    ) -> None:
-        self.client = client
-        self.cache = cache
-        self.ctx = ctx
-        self.options = options
-        #: The clock (UTC); tests replace it.
-        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    client: AlphaVantageClient
+    options: AlphaVantageOptions
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -153,13 +141,6 @@ class AlphaVantageSource(DataSource):
         budget.clock = lambda: source.now().timestamp()
         return source
 
-    def symbols(self, asset_class=None) -> list[str]:
-        """Alpha Vantage provides no bars here, so no symbols with bars."""
-        return []
-
-    def _today(self) -> dt.date:
-        return self.now().astimezone(dt.UTC).date()
-
     # ---------------------------------------------------------------------------------- news
     def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """One row per article and symbol: :data:`~tsys.data.source.NEWS_COLUMNS`.
@@ -169,7 +150,7 @@ class AlphaVantageSource(DataSource):
         call per symbol covers all of its missing days. A symbol that fails is reported in the
         run's warnings; when every symbol fails and nothing is cached, DataError is raised.
         """
-        today = self._today()
+        today = self.today()
         end = min(end, today)
         wanted = list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
         rows: list[dict[str, Any]] = []
@@ -318,7 +299,7 @@ class AlphaVantageSource(DataSource):
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """Upcoming report dates from EARNINGS_CALENDAR (one call a day covers every symbol)."""
         horizon = self.options.horizon
-        today = self._today()
+        today = self.today()
         entry = self.cache.read("earnings", f"calendar-{horizon}")
         if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
             rows = entry["payload"]

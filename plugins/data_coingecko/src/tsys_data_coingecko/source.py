@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import attrs
 import pandas as pd
 
 from tsys.api import (
+    ApiSource,
     ConfigError,
     DataError,
-    DataSource,
     JsonCache,
     SourceContext,
     above,
@@ -72,7 +71,7 @@ HEURISTIC_PREFIXES = ("wrapped ", "bridged ", "staked ", "binance-peg ")
 _SYMBOL_RE = re.compile(r"[A-Z0-9]+")
 
 
-class CoinGeckoSource(DataSource):
+class CoinGeckoSource(ApiSource):
     """Market caps from ``/coins/markets`` and exclusions from its category filter.
 
     Cache under ``<cache>/coingecko``: ``markets/top<N>.json`` and
@@ -83,20 +82,8 @@ class CoinGeckoSource(DataSource):
     name: ClassVar[str] = "coingecko"
     provides: ClassVar[frozenset[str]] = frozenset({"market_caps", "excluded_coins"})
     options_class: ClassVar[type] = CoinGeckoOptions
-
-    def __init__(
-        self,
-        client: CoinGeckoClient,
-        cache: JsonCache,
-        ctx: SourceContext,
-        options: CoinGeckoOptions,
-    ) -> None:
-        self.client = client
-        self.cache = cache
-        self.ctx = ctx
-        self.options = options
-        #: The clock (UTC); tests replace it.
-        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    client: CoinGeckoClient
+    options: CoinGeckoOptions
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
@@ -123,13 +110,6 @@ class CoinGeckoSource(DataSource):
         root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
         return cls(client, JsonCache(root), ctx, opts)
 
-    def symbols(self, asset_class=None) -> list[str]:
-        """CoinGecko provides no bars here, so no symbols with bars."""
-        return []
-
-    def _today(self) -> dt.date:
-        return self.now().astimezone(dt.UTC).date()
-
     # ------------------------------------------------------------------------- symbol mapping
     def bars_symbol(self, coin: dict[str, Any]) -> str | None:
         """The bars-source symbol of a coin ("btc" -> "BTC-USD"); None when it cannot have one."""
@@ -147,7 +127,7 @@ class CoinGeckoSource(DataSource):
     # ------------------------------------------------------------------------------ fetching
     def _markets(self, what: str, cache_key: tuple[str, ...], params: dict, limit: int | None):
         """Coins of ``/coins/markets`` pages (cached per UTC day), market cap descending."""
-        today = self._today()
+        today = self.today()
         entry = self.cache.read(*cache_key)
         if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
             return entry["payload"]
@@ -204,7 +184,7 @@ class CoinGeckoSource(DataSource):
         more than a day before today returns None (the next source is asked), with a warning,
         rather than today's caps dressed up as history.
         """
-        today = self._today()
+        today = self.today()
         if end < today - dt.timedelta(days=1):
             self.ctx.warn(f"coingecko: only current market caps are available, none as of {end}")
             return None
