@@ -41,6 +41,45 @@ def parity_costs(common):
     )
 
 
+def traced_peak(run, *args) -> int:
+    """The peak of Python-traced memory (bytes) while ``run(*args)`` runs once."""
+    tracemalloc.start()
+    run(*args)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def timing_fields(c_times, ts_times, sig_times, sim_times, symbol_bars, peak_traced) -> dict:
+    """The times of one size (medians over the reps), their ratios and the tsys throughput."""
+    c_med, t_med = float(np.median(c_times)), float(np.median(ts_times))
+    sim_med = float(np.median(sim_times))
+    return {
+        "c_s": round(c_med, 5),
+        "tsys_s": round(t_med, 5),
+        "tsys_signals_s": round(float(np.median(sig_times)), 5),
+        "tsys_simulate_s": round(sim_med, 5),
+        "ratio_tsys_over_c": round(t_med / c_med, 2),
+        "ratio_simulate_only_over_c": round(sim_med / c_med, 2),
+        "tsys_symbol_bars_per_s": round(symbol_bars / t_med),
+        "tsys_peak_traced_mb_one_run": round(peak_traced / 2**20, 1),
+    }
+
+
+def print_process_line(t_start: float, t_import: float, ok: bool) -> None:
+    """The last line: import and process times, the peak RSS and whether every size matched."""
+    print(
+        json.dumps(
+            {
+                "imports_s": round(t_import, 3),
+                "process_s": round(time.perf_counter() - t_start, 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "all_match": ok,
+            }
+        )
+    )
+
+
 def run_tsys(o, h, lo, c, v, fast, slow, common):
     """Signals + simulation; returns (equity per symbol, trades per symbol, seconds split).
 
@@ -98,17 +137,13 @@ def main() -> int:
             ts_times.append(time.perf_counter() - t0)
             sig_times.append(ts_sig)
             sim_times.append(ts_sim)
-        tracemalloc.start()
-        run_tsys(o, h, lo, c, v, common.FAST, common.SLOW, common)
-        _, peak_traced = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        peak_traced = traced_peak(run_tsys, o, h, lo, c, v, common.FAST, common.SLOW, common)
         tot_c, tot_t = float(np.sum(eq_c)), float(np.sum(eq_t))
         rel = abs(tot_t - tot_c) / abs(tot_c)
         same_trades = int(tr_c.sum()) == int(tr_t.sum())
         per_symbol = bool(np.array_equal(tr_c, tr_t))
         match = same_trades and rel < 1e-9
         ok &= match
-        c_med, t_med = float(np.median(c_times)), float(np.median(ts_times))
         print(
             json.dumps(
                 {
@@ -122,27 +157,13 @@ def main() -> int:
                     "equity_tsys": tot_t,
                     "equity_rel_diff": rel,
                     "match": match,
-                    "c_s": round(c_med, 5),
-                    "tsys_s": round(t_med, 5),
-                    "tsys_signals_s": round(float(np.median(sig_times)), 5),
-                    "tsys_simulate_s": round(float(np.median(sim_times)), 5),
-                    "ratio_tsys_over_c": round(t_med / c_med, 2),
-                    "ratio_simulate_only_over_c": round(float(np.median(sim_times)) / c_med, 2),
-                    "tsys_symbol_bars_per_s": round(n_sym * n_bars / t_med),
-                    "tsys_peak_traced_mb_one_run": round(peak_traced / 2**20, 1),
+                    **timing_fields(
+                        c_times, ts_times, sig_times, sim_times, n_sym * n_bars, peak_traced
+                    ),
                 }
             )
         )
-    print(
-        json.dumps(
-            {
-                "imports_s": round(t_import, 3),
-                "process_s": round(time.perf_counter() - T_START, 3),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "all_match": ok,
-            }
-        )
-    )
+    print_process_line(T_START, t_import, ok)
     return 0 if ok else 1
 
 

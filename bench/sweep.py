@@ -20,12 +20,16 @@ T_START = time.perf_counter()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
-import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
-from parity import SHARED, parity_costs  # noqa: E402
+from parity import (  # noqa: E402
+    SHARED,
+    parity_costs,
+    print_process_line,
+    timing_fields,
+    traced_peak,
+)
 
 from tsys.sim import simulate_grid  # noqa: E402
 from tsys.sim.signals import sma_cross_grid  # noqa: E402
@@ -83,15 +87,11 @@ def main() -> int:
             ts_times.append(time.perf_counter() - t0)
             sig_times.append(ts_sig)
             sim_times.append(ts_sim)
-        tracemalloc.start()
-        run_tsys(o, h, lo, c, v, combos, common)
-        _, peak_traced = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        peak_traced = traced_peak(run_tsys, o, h, lo, c, v, combos, common)
         rel = float(np.max(np.abs(eq_t - eq_c) / np.abs(eq_c)))
         same_trades = bool(np.array_equal(tr_c, tr_t))
         match = same_trades and rel < 1e-9
         ok &= match
-        c_med, t_med = float(np.median(c_times)), float(np.median(ts_times))
         print(
             json.dumps(
                 {
@@ -106,27 +106,18 @@ def main() -> int:
                     "equity_tsys": float(eq_t.sum()),
                     "equity_max_rel_diff": rel,
                     "match": match,
-                    "c_s": round(c_med, 5),
-                    "tsys_s": round(t_med, 5),
-                    "tsys_signals_s": round(float(np.median(sig_times)), 5),
-                    "tsys_simulate_s": round(float(np.median(sim_times)), 5),
-                    "ratio_tsys_over_c": round(t_med / c_med, 2),
-                    "ratio_simulate_only_over_c": round(float(np.median(sim_times)) / c_med, 2),
-                    "tsys_symbol_bars_per_s": round(len(combos) * n_sym * n_bars / t_med),
-                    "tsys_peak_traced_mb_one_run": round(peak_traced / 2**20, 1),
+                    **timing_fields(
+                        c_times,
+                        ts_times,
+                        sig_times,
+                        sim_times,
+                        len(combos) * n_sym * n_bars,
+                        peak_traced,
+                    ),
                 }
             )
         )
-    print(
-        json.dumps(
-            {
-                "imports_s": round(t_import, 3),
-                "process_s": round(time.perf_counter() - T_START, 3),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "all_match": ok,
-            }
-        )
-    )
+    print_process_line(T_START, t_import, ok)
     return 0 if ok else 1
 
 

@@ -124,6 +124,22 @@ def param_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def study_period_options(max_symbols_help: str) -> Callable[..., Any]:
+    """``--start``, ``--end`` and ``--max-symbols``: the period and panel a study runs on
+    (``tsys optimize`` and ``tsys validate``, which must see the same panel)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option(
+            "--max-symbols", type=click.IntRange(min=1), default=None, help=max_symbols_help
+        )(f)
+        f = click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")(f)
+        return click.option(
+            "--start", default=None, help="First session of the period (YYYY-MM-DD)."
+        )(f)
+
+    return decorate
+
+
 def open_data(config: Any, source: str | None, path: str | None, shared_data: str | None) -> Any:
     """The data hub of a research command (``--source``/``--path``/``--shared-data``)."""
     from tsys.data.sources import open_hub

@@ -11,7 +11,7 @@ import attrs
 import click
 
 from tsys import format as fmt
-from tsys.cli._options import check_bucket_name, data_options, param_options
+from tsys.cli._options import check_bucket_name, data_options, param_options, study_period_options
 from tsys.cli._progress import count_bar
 from tsys.files import write_json
 from tsys.paramsets import file_hash
@@ -112,13 +112,8 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     help="Write the best parameters found even when they score below the current ones "
     "(trial 0); without it nothing is written in that case.",
 )
-@click.option("--start", default=None, help="First session of the period (YYYY-MM-DD).")
-@click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")
-@click.option(
-    "--max-symbols",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Use only the first N symbols (alphabetically) plus the benchmark: quick studies.",
+@study_period_options(
+    "Use only the first N symbols (alphabetically) plus the benchmark: quick studies."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--objective-module", default=None, hidden=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_name, data_options, param_options
+from tsys.cli._options import bucket_name, data_options, param_options, study_period_options
 from tsys.files import write_json
 from tsys.workspace import workspace
 
@@ -29,14 +29,7 @@ from tsys.workspace import workspace
 @click.option("--seed", type=int, default=0, show_default=True)
 @data_options
 @param_options
-@click.option("--start", default=None, help="First session of the period (YYYY-MM-DD).")
-@click.option("--end", default=None, help="Last session of the period (YYYY-MM-DD).")
-@click.option(
-    "--max-symbols",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Use only the first N symbols plus the benchmark (as the study did).",
-)
+@study_period_options("Use only the first N symbols plus the benchmark (as the study did).")
 @click.pass_context
 def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     """Validate BUCKET's parameters out of sample and under stress, and apply the gates.
