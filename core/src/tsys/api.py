@@ -71,6 +71,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "one_of",
     ),
     "tsys.retrying": ("call_with_retries",),
+    "tsys.symbols": ("symbol_problem",),
     "tsys.files": ("append_line", "atomic_write_bytes", "atomic_write_text", "write_json"),
     "tsys.buckets": (
         "Bucket",
@@ -222,3 +223,4 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys.plugins import list_plugins
     from tsys.retrying import call_with_retries
     from tsys.store.paper import StoreOrderLog
+    from tsys.symbols import symbol_problem

@@ -20,6 +20,21 @@ import attrs
 
 from tsys.errors import ConfigError
 
+#: The asset classes a cap may name, and the GICS sectors (the spelling a cap keeps).
+ASSET_CLASSES = ("equity", "crypto")
+GICS_SECTORS = (
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+)
 _FOR_RE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
 
 

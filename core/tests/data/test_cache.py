@@ -173,3 +173,30 @@ def test_unsettled_days_are_asked_again(tmp_path):
     out = cache.get_or_fetch("k", d(2024, 1, 1), d(2024, 1, 10), fetch)
     assert calls == [(d(2024, 1, 1), d(2024, 1, 10)), (d(2024, 1, 9), d(2024, 1, 10))]
     assert len(out) == 10 and out.index.is_unique  # the re-asked days replaced, not doubled
+
+
+def test_json_cache_slugs_and_hashes_every_part_and_moves_old_plain_entries(tmp_path, caplog):
+    """Issue 21.2: every key part is slugged and hashed, a plain symbol included; an entry an
+    older tsys wrote under the plain name is read once and moved to its new name."""
+    import datetime as dt
+    import logging
+
+    from tsys.data.cache import JsonCache
+    from tsys.symbols import safe_name
+
+    cache = JsonCache(tmp_path)
+    at = dt.datetime(2024, 6, 28, 21, 0, tzinfo=dt.UTC)
+    parts = ("news", "AAPL", "2024-06-28")
+    assert cache.path(*parts) == tmp_path.joinpath(
+        safe_name("news"), safe_name("AAPL"), safe_name("2024-06-28") + ".json"
+    )
+    old = tmp_path / "news" / "AAPL" / "2024-06-28.json"
+    old.parent.mkdir(parents=True)
+    old.write_text('{"fetched_at": "2024-06-28T21:00:00+00:00", "payload": {"feed": [7]}}')
+    with caplog.at_level(logging.INFO, logger="tsys.data.cache"):
+        assert cache.read(*parts) == {"fetched_at": at, "payload": {"feed": [7]}}
+    assert not old.exists() and cache.path(*parts).is_file()
+    assert any("moved to" in r.getMessage() for r in caplog.records)
+    assert cache.read(*parts)["payload"] == {"feed": [7]}  # from the new name now
+    # a part that is not plain never had a plain entry: nothing is looked for outside
+    assert cache.legacy_path("news", "../x", "d") is None

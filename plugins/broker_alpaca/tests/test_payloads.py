@@ -53,6 +53,12 @@ POSITION_CASES = [
     ("symbol-null", _with("symbol", None), ["position 1", "'symbol'", "empty"]),
     ("symbol-space", _with("symbol", "AA PL"), ["'symbol'"]),
     ("symbol-number", _with("symbol", 42), ["'symbol'"]),
+    # 21.2: a broker's symbol is outside text like any other (it names cache and CSV files)
+    ("symbol-path", _with("symbol", "../../../../PWNED"), ["'symbol'", "path separator"]),
+    ("symbol-dotdot", _with("symbol", "..PWNED"), ["'symbol'", "'..'"]),
+    ("symbol-backslash", _with("symbol", "A\\B"), ["'symbol'", "path separator"]),
+    ("symbol-control", _with("symbol", "AA\x07PL"), ["'symbol'", "control characters"]),
+    ("symbol-too-long", _with("symbol", "A" * 65), ["'symbol'", "at most"]),
     ("object-not-list", lambda p: {"positions": p}, ["positions request", "an object"]),
     ("null-not-list", lambda p: None, ["positions request", "null"]),
     ("string-not-list", lambda p: "oops", ["positions request", "str"]),

@@ -588,7 +588,9 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     src.now = lambda: NOW
     frame = src.news(["AAPL"], D1, D3)
     assert frame_rows(frame) == expected_rows(fake, ["AAPL"], D1, D3)
-    assert (tmp_path / "alphavantage" / "news" / "AAPL" / "2024-05-01.json").is_file()
+    from tsys.api import JsonCache
+
+    assert JsonCache(tmp_path / "alphavantage").path("news", "AAPL", "2024-05-01").is_file()
 
 
 def test_cli_data_news(fake, httpserver, tmp_path, monkeypatch):
@@ -616,12 +618,14 @@ def test_cli_data_news(fake, httpserver, tmp_path, monkeypatch):
             "2024-05-01  -0.20  Both move",
             "2024-05-03  -0.70  Apple recall",
         ]
-        cached = tmp_path / "data" / "cache" / "alphavantage" / "news" / "AAPL"
-        assert sorted(p.name for p in cached.iterdir()) == [
-            "2024-05-01.json",
-            "2024-05-02.json",
-            "2024-05-03.json",
-        ]
+        from tsys.api import JsonCache
+
+        cache = JsonCache(tmp_path / "data" / "cache" / "alphavantage")
+        days = ("2024-05-01", "2024-05-02", "2024-05-03")
+        cached = cache.path("news", "AAPL", days[0]).parent
+        assert sorted(p.name for p in cached.iterdir()) == sorted(
+            cache.path("news", "AAPL", d).name for d in days
+        )
         fake.script = [(200, json.dumps({"Information": QUOTA_WITH_KEY}), "application/json")]
         bad = CliRunner().invoke(cli, [*args[:4], "MSFT", *args[5:]])
         assert bad.exit_code == 4

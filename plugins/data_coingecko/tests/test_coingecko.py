@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from cg_fake import COINS, KEY, NOW, RATE_LIMIT_BODY, sleeper
 
+from tsys.api import JsonCache
 from tsys.errors import ConfigError, DataError
 
 
@@ -294,7 +295,7 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     universe = [s for s in caps.columns if s not in excluded]
     assert universe == ["BTC-USD", "ETH-USD", "BNB-USD", "SOL-USD", "XRP-USD", "MATIC-USD"]
     assert src.client.plan == "public"
-    assert (tmp_path / "coingecko" / "markets" / "top100.json").is_file()
+    assert JsonCache(tmp_path / "coingecko").path("markets", "top100").is_file()
     assert len(fake.calls) == 3  # cold: one ranking page + one page per category
     warm = cls.from_config(cfg.data.options["coingecko"], SourceContext(tmp_path))
     warm.now = lambda: NOW
@@ -324,7 +325,8 @@ def test_cli_data_universe_crypto(fake, httpserver, tmp_path, monkeypatch):
         assert ok.exit_code == 0, ok.output
         members = [m["symbol"] for m in json.loads(ok.output)["members"]]
         assert members == ["BTC-USD", "ETH-USD", "BNB-USD", "SOL-USD", "XRP-USD", "MATIC-USD"]
-        assert (tmp_path / "data" / "cache" / "coingecko" / "markets" / "top100.json").is_file()
+        cache = JsonCache(tmp_path / "data" / "cache" / "coingecko")
+        assert cache.path("markets", "top100").is_file()
         fake.script = [(429, json.dumps(RATE_LIMIT_BODY), {"Retry-After": "0"})] * 2
         shutil.rmtree(tmp_path / "data" / "cache")
         bad = CliRunner().invoke(cli, args)

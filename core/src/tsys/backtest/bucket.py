@@ -175,6 +175,7 @@ def backtest_bucket(
     capital_share: float = 1.0,
     progress: Callable[[str], None] | None = None,
     min_universe_share: float | None = None,
+    rules: tuple[Any, ...] = (),
 ) -> BucketBacktest:
     """Backtest one bucket from ``start`` to ``end`` (inclusive) and its buy-and-hold benchmark.
 
@@ -183,6 +184,8 @@ def backtest_bucket(
     positions, sizing and every risk cap come from the configuration. ``min_universe_share``
     (research: :data:`tsys.data.coverage.MIN_UNIVERSE_SHARE`) makes a named universe that is
     mostly missing over the window an error (:class:`~tsys.data.coverage.UniverseMissing`).
+    ``rules`` are ``tsys override`` rules replayed on the bars they hold on
+    (:mod:`tsys.backtest.replay`).
     """
     from tsys.buckets import BucketContext
     from tsys.portfolio.step import History, bucket_step
@@ -200,6 +203,7 @@ def backtest_bucket(
         equity=cash,
         rebalance=rebalance,
         min_universe_share=min_universe_share,
+        rules=tuple(rules),
     )
     step = bucket_step(bucket, ctx, config, span, progress=progress)
     bars, output, plan = step.bars, step.output, step.plan
@@ -241,6 +245,10 @@ def backtest_bucket(
             float(np.mean(output.regime[rows] > 0)) if output.regime is not None else None
         ),
     }
+    if rules:
+        from tsys.backtest.replay import replayed
+
+        stats["overrides"] = replayed(tuple(rules), window)
     return BucketBacktest(
         bucket=bucket.name,
         version=bucket.version,

@@ -49,6 +49,14 @@ SPLITS = ("train", "validation", "holdout")
     show_default=True,
     help="When new positions may be added (exits happen any day).",
 )
+@click.option(
+    "--overrides",
+    "overrides_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Replay override rules from a JSON file (block, cap, pause with since/until dates, "
+    "or the output of `tsys override list --all --json`): see what a rule would have done.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @click.option(
     "--report",
@@ -73,6 +81,7 @@ def backtest(
     param_items: tuple[str, ...],
     cash: float | None,
     rebalance: str,
+    overrides_file: str | None,
     as_json: bool,
     report: str | None,
 ) -> None:
@@ -88,6 +97,12 @@ def backtest(
       tsys backtest crypto --shared-data --split train --report crypto.html
       tsys backtest sp500 --param mode=etf --param atr_stop=4 --json
       tsys backtest sp500 --shared-data --params ~/tsys-data/params/sp500.json
+      tsys backtest sp500 --source demo --overrides rules.json
+
+    \b
+    rules.json replays discretionary rules on the bars they hold on, e.g.
+      [{"kind": "block", "target": "XLE", "since": "2020-03-02", "until": "2020-06-30"},
+       {"kind": "cap", "target": "equity", "share": 0.5, "since": "2022-01-03"}]
     """
     from tsys import plugins
     from tsys.cli import load_config
@@ -105,6 +120,13 @@ def backtest(
     hub = open_data(config, source, path, shared_data)
     pset = resolve_cli_params(bucket, config, hub, params_file, param_items)
     params = pset.params
+    rules: tuple[Any, ...] = ()
+    if overrides_file is not None:
+        from tsys.backtest.replay import read_rules
+
+        registry = plugins.buckets()
+        known = {n: registry.get(n).asset_class.value for n in registry.names()}
+        rules = read_rules(overrides_file, buckets=known, default_class=bucket.asset_class.value)
     windows = _windows(hub, bucket, config, start, end, split, allow_holdout, walk_forward, err)
     results = []
     with Progress(
@@ -135,6 +157,7 @@ def backtest(
                         cash=cash,
                         rebalance=rebalance,
                         progress=step,
+                        rules=rules,
                     ),
                 )
             )
@@ -241,6 +264,11 @@ def _print_table(payload: dict[str, Any], console: Any) -> None:
         console.print(
             f"{w['window']}: {w['start']}..{w['end']} CAGR {fmt(wm.get('cagr'), 'pct')} "
             f"Sharpe {fmt(wm.get('sharpe'), 'ratio')} max DD {fmt(wm.get('max_drawdown'), 'pct')}"
+        )
+    for o in payload.get("plan", {}).get("overrides", []):
+        console.print(
+            escape(f"override {o['id']} replayed: {o['rule']}, in force on {o['bars']} bars"),
+            soft_wrap=True,
         )
     console.print(f"costs: {escape(str(payload['costs']))}")
     for w in payload.get("warnings", [])[:5]:

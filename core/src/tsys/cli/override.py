@@ -14,21 +14,7 @@ from typing import Any
 import click
 
 from tsys.cli._options import parse_date
-
-GICS_SECTORS = (
-    "Communication Services",
-    "Consumer Discretionary",
-    "Consumer Staples",
-    "Energy",
-    "Financials",
-    "Health Care",
-    "Industrials",
-    "Information Technology",
-    "Materials",
-    "Real Estate",
-    "Utilities",
-)
-ASSET_CLASSES = ("equity", "crypto")
+from tsys.overrides import ASSET_CLASSES, GICS_SECTORS
 
 _WHEN_HELP = """
 \b

@@ -33,10 +33,6 @@ _ONE_DAY = dt.timedelta(days=1)
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def _plain_or_safe(part: str) -> str:
-    return part if _PLAIN.fullmatch(part) and ".." not in part else safe_name(part)
-
-
 def _date(x: Any) -> dt.date:
     return pd.Timestamp(x).date()
 
@@ -196,18 +192,29 @@ class JsonCache:
         self.root = Path(root)
 
     def path(self, *parts: str) -> Path:
-        """The file of an entry: each part a folder or file name that stays inside ``root``.
-
-        Parts are outside text (a symbol from a trade, a vendor's id). A plain name (``AAPL``,
-        ``BRK.B``, ``2024-05-01``: letters, digits, ``._-``, no ``..``) is kept, so the entries
-        a rate-limited vendor filled stay valid; anything else is slugged and hashed.
-        """
-        names = [_plain_or_safe(str(p)) for p in parts]
+        """The file of an entry: each part (a folder or the file name) slugged and hashed
+        (:func:`tsys.symbols.safe_name`), so outside text (a symbol from a trade, a vendor's
+        id) always names a file inside ``root``: ``news/AAPL/2024-05-01`` ->
+        ``news-<hash>/AAPL-<hash>/2024-05-01-<hash>.json``."""
+        names = [safe_name(str(p)) for p in parts]
         return self.root.joinpath(*names[:-1], names[-1] + ".json")
 
+    def legacy_path(self, *parts: str) -> Path | None:
+        """Where an older tsys kept the entry (plain names, e.g. ``news/AAPL/2024-05-01.json``);
+        None when a part is not a plain name (those were already slugged and hashed)."""
+        if not all(_PLAIN.fullmatch(str(p)) and ".." not in str(p) for p in parts):
+            return None
+        return self.root.joinpath(*map(str, parts[:-1]), f"{parts[-1]}.json")
+
     def read(self, *parts: str) -> dict[str, Any] | None:
-        """Return the entry, or None when absent or unreadable (a corrupt entry is re-fetched)."""
+        """Return the entry, or None when absent or unreadable (a corrupt entry is re-fetched).
+
+        An entry an older tsys wrote under its plain name is read and moved to its slugged
+        name (once, with an info line), so a rate-limited vendor is not asked again for it.
+        """
         path = self.path(*parts)
+        if not path.exists():
+            self._migrate(parts, path)
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -224,6 +231,18 @@ class JsonCache:
             log.warning("ignoring cache entry %s with a bad timestamp", path)
             return None
         return entry
+
+    def _migrate(self, parts: tuple[str, ...], path: Path) -> None:
+        old = self.legacy_path(*parts)
+        if old is None or not old.is_file() or old.is_symlink():
+            return
+        try:
+            atomic_write_bytes(path, old.read_bytes())
+            old.unlink()
+        except OSError as exc:
+            log.warning("could not move the cache entry %s to %s: %s", old, path, exc)
+            return
+        log.info("cache entry %s moved to %s (slugged and hashed name)", old, path)
 
     def write(self, payload: Any, *parts: str, fetched_at: dt.datetime) -> None:
         entry = {"fetched_at": fetched_at.isoformat(), "payload": payload}

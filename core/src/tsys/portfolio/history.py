@@ -7,8 +7,9 @@ exit signal, time stop or the user's block; :func:`target_weights` is its weight
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -115,7 +116,6 @@ def _panels(
 
     T, N = bars.shape
     close = bars.close
-    blocked_user = {s.upper() for s in overrides.blocked_symbols}
     bucket_blocked = output.blocked if output.blocked is not None else np.zeros((T, N), dtype=bool)
     return _Panels(
         bucket=bucket,
@@ -128,8 +128,14 @@ def _panels(
         sectors=_equity_sectors(ctx, bars) if sectors is None else sectors,
         regime=output.regime if output.regime is not None else np.ones(T),
         eligible=output.entries & np.isfinite(output.score) & ~bucket_blocked & np.isfinite(close),
-        user_cols={j for j, s in enumerate(bars.symbols) if s.upper() in blocked_user},
+        user_cols=user_cols(bars, overrides),
     )
+
+
+def user_cols(bars: Bars, overrides: OverridesConfig) -> set[int]:
+    """The columns of ``bars`` the user blocked."""
+    blocked = {s.upper() for s in overrides.blocked_symbols}
+    return {j for j, s in enumerate(bars.symbols) if s.upper() in blocked}
 
 
 def _equity_sectors(ctx: BucketContext | None, bars: Bars) -> Mapping[str, str]:
@@ -252,6 +258,7 @@ def plan_positions(
     params: Any = None,
     equity: float = 100_000.0,
     sectors: Mapping[str, str] | None = None,
+    overrides_at: Callable[[dt.date], OverridesConfig] | None = None,
 ) -> PositionPlan:
     """Apply :func:`select_and_size` at every rebalance bar and hold positions in between.
 
@@ -261,6 +268,11 @@ def plan_positions(
     A symbol whose exit mask is set at t, or that was closed at t, is never entered at t (as
     in the daily run: :func:`select_and_size` rejects it).
     Sizing uses ``equity`` as a constant notional (weights are what the simulator needs).
+    A paused bucket (``overrides.paused_buckets``) opens nothing; its exits still run.
+
+    ``overrides_at(day)`` (a replay of ``tsys override`` rules, ``tsys backtest --overrides``)
+    gives the overrides in force on each bar's day instead of the fixed ``overrides``; it
+    should return the same object while the same rules hold.
     """
     from tsys.portfolio.resize import effective_settings, resize_plan_bar
 
@@ -279,7 +291,12 @@ def plan_positions(
     reb = rebalance_mask(bars.index, rebalance)
     rules = pn.rules
     resize = rebalance_mask(bars.index, rules.resize) if rules.resize else np.zeros(T, dtype=bool)
+    current = overrides
     for t in range(T):
+        if overrides_at is not None:
+            now = overrides_at(bars.index[t].date())
+            if now is not current:
+                current, pn.user_cols = now, user_cols(bars, now)
         closed = _close_positions(t, held, pn, reasons)
         if resize[t] and held:
             resize_plan_bar(
@@ -287,9 +304,10 @@ def plan_positions(
                 risk, rules, reasons, capped,
             )  # fmt: skip
         sel = None
-        if reb[t] and len(held) < settings.max_positions and pn.regime[t] > 0:
+        paused = bucket.name in current.paused_buckets
+        if reb[t] and len(held) < settings.max_positions and pn.regime[t] > 0 and not paused:
             sel = _select(
-                t, held, closed, pn, settings=settings, risk=risk, overrides=overrides,
+                t, held, closed, pn, settings=settings, risk=risk, overrides=current,
                 equity=equity,
             )  # fmt: skip
         if sel is not None:

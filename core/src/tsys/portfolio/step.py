@@ -68,6 +68,8 @@ class History:
     #: data over the window raises :class:`~tsys.data.coverage.UniverseMissing` (the trial is
     #: infeasible, with the reason). None: a missing part is a warning only.
     min_universe_share: float | None = None
+    #: ``tsys override`` rules replayed bar by bar (``tsys backtest --overrides``).
+    rules: tuple[Any, ...] = ()
 
     def load_start(self, bucket: Bucket) -> dt.date | None:
         """First day of bars to load: enough calendar days for ``bucket.warmup_bars``."""
@@ -236,9 +238,10 @@ def bucket_step(
             from tsys.portfolio.history import plan_positions
 
             risk, overrides = sleeve_caps(bucket, ctx, config)
+            at = replay_overrides(bucket, ctx, config, window.rules) if window.rules else None
             step.plan = plan_positions(
                 bucket, ctx, bars, output, ctx.settings, risk, overrides,
-                window.rebalance, params=ctx.params, equity=window.equity,
+                window.rebalance, params=ctx.params, equity=window.equity, overrides_at=at,
             )  # fmt: skip
         else:
             from tsys.portfolio.plans import build_allocations
@@ -252,7 +255,9 @@ def bucket_step(
     return step
 
 
-def sleeve_caps(bucket: Bucket, ctx: BucketContext, config: Config) -> tuple[Any, Any]:
+def sleeve_caps(
+    bucket: Bucket, ctx: BucketContext, config: Config, overrides: Any = None
+) -> tuple[Any, Any]:
     """The account's risk caps as seen by a history simulated with ``ctx.settings``.
 
     A backtest trades the bucket's sleeve as a whole account (``capital_share`` usually 1.0),
@@ -262,8 +267,29 @@ def sleeve_caps(bucket: Bucket, ctx: BucketContext, config: Config) -> tuple[Any
     """
     from tsys.portfolio.sleeve import sleeve_limits
 
+    overrides = config.overrides if overrides is None else overrides
     simulated = ctx.settings.capital_share
     if not simulated > 0:
-        return config.risk, config.overrides
+        return config.risk, overrides
     share = config.bucket(bucket).capital_share / simulated
-    return sleeve_limits(config.risk, config.overrides, share)
+    return sleeve_limits(config.risk, overrides, share)
+
+
+def replay_overrides(
+    bucket: Bucket, ctx: BucketContext, config: Config, rules: Sequence[Any]
+) -> Callable[[dt.date], Any]:
+    """``day -> overrides``: ``config.overrides`` merged with the ``rules`` in force on that
+    day (:func:`tsys.overrides.merge`, the daily run's merge) and restated for the sleeve.
+    The same object comes back while the same rules hold."""
+    from tsys.overrides import in_force_at, merge
+
+    seen: dict[tuple[str, ...], Any] = {}
+
+    def at(day: dt.date) -> Any:
+        key = tuple(r.id for r in in_force_at(rules, day))
+        if key not in seen:
+            merged = merge(config.overrides, rules, day).overrides
+            seen[key] = sleeve_caps(bucket, ctx, config, merged)[1]
+        return seen[key]
+
+    return at

@@ -25,6 +25,7 @@ from tsys.api import (
     Side,
     TimeInForce,
     payload_items,
+    symbol_problem,
 )
 from tsys_broker_alpaca import symbols as sym
 
@@ -75,7 +76,15 @@ _EVENT_FIELD = {
 
 
 def _symbol(item: PayloadItem, ac: AssetClass) -> str:
-    return item.parsed("symbol", lambda s: sym.from_alpaca(_plain(s), ac))
+    return item.parsed("symbol", lambda s: _grammar(sym.from_alpaca(_plain(s), ac)))
+
+
+def _grammar(symbol: str) -> str:
+    """``symbol`` when it follows tsys's symbol grammar (no path, no control characters)."""
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        raise ValueError(problem)
+    return symbol
 
 
 def _plain(value: Any) -> str:

@@ -103,10 +103,11 @@ def _score(value: Any) -> float | None:
 class AlphaVantageSource(ApiSource):
     """News sentiment, earnings dates and fundamentals from Alpha Vantage, cached on disk.
 
-    Cache layout under ``<cache>/alphavantage``: ``news/<SYMBOL>/<YYYY-MM-DD>.json`` (one per
-    symbol and day; a past day is final, today's is refreshed the next day),
-    ``overview/<SYMBOL>.json`` (refreshed after ``overview_max_age_days``),
-    ``earnings/calendar-<horizon>.json`` (refreshed daily) and ``calls.json`` (the call budget).
+    Cache layout under ``<cache>/alphavantage`` (each name slugged and hashed by
+    :class:`~tsys.api.JsonCache`): ``news/<SYMBOL>/<YYYY-MM-DD>`` (one per symbol and day; a
+    past day is final, today's is refreshed the next day), ``overview/<SYMBOL>`` (refreshed
+    after ``overview_max_age_days``), ``earnings/calendar-<horizon>`` (refreshed daily) and
+    ``calls.json`` (the call budget).
     """
 
     name: ClassVar[str] = "alphavantage"

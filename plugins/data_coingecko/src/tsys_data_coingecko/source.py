@@ -74,9 +74,9 @@ _SYMBOL_RE = re.compile(r"[A-Z0-9]+")
 class CoinGeckoSource(ApiSource):
     """Market caps from ``/coins/markets`` and exclusions from its category filter.
 
-    Cache under ``<cache>/coingecko``: ``markets/top<N>.json`` and
-    ``category/<name>.json``, refreshed once per UTC day; a failed refresh keeps and uses the
-    previous file and says so in the run's warnings.
+    Cache under ``<cache>/coingecko`` (names slugged and hashed by the JSON cache):
+    ``markets/top<N>`` and ``category/<name>``, refreshed once per UTC day; a failed refresh
+    keeps and uses the previous file and says so in the run's warnings.
     """
 
     name: ClassVar[str] = "coingecko"

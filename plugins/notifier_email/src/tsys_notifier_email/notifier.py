@@ -98,10 +98,12 @@ class EmailOptions:
 class _Attempt(Exception):
     """One failed attempt: the reply to report and whether trying again can help."""
 
-    def __init__(self, reply: str, *, temporary: bool) -> None:
+    def __init__(self, reply: str, *, temporary: bool, uncertain: bool = False) -> None:
         super().__init__(reply)
         self.reply = reply
         self.temporary = temporary
+        #: The message went out and no reply came: it may well have been delivered.
+        self.uncertain = uncertain
 
 
 class EmailNotifier(Notifier):
@@ -226,6 +228,12 @@ class EmailNotifier(Notifier):
             )
         except _Attempt as failure:
             reply = self._scrub(failure.reply)
+            if failure.uncertain:  # neither a failure to retry nor a permanent refusal
+                raise NotifierError(
+                    f"email: the newsletter went out through {self.server} ({self.security}) "
+                    f"but no reply came: {reply}",
+                    hint=self._hint(reply, False),
+                ) from None
             kind = "temporary" if failure.temporary else "permanent"
             raise NotifierError(
                 f"email: could not send the newsletter through {self.server} "
@@ -288,6 +296,7 @@ class EmailNotifier(Notifier):
                         "may have been delivered, so it is not sent again (check the inbox "
                         "before `tsys newsletter send`, which reuses the Message-ID)",
                         temporary=False,
+                        uncertain=True,
                     ) from None
                 raise
             if refused:
