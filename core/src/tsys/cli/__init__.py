@@ -129,9 +129,12 @@ class TsysGroup(click.Group):
             # connection) is a store failure with a message, not a traceback (issue 21.11).
             if ctx.find_root().params.get("debug"):
                 traceback.print_exc()
+            from tsys.store import is_read_only
+
+            what = "the store is read-only" if is_read_only(exc) else "the database failed"
             err = click.ClickException(
                 redact.scrub(
-                    f"the database failed: {type(exc).__name__}: {exc}\n  hint: check the "
+                    f"{what}: {type(exc).__name__}: {exc}\n  hint: check the "
                     "store (`tsys config path` shows the data dir; TSYS_DATABASE_URL if set)"
                 )
             )

@@ -96,6 +96,9 @@ class DailyContext:
                 self._store = open_store(self.workspace.store_url)
             except TsysError as exc:
                 self._store_error = exc
+            else:
+                for note in self._store.notes:  # e.g. a store that came back empty (21.11)
+                    self.warn(note)
         if self._store_error is not None:
             raise self._store_error
         assert self._store is not None

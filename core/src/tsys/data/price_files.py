@@ -7,6 +7,7 @@ file and the reason; the CSV source skips that symbol with a warning and goes on
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,9 @@ def _parse_dates(col: pd.Series) -> pd.Series:
         s = col
     else:
         try:
-            s = pd.to_datetime(col, errors="coerce")
+            with warnings.catch_warnings():  # a garbage column is named by the rules, not warned
+                warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+                s = pd.to_datetime(col, errors="coerce")
         except (ValueError, TypeError):
             # Mixed UTC offsets (yfinance across DST): keep each row's own wall-clock date.
             s = pd.Series([pd.Timestamp(x) if _parsable(x) else pd.NaT for x in col])

@@ -14,6 +14,9 @@ store, and writes with :meth:`Store.transaction` so every multi-row write is ato
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,15 @@ if TYPE_CHECKING:
     from tsys.store.runs import DailyRunsIndex
 
 ENV_URL = ENV_DATABASE_URL
+log = logging.getLogger(__name__)
+
+
+def is_read_only(exc: BaseException) -> bool:
+    """Whether a database error says the store cannot be written."""
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "read only" in text
+
+
 #: Milliseconds a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -49,17 +61,32 @@ class Store:
         #: Where the data lives, with any password redacted.
         self.location = location
         self.models = build_models(db)
+        #: What opening the store found worth a warning (also logged).
+        self.notes: list[str] = []
 
-    def transaction(self):
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
         """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
 
         Taking the lock at the start means a read-then-write transaction never fails halfway
         with "database is locked" when another process writes at the same time: it waits for
-        the busy timeout instead.
+        the busy timeout instead. A store that cannot be written (a read-only file or folder,
+        a read-only PostgreSQL session) is a :class:`StoreError` naming it.
         """
-        if self.backend == "sqlite":
-            return self.db.atomic(lock_type="IMMEDIATE")
-        return self.db.atomic()
+        import peewee as pw
+
+        atomic = self.db.atomic(lock_type="IMMEDIATE") if self.backend == "sqlite" else None
+        try:
+            with atomic or self.db.atomic():
+                yield
+        except (pw.OperationalError, pw.InternalError) as exc:
+            if not is_read_only(exc):
+                raise
+            raise StoreError(
+                f"the store {self.location} is read-only: nothing was written ({exc})",
+                hint="make the file and its folder writable (chmod u+w), or point "
+                "TSYS_DATA_DIR or TSYS_DATABASE_URL at a writable store",
+            ) from exc
 
     def schema_version(self) -> int:
         from tsys.store.migrations import current_version
@@ -168,7 +195,7 @@ def open_store(
         from tsys.store.migrations import migrate as _migrate
 
         try:
-            _migrate(store.db)
+            applied = _migrate(store.db)
         except StoreError:
             store.close()
             raise
@@ -177,7 +204,29 @@ def open_store(
             raise StoreError(
                 f"cannot prepare the database at {store.location}: {type(exc).__name__}: {exc}"
             ) from exc
+        if applied[:1] == [1] and store.backend == "sqlite":
+            store.notes.extend(_fresh_store_notes(Path(store.location)))
+    for note in store.notes:
+        log.warning("%s", note)
     return store
+
+
+def _fresh_store_notes(path: Path) -> list[str]:
+    """A store file just created beside the daily runs of an earlier one: it was deleted,
+    emptied or replaced (issue 21.11). Its runs are still there; its trades are not."""
+    runs = path.parent / "runs"
+    try:
+        made = sum(1 for _ in runs.glob("*/run.json"))
+    except OSError:
+        return []
+    if not made:
+        return []
+    return [
+        f"the store {path} was just created empty, but {runs} holds {made} daily "
+        f"run{'s' if made != 1 else ''} made with an earlier store: if the file was deleted, "
+        "emptied or replaced, its manual trades, paper account and override rules are not in "
+        "the new one (restore the file from a backup; the runs themselves are kept)"
+    ]
 
 
 def _open_sqlite(path: Path) -> Store:
@@ -201,6 +250,12 @@ def _open_sqlite(path: Path) -> Store:
     try:
         db.connect()
     except pw.DatabaseError as exc:  # OperationalError, and "file is not a database"
+        if is_read_only(exc):  # a read-only folder: no journal can be made beside the file
+            raise StoreError(
+                f"the store {path} is read-only: it cannot be opened ({exc})",
+                hint="make the file and its folder writable (chmod u+w), or point "
+                "TSYS_DATA_DIR or TSYS_DATABASE_URL at a writable store",
+            ) from exc
         raise StoreError(
             f"cannot open the SQLite database {path}: {exc}",
             hint="move the file aside to start a new store, or restore it from a backup",

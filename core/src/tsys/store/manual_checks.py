@@ -19,15 +19,19 @@ def _px(x: float | None) -> str:
 
 
 def level_warnings(side: str, entry: float, stop: float | None, target: float | None) -> list[str]:
-    """Warnings for a stop or a target on the wrong side of the entry (they would fire at once
-    or never protect anything)."""
+    """Warnings for an edited stop past the entry, or a target on the wrong side of it.
+
+    A new trade's stop past its entry is refused (:func:`~tsys.store.manual_trade.validate_trade`);
+    an edit may move it there on purpose (a trailed stop that locks in a gain), and is told
+    what that means (issue 21.13: accepted, never silently)."""
     out = []
     long = side == "buy"
     if stop is not None and (stop >= entry if long else stop <= entry):
-        where = "at or above" if long else "at or below"
+        where, beyond = ("at or above", "above") if long else ("at or below", "below")
         out.append(
             f"the stop {_px(stop)} is {where} the entry {_px(entry)} of a "
-            f"{'long' if long else 'short'} position: it is already touched"
+            f"{'long' if long else 'short'} position: a trailed stop that locks in a gain while "
+            f"the price stays {beyond} it; if the price is not {beyond} it, it fires at once"
         )
     if target is not None and (target <= entry if long else target >= entry):
         where = "at or below" if long else "at or above"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -296,7 +297,9 @@ class Sp500Bucket(Bucket):
         else:
             if ctx is not None:
                 ctx.warn("sp500: SPY is not in the panel; the regime uses the panel's average")
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                # a day with no usable price anywhere is NaN, not a "Mean of empty slice"
+                warnings.simplefilter("ignore", RuntimeWarning)
                 rets = np.nanmean(ind.simple_returns(bars.close), axis=1)
             spy = (
                 np.nancumprod(np.r_[1.0, np.nan_to_num(rets[1:])])[:, None]
