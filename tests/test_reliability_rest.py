@@ -24,12 +24,6 @@ from .test_bad_data import AS_OF, BAD_VALUES, _rows, _write, market  # noqa: F40
 NO_WARNINGS = pytest.mark.filterwarnings("error::RuntimeWarning", "error::UserWarning")
 
 
-def _sp500_only(market):  # noqa: F811
-    """The market's configuration with only sp500 running (the low-float bucket has no data)."""
-    toml = market.parent / "tsys.toml"
-    toml.write_text(toml.read_text() + "[buckets.lowfloat]\nenabled = false\n")
-
-
 @NO_WARNINGS
 @pytest.mark.parametrize("symbol", ["SPY", "XLK"])
 @pytest.mark.parametrize("case", list(BAD_VALUES))
@@ -54,7 +48,6 @@ def test_bad_prices_are_named_without_a_python_warning(market, case, symbol):  #
 def test_daily_run_and_backtest_on_bad_prices_warn_nothing(market, case, symbol, code):  # noqa: F811
     make, _rule = BAD_VALUES[case]
     _write(market, symbol, make(_rows(symbol)))
-    _sp500_only(market)
     run = CliRunner().invoke(cli, ["run-daily", "--as-of", AS_OF, "--no-send"])
     assert run.exit_code == code, run.output
     assert "Warning" not in run.output and "Traceback" not in run.output
