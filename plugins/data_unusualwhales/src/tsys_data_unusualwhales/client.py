@@ -114,7 +114,7 @@ class UnusualWhalesClient:
         if not token:
             raise UnusualWhalesError(
                 f"Unusual Whales needs an API token in {TOKEN_ENV}",
-                hint=f"export {TOKEN_ENV}=... (never put it in tsys.toml)",
+                hint=f"set {TOKEN_ENV} in the environment (never in tsys.toml)",
             )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
