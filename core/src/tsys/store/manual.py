@@ -11,11 +11,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from tsys import format as fmt
 from tsys.contracts import AssetClass, Fill, PositionRecord, PositionSource, Side
 from tsys.store._time import from_db, to_db
+from tsys.store.manual_fills import fills_of
 from tsys.store.manual_trade import (
     CloseInput,
     InvalidTrade,
@@ -336,13 +335,14 @@ class ManualTrades:
             q = q.where(P.closed_at.is_null())
         elif status == "closed":
             q = q.where(P.closed_at.is_null(False))
-        rows = list(q)
+        rows = list(q.namedtuples())  # plain rows: a model per row cost a second at 10k
         if tag is not None:
             rows = [r for r in rows if tag in json.loads(r.tags or "[]")]
         fills = self._fills_of([r.id for r in rows]) if (with_fills or as_of is not None) else {}
         out = []
         for r in rows:
-            rec = self._loadable(r, fills.get(r.id, []) if fills else [], as_of=as_of)
+            fs = fills.get(r.id, []) if fills else []
+            rec = self._loadable(r, fs, as_of=as_of, with_fills=with_fills)
             if rec is None:
                 continue
             if as_of is not None:
@@ -350,8 +350,6 @@ class ManualTrades:
                     continue
                 if status == "closed" and rec.is_open:
                     continue
-                if not with_fills:
-                    rec = attrs.evolve(rec, fills=())
             out.append(rec)
         return out
 
@@ -405,17 +403,7 @@ class ManualTrades:
         return row
 
     def _fills_of(self, pids: Sequence[int]) -> dict[int, list[Any]]:
-        F = self._F
-        out: dict[int, list[Any]] = {p: [] for p in pids}
-        if not pids:
-            return out
-        chunk = 900
-        for i in range(0, len(pids), chunk):
-            part = list(pids[i : i + chunk])
-            q = F.select().where(F.position.in_(part)).order_by(F.timestamp, F.id)
-            for f in q:
-                out[f.position_id].append(f)
-        return out
+        return fills_of(self._F, pids)
 
     def _insert(
         self, t: TradeInput, now: dt.datetime, *, fills_out: list[dict[str, Any]] | None = None
@@ -515,10 +503,12 @@ class ManualTrades:
             duplicate_key_of(s, side, qty, px, from_db(ts)): pid for pid, s, side, qty, px, ts in q
         }
 
-    def _loadable(self, row: Any, fills: list[Any], *, as_of: Any = None) -> Any:
+    def _loadable(
+        self, row: Any, fills: list[Any], *, as_of: Any = None, with_fills: bool = True
+    ) -> Any:
         # A row stored before a rule existed must not stop every later command (21.7).
         try:
-            return self._record(row, fills, as_of=as_of)
+            return self._record(row, fills, as_of=as_of, with_fills=with_fills)
         except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
             msg = f"manual trade {format_id(row.id)} cannot be loaded and is left out: {exc}"
             if msg not in self.skipped:
@@ -527,7 +517,12 @@ class ManualTrades:
             return None
 
     def _record(
-        self, row: Any, fills: list[Any], *, as_of: dt.datetime | None = None
+        self,
+        row: Any,
+        fills: list[Any],
+        *,
+        as_of: dt.datetime | None = None,
+        with_fills: bool = True,
     ) -> PositionRecord:
         side = Side(row.side)
         fill_objs = tuple(
@@ -578,7 +573,7 @@ class ManualTrades:
             exit_price=state.exit_price,
             stop=row.stop,
             target=row.target,
-            fills=fill_objs,
+            fills=fill_objs if with_fills else (),
             realized_pnl=state.realized_pnl,
             r_multiple=r_mult,
             bucket=row.bucket or "",
