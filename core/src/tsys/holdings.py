@@ -295,6 +295,7 @@ def open_positions(
     system: bool = True,
     inclusive: bool = False,
     demo: bool = True,
+    manual: list[PositionRecord] | None = None,
 ) -> Holdings:
     """The positions open at ``as_of``'s close, from every source, each counted once.
 
@@ -314,11 +315,17 @@ def open_positions(
         run) or only earlier runs (a daily run sizing today's plans).
     demo
         Whether runs made from the synthetic demo market may be read.
+    manual
+        The store's manual positions open at ``as_of``, when the caller has read them already
+        (:meth:`tsys.store.manual.ManualTrades.book`); None: read them from ``store``.
     """
     notes: list[str] = []
     history = RunHistory(runs_dir, until=as_of, inclusive=inclusive, demo=demo)
     positions: list[PositionRecord] = []
-    if store is not None:
+    if manual is not None:
+        positions += manual
+        notes += store.manual.skipped if store is not None else []
+    elif store is not None:
         cutoff = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
         try:
             positions += store.manual.list(status="open", with_fills=False, as_of=cutoff)
@@ -369,14 +376,16 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
         store = open_store(ws.store_url)
     try:
         broker = _portfolio_broker(cfg, store, warnings)
+        manual_open, closed = _manual_book(store, cutoff)
         held = open_positions(
-            day, runs_dir=ws.runs_dir, store=store, broker=broker, inclusive=True, demo=ws.demo
+            day,
+            runs_dir=ws.runs_dir,
+            store=store,
+            broker=broker,
+            inclusive=True,
+            demo=ws.demo,
+            manual=manual_open,
         )
-        closed = [
-            p
-            for p in store.manual.list(status="closed", with_fills=False, as_of=cutoff)
-            if not p.is_open
-        ]
     finally:
         if own_store:
             store.close()
@@ -389,6 +398,15 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
     return build_view(
         positions, prices, sectors, returns, cfg.account.size, as_of=day, warnings=warnings
     )
+
+
+def _manual_book(store: Any, cutoff: dt.datetime) -> tuple[Any, list[Any]]:
+    """The manual positions open at ``cutoff`` (None when unreadable: then
+    :func:`open_positions` reads them and says why) and those closed by then."""
+    try:
+        return store.manual.book(cutoff)
+    except TsysError:
+        return None, []
 
 
 def _portfolio_broker(cfg: Any, store: Any, warnings: list[str]) -> Any:

@@ -160,19 +160,19 @@ def _env(db_url: str, tmp_path) -> dict[str, str]:
 #: production import has no test hook).
 PAUSED_IMPORT = """
 import sys, time
-from tsys.store import manual
+from tsys.store import manual_bulk
 pause_after = int(sys.argv.pop(1))
-insert = manual.ManualTrades._insert
+manual_bulk.POSITION_CHUNK = 100  # inserts of 100 positions: the pause comes after whole ones
+rows_of = manual_bulk.rows_of
 done = 0
-def paused_insert(self, *args, **kwargs):
+def paused_rows_of(*args, **kwargs):
     global done
-    out = insert(self, *args, **kwargs)
-    done += 1
-    if done == pause_after:
+    if done == pause_after:  # every earlier row was inserted (its chunk is complete)
         print(f"tsys-test: paused after {done} rows", file=sys.stderr, flush=True)
         time.sleep(600)
-    return out
-manual.ManualTrades._insert = paused_insert
+    done += 1
+    return rows_of(*args, **kwargs)
+manual_bulk.rows_of = paused_rows_of
 from tsys.cli import main
 main()
 """

@@ -12,22 +12,20 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tsys import format as fmt
-from tsys.contracts import AssetClass, Fill, PositionRecord, PositionSource, Side
+from tsys.contracts import PositionRecord
+from tsys.store import manual_bulk, manual_read
 from tsys.store._time import from_db, to_db
 from tsys.store.manual_fills import fills_of
 from tsys.store.manual_trade import (
     CloseInput,
     InvalidTrade,
-    PositionState,
     TradeInput,
     check_non_negative,
     check_not_future,
     check_price,
     check_quantity,
     clean_tags,
-    compute_state,
     day_text,
-    default_asset_class,
     duplicate_key_of,
     format_id,
     parse_id,
@@ -109,7 +107,7 @@ class ManualTrades:
             self._F.create(
                 position=pid,
                 kind="close",
-                side=_opposite(row.side),
+                side=manual_bulk.opposite(row.side),
                 quantity=min(q, row.quantity),
                 price=price,
                 fee=fee,
@@ -283,28 +281,15 @@ class ManualTrades:
                 f"{'s' if len(report) != 1 else ''}):\n  " + "\n  ".join(shown) + more,
                 hint="fix the rows and import again (--skip-duplicates leaves duplicates out)",
             )
-        ids: list[int] = []
         with self._store.transaction():
-            for trade in todo:
-                ids.append(self._insert(trade, now))
+            ids = manual_bulk.insert_trades(self, todo, now)
         return [format_id(i) for i in ids], skipped
 
     def bulk_add(self, trades: Iterable[TradeInput], *, now: dt.datetime | None = None) -> int:
         """Store many pre-validated trades in one transaction (benchmarks, restores)."""
         now = now or dt.datetime.now(dt.UTC)
-        n = 0
-        fills: list[dict[str, Any]] = []
         with self._store.transaction():
-            for trade in trades:
-                pid = self._insert(trade, now, fills_out=fills)
-                n += 1
-                if len(fills) >= 500:
-                    self._F.insert_many(fills).execute()
-                    fills.clear()
-                del pid
-            if fills:
-                self._F.insert_many(fills).execute()
-        return n
+            return len(manual_bulk.insert_trades(self, trades, now))
 
     # -------------------------------------------------------------------- reads
     def get(self, trade_id: str | int, *, include_deleted: bool = False) -> PositionRecord:
@@ -325,33 +310,13 @@ class ManualTrades:
         ``as_of`` rebuilds each position from the fills up to that moment (positions opened
         later are left out), so a past date shows what was held then.
         """
-        if status not in ("all", "open", "closed"):
-            raise ValueError(f"status must be all, open or closed, got {status!r}")
-        P = self._P
-        q = P.select().where(P.deleted_at.is_null()).order_by(P.id)
-        if as_of is not None:
-            q = q.where(P.opened_at <= to_db(as_of))
-        elif status == "open":
-            q = q.where(P.closed_at.is_null())
-        elif status == "closed":
-            q = q.where(P.closed_at.is_null(False))
-        rows = list(q.namedtuples())  # plain rows: a model per row cost a second at 10k
-        if tag is not None:
-            rows = [r for r in rows if tag in json.loads(r.tags or "[]")]
-        fills = self._fills_of([r.id for r in rows]) if (with_fills or as_of is not None) else {}
-        out = []
-        for r in rows:
-            fs = fills.get(r.id, []) if fills else []
-            rec = self._loadable(r, fs, as_of=as_of, with_fills=with_fills)
-            if rec is None:
-                continue
-            if as_of is not None:
-                if status == "open" and not rec.is_open:
-                    continue
-                if status == "closed" and rec.is_open:
-                    continue
-            out.append(rec)
-        return out
+        return manual_read.read(self, status=status, tag=tag, with_fills=with_fills, as_of=as_of)
+
+    def book(self, as_of: dt.datetime) -> tuple[list[PositionRecord], list[PositionRecord]]:
+        """The positions open at ``as_of`` and those closed by then, in one read (no fills):
+        ``list(status="open", ...)`` and ``list(status="closed", ...)`` without fills."""
+        both = manual_read.read(self, with_fills=False, as_of=as_of)
+        return [r for r in both if r.is_open], [r for r in both if not r.is_open]
 
     def export(self) -> list[TradeInput]:
         """Every (not deleted) trade as it would be imported: opening fill plus closes."""
@@ -405,68 +370,13 @@ class ManualTrades:
     def _fills_of(self, pids: Sequence[int]) -> dict[int, list[Any]]:
         return fills_of(self._F, pids)
 
-    def _insert(
-        self, t: TradeInput, now: dt.datetime, *, fills_out: list[dict[str, Any]] | None = None
-    ) -> int:
-        side = Side(t.side.lower())
-        closes = sorted(t.closes, key=lambda c: c.at)
-        state = compute_state(
-            side, t.quantity, t.price, t.fee, [(c.quantity, c.price, c.fee, c.at) for c in closes]
-        )
-        ac = AssetClass(t.asset_class.lower()) if t.asset_class else default_asset_class(t.symbol)
-        pid = self._P.insert(
-            symbol=t.symbol.strip().upper(),
-            asset_class=ac.value,
-            side=side.value,
-            initial_quantity=state.initial_quantity,
-            quantity=state.quantity,
-            entry_price=state.entry_price,
-            opened_at=to_db(t.opened_at),
-            closed_at=to_db(state.closed_at),
-            exit_price=state.exit_price,
-            stop=t.stop,
-            target=t.target,
-            bucket=t.bucket or "",
-            notes=t.notes or "",
-            tags=json.dumps(clean_tags(t.tags)),
-            realized_pnl=state.realized_pnl,
-            created_at=to_db(now),
-            updated_at=to_db(now),
-        ).execute()
-        fills = [
-            dict(
-                position=pid,
-                kind="open",
-                side=side.value,
-                quantity=t.quantity,
-                price=t.price,
-                fee=t.fee,
-                timestamp=to_db(t.opened_at),
-                created_at=to_db(now),
-            )
-        ] + [
-            dict(
-                position=pid,
-                kind="close",
-                side=_opposite(side.value),
-                quantity=c.quantity,
-                price=c.price,
-                fee=c.fee,
-                timestamp=to_db(c.at),
-                created_at=to_db(now),
-            )
-            for c in closes
-        ]
-        if fills_out is None:
-            self._F.insert_many(fills).execute()
-        else:
-            fills_out.extend(fills)
-        return pid
+    def _insert(self, t: TradeInput, now: dt.datetime) -> int:
+        return manual_bulk.insert_one(self, t, now)
 
     def _recompute(self, pid: int, now: dt.datetime) -> None:
         row = self._row(pid)
         fills = self._fills_of([pid])[pid]
-        state = _state_from_fills(row.side, fills)
+        state = manual_read.state_from_fills(row.side, fills)
         self._P.update(
             initial_quantity=state.initial_quantity,
             quantity=state.quantity,
@@ -503,93 +413,8 @@ class ManualTrades:
             duplicate_key_of(s, side, qty, px, from_db(ts)): pid for pid, s, side, qty, px, ts in q
         }
 
-    def _loadable(
-        self, row: Any, fills: list[Any], *, as_of: Any = None, with_fills: bool = True
-    ) -> Any:
-        # A row stored before a rule existed must not stop every later command (21.7).
-        try:
-            return self._record(row, fills, as_of=as_of, with_fills=with_fills)
-        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-            msg = f"manual trade {format_id(row.id)} cannot be loaded and is left out: {exc}"
-            if msg not in self.skipped:
-                self.skipped.append(msg)
-                log.warning("%s", msg)
-            return None
+    def _loadable(self, row: Any, fills: list[Any], **kw: Any) -> PositionRecord | None:
+        return manual_read.loadable(self, row, fills, **kw)
 
-    def _record(
-        self,
-        row: Any,
-        fills: list[Any],
-        *,
-        as_of: dt.datetime | None = None,
-        with_fills: bool = True,
-    ) -> PositionRecord:
-        side = Side(row.side)
-        fill_objs = tuple(
-            Fill(
-                symbol=row.symbol,
-                side=Side(f.side),
-                quantity=f.quantity,
-                price=f.price,
-                timestamp=from_db(f.timestamp),
-                fee=f.fee,
-                reason=f.kind,
-            )
-            for f in fills
-            if as_of is None or from_db(f.timestamp) <= as_of
-        )
-        if as_of is None:
-            state = PositionState(
-                row.initial_quantity,
-                row.quantity,
-                row.entry_price,
-                row.realized_pnl,
-                from_db(row.closed_at),
-                row.exit_price,
-            )
-        else:
-            state = _state_from_fills(row.side, [f for f in fills if from_db(f.timestamp) <= as_of])
-        risk = None
-        if row.stop is not None:
-            per_unit = (
-                (state.entry_price - row.stop)
-                if side is Side.BUY
-                else (row.stop - state.entry_price)
-            )
-            risk = per_unit * state.initial_quantity if per_unit > 0 else None
-        r_mult = None
-        if state.closed_at is not None and risk is not None:
-            r_mult = state.realized_pnl / risk
-        return PositionRecord(
-            id=format_id(row.id),
-            source=PositionSource.MANUAL,
-            symbol=row.symbol,
-            asset_class=AssetClass(row.asset_class),
-            side=side,
-            quantity=state.quantity,
-            opened_at=from_db(row.opened_at),
-            entry_price=state.entry_price,
-            closed_at=state.closed_at,
-            exit_price=state.exit_price,
-            stop=row.stop,
-            target=row.target,
-            fills=fill_objs if with_fills else (),
-            realized_pnl=state.realized_pnl,
-            r_multiple=r_mult,
-            bucket=row.bucket or "",
-            notes=row.notes or "",
-            tags=tuple(json.loads(row.tags or "[]")),
-        )
-
-
-def _state_from_fills(side: str, fills: Sequence[Any]) -> PositionState:
-    opening = next(f for f in fills if f.kind == "open")
-    closes = [
-        (f.quantity, f.price, f.fee, from_db(f.timestamp)) for f in fills if f.kind == "close"
-    ]
-    closes.sort(key=lambda c: c[3])
-    return compute_state(side, opening.quantity, opening.price, opening.fee, closes)
-
-
-def _opposite(side: str) -> str:
-    return "sell" if side == "buy" else "buy"
+    def _record(self, row: Any, fills: list[Any]) -> PositionRecord:
+        return manual_read.record(row, fills)
