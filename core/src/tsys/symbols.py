@@ -11,6 +11,7 @@ starting with a letter, digit or ``^``, no ``..``, at most :data:`MAX_SYMBOL_LEN
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -24,6 +25,12 @@ def symbol_problem(value: object) -> str | None:
     """Why ``value`` is not a valid symbol, in words (None when it is one)."""
     if not isinstance(value, str):
         return f"must be text, got {type(value).__name__}"
+    return _text_problem(str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_problem(value: str) -> str | None:
+    # Cached: every record of a large book checks the same few hundred symbols again.
     if not value:
         return "must not be empty"
     shown = repr(value if len(value) <= _PRINTABLE else value[:_PRINTABLE] + "...")
