@@ -303,3 +303,24 @@ def test_scrub_keeps_json_valid():
 def test_numeric_password_after_equals_is_masked():
     assert "00000" not in redact.scrub("password=-00000 token=12345678")
     assert json.loads(redact.scrub(json.dumps({"token": 12})))["token"] == 12
+
+
+_KEYISH = st.text(
+    alphabet=st.sampled_from(list("pasPASwdWDsecrtTokenKauthcldiypvKIY_-.0 \"':=\u212a\u0130")),
+    max_size=40,
+)
+
+
+@given(key=_KEYISH)
+def test_every_secret_key_passes_the_quick_check(key):
+    """Invariant: scrub's quick check never rules out text holding a secret-looking key."""
+    if redact.is_secret_key(key):
+        assert redact._may_hold_secret_key(key)
+        assert redact._may_hold_secret_key(f'{{"x": 1, {key}: 2}}')
+
+
+@given(text=_KEYISH)
+def test_quick_check_skips_only_text_without_key_values_to_mask(text):
+    """Invariant: when the quick check rules text out, the key-value masking changes nothing."""
+    if not redact._may_hold_secret_key(text):
+        assert redact._KEY_VALUE.sub(redact._mask_key_value, text) == text
