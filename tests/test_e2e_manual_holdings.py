@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,3 +220,17 @@ def test_portfolio_json_shows_manual_and_system_with_totals(world):
     assert totals["market_value"] == pytest.approx(float(np.sum(values)), rel=1e-9)
     costs = [p["cost"] for p in positions if p["cost"] is not None]
     assert totals["cost"] == pytest.approx(float(np.sum(costs)), rel=1e-9)
+
+
+def test_portfolio_from_the_kept_demo_market_is_the_same(world):
+    """The demo market's answer for the book is kept in the workspace's cache and read back
+    by the next valuation; with the file or without it the view is byte for byte the same."""
+    cache = Path(os.environ["TSYS_DATA_DIR"]) / "demo" / "cache" / "demo"
+    kept = sorted(cache.glob("portfolio-*.npz"))
+    assert kept, "the first valuation keeps the demo market's answer"
+    again = _invoke("portfolio", "--json", "--as-of", AS_OF).output
+    assert json.loads(again) == world["view"]
+    for path in kept:
+        path.unlink()
+    fresh = _invoke("portfolio", "--json", "--as-of", AS_OF).output
+    assert fresh == again

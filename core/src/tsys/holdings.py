@@ -436,11 +436,18 @@ def _market_data(
     if not symbols:
         return prices, sectors, None
     try:
+        from tsys.data import demo_cache
         from tsys.data.sources import open_source
+        from tsys.workspace import workspace
 
         src = open_source(cfg.data.source, cfg)
         known = set(src.symbols())
         ask = [s for s in symbols if s in known]
+        kept = demo_cache.cache_file(workspace(cfg).cache_dir, src, ask, day)
+        hit = demo_cache.read(kept) if kept is not None else None
+        if hit is not None:
+            return hit
+        noted = len(warnings)
         returns = None
         if ask:
             bars = src.bars(ask, day - dt.timedelta(days=130), day)
@@ -460,6 +467,8 @@ def _market_data(
         for s, f in (fund or {}).items():
             if getattr(f, "sector", None):
                 sectors[s] = f.sector
+        if kept is not None and len(warnings) == noted:  # (the demo market: the same tomorrow)
+            demo_cache.write(kept, (prices, sectors, returns))
         return prices, sectors, returns
     except Exception as exc:
         warnings.append(f"prices unavailable from data source {cfg.data.source!r}: {_brief(exc)}")
