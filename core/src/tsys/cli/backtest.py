@@ -177,10 +177,12 @@ def backtest(
             for label, r in results[1:]
         ]
     if report is not None:
-        from tsys.report.backtest import write_report
+        from tsys.report.backtest import keep_copy, write_report
+        from tsys.workspace import workspace
 
         out = write_report(payload, report)
-        err.print(f"report written to {escape(str(out))}")
+        kept = keep_copy(payload, out, workspace(config, demo=bool(hub.synthetic)).root)
+        err.print(f"report written to {escape(str(out))} (listed from {escape(str(kept))})")
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return

@@ -249,6 +249,7 @@ def paper_report(dash: Dashboard, request: Any) -> Any:
 REPORT_KINDS = {
     "research": ("research", "tsys.report.research", "walk-forward research"),
     "validation": ("validation", "tsys.report.validation", "validation"),
+    "backtest": ("backtest", "tsys.report.backtest", "backtest"),
 }
 
 
@@ -279,15 +280,35 @@ def _report_files(root: Path) -> list[dict[str, Any]]:
 
 
 def _headline(kind: str, report: dict[str, Any]) -> str:
-    if kind == "validation":
-        verdict = report.get("passed")
-        gates = report.get("gates") or []
-        passed = sum(1 for g in gates if isinstance(g, dict) and g.get("ok"))
-        word = {True: "PASSED", False: "FAILED"}.get(verdict, "verdict unknown")
-        return f"{word}; {passed}/{len(gates)} gates"
-    final = report.get("final") or {}
-    verdict = final.get("verdict") or final.get("passed")
-    return str(verdict) if verdict is not None else ""
+    """The verdict, gates and out-of-sample figures of a saved report, as its report shows them.
+
+    Research and validation reports carry ``passed`` and ``gates`` (each with ``passed``);
+    their figures are ``out_of_sample.metrics`` (research) and ``figures`` (validation). A
+    backtest report (``tsys backtest --report``) has its ``metrics`` and no verdict.
+    """
+    from tsys import format as fmt
+
+    parts = []
+    if kind == "backtest":
+        figs = report.get("metrics") or {}
+        trades = figs.get("trades", figs.get("trade_count"))
+    else:
+        word = {True: "PASSED", False: "FAILED"}.get(report.get("passed"), "verdict unknown")
+        gates = [g for g in report.get("gates") or [] if isinstance(g, dict)]
+        passed = sum(1 for g in gates if g.get("passed") is True)
+        parts.append(f"{word}; {passed}/{len(gates)} gates")
+        figs = (
+            report.get("figures")
+            if kind == "validation"
+            else (report.get("out_of_sample") or {}).get("metrics")
+        ) or {}
+        trades = figs.get("n_trades", figs.get("trade_count"))
+    parts.append(
+        f"Sharpe {fmt.figure(figs.get('sharpe'), 'ratio')}, CAGR {fmt.figure(figs.get('cagr'), 'pct')}"
+        f", max drawdown {fmt.figure(figs.get('max_drawdown'), 'pct')}"
+        + (f", {fmt.figure(trades, 'int')} trades" if trades is not None else "")
+    )
+    return "; ".join(parts)
 
 
 def research(dash: Dashboard, request: Any) -> Any:

@@ -86,3 +86,23 @@ def write_report(payload: dict[str, Any], path: str | Path) -> Path:
     out = Path(path)
     atomic_write_bytes(out, render(payload).encode("utf-8"))
     return out
+
+
+def keep_copy(payload: dict[str, Any], html: Path, root: Path) -> Path:
+    """Save ``payload`` under ``<root>/backtest/`` beside the others the data dir lists.
+
+    ``tsys backtest --report FILE`` writes the HTML where it is told; the dashboard's Research
+    page lists the reports of the data dir (``research/``, ``validation/``), so a copy of the
+    payload goes to ``backtest/<FILE's stem>-<digest of its full path>.json`` with the path of
+    the HTML it was written to (``report_html``): one entry per report file, rewritten when
+    that file is.
+    """
+    import hashlib
+
+    from tsys.files import write_json
+
+    where = Path(html).resolve()
+    digest = hashlib.sha256(str(where).encode()).hexdigest()[:8]
+    out = Path(root) / "backtest" / f"{where.stem}-{digest}.json"
+    write_json(out, {**payload, "report_html": str(where)})
+    return out
