@@ -5,9 +5,9 @@ The merged book is valued at the demo market's last closes, with its sectors and
 returns (for correlation clusters). Generating the market takes seconds, its answer for one
 book on one day is a few kilobytes: the first valuation of a day writes it to
 ``<workspace>/cache/demo/``, every later one (another process, a restarted dashboard) reads it.
-The key holds a digest of the generator's source files (``tsys/data/demo*.py``), so a changed
-generator never serves numbers it would no longer make. Values round-trip exactly (float64
-arrays, no text formatting).
+The key holds a digest of the generator's source files (``tsys/data/demo*.py``, this one
+aside), so a changed generator never serves numbers it would no longer make. Values round-trip
+exactly (float64 arrays, no text formatting).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ MarketInputs = tuple[dict[str, float], dict[str, str], Any]
 
 @functools.lru_cache(maxsize=1)
 def generator_digest() -> str:
-    """A digest of the demo market's generator (every ``tsys/data/demo*.py``)."""
+    """A digest of the demo market's generator (every ``tsys/data/demo*.py`` but this one)."""
     h = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("demo*.py")):
+        if path.name == Path(__file__).name:
+            continue
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
