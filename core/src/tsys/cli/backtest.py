@@ -177,16 +177,21 @@ def backtest(
             for label, r in results[1:]
         ]
     if report is not None:
-        from tsys.report.backtest import keep_copy, write_report
-        from tsys.workspace import workspace
-
-        out = write_report(payload, report)
-        kept = keep_copy(payload, out, workspace(config, demo=bool(hub.synthetic)).root)
-        err.print(f"report written to {escape(str(out))} (listed from {escape(str(kept))})")
+        _write_report(payload, report, config, hub, err)
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return
     _print_table(payload, Console())
+
+
+def _write_report(payload: dict[str, Any], report: str, config: Any, hub: Any, err: Any) -> None:
+    """The HTML report where it is asked for, and its payload in the data dir (listed there)."""
+    from tsys.report.backtest import keep_copy, write_report
+    from tsys.workspace import workspace
+
+    out = write_report(payload, report)
+    kept = keep_copy(payload, out, workspace(config, demo=bool(hub.synthetic)).root)
+    err.print(f"report written to {escape(str(out))} (listed from {escape(str(kept))})")
 
 
 def _windows(
