@@ -121,6 +121,20 @@ def test_runs_list_and_show(golden):
     runner = CliRunner()
     listed = runner.invoke(cli, ["runs", "list", "--json"])
     assert listed.exit_code == 0
-    assert [r["as_of"] for r in json.loads(listed.output)] == [AS_OF]
+    rows = json.loads(listed.output)
+    assert [r["as_of"] for r in rows] == [AS_OF]
     shown = runner.invoke(cli, ["runs", "show", AS_OF, "--json"])
-    assert json.loads(shown.output)["as_of"] == AS_OF
+    run = json.loads(shown.output)
+    assert run["as_of"] == AS_OF
+    # the one-line summary (also the dashboard's runs page) counts what run.json holds
+    actions = [p["action"] for b in run["buckets"] for p in b["plans"]]
+    assert {k: v for k, v in rows[0].items() if k != "path"} == {
+        "as_of": AS_OF,
+        "buckets": [b["bucket"] for b in run["buckets"]],
+        "plans": len(actions),
+        "buys": actions.count("buy"),
+        "sells": actions.count("sell"),
+        "failed": [],
+        "synthetic": True,
+        "pending": [],
+    }

@@ -316,9 +316,9 @@ def runs() -> None:
 def runs_list(ctx: click.Context, as_json: bool) -> None:
     """List the days that ran, newest last, with their plans and any stage still pending."""
     from tsys.cli import load_config
-    from tsys.daily.state import load_state
+    from tsys.daily.state import run_summary
     from tsys.errors import TsysError
-    from tsys.store.runs import list_runs, load_run
+    from tsys.store.runs import list_runs
     from tsys.workspace import SYNTHETIC_LABEL, workspace
 
     config = load_config(ctx)
@@ -326,26 +326,12 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
     rows = []
     for d in list_runs(ws.runs_dir):
         try:
-            run = load_run(ws.runs_dir, d)
-            recorded = load_state(ws.run_dir(d))
+            row = run_summary(ws.runs_dir, d)
         except TsysError as exc:
             # one damaged day must not hide the others (issue 21.15)
             click.echo(f"warning: the {d.isoformat()} run cannot be read: {exc.message}", err=True)
             continue
-        rows.append(
-            {
-                "as_of": d.isoformat(),
-                "buckets": [b.bucket for b in run.buckets],
-                "plans": len(run.plans),
-                "buys": sum(1 for p in run.plans if p.action.value == "buy"),
-                "sells": sum(1 for p in run.plans if p.action.value == "sell"),
-                "failed": [b.bucket for b in run.buckets if b.error],
-                "synthetic": run.synthetic_data,
-                # stages not done yet (a run from before states were recorded counts as done)
-                "pending": [] if recorded is None else list(recorded.pending),
-                "path": str(ws.run_dir(d)),
-            }
-        )
+        rows.append({**row, "path": str(ws.run_dir(d))})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -19,6 +19,7 @@ account after them.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -266,6 +267,29 @@ def load_state(run_dir: Path) -> RunState | None:
     if not path.is_file():
         return None
     return loads(path.read_bytes(), RunState, what=str(path))
+
+
+def run_summary(runs_dir: Path, day: dt.date) -> dict[str, Any]:
+    """One day's run in a line: buckets, plan counts, failures, stages still pending.
+
+    The rows of ``tsys runs list --json`` and of the dashboard's runs page. Raises the
+    :class:`~tsys.errors.TsysError` of a run or state file that cannot be read.
+    """
+    from tsys.store.runs import load_run
+
+    run = load_run(runs_dir, day)
+    recorded = load_state(Path(runs_dir) / day.isoformat())
+    return {
+        "as_of": day.isoformat(),
+        "buckets": [b.bucket for b in run.buckets],
+        "plans": len(run.plans),
+        "buys": sum(1 for p in run.plans if p.action.value == "buy"),
+        "sells": sum(1 for p in run.plans if p.action.value == "sell"),
+        "failed": [b.bucket for b in run.buckets if b.error],
+        "synthetic": run.synthetic_data,
+        # stages not done yet (a run from before states were recorded counts as done)
+        "pending": [] if recorded is None else list(recorded.pending),
+    }
 
 
 def save_state(run_dir: Path, state: RunState) -> None:

@@ -362,26 +362,13 @@ def research_report(dash: Dashboard, request: Any) -> Any:
 # ----------------------------------------------------------------------------------- Runs
 def _run_row(dash: Dashboard, day: dt.date) -> dict[str, Any]:
     """One row of ``tsys runs list --json``."""
-    from tsys.daily.state import load_state
+    from tsys.daily.state import run_summary
     from tsys.errors import TsysError
-    from tsys.store.runs import load_run
 
     try:
-        run = load_run(dash.ws.runs_dir, day)
-        recorded = load_state(dash.ws.run_dir(day))
+        return {**run_summary(dash.ws.runs_dir, day), "error": None}
     except TsysError as exc:
         return {"as_of": day.isoformat(), "error": exc.message}
-    return {
-        "as_of": day.isoformat(),
-        "buckets": [b.bucket for b in run.buckets],
-        "plans": len(run.plans),
-        "buys": sum(1 for p in run.plans if p.action.value == "buy"),
-        "sells": sum(1 for p in run.plans if p.action.value == "sell"),
-        "failed": [b.bucket for b in run.buckets if b.error],
-        "synthetic": run.synthetic_data,
-        "pending": [] if recorded is None else list(recorded.pending),
-        "error": None,
-    }
 
 
 def runs(dash: Dashboard, request: Any) -> Any:

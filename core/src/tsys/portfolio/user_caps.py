@@ -21,6 +21,11 @@ BUCKET_KEY = "bucket_cap:{}"
 SECTOR_KEY = "sector_cap:{}"
 
 
+#: asset class -> (the word of its ``<word>_exposure_cap`` setting, the ``book`` field of its
+#: dollars already held).
+_EXPOSURE = {AssetClass.CRYPTO: ("crypto", "crypto"), AssetClass.EQUITY: ("equity", "equities")}
+
+
 def by(overrides: OverridesConfig, key: str) -> str:
     """`` by override O-0001`` when a ``tsys override`` rule set ``key`` (else empty)."""
     rule = overrides.sources.get(key)
@@ -49,24 +54,18 @@ def apply_user_caps(
     """``d`` dollars of candidate ``c`` held to every user cap; ``cap(name, limit, detail, d)``
     records the caps that bind. ``book`` holds the dollars already committed (``crypto``,
     ``equities``, ``sector``, ``mine``: this bucket's)."""
-    if c.asset_class is AssetClass.CRYPTO and overrides.crypto_exposure_cap < 1.0:
-        share = overrides.crypto_exposure_cap
-        d = cap(
-            "crypto_exposure_cap",
-            share * equity - book.crypto,
-            f"crypto exposure is capped at {share:.0%} of the account "
-            f"today{by(overrides, 'crypto_exposure_cap')} (${book.crypto:,.0f} already held)",
-            d,
-        )
-    if c.asset_class is AssetClass.EQUITY and overrides.equity_exposure_cap < 1.0:
-        share = overrides.equity_exposure_cap
-        d = cap(
-            "equity_exposure_cap",
-            share * equity - book.equities,
-            f"equity exposure is capped at {share:.0%} of the account "
-            f"today{by(overrides, 'equity_exposure_cap')} (${book.equities:,.0f} already held)",
-            d,
-        )
+    if c.asset_class in _EXPOSURE:
+        word, held_in = _EXPOSURE[c.asset_class]
+        key = f"{word}_exposure_cap"
+        share, held = getattr(overrides, key), getattr(book, held_in)
+        if share < 1.0:
+            d = cap(
+                key,
+                share * equity - held,
+                f"{word} exposure is capped at {share:.0%} of the account "
+                f"today{by(overrides, key)} (${held:,.0f} already held)",
+                d,
+            )
     found = sector_cap_of(overrides, c.sector) if c.asset_class is AssetClass.EQUITY else None
     if found is not None:
         name, share = found

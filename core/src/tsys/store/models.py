@@ -12,15 +12,14 @@ from typing import Any
 
 import peewee as pw
 
+from tsys.store._model_base import model_base, model_namespace
 from tsys.store.paper_models import paper_models
 
 
 def build_models(db: Any) -> SimpleNamespace:
     """Return the model classes bound to ``db``."""
 
-    class Base(pw.Model):
-        class Meta:
-            database = db
+    Base = model_base(db)
 
     class ManualPosition(Base):
         symbol = pw.CharField(max_length=64, index=True)
@@ -42,9 +41,6 @@ def build_models(db: Any) -> SimpleNamespace:
         updated_at = pw.DateTimeField()
         deleted_at = pw.DateTimeField(null=True, index=True)
 
-        class Meta:
-            table_name = "manual_positions"
-
     class ManualFill(Base):
         position = pw.ForeignKeyField(
             ManualPosition, column_name="position_id", on_delete="CASCADE", index=True
@@ -56,9 +52,6 @@ def build_models(db: Any) -> SimpleNamespace:
         fee = pw.DoubleField(default=0.0)
         timestamp = pw.DateTimeField()
         created_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "manual_fills"
 
     class DailyRunIndex(Base):
         as_of = pw.DateField(unique=True)
@@ -83,28 +76,19 @@ def build_models(db: Any) -> SimpleNamespace:
         removed_at = pw.DateTimeField(null=True)
         removed_by = pw.CharField(max_length=128, default="")
 
-        class Meta:
-            table_name = "override_rules"
-
     # The paper broker's tables have their own module (tsys.store.paper_models); they are part
     # of the schema all the same, so ``all`` lists them for the schema-vs-models check.
     paper = paper_models(db)
     from tsys.store.option_alerts import option_alert_models
 
     option_alerts = option_alert_models(db)
-    return SimpleNamespace(
-        ManualPosition=ManualPosition,
-        ManualFill=ManualFill,
-        DailyRunIndex=DailyRunIndex,
-        OverrideRule=OverrideRule,
+    return model_namespace(
+        ManualPosition,
+        ManualFill,
+        DailyRunIndex,
+        OverrideRule,
+        *paper.all,
+        *option_alerts.all,
         paper=paper,
         option_alerts=option_alerts,
-        all=(
-            ManualPosition,
-            ManualFill,
-            DailyRunIndex,
-            OverrideRule,
-            *paper.all,
-            *option_alerts.all,
-        ),
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import peewee as pw
 
+from tsys.store._model_base import model_base, model_namespace
 from tsys.store._time import from_db, to_db
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ _FIELDS = tuple(a.name for a in attrs.fields(OptionAlert))
 def option_alert_models(db: Any) -> SimpleNamespace:
     """The live model of the ``option_alerts`` table (m0005) bound to ``db``."""
 
-    class OptionAlertRow(pw.Model):
+    class OptionAlertRow(model_base(db)):
         alert_id = pw.CharField(max_length=96, unique=True)
         source = pw.CharField(max_length=32)
         created_at = pw.DateTimeField(index=True)
@@ -123,10 +124,9 @@ def option_alert_models(db: Any) -> SimpleNamespace:
         stored_at = pw.DateTimeField()
 
         class Meta:
-            database = db
             table_name = "option_alerts"
 
-    return SimpleNamespace(OptionAlertRow=OptionAlertRow, all=(OptionAlertRow,))
+    return model_namespace(OptionAlertRow)
 
 
 def _date(value: Any) -> dt.date | None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import peewee as pw
 
+from tsys.store._model_base import model_base, model_namespace
+
 _MODELS: dict[int, SimpleNamespace] = {}
 
 
@@ -20,9 +22,7 @@ def paper_models(db: Any) -> SimpleNamespace:
     if key in _MODELS:
         return _MODELS[key]
 
-    class Base(pw.Model):
-        class Meta:
-            database = db
+    Base = model_base(db)
 
     class PaperAccount(Base):
         broker = pw.CharField(max_length=64, unique=True)
@@ -33,9 +33,6 @@ def paper_models(db: Any) -> SimpleNamespace:
         baseline_at = pw.DateTimeField(null=True)
         created_at = pw.DateTimeField()
         updated_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "paper_accounts"
 
     class PaperOrder(Base):
         broker = pw.CharField(max_length=64)
@@ -59,7 +56,6 @@ def paper_models(db: Any) -> SimpleNamespace:
         updated_at = pw.DateTimeField()
 
         class Meta:
-            table_name = "paper_orders"
             indexes = ((("broker", "client_order_id"), True),)
 
     class PaperOrderEvent(Base):
@@ -72,9 +68,6 @@ def paper_models(db: Any) -> SimpleNamespace:
         filled_avg_price = pw.DoubleField(null=True)
         message = pw.TextField(default="")
         recorded_at = pw.DateTimeField()
-
-        class Meta:
-            table_name = "paper_order_events"
 
     class PaperFill(Base):
         broker = pw.CharField(max_length=64)
@@ -90,9 +83,6 @@ def paper_models(db: Any) -> SimpleNamespace:
         reason = pw.CharField(max_length=24, default="")
         timestamp = pw.DateTimeField(index=True)
 
-        class Meta:
-            table_name = "paper_fills"
-
     class PaperPosition(Base):
         broker = pw.CharField(max_length=64)
         symbol = pw.CharField(max_length=64)
@@ -105,7 +95,6 @@ def paper_models(db: Any) -> SimpleNamespace:
         bucket = pw.CharField(max_length=64, default="")
 
         class Meta:
-            table_name = "paper_positions"
             indexes = ((("broker", "symbol"), True),)
 
     class PaperMark(Base):
@@ -118,17 +107,10 @@ def paper_models(db: Any) -> SimpleNamespace:
         recorded_at = pw.DateTimeField()
 
         class Meta:
-            table_name = "paper_marks"
             indexes = ((("broker", "date"), True),)
 
-    ns = SimpleNamespace(
-        PaperAccount=PaperAccount,
-        PaperOrder=PaperOrder,
-        PaperOrderEvent=PaperOrderEvent,
-        PaperFill=PaperFill,
-        PaperPosition=PaperPosition,
-        PaperMark=PaperMark,
+    ns = model_namespace(
+        PaperAccount, PaperOrder, PaperOrderEvent, PaperFill, PaperPosition, PaperMark
     )
-    ns.all = (PaperAccount, PaperOrder, PaperOrderEvent, PaperFill, PaperPosition, PaperMark)
     _MODELS[key] = ns
     return ns
