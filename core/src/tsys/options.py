@@ -23,7 +23,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 import cattrs
@@ -207,6 +207,21 @@ def options_converter() -> cattrs.Converter:
     if _built is None or _built[0] is not base:
         _built = (base, _build(base))
     return _built[1]
+
+
+class Configurable:
+    """What every configured plugin class has (data sources, brokers, notifiers): a ``name``,
+    the attrs ``options_class`` of its table and ``from_config``, which builds it from that
+    table and its build context (by default ``cls(**options)``; a plugin with an
+    ``options_class`` calls :func:`structure_options` there)."""
+
+    name: ClassVar[str] = ""
+    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
+    options_class: ClassVar[type | None] = None
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any], ctx: Any) -> Self:
+        return cls(**options)
 
 
 # ----------------------------------------------------------------------------- the function

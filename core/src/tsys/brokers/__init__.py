@@ -11,12 +11,13 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import attrs
 
 from tsys.brokers.payload import ForeignPosition
 from tsys.contracts import Order, OrderEvent, PositionRecord, TradePlan
+from tsys.options import Configurable
 
 
 @attrs.frozen
@@ -40,17 +41,11 @@ class BrokerContext:
     warnings: list[str] = attrs.field(factory=list)
 
 
-class Broker(abc.ABC):
-    """Base class of brokers (the built-in local paper broker, Alpaca, ...)."""
+class Broker(Configurable, abc.ABC):
+    """Base class of brokers (the built-in local paper broker, Alpaca, ...); built by
+    ``from_config(options, BrokerContext)``."""
 
-    name: ClassVar[str] = ""
-    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
-    options_class: ClassVar[type | None] = None
     paper: ClassVar[bool] = True
-
-    @classmethod
-    def from_config(cls, options: dict[str, Any], ctx: BrokerContext) -> Self:
-        return cls(**options)
 
     @abc.abstractmethod
     def account(self) -> AccountState: ...

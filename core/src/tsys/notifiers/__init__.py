@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Self
+from typing import Any
 
 import attrs
 
 from tsys.contracts import DailyRun, DeliveryResult
+from tsys.options import Configurable
 
 
 @attrs.frozen
@@ -27,16 +28,8 @@ class NotifierContext:
     warnings: list[str] = attrs.field(factory=list)
 
 
-class Notifier(abc.ABC):
-    """Base class of notifiers."""
-
-    name: ClassVar[str] = ""
-    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
-    options_class: ClassVar[type | None] = None
-
-    @classmethod
-    def from_config(cls, options: dict[str, Any], ctx: NotifierContext) -> Self:
-        return cls(**options)
+class Notifier(Configurable, abc.ABC):
+    """Base class of notifiers; built by ``from_config(options, NotifierContext)``."""
 
     @abc.abstractmethod
     def send(self, run: DailyRun, newsletters: list[Newsletter]) -> DeliveryResult:
