@@ -52,3 +52,24 @@ def test_dashboard_help_does_not_import_the_web_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--token" in out.stdout and "127.0.0.1" in out.stdout, out.stdout
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_metrics_table_formats_each_column_by_kind():
+    """The named-rows metrics table of `tsys research` and `tsys ml`: one column per
+    (header, key, kind), in order; a missing metric reads n/a."""
+    import io
+
+    from rich.console import Console
+
+    from tsys.cli._table import metrics_table
+
+    rows = [("bucket", {"cagr": 0.1234, "sharpe": 1.234, "trades": 12}), ("anchor", {})]
+    columns = [("CAGR", "cagr", "pct"), ("Sharpe", "sharpe", "ratio"), ("trades", "trades", "int")]
+    out = io.StringIO()
+    Console(file=out, width=100).print(metrics_table("oos", rows, columns))
+    lines = out.getvalue().splitlines()
+    assert [c.strip() for c in lines[2].split("┃")[1:-1]] == ["", "CAGR", "Sharpe", "trades"]
+    bucket = next(line for line in lines if "bucket" in line)
+    assert [c.strip() for c in bucket.split("│")[1:-1]] == ["bucket", "12.34%", "1.23", "12"]
+    anchor = next(line for line in lines if "anchor" in line)
+    assert [c.strip() for c in anchor.split("│")[1:-1]] == ["anchor", "n/a", "n/a", "n/a"]

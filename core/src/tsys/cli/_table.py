@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -105,3 +105,23 @@ def fit_table(
         _, i = droppable.pop(0)
         keep.remove(i)
         left_out.append(columns[i].header)
+
+
+def metrics_table(
+    title: str,
+    rows: Sequence[tuple[str, Mapping[str, Any]]],
+    columns: Sequence[tuple[str, str, str]],
+) -> Any:
+    """A rich ``Table`` of named rows of metrics: a column per ``(header, key, kind)``, each
+    cell ``row[key]`` in the :func:`tsys.format.figure` format ``kind`` (a dash when missing)."""
+    from rich.table import Table
+
+    from tsys.format import figure
+
+    table = Table(title=title)
+    table.add_column("")
+    for header, _key, _kind in columns:
+        table.add_column(header, justify="right")
+    for name, metrics in rows:
+        table.add_row(name, *(figure(metrics.get(key), kind) for _header, key, kind in columns))
+    return table

@@ -171,8 +171,8 @@ def _save_judgement(home: Path, bucket: str, judgement: dict[str, Any]) -> None:
 
 def _print(bucket: str, model: Any, path: Path, j: dict[str, Any] | None) -> None:
     from rich.console import Console
-    from rich.table import Table
 
+    from tsys.cli._table import metrics_table
     from tsys.format import figure as fmt
 
     con = Console()
@@ -185,25 +185,20 @@ def _print(bucket: str, model: Any, path: Path, j: dict[str, Any] | None) -> Non
     con.print(f"saved {path}", soft_wrap=True)
     if j is None:
         return
-    t = Table(title=f"walk-forward out of sample {j['start']}..{j['end']}, after costs")
-    t.add_column("")
-    for c in ("Sharpe", "CAGR", "max DD", "trades", "entry precision"):
-        t.add_column(c, justify="right")
     rows = [
         (f"{bucket} with ML ({j['mode']})", j["with_ml"]),
         (f"{bucket} without ML", j["without_ml"]),
     ]
     rows += [(a["label"], a) for a in j["anchors"]]
-    for name, m in rows:
-        t.add_row(
-            name,
-            fmt(m.get("sharpe"), "ratio"),
-            fmt(m.get("cagr"), "pct"),
-            fmt(m.get("max_drawdown"), "pct"),
-            fmt(m.get("trades"), "int"),
-            fmt(m.get("entry_precision"), "pct"),
-        )
-    con.print(t)
+    columns = [
+        ("Sharpe", "sharpe", "ratio"),
+        ("CAGR", "cagr", "pct"),
+        ("max DD", "max_drawdown", "pct"),
+        ("trades", "trades", "int"),
+        ("entry precision", "entry_precision", "pct"),
+    ]
+    title = f"walk-forward out of sample {j['start']}..{j['end']}, after costs"
+    con.print(metrics_table(title, rows, columns))
     d = j["decision"]
     verdict = "[green]ML ON[/]" if d["ml_on"] else "[red]ML OFF[/]"
     con.print(f"{verdict}: {'; '.join(d['reasons'])}")

@@ -217,6 +217,7 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
     from rich.console import Console
     from rich.table import Table
 
+    from tsys.cli._table import metrics_table
     from tsys.cli.validate import gates_table
     from tsys.format import figure as fmt
 
@@ -227,21 +228,15 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
         f"[bold]{r['bucket']}[/] walk-forward out of sample {oos['start']}..{oos['end']}: "
         f"{verdict}" + (" [SYNTHETIC DATA]" if r["synthetic"] else "")
     )
-    t = Table(title="out of sample, same simulator and costs")
-    t.add_column("")
-    for c in ("CAGR", "Sharpe", "max DD", "exposure", "trades"):
-        t.add_column(c, justify="right")
     rows = [(r["bucket"], oos["metrics"])] + [(a["label"], a["metrics"]) for a in r["anchors"]]
-    for name, m in rows:
-        t.add_row(
-            name,
-            fmt(m.get("cagr"), "pct"),
-            fmt(m.get("sharpe"), "ratio"),
-            fmt(m.get("max_drawdown"), "pct"),
-            fmt(m.get("exposure"), "pct"),
-            fmt(m.get("trades"), "int"),
-        )
-    con.print(t)
+    columns = [
+        ("CAGR", "cagr", "pct"),
+        ("Sharpe", "sharpe", "ratio"),
+        ("max DD", "max_drawdown", "pct"),
+        ("exposure", "exposure", "pct"),
+        ("trades", "trades", "int"),
+    ]
+    con.print(metrics_table("out of sample, same simulator and costs", rows, columns))
     if "cash_rate" in r:
         from tsys.format import cash_interest
 
