@@ -17,8 +17,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -194,6 +196,22 @@ def _auc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
     return float(roc_auc_score(y, p, sample_weight=w))
 
 
+def _one_thread(f: Callable[..., MetaModel]) -> Callable[..., MetaModel]:
+    """Run ``f`` on one thread: the models are small, and OpenMP threads competing for busy
+    cores are far slower than one."""
+
+    @functools.wraps(f)
+    def run(*args: Any, **kwargs: Any) -> MetaModel:
+        import sklearn.ensemble  # noqa: F401 - load its OpenMP runtime before limiting it
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return f(*args, **kwargs)
+
+    return run
+
+
+@_one_thread
 def train(
     X: np.ndarray,
     y: np.ndarray,
@@ -204,27 +222,7 @@ def train(
     spec: TrainSpec = TrainSpec(),
 ) -> MetaModel:
     """Train a meta-model on events (features ``X``, labels ``y``, net returns ``ret``, label
-    windows ``[start, end]`` in bars). See the module docstring.
-
-    Runs on one thread: the models are small, and OpenMP threads competing for busy cores
-    are far slower than one.
-    """
-    import sklearn.ensemble  # noqa: F401 - load its OpenMP runtime before limiting it
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        return _train(X, y, ret, start, end, features, spec)
-
-
-def _train(
-    X: np.ndarray,
-    y: np.ndarray,
-    ret: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    features: list[str],
-    spec: TrainSpec,
-) -> MetaModel:
+    windows ``[start, end]`` in bars), on one thread. See the module docstring."""
     from tsys.errors import ConfigError
 
     began = time.monotonic()

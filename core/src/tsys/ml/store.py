@@ -115,22 +115,21 @@ def load_current(
         return Loaded(None, f"the ML model file {path.name} is missing", meta)
     end = dt.date.fromisoformat(meta["training"]["end"])
     age = (as_of - end).days
+    refused = None
     if age > max_age_days:
-        return Loaded(
-            None,
+        refused = (
             f"the ML model is stale: trained on data up to {end}, {age} days before {as_of} "
-            f"(limit {max_age_days})",
-            meta,
+            f"(limit {max_age_days})"
         )
-    if fingerprint is not None and meta.get("data_fingerprint") != fingerprint:
-        return Loaded(
-            None,
+    elif fingerprint is not None and meta.get("data_fingerprint") != fingerprint:
+        refused = (
             f"the ML model was trained on other data (fingerprint {meta.get('data_fingerprint')}"
-            f", now {fingerprint})",
-            meta,
+            f", now {fingerprint})"
         )
-    if params_digest is not None and meta.get("params_digest") != params_digest:
-        return Loaded(None, "the ML model was trained with other bucket parameters", meta)
+    elif params_digest is not None and meta.get("params_digest") != params_digest:
+        refused = "the ML model was trained with other bucket parameters"
+    if refused is not None:
+        return Loaded(None, refused, meta)
     with path.open("rb") as fh:
         model = pickle.load(fh)
     return Loaded(model, None, meta)
