@@ -56,7 +56,8 @@ def test_dashboard_help_does_not_import_the_web_stack():
 
 def test_metrics_table_formats_each_column_by_kind():
     """The named-rows metrics table of `tsys research` and `tsys ml`: one column per
-    (header, key, kind), in order; a missing metric reads n/a."""
+    metric key, in the order given, headed and formatted by METRIC_COLUMNS; a missing metric
+    reads n/a."""
     import io
 
     from rich.console import Console
@@ -64,9 +65,8 @@ def test_metrics_table_formats_each_column_by_kind():
     from tsys.cli._table import metrics_table
 
     rows = [("bucket", {"cagr": 0.1234, "sharpe": 1.234, "trades": 12}), ("anchor", {})]
-    columns = [("CAGR", "cagr", "pct"), ("Sharpe", "sharpe", "ratio"), ("trades", "trades", "int")]
     out = io.StringIO()
-    Console(file=out, width=100).print(metrics_table("oos", rows, columns))
+    Console(file=out, width=100).print(metrics_table("oos", rows, ("cagr", "sharpe", "trades")))
     lines = out.getvalue().splitlines()
     assert [c.strip() for c in lines[2].split("┃")[1:-1]] == ["", "CAGR", "Sharpe", "trades"]
     bucket = next(line for line in lines if "bucket" in line)

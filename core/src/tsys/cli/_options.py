@@ -190,6 +190,18 @@ def param_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def bucket_history_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``BUCKET``, the data and parameter options, ``--start`` and ``--end``: a study over a
+    bucket's history (``tsys research``, ``tsys ml train``)."""
+    f = click.option("--end", callback=parse_date, help="Last session (default: the data's end).")(
+        f
+    )
+    f = click.option(
+        "--start", callback=parse_date, help="First session (default: the data's start)."
+    )(f)
+    return click.argument("bucket_name", metavar="BUCKET")(data_options(param_options(f)))
+
+
 def study_period_options(max_symbols_help: str) -> Callable[..., Any]:
     """``--start``, ``--end`` and ``--max-symbols``: the period and panel a study runs on
     (``tsys optimize`` and ``tsys validate``, which must see the same panel)."""

@@ -107,21 +107,30 @@ def fit_table(
         left_out.append(columns[i].header)
 
 
+#: The header and :func:`tsys.format.figure` format of each metric of :func:`metrics_table`.
+METRIC_COLUMNS: dict[str, tuple[str, str]] = {
+    "cagr": ("CAGR", "pct"),
+    "sharpe": ("Sharpe", "ratio"),
+    "max_drawdown": ("max DD", "pct"),
+    "exposure": ("exposure", "pct"),
+    "trades": ("trades", "int"),
+    "entry_precision": ("entry precision", "pct"),
+}
+
+
 def metrics_table(
-    title: str,
-    rows: Sequence[tuple[str, Mapping[str, Any]]],
-    columns: Sequence[tuple[str, str, str]],
+    title: str, rows: Sequence[tuple[str, Mapping[str, Any]]], keys: Sequence[str]
 ) -> Any:
-    """A rich ``Table`` of named rows of metrics: a column per ``(header, key, kind)``, each
-    cell ``row[key]`` in the :func:`tsys.format.figure` format ``kind`` (a dash when missing)."""
+    """A rich ``Table`` of named rows of metrics: a column per key of :data:`METRIC_COLUMNS`,
+    in the order given, each cell in its format (n/a when the row lacks it)."""
     from rich.table import Table
 
     from tsys.format import figure
 
     table = Table(title=title)
     table.add_column("")
-    for header, _key, _kind in columns:
-        table.add_column(header, justify="right")
+    for key in keys:
+        table.add_column(METRIC_COLUMNS[key][0], justify="right")
     for name, metrics in rows:
-        table.add_row(name, *(figure(metrics.get(key), kind) for _header, key, kind in columns))
+        table.add_row(name, *(figure(metrics.get(k), METRIC_COLUMNS[k][1]) for k in keys))
     return table

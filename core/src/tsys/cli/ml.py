@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import data_options, param_options, parse_date
+from tsys.cli._options import bucket_history_options
 
 
 @click.group(name="ml")
@@ -26,11 +26,7 @@ def ml() -> None:
 
 
 @ml.command(name="train")
-@click.argument("bucket_name", metavar="BUCKET")
-@data_options
-@param_options
-@click.option("--start", callback=parse_date, help="First session (default: the data's start).")
-@click.option("--end", callback=parse_date, help="Last session (default: the data's end).")
+@bucket_history_options
 @click.option("--folds", type=click.IntRange(min=2), default=4, show_default=True,
               help="Walk-forward test folds of the judgement.")  # fmt: skip
 @click.option("--mode", type=click.Choice(["filter", "size"]), default="filter",
@@ -190,15 +186,9 @@ def _print(bucket: str, model: Any, path: Path, j: dict[str, Any] | None) -> Non
         (f"{bucket} without ML", j["without_ml"]),
     ]
     rows += [(a["label"], a) for a in j["anchors"]]
-    columns = [
-        ("Sharpe", "sharpe", "ratio"),
-        ("CAGR", "cagr", "pct"),
-        ("max DD", "max_drawdown", "pct"),
-        ("trades", "trades", "int"),
-        ("entry precision", "entry_precision", "pct"),
-    ]
+    keys = ("sharpe", "cagr", "max_drawdown", "trades", "entry_precision")
     title = f"walk-forward out of sample {j['start']}..{j['end']}, after costs"
-    con.print(metrics_table(title, rows, columns))
+    con.print(metrics_table(title, rows, keys))
     d = j["decision"]
     verdict = "[green]ML ON[/]" if d["ml_on"] else "[red]ML OFF[/]"
     con.print(f"{verdict}: {'; '.join(d['reasons'])}")

@@ -9,16 +9,12 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from tsys.cli._options import data_options, param_options, parse_date
+from tsys.cli._options import bucket_history_options
 from tsys.cli._progress import count_bar
 
 
 @click.command(name="research")
-@click.argument("bucket_name", metavar="BUCKET")
-@data_options
-@param_options
-@click.option("--start", callback=parse_date, help="First session (default: the data's start).")
-@click.option("--end", callback=parse_date, help="Last session (default: the data's end).")
+@bucket_history_options
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Out-of-sample test folds.")  # fmt: skip
 @click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
@@ -229,14 +225,8 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
         f"{verdict}" + (" [SYNTHETIC DATA]" if r["synthetic"] else "")
     )
     rows = [(r["bucket"], oos["metrics"])] + [(a["label"], a["metrics"]) for a in r["anchors"]]
-    columns = [
-        ("CAGR", "cagr", "pct"),
-        ("Sharpe", "sharpe", "ratio"),
-        ("max DD", "max_drawdown", "pct"),
-        ("exposure", "exposure", "pct"),
-        ("trades", "trades", "int"),
-    ]
-    con.print(metrics_table("out of sample, same simulator and costs", rows, columns))
+    keys = ("cagr", "sharpe", "max_drawdown", "exposure", "trades")
+    con.print(metrics_table("out of sample, same simulator and costs", rows, keys))
     if "cash_rate" in r:
         from tsys.format import cash_interest
 
