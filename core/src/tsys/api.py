@@ -95,6 +95,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SourceContext",
     ),
     "tsys.data.cache": ("JsonCache", "ParquetCache"),
+    "tsys.data.http": ("ApiClient", "TemporaryFailure"),
     "tsys.data.coverage": ("MARKET_CAP_MAX_AGE", "carry_forward"),
     "tsys.brokers": ("AccountState", "Broker", "BrokerContext"),
     "tsys.brokers.payload": ("ForeignPosition", "PayloadItem", "payload_items"),
@@ -189,6 +190,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from tsys.data.cache import JsonCache, ParquetCache
     from tsys.data.calendars import session_close, sessions
     from tsys.data.coverage import MARKET_CAP_MAX_AGE, carry_forward
+    from tsys.data.http import ApiClient, TemporaryFailure
     from tsys.data.source import (
         EARNINGS_COLUMNS,
         FLOW_COLUMNS,

@@ -137,7 +137,7 @@ class CoinGeckoSource(ApiSource):
         coins: list[dict[str, Any]] = []
         try:
             for page in range(1, self.options.max_pages + 1):
-                data = self.client.get(
+                data = self.client.get_json(
                     "coins/markets",
                     {
                         "vs_currency": "usd",

@@ -11,17 +11,13 @@ header only and scrubbed from every message.
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import json
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 import requests
 
-from tsys.api import DataError, call_with_retries
+from tsys.api import ApiClient, DataError, TemporaryFailure
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +56,6 @@ class Limits:
         )
 
 
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """A ``retry-after`` header: delta seconds or an HTTP date; None when absent/unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
 def reset_wait(value: float | None, now: float) -> float:
     """Seconds until the minute quota resets: the header may be seconds to wait, or an epoch
     time in seconds or milliseconds (clients disagree); never more than MAX_RESET_WAIT."""
@@ -95,39 +75,34 @@ def _int(headers: Any, name: str) -> int | None:
         return None
 
 
-class UnusualWhalesClient:
+class UnusualWhalesClient(ApiClient):
     """GET Unusual Whales endpoints with bounded retries on 429, 5xx and timeouts."""
+
+    timeout_errors = (requests.Timeout,)
+    transport_errors = (requests.RequestException,)
+    error = UnusualWhalesError
+    service = "Unusual Whales"
+    retry_hint = "try again later; the recorded alerts are kept"
 
     def __init__(
         self,
         *,
         token: str,
         base_url: str = BASE_URL,
-        timeout: float = 20.0,
-        max_retries: int = 3,
-        backoff_seconds: float = 2.0,
-        max_backoff_seconds: float = 60.0,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        **retries: Any,
     ) -> None:
         if not token:
             raise UnusualWhalesError(
                 f"Unusual Whales needs an API token in {TOKEN_ENV}",
                 hint=f"set {TOKEN_ENV} in the environment (never in tsys.toml)",
             )
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_seconds = backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
-        self.sleep = sleep
-        self.clock = clock
-        self._token = token
+        super().__init__(
+            session=session or requests.Session(), base_url=base_url, secret=token, **retries
+        )
         self.limits = Limits()
         #: HTTP requests sent (retries included): what the day's quota counts.
         self.calls = 0
-        self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", "tsys-data-unusualwhales/0.1")
         self.session.headers["Accept"] = "application/json"
         self.session.headers[CLIENT_ID_HEADER[0]] = CLIENT_ID_HEADER[1]
@@ -136,31 +111,9 @@ class UnusualWhalesClient:
     def __repr__(self) -> str:
         return f"UnusualWhalesClient(base_url={self.base_url!r})"
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
-
-    def get(self, path: str, params: Any = None) -> Any:
-        """GET ``path``; return the unwrapped ``data`` or raise UnusualWhalesError."""
-        url = f"{self.base_url}/{path.lstrip('/')}"
-        what = f"Unusual Whales {path}"
-        try:
-            return call_with_retries(
-                lambda: self._get_once(url, params, what),
-                attempts=self.max_retries + 1,
-                retry_if=lambda exc: isinstance(exc, _Temporary),
-                backoff=self.backoff_seconds,
-                max_wait=self.max_backoff_seconds,
-                wait_hint=lambda exc: getattr(exc, "retry_after", None),
-                sleep=self.sleep,
-                before_sleep=lambda n, exc, wait: log.info(
-                    "%s: %s; retrying in %.2f s", what, exc, wait
-                ),
-            )
-        except _Temporary as last:
-            raise UnusualWhalesError(
-                f"{what} failed after {self.max_retries + 1} attempt(s): {last}",
-                hint="try again later; the recorded alerts are kept",
-            ) from None
+    def before_request(self) -> None:
+        self._pace()
+        self.calls += 1
 
     def _pace(self) -> None:
         """Wait for the minute's quota when the last answer said none is left; stop when the
@@ -177,31 +130,14 @@ class UnusualWhalesClient:
             self.sleep(wait)
             self.limits.minute_remaining = None
 
-    def _get_once(self, url: str, params: Any, what: str) -> Any:
-        """One GET: the data, a :class:`_Temporary` worth retrying, or an UnusualWhalesError."""
-        self._pace()
-        self.calls += 1
-        try:
-            resp = self.session.get(url, params=params, timeout=self.timeout)
-        except requests.Timeout:
-            raise _Temporary(f"no answer within {self.timeout:g} s") from None
-        except requests.RequestException as exc:
-            raise _Temporary(
-                f"could not connect ({type(exc).__name__}: {self._scrub(str(exc))})"
-            ) from None
+    def answer(self, resp: Any, data: Any, what: str) -> Any:
+        """The unwrapped ``data``, a temporary failure (429, 5xx) or an UnusualWhalesError."""
         self._read_limits(resp.headers)
         status, text = resp.status_code, resp.text
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
         if status == 429:
-            raise _Temporary(
-                "rate limited (HTTP 429)",
-                retry_after_seconds(resp.headers.get("retry-after"), self.clock()),
-            )
+            raise self.rate_limited(resp)
         if status >= 500:
-            raise _Temporary(f"server error (HTTP {status}: {self._snippet(text)})")
+            raise TemporaryFailure(f"server error (HTTP {status}: {self._snippet(text)})")
         if status in (401, 403):
             raise UnusualWhalesError(
                 f"{what} refused the token (HTTP {status}): {self._message(data, text)}",
@@ -237,7 +173,7 @@ class UnusualWhalesClient:
             lim.minute_reset = float(headers.get("x-uw-req-per-minute-reset"))
 
     def _snippet(self, text: str) -> str:
-        return self._scrub(text[:120]).replace("\n", " ").strip()
+        return self.scrub(text[:120]).replace("\n", " ").strip()
 
     def _message(self, data: Any, text: str) -> str:
         if isinstance(data, dict):
@@ -246,13 +182,5 @@ class UnusualWhalesClient:
                     msg = str(data[key])
                     if data.get("path") and key == "msg":
                         msg += f" (at {data['path']})"
-                    return self._scrub(msg)
+                    return self.scrub(msg)
         return self._snippet(text) or "(empty body)"
-
-
-class _Temporary(Exception):
-    """A failure worth another attempt; ``retry_after``: the wait the server asked for."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after

@@ -280,7 +280,7 @@ class UnusualWhalesSource(DataSource):
             else:
                 fetched += 1
                 try:
-                    raw = self.client.get(f"/api/shorts/{sym}/interest-float/v2")
+                    raw = self.client.get_json(f"/api/shorts/{sym}/interest-float/v2")
                 except UnusualWhalesError as exc:
                     if "refused the token" in exc.message:
                         raise

@@ -172,7 +172,7 @@ def sync_alerts(
             ]
             if older_ms is not None:
                 params = [*params, ("older_than", older_ms)]
-            page = client.get(FLOW_ALERTS, params)
+            page = client.get_json(FLOW_ALERTS, params)
             report.pages += 1
             if not isinstance(page, list):
                 raise UnusualWhalesError(
