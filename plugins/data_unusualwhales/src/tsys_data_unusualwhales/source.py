@@ -30,7 +30,6 @@ from tsys.api import (
     at_least,
     between,
     http_url,
-    non_empty,
     open_workspace_store,
     secret_field,
     structure_options,
@@ -43,7 +42,6 @@ from tsys_data_unusualwhales.client import (
 )
 from tsys_data_unusualwhales.sync import FlowFilters, SyncReport, sync_alerts
 
-_NAMES = attrs.validators.deep_iterable(member_validator=non_empty())
 #: Columns ``options_flow`` returns beyond :data:`FLOW_COLUMNS`.
 EXTRA_COLUMNS = (
     "session",
@@ -66,8 +64,9 @@ CURRENT = dt.timedelta(days=5)
 
 
 @attrs.frozen
-class UnusualWhalesOptions:
-    """``[data.options.unusualwhales]``; the token comes from UNUSUAL_WHALES_API_TOKEN only."""
+class UnusualWhalesOptions(FlowFilters):
+    """``[data.options.unusualwhales]``: the flow filters (:class:`FlowFilters`, sent with every
+    request) and these; the token comes from UNUSUAL_WHALES_API_TOKEN only."""
 
     base_url: str = attrs.field(default=BASE_URL, validator=http_url())
     timeout: float = attrs.field(default=20.0, validator=above(0))
@@ -82,49 +81,11 @@ class UnusualWhalesOptions:
     max_pages: int = attrs.field(default=50, validator=at_least(1))
     #: How far back a first sync reaches (the plan may allow less).
     backfill_days: int = attrs.field(default=30, validator=at_least(1))
-    min_premium: int | None = attrs.field(default=None, validator=at_least(0))
-    max_premium: int | None = attrs.field(default=None, validator=at_least(0))
-    min_dte: int | None = attrs.field(default=None, validator=at_least(0))
-    max_dte: int | None = attrs.field(default=None, validator=at_least(0))
-    min_volume_oi_ratio: float | None = attrs.field(default=None, validator=at_least(0))
-    min_marketcap: int | None = attrs.field(default=None, validator=at_least(0))
-    max_marketcap: int | None = attrs.field(default=None, validator=at_least(0))
-    calls: bool = True
-    puts: bool = True
-    ask_side: bool = True
-    bid_side: bool = True
-    sweeps: bool = True
-    floors: bool = True
-    opening_only: bool = False
-    rule_names: list[str] = attrs.field(factory=list, validator=_NAMES)
-    issue_types: list[str] = attrs.field(factory=list, validator=_NAMES)
-    tickers: list[str] = attrs.field(factory=list, validator=_NAMES)
     #: Days a share-float answer is reused.
     float_max_age_days: int = attrs.field(default=7, validator=at_least(0))
     #: Float look-ups one call may make (each is a request against the quota).
     float_max_symbols: int = attrs.field(default=50, validator=at_least(0))
     token: str | None = secret_field(TOKEN_ENV)
-
-    def filters(self) -> FlowFilters:
-        return FlowFilters(
-            min_premium=self.min_premium,
-            max_premium=self.max_premium,
-            min_dte=self.min_dte,
-            max_dte=self.max_dte,
-            min_volume_oi_ratio=self.min_volume_oi_ratio,
-            min_marketcap=self.min_marketcap,
-            max_marketcap=self.max_marketcap,
-            calls=self.calls,
-            puts=self.puts,
-            ask_side=self.ask_side,
-            bid_side=self.bid_side,
-            sweeps=self.sweeps,
-            floors=self.floors,
-            opening_only=self.opening_only,
-            rule_names=tuple(self.rule_names),
-            issue_types=tuple(self.issue_types),
-            tickers=tuple(self.tickers),
-        )
 
 
 class UnusualWhalesSource(DataSource):
@@ -214,7 +175,7 @@ class UnusualWhalesSource(DataSource):
             return sync_alerts(
                 self.client,
                 OptionAlerts(store),
-                o.filters(),
+                o,
                 since=since,
                 backfill=dt.timedelta(days=o.backfill_days),
                 limit=o.limit,

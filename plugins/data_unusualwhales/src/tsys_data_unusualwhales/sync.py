@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from tsys.api import OptionAlert, OptionAlerts
+from tsys.api import OptionAlert, OptionAlerts, at_least, non_empty
 from tsys_data_unusualwhales.client import QuotaExhausted, UnusualWhalesClient, UnusualWhalesError
 from tsys_data_unusualwhales.normalize import MalformedAlert, SessionCalendar, normalize
 
@@ -31,17 +31,29 @@ SOURCE = "unusualwhales"
 OVERLAP = dt.timedelta(minutes=10)
 
 
+_NAMES = attrs.validators.deep_iterable(member_validator=non_empty())
+
+
+def _optional_limit() -> Any:
+    return attrs.field(default=None, validator=at_least(0))
+
+
+def _names() -> Any:
+    return attrs.field(default=(), converter=tuple, validator=_NAMES)
+
+
 @attrs.frozen
 class FlowFilters:
-    """The flow-alert filters sent with every request (None / True: the API's default)."""
+    """The flow-alert filters sent with every request (None / True: the API's default); the
+    ``[data.options.unusualwhales]`` options extend them."""
 
-    min_premium: int | None = None
-    max_premium: int | None = None
-    min_dte: int | None = None
-    max_dte: int | None = None
-    min_volume_oi_ratio: float | None = None
-    min_marketcap: int | None = None
-    max_marketcap: int | None = None
+    min_premium: int | None = _optional_limit()
+    max_premium: int | None = _optional_limit()
+    min_dte: int | None = _optional_limit()
+    max_dte: int | None = _optional_limit()
+    min_volume_oi_ratio: float | None = _optional_limit()
+    min_marketcap: int | None = _optional_limit()
+    max_marketcap: int | None = _optional_limit()
     calls: bool = True
     puts: bool = True
     ask_side: bool = True
@@ -49,9 +61,9 @@ class FlowFilters:
     sweeps: bool = True
     floors: bool = True
     opening_only: bool = False
-    rule_names: tuple[str, ...] = ()
-    issue_types: tuple[str, ...] = ()
-    tickers: tuple[str, ...] = ()
+    rule_names: tuple[str, ...] = _names()
+    issue_types: tuple[str, ...] = _names()
+    tickers: tuple[str, ...] = _names()
 
     def params(self) -> list[tuple[str, Any]]:
         """Query parameters (a list: array filters repeat their key, ``rule_name[]=...``)."""
