@@ -33,6 +33,7 @@ import pluggy
 from tsys.buckets import Bucket, BucketContext, BucketOutput, search_space
 from tsys.contracts import AssetClass
 from tsys.data import Bars, DataHub, DataSource, Fundamentals, SourceContext
+from tsys.testing.checks import CheckResult, run_checks
 
 
 class LookaheadError(AssertionError):
@@ -285,13 +286,6 @@ def lookahead_audit(
 
 
 # ----------------------------------------------------------------------------- contract suite
-@attrs.frozen
-class CheckResult:
-    name: str
-    ok: bool
-    detail: str = ""
-
-
 def _check_metadata(bucket: Bucket, ctx: BucketContext, bars: Bars) -> str:
     assert isinstance(bucket.name, str) and bucket.name.strip(), "name must be a non-empty str"
     assert isinstance(bucket.asset_class, AssetClass), "asset_class must be an AssetClass"
@@ -455,21 +449,8 @@ def bucket_contract_suite(
     """
     if ctx.params is None:
         ctx = attrs.evolve(ctx, params=bucket.default_params())
-    results = []
-    for name, fn in CHECKS.items():
-        if name in set(skip):
-            continue
-        try:
-            results.append(CheckResult(name, True, fn(bucket, ctx, bars)))
-        except AssertionError as exc:
-            results.append(CheckResult(name, False, str(exc) or type(exc).__name__))
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise AssertionError(
-            f"bucket {getattr(bucket, 'name', bucket)!r} fails its contract:\n"
-            + "\n".join(f"  {r.name}: {r.detail}" for r in failed)
-        )
-    return results
+    subject = f"bucket {getattr(bucket, 'name', bucket)!r}"
+    return run_checks(CHECKS, (bucket, ctx, bars), subject=subject, skip=skip)
 
 
 def shared_data_dir() -> Path | None:

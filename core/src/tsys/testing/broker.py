@@ -20,16 +20,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
-
 from tsys.contracts import Allocation, OrderStatus, Signal, TradePlan
+from tsys.testing.checks import CheckResult, run_checks
 
-
-@attrs.frozen
-class BrokerCheck:
-    name: str
-    ok: bool
-    detail: str = ""
+#: The result of one broker check.
+BrokerCheck = CheckResult
 
 
 def sample_plan(
@@ -149,17 +144,4 @@ def broker_contract_suite(
     """Run every broker check on fresh brokers from ``make_broker``; raise AssertionError
     listing each failure. ``fill(broker)`` opens a session so that accepted orders fill
     (without it the reconciliation check is reported as skipped)."""
-    results = []
-    for name, fn in CHECKS.items():
-        if name in set(skip):
-            continue
-        try:
-            results.append(BrokerCheck(name, True, fn(make_broker, fill, symbol)))
-        except AssertionError as exc:
-            results.append(BrokerCheck(name, False, str(exc) or type(exc).__name__))
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise AssertionError(
-            "broker fails its contract:\n" + "\n".join(f"  {r.name}: {r.detail}" for r in failed)
-        )
-    return results
+    return run_checks(CHECKS, (make_broker, fill, symbol), subject="broker", skip=skip)

@@ -27,13 +27,10 @@ import pandas as pd
 from tsys.contracts import AssetClass
 from tsys.data.bars import Bars, VolumeUnit
 from tsys.data.source import OPTIONAL_DATA
+from tsys.testing.checks import CheckResult, run_checks
 
-
-@attrs.frozen
-class SourceCheck:
-    name: str
-    ok: bool
-    detail: str = ""
+#: The result of one data-source check.
+SourceCheck = CheckResult
 
 
 @attrs.define
@@ -181,18 +178,5 @@ def data_source_contract_suite(
     """Run every data-source check on ``source`` for ``symbols`` from ``start`` to ``end``
     (dates it has bars for); raise AssertionError listing each failure."""
     case = _Case(source, list(symbols), start, end, calendar)
-    results = []
-    for name, fn in CHECKS.items():
-        if name in set(skip):
-            continue
-        try:
-            results.append(SourceCheck(name, True, fn(case)))
-        except AssertionError as exc:
-            results.append(SourceCheck(name, False, str(exc) or type(exc).__name__))
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise AssertionError(
-            f"data source {getattr(source, 'name', source)!r} fails its contract:\n"
-            + "\n".join(f"  {r.name}: {r.detail}" for r in failed)
-        )
-    return results
+    subject = f"data source {getattr(source, 'name', source)!r}"
+    return run_checks(CHECKS, (case,), subject=subject, skip=skip)
