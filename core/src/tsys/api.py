@@ -78,6 +78,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "BucketContext",
         "BucketOutput",
         "Mandate",
+        "OPT_IN_SATELLITE",
         "PositionRules",
         "param",
         "search_space",
@@ -151,6 +152,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     )
     from tsys.brokers.payload import ForeignPosition, PayloadItem, payload_items
     from tsys.buckets import (
+        OPT_IN_SATELLITE,
         Bucket,
         BucketContext,
         BucketOutput,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -261,6 +262,14 @@ class Mandate:
 
     min_exposure: float | None = None
     max_cagr_lag: float | None = None
+
+
+#: The ``default_settings`` of an opt-in satellite bucket (a gamble, or one that needs data a
+#: user records first): off unless ``[buckets.NAME] enabled = true``, then 5% of the account in
+#: at most five equal-sized positions. Each key may still be set in ``[buckets.NAME]``.
+OPT_IN_SATELLITE: Mapping[str, Any] = MappingProxyType(
+    {"enabled": False, "capital_share": 0.05, "max_positions": 5, "sizing": "equal"}
+)
 
 
 class Bucket(abc.ABC):

@@ -271,8 +271,7 @@ class CryptoBucket(Bucket):
     def explain(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
-        j = bars.column(symbol)
-        t = t % bars.shape[0]
+        t, j = t % bars.shape[0], bars.column(symbol)
         x = output.extras
         c = bars.close[t, j]
         tags: list[str] = []

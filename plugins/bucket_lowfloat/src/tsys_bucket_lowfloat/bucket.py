@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from tsys.api import (
+    OPT_IN_SATELLITE,
     AssetClass,
     Bucket,
     BucketContext,
@@ -127,12 +128,7 @@ class LowFloatBucket(Bucket):
     #: failed validation, and that asks every equity's float (one call per symbol from a
     #: per-symbol source such as Alpha Vantage). When on: 5% of the account in at most five
     #: positions of 1% each, equal-sized.
-    default_settings = {
-        "enabled": False,
-        "capital_share": 0.05,
-        "max_positions": 5,
-        "sizing": "equal",
-    }
+    default_settings = OPT_IN_SATELLITE
 
     def position_rules(self, params: Params) -> PositionRules:
         return PositionRules(
@@ -275,12 +271,10 @@ class LowFloatBucket(Bucket):
         entries &= ~blocked
         exits |= soon
         return BucketOutput(
-            score=np.ascontiguousarray(score),
-            entries=np.ascontiguousarray(entries),
-            exits=np.ascontiguousarray(exits),
-            stop=np.ascontiguousarray(stop),
-            target=np.full((T, N), np.nan),
-            regime=None,
+            score=score,
+            entries=entries,
+            exits=exits,
+            stop=stop,
             blocked=blocked,
             block_reasons=reasons,
             extras={
@@ -348,28 +342,22 @@ class LowFloatBucket(Bucket):
     def explain(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
-        j = bars.column(symbol)
-        t = t % bars.shape[0]
+        t, j = t % bars.shape[0], bars.column(symbol)
         x = output.extras
-        tags: list[str] = []
         flt = x["float"][t, j]
-        if math.isfinite(flt):
-            tags.append(f"float {flt / 1e6:.1f}M shares (snapshot)")
-        dv = x["dollar_volume"][t, j]
-        if math.isfinite(dv):
-            tags.append(f"median dollar volume ${dv / 1e6:.2f}M/day")
+        tags = _finite_tags(
+            ("float {:.1f}M shares (snapshot)", flt / 1e6),
+            ("median dollar volume ${:.2f}M/day", x["dollar_volume"][t, j] / 1e6),
+        )
         surge = x["surge"][t, j]
         level = x["breakout_level"][t, j]
         reversal = "rebound" in x
         if x["setup"][t, j] > 0 and math.isfinite(level):
             what = "break below" if reversal else "breakout over"
             tags.append(f"setup: {what} {level:,.2f} on {surge:.1f}x volume")
-        st = output.stop[t, j]
-        if math.isfinite(st):
-            tags.append(f"stop {st:,.2f}")
-        worst = x["worst_gap"][t, j]
-        if math.isfinite(worst):
-            tags.append(f"worst gap {worst:.0%}")
+        tags += _finite_tags(
+            ("stop {:,.2f}", output.stop[t, j]), ("worst gap {:.0%}", x["worst_gap"][t, j])
+        )
         gap = x["gap"][t, j]
         if x["untradeable"][t, j] > 0:
             tags.append("untradeable today (no volume or one print)")
@@ -404,3 +392,8 @@ class LowFloatBucket(Bucket):
         """The four rules of the shipped mode; the mode itself is a choice made by research
         (one study per mode), not a dimension of one study."""
         return {k: v for k, v in super().search_space().items() if k != "mode"}
+
+
+def _finite_tags(*pairs: tuple[str, float]) -> list[str]:
+    """Each format filled with its value, for the values that are finite (NaN: unknown)."""
+    return [fmt.format(value) for fmt, value in pairs if math.isfinite(value)]

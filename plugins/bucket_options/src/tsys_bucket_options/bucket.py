@@ -30,7 +30,15 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from tsys.api import AssetClass, Bucket, BucketContext, BucketOutput, PositionRules, param
+from tsys.api import (
+    OPT_IN_SATELLITE,
+    AssetClass,
+    Bucket,
+    BucketContext,
+    BucketOutput,
+    PositionRules,
+    param,
+)
 from tsys.api import indicators as ind
 
 if TYPE_CHECKING:
@@ -91,12 +99,7 @@ class OptionsFlowBucket(Bucket):
     #: Opt-in (``[buckets.options] enabled = true`` or ``--buckets options``): it fails its
     #: validation gates on the demo flow and real use needs a recorded alert history. Where
     #: ``[buckets.options]`` is silent: 5% of the account, five positions of equal size.
-    default_settings = {
-        "enabled": False,
-        "capital_share": 0.05,
-        "max_positions": 5,
-        "sizing": "equal",
-    }
+    default_settings = OPT_IN_SATELLITE
 
     def position_rules(self, params: Params) -> PositionRules:
         return PositionRules(
@@ -203,11 +206,10 @@ class OptionsFlowBucket(Bucket):
         stop = close - params.atr_stop * atr
         stop = np.where(stop > 0, stop, np.nan)
         return BucketOutput(
-            score=np.ascontiguousarray(score),
-            entries=np.ascontiguousarray(entries),
-            exits=np.ascontiguousarray(exits),
-            stop=np.ascontiguousarray(stop),
-            target=np.full((T, N), np.nan),
+            score=score,
+            entries=entries,
+            exits=exits,
+            stop=stop,
             extras={
                 "follow_premium": follow_prem,
                 "call_premium": calls_f,
@@ -223,8 +225,7 @@ class OptionsFlowBucket(Bucket):
     def explain(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
-        j = bars.column(symbol)
-        t = t % bars.shape[0]
+        t, j = t % bars.shape[0], bars.column(symbol)
         x = output.extras
         params = ctx.params if ctx is not None and ctx.params is not None else Params()
         tags: list[str] = []

@@ -425,8 +425,7 @@ class Sp500Bucket(Bucket):
     def explain(
         self, ctx: BucketContext, bars: Bars, output: BucketOutput, symbol: str, t: int
     ) -> list[str]:
-        j = bars.column(symbol)
-        t = t % bars.shape[0]
+        t, j = t % bars.shape[0], bars.column(symbol)
         if "gate_on" in output.extras:
             params = ctx.params if ctx is not None and ctx.params is not None else None
             return explain_trend_book(bars, output, params or self.default_params(), j, t)
