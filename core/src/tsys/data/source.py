@@ -183,9 +183,51 @@ class ApiSource(DataSource):
         #: The clock (UTC); tests replace it.
         self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
+    @classmethod
+    def cache_folder(cls, ctx: SourceContext) -> Path:
+        """This source's cache folder: ``ctx.cache_dir`` when it is already the per-source
+        folder tsys hands each source it opens (named after the source), else
+        ``<cache_dir>/<name>`` (a context shared by several sources)."""
+        return ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
+
     def today(self) -> dt.date:
         """The UTC date of :attr:`now`."""
         return self.now().astimezone(dt.UTC).date()
+
+    def daily_payload(
+        self,
+        key: Sequence[str],
+        fetch: Callable[[], Any],
+        *,
+        what: str,
+        kept: str = "one",
+        reraise: tuple[type[BaseException], ...] = (),
+    ) -> Any:
+        """The payload cached under ``key`` when it was fetched today (UTC), else ``fetch()``'s,
+        written to the cache.
+
+        When ``fetch`` raises a :class:`~tsys.errors.DataError` (not one of ``reraise``) and an
+        older payload is cached, that one is used and the run's warnings say so: "<source>:
+        <what> could not be refreshed (<why>); using the <kept> fetched <day>". Without one the
+        error propagates.
+        """
+        from tsys.errors import DataError
+
+        entry = self.cache.read(*key)
+        if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == self.today():
+            return entry["payload"]
+        try:
+            payload = fetch()
+        except DataError as exc:
+            if entry is None or isinstance(exc, reraise):
+                raise
+            self.ctx.warn(
+                f"{self.name}: {what} could not be refreshed ({exc.message}); using the {kept} "
+                f"fetched {entry['fetched_at'].date()}"
+            )
+            return entry["payload"]
+        self.cache.write(payload, *key, fetched_at=self.now())
+        return payload
 
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
         """No bars here, so no symbols with bars."""

@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from tsys.data.source import DataHub, DataSource, SourceContext
 from tsys.errors import ConfigError, TsysError
 
@@ -181,11 +183,4 @@ def _shared_data_source(root: str | Path, ctx: SourceContext) -> DataSource:
 
 def _sub(ctx: SourceContext, base: Path | None, name: str) -> SourceContext:
     """A per-source view of ``ctx``: its own cache folder, the same warnings list."""
-    folder = (base if base is not None else ctx.cache_dir) / name
-    return SourceContext(
-        cache_dir=folder,
-        warnings=ctx.warnings,
-        strict=ctx.strict,
-        config=ctx.config,
-        as_of=ctx.as_of,
-    )
+    return attrs.evolve(ctx, cache_dir=(base if base is not None else ctx.cache_dir) / name)

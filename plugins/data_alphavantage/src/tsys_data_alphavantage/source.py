@@ -121,9 +121,7 @@ class AlphaVantageSource(ApiSource):
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.alphavantage]``; the key comes from ALPHAVANTAGE_API_KEY."""
         opts = structure_options(AlphaVantageOptions, options, where="$.data.options.alphavantage")
-        # open_source() already hands a per-source folder (<cache>/alphavantage); a shared
-        # context hands <cache>. Either way the files land in one "alphavantage" folder.
-        root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
+        root = cls.cache_folder(ctx)
         budget = CallBudget(
             root / "calls.json",
             calls_per_minute=opts.calls_per_minute,
@@ -301,25 +299,14 @@ class AlphaVantageSource(ApiSource):
         """Upcoming report dates from EARNINGS_CALENDAR (one call a day covers every symbol)."""
         horizon = self.options.horizon
         today = self.today()
-        entry = self.cache.read("earnings", f"calendar-{horizon}")
-        if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
-            rows = entry["payload"]
-        else:
-            try:
-                text = self.client.query("EARNINGS_CALENDAR", {"horizon": horizon}, csv=True)
-                rows = _parse_calendar(text)
-            except BadKey:
-                raise
-            except AlphaVantageError as exc:
-                if entry is None:
-                    raise
-                self.ctx.warn(
-                    f"alphavantage: earnings calendar could not be refreshed ({exc.message}); "
-                    f"using the one fetched {entry['fetched_at'].date()}"
-                )
-                rows = entry["payload"]
-            else:
-                self.cache.write(rows, "earnings", f"calendar-{horizon}", fetched_at=self.now())
+        rows = self.daily_payload(
+            ("earnings", f"calendar-{horizon}"),
+            lambda: _parse_calendar(
+                self.client.query("EARNINGS_CALENDAR", {"horizon": horizon}, csv=True)
+            ),
+            what="earnings calendar",
+            reraise=(BadKey,),
+        )
         months = int(horizon.removesuffix("month"))
         if end > today + dt.timedelta(days=30 * months):
             self.ctx.warn(

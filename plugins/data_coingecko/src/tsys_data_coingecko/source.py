@@ -13,7 +13,6 @@ import pandas as pd
 from tsys.api import (
     ApiSource,
     ConfigError,
-    DataError,
     JsonCache,
     SourceContext,
     above,
@@ -106,9 +105,7 @@ class CoinGeckoSource(ApiSource):
             backoff_seconds=opts.backoff_seconds,
             max_backoff_seconds=opts.max_backoff_seconds,
         )
-        # open_source() already hands a per-source folder; a shared context hands <cache>.
-        root = ctx.cache_dir if ctx.cache_dir.name == cls.name else ctx.cache_dir / cls.name
-        return cls(client, JsonCache(root), ctx, opts)
+        return cls(client, JsonCache(cls.cache_folder(ctx)), ctx, opts)
 
     # ------------------------------------------------------------------------- symbol mapping
     def bars_symbol(self, coin: dict[str, Any]) -> str | None:
@@ -127,48 +124,37 @@ class CoinGeckoSource(ApiSource):
     # ------------------------------------------------------------------------------ fetching
     def _markets(self, what: str, cache_key: tuple[str, ...], params: dict, limit: int | None):
         """Coins of ``/coins/markets`` pages (cached per UTC day), market cap descending."""
-        today = self.today()
-        entry = self.cache.read(*cache_key)
-        if entry is not None and entry["fetched_at"].astimezone(dt.UTC).date() == today:
-            return entry["payload"]
+        return self.daily_payload(
+            cache_key, lambda: self._fetch_markets(what, params, limit), what=what, kept="list"
+        )
+
+    def _fetch_markets(self, what: str, params: dict, limit: int | None) -> list[dict[str, Any]]:
         per_page = self.options.per_page
         if limit is not None:
             per_page = min(per_page, limit)
         coins: list[dict[str, Any]] = []
-        try:
-            for page in range(1, self.options.max_pages + 1):
-                data = self.client.get_json(
-                    "coins/markets",
-                    {
-                        "vs_currency": "usd",
-                        "order": "market_cap_desc",
-                        "per_page": per_page,
-                        "page": page,
-                        **params,
-                    },
-                )
-                if not isinstance(data, list):
-                    raise CoinGeckoError(
-                        f"CoinGecko coins/markets sent an unexpected shape for {what} "
-                        f"({type(data).__name__} instead of a list)",
-                        hint="the API may have changed; please report it",
-                    )
-                coins.extend(_slim(c) for c in data if isinstance(c, dict) and c.get("id"))
-                if len(data) < per_page or (limit is not None and len(coins) >= limit):
-                    break
-            else:
-                self.ctx.warn(
-                    f"coingecko: {what} has more than {len(coins)} coins (max_pages reached)"
-                )
-        except DataError as exc:
-            if entry is None:
-                raise
-            self.ctx.warn(
-                f"coingecko: {what} could not be refreshed ({exc.message}); using the list "
-                f"fetched {entry['fetched_at'].date()}"
+        for page in range(1, self.options.max_pages + 1):
+            data = self.client.get_json(
+                "coins/markets",
+                {
+                    "vs_currency": "usd",
+                    "order": "market_cap_desc",
+                    "per_page": per_page,
+                    "page": page,
+                    **params,
+                },
             )
-            return entry["payload"]
-        self.cache.write(coins, *cache_key, fetched_at=self.now())
+            if not isinstance(data, list):
+                raise CoinGeckoError(
+                    f"CoinGecko coins/markets sent an unexpected shape for {what} "
+                    f"({type(data).__name__} instead of a list)",
+                    hint="the API may have changed; please report it",
+                )
+            coins.extend(_slim(c) for c in data if isinstance(c, dict) and c.get("id"))
+            if len(data) < per_page or (limit is not None and len(coins) >= limit):
+                break
+        else:
+            self.ctx.warn(f"coingecko: {what} has more than {len(coins)} coins (max_pages reached)")
         return coins
 
     def ranking(self) -> list[dict[str, Any]]:

@@ -27,13 +27,13 @@ def _source(config: Any) -> Any:
 
 
 def _since(value: str | None) -> dt.datetime | None:
+    """Midnight UTC of the day ``value`` names (None: not given)."""
     if value is None:
         return None
     try:
-        day = dt.date.fromisoformat(value)
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 def _show(report: Any, as_json: bool, extra: dict[str, Any]) -> None:
