@@ -16,7 +16,6 @@ from tsys.contracts import (
     BucketRun,
     DailyRun,
     OrderStatus,
-    Signal,
     TradePlan,
 )
 from tsys.data.bars import Bars
@@ -24,6 +23,7 @@ from tsys.sim import simulate
 from tsys.sim.models import CostModel, FeeModel, FixedSlippage
 from tsys.store import open_store
 from tsys.store.paper import PaperLedger
+from tsys.testing import sample_signal
 
 COSTS = CostModel(fees=FeeModel(bps=10.0, minimum=1.0), slippage=FixedSlippage(bps=5.0))
 
@@ -39,15 +39,8 @@ def make_bars(opens, symbols=("AAA", "BTC-USD"), start="2024-05-01"):
 
 def plan(symbol, qty, day, action="buy", cid=None, entry="MOO", limit=None):
     ts = dt.datetime.combine(day, dt.time(21), dt.UTC)
-    sig = Signal(
-        symbol=symbol,
-        asset_class="crypto" if "-" in symbol else "equity",
-        timestamp=ts,
-        side="buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="b",
-        strategy_version="1",
+    sig = sample_signal(
+        symbol, at=ts, bucket="b", asset_class="crypto" if "-" in symbol else "equity"
     )
     return TradePlan(
         allocation=Allocation(signal=sig, dollars=1.0, weight=0.01, quantity=qty),

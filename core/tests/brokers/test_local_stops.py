@@ -18,7 +18,6 @@ from tsys.contracts import (
     DailyRun,
     EntryMethod,
     OrderStatus,
-    Signal,
     StopRule,
     TradePlan,
 )
@@ -27,6 +26,7 @@ from tsys.sim import simulate
 from tsys.sim.models import CostModel, FeeModel, FixedSlippage
 from tsys.store import open_store
 from tsys.store.paper import PaperLedger
+from tsys.testing import sample_signal
 
 COSTS = CostModel(fees=FeeModel(bps=10.0, minimum=1.0), slippage=FixedSlippage(bps=5.0))
 D0 = dt.date(2024, 5, 1)
@@ -41,16 +41,7 @@ def bars_of(o, h, lo, c, start="2024-05-01"):
 
 def plan(day, action="buy", qty=10, stop=None, target=None):
     ts = dt.datetime.combine(day, dt.time(21), dt.UTC)
-    sig = Signal(
-        symbol="AAA",
-        asset_class="equity",
-        timestamp=ts,
-        side="sell" if action == "sell" else "buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="b",
-        strategy_version="1",
-    )
+    sig = sample_signal("AAA", at=ts, bucket="b", side="sell" if action == "sell" else "buy")
     return TradePlan(
         allocation=Allocation(signal=sig, dollars=qty * 100.0, weight=0.1, quantity=qty),
         action=action,

@@ -15,7 +15,6 @@ from tsys.contracts import (
     BucketRun,
     DailyRun,
     PositionSource,
-    Signal,
     StopRule,
     TradePlan,
 )
@@ -27,6 +26,7 @@ from tsys.sim.models import CostModel, FeeModel, FixedSlippage
 from tsys.store import open_store
 from tsys.store.manual_trade import TradeInput
 from tsys.store.paper import PaperLedger
+from tsys.testing import sample_signal
 
 COSTS = CostModel(fees=FeeModel(bps=10.0, minimum=1.0), slippage=FixedSlippage(bps=5.0))
 D0 = dt.date(2024, 5, 1)
@@ -43,15 +43,8 @@ def make_bars(opens, symbols=("AAA", "BBB"), start="2024-05-01", low=0.98):
 
 def plan(symbol, qty, day, action="buy", *, price=100.0, stop=None, target=None, time_stop=None):
     ts = dt.datetime.combine(day, dt.time(21), dt.UTC)
-    sig = Signal(
-        symbol=symbol,
-        asset_class="equity",
-        timestamp=ts,
-        side="sell" if action == "sell" else "buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="b",
-        strategy_version="1",
+    sig = sample_signal(
+        symbol, at=ts, bucket="b", asset_class="equity", side="sell" if action == "sell" else "buy"
     )
     return TradePlan(
         allocation=Allocation(signal=sig, dollars=qty * price, weight=0.01, quantity=qty),

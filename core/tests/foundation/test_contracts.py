@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tsys import contracts as c
 from tsys.errors import ContractError
 from tsys.serialization import dumps, loads, structure, unstructure
+from tsys.testing import sample_signal
 
 symbols = st.from_regex(r"[A-Z]{1,5}(-USD)?", fullmatch=True)
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1).filter(
@@ -270,18 +271,7 @@ NOW = dt.datetime(2024, 1, 2, 21, 0, tzinfo=dt.UTC)
 
 
 def _signal(**kw):
-    base = dict(
-        symbol="AAPL",
-        asset_class="equity",
-        timestamp=NOW,
-        side="buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="sp500",
-        strategy_version="1",
-    )
-    base.update(kw)
-    return c.Signal(**base)
+    return sample_signal(**{"symbol": "AAPL", "at": NOW, "bucket": "sp500", **kw})
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from tsys.contracts import Allocation, Signal, StopRule, TradePlan
+from tsys.contracts import Allocation, StopRule, TradePlan
+from tsys.testing import sample_signal
 
 NOW = dt.datetime(2024, 5, 1, 20, 0, tzinfo=dt.UTC)
 
@@ -11,16 +12,7 @@ def make_plan(
     symbol, qty, *, action="buy", ac=None, cid=None, entry="MOO", limit=None, stop=None, target=None
 ):
     ac = ac or ("crypto" if "-" in symbol else "equity")
-    sig = Signal(
-        symbol=symbol,
-        asset_class=ac,
-        timestamp=NOW,
-        side="buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="test",
-        strategy_version="1",
-    )
+    sig = sample_signal(symbol, at=NOW, bucket="test", asset_class=ac)
     alloc = Allocation(signal=sig, dollars=1000.0, weight=0.01, quantity=qty)
     return TradePlan(
         allocation=alloc,

@@ -489,7 +489,12 @@ def registered_plugin(plugin: object, name: str) -> Iterator[pluggy.PluginManage
 # The broker and data-source contract suites live beside the bucket one (imported here so that
 # a plugin's tests need only ``from tsys.testing import ...``).
 from tsys.data.calendars import sessions as _sessions  # noqa: E402
-from tsys.testing.broker import BrokerCheck, broker_contract_suite, sample_plan  # noqa: E402
+from tsys.testing.broker import (  # noqa: E402
+    BrokerCheck,
+    broker_contract_suite,
+    sample_plan,
+    sample_signal,
+)
 from tsys.testing.source import SourceCheck, data_source_contract_suite  # noqa: E402
 
 
@@ -513,6 +518,7 @@ __all__ = [
     "range_ends",
     "registered_plugin",
     "sample_plan",
+    "sample_signal",
     "shared_data_dir",
     "synthetic_bars",
 ]

@@ -27,6 +27,27 @@ from tsys.testing.checks import CheckResult, run_checks
 BrokerCheck = CheckResult
 
 
+def sample_signal(
+    symbol: str = "AAA", *, at: dt.datetime, bucket: str = "contract", **fields: Any
+) -> Signal:
+    """A buy signal to enter at the next open, made at ``at`` (for broker and contract tests).
+
+    The asset class is crypto for a ``-USD`` pair, else equity; ``fields`` set any other
+    :class:`~tsys.contracts.Signal` field (``side="sell"``, ``asset_class=...``, ``score=...``).
+    """
+    values: dict[str, Any] = {
+        "symbol": symbol,
+        "asset_class": "crypto" if symbol.endswith("-USD") else "equity",
+        "timestamp": at,
+        "side": "buy",
+        "intent": "enter_next_open",
+        "score": 1.0,
+        "bucket": bucket,
+        "strategy_version": "1",
+    }
+    return Signal(**{**values, **fields})
+
+
 def sample_plan(
     symbol: str = "AAA",
     quantity: float = 5.0,
@@ -37,17 +58,7 @@ def sample_plan(
 ) -> TradePlan:
     """A market-on-open plan as the daily run makes it (for broker tests)."""
     ts = dt.datetime.combine(day, dt.time(21), dt.UTC)
-    crypto = symbol.endswith("-USD")
-    signal = Signal(
-        symbol=symbol,
-        asset_class="crypto" if crypto else "equity",
-        timestamp=ts,
-        side="buy",
-        intent="enter_next_open",
-        score=1.0,
-        bucket="contract",
-        strategy_version="1",
-    )
+    signal = sample_signal(symbol, at=ts)
     return TradePlan(
         allocation=Allocation(
             signal=signal, dollars=quantity * 100.0, weight=0.01, quantity=quantity
