@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tsys_bucket_sp500.bucket import TREND_PARAMS, TREND_SEARCHED, Params, Sp500Bucket
-from tsys_bucket_sp500.trend_book import BOOK, COV_WINDOW, book_scale, month_starts
+from tsys_bucket_sp500.trend_book import BOOK, COV_WINDOW, MIN_SCALE, book_scale, month_starts
 
 from tsys.config import BucketConfig, OverridesConfig, RiskConfig
 from tsys.data import Bars
@@ -138,6 +138,41 @@ def test_a_volatile_slot_is_cut_to_its_risk_budget_and_the_book_to_its_target():
 def test_book_scale_is_one_for_an_empty_book():
     close = np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, (200, 3)), axis=0))
     assert (book_scale(close, np.zeros((200, 3)), 0.1) == 1.0).all()
+
+
+def _book_scale_row_by_row(close, weights, book_vol):
+    """The book's scale as first written: one ``np.cov`` a row (the yardstick)."""
+    from tsys.api import indicators as ind
+
+    rets, out = ind.simple_returns(close), np.ones(close.shape[0])
+    for t in range(COV_WINDOW, close.shape[0]):
+        w = weights[t]
+        live = w > 0
+        if not live.any():
+            continue
+        window = rets[t - COV_WINDOW + 1 : t + 1][:, live]
+        ok = np.isfinite(window).all(axis=1)
+        if ok.sum() < COV_WINDOW // 2:
+            continue
+        var = float(w[live] @ np.atleast_2d(np.cov(window[ok], rowvar=False)) @ w[live]) * 252
+        if var > 0 and math.isfinite(var):
+            out[t] = max(MIN_SCALE, min(1.0, book_vol / math.sqrt(var)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_book_scale_is_np_cov_row_by_row_bit_for_bit(seed):
+    # Held sets change from row to row, prices have gaps (windows with and without a full
+    # set of returns), books of one to five slots: the batched windows give np.cov's figures.
+    rng = np.random.default_rng(seed)
+    T, N = 700, int(rng.integers(1, 6))
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, (T, N)), axis=0))
+    close[rng.random((T, N)) < 0.01] = np.nan
+    close[: int(rng.integers(0, 200)), 0] = np.nan  # a late listing
+    weights = np.where(rng.random((T, N)) < 0.7, rng.random((T, N)) / N, 0.0)
+    got = book_scale(close, weights, 0.05)
+    assert np.array_equal(got, _book_scale_row_by_row(close, weights, 0.05))
+    assert (got < 1.0).any() and (got == 1.0).any()
 
 
 def test_no_lookahead_in_the_trend_book():

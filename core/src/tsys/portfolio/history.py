@@ -187,11 +187,15 @@ def _select(
     risk: RiskConfig,
     overrides: OverridesConfig,
     equity: float,
+    eligible: list[int] | None = None,
 ) -> Selection | None:
-    """:func:`select_and_size` for the entries of bar ``t`` (None: no eligible symbol)."""
+    """:func:`select_and_size` for the entries of bar ``t`` (None: no eligible symbol).
+
+    ``eligible``: the columns eligible at ``t`` in order, when the caller has them at hand."""
     out, bars = pn.output, pn.bars
-    cols = np.flatnonzero(pn.eligible[t])
-    cols = np.array([j for j in cols if j not in held], dtype=np.int64)
+    if eligible is None:
+        eligible = np.flatnonzero(pn.eligible[t]).tolist()
+    cols = np.array([j for j in eligible if j not in held], dtype=np.int64)
     if not len(cols):
         return None
     # A symbol closed at this close, or whose exit mask is set, is not bought here.
@@ -288,27 +292,36 @@ def plan_positions(
     rejections: dict[str, int] = {}
     capped: dict[str, int] = {}
     held: dict[int, _Pos] = {}
-    reb = rebalance_mask(bars.index, rebalance)
     rules = pn.rules
     resize = rebalance_mask(bars.index, rules.resize) if rules.resize else np.zeros(T, dtype=bool)
+    # Bars where entries may be looked for, and the columns eligible on each, as Python values
+    # (one lookup a bar instead of numpy scalars).
+    may_enter = (rebalance_mask(bars.index, rebalance) & (np.reshape(pn.regime, T) > 0)).tolist()
+    eligible = _row_columns(pn.eligible)
+    resize_at = resize.tolist()
     current = overrides
     for t in range(T):
         if overrides_at is not None:
             now = overrides_at(bars.index[t].date())
             if now is not current:
                 current, pn.user_cols = now, user_cols(bars, now)
-        closed = _close_positions(t, held, pn, reasons)
-        if resize[t] and held:
+        closed = _close_positions(t, held, pn, reasons) if held else {}
+        if resize_at[t] and held:
             resize_plan_bar(
                 held, t, bars, pn.vol, pn.adv, pn.sectors, float(pn.regime[t]), equity, settings,
                 risk, rules, reasons, capped,
             )  # fmt: skip
         sel = None
         paused = bucket.name in current.paused_buckets
-        if reb[t] and len(held) < settings.max_positions and pn.regime[t] > 0 and not paused:
+        if (
+            may_enter[t]
+            and len(held) < settings.max_positions
+            and not paused
+            and any(j not in held for j in eligible[t])
+        ):
             sel = _select(
                 t, held, closed, pn, settings=settings, risk=risk, overrides=current,
-                equity=equity,
+                equity=equity, eligible=eligible[t],
             )  # fmt: skip
         if sel is not None:
             for _sym, con in sel.rejected:
@@ -324,6 +337,16 @@ def plan_positions(
             target_p[t, j] = p.target
             entry_rows[t, j] = p.entry_t
     return PositionPlan(weights, stop_p, target_p, entry_rows, reasons, rejections, capped)
+
+
+def _row_columns(mask: np.ndarray) -> list[list[int]]:
+    """Per row of a boolean T x N mask: its True columns, in order."""
+    if not mask.shape[0]:
+        return []
+    rows, cols = np.nonzero(mask)
+    cuts = np.searchsorted(rows, np.arange(1, mask.shape[0])).tolist()
+    flat = cols.tolist()
+    return [flat[a:b] for a, b in zip([0, *cuts], [*cuts, len(flat)], strict=True)]
 
 
 def target_weights(*args: Any, **kwargs: Any) -> np.ndarray:
