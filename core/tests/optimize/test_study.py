@@ -139,6 +139,34 @@ def test_two_local_workers_share_the_sqlite_study(run_optimize, data_dir):
     assert all(t.state.name == "COMPLETE" for t in study.trials)
 
 
+def test_forked_workers_inherit_the_warmed_up_evaluator(toy_path, tmp_path):
+    import gc
+
+    from toy_objective import Toy
+
+    from tsys.optimize.study import StudySpec, run_study
+    from tsys.optimize.workers import start_method
+
+    if start_method() != "fork":
+        pytest.skip("workers are spawned on this platform")
+
+    class Warmed(Toy):
+        def warm_up(self):  # runs once, in the parent, before the workers fork
+            self.bars = 77
+
+    spec = StudySpec(
+        study="fork",
+        storage=f"sqlite:///{tmp_path / 'fork.db'}",
+        factory="toy_objective:make",  # what a spawned worker would build: 250 bars
+        factory_kwargs={},
+        seed=1,
+    )
+    study = run_study(spec, n_trials=4, jobs=2, evaluator=Warmed())
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    assert [t.user_attrs["n_bars"] for t in study.trials] == [77.0] * 4
+    assert gc.get_freeze_count() == 0, "the parent's objects are thawed after the study"
+
+
 def test_split_trials_adds_up():
     assert split_trials(7, 3) == [3, 2, 2]
     assert split_trials(2, 4) == [1, 1]

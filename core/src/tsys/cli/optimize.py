@@ -37,7 +37,8 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Worker processes on this machine, sharing the study's storage.",
+    help="Worker processes on this machine, sharing the study's storage (on Linux forked "
+    "once the data is loaded).",
 )
 @click.option("--study", "study_name", default=None, help="Study name (default tsys-BUCKET-...).")
 @click.option(

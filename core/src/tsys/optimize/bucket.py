@@ -179,6 +179,17 @@ class BucketEvaluator:
             costs=costs or self.costs,
         )
 
+    def warm_up(self) -> None:
+        """Run the current parameters on the first window once, so what every trial needs
+        (the panel, the first window's bars, the modules a backtest imports) is in this
+        process before ``--jobs`` workers fork from it; a failure is left to the trials."""
+        import contextlib
+
+        from tsys.errors import TsysError
+
+        with contextlib.suppress(TsysError):
+            self.evaluate(self.defaults(), 0)
+
     def evaluate(self, params: dict[str, Any], fold: int) -> FoldResult:
         start, end = self.windows[fold]
         bt = self.backtest(params, start, end, split=self.split)

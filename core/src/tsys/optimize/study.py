@@ -1,7 +1,7 @@
 """Optuna studies over a bucket's search space: one process, several, or many machines.
 
 A :class:`StudySpec` says everything a worker needs to rebuild the evaluator and join the study
-(it is picklable, so ``--jobs N`` hands it to N spawned processes); :func:`run_study` creates or
+(it is picklable, so ``--jobs N`` can hand it to N spawned processes); :func:`run_study` creates or
 resumes the study, runs the trials (in this process or in workers) while showing progress, and
 :func:`collect` reads the outcome back from the storage, whoever ran the trials.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import math
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -272,10 +271,17 @@ def enqueue_baseline(study: Any, ev: Evaluator) -> dict[str, Any]:
     return point
 
 
-def run_worker(spec: StudySpec, n_trials: int | None, timeout: float | None, worker: int) -> None:
-    """One worker: join the study and run up to ``n_trials`` trials (or until ``timeout``)."""
+def run_worker(
+    spec: StudySpec,
+    n_trials: int | None,
+    timeout: float | None,
+    worker: int,
+    evaluator: Evaluator | None = None,
+) -> None:
+    """One worker: join the study and run up to ``n_trials`` trials (or until ``timeout``),
+    with ``evaluator`` (a forked worker's, inherited) or one built from ``spec``."""
     study = open_study(spec, worker)
-    ev = build_evaluator(spec)
+    ev = evaluator if evaluator is not None else build_evaluator(spec)
     study.optimize(
         make_objective(spec, ev),
         n_trials=n_trials,
@@ -285,11 +291,15 @@ def run_worker(spec: StudySpec, n_trials: int | None, timeout: float | None, wor
     )
 
 
-def _spawned_worker(
-    spec: StudySpec, n_trials: int | None, timeout: float | None, worker: int
+def _worker_main(
+    spec: StudySpec,
+    n_trials: int | None,
+    timeout: float | None,
+    worker: int,
+    evaluator: Evaluator | None = None,
 ) -> None:
     try:
-        run_worker(spec, n_trials, timeout, worker)
+        run_worker(spec, n_trials, timeout, worker, evaluator)
     except TsysError as exc:
         import sys
 
@@ -327,8 +337,9 @@ def run_study(
 ) -> Any:
     """Run ``n_trials`` more trials (split over ``jobs`` processes) and return the study.
 
-    With ``jobs > 1`` the workers are spawned processes sharing the storage; this process only
-    watches the storage to report progress. ``progress(done, total)`` is called as trials
+    With ``jobs > 1`` the workers are processes sharing the storage, forked once the data is
+    loaded (Linux) or spawned (:mod:`tsys.optimize.workers`); this process only watches the
+    storage to report progress. ``progress(done, total)`` is called as trials
     finish. Trials already in the study (a resumed run) are kept and count towards nothing.
     The first new trial evaluates the current parameters (:func:`enqueue_baseline`), unless
     the study already holds them.
@@ -343,44 +354,38 @@ def run_study(
     say(0, n_trials)
     ev = evaluator if evaluator is not None else build_evaluator(spec)
     enqueue_baseline(study, ev)
-    if jobs == 1:
+    from tsys.optimize.workers import frozen_heap, run_processes, start_method, warm_up
 
-        def cb(st: Any, _trial: Any) -> None:
-            say(_finished(st) - before, n_trials)
+    method = start_method()
+    if jobs > 1 and method == "fork":  # the workers inherit the evaluator, warm
+        warm_up(ev)
+    with frozen_heap():  # the loaded data is no garbage: no collection walks it
+        if jobs == 1:
 
-        study.optimize(
-            make_objective(spec, ev),
-            n_trials=n_trials,
-            timeout=timeout,
-            callbacks=[cb],
-            gc_after_trial=True,
-            catch=CATCH,
+            def cb(st: Any, _trial: Any) -> None:
+                say(_finished(st) - before, n_trials)
+
+            study.optimize(
+                make_objective(spec, ev),
+                n_trials=n_trials,
+                timeout=timeout,
+                callbacks=[cb],
+                gc_after_trial=True,
+                catch=CATCH,
+            )
+            return study
+        counts = split_trials(n_trials, jobs)
+        if method == "fork":
+            args = [(spec, n, timeout, i, ev) for i, n in enumerate(counts)]
+        else:  # each spawned worker rebuilds the evaluator from the spec
+            args = [(spec, n, timeout, i) for i, n in enumerate(counts)]
+        codes = run_processes(
+            method, _worker_main, args, lambda: say(_finished(study) - before, n_trials)
         )
-        return study
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    procs = [
-        ctx.Process(target=_spawned_worker, args=(spec, n, timeout, i), daemon=False)
-        for i, n in enumerate(split_trials(n_trials, jobs))
-    ]
-    for p in procs:
-        p.start()
-    try:
-        while any(p.is_alive() for p in procs):
-            time.sleep(0.5)
-            say(_finished(study) - before, n_trials)
-    except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
-        raise
-    for p in procs:
-        p.join()
-    say(_finished(study) - before, n_trials)
-    bad = [p.exitcode for p in procs if p.exitcode != 0]
+    bad = [c for c in codes if c != 0]
     if bad:
         raise TsysError(
-            f"{len(bad)} of {len(procs)} optimisation workers failed (exit codes {bad})",
+            f"{len(bad)} of {len(codes)} optimisation workers failed (exit codes {bad})",
             hint="their messages are printed above; finished trials are kept in the study",
         )
     return study
