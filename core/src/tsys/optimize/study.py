@@ -278,28 +278,19 @@ def run_worker(
     worker: int,
     evaluator: Evaluator | None = None,
 ) -> None:
-    """One worker: join the study and run up to ``n_trials`` trials (or until ``timeout``),
-    with ``evaluator`` (a forked worker's, inherited) or one built from ``spec``."""
-    study = open_study(spec, worker)
-    ev = evaluator if evaluator is not None else build_evaluator(spec)
-    study.optimize(
-        make_objective(spec, ev),
-        n_trials=n_trials,
-        timeout=timeout,
-        gc_after_trial=True,
-        catch=CATCH,
-    )
-
-
-def _worker_main(
-    spec: StudySpec,
-    n_trials: int | None,
-    timeout: float | None,
-    worker: int,
-    evaluator: Evaluator | None = None,
-) -> None:
+    """One worker process: join the study and run up to ``n_trials`` trials (or until
+    ``timeout``), with ``evaluator`` (a forked worker's, inherited) or one built from ``spec``.
+    A :class:`TsysError` is printed and ends the process with its exit code."""
     try:
-        run_worker(spec, n_trials, timeout, worker, evaluator)
+        study = open_study(spec, worker)
+        ev = evaluator if evaluator is not None else build_evaluator(spec)
+        study.optimize(
+            make_objective(spec, ev),
+            n_trials=n_trials,
+            timeout=timeout,
+            gc_after_trial=True,
+            catch=CATCH,
+        )
     except TsysError as exc:
         import sys
 
@@ -380,7 +371,7 @@ def run_study(
         else:  # each spawned worker rebuilds the evaluator from the spec
             args = [(spec, n, timeout, i) for i, n in enumerate(counts)]
         codes = run_processes(
-            method, _worker_main, args, lambda: say(_finished(study) - before, n_trials)
+            method, run_worker, args, lambda: say(_finished(study) - before, n_trials)
         )
     bad = [c for c in codes if c != 0]
     if bad:
