@@ -109,10 +109,12 @@ class BucketConfig:
     #: :class:`tsys.buckets.Mandate`.
     min_exposure: float | None = None
     max_cagr_lag: float | None = None
-    #: Meta-model use in the daily run (tsys[ml]): "off", or "filter" (drop entries the model
-    #: scores below its threshold). The model must exist (`tsys ml train`), be no older than
-    #: ``ml_max_age_days``, match the parameters, and have been judged ON walk-forward.
-    ml: str = attrs.field(default="off", validator=v.in_(("off", "filter")))
+    #: Meta-model use in the daily run (tsys[ml]): "off", "filter" (drop entries the model
+    #: scores below its threshold) or "size" (scale each entry's allocation by the model's
+    #: probability, in [0.25, 1] of what the caps allow). The model must exist (`tsys ml
+    #: train`), be no older than ``ml_max_age_days``, match the parameters and the data, and
+    #: have been judged ON walk-forward.
+    ml: str = attrs.field(default="off", validator=v.in_(("off", "filter", "size")))
     ml_max_age_days: int = attrs.field(default=120, validator=[v.instance_of(int), v.ge(1)])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import pytest
 from ml_market import CoinBucket, hub_of, market
@@ -60,3 +62,20 @@ def test_both_variants_trade_the_same_folds_beside_the_same_anchors(planted):
         assert f["train_events"] > 100 and f["train_seconds"] > 0
         assert 0 < f["test_kept"] < f["test_events"]
     assert planted["deflated"]["n_trials"] >= 5
+
+
+def test_pbo_with_and_without_the_model_on_the_same_rows(planted, null):
+    for got in (planted, null):
+        p = got["pbo"]
+        assert p["blocks"] >= 2 and p["periods"] == len(got["curves"]["dates"]) - 1
+        wo, w = p["without_ml"], p["with_ml"]
+        assert 0.0 <= w["pbo"] <= 1.0 and (wo is None or 0.0 <= wo["pbo"] <= 1.0)
+        # the same columns, plus the model's walk-forward at every candidate threshold
+        base = wo["columns"] if wo else ["walk_forward"]
+        assert w["columns"][: len(base)] == base
+        assert {"ml_walk_forward", "ml_keep_80", "ml_keep_35"} <= set(w["columns"])
+        assert sum(w["winners"].values()) == math.comb(p["blocks"], p["blocks"] // 2)
+    # a model that carries information wins the in-sample choice and holds up out of sample
+    assert planted["pbo"]["with_ml"]["pbo"] < 0.5
+    won = planted["pbo"]["with_ml"]["winners"]
+    assert sum(v for k, v in won.items() if k.startswith("ml_")) > sum(won.values()) / 2

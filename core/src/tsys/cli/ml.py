@@ -192,5 +192,24 @@ def _print(bucket: str, model: Any, path: Path, j: dict[str, Any] | None) -> Non
     d = j["decision"]
     verdict = "[green]ML ON[/]" if d["ml_on"] else "[red]ML OFF[/]"
     con.print(f"{verdict}: {'; '.join(d['reasons'])}")
+    con.print(pbo_line(j.get("pbo")))
     secs = ", ".join(f"{f['train_seconds']:.1f}" for f in j["folds"])
     con.print(f"training seconds per fold: {secs}")
+
+
+def pbo_line(p: dict[str, Any] | None) -> str:
+    """PBO without vs with the model, on the same out-of-sample rows and CSCV blocks."""
+    from tsys.format import figure as fmt
+
+    if not p or not p.get("blocks"):
+        return "PBO: too few out-of-sample sessions for CSCV"
+
+    def one(x: dict[str, Any] | None) -> str:
+        if x is None:
+            return "n/a (one configuration)"
+        return f"{fmt(x['pbo'], 'p')} over {x['n_configs']} columns"
+
+    return (
+        f"PBO (CSCV, {p['blocks']} blocks of the {p['periods']} out-of-sample sessions): "
+        f"without ML {one(p['without_ml'])}, with ML {one(p['with_ml'])}"
+    )

@@ -264,6 +264,9 @@ def _print(r: dict[str, Any], out: Path, html: Path, shipped: str | None) -> Non
             + "; ".join(d["reasons"])
             + ")"
         )
+        from tsys.cli.ml import pbo_line
+
+        con.print(pbo_line(m.get("pbo")))
     fin = r["final"]
     changed = ", ".join(f"{k}={param_text(v)}" for k, v in fin["changed_from_current"].items())
     con.print(escape(f"final parameters (set {fin['chosen_digest']}): {changed or 'unchanged'}"))

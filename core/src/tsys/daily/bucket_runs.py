@@ -109,12 +109,12 @@ def run_bucket(
     bctx = BucketContext(
         as_of=as_of, data=ctx.hub, settings=settings, params=params, latest_only=True
     )
-    from tsys.daily.meta import meta_filter
+    from tsys.daily.meta import daily_ml
 
-    adjust, ml_notes = meta_filter(bucket, settings, ctx.workspace.root, as_of, params)
+    ml = daily_ml(bucket, settings, ctx.workspace.root, as_of, params, ctx.hub)
     try:
         step = bucket_step(
-            bucket, bctx, config, LastBar(equity=equity, holdings=holdings), adjust_output=adjust
+            bucket, bctx, config, LastBar(equity=equity, holdings=holdings), adjust_output=ml.adjust
         )
     except EmptyUniverse as exc:  # nothing to consider today: no plan, not a failure
         return BucketRun(**base, warnings=(*bctx.warnings, exc.message))
@@ -127,7 +127,7 @@ def run_bucket(
     problem = benchmark_problem(bucket, ctx.hub, step.bars)
     if problem is not None:
         return BucketRun(**base, warnings=tuple(bctx.warnings), error=f"data: {problem}")
-    decisions = step.decisions
+    decisions = ml.annotate(step.decisions)
     try:
         regime = plugins.plugin_safe(owner_of(bucket), bucket.regime_label)(
             step.output, step.bars.shape[0] - 1
@@ -153,7 +153,7 @@ def run_bucket(
         allocations=decisions.allocations,
         plans=decisions.plans,
         blockers=decisions.blockers,
-        warnings=(*_merged(bctx.warnings, [*ml_notes, *notes]), *decisions.notes),
+        warnings=(*_merged(bctx.warnings, [*ml.notes, *notes]), *decisions.notes),
         validated=validated,
     )
 

@@ -3,8 +3,10 @@
 Meta-labelling never changes the side (AFML ch. 3.6): ``filter`` removes the entries whose
 probability is below the model's threshold from the bucket's output before portfolio
 construction (so a freed slot goes to the next candidate, as it would in the daily run);
-``size`` keeps every entry and multiplies each position's planned weight by the model's size
-factor (in [0.25, 1], so never above what the bucket's caps allowed).
+``size`` keeps every entry and publishes the model's size factor (in [0.25, 1]) as
+``extras["size_factor"]``; the one portfolio path (:func:`tsys.portfolio.construct.
+select_and_size`, daily and in backtests) multiplies the allocation it sized under every cap by
+it, so a position is never above what the caps allow.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Scored:
     t: np.ndarray
     j: np.ndarray
     p: np.ndarray
+    #: The events' feature rows (the model's columns), for explanations.
+    X: np.ndarray | None = None
 
     def panel(self, shape: tuple[int, int]) -> np.ndarray:
         out = np.full(shape, np.nan)
@@ -31,17 +35,21 @@ class Scored:
         return out
 
 
-def score_events(model: Any, bars: Any, output: Any, benchmark: str | None, rows: Any = None):
-    """The model's probabilities for the bucket's primary events (in ``rows`` when given)."""
-    from tsys.ml.features import feature_matrix, feature_panels
+def score_events(
+    model: Any, bars: Any, output: Any, benchmark: str | None, rows: Any = None, hub: Any = None
+):
+    """The model's probabilities for the bucket's primary events (in ``rows`` when given);
+    ``hub`` gives the news features of a model that reads them."""
+    from tsys.ml.features import feature_matrix, feature_panels, news_frame, uses_news
     from tsys.ml.labels import primary_events
 
     t, j = primary_events(bars, output)
     if rows is not None:
         m = (t >= (rows.start or 0)) & (t < rows.stop)
         t, j = t[m], j[m]
-    X, _ = feature_matrix(feature_panels(bars, output, benchmark), t, j, model.features)
-    return Scored(t, j, model.predict(X))
+    news = news_frame(hub, bars) if uses_news(model.features) else None
+    X, _ = feature_matrix(feature_panels(bars, output, benchmark, news), t, j, model.features)
+    return Scored(t, j, model.predict(X), X)
 
 
 def filtered_output(output: Any, scored: Scored, threshold: float) -> Any:
@@ -52,13 +60,11 @@ def filtered_output(output: Any, scored: Scored, threshold: float) -> Any:
     return attrs.evolve(output, entries=entries)
 
 
-def sized_plan(plan: Any, factors: np.ndarray) -> Any:
-    """``plan`` with each position's weights scaled by ``factors[entry row, column]`` (NaN: 1)."""
-    w = np.array(plan.weights, dtype=np.float64, copy=True)
-    rows, cols = np.nonzero(plan.entry_rows >= 0)
-    f = factors[plan.entry_rows[rows, cols], cols]
-    w[rows, cols] *= np.where(np.isfinite(f), np.clip(f, 0.0, 1.0), 1.0)
-    return attrs.evolve(plan, weights=w)
+def sized_output(output: Any, scored: Scored, factors: np.ndarray) -> Any:
+    """``output`` with ``extras["size_factor"]`` set to ``factors`` at the scored events."""
+    panel = np.full(np.shape(output.score), np.nan)
+    panel[scored.t, scored.j] = factors
+    return attrs.evolve(output, extras={**output.extras, "size_factor": panel})
 
 
 def replan(step: Any, output: Any, config: Any, window: Any) -> Any:
@@ -81,18 +87,12 @@ def applied(
     """``step`` with ``model`` applied in ``mode`` to the events in ``rows`` (all by default)."""
     if mode not in MODES:
         raise ValueError(f"ml mode must be one of {MODES}, got {mode!r}")
-    scored = score_events(model, step.bars, step.output, step.bucket.benchmark, rows)
+    hub = getattr(step.ctx, "data", None)
+    scored = score_events(model, step.bars, step.output, step.bucket.benchmark, rows, hub)
     if mode == "off":
         return step, scored
     if mode == "filter":
         kept = filtered_output(step.output, scored, model.threshold)
         return replan(step, kept, config, window), scored
-    from tsys.portfolio.step import BucketStep
-
-    factors = np.full(step.bars.shape, np.nan)
-    factors[scored.t, scored.j] = model.size_factor(scored.p)
-    plan = sized_plan(step.plan, factors)
-    sized = BucketStep(
-        bucket=step.bucket, ctx=step.ctx, bars=step.bars, output=step.output, plan=plan
-    )
-    return sized, scored
+    sized = sized_output(step.output, scored, model.size_factor(scored.p))
+    return replan(step, sized, config, window), scored

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from tsys.ml.features import feature_matrix, feature_panels
+from tsys.ml.features import feature_matrix, feature_panels, news_frame
 from tsys.ml.labels import Events, triple_barrier
 
 
@@ -50,6 +50,7 @@ def dataset(step: Any, costs: Any) -> Dataset:
     bucket = step.bucket
     rules = bucket.position_rules(step.ctx.params)
     events = triple_barrier(step.bars, step.output, rules, costs)
-    panels = feature_panels(step.bars, step.output, bucket.benchmark)
+    news = news_frame(getattr(step.ctx, "data", None), step.bars)
+    panels = feature_panels(step.bars, step.output, bucket.benchmark, news)
     X, names = feature_matrix(panels, events.t, events.j)
     return Dataset(events, X, names)

@@ -10,10 +10,11 @@ panel (the indicators are causal; cross-sectional ranks compare symbols on row `
   volume (today's and the 5-day volume against the prior 20-day average);
 - cross-sectional ranks of the 21-day return and of the volatility;
 - the market: the benchmark's 21/63-day returns, 21-day volatility and distance from its
-  200-day average.
-
-No news sentiment: the research data has no point-in-time news history, so a feature built
-from it could not be tested out of sample (it is left out rather than faked).
+  200-day average;
+- news sentiment, where the data hub has news (:func:`news_panels`): the mean sentiment and the
+  number of news days over the last 5 and 21 sessions. A news item dated day ``d`` counts from
+  the first bar *after* ``d`` (its headlines may come after that day's close); before a
+  symbol's first news item is known its values are missing, not zero.
 :func:`feature_panels` returns every feature as a T x N panel (market features broadcast), so
 the look-ahead audit can compare whole panels row by row.
 """
@@ -82,6 +83,8 @@ def bucket_panels(output: Any, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     score = np.asarray(output.score, dtype=np.float64)
     out = {"score": score, "rank_score": ind.cross_rank(score)}
     for name in sorted(output.extras):
+        if name == "size_factor":  # the meta-model's own output (size mode), not a feature
+            continue
         a = np.asarray(output.extras[name])
         if a.shape == (T, N) and np.issubdtype(a.dtype, np.number):
             out[f"x_{name}"] = a.astype(np.float64)
@@ -90,12 +93,79 @@ def bucket_panels(output: Any, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     return out
 
 
-def feature_panels(bars: Any, output: Any, benchmark: str | None) -> dict[str, np.ndarray]:
-    """Every feature as a T x N panel, by name (sorted within each group)."""
+#: Sessions over which the news features average.
+NEWS_WINDOWS = (5, 21)
+#: Calendar days of news loaded before the first bar (the first window's warm-up).
+NEWS_LOOKBACK_DAYS = 40
+
+
+def uses_news(names: list[str] | None) -> bool:
+    """Whether a feature list (a model's; None: every feature) reads the news panels."""
+    return names is None or any(n.startswith("news_") for n in names)
+
+
+def news_frame(hub: Any, bars: Any) -> Any:
+    """The hub's news for the panel's symbols and dates (None: no source provides news)."""
+    import datetime as dt
+
+    from tsys.errors import TsysError
+
+    if hub is None or not bars.shape[0] or not hasattr(hub, "news"):
+        return None
+    start = bars.index[0].date() - dt.timedelta(days=NEWS_LOOKBACK_DAYS)
+    try:
+        return hub.news(list(bars.symbols), start, bars.index[-1].date())
+    except TsysError:
+        return None
+
+
+def news_panels(bars: Any, news: Any) -> dict[str, np.ndarray]:
+    """Mean sentiment and news-day counts over the last :data:`NEWS_WINDOWS` sessions (T x N;
+    see the module docstring for when an item counts)."""
+    import pandas as pd
+
+    T, N = bars.shape
+    s_sum, n_sum = np.zeros((T, N)), np.zeros((T, N))
+    if news is not None and len(news):
+        idx = bars.index.tz_convert(None) if bars.index.tz is not None else bars.index
+        days = np.asarray(idx.normalize(), dtype="datetime64[ns]")
+        when = pd.to_datetime(news["date"], utc=True).dt.tz_convert(None).dt.normalize()
+        pos = np.searchsorted(days, np.asarray(when, dtype="datetime64[ns]"), side="right")
+        cols = {sym: j for j, sym in enumerate(bars.symbols)}
+        j = np.array([cols.get(sym, -1) for sym in news["symbol"]], dtype=np.int64)
+        x = pd.to_numeric(news["sentiment"], errors="coerce").to_numpy(dtype=np.float64)
+        ok = (j >= 0) & (pos < T) & np.isfinite(x)
+        np.add.at(s_sum, (pos[ok], j[ok]), x[ok])
+        np.add.at(n_sum, (pos[ok], j[ok]), 1.0)
+    seen = np.cumsum(n_sum, axis=0) > 0
+    out = {}
+    for k in NEWS_WINDOWS:
+        s_k = _trailing_sum(s_sum, k)
+        n_k = _trailing_sum(n_sum, k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"news_sent_{k}"] = np.where(n_k > 0, s_k / n_k, np.nan)
+        out[f"news_count_{k}"] = np.where(seen, n_k, np.nan)
+    return out
+
+
+def _trailing_sum(a: np.ndarray, k: int) -> np.ndarray:
+    c = np.cumsum(a, axis=0)
+    out = c.copy()
+    out[k:] -= c[:-k]
+    return out
+
+
+def feature_panels(
+    bars: Any, output: Any, benchmark: str | None, news: Any = None
+) -> dict[str, np.ndarray]:
+    """Every feature as a T x N panel, by name (sorted within each group). ``news`` (the hub's
+    news frame, :func:`news_frame`) adds the news features; None leaves them out."""
     T, N = bars.shape
     panels = {**bucket_panels(output, (T, N)), **symbol_panels(bars)}
     for k, v in market_panels(bars, benchmark).items():
         panels[k] = np.broadcast_to(v[:, None], (T, N))
+    if news is not None:
+        panels.update(news_panels(bars, news))
     return panels
 
 

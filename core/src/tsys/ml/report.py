@@ -41,7 +41,10 @@ out-of-fold AUC {{ meta.scores.oof_auc | fmt("ratio") }}, base rate {{ meta.scor
 </table>
 <p>Kept vs dropped test entries: mean net return {{ j.kept_vs_dropped.kept_mean_return | fmt("pct") }}
 vs {{ j.kept_vs_dropped.dropped_mean_return | fmt("pct") }}, t = {{ j.kept_vs_dropped.t_stat | fmt("ratio") }};
-deflated Sharpe {{ j.deflated.deflated_sharpe | fmt("p") }} over {{ j.deflated.n_trials }} trials.</p>
+deflated Sharpe {{ j.deflated.deflated_sharpe | fmt("p") }} over {{ j.deflated.n_trials }} trials.
+{% if j.pbo and j.pbo.blocks %}PBO (CSCV, {{ j.pbo.blocks }} blocks of the out-of-sample sessions):
+without ML {{ j.pbo.without_ml.pbo | fmt("p") if j.pbo.without_ml else "n/a" }},
+with ML {{ j.pbo.with_ml.pbo | fmt("p") if j.pbo.with_ml else "n/a" }}.{% endif %}</p>
 <table><tr><th>fold</th><th>train entries</th><th>train s</th><th>threshold</th><th>OOF AUC</th>
 <th>test entries</th><th>kept</th><th>precision all</th><th>precision kept</th><th>top features</th></tr>
 {% for f in j.folds %}<tr><td>{{ f.fold }}</td><td>{{ f.train_events }}</td><td>{{ f.train_seconds | fmt("ratio") }}</td>

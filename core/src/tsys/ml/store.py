@@ -26,6 +26,10 @@ import attrs
 MAX_AGE_DAYS = 120
 #: Out-of-fold probabilities kept in the JSON (for the calibration curve of the report).
 SAMPLE = 5000
+#: Sessions at the end of the training window whose returns identify the training data.
+CHECK_SESSIONS = 20
+#: Largest difference of one daily return that still counts as the same data.
+CHECK_TOLERANCE = 1e-6
 
 
 def model_dir(root: Path, bucket: str) -> Path:
@@ -82,6 +86,81 @@ def set_decision(root: Path, bucket: str, decision: dict[str, Any]) -> None:
         return
     meta["decision"] = decision
     write_json(model_dir(root, bucket) / "current.json", meta)
+
+
+def data_signature(bars: Any, last: int, symbols: list[str]) -> dict[str, Any]:
+    """What the daily run can recompute to tell the training data from other data: the dates
+    of the :data:`CHECK_SESSIONS` sessions ending at row ``last`` and the close-to-close
+    returns of ``symbols`` over them (returns, not prices: a later dividend or split
+    adjustment rescales old prices but keeps their returns). A digest of them (returns rounded
+    to 1e-6) names it."""
+    import hashlib
+
+    import numpy as np
+
+    lo = max(0, last - CHECK_SESSIONS)
+    dates = [d.date().isoformat() for d in bars.index[lo : last + 1]]
+    cols = [bars.column(s) for s in symbols]
+    close = np.asarray(bars.close[lo : last + 1][:, cols], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = close[1:] / close[:-1] - 1.0
+    returns = [[None if not np.isfinite(x) else round(float(x), 9) for x in col] for col in r.T]
+    text = json.dumps([dates, list(symbols), np.round(np.nan_to_num(r, nan=9.0), 6).tolist()])
+    return {
+        "digest": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "dates": dates,
+        "symbols": list(symbols),
+        "returns": returns,
+    }
+
+
+def data_check(sig: dict[str, Any] | None, bars: Any) -> str | None:
+    """Why today's ``bars`` are not the data the model was trained on (None: they are).
+
+    The returns of the model's symbols over the last sessions of its training window
+    (:func:`data_signature`) are recomputed from today's bars; a session missing or added, or
+    a return differing by more than :data:`CHECK_TOLERANCE`, is other data. When today's bars
+    do not reach back to those sessions, or hold fewer than half of the symbols, the data
+    cannot be checked, and that is said too (the model is not used unchecked).
+    """
+    import numpy as np
+
+    if not sig:
+        return "the model file has no data signature to check today's data against (retrain it)"
+    dates = sig["dates"]
+    days = [d.date().isoformat() for d in bars.index]
+    if dates[0] not in days or dates[-1] not in days:
+        return (
+            f"today's bars ({days[0] if days else '-'}..{days[-1] if days else '-'}) do not "
+            f"cover the model's training sessions {dates[0]}..{dates[-1]}, so its data "
+            "cannot be checked"
+        )
+    lo, hi = days.index(dates[0]), days.index(dates[-1])
+    if days[lo : hi + 1] != dates:
+        return (
+            f"the ML model was trained on other data: the sessions {dates[0]}..{dates[-1]} "
+            "differ from today's data"
+        )
+    have = [k for k, s in enumerate(sig["symbols"]) if s in bars.symbols]
+    if len(have) * 2 < len(sig["symbols"]):
+        return (
+            f"today's bars hold {len(have)} of the model's {len(sig['symbols'])} symbols, so "
+            "its data cannot be checked"
+        )
+    for k in have:
+        sym = sig["symbols"][k]
+        c = np.asarray(bars.close[lo : hi + 1, bars.column(sym)], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            now = c[1:] / c[:-1] - 1.0
+        was = np.array([np.nan if x is None else x for x in sig["returns"][k]])
+        same = (np.isnan(now) & np.isnan(was)) | (np.abs(now - was) <= CHECK_TOLERANCE)
+        if not same.all():
+            i = int(np.flatnonzero(~same)[0])
+            return (
+                f"the ML model was trained on other data (signature {sig.get('digest')}): "
+                f"{sym} on {dates[i + 1]} returned {was[i]:+.4%} then, {now[i]:+.4%} today"
+            )
+    return None
 
 
 @attrs.frozen

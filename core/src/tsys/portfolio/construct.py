@@ -50,10 +50,15 @@ class Candidate:
     #: Why the bucket is exiting this symbol at this bar (None: it is not): such a candidate
     #: is never bought at this bar (:data:`EXIT_CONSTRAINT`).
     exit_reason: str | None = None
+    #: A multiplier in [0, 1] of the allocation after every cap (a meta-model's "size" mode,
+    #: ``BucketOutput.extras["size_factor"]``): a position is never larger than the caps allow.
+    size_factor: float = 1.0
 
 
 #: The constraint naming a candidate that was not bought because its exit condition holds.
 EXIT_CONSTRAINT = "exit_signal"
+#: The constraint naming an allocation a meta-model's size factor scaled down.
+SIZE_CONSTRAINT = "ml_size"
 
 
 @attrs.frozen
@@ -216,6 +221,9 @@ def select_and_size(
         d, liquidity_flag = _capped(
             c, dollars, cons, book, equity, risk, overrides, budget_rule, bucket
         )
+        if c.size_factor < 1.0:
+            f = max(0.0, float(c.size_factor))
+            d = _cap(cons, SIZE_CONSTRAINT, d * f, f"the meta-model sizes it x{f:.2f}", d)
         d, qty = _in_lots(c, d, cons) if round_lots else (d, d / c.price)
         if d <= 0 or qty <= 0:
             last = (
@@ -547,6 +555,7 @@ def candidate_at(
     stop: float,
     score: float = math.inf,
     exit_reason: str | None = None,
+    size_factor: float = 1.0,
 ) -> Candidate:
     """Symbol ``j`` at bar ``t`` as a sizing candidate (NaN inputs become None)."""
     return Candidate(
@@ -559,7 +568,17 @@ def candidate_at(
         adv_dollars=float(adv[t, j]) if math.isfinite(adv[t, j]) else None,
         sector=sectors.get(bars.symbols[j]),
         exit_reason=exit_reason,
+        size_factor=size_factor,
     )
+
+
+def size_factor_at(output: Any, t: int, j: int) -> float:
+    """The output's ``extras["size_factor"]`` at ``(t, j)`` in [0, 1] (1: none, or NaN)."""
+    panel = output.extras.get("size_factor")
+    if panel is None:
+        return 1.0
+    f = float(panel[t, j])
+    return min(1.0, max(0.0, f)) if math.isfinite(f) else 1.0
 
 
 def _equal_weight(slot_dollars: float, why: str) -> tuple[float, float, list[Constraint]]:

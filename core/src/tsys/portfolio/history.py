@@ -25,6 +25,7 @@ from tsys.portfolio.construct import (
     candidate_at,
     sector_map,
     select_and_size,
+    size_factor_at,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class _Pos:
     entry_t: int
     stop: float
     target: float
+    #: The meta-model's size factor at entry (1: none); a re-size keeps it.
+    size: float = 1.0
 
 
 @attrs.define(eq=False)
@@ -218,6 +221,7 @@ def _select(
             out.stop[t, j],
             out.score[t, j],
             exit_reason=exiting.get(int(j)),
+            size_factor=size_factor_at(out, t, j),
         )
         for j in order
     ]
@@ -330,7 +334,10 @@ def plan_positions(
                 j = bars.column(d.symbol)
                 for con in d.constraints:
                     capped[con.name] = capped.get(con.name, 0) + 1
-                held[j] = _Pos(d.weight, t, float(output.stop[t, j]), float(output.target[t, j]))
+                held[j] = _Pos(
+                    d.weight, t, float(output.stop[t, j]), float(output.target[t, j]),
+                    size_factor_at(output, t, j),
+                )  # fmt: skip
         for j, p in held.items():
             weights[t, j] = p.weight
             stop_p[t, j] = p.stop

@@ -42,6 +42,7 @@ from tsys.portfolio.construct import (
     Holding,
     sector_map,
     select_and_size,
+    size_factor_at,
 )
 
 if TYPE_CHECKING:
@@ -457,6 +458,7 @@ class _Day:
                     adv_dollars=_f(adv[j]),
                     sector=sectors.get(sym),
                     exit_reason=exit_reason,
+                    size_factor=size_factor_at(output, t, int(j)),
                 )
             )
         return cands

@@ -78,7 +78,7 @@ def resize_held(
         d = min(dollars, risk.max_position_weight * equity)
         if c.adv_dollars is not None and math.isfinite(c.adv_dollars) and c.adv_dollars > 0:
             d = min(d, risk.max_adv_share * c.adv_dollars)
-        new.append(max(0.0, d))
+        new.append(max(0.0, d) * c.size_factor)  # a meta-model's size factor (1: none)
     total = sum(new)
     if total > budget > 0:
         new = [d * budget / total for d in new]
@@ -112,7 +112,10 @@ def resize_plan_bar(
     ``held`` maps columns to positions with a ``weight`` and a ``stop``; a position re-sized
     to nothing closes with the reason "resize"; ``capped["resized"]`` counts the changes."""
     pairs = [
-        (candidate_at(bars, j, t, vol, adv, sectors, p.stop), p.weight * equity)
+        (
+            candidate_at(bars, j, t, vol, adv, sectors, p.stop, size_factor=p.size),
+            p.weight * equity,
+        )
         for j, p in held.items()
     ]
     sized = resize_held(

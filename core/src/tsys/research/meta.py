@@ -44,6 +44,8 @@ class MetaSpec:
     min_gain: float = MIN_GAIN
     #: t-statistic the kept entries' excess return over the dropped ones must reach.
     min_t: float = MIN_T
+    #: CSCV blocks of the PBO with and without the model (fewer when the span is short).
+    blocks: int = 16
 
 
 def _rows(index: Any, first: Any, last: Any) -> slice:
@@ -56,14 +58,15 @@ def fold_models(
     chosen: list[dict[str, Any]],
     spec: MetaSpec,
     progress: Callable[[str], None] | None = None,
-) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any]]:
-    """Per fold: the step with the model applied over the test rows, and the fold's figures."""
+) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any], list[tuple]]:
+    """Per fold: the step with the model applied over the test rows, and the fold's figures;
+    then the kept-vs-dropped separation and per fold (bucket step, scored test events, model)."""
     from tsys.ml.apply import applied
     from tsys.ml.dataset import dataset
     from tsys.ml.sampling import uniqueness
 
     say = progress or (lambda _m: None)
-    steps, folds, pooled = [], [], []
+    steps, folds, pooled, fits = [], [], [], []
     for w, values in zip(windows, chosen, strict=True):
         say(f"ML fold {w.k}/{len(windows)}")
         step = lab.step(values)
@@ -75,8 +78,9 @@ def fold_models(
         train_mask = ds.trainable(last)
         model = ds.fit(train_mask, spec.train)
         seconds = time.monotonic() - began
-        new, _scored = applied(step, model, spec.mode, lab.config, lab.window, rows=test)
+        new, scored = applied(step, model, spec.mode, lab.config, lab.window, rows=test)
         steps.append(new)
+        fits.append((step, scored, model))
         e = ds.events
         in_test = (e.t >= test.start) & (e.t < test.stop) & e.known
         p = model.predict(ds.X[in_test])
@@ -101,7 +105,7 @@ def fold_models(
                 "top_features": list(model.importance)[:5],
             }
         )
-    return steps, folds, separation(pooled)
+    return steps, folds, separation(pooled), fits
 
 
 def separation(pooled: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
@@ -236,11 +240,14 @@ def compare(
     """The walk-forward with and without the meta-model (see the module docstring)."""
     from tsys.ml.model import KEEP_SHARES
     from tsys.research.loop import out_of_sample
+    from tsys.research.meta_pbo import pbo_pair, threshold_curves
 
     began = time.monotonic()
-    steps, folds, sep = fold_models(lab, windows, chosen, spec, progress)
+    steps, folds, sep, fits = fold_models(lab, windows, chosen, spec, progress)
     base_oos = base_oos or out_of_sample(lab, windows, chosen)
     ml_oos = out_of_sample(lab, windows, chosen, steps=steps)
+    variants = threshold_curves(lab, windows, chosen, fits, spec.mode)
+    pbo = pbo_pair(lab, base_oos.sessions, base_oos.equity, ml_oos.equity, variants, spec.blocks)
     base, ml = _oos_json(lab, base_oos), _oos_json(lab, ml_oos)
     for name, rows in (("precision_all", "test_events"), ("precision_kept", "test_kept")):
         n = sum(fd[rows] for fd in folds)
@@ -269,6 +276,7 @@ def compare(
         "folds": folds,
         "kept_vs_dropped": sep,
         "deflated": deflated_ml(lab, eq[1:] / eq[:-1] - 1.0, len(KEEP_SHARES)),
+        "pbo": pbo,
         "decision": decision,
         "seconds": time.monotonic() - began,
         "curves": {
@@ -298,12 +306,20 @@ def train_current(lab: Any, values: dict[str, Any], spec: Any = None) -> Any:
     first = int(ds.events.t[mask].min()) if mask.any() else 0
     import sklearn
 
+    from tsys.ml.store import data_signature
+
+    bars = step.bars
+    names = {bars.symbols[j] for j in np.unique(ds.events.j[mask]).tolist()}
+    if lab.bucket.benchmark in bars.symbols:
+        names.add(lab.bucket.benchmark)
+
     model.meta = {
         "bucket": lab.bucket.name,
         "bucket_version": lab.bucket.version,
         "params": dict(values),
         "params_digest": params_digest(lab.params_object(values)),
         "data_fingerprint": lab.fingerprint,
+        "data_check": data_signature(bars, last, sorted(names)),
         "source": lab.bars.source,
         "synthetic": bool(lab.bars.synthetic or lab.hub.synthetic),
         "training": {
