@@ -193,6 +193,8 @@ def candidates(draw):
                 adv_dollars=draw(st.one_of(st.none(), st.floats(1e3, 1e10))),
                 sector=draw(st.sampled_from([None, "Tech", "Energy", "Health"])),
                 exit_reason=draw(st.sampled_from([None, None, None, "exit signal"])),
+                # a meta-model's size factor (tsys.ml "size" mode); 1.0 is no model
+                size_factor=draw(st.one_of(st.just(1.0), st.floats(0.0, 1.0))),
             )
         )
     return out
@@ -295,6 +297,47 @@ def test_properties_caps_budget_blocks_lots(
         d, u = sel.decisions[0], unrounded.decisions[0]
         lot = 1.0 if d.asset_class is AssetClass.EQUITY else 1e-8
         assert 0 <= u.dollars - d.dollars <= lot * d.price + tol
+
+
+@given(
+    cands=candidates(),
+    equity=st.floats(5_000.0, 5_000_000.0),
+    share=st.floats(0.05, 1.0),
+    max_pos=st.integers(1, 8),
+    sizing=st.sampled_from(["equal", "inverse_vol", "risk"]),
+    regime=st.floats(0.0, 1.0),
+    round_lots=st.booleans(),
+)
+def test_property_a_size_factor_only_shrinks_what_the_caps_allowed(
+    cands, equity, share, max_pos, sizing, regime, round_lots
+):
+    """The meta-model's "size" mode (issue 16): the factor scales the allocation sized under
+    every cap (the caps and the budget are checked with factors by the property above); it is
+    recorded as the ``ml_size`` constraint and the first pick is at most factor x its size
+    without the model (plus one lot of rounding)."""
+    import attrs
+
+    from tsys.portfolio.construct import SIZE_CONSTRAINT
+
+    settings = BucketConfig(capital_share=share, max_positions=max_pos, sizing=sizing)
+    risk = RiskConfig(max_pairwise_correlation=1.0)
+
+    def pick(cs):
+        return select_and_size(
+            cs, equity=equity, bucket="b", settings=settings, risk=risk,
+            overrides=OverridesConfig(), regime=regime, round_lots=round_lots,
+        ).decisions  # fmt: skip
+
+    sized = pick(cands)
+    plain = pick([attrs.evolve(c, size_factor=1.0) for c in cands])
+    factor = {c.symbol: c.size_factor for c in cands}
+    for d in sized:
+        if factor[d.symbol] < 1.0 and d.dollars > 1e-6:
+            assert any(c.name == SIZE_CONSTRAINT for c in d.constraints)
+    if sized and plain and sized[0].symbol == plain[0].symbol:
+        d = sized[0]
+        lot = (1.0 if d.asset_class is AssetClass.EQUITY else 1e-8) * d.price
+        assert d.dollars <= factor[d.symbol] * plain[0].dollars + (lot if round_lots else 0) + 1e-6
 
 
 # ------------------------------------------------- the user's caps (issue 23: tsys override cap)
