@@ -200,13 +200,19 @@ def candidates(draw):
     return out
 
 
+#: The account and bucket every property below draws.
+BOOK = {
+    "equity": st.floats(1_000.0, 5_000_000.0),
+    "share": st.floats(0.0, 1.0),
+    "max_pos": st.integers(0, 8),
+    "sizing": st.sampled_from(["equal", "inverse_vol", "risk"]),
+    "regime": st.floats(0.0, 1.0),
+}
+
+
 @given(
     cands=candidates(),
-    equity=st.floats(1_000.0, 5_000_000.0),
-    share=st.floats(0.0, 1.0),
-    max_pos=st.integers(0, 8),
-    sizing=st.sampled_from(["equal", "inverse_vol", "risk"]),
-    regime=st.floats(0.0, 1.0),
+    **BOOK,
     sector_cap=st.floats(0.0, 1.0),
     adv_share=st.floats(0.0, 0.2),
     max_w=st.floats(0.0, 1.0),
@@ -299,15 +305,7 @@ def test_properties_caps_budget_blocks_lots(
         assert 0 <= u.dollars - d.dollars <= lot * d.price + tol
 
 
-@given(
-    cands=candidates(),
-    equity=st.floats(5_000.0, 5_000_000.0),
-    share=st.floats(0.05, 1.0),
-    max_pos=st.integers(1, 8),
-    sizing=st.sampled_from(["equal", "inverse_vol", "risk"]),
-    regime=st.floats(0.0, 1.0),
-    round_lots=st.booleans(),
-)
+@given(cands=candidates(), round_lots=st.booleans(), **BOOK)
 def test_property_a_size_factor_only_shrinks_what_the_caps_allowed(
     cands, equity, share, max_pos, sizing, regime, round_lots
 ):
