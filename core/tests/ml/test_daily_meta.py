@@ -98,7 +98,7 @@ def test_filter_drops_low_entries_and_each_pick_says_why(trained, tmp_path):
             sym = step.bars.symbols[j]
             assert bool(step.output.entries[t, j]) == (p >= model.threshold)
             assert ml.why[sym].startswith(f"ML meta-probability {p:.2f}")
-            assert "moved by" in ml.why[sym]
+            assert "moved by" in ml.why[sym] and ";" not in ml.why[sym]
             seen_dropped |= p < model.threshold
             seen_kept |= p >= model.threshold
         for plan in decisions.plans:

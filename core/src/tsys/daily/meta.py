@@ -133,15 +133,16 @@ def _explain(out: DailyML, model: Any, bars: Any, scored: Any) -> None:
     factors = model.size_factor(scored.p)
     for k, (j, p) in enumerate(zip(scored.j.tolist(), scored.p.tolist(), strict=True)):
         sym = bars.symbols[j]
-        moved = ", ".join(f"{n} {v:+.3g} ({d:+.2f})" for n, v, d in model.explain(X[k]))
+        moved = ", ".join(f"{n} {v:+.3g} (p {d:+.2f})" for n, v, d in model.explain(X[k]))
         if out.mode == "size":
             verdict = f"sized x{factors[k]:.2f}"
         elif p >= model.threshold:
-            verdict = f"kept (threshold {model.threshold:.2f})"
+            verdict = f"kept, threshold {model.threshold:.2f}"
         else:
-            verdict = f"dropped: below the threshold {model.threshold:.2f}"
+            verdict = f"dropped, below the threshold {model.threshold:.2f}"
             out.dropped.add(sym)
-        out.why[sym] = f"ML meta-probability {p:.2f}, {verdict}; moved by {moved}"
+        # one rationale entry: no ";" (the newsletter joins a pick's entries with "; ")
+        out.why[sym] = f"ML meta-probability {p:.2f} ({verdict}), moved by {moved}"
     n = len(scored.p)
     if out.mode == "size":
         out.notes.append(f"ML size: {n} entries scored today, each sized by its probability")
