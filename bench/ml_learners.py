@@ -52,7 +52,7 @@ def judge(bucket_name: str, learner: str) -> dict[str, Any]:
 
     config = load_config(None)
     bucket = plugins.buckets().get(bucket_name)
-    hub = open_data(config, None, (), SHARED)
+    hub = open_data(config, None, None, SHARED)
     pset = resolve_cli_params(bucket, config, hub, None, ())
     lab = Lab(bucket, hub, config, values=pset.values)
     windows = fold_windows(lab.n_bars, 4, longest_holding(bucket, pset.values))

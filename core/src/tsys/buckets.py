@@ -177,7 +177,9 @@ class BucketOutput:
     decisions taken at the close; ``stop``/``target`` are price levels for a position entered
     at that bar (NaN: none); ``regime`` (length T) is the bucket's risk-on share 0..1;
     ``blocked`` marks symbols to avoid, with ``block_reasons[(t, j)]`` saying why; ``extras``
-    holds named panels ``explain`` and the newsletter may use (e.g. ``atr``, ``momentum``).
+    holds named panels ``explain`` and the newsletter may use (e.g. ``atr``, ``momentum``);
+    ``extras["size_factor"]`` (0..1, set by a meta-model's "size" mode) scales an entry's
+    allocation after every cap (:func:`tsys.portfolio.construct.select_and_size`).
     The five decision panels are stored C-contiguous (as the simulator reads them); ``target``
     defaults to NaN everywhere (no profit target).
     """
