@@ -108,6 +108,16 @@ def varying(X: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
+def _medians(X: np.ndarray) -> np.ndarray:
+    """Each column's median over its finite values (0 for a column without any, e.g. news
+    features of symbols without news)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.nan_to_num(np.nanmedian(np.where(np.isfinite(X), X, np.nan), axis=0))
+
+
 def platt(raw: np.ndarray, calib: tuple[float, float]) -> np.ndarray:
     a, b = calib
     z = a * _logit(raw) + b
@@ -259,7 +269,7 @@ def train(
         calib=calib,
         threshold=thr,
         size_ref=float(np.quantile(p_oof[done], SIZE_QUANTILE)) if done.any() else 1.0,
-        medians=np.nan_to_num(np.nanmedian(np.where(np.isfinite(X), X, np.nan), axis=0)),
+        medians=_medians(X),
         scores={
             "n_events": n,
             "n_out_of_fold": int(done.sum()),
