@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 from alpaca_helpers import make_plan
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tsys.brokers.common import reconcile
@@ -284,6 +284,7 @@ ORDER_FIELDS = [
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(changes=st.dictionaries(st.sampled_from(ORDER_FIELDS), JSON | st.just(_DROP), min_size=1))
+@example(changes={"legs": [{}]})  # an empty leg: its error names the leg, not only its field
 def test_broker_payload_any_order_shape_is_read_or_named(fake, make_broker, changes):
     """Whatever an order's fields hold, polling it logs a valid order or raises a BrokerError
     that names one of the changed fields (or the item); never another exception."""

@@ -264,12 +264,13 @@ class AlpacaBroker(StopDesk, Broker):
         bucket: str | None = None,
         decision_date: dt.date | None = None,
         stop: float | None = None,
+        leg_of: str | None = None,
     ) -> Order:
         cid = str(raw.get("client_order_id"))
         known = self.log.get_order(self.name, cid)
         if bucket is None:
             bucket = known.bucket if known is not None else ""
-        order = wire.parse_order(raw, bucket=bucket)
+        order = wire.parse_order(raw, bucket=bucket, leg_of=leg_of)
         if order.stop_price is None:
             # the stop of the plan that opened the position, kept with its entry order (for an
             # entry Alpaca took without a stop leg: a LIMIT or crypto buy)
@@ -278,7 +279,7 @@ class AlpacaBroker(StopDesk, Broker):
         self.log.save_order(self.name, order, decision_date=decision_date)
         for leg in raw.get("legs") or []:  # a stop-loss leg's fill is tsys's fill too
             if wire.order_item(leg).get("status") != "held":
-                self._remember(leg, bucket=bucket)
+                self._remember(leg, bucket=bucket, leg_of=cid)
         raw_status = str(raw.get("status"))
         note = "" if raw_status == order.status.value else f"alpaca status {raw_status}"
         self.log.record_event(self.name, event_for(order, wire.event_time(raw), note))

@@ -152,9 +152,12 @@ def parse_account(raw: Any) -> tuple[float, float, float, str]:
     return cash, equity, bp, item.text("currency", required=False) or "USD"
 
 
-def order_item(raw: Any) -> PayloadItem:
+def order_item(raw: Any, *, leg_of: str | None = None) -> PayloadItem:
+    """``raw`` as a payload item named by its client order id (a leg: by its parent's too)."""
     cid = raw.get("client_order_id") if isinstance(raw, dict) else None
     what = f"order {cid}" if isinstance(cid, str) and cid else "an order"
+    if leg_of is not None:
+        what = f"a leg of order {leg_of} ({what})"
     return PayloadItem(raw, broker=BROKER, what=what)
 
 
@@ -184,9 +187,10 @@ def _legs(item: PayloadItem) -> tuple[float | None, float | None]:
     return stop, take_profit
 
 
-def parse_order(raw: Any, *, bucket: str = "") -> Order:
-    """An Alpaca order (raw JSON) as a tsys :class:`Order`; unreadable -> :class:`BrokerError`."""
-    item = order_item(raw)
+def parse_order(raw: Any, *, bucket: str = "", leg_of: str | None = None) -> Order:
+    """An Alpaca order (raw JSON) as a tsys :class:`Order`; unreadable -> :class:`BrokerError`
+    (naming the parent order when ``raw`` is one of its legs)."""
+    item = order_item(raw, leg_of=leg_of)
     cls = item.text("asset_class", required=False)
     if cls is not None and cls not in TRADED:
         raise item.error("asset_class", f"is {cls!r}, which tsys does not trade")
