@@ -184,6 +184,17 @@ def test_validation_clean_except_halts(src):
     assert years <= len(report.issues) <= 3 * years
 
 
+def test_a_load_validates_the_columns_it_returns():
+    """The report of a load covers its symbols, not the 580 columns of the whole market."""
+    src = DemoSource(7, as_of=END2)
+    whole = src.validate(END2)
+    halted = whole.issues[0].symbol
+    src.bars([halted, "SPY", "BTC-USD"], dt.date(2020, 1, 1), END2)
+    assert src.report.issues == whole.for_symbol(halted)
+    src.bars(["SPY", "BTC-USD"], dt.date(2020, 1, 1), END2)
+    assert src.report.issues == [] and src.report.symbols == 2 < whole.symbols
+
+
 def test_ohlc_consistent(bars):
     o, h, low, c = bars.open, bars.high, bars.low, bars.close
     ok = ~np.isnan(c)

@@ -112,9 +112,27 @@ _NEWS_PHRASES = (*_NEWS_UP, *_NEWS_DOWN, *_NEWS_FLAT)
 _NEWS: dict[int, tuple[Market, _NewsTable]] = {}
 
 
-#: Validation reports of each market's two panels, per (seed, strict), for the market they
-#: came from (issues are frozen, so each source's report may share them).
-_VALIDATED: dict[tuple[int, bool], tuple[Market, list[Any]]] = {}
+#: Validation reports per seed, for the market they came from: per (strict, symbols) of a
+#: panel of it (a whole panel or the columns one load selected). Issues are frozen, so each
+#: source's report may share them.
+_VALIDATED: dict[int, tuple[Market, dict[tuple[bool, tuple[str, ...]], Any]]] = {}
+
+
+def _validated(mk: Market, panel: Bars, strict: bool) -> Any:
+    """The validation report of ``panel`` (taken from ``mk``), once per market and process:
+    the panels never change once made. Strict mode raises on the issues it refuses."""
+    from tsys.data.validate import validate_bars
+
+    hit = _VALIDATED.get(mk.seed)
+    if hit is None or hit[0] is not mk:
+        hit = (mk, {})
+        _VALIDATED[mk.seed] = hit
+    key = (strict, panel.symbols)
+    if key not in hit[1]:
+        hit[1][key] = validate_bars(panel, strict=strict)[1]
+    return hit[1][key]
+
+
 #: Review dates and sorted member lists of each seed's market, for the market they came from.
 _MEMBERS: dict[int, tuple[Market, np.ndarray, tuple[tuple[str, ...], ...]]] = {}
 
@@ -257,24 +275,20 @@ class DemoSource(DataSource):
 
     def validate(self, end: dt.date | None = None):
         """Validation report of the generated panels (clean except the halts, seen as gaps)."""
-        from tsys.data.validate import QualityReport, validate_bars
-
         mk = self.market(end)
         if mk.horizon not in self._reports:
-            strict = self.ctx is not None and self.ctx.strict
-            hit = _VALIDATED.get((self.seed, strict))
-            if hit is None or hit[0] is not mk:
-                # Once per generated market and process: the panels never change once made.
-                parts = [
-                    validate_bars(panel, strict=strict)[1] for panel in (mk.equities, mk.crypto)
-                ]
-                hit = (mk, parts)
-                _VALIDATED[(self.seed, strict)] = hit
-            report = QualityReport(source=self.label)
-            for part in hit[1]:
-                report.extend(part)  # a report of its own: the shared parts are only read
-            self._reports[mk.horizon] = report
+            self._reports[mk.horizon] = self._report(mk, (mk.equities, mk.crypto))
         return self._reports[mk.horizon]
+
+    def _report(self, mk: Market, panels: Sequence[Bars]) -> Any:
+        """One report over the validation of each of ``panels`` (panels of ``mk``)."""
+        from tsys.data.validate import QualityReport
+
+        strict = self.ctx is not None and self.ctx.strict
+        report = QualityReport(source=self.label)
+        for panel in panels:
+            report.extend(_validated(mk, panel, strict))  # the shared parts are only read
+        return report
 
     def bars(
         self,
@@ -288,13 +302,12 @@ class DemoSource(DataSource):
         if start is None:
             start = end - dt.timedelta(days=round(365.25 * self.history_years))
         mk = self.market(end)
-        # Validated like any load (once per generated market): the halts show up as gaps.
-        self.report = self.validate(end)
         panels = []
         ac = AssetClass(asset_class) if asset_class is not None else None
-        for panel, cls in ((mk.equities, AssetClass.EQUITY), (mk.crypto, AssetClass.CRYPTO)):
+        for cls in (AssetClass.EQUITY, AssetClass.CRYPTO):
             if ac is not None and ac is not cls:
                 continue
+            panel = mk.equities if cls is AssetClass.EQUITY else mk.crypto
             if symbols is None:
                 panels.append(panel)
                 continue
@@ -302,6 +315,9 @@ class DemoSource(DataSource):
             wanted = [s for s in symbols if s in have]
             if wanted:
                 panels.append(panel.select(wanted))
+        # Validated like any load, the columns loaded (once per generated market): the halts
+        # show up as gaps.
+        self.report = self._report(mk, panels)
         if symbols is not None:
             known = set(self.symbols(ac))
             unknown = [s for s in symbols if s not in known]
