@@ -10,7 +10,9 @@ serves it as a data source.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from functools import lru_cache
+from typing import Any
 
 import attrs
 import numpy as np
@@ -18,6 +20,7 @@ import pandas as pd
 
 from tsys.contracts import AssetClass
 from tsys.data.bars import FIELDS, Bars, VolumeUnit
+from tsys.data.demo_random import _AR1, _BLOCK, _ar1, _Garch, _garch_var, _rng, _rowdot, _tdraws
 
 EPOCH = dt.date(2000, 1, 1)
 CRYPTO_EPOCH = dt.date(2014, 1, 1)
@@ -84,63 +87,6 @@ _VOWELS = "AEIOUY"
 _RESERVED = {INDEX_ETF, *SECTOR_ETFS, *(f[0] for f in DEFENSIVE_FUNDS)} | {
     c[0].split("-")[0] for c in COINS
 }
-
-
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *stream])))
-
-
-def _tdraws(rng: np.random.Generator, shape: tuple[int, int], df: float, clip: float):
-    """Unit-variance student-t shocks, clipped; row-major so a longer draw extends a shorter."""
-    z = rng.standard_t(df, size=shape) / np.sqrt(df / (df - 2.0))
-    return np.clip(z, -clip, clip, out=z)
-
-
-_BLOCK = 256
-
-
-def _garch_var(z: np.ndarray, var: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Conditional variances of a GARCH(1,1) driven by standardised shocks ``z`` (T x N).
-
-    ``h[k+1] = w + (a z[k]^2 + b) h[k]`` is linear in ``h``, so each block of rows is solved
-    with a cumulative product and sum instead of a Python loop over days. Blocks start at fixed
-    rows, so the first rows never depend on how many rows follow.
-    """
-    w = var * (1 - a - b)
-    out = np.empty_like(z)
-    h = np.array(var, dtype=np.float64)
-    for s in range(0, len(z), _BLOCK):
-        c = a * z[s : s + _BLOCK] ** 2 + b
-        p = np.cumprod(c, axis=0)  # p[i] = c[0]..c[i]
-        prev_p = np.vstack([np.ones_like(h)[None, :], p[:-1]])
-        # h[s+i] = prev_p[i] * (h_s + w * sum_{j<i} 1 / p[j])
-        inv = np.vstack([np.zeros_like(h)[None, :], np.cumsum(1.0 / p[:-1], axis=0)])
-        out[s : s + _BLOCK] = prev_p * (h + w * inv)
-        h = p[-1] * (h + w * (inv[-1] + 1.0 / p[-1]))
-    return out
-
-
-def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` with each row summed in a fixed order.
-
-    BLAS picks its blocking from the matrix shape (and the CPU), so ``a @ b`` can differ in the
-    last bit between a panel and its prefix; einsum's own loop does not, which keeps a longer
-    market a pure extension of a shorter one.
-    """
-    return np.einsum("tn,ng->tg", a, b, optimize=False)
-
-
-def _ar1(u: np.ndarray, phi: float) -> np.ndarray:
-    """``d[k] = phi d[k-1] + u[k]`` (d[-1] = 0) down the rows, blockwise like :func:`_garch_var`."""
-    out = np.empty_like(u)
-    d = np.zeros(u.shape[1:])
-    pw_full = phi ** np.arange(1, _BLOCK + 1, dtype=np.float64)
-    for s in range(0, len(u), _BLOCK):
-        blk = u[s : s + _BLOCK]
-        pw = pw_full[: len(blk)].reshape((-1,) + (1,) * (u.ndim - 1))
-        out[s : s + _BLOCK] = pw * (d + np.cumsum(blk / pw, axis=0))
-        d = out[s + len(blk) - 1]
-    return out
 
 
 @lru_cache(maxsize=1)
@@ -225,9 +171,10 @@ def _universe(seed: int) -> _Universe:
 
 
 def _earnings_dates(seed: int, u: _Universe, sessions: pd.DatetimeIndex, last_year: int):
-    """Quarterly report sessions per equity (T x N bool) and each report's price jump."""
+    """Quarterly report sessions per equity (T x N bool) and each report's price jump, as
+    (rows, columns, sizes) in the order they are drawn."""
     mask = np.zeros((len(sessions), len(u.tickers)), dtype=bool)
-    jump = np.zeros(mask.shape)
+    rows, cols, sizes = [], [], []
     for year in range(EPOCH.year, last_year + 1):
         rng = _rng(seed, 7, year)
         jitter = rng.integers(-3, 4, (4, len(u.tickers)))
@@ -238,109 +185,112 @@ def _earnings_dates(seed: int, u: _Universe, sessions: pd.DatetimeIndex, last_ye
             pos = sessions.searchsorted(days)
             ok = pos < len(sessions)
             mask[pos[ok], np.flatnonzero(ok)] = True
-            jump[pos[ok], np.flatnonzero(ok)] = size[q, ok]
-    return mask, jump
+            rows.append(pos[ok])
+            cols.append(np.flatnonzero(ok))
+            sizes.append(size[q, ok])
+    return mask, (np.concatenate(rows), np.concatenate(cols), np.concatenate(sizes))
 
 
-@attrs.frozen(eq=False)
 class Market:
-    """One generated market up to ``horizon``; cached per (seed, horizon)."""
+    """One generated market up to ``horizon``; cached per seed (see :func:`generate_market`).
 
-    seed: int
-    horizon: dt.date
-    universe: _Universe
-    equities: Bars
-    crypto: Bars
-    earnings: np.ndarray  # T x N_EQUITIES bool
-    members: list[tuple[pd.Timestamp, frozenset[str]]]
-    coin_supply: np.ndarray  # T_crypto x N_coins
-    sigma: np.ndarray  # T x N_EQUITIES daily vol estimate, for news and flow
+    Its two parts are generated on first use, each once: the equities (with the membership,
+    the earnings and the volatility made with them) and the crypto. A crypto bucket's market
+    caps never generate the 540 equities.
+    """
+
+    def __init__(self, seed: int, horizon: dt.date) -> None:
+        self.seed = seed
+        self.horizon = horizon
+        self._lock = threading.Lock()
+        self._equity_part: tuple[Any, ...] | None = None
+        self._crypto_part: tuple[Bars, np.ndarray] | None = None
+
+    def _equity(self) -> tuple[Any, ...]:
+        with self._lock:
+            if self._equity_part is None:
+                self._equity_part = _generate_equities(self.seed, self.horizon)
+            return self._equity_part
+
+    def _crypto(self) -> tuple[Bars, np.ndarray]:
+        with self._lock:
+            if self._crypto_part is None:
+                self._crypto_part = _generate_crypto(self.seed, self.horizon)
+            return self._crypto_part
+
+    @property
+    def universe(self) -> _Universe:
+        return self._equity()[0]
+
+    @property
+    def equities(self) -> Bars:
+        return self._equity()[1]
+
+    @property
+    def earnings(self) -> np.ndarray:
+        """T x N_EQUITIES bool."""
+        return self._equity()[2]
+
+    @property
+    def members(self) -> list[tuple[pd.Timestamp, frozenset[str]]]:
+        return self._equity()[3]
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """T x N_EQUITIES daily vol estimate, for news and flow."""
+        return self._equity()[4]
+
+    @property
+    def crypto(self) -> Bars:
+        return self._crypto()[0]
+
+    @property
+    def coin_supply(self) -> np.ndarray:
+        """T_crypto x N_coins."""
+        return self._crypto()[1]
 
 
-def _generate_equities(seed: int, horizon: dt.date):
+def _generate_equities(seed: int, horizon: dt.date, chunk: int = _BLOCK):
+    """The equity panels, their membership, earnings and volatility, ``chunk`` rows at a time
+    (a whole number of :data:`_BLOCK`): only what is kept is T x N, every intermediate is one
+    chunk of rows. Every stream and recursion carries over between chunks, so the values do
+    not depend on ``chunk``."""
     from tsys.data import calendars
 
     u = _universe(seed)
     sessions = calendars.sessions(EPOCH, horizon)
     t, n, ns = len(sessions), len(u.tickers), len(SECTORS)
-    earnings, jump = _earnings_dates(seed, u, sessions, horizon.year)
+    earnings, jumps = _earnings_dates(seed, u, sessions, horizon.year)
 
     # Market factor: GARCH(1,1) with student-t(4) shocks; sector factors share its clustering.
     zm = _tdraws(_rng(seed, 2), (t, 1), 4.0, 6.0)
     zs = _tdraws(_rng(seed, 3), (t, ns), 5.0, 6.0)
-    zi = _tdraws(_rng(seed, 4), (t, n), 4.0, 5.0)
-    aux = [_rng(seed, 6, k).random((t, n), dtype=np.float32) for k in range(4)]
-
     mu_m, var_m = 0.075 / 252, (0.16 / np.sqrt(252)) ** 2
     hm = np.minimum(_garch_var(zm, np.array([var_m]), 0.09, 0.89)[:, 0], 16 * var_m)
     m = mu_m + np.sqrt(hm) * zm[:, 0]
     regime = np.sqrt(hm / var_m)
     sec = zs * (0.011 * np.sqrt(regime))[:, None]
-    var_i = u.idio_vol**2
-    his = np.minimum(_garch_var(zi, var_i, 0.07, 0.90), 6 * var_i)
-    # Deviations from the beta-scaled market path revert slowly (half-life ~1.7 years), which
-    # keeps prices in a realistic band without touching the short-term dynamics.
-    devs = _ar1(np.sqrt(his) * zi + u.loading * sec[:, u.sector] + jump, 1.0 - 1.0 / (252 * 2.5))
-    market_path = np.cumsum(m)
-    total = len(u.tickers) + 1 + ns
-    panel = {f: np.empty((t, total)) for f in FIELDS}
-    close = panel["close"][:, :n]
-    np.add(np.outer(market_path, u.beta), devs, out=close)
-    close += u.log_p0
-    prev = np.empty((t, n))
-    prev[0] = u.log_p0
-    prev[1:] = close[:-1]
-    ret = close - prev  # log returns (close still holds log prices here)
-    np.exp(close, out=close)
-    np.exp(prev, out=prev)
-    sigma = np.sqrt(his + np.outer(hm, u.beta**2))
-    # Part of each move happens overnight (bigger on earnings days), the rest in the session.
-    share = np.where(earnings, 0.8, 0.25 + 0.2 * aux[0])
-    open_ = panel["open"][:, :n]
-    np.multiply(prev, np.exp(share * ret), out=open_)
-    high, low = panel["high"][:, :n], panel["low"][:, :n]
-    np.multiply(np.maximum(open_, close), np.exp(sigma * 0.6 * -np.log1p(-aux[1] * 0.98)), out=high)
-    np.multiply(np.minimum(open_, close), np.exp(sigma * -0.6 * -np.log1p(-aux[2] * 0.98)), out=low)
-    volume = panel["volume"][:, :n]
-    volume[:] = np.round(
-        (u.shares * u.float_frac * u.turnover)
-        * (0.6 + 0.5 * np.abs(ret) / sigma)
-        * np.exp(0.7 * (aux[3] - 0.5))
-    )
-
-    # Index and sector ETFs: cap-weighted by yesterday's caps over the constituents. With
-    # fixed share counts, sum(w * price / prev) = (price @ shares) / (prev @ shares) per group.
-    groups = [(INDEX_ETF, 140.0)] + [(s[2], 30.0) for s in SECTORS]
-    member = np.zeros((n, 1 + ns))
-    member[:, 0] = u.shares
-    member[np.arange(n), 1 + u.sector] = u.shares
-    base = np.array([g[1] for g in groups])
-    den = _rowdot(prev, member)
-    gross_close = _rowdot(close, member) / den
-    gross_close[0] = 1.0
-    level = base * np.cumprod(gross_close, axis=0)
-    prev_level = np.vstack([base[None, :], level[:-1]])
-    for f in ("open", "high", "low"):
-        panel[f][:, n:] = prev_level * _rowdot(panel[f][:, :n], member) / den
-    panel["close"][:, n:] = level
-    dollar = _rowdot(volume * close, (member > 0).astype(np.float64))
-    panel["volume"][:, n:] = np.round(0.04 * dollar / level)
-
-    # A few halts a year: no bar (the ETFs still trade).
-    halted = np.zeros((t, n), dtype=bool)
-    years = sessions.year.to_numpy()
-    for year in range(EPOCH.year, horizon.year + 1):
-        rng = _rng(seed, 8, year)
-        idx = np.flatnonzero(years == year)
-        for _ in range(int(rng.integers(1, 4))):
-            j, d, length = rng.integers(0, n), rng.integers(0, len(idx)), rng.integers(1, 4)
-            halted[idx[d : d + length], j] = True
-    caps = close * u.shares
-    for f in FIELDS:
-        panel[f][:, :n][halted] = np.nan
-    symbols = [*u.tickers, *(g[0] for g in groups), *(f[0] for f in DEFENSIVE_FUNDS)]
+    gen = _EquityRows(seed, u, hm, sec, np.cumsum(m), earnings, jumps)
+    halted = _halts(seed, sessions, n)
+    reviews = _reviews(sessions)
     funds = _defensive_funds(seed, m)
-    panel = {f: np.hstack([panel[f], funds[f]]) for f in FIELDS}
+    total = n + 1 + ns + len(DEFENSIVE_FUNDS)
+    panel = {f: np.empty((t, total)) for f in FIELDS}
+    sigma = np.empty((t, n))
+    caps: dict[int, np.ndarray] = {}  # the rows the membership reviews read
+    for s in range(0, t, chunk):
+        e = min(s + chunk, t)
+        close = gen.fill({f: panel[f][s:e, : n + 1 + ns] for f in FIELDS}, sigma[s:e], s)
+        for r in {0, *(k - 1 for k in reviews)}:
+            if s <= r < e:
+                caps[r] = close[r - s] * u.shares
+        # A few halts a year: no bar (the ETFs still trade).
+        for f in FIELDS:
+            panel[f][s:e, :n][halted[s:e]] = np.nan
+    for f in FIELDS:
+        panel[f][:, n + 1 + ns :] = funds[f]
+    groups = [INDEX_ETF, *(s[2] for s in SECTORS)]
+    symbols = [*u.tickers, *groups, *(f[0] for f in DEFENSIVE_FUNDS)]
     bars = Bars(
         sessions.tz_localize("UTC"),
         symbols,
@@ -352,6 +302,103 @@ def _generate_equities(seed: int, horizon: dt.date):
     )
     members = _membership(seed, u, sessions, caps)
     return u, bars, earnings, members, sigma
+
+
+class _EquityRows:
+    """The equities' random streams and recursions, advanced one chunk of rows at a time."""
+
+    def __init__(self, seed: int, u: _Universe, hm, sec, market_path, earnings, jumps) -> None:
+        n = len(u.tickers)
+        self.u, self.hm, self.sec, self.market_path = u, hm, sec, market_path
+        self.earnings, self.jumps = earnings, jumps
+        self.zi = _rng(seed, 4)
+        self.aux = [_rng(seed, 6, k) for k in range(4)]
+        self.var_i = u.idio_vol**2
+        self.garch = _Garch(self.var_i, 0.07, 0.90)
+        # Deviations from the beta-scaled market path revert slowly (half-life ~1.7 years),
+        # which keeps prices in a realistic band without touching the short-term dynamics.
+        self.devs = _AR1(1.0 - 1.0 / (252 * 2.5), (n,))
+        self.log_close = u.log_p0  # the last row's log close (the epoch's prices at first)
+        # Index and sector ETFs: cap-weighted by yesterday's caps over the constituents. With
+        # fixed share counts, sum(w * price / prev) = (price @ shares) / (prev @ shares).
+        self.member = np.zeros((n, 1 + len(SECTORS)))
+        self.member[:, 0] = u.shares
+        self.member[np.arange(n), 1 + u.sector] = u.shares
+        self.base = np.array([140.0] + [30.0] * len(SECTORS))
+        self.growth = np.ones(1 + len(SECTORS))  # the product of the gross returns so far
+        self.level = self.base  # the last row's ETF levels
+
+    def fill(self, panel: dict[str, np.ndarray], sigma: np.ndarray, s: int) -> np.ndarray:
+        """Write the rows from ``s`` on (as many as ``sigma`` has) into ``panel`` (each field's
+        equity and ETF columns of those rows) and ``sigma``; return the rows' close."""
+        u, k, n = self.u, len(sigma), len(self.u.tickers)
+        rows = slice(s, s + k)
+        zi = _tdraws(self.zi, (k, n), 4.0, 5.0)
+        aux = [g.random((k, n), dtype=np.float32) for g in self.aux]
+        his = np.minimum(self.garch.rows(zi), 6 * self.var_i)
+        jump = np.zeros((k, n))
+        r, c, size = self.jumps
+        here = (r >= s) & (r < s + k)
+        jump[r[here] - s, c[here]] = size[here]
+        devs = self.devs.rows(np.sqrt(his) * zi + u.loading * self.sec[rows][:, u.sector] + jump)
+        close = panel["close"][:, :n]
+        np.add(np.outer(self.market_path[rows], u.beta), devs, out=close)
+        close += u.log_p0
+        prev = np.empty((k, n))
+        prev[0] = self.log_close
+        prev[1:] = close[:-1]
+        self.log_close = close[-1].copy()
+        ret = close - prev  # log returns (close still holds log prices here)
+        np.exp(close, out=close)
+        np.exp(prev, out=prev)
+        np.sqrt(his + np.outer(self.hm[rows], u.beta**2), out=sigma)
+        # Part of each move happens overnight (bigger on earnings days), the rest in session.
+        share = np.where(self.earnings[rows], 0.8, 0.25 + 0.2 * aux[0])
+        open_ = panel["open"][:, :n]
+        np.multiply(prev, np.exp(share * ret), out=open_)
+        high, low = panel["high"][:, :n], panel["low"][:, :n]
+        span_hi = np.exp(sigma * 0.6 * -np.log1p(-aux[1] * 0.98))
+        np.multiply(np.maximum(open_, close), span_hi, out=high)
+        span_lo = np.exp(sigma * -0.6 * -np.log1p(-aux[2] * 0.98))
+        np.multiply(np.minimum(open_, close), span_lo, out=low)
+        volume = panel["volume"][:, :n]
+        volume[:] = np.round(
+            (u.shares * u.float_frac * u.turnover)
+            * (0.6 + 0.5 * np.abs(ret) / sigma)
+            * np.exp(0.7 * (aux[3] - 0.5))
+        )
+        self._etfs(panel, prev, s)
+        return close
+
+    def _etfs(self, panel: dict[str, np.ndarray], prev: np.ndarray, s: int) -> None:
+        n, member = len(self.u.tickers), self.member
+        close, volume = panel["close"][:, :n], panel["volume"][:, :n]
+        den = _rowdot(prev, member)
+        gross_close = _rowdot(close, member) / den
+        if s == 0:
+            gross_close[0] = 1.0
+        growth = np.cumprod(np.vstack([self.growth[None, :], gross_close]), axis=0)[1:]
+        level = self.base * growth
+        prev_level = np.vstack([self.level[None, :], level[:-1]])
+        self.growth, self.level = growth[-1], level[-1]
+        for f in ("open", "high", "low"):
+            panel[f][:, n:] = prev_level * _rowdot(panel[f][:, :n], member) / den
+        panel["close"][:, n:] = level
+        dollar = _rowdot(volume * close, (member > 0).astype(np.float64))
+        panel["volume"][:, n:] = np.round(0.04 * dollar / level)
+
+
+def _halts(seed: int, sessions: pd.DatetimeIndex, n: int) -> np.ndarray:
+    """A few halts a year (T x N bool): 1-3 per year, 1-3 sessions each."""
+    halted = np.zeros((len(sessions), n), dtype=bool)
+    years = sessions.year.to_numpy()
+    for year in range(EPOCH.year, sessions[-1].year + 1):
+        rng = _rng(seed, 8, year)
+        idx = np.flatnonzero(years == year)
+        for _ in range(int(rng.integers(1, 4))):
+            j, d, length = rng.integers(0, n), rng.integers(0, len(idx)), rng.integers(1, 4)
+            halted[idx[d : d + length], j] = True
+    return halted
 
 
 def _defensive_funds(seed: int, m: np.ndarray) -> dict[str, np.ndarray]:
@@ -379,27 +426,36 @@ def _defensive_funds(seed: int, m: np.ndarray) -> dict[str, np.ndarray]:
     return {"open": open_, "high": high, "low": low, "close": close, "volume": volume}
 
 
+def _reviews(sessions: pd.DatetimeIndex) -> list[int]:
+    """Rows of the quarterly membership reviews (the session on or after the 20th of March,
+    June, September and December), the first session excluded."""
+    out = []
+    for year in range(sessions[0].year, sessions[-1].year + 1):
+        for month in (3, 6, 9, 12):
+            k = int(sessions.searchsorted(pd.Timestamp(year, month, 20)))
+            if 0 < k < len(sessions):
+                out.append(k)
+    return out
+
+
 def _membership(seed, u, sessions, caps):
-    """Quarterly reviews: up to three swaps of the smallest members for bigger outsiders."""
+    """Quarterly reviews: up to three swaps of the smallest members for bigger outsiders.
+    ``caps[r]`` is row r of the equities' market caps (the first row, each review's eve)."""
     order = np.argsort(-caps[0], kind="stable")
     current = set(order[:N_MEMBERS].tolist())
     out = [(sessions[0], frozenset(u.tickers[j] for j in current))]
-    for year in range(sessions[0].year, sessions[-1].year + 1):
-        for month in (3, 6, 9, 12):
-            k = sessions.searchsorted(pd.Timestamp(year, month, 20))
-            if k <= 0 or k >= len(sessions):
-                continue
-            cap = caps[k - 1]
-            ins = sorted(current, key=lambda j: cap[j])
-            outs = sorted(set(range(len(cap))) - current, key=lambda j: -cap[j])
-            changed = False
-            for a, b in zip(ins[:3], outs[:3], strict=False):
-                if cap[b] > 1.15 * cap[a]:
-                    current.remove(a)
-                    current.add(b)
-                    changed = True
-            if changed:
-                out.append((sessions[k], frozenset(u.tickers[j] for j in current)))
+    for k in _reviews(sessions):
+        cap = caps[k - 1]
+        ins = sorted(current, key=lambda j: cap[j])
+        outs = sorted(set(range(len(cap))) - current, key=lambda j: -cap[j])
+        changed = False
+        for a, b in zip(ins[:3], outs[:3], strict=False):
+            if cap[b] > 1.15 * cap[a]:
+                current.remove(a)
+                current.add(b)
+                changed = True
+        if changed:
+            out.append((sessions[k], frozenset(u.tickers[j] for j in current)))
     return out
 
 
@@ -487,6 +543,5 @@ def generate_market(seed: int, horizon: dt.date) -> Market:
 
 
 def _generate_market(seed: int, horizon: dt.date) -> Market:
-    u, eq, earnings, members, sigma = _generate_equities(seed, horizon)
-    crypto, supply = _generate_crypto(seed, horizon)
-    return Market(seed, horizon, u, eq, crypto, earnings, members, supply, sigma)
+    """A new (uncached) market: its parts are generated on first use."""
+    return Market(seed, horizon)
