@@ -60,6 +60,37 @@ def test_longer_generation_is_a_pure_extension():
     )
 
 
+def test_equities_made_in_chunks_equal_one_pass_over_all_rows():
+    """The generation runs a chunk of rows at a time (so only the kept panels are T x N); its
+    streams and recursions carry over, so one pass over every row gives the same bits."""
+    horizon = dt.date(2003, 12, 31)  # 1,004 sessions: chunks of 256 and a shorter last one
+    _, chunked, earnings, members, sigma = demo_market._generate_equities(5, horizon)
+    _, whole, earnings1, members1, sigma1 = demo_market._generate_equities(5, horizon, 1 << 20)
+    _, twice, *_ = demo_market._generate_equities(5, horizon, 2 * demo_market._BLOCK)
+    assert len(chunked.index) > 3 * demo_market._BLOCK
+    for f in FIELDS:
+        assert np.array_equal(getattr(chunked, f), getattr(whole, f), equal_nan=True), f
+        assert np.array_equal(getattr(twice, f), getattr(whole, f), equal_nan=True), f
+    assert np.array_equal(sigma, sigma1) and np.array_equal(earnings, earnings1)
+    assert members == members1 and chunked.symbols == whole.symbols
+
+
+def test_crypto_alone_generates_no_equities():
+    """A crypto bucket's market caps, bars and fundamentals leave the 540 equities ungenerated;
+    the crypto is the same as next to them."""
+    src = DemoSource(17, as_of=dt.date(2019, 6, 30))
+    caps = src.market_caps(None, dt.date(2019, 6, 30))
+    coins = src.bars(["BTC-USD", "ETH-USD"], None, dt.date(2019, 6, 30))
+    fund = src.fundamentals(["BTC-USD"])
+    mk = src.market()
+    assert mk._equity_part is None and caps.shape[1] == len(demo_market.COINS)
+    both = demo_market._generate_market(17, mk.horizon)
+    assert both.equities.shape[0] > 0  # the equities first, then the crypto
+    for f in FIELDS:
+        assert np.array_equal(getattr(both.crypto, f), getattr(mk.crypto, f), equal_nan=True)
+    assert coins.symbols == ("BTC-USD", "ETH-USD") and fund["BTC-USD"].market_cap > 0
+
+
 def test_later_end_only_appends(src):
     short = src.bars(None, dt.date(2015, 1, 1), END1)
     long = src.bars(None, dt.date(2015, 1, 1), END2)

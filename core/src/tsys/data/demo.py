@@ -307,14 +307,13 @@ class DemoSource(DataSource):
         for cls in (AssetClass.EQUITY, AssetClass.CRYPTO):
             if ac is not None and ac is not cls:
                 continue
-            panel = mk.equities if cls is AssetClass.EQUITY else mk.crypto
             if symbols is None:
-                panels.append(panel)
+                panels.append(_part(mk, cls))
                 continue
-            have = set(panel.symbols)
+            have = set(self.symbols(cls))
             wanted = [s for s in symbols if s in have]
-            if wanted:
-                panels.append(panel.select(wanted))
+            if wanted:  # a market part is generated only when a symbol of it is asked for
+                panels.append(_part(mk, cls).select(wanted))
         # Validated like any load, the columns loaded (once per generated market): the halts
         # show up as gaps.
         self.report = self._report(mk, panels)
@@ -360,15 +359,17 @@ class DemoSource(DataSource):
 
     def fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals]:
         mk = self.market(self.as_of)
-        u = mk.universe
-        pos = {s: j for j, s in enumerate(u.tickers)}
+        pos = {s: j for j, s in enumerate(_tickers())}
         asof = pd.Timestamp(self.as_of, tz="UTC")
-        erow = max(int(mk.equities.index.searchsorted(asof, side="right")) - 1, 0)
-        crow = max(int(mk.crypto.index.searchsorted(asof, side="right")) - 1, 0)
+
+        def row(panel: Bars) -> int:
+            return max(int(panel.index.searchsorted(asof, side="right")) - 1, 0)
+
         coins = {c[0]: j for j, c in enumerate(COINS)}
         out: dict[str, Fundamentals] = {}
         for s in symbols:
             if s in pos:
+                u, erow = mk.universe, row(mk.equities)  # the equities only when asked for
                 j = pos[s]
                 px = _last_valid(mk.equities.close[: erow + 1, j])
                 shares = float(u.shares[j])
@@ -382,7 +383,7 @@ class DemoSource(DataSource):
                     snapshot=f"{self.as_of.isoformat()} (synthetic)",
                 )
             elif s in coins:
-                j = coins[s]
+                j, crow = coins[s], row(mk.crypto)
                 px = _last_valid(mk.crypto.close[: crow + 1, j])
                 sup = mk.coin_supply[crow, j]
                 out[s] = Fundamentals(
@@ -488,6 +489,10 @@ class DemoSource(DataSource):
                     )
                 )
         return pd.DataFrame(out, columns=list(FLOW_COLUMNS))
+
+
+def _part(mk: Market, asset_class: AssetClass) -> Bars:
+    return mk.equities if asset_class is AssetClass.EQUITY else mk.crypto
 
 
 def _last_valid(col: np.ndarray) -> float | None:
