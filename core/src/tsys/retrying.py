@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import tenacity
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 
@@ -48,6 +49,8 @@ def call_with_retries(
     before_sleep
         Called with (attempt number, failure, wait) before each wait, e.g. to log it.
     """
+    import tenacity  # here: every plugin imports this module through tsys.api
+
     if attempts < 1:
         raise ValueError("attempts must be >= 1")
     exponential = tenacity.wait_exponential(multiplier=backoff, exp_base=2, min=0)
