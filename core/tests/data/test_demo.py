@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,8 @@ def test_crypto_alone_generates_no_equities():
     for f in FIELDS:
         assert np.array_equal(getattr(both.crypto, f), getattr(mk.crypto, f), equal_nan=True)
     assert coins.symbols == ("BTC-USD", "ETH-USD") and fund["BTC-USD"].market_cap > 0
+    copy = pickle.loads(pickle.dumps(mk))  # a market still pickles (its lock is per process)
+    assert np.array_equal(copy.crypto.close, mk.crypto.close, equal_nan=True)
 
 
 def test_later_end_only_appends(src):

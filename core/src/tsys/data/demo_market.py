@@ -206,6 +206,13 @@ class Market:
         self._equity_part: tuple[Any, ...] | None = None
         self._crypto_part: tuple[Bars, np.ndarray] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:  # picklable, as it was: the lock is per process
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _equity(self) -> tuple[Any, ...]:
         with self._lock:
             if self._equity_part is None:
