@@ -324,3 +324,33 @@ def test_from_config_rejects_unknown_options(tmp_path):
     assert s.as_of == dt.date(2024, 5, 3) and s.history_years == 2.0
     s = DemoSource.from_config({"seed": 3}, SourceContext(cache_dir=tmp_path))
     assert s.seed == 3
+
+
+def test_index_series_kept_on_disk_are_the_generated_ones(tmp_path, monkeypatch):
+    """A daily run of the trend book reads SPY, TLT and GLD from the source's cache folder
+    instead of generating the 540 equities again: the same bits, the same panel."""
+    from tsys.data import demo_cache
+    from tsys.data.source import SourceContext
+
+    end, wanted = dt.date(2005, 6, 30), ["TLT", "SPY", "XLK", "GLD"]
+    monkeypatch.setattr(demo_market, "_MARKETS", {})
+    first = DemoSource(23, as_of=end, ctx=SourceContext(cache_dir=tmp_path))
+    made = first.bars(wanted, None, end)  # generates, then keeps the series
+    assert first.market().has_equities and len(list(tmp_path.glob("*.npz"))) == 1
+
+    monkeypatch.setattr(demo_market, "_MARKETS", {})  # as in a new process
+    second = DemoSource(23, as_of=end, ctx=SourceContext(cache_dir=tmp_path))
+    kept = second.bars(wanted, None, end)
+    assert not second.market().has_equities
+    assert kept.index.equals(made.index) and kept.symbols == made.symbols
+    for f in FIELDS:
+        assert np.array_equal(getattr(kept, f), getattr(made, f), equal_nan=True), f
+    assert kept.asset_classes == made.asset_classes and kept.source == made.source
+
+    # Any other symbol, or another seed or horizon, generates as before.
+    assert demo_cache.read_series(tmp_path, 23, dt.date(2006, 12, 31)) is None
+    second.bars(["SPY", demo_market._tickers()[0]], None, end)
+    assert second.market().has_equities
+    path = next(tmp_path.glob("*.npz"))
+    path.write_bytes(b"not a zip")  # a damaged file is ignored, never an error
+    assert demo_cache.read_series(tmp_path, 23, second.market().horizon) is None

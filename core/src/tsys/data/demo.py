@@ -313,7 +313,7 @@ class DemoSource(DataSource):
             have = set(self.symbols(cls))
             wanted = [s for s in symbols if s in have]
             if wanted:  # a market part is generated only when a symbol of it is asked for
-                panels.append(_part(mk, cls).select(wanted))
+                panels.append(self._columns(mk, cls, wanted))
         # Validated like any load, the columns loaded (once per generated market): the halts
         # show up as gaps.
         self.report = self._report(mk, panels)
@@ -329,6 +329,23 @@ class DemoSource(DataSource):
         for p in panels:
             out = out.merge(p.between(start, end))
         return attrs.evolve(out, source=self.label, synthetic=True)
+
+    def _columns(self, mk: Market, cls: AssetClass, wanted: list[str]) -> Bars:
+        """``wanted`` of the market part ``cls``: SPY, the sector ETFs and the defensive funds
+        from the source's cache folder while the equities are not generated, else from the
+        generated part (whose series are then kept there, see tsys.data.demo_cache)."""
+        from tsys.data import demo_cache
+
+        folder = self.ctx.cache_dir if self.ctx is not None else None
+        if cls is AssetClass.EQUITY and folder is not None:
+            if not mk.has_equities and demo_cache.is_series(wanted):
+                kept = demo_cache.read_series(folder, mk.seed, mk.horizon)
+                if kept is not None:
+                    return kept.select(wanted)
+            panel = mk.equities
+            demo_cache.write_series(folder, mk)
+            return panel.select(wanted)
+        return _part(mk, cls).select(wanted)
 
     # ------------------------------------------------------------------ metadata
     def universe(self, name: str, as_of: dt.date) -> list[str] | None:
@@ -405,11 +422,11 @@ class DemoSource(DataSource):
         """Daily sentiment rows: more likely and more extreme on big moves and earnings days."""
         start, end = _date(start), _date(end)
         mk = self.market(end)
-        eq = mk.equities
-        pos = {s: j for j, s in enumerate(mk.universe.tickers)}
+        pos = {s: j for j, s in enumerate(_tickers())}
         cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
-        if not len(cols):
+        if not len(cols):  # no stock asked for (an ETF has no news): the equities stay ungenerated
             return pd.DataFrame(columns=list(NEWS_COLUMNS))
+        eq = mk.equities
         table = _news_table(mk)
         rows = np.flatnonzero(
             (eq.index >= pd.Timestamp(start, tz="UTC")) & (eq.index <= pd.Timestamp(end, tz="UTC"))
@@ -437,12 +454,14 @@ class DemoSource(DataSource):
         """Quarterly report dates; dates after the as-of are the announced upcoming ones."""
         start, end = _date(start), _date(end)
         mk = self.market(end)
-        pos = {s: j for j, s in enumerate(mk.universe.tickers)}
+        pos = {s: j for j, s in enumerate(_tickers())}
+        cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
+        if not len(cols):  # no stock asked for: the equities stay ungenerated
+            return pd.DataFrame([], columns=list(EARNINGS_COLUMNS))
         idx = mk.equities.index
         rows = np.flatnonzero(
             (idx >= pd.Timestamp(start, tz="UTC")) & (idx <= pd.Timestamp(end, tz="UTC"))
         )
-        cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
         rr, kk = np.nonzero(mk.earnings[rows[:, None], cols[None, :]])
         if not len(rr):
             return pd.DataFrame([], columns=list(EARNINGS_COLUMNS))

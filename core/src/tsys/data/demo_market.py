@@ -226,6 +226,11 @@ class Market:
             return self._crypto_part
 
     @property
+    def has_equities(self) -> bool:
+        """True once the equities are generated (reading them costs nothing more)."""
+        return self._equity_part is not None
+
+    @property
     def universe(self) -> _Universe:
         return self._equity()[0]
 
