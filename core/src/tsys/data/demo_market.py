@@ -191,6 +191,11 @@ def _earnings_dates(seed: int, u: _Universe, sessions: pd.DatetimeIndex, last_ye
     return mask, (np.concatenate(rows), np.concatenate(cols), np.concatenate(sizes))
 
 
+def _field(part: str, i: int, doc: str) -> Any:
+    """A :class:`Market` attribute: item ``i`` of one of its parts, generated on first use."""
+    return property(lambda mk: mk._part(part)[i], doc=doc)
+
+
 class Market:
     """One generated market up to ``horizon``; cached per seed (see :func:`generate_market`).
 
@@ -213,53 +218,25 @@ class Market:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def _equity(self) -> tuple[Any, ...]:
+    def _part(self, name: str) -> tuple[Any, ...]:
         with self._lock:
-            if self._equity_part is None:
-                self._equity_part = _generate_equities(self.seed, self.horizon)
-            return self._equity_part
-
-    def _crypto(self) -> tuple[Bars, np.ndarray]:
-        with self._lock:
-            if self._crypto_part is None:
-                self._crypto_part = _generate_crypto(self.seed, self.horizon)
-            return self._crypto_part
+            if getattr(self, name) is None:
+                make = _generate_equities if name == "_equity_part" else _generate_crypto
+                setattr(self, name, make(self.seed, self.horizon))
+            return getattr(self, name)
 
     @property
     def has_equities(self) -> bool:
         """True once the equities are generated (reading them costs nothing more)."""
         return self._equity_part is not None
 
-    @property
-    def universe(self) -> _Universe:
-        return self._equity()[0]
-
-    @property
-    def equities(self) -> Bars:
-        return self._equity()[1]
-
-    @property
-    def earnings(self) -> np.ndarray:
-        """T x N_EQUITIES bool."""
-        return self._equity()[2]
-
-    @property
-    def members(self) -> list[tuple[pd.Timestamp, frozenset[str]]]:
-        return self._equity()[3]
-
-    @property
-    def sigma(self) -> np.ndarray:
-        """T x N_EQUITIES daily vol estimate, for news and flow."""
-        return self._equity()[4]
-
-    @property
-    def crypto(self) -> Bars:
-        return self._crypto()[0]
-
-    @property
-    def coin_supply(self) -> np.ndarray:
-        """T_crypto x N_coins."""
-        return self._crypto()[1]
+    universe = _field("_equity_part", 0, "Static per-symbol properties of the equities.")
+    equities = _field("_equity_part", 1, "The stocks, SPY, the sector ETFs and the funds.")
+    earnings = _field("_equity_part", 2, "T x N_EQUITIES bool: the report sessions.")
+    members = _field("_equity_part", 3, "The sp500 reviews: (session, members) on changes.")
+    sigma = _field("_equity_part", 4, "T x N_EQUITIES daily vol estimate (news and flow).")
+    crypto = _field("_crypto_part", 0, "The coins.")
+    coin_supply = _field("_crypto_part", 1, "T_crypto x N_coins.")
 
 
 def _generate_equities(seed: int, horizon: dt.date, chunk: int = _BLOCK):
