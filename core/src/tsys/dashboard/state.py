@@ -53,7 +53,7 @@ class Dashboard:
         if hit is not None and hit[0] == key and now - hit[1] < ttl:
             return hit[2]
         value = build()
-        self._cache[name] = (key, now, value)
+        self._cache[name] = (key, time.monotonic(), value)  # (a slow build is not stale at once)
         return value
 
     @property
