@@ -2,7 +2,8 @@
 
 Reads ``<repo>/../shared/bench`` (README, ``common.py``, ``ref_c.py``) at run time; never copies
 it. For each size (``check``, ``c``) it runs the C reference and tsys.sim on the same generated
-data in this process, requires the same trade count and total final equity (relative difference
+data in this process (interleaved rep by rep, so a change of the machine's load hits both
+alike), requires the same trade count and total final equity (relative difference
 below 1e-9) and prints the times and their ratio. Exits 0 with a note when the folder is absent.
 
     uv run --no-sync python bench/parity.py [--sizes check,c] [--reps 3]
@@ -120,16 +121,15 @@ def main() -> int:
         n_sym, n_bars, _ = common.SIZES[size]
         data = common.generate(n_sym, n_bars)
         ref_c.warmup(data)
-        c_times, eq_c, tr_c = [], None, None
-        for _ in range(a.reps):
-            t0 = time.perf_counter()
-            eq_c, tr_c = ref_c.run(data, common.FAST, common.SLOW)
-            c_times.append(time.perf_counter() - t0)
         # tsys takes T x N panels; the transposes of the shared N x T arrays are views
         o, h, lo, c, v = (x.T for x in (data.open, data.high, data.low, data.close, data.volume))
         run_tsys(o[:300, :2], h[:300, :2], lo[:300, :2], c[:300, :2], v[:300, :2], 10, 50, common)
-        ts_times, sig_times, sim_times = [], [], []
-        for _ in range(a.reps):
+        c_times, ts_times, sig_times, sim_times = [], [], [], []
+        eq_c = tr_c = None
+        for _ in range(a.reps):  # interleaved, so a change of load hits both alike
+            t0 = time.perf_counter()
+            eq_c, tr_c = ref_c.run(data, common.FAST, common.SLOW)
+            c_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(
                 o, h, lo, c, v, common.FAST, common.SLOW, common

@@ -23,7 +23,10 @@ def _extensions():
                 [str(pyx.relative_to(Path(__file__).parent))],
                 include_dirs=[numpy.get_include()],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                extra_compile_args=["-O3"],
+                # no -march: wheels must run on any CPU of the platform; no contraction of
+                # a * b + c into one fused multiply-add, which would round differently from
+                # the pure-Python reference where the compiler would emit it by default
+                extra_compile_args=["-O3", "-ffp-contract=off"],
             )
         )
     return exts

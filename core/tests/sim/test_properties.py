@@ -1,5 +1,6 @@
 """Hypothesis properties of the simulator on random panels, random targets and random rules."""
 
+import importlib
 import os
 
 import numpy as np
@@ -129,6 +130,28 @@ def test_cython_and_reference_are_identical(sc):
         assert _same(r.last_positions, r_py.last_positions)
         if not kw["cash_sharing"]:
             assert _same(r.last_sub_equity, r_py.last_sub_equity)
+
+
+@settings(max_examples=EQUIV_EXAMPLES, deadline=None)
+@given(scenarios(), st.integers(1, 7))
+def test_symbol_major_blocks_of_bars_match_the_reference(sc, block):
+    # the compiled symbol-major loop (column-major bars, no shared cash) runs the bars in
+    # blocks, every symbol through one block before the next block; blocks of a few bars
+    # make every scenario cross several
+    bars, kw = sc
+    bars = tuple(np.asfortranarray(a) for a in bars)
+    kw = {**kw, "cash_sharing": False}
+    fill = importlib.import_module("tsys.sim._fill")
+    ref = simulate(*bars, impl="python", **kw)
+    old = fill.block_bars(block)
+    try:
+        res = simulate(*bars, impl="cython", **kw)
+    finally:
+        fill.block_bars(old)
+    for name in ("equity", "cash", "interest", "positions", "sub_equity", "last_sub_equity"):
+        assert _same(getattr(res, name), getattr(ref, name)), name
+    for k in ref.fill_arrays:
+        assert _same(res.fill_arrays[k], ref.fill_arrays[k]), k
 
 
 def _mark(c):

@@ -8,12 +8,13 @@ runs them one after the other over the same bars (``run_sets``), nothing of the 
 Without shared cash the sub-accounts are independent, so the four passes of a bar run symbol
 by symbol (one loop instead of four); their fills are staged per pass and appended in the
 reference's order. With column-major (symbol-major) bars the loop goes further
-(``kernel_by_symbol``): each symbol runs through all its bars, skipping from decision to
-decision (``decision_bars``, ``quiet_bars``), and its fills are put into the reference's bar
-order at the end. ATR and daily volatility are computed on demand from the bars (``atr_at``,
-``vol_at``), only for the held positions and the orders that need them. No Python object is
-touched inside the bar loop; fills go to C buffers that grow geometrically and are copied into
-NumPy arrays once at the end.
+(``kernel_by_symbol``): block of bars after block, each symbol runs through the block's bars,
+skipping from decision to decision (``tsys_decisions``, ``quiet_bars``) while the next
+symbol's bars are fetched (``ahead``), and the block's fills are put into the reference's bar
+order (``merge_block``). ATR and daily volatility are computed on demand from the bars
+(``atr_at``, ``vol_at``), only for the held positions and the orders that need them. No Python
+object is touched inside the bar loop; fills go to C buffers that grow geometrically and are
+copied into NumPy arrays once at the end.
 """
 
 import numpy as np
@@ -35,6 +36,102 @@ cdef extern from *:
     #endif
     """
     void TSYS_PREFETCH(const double *p) noexcept nogil
+    void TSYS_PREFETCH_BYTES "TSYS_PREFETCH"(const unsigned char *p) noexcept nogil
+
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <stdint.h>
+    #include <string.h>
+
+    /* The bars d + 1 (ascending) whose previous close d, d0 <= d < d1, carries an entry or an
+       exit of one symbol, not both (masks contiguous over its bars). Eight closes at a time:
+       a word without any flag is skipped, and in one with flags only the flagged bytes are
+       looked at (lowest first, on little-endian machines by their trailing zero bits). */
+    static Py_ssize_t tsys_decisions(const unsigned char *E, const unsigned char *X,
+                                     Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t *dl)
+    {
+        Py_ssize_t d = d0, n = 0, i;
+        uint64_t e, x, w;
+        for (; d + 8 <= d1; d += 8) {
+            memcpy(&e, E + d, 8);
+            memcpy(&x, X + d, 8);
+            w = e | x;
+            if (w == 0) continue;
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) \
+        && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            while (w) {
+                i = d + (__builtin_ctzll(w) >> 3);
+                if ((E[i] != 0) != (X[i] != 0)) dl[n++] = i + 1;
+                w &= w - 1;                       /* the lowest flag bit ... */
+                w &= ~(((uint64_t)0xFF) << (((i - d) & 7) * 8));  /* ... and its byte */
+            }
+    #else
+            for (i = d; i < d + 8; i++)
+                if ((E[i] != 0) != (X[i] != 0)) dl[n++] = i + 1;
+    #endif
+        }
+        for (; d < d1; d++)
+            if ((E[d] != 0) != (X[d] != 0)) dl[n++] = d + 1;
+        return n;
+    }
+
+    /* Quiet bars t0 .. t1 - 1 of one sub-account (cash, and pos shares marked at the last
+       valid close, *mark before t0): eq[k] += cash + pos * mark, co[k] += cash. The run's
+       closes usually are all valid: then the mark is the close itself and the loop has no
+       dependency from bar to bar (the compiler vectorises it); the arithmetic is the same. */
+    static void tsys_quiet_held(const double *restrict Cj, double *restrict eq,
+                                double *restrict co, Py_ssize_t t0, Py_ssize_t t1,
+                                double cash, double pos)
+    {
+        Py_ssize_t k;
+        for (k = t0; k < t1; k++) {
+            eq[k] += cash + pos * Cj[k];
+            co[k] += cash;
+        }
+    }
+
+    static void tsys_quiet_flat(double *restrict eq, double *restrict co, Py_ssize_t t0,
+                                Py_ssize_t t1, double cash)
+    {
+        Py_ssize_t k;
+        for (k = t0; k < t1; k++) {
+            eq[k] += cash;
+            co[k] += cash;
+        }
+    }
+
+    static void tsys_quiet(const double *Cj, double *eq, double *co, Py_ssize_t t0,
+                           Py_ssize_t t1, double cash, double pos, double *mark)
+    {
+        Py_ssize_t k;
+        int ok = 1;
+        double m, cj;
+        if (!(pos > 0.0)) {
+            tsys_quiet_flat(eq, co, t0, t1, cash);
+            return;
+        }
+        for (k = t0; k < t1; k++)
+            ok &= (Cj[k] > 0.0) & (Cj[k] < INFINITY);
+        if (ok) {
+            tsys_quiet_held(Cj, eq, co, t0, t1, cash, pos);
+            if (t1 > t0) *mark = Cj[t1 - 1];
+            return;
+        }
+        m = *mark;
+        for (k = t0; k < t1; k++) {
+            cj = Cj[k];
+            if (cj > 0.0 && cj < INFINITY) m = cj;
+            eq[k] += cash + pos * m;
+            co[k] += cash;
+        }
+        *mark = m;
+    }
+    """
+    Py_ssize_t tsys_decisions(const unsigned char *E, const unsigned char *X, Py_ssize_t d0,
+                              Py_ssize_t d1, Py_ssize_t *dl) noexcept nogil
+    void tsys_quiet(const double *Cj, double *eq, double *co, Py_ssize_t t0, Py_ssize_t t1,
+                    double cash, double pos, double *mark) noexcept nogil
 
 # Reason codes (tsys.sim.REASONS) and order kinds, as in reference.py.
 cdef enum:
@@ -848,6 +945,20 @@ cdef enum:
     LEAD = 16  # decisions: how far ahead the symbol-major loop fetches the bars an order reads
 
 
+cdef Py_ssize_t BLOCK_BARS = 0  # the symbol-major loop's block of bars; 0: chosen per run
+
+
+def block_bars(n=None):
+    """The symbol-major loop's block length in bars: ``n`` > 0 fixes it (tests shorten it so
+    that short panels cross blocks), 0 restores the default (chosen per run from the number
+    of signals, see ``run_kernel``). Returns the setting in force before the call."""
+    global BLOCK_BARS
+    cdef Py_ssize_t old = BLOCK_BARS
+    if n is not None:
+        BLOCK_BARS = max(0, int(n))
+    return old
+
+
 cdef inline void fetch_bar(const Bars *p, Py_ssize_t i) noexcept nogil:
     TSYS_PREFETCH(p.o + i)
     TSYS_PREFETCH(p.h + i)
@@ -856,61 +967,36 @@ cdef inline void fetch_bar(const Bars *p, Py_ssize_t i) noexcept nogil:
     TSYS_PREFETCH(p.v + i)
 
 
-cdef Py_ssize_t decision_bars(const unsigned char *E, const unsigned char *X, Py_ssize_t T,
-                              Py_ssize_t *dl) noexcept nogil:
-    """The bars (ascending) whose previous close carries an entry or an exit, not both, of one
-    symbol (masks contiguous over its bars); eight closes at a time while both are zero."""
-    cdef Py_ssize_t d = 0, n = 0
-    cdef uint64_t e, x
-    while d < T - 1:
-        if d + 8 <= T - 1:
-            memcpy(&e, E + d, 8)
-            memcpy(&x, X + d, 8)
-            if (e | x) == 0:
-                d += 8
-                continue
-        if (E[d] != 0) != (X[d] != 0):
-            dl[n] = d + 1
-            n += 1
-        d += 1
-    return n
-
-
 cdef void quiet_bars(const double *Cj, double *eq, double *co, double *pos_out,
                      double *sub_out, Py_ssize_t N, Py_ssize_t t0, Py_ssize_t t1, double cash,
                      double pos, double *mark) noexcept nogil:
     """Bars ``t0 .. t1 - 1`` of one symbol with nothing to do (no decision, no pending order,
     no stop, target or time stop): add its sub-account to ``eq`` and ``co`` (cash, plus the
     position at the last valid close when held), and record it when ``pos_out`` is not NULL
-    (T x N row-major, this symbol's column at offset 0).
+    (T x N row-major, this symbol's column at offset 0). Without recording, ``tsys_quiet``
+    (vectorised when every close of the run is valid) does the same arithmetic.
 
     Flat, the mark is left alone: it only counts while a position is held, and a position
     opens only on a bar with a valid close, which marks it.
     """
     cdef Py_ssize_t k
     cdef double m = mark[0], cj, se
-    if pos > 0.0:
-        for k in range(t0, t1):
+    if pos_out == NULL:
+        tsys_quiet(Cj, eq, co, t0, t1, cash, pos, mark)
+        return
+    for k in range(t0, t1):
+        se = cash
+        if pos > 0.0:
             cj = Cj[k]
             if 0.0 < cj < INFINITY:
                 m = cj
             se = cash + pos * m
-            eq[k] += se
-            co[k] += cash
-            if pos_out != NULL:
-                pos_out[k * N] = pos
-                sub_out[k * N] = se
+        eq[k] += se
+        co[k] += cash
+        pos_out[k * N] = pos
+        sub_out[k * N] = se
+    if pos > 0.0:
         mark[0] = m
-    elif pos_out != NULL:
-        for k in range(t0, t1):
-            eq[k] += cash
-            co[k] += cash
-            pos_out[k * N] = pos
-            sub_out[k * N] = cash
-    else:
-        for k in range(t0, t1):
-            eq[k] += cash
-            co[k] += cash
 
 
 cdef void quiet_bars_accruing(const double *Cj, double *eq, double *co, double *it,
@@ -941,110 +1027,200 @@ cdef void quiet_bars_accruing(const double *Cj, double *eq, double *co, double *
         mark[0] = m
 
 
-cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double cash0,
-                          double *equity, double *cash_out, double *interest,
-                          const double *accr, double *positions, double *sub_eq, State *st,
-                          FillBuf *stage, Py_ssize_t *dl) noexcept nogil:
-    """The symbol-major loop of one set (no shared cash, N x T row-major bars): each symbol's
-    bars.
+cdef inline Py_ssize_t ahead(const double *c, const unsigned char *e, const unsigned char *x,
+                             Py_ssize_t pf, Py_ssize_t upto) noexcept nogil:
+    """Fetch the closes (and, every 64 bars, the masks when ``e`` is not NULL) of bars ``pf``
+    .. ``upto`` - 1 of the next symbol while this one runs; returns the next bar to fetch.
+    Its bars are far from this symbol's, so the hardware would not see them coming."""
+    while pf < upto:
+        TSYS_PREFETCH(c + pf)
+        if e != NULL and pf % 64 == 0:
+            TSYS_PREFETCH_BYTES(e + pf)
+            TSYS_PREFETCH_BYTES(x + pf)
+        pf += 8
+    return pf
 
-    The sub-accounts are independent, so the four passes of a symbol's bar need nothing of
-    the other symbols, and one symbol runs through all its bars (contiguous in this layout)
-    before the next. ``equity[t]`` and ``cash_out[t]`` (zero on entry) still add the
-    sub-accounts in symbol order, as the reference does. Fills are staged per pass (opening
-    orders, buys, intrabar exits); ``_sorted_fill_arrays`` puts them into the reference's order.
-    With signals the masks are contiguous over each symbol's bars (``st == 1``) and ``dl``
-    has room for T + 1 bars. ``positions``/``sub_eq`` (T x N row-major) are NULL unless
-    recorded; ``accr`` is NULL without interest on cash (``interest`` then stays zero).
-    """
-    cdef Py_ssize_t T = p.T, N = p.N
-    cdef Py_ssize_t t, j, J, nb, i
-    cdef bint any_ts, ts
-    cdef bint tgt_is_qty = q.tgt_is_qty
-    cdef bint use_signals = dc.use_signals
-    cdef bint rec = positions != NULL
-    cdef int kind
-    cdef double cash = 0.0, cj, se, pos, x
-    cdef const double *Cj
-    cdef Py_ssize_t nd, di, nxt
+
+cdef struct Out:
+    # one set's outputs of the symbol-major loop (see kernel_by_symbol)
+    double *equity
+    double *cash_out
+    double *interest
+    const double *accr
+    double *positions
+    double *sub_eq
+
+
+cdef inline bint watched(State *st, const Params *q, Py_ssize_t j, double pos,
+                         bint any_ts) noexcept nogil:
+    """Whether a held position can meet a stop, a target or a time stop."""
+    return pos > 0.0 and ((any_ts and q.tstop[j] > 0) or st.rule[j]
+                          or st.fstop[j] == st.fstop[j] or st.ftgt[j] == st.ftgt[j])
+
+
+cdef int symbol_bars(const Bars *p, const Params *q, const Dec *dc, const Out *out, State *st,
+                     FillBuf *stage, Py_ssize_t *dl, Py_ssize_t j, Py_ssize_t t0,
+                     Py_ssize_t t1, bint any_ts) noexcept nogil:
+    """Bars ``t0 .. t1 - 1`` of symbol ``j`` (its state in ``st``), the four passes of each;
+    fills staged per pass (opening orders, buys, intrabar exits). With signals, the bars
+    with a decision are listed first (``dl``) and the bars between them skipped."""
+    cdef Py_ssize_t T = p.T, N = p.N, J = j * p.T, t, i, nb, nd = 0, di = 0, nxt
+    cdef const double *Cj = p.c + J
     cdef double *pos_out = NULL
     cdef double *sub_out = NULL
-    cdef FillBuf *fb = &stage[0]
-    cdef FillBuf *fc = &stage[1]
-    cdef FillBuf *fd = &stage[2]
-    any_ts = init_state(st, q, N, cash0)
-    for j in range(N):
-        J = j * T
-        Cj = p.c + J
-        if rec:
-            pos_out = positions + j
-            sub_out = sub_eq + j
-        nd = 0
-        di = 0
+    cdef bint use_signals = dc.use_signals, ts
+    cdef int kind
+    cdef double cash = 0.0, cj, se, pos, x
+    # the next symbol's closes and masks over these bars, fetched ahead as this one advances
+    cdef const double *nc = Cj + T
+    cdef const unsigned char *ne = NULL
+    cdef const unsigned char *nx = NULL
+    cdef Py_ssize_t pf = t0, reach = t1 if j + 1 < N else t0
+    if out.positions != NULL:
+        pos_out = out.positions + j
+        sub_out = out.sub_eq + j
+    if use_signals:
+        ne = dc.ent.a + (j + 1) * dc.ent.sj
+        nx = dc.ext.a + (j + 1) * dc.ext.sj
+    if use_signals:
+        nd = tsys_decisions(dc.ent.a + j * dc.ent.sj, dc.ext.a + j * dc.ext.sj,
+                            t0 - 1 if t0 > 0 else 0, t1 - 1, dl)
+        for i in range(nd if nd < LEAD else LEAD):
+            fetch_bar(p, J + dl[i])
+    t = t0
+    while t < t1:
+        if pf < reach:
+            pf = ahead(nc, ne, nx, pf, t + 64 if t + 64 < reach else reach)
+        pos = st.pos[j]
+        if (t > 0 and use_signals and st.pend[j] == K_NONE
+                and not watched(st, q, j, pos, any_ts)):
+            # nothing to do until the next decision: only the sub-account's value
+            nxt = dl[di] if di < nd else t1
+            if nxt > t:
+                if out.accr != NULL:
+                    quiet_bars_accruing(Cj, out.equity, out.cash_out, out.interest, out.accr,
+                                        pos_out, sub_out, N, t, nxt, &st.cash_j[j], pos,
+                                        &st.mark[j])
+                else:
+                    quiet_bars(Cj, out.equity, out.cash_out, pos_out, sub_out, N, t, nxt,
+                               st.cash_j[j], pos, &st.mark[j])
+                t = nxt
+                if t >= t1:
+                    break
+        if out.accr != NULL and t > 0:
+            x = st.cash_j[j] * out.accr[t]
+            st.cash_j[j] += x
+            out.interest[t] += x
         if use_signals:
-            nd = decision_bars(dc.ent.a + j * dc.ent.sj, dc.ext.a + j * dc.ext.sj, T, dl)
-            for i in range(nd if nd < LEAD else LEAD):
-                fetch_bar(p, J + dl[i])
-        t = 0
-        while t < T:
-            pos = st.pos[j]
-            if (t > 0 and use_signals and st.pend[j] == K_NONE
-                    and not (pos > 0.0 and ((any_ts and q.tstop[j] > 0) or st.rule[j]
-                                            or st.fstop[j] == st.fstop[j]
-                                            or st.ftgt[j] == st.ftgt[j]))):
-                # nothing to do until the next decision: only the sub-account's value
-                nxt = dl[di] if di < nd else T
-                if nxt > t:
-                    if accr != NULL:
-                        quiet_bars_accruing(Cj, equity, cash_out, interest, accr, pos_out,
-                                            sub_out, N, t, nxt, &st.cash_j[j], pos,
-                                            &st.mark[j])
-                    else:
-                        quiet_bars(Cj, equity, cash_out, pos_out, sub_out, N, t, nxt,
-                                   st.cash_j[j], pos, &st.mark[j])
-                    t = nxt
-                    if t >= T:
-                        break
-            if accr != NULL and t > 0:
-                x = st.cash_j[j] * accr[t]
-                st.cash_j[j] += x
-                interest[t] += x
-            if use_signals:
-                if di < nd and dl[di] == t:
-                    take_decision(st, j, t - 1, dc, tgt_is_qty)
-                    if di + LEAD < nd:
-                        fetch_bar(p, J + dl[di + LEAD])
-                    di += 1
-            elif t > 0 and dc.tg.a != NULL:
-                take_decision(st, j, t - 1, dc, tgt_is_qty)
-            kind = st.pend[j]
-            pos = st.pos[j]
-            ts = any_ts and q.tstop[j] > 0 and pos > 0.0 and t - st.ebar[j] >= q.tstop[j]
-            if ts or kind != K_NONE or (pos > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
-                                                       or st.ftgt[j] == st.ftgt[j])):
-                st.used[j] = 0.0
-                if ts or kind != K_NONE:
-                    nb = 0
-                    if open_order(st, p, q, fb, &cash, t, j, 0.0, ts, kind, &nb) != 0:
-                        return -1
-                    if nb > 0 and execute_buy(st, p, q, fc, &cash, t, j) != 0:
-                        return -1
-                if st.pos[j] > 0.0 and (st.rule[j] or st.fstop[j] == st.fstop[j]
-                                        or st.ftgt[j] == st.ftgt[j]):
-                    if intrabar(st, p, q, fd, &cash, t, j) != 0:
-                        return -1
-            cj = Cj[t]
-            if 0.0 < cj < INFINITY:
-                st.mark[j] = cj
-            se = st.cash_j[j]
-            if st.pos[j] > 0.0:
-                se += st.pos[j] * st.mark[j]
-            if rec:
-                pos_out[t * N] = st.pos[j]
-                sub_out[t * N] = se
-            equity[t] += se
-            cash_out[t] += st.cash_j[j]
-            t += 1
+            if di < nd and dl[di] == t:
+                take_decision(st, j, t - 1, dc, q.tgt_is_qty)
+                if di + LEAD < nd:
+                    fetch_bar(p, J + dl[di + LEAD])
+                di += 1
+        elif t > 0 and dc.tg.a != NULL:
+            take_decision(st, j, t - 1, dc, q.tgt_is_qty)
+        kind = st.pend[j]
+        pos = st.pos[j]
+        ts = any_ts and q.tstop[j] > 0 and pos > 0.0 and t - st.ebar[j] >= q.tstop[j]
+        if ts or kind != K_NONE or watched(st, q, j, pos, False):
+            st.used[j] = 0.0
+            if ts or kind != K_NONE:
+                nb = 0
+                if open_order(st, p, q, &stage[0], &cash, t, j, 0.0, ts, kind, &nb) != 0:
+                    return -1
+                if nb > 0 and execute_buy(st, p, q, &stage[1], &cash, t, j) != 0:
+                    return -1
+            if watched(st, q, j, st.pos[j], False):
+                if intrabar(st, p, q, &stage[2], &cash, t, j) != 0:
+                    return -1
+        cj = Cj[t]
+        if 0.0 < cj < INFINITY:
+            st.mark[j] = cj
+        se = st.cash_j[j]
+        if st.pos[j] > 0.0:
+            se += st.pos[j] * st.mark[j]
+        if pos_out != NULL:
+            pos_out[t * N] = st.pos[j]
+            sub_out[t * N] = se
+        out.equity[t] += se
+        out.cash_out[t] += st.cash_j[j]
+        t += 1
+    return 0
+
+
+cdef int merge_block(FillBuf *stage, FillBuf *b, Py_ssize_t t0, Py_ssize_t nbars,
+                     Py_ssize_t *cnt) noexcept nogil:
+    """Append the fills staged over one block of bars to ``b`` in the reference's order (bar,
+    pass, symbol) and empty the stages: a stable counting sort on (bar, pass), each stage
+    holding its pass's fills symbol after symbol. ``cnt`` has room for 3 x ``nbars``."""
+    cdef Py_ssize_t n = stage[0].n + stage[1].n + stage[2].n, k, i, x, c, d
+    cdef FillBuf *s
+    if n == 0:
+        return 0
+    while b.n + n > b.cap:
+        if buf_grow(b) != 0:
+            return -1
+    for x in range(3 * nbars):
+        cnt[x] = 0
+    for k in range(3):
+        for i in range(stage[k].n):
+            cnt[(stage[k].bar[i] - t0) * 3 + k] += 1
+    c = b.n
+    for x in range(3 * nbars):
+        i = cnt[x]
+        cnt[x] = c
+        c += i
+    for k in range(3):
+        s = &stage[k]
+        for i in range(s.n):
+            x = (s.bar[i] - t0) * 3 + k
+            d = cnt[x]
+            cnt[x] = d + 1
+            b.sid[d] = s.sid[i]
+            b.bar[d] = s.bar[i]
+            b.sym[d] = s.sym[i]
+            b.side[d] = s.side[i]
+            b.reason[d] = s.reason[i]
+            b.qty[d] = s.qty[i]
+            b.price[d] = s.price[i]
+            b.ref[d] = s.ref[i]
+            b.fee[d] = s.fee[i]
+            b.slip[d] = s.slip[i]
+            b.unfilled[d] = s.unfilled[i]
+            b.stop0[d] = s.stop0[i]
+            b.pos_after[d] = s.pos_after[i]
+        s.n = 0
+    b.n += n
+    return 0
+
+
+cdef int kernel_by_symbol(const Bars *p, const Params *q, const Dec *dc, double cash0,
+                          const Out *out, State *st, FillBuf *b, FillBuf *stage,
+                          Py_ssize_t *dl, Py_ssize_t *cnt, Py_ssize_t B) noexcept nogil:
+    """The symbol-major loop of one set (no shared cash, N x T row-major bars).
+
+    The sub-accounts are independent, so the four passes of a symbol's bar need nothing of
+    the other symbols: within a block of ``B`` bars, one symbol runs through the block's bars
+    (contiguous in this layout) before the next (``symbol_bars``). ``equity[t]`` and
+    ``cash_out[t]`` (zero on entry) still add the sub-accounts in symbol order, as the
+    reference does. The fills of a block, staged per pass, are appended to ``b`` in the
+    reference's order (``merge_block``; the block keeps the staged fills and the outputs it
+    adds to in cache). With signals the masks are contiguous over each symbol's bars
+    (``st == 1``); ``dl`` has room for ``B`` bars and ``cnt`` for 3 x ``B``. ``positions``/
+    ``sub_eq`` (T x N row-major) are NULL unless recorded; ``accr`` is NULL without interest
+    on cash (``interest`` then stays zero).
+    """
+    cdef Py_ssize_t T = p.T, N = p.N, t0, t1, j
+    cdef bint any_ts = init_state(st, q, N, cash0)
+    t0 = 0
+    while t0 < T:
+        t1 = t0 + B if t0 + B < T else T
+        for j in range(N):
+            if symbol_bars(p, q, dc, out, st, stage, dl, j, t0, t1, any_ts) != 0:
+                return -1
+        if merge_block(stage, b, t0, t1 - t0, cnt) != 0:
+            return -1
+        t0 = t1
     return 0
 
 
@@ -1052,7 +1228,7 @@ cdef int run_sets(const Bars *p, const Params *q0, const Dec *d0, Py_ssize_t K, 
                   bint by_sym, double *equity, double *cash_out, double *interest,
                   const double *accr, double *positions, double *sub_eq, double *last_pos,
                   double *last_sub, State *st, FillBuf *b, FillBuf *stage,
-                  Py_ssize_t *dl) noexcept nogil:
+                  Py_ssize_t *dl, Py_ssize_t *cnt, Py_ssize_t B) noexcept nogil:
     """Every decision set in turn over the same bars: set ``k`` reads its own panels (offset by
     ``k * sk``, nothing copied) and parameter rows, and writes row ``k`` of the outputs (equity
     and cash K x T, interest K x T, positions K x T x N when not NULL, last positions and
@@ -1064,6 +1240,7 @@ cdef int run_sets(const Bars *p, const Params *q0, const Dec *d0, Py_ssize_t K, 
     cdef double *sk
     cdef double se
     cdef int rc
+    cdef Out o
     for k in range(K):
         q = q0[0]
         q.fee_rate = q0.fee_rate + k * N; q.fee_ps = q0.fee_ps + k * N
@@ -1089,8 +1266,13 @@ cdef int run_sets(const Bars *p, const Params *q0, const Dec *d0, Py_ssize_t K, 
         pk = positions + k * T * N if positions != NULL else NULL
         sk = sub_eq + k * T * N if sub_eq != NULL else NULL
         if by_sym:
-            rc = kernel_by_symbol(p, &q, &d, cash0, equity + k * T, cash_out + k * T,
-                                  interest + k * T, accr, pk, sk, st, stage, dl)
+            o.equity = equity + k * T
+            o.cash_out = cash_out + k * T
+            o.interest = interest + k * T
+            o.accr = accr
+            o.positions = pk
+            o.sub_eq = sk
+            rc = kernel_by_symbol(p, &q, &d, cash0, &o, st, b, stage, dl, cnt, B)
         else:
             rc = kernel(p, &q, &d, cash0, equity + k * T, cash_out + k * T, interest + k * T,
                         accr, pk, sk, st, b, stage)
@@ -1170,7 +1352,8 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     its own (symbol-major: a symbol's bars; bar-major: a bar's symbols) and gets a copy of
     the decisions (never of the bars) otherwise. Every set runs over the same bars.
     """
-    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], K = fee_rate.shape[0], i, j, cap
+    cdef Py_ssize_t T = c.shape[0], N = c.shape[1], K = fee_rate.shape[0], i, j, cap, scap, B
+    cdef Py_ssize_t nsig
     cdef FillBuf b
     cdef FillBuf stage[3]
     cdef Params prm
@@ -1270,17 +1453,27 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     prm.tstop = &m_tstop[0, 0]
     prm.sharing = sharing != 0
     prm.tgt_is_qty = tgt_is_qty != 0
-    rc = buf_init(&b, 1024 if N * 4 < 1024 else N * 4)
-    cap = N if N > 16 else 16
+    B = T
+    cap = 1024 if N * 4 < 1024 else N * 4
+    scap = N if N > 16 else 16
     if by_sym and use_signals:
-        # one order per signal at most (plus the stops, which grow the buffers): sized so
-        # that the signals' fills need no regrowth
-        cap = max(cap, _signal_count(ent, ext) + 16)
+        # one order per signal at most (plus the stops): buffers sized so that the signals'
+        # fills usually need no regrowth; blocks of about 4,096 fills of a set (at least
+        # 256 bars), so that a block's staged fills stay in cache, and stages that large
+        nsig = _signals_per_set(ent, ext)
+        cap = max(cap, nsig * K + 16)
+        B = max(256, T * 4096 // (nsig + 1))
+    if BLOCK_BARS > 0:
+        B = BLOCK_BARS
+    B = min(B, T)
+    if by_sym and use_signals:
+        scap = max(scap, 2 * nsig * B // T + 16)
+    rc = buf_init(&b, cap)
     for i in range(3):
-        rc |= buf_init(&stage[i], cap if i < 2 else N if N > 16 else 16)
+        rc |= buf_init(&stage[i], scap)
     try:
-        if by_sym and use_signals:
-            dl = <Py_ssize_t *> malloc((T + 1) * sizeof(Py_ssize_t))
+        if by_sym:
+            dl = <Py_ssize_t *> malloc(4 * (B + 1) * sizeof(Py_ssize_t))
             if dl == NULL:
                 rc = -1
         if rc != 0:
@@ -1291,13 +1484,10 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
                           &m_accr[0] if m_accr.shape[0] > 0 else NULL,
                           &m_pos_out[0, 0, 0] if rec else NULL,
                           &m_sub_out[0, 0, 0] if (rec and not sharing) else NULL,
-                          &m_lp[0, 0], &m_ls[0, 0], &st, &b, stage, dl)
+                          &m_lp[0, 0], &m_ls[0, 0], &st, &b, stage, dl, dl + B + 1, B)
         if rc != 0:
             raise MemoryError("the simulator ran out of memory while recording fills")
-        if by_sym:
-            _sorted_fill_arrays(stage, T, out)
-        else:
-            _fill_arrays(&b, out)
+        _fill_arrays(&b, out)
     finally:
         free(dl)
         buf_free(&b)
@@ -1306,18 +1496,19 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
     return out
 
 
-def _signal_count(ent, ext):
-    """Entries plus exits over every set (a shared mask counts once per set)."""
-    n = 0
-    for x in (ent, ext):
-        if x.shape[0] > 1 and x.strides[0] == 0:
-            n += int(np.count_nonzero(x[0])) * x.shape[0]
-        else:
-            n += int(np.count_nonzero(x))
-    return n
+def _signals_per_set(ent, ext):
+    """About how many entries plus exits one set has: those of the first 16 symbols of the
+    first, middle and last sets, scaled to every symbol (counting all of them would read the
+    masks once more; a short estimate only makes the buffers grow)."""
+    K, N = ent.shape[0], ent.shape[2]
+    m = min(N, 16)
+    ks = sorted({0, K // 2, K - 1})
+    n = sum(int(np.count_nonzero(x[k, :, :m])) for k in ks for x in (ent, ext))
+    return n * N // (m * len(ks))
 
 
 cdef void _fill_arrays(FillBuf *b, dict out):
+    """The recorded fills as NumPy arrays (``f_<field>``), one copy of each buffer."""
     cdef Py_ssize_t n = b.n
     f_set = np.empty(n, dtype=np.int64)
     f_bar = np.empty(n, dtype=np.int64)
@@ -1326,147 +1517,22 @@ cdef void _fill_arrays(FillBuf *b, dict out):
     f_reason = np.empty(n, dtype=np.int8)
     names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
              "pos_after")
-    floats = {k: np.empty(n, dtype=np.float64) for k in names}
+    out["f_set"] = f_set
+    out["f_bar"] = f_bar
+    out["f_sym"] = f_sym
+    out["f_side"] = f_side
+    out["f_reason"] = f_reason
     if n > 0:
-        _copy_out(b, f_set, f_bar, f_sym, f_side, f_reason, floats["qty"], floats["price"],
-                  floats["ref_price"], floats["fee"], floats["slippage"], floats["unfilled_qty"],
-                  floats["stop0"], floats["pos_after"])
-    out["f_set"] = f_set
-    out["f_bar"] = f_bar
-    out["f_sym"] = f_sym
-    out["f_side"] = f_side
-    out["f_reason"] = f_reason
-    for k in names:
-        out["f_" + k] = floats[k]
-
-
-cdef void _copy_out(FillBuf *b, long long[::1] sid, long long[::1] bar, long long[::1] sym,
-                    signed char[::1] side, signed char[::1] reason, double[::1] qty,
-                    double[::1] price, double[::1] ref, double[::1] fee, double[::1] slip,
-                    double[::1] unf, double[::1] stop0, double[::1] pos_after) noexcept:
-    cdef Py_ssize_t i
-    for i in range(b.n):
-        sid[i] = b.sid[i]
-        bar[i] = b.bar[i]
-        sym[i] = b.sym[i]
-        side[i] = b.side[i]
-        reason[i] = b.reason[i]
-        qty[i] = b.qty[i]
-        price[i] = b.price[i]
-        ref[i] = b.ref[i]
-        fee[i] = b.fee[i]
-        slip[i] = b.slip[i]
-        unf[i] = b.unfilled[i]
-        stop0[i] = b.stop0[i]
-        pos_after[i] = b.pos_after[i]
-
-
-cdef void _sorted_fill_arrays(FillBuf *stage, Py_ssize_t T, dict out):
-    """The fills staged per pass by the symbol-major loop, in the reference's order (set, bar,
-    pass, symbol). Each stage holds the sets one after the other, so a set's records are a
-    range of each stage: a stable counting sort on (bar, pass), set by set, gives each record
-    its place, then every field is moved on its own (one destination array at a time stays in
-    cache)."""
-    cdef Py_ssize_t n = stage[0].n + stage[1].n + stage[2].n, k, i, x, c, base, nk
-    cdef Py_ssize_t lo[3]
-    cdef Py_ssize_t hi[3]
-    cdef Py_ssize_t off[3]
-    cdef long long cur
-    cdef Py_ssize_t *cnt
-    cdef Py_ssize_t *dest
-    f_set = np.empty(n, dtype=np.int64)
-    f_bar = np.empty(n, dtype=np.int64)
-    f_sym = np.empty(n, dtype=np.int64)
-    f_side = np.empty(n, dtype=np.int8)
-    f_reason = np.empty(n, dtype=np.int8)
-    names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
-             "pos_after")
-    floats = {name: np.empty(n, dtype=np.float64) for name in names}
-    out["f_set"] = f_set
-    out["f_bar"] = f_bar
-    out["f_sym"] = f_sym
-    out["f_side"] = f_side
-    out["f_reason"] = f_reason
-    for name in names:
-        out["f_" + name] = floats[name]
-    if n == 0:
-        return
-    cnt = <Py_ssize_t *> malloc(3 * T * sizeof(Py_ssize_t))
-    dest = <Py_ssize_t *> malloc(n * sizeof(Py_ssize_t))
-    if cnt == NULL or dest == NULL:
-        free(cnt)
-        free(dest)
-        raise MemoryError("could not allocate the simulator's fill ordering")
-    with nogil:
-        off[0] = 0
-        off[1] = stage[0].n
-        off[2] = stage[0].n + stage[1].n
-        for k in range(3):
-            hi[k] = 0
-        base = 0
-        while base < n:
-            # the next set: the smallest set number at the heads of the stages
-            cur = -1
-            for k in range(3):
-                lo[k] = hi[k]
-                if lo[k] < stage[k].n and (cur < 0 or stage[k].sid[lo[k]] < cur):
-                    cur = stage[k].sid[lo[k]]
-            nk = 0
-            for k in range(3):
-                i = lo[k]
-                while i < stage[k].n and stage[k].sid[i] == cur:
-                    i += 1
-                hi[k] = i
-                nk += i - lo[k]
-            for x in range(3 * T):
-                cnt[x] = 0
-            for k in range(3):
-                for i in range(lo[k], hi[k]):
-                    cnt[stage[k].bar[i] * 3 + k] += 1
-            c = base
-            for x in range(3 * T):
-                i = cnt[x]
-                cnt[x] = c
-                c += i
-            for k in range(3):
-                for i in range(lo[k], hi[k]):
-                    x = stage[k].bar[i] * 3 + k
-                    dest[off[k] + i] = cnt[x]
-                    cnt[x] += 1
-            base += nk
-    free(cnt)
-    try:
-        _scatter_i64(stage, dest, f_set, 2)
-        _scatter_i64(stage, dest, f_bar, 0)
-        _scatter_i64(stage, dest, f_sym, 1)
-        _scatter_i8(stage, dest, f_side, 0)
-        _scatter_i8(stage, dest, f_reason, 1)
-        for i, name in enumerate(names):
-            _scatter_f64(stage, dest, floats[name], i)
-    finally:
-        free(dest)
-
-
-cdef void _scatter_i64(FillBuf *stage, const Py_ssize_t *dest, long long[::1] a,
-                       int field) noexcept:
-    cdef Py_ssize_t k, i, off = 0
-    cdef long long *src
-    for k in range(3):
-        src = stage[k].bar if field == 0 else stage[k].sym if field == 1 else stage[k].sid
-        for i in range(stage[k].n):
-            a[dest[off + i]] = src[i]
-        off += stage[k].n
-
-
-cdef void _scatter_i8(FillBuf *stage, const Py_ssize_t *dest, signed char[::1] a,
-                      int field) noexcept:
-    cdef Py_ssize_t k, i, off = 0
-    cdef signed char *src
-    for k in range(3):
-        src = stage[k].side if field == 0 else stage[k].reason
-        for i in range(stage[k].n):
-            a[dest[off + i]] = src[i]
-        off += stage[k].n
+        _copy(f_set, b.sid, n * sizeof(long long))
+        _copy(f_bar, b.bar, n * sizeof(long long))
+        _copy(f_sym, b.sym, n * sizeof(long long))
+        _copy(f_side, b.side, n)
+        _copy(f_reason, b.reason, n)
+    for i, name in enumerate(names):
+        x = np.empty(n, dtype=np.float64)
+        if n > 0:
+            _copy(x, _f64_field(b, i), n * sizeof(double))
+        out["f_" + name] = x
 
 
 cdef inline double *_f64_field(FillBuf *b, int field) noexcept nogil:
@@ -1487,12 +1553,5 @@ cdef inline double *_f64_field(FillBuf *b, int field) noexcept nogil:
     return b.pos_after
 
 
-cdef void _scatter_f64(FillBuf *stage, const Py_ssize_t *dest, double[::1] a,
-                       int field) noexcept:
-    cdef Py_ssize_t k, i, off = 0
-    cdef double *src
-    for k in range(3):
-        src = _f64_field(&stage[k], field)
-        for i in range(stage[k].n):
-            a[dest[off + i]] = src[i]
-        off += stage[k].n
+cdef void _copy(cnp.ndarray dst, const void *src, size_t nbytes) noexcept:
+    memcpy(cnp.PyArray_DATA(dst), src, nbytes)
