@@ -4,7 +4,8 @@ Reads ``<repo>/../shared/bench`` (README, ``common.py``, ``ref_c.py``) at run ti
 it. For each size (``check``, ``c``) it runs the C reference and tsys.sim on the same generated
 data in this process (interleaved rep by rep, so a change of the machine's load hits both
 alike), requires the same trade count and total final equity (relative difference
-below 1e-9) and prints the times and their ratio. Exits 0 with a note when the folder is absent.
+below 1e-9) and prints the times and their ratios, in wall-clock time and in CPU time (see
+``timing_fields``). Exits 0 with a note when the folder is absent.
 
     uv run --no-sync python bench/parity.py [--sizes check,c] [--reps 3]
 
@@ -51,20 +52,41 @@ def traced_peak(run, *args) -> int:
     return peak
 
 
+def now() -> np.ndarray:
+    """Wall-clock time and this thread's CPU time (s). On a shared machine the CPU time leaves
+    out the waits for a core, which the wall-clock time of a loaded machine is mostly made of."""
+    return np.array([time.perf_counter(), time.thread_time()])
+
+
 def timing_fields(c_times, ts_times, sig_times, sim_times, symbol_bars, peak_traced) -> dict:
-    """The times of one size (medians over the reps), their ratios and the tsys throughput."""
-    c_med, t_med = float(np.median(c_times)), float(np.median(ts_times))
-    sim_med = float(np.median(sim_times))
-    return {
-        "c_s": round(c_med, 5),
-        "tsys_s": round(t_med, 5),
-        "tsys_signals_s": round(float(np.median(sig_times)), 5),
-        "tsys_simulate_s": round(sim_med, 5),
-        "ratio_tsys_over_c": round(t_med / c_med, 2),
-        "ratio_simulate_only_over_c": round(sim_med / c_med, 2),
-        "tsys_symbol_bars_per_s": round(symbol_bars / t_med),
+    """The times of one size, their ratios and the tsys throughput. Each list holds one
+    ``now()`` difference (wall, CPU) per rep: medians over the reps, and the median of the
+    reps' own ratios (``paired``: each tsys rep against the C rep just before it)."""
+    c, ts, sig, sim = (
+        np.asarray(x, dtype=float).reshape(-1, 2) for x in (c_times, ts_times, sig_times, sim_times)
+    )
+    med = {k: np.median(x, axis=0) for k, x in (("c", c), ("ts", ts), ("sig", sig), ("sim", sim))}
+    out = {
+        "c_s": round(float(med["c"][0]), 5),
+        "tsys_s": round(float(med["ts"][0]), 5),
+        "tsys_signals_s": round(float(med["sig"][0]), 5),
+        "tsys_simulate_s": round(float(med["sim"][0]), 5),
+        "ratio_tsys_over_c": round(float(med["ts"][0] / med["c"][0]), 2),
+        "ratio_simulate_only_over_c": round(float(med["sim"][0] / med["c"][0]), 2),
+        "ratio_paired": round(float(np.median(ts[:, 0] / c[:, 0])), 2),
+        "ratio_simulate_only_paired": round(float(np.median(sim[:, 0] / c[:, 0])), 2),
+        "tsys_symbol_bars_per_s": round(symbol_bars / float(med["ts"][0])),
         "tsys_peak_traced_mb_one_run": round(peak_traced / 2**20, 1),
     }
+    out["cpu"] = {
+        "c_s": round(float(med["c"][1]), 5),
+        "tsys_s": round(float(med["ts"][1]), 5),
+        "tsys_signals_s": round(float(med["sig"][1]), 5),
+        "tsys_simulate_s": round(float(med["sim"][1]), 5),
+        "ratio_paired": round(float(np.median(ts[:, 1] / c[:, 1])), 2),
+        "ratio_simulate_only_paired": round(float(np.median(sim[:, 1] / c[:, 1])), 2),
+    }
+    return out
 
 
 def print_process_line(t_start: float, t_import: float, ok: bool) -> None:
@@ -87,16 +109,16 @@ def run_tsys(o, h, lo, c, v, fast, slow, common):
     The panels are T x N views of the shared N x T arrays (column-major, no copy): tsys.sim
     takes them as they are and runs its symbol-major loops on them.
     """
-    t0 = time.perf_counter()
+    t0 = now()
     up, down = sma_cross(c, fast, slow)
-    t1 = time.perf_counter()
+    t1 = now()
     res = simulate(
         o, h, lo, c, v,
         entries=up, exits=down, target_weights=common.FRAC, costs=parity_costs(common),
         lot_size=1.0,
         cash=common.CASH0, cash_sharing=False, record_positions=False,
     )  # fmt: skip
-    t2 = time.perf_counter()
+    t2 = now()
     fa = res.fill_arrays
     buys = (fa["side"] > 0) & (fa["qty"] > 0)
     trades = np.bincount(fa["sym"][buys], minlength=c.shape[1])
@@ -127,14 +149,14 @@ def main() -> int:
         c_times, ts_times, sig_times, sim_times = [], [], [], []
         eq_c = tr_c = None
         for _ in range(a.reps):  # interleaved, so a change of load hits both alike
-            t0 = time.perf_counter()
+            t0 = now()
             eq_c, tr_c = ref_c.run(data, common.FAST, common.SLOW)
-            c_times.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            c_times.append(now() - t0)
+            t0 = now()
             eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(
                 o, h, lo, c, v, common.FAST, common.SLOW, common
             )
-            ts_times.append(time.perf_counter() - t0)
+            ts_times.append(now() - t0)
             sig_times.append(ts_sig)
             sim_times.append(ts_sim)
         peak_traced = traced_peak(run_tsys, o, h, lo, c, v, common.FAST, common.SLOW, common)

@@ -6,8 +6,8 @@ and tsys on the same generated data in this process: ``tsys.sim.signals.sma_cros
 K x T x N masks of every pair, each window's mean computed once per symbol) then one
 ``tsys.sim.simulate_grid`` call over the shared bars (read in place, never copied per pair). It
 requires the same trades and final equity for every (pair, symbol) (relative difference below
-1e-9; exit code 1 otherwise) and prints both times, their ratio, the traced peak of one tsys
-run and the process peak RSS. Exits 0 with a note when the folder is absent.
+1e-9; exit code 1 otherwise) and prints both times and their ratios (wall-clock and CPU time,
+see ``parity.timing_fields``), the traced peak of one tsys run and the process peak RSS. Exits 0 with a note when the folder is absent.
 
     uv run --no-sync python bench/sweep.py [--sizes checksweep,d] [--reps 5]
 """
@@ -25,6 +25,7 @@ import sys  # noqa: E402
 import numpy as np  # noqa: E402
 from parity import (  # noqa: E402
     SHARED,
+    now,
     parity_costs,
     print_process_line,
     timing_fields,
@@ -37,15 +38,15 @@ from tsys.sim.signals import sma_cross_grid  # noqa: E402
 
 def run_tsys(o, h, lo, c, v, combos, common):
     """Signals of every pair + one grid simulation; (equity K x N, trades K x N, seconds)."""
-    t0 = time.perf_counter()
+    t0 = now()
     up, down = sma_cross_grid(c, [f for f, _ in combos], [s for _, s in combos])
-    t1 = time.perf_counter()
+    t1 = now()
     g = simulate_grid(
         o, h, lo, c, v,
         entries=up, exits=down, target_weights=common.FRAC, costs=parity_costs(common),
         lot_size=1.0, cash=common.CASH0, cash_sharing=False,
     )  # fmt: skip
-    t2 = time.perf_counter()
+    t2 = now()
     fa = g.fill_arrays
     buys = (fa["side"] > 0) & (fa["qty"] > 0)
     N = c.shape[1]
@@ -79,12 +80,12 @@ def main() -> int:
         c_times, ts_times, sig_times, sim_times = [], [], [], []
         eq_c = tr_c = eq_t = tr_t = None
         for _ in range(a.reps):  # interleaved, so a change of load hits both alike
-            t0 = time.perf_counter()
+            t0 = now()
             eq_c, tr_c = ref_c.run_sweep(data, combos)
-            c_times.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            c_times.append(now() - t0)
+            t0 = now()
             eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(o, h, lo, c, v, combos, common)
-            ts_times.append(time.perf_counter() - t0)
+            ts_times.append(now() - t0)
             sig_times.append(ts_sig)
             sim_times.append(ts_sim)
         peak_traced = traced_peak(run_tsys, o, h, lo, c, v, combos, common)

@@ -13,8 +13,8 @@ skipping from decision to decision (``tsys_decisions``, ``quiet_bars``) while th
 symbol's bars are fetched (``ahead``), and the block's fills are put into the reference's bar
 order (``merge_block``). ATR and daily volatility are computed on demand from the bars
 (``atr_at``, ``vol_at``), only for the held positions and the orders that need them. No Python
-object is touched inside the bar loop; fills go to C buffers that grow geometrically and are
-copied into NumPy arrays once at the end.
+object is touched inside the bar loop; fills go to C buffers that grow geometrically and
+become the NumPy arrays of the result at the end (handed over, not copied).
 """
 
 import numpy as np
@@ -24,6 +24,7 @@ from libc.math cimport INFINITY, NAN, fabs, floor, log, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy
+from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_GetPointer, PyCapsule_New
 
 cnp.import_array()
 
@@ -1461,7 +1462,7 @@ def run_kernel(o, h, lo, c, v, tgt, int tgt_is_qty, int use_signals, ent, ext, l
         # fills usually need no regrowth; blocks of about 4,096 fills of a set (at least
         # 256 bars), so that a block's staged fills stay in cache, and stages that large
         nsig = _signals_per_set(ent, ext)
-        cap = max(cap, nsig * K + 16)
+        cap = max(cap, nsig * K + nsig * K // 4 + 1024)  # a margin: regrowth copies
         B = max(256, T * 4096 // (nsig + 1))
     if BLOCK_BARS > 0:
         B = BLOCK_BARS
@@ -1508,50 +1509,49 @@ def _signals_per_set(ent, ext):
 
 
 cdef void _fill_arrays(FillBuf *b, dict out):
-    """The recorded fills as NumPy arrays (``f_<field>``), one copy of each buffer."""
+    """The recorded fills as NumPy arrays (``f_<field>``): each array takes its buffer over
+    (nothing copied; the buffer is left NULL for ``buf_free``). No fills: empty arrays."""
     cdef Py_ssize_t n = b.n
-    f_set = np.empty(n, dtype=np.int64)
-    f_bar = np.empty(n, dtype=np.int64)
-    f_sym = np.empty(n, dtype=np.int64)
-    f_side = np.empty(n, dtype=np.int8)
-    f_reason = np.empty(n, dtype=np.int8)
-    names = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
-             "pos_after")
-    out["f_set"] = f_set
-    out["f_bar"] = f_bar
-    out["f_sym"] = f_sym
-    out["f_side"] = f_side
-    out["f_reason"] = f_reason
-    if n > 0:
-        _copy(f_set, b.sid, n * sizeof(long long))
-        _copy(f_bar, b.bar, n * sizeof(long long))
-        _copy(f_sym, b.sym, n * sizeof(long long))
-        _copy(f_side, b.side, n)
-        _copy(f_reason, b.reason, n)
-    for i, name in enumerate(names):
-        x = np.empty(n, dtype=np.float64)
-        if n > 0:
-            _copy(x, _f64_field(b, i), n * sizeof(double))
-        out["f_" + name] = x
+    if n == 0:
+        for name, dt in (("set", np.int64), ("bar", np.int64), ("sym", np.int64),
+                         ("side", np.int8), ("reason", np.int8)):
+            out["f_" + name] = np.empty(0, dtype=dt)
+        for name in _F64_FIELDS:
+            out["f_" + name] = np.empty(0, dtype=np.float64)
+        return
+    out["f_set"] = _own(<void **> &b.sid, n, sizeof(long long), cnp.NPY_INT64)
+    out["f_bar"] = _own(<void **> &b.bar, n, sizeof(long long), cnp.NPY_INT64)
+    out["f_sym"] = _own(<void **> &b.sym, n, sizeof(long long), cnp.NPY_INT64)
+    out["f_side"] = _own(<void **> &b.side, n, 1, cnp.NPY_INT8)
+    out["f_reason"] = _own(<void **> &b.reason, n, 1, cnp.NPY_INT8)
+    out["f_qty"] = _own(<void **> &b.qty, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_price"] = _own(<void **> &b.price, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_ref_price"] = _own(<void **> &b.ref, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_fee"] = _own(<void **> &b.fee, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_slippage"] = _own(<void **> &b.slip, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_unfilled_qty"] = _own(<void **> &b.unfilled, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_stop0"] = _own(<void **> &b.stop0, n, sizeof(double), cnp.NPY_FLOAT64)
+    out["f_pos_after"] = _own(<void **> &b.pos_after, n, sizeof(double), cnp.NPY_FLOAT64)
 
 
-cdef inline double *_f64_field(FillBuf *b, int field) noexcept nogil:
-    if field == 0:
-        return b.qty
-    if field == 1:
-        return b.price
-    if field == 2:
-        return b.ref
-    if field == 3:
-        return b.fee
-    if field == 4:
-        return b.slip
-    if field == 5:
-        return b.unfilled
-    if field == 6:
-        return b.stop0
-    return b.pos_after
+_F64_FIELDS = ("qty", "price", "ref_price", "fee", "slippage", "unfilled_qty", "stop0",
+               "pos_after")
 
 
-cdef void _copy(cnp.ndarray dst, const void *src, size_t nbytes) noexcept:
-    memcpy(cnp.PyArray_DATA(dst), src, nbytes)
+cdef void _release(object cap) noexcept:
+    free(PyCapsule_GetPointer(cap, NULL))
+
+
+cdef object _own(void **field, Py_ssize_t n, size_t size, int typenum):
+    """A NumPy array of the first ``n`` items of a fill buffer (shrunk to them), which it
+    takes over: freed with the array, and ``field`` is left NULL."""
+    cdef cnp.npy_intp dims = n
+    cdef void *p = realloc(field[0], n * size)
+    if p != NULL:
+        field[0] = p
+    cap = PyCapsule_New(field[0], NULL, <PyCapsule_Destructor> _release)
+    p = field[0]
+    field[0] = NULL
+    arr = cnp.PyArray_SimpleNewFromData(1, &dims, typenum, p)
+    cnp.set_array_base(arr, cap)
+    return arr
