@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import attrs
 import pandas as pd
 
 from tsys.contracts import AssetClass
 from tsys.data.bars import Bars, VolumeUnit
+from tsys.options import Configurable
 
 #: Columns of the frames optional methods return.
 NEWS_COLUMNS = ("date", "symbol", "sentiment", "relevance", "title", "url", "source")
@@ -69,12 +70,10 @@ OPTIONAL_DATA = (
 )
 
 
-class DataSource:
-    """Base class of data sources. Subclass, set ``name``, override what you provide."""
+class DataSource(Configurable):
+    """Base class of data sources. Subclass, set ``name``, override what you provide;
+    ``from_config`` builds the source from its ``[data.options.<name>]`` table."""
 
-    name: ClassVar[str] = ""
-    #: The attrs class of the plugin's options, built by ``tsys.options.structure_options``.
-    options_class: ClassVar[type | None] = None
     #: True for generated data; shown wherever the data is shown.
     synthetic: ClassVar[bool] = False
     #: True when what this source provides besides bars is a history it keeps locally (a
@@ -96,11 +95,6 @@ class DataSource:
     def volume_unit(self, asset_class: AssetClass | str) -> VolumeUnit:
         """The unit of this source's volume for ``asset_class``."""
         return VolumeUnit(self.volume_units.get(AssetClass(asset_class), VolumeUnit.BASE))
-
-    @classmethod
-    def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        """Build the source from its ``[data.options.<name>]`` table."""
-        return cls(**options)
 
     def symbols(self, asset_class: AssetClass | None = None) -> list[str]:
         """Every symbol this source has bars for (optionally of one asset class)."""
