@@ -4,7 +4,6 @@ the BTC regime gate, chandelier exits, no look-ahead, shipped parameters."""
 from __future__ import annotations
 
 import datetime as dt
-from importlib.metadata import entry_points, version
 from pathlib import Path
 
 import attrs
@@ -19,6 +18,7 @@ from tsys.data import Bars
 from tsys.testing import (
     InMemorySource,
     bucket_contract_suite,
+    discovered_bucket,
     lookahead_audit,
     memory_context,
     shared_data_dir,
@@ -28,14 +28,8 @@ SHARED = shared_data_dir()
 
 
 def test_discovered_through_entry_point():
-    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
-    assert eps["bucket-crypto"] == "tsys_bucket_crypto"
-    from tsys import plugins
-
-    plugins.reset_plugin_manager()
-    bucket = plugins.buckets().get("crypto")
-    assert isinstance(bucket, CryptoBucket)
-    assert bucket.version == __version__ == version("tsys-bucket-crypto")
+    bucket = discovered_bucket("crypto", CryptoBucket, distribution="tsys-bucket-crypto")
+    assert bucket.version == __version__
     rules = bucket.position_rules(Params(slots=3))
     assert rules.stop_kind == "atr_trailing" and rules.max_positions == 3
 

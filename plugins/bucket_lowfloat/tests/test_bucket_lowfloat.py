@@ -4,7 +4,6 @@ data), the universe filters, halts, gaps, earnings, explain, and the caps as pro
 from __future__ import annotations
 
 import datetime as dt
-from importlib.metadata import entry_points, version
 from pathlib import Path
 
 import attrs
@@ -28,6 +27,7 @@ from tsys.data import Bars, DataHub, SourceContext
 from tsys.testing import (
     InMemorySource,
     bucket_contract_suite,
+    discovered_bucket,
     lookahead_audit,
     memory_context,
     shared_data_dir,
@@ -87,14 +87,8 @@ def _setup(**kw):
 
 # ----------------------------------------------------------------------------- discovery
 def test_discovered_through_entry_point_with_its_settings():
-    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
-    assert eps["bucket-lowfloat"] == "tsys_bucket_lowfloat"
-    from tsys import plugins
-
-    plugins.reset_plugin_manager()
-    bucket = plugins.buckets().get("lowfloat")
-    assert isinstance(bucket, LowFloatBucket)
-    assert bucket.version == __version__ == version("tsys-bucket-lowfloat")
+    bucket = discovered_bucket("lowfloat", LowFloatBucket, distribution="tsys-bucket-lowfloat")
+    assert bucket.version == __version__
     rules = bucket.position_rules(Params(time_stop_bars=7, stop_atr=1.5))
     assert rules.stop_kind == "fixed" and rules.time_stop_bars == 7 and rules.atr_multiple == 1.5
     # Without a [buckets.lowfloat] section: off (opt-in); when on, 5% of the account in five

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from importlib.metadata import entry_points, version
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,6 +16,7 @@ from tsys.api import FLOW_COLUMNS
 from tsys.testing import (
     InMemorySource,
     bucket_contract_suite,
+    discovered_bucket,
     lookahead_audit,
     memory_context,
     synthetic_bars,
@@ -73,14 +73,8 @@ def _panel():
 
 
 def test_discovered_through_entry_point():
-    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
-    assert eps["bucket-options"] == "tsys_bucket_options"
-    from tsys import plugins
-
-    plugins.reset_plugin_manager()
-    bucket = plugins.buckets().get("options")
-    assert isinstance(bucket, OptionsFlowBucket)
-    assert bucket.version == __version__ == version("tsys-bucket-options")
+    bucket = discovered_bucket("options", OptionsFlowBucket, distribution="tsys-bucket-options")
+    assert bucket.version == __version__
 
 
 def test_contract_suite_on_the_demo_flow():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from importlib.metadata import entry_points, version
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from tsys.buckets import search_space
 from tsys.testing import (
     InMemorySource,
     bucket_contract_suite,
+    discovered_bucket,
     memory_context,
     shared_data_dir,
     synthetic_bars,
@@ -27,15 +27,8 @@ MEMBERS = Params(mode="members")
 
 
 def test_discovered_through_entry_point():
-    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
-    assert eps["bucket-sp500"] == "tsys_bucket_sp500"
-    from tsys import plugins
-
-    plugins.reset_plugin_manager()
-    bucket = plugins.buckets().get("sp500")
-    assert isinstance(bucket, Sp500Bucket)
-    assert bucket.version == __version__ == version("tsys-bucket-sp500")
-    assert plugins.buckets().owner("sp500") == "bucket-sp500"
+    bucket = discovered_bucket("sp500", Sp500Bucket, distribution="tsys-bucket-sp500")
+    assert bucket.version == __version__
 
 
 def test_contract_suite_on_demo_data():

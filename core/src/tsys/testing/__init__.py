@@ -486,6 +486,28 @@ def registered_plugin(plugin: object, name: str) -> Iterator[pluggy.PluginManage
         plugins.reset_plugin_manager()
 
 
+def discovered_bucket(name: str, cls: type, *, distribution: str) -> Any:
+    """The bucket ``name`` as tsys discovers it afresh from the installed entry points.
+
+    Checks what a plugin's packaging promises: ``distribution`` (``tsys-bucket-mine``) declares
+    the ``tsys`` entry point ``bucket-mine`` = ``tsys_bucket_mine``, which registers ``name``
+    as an instance of ``cls`` whose ``version`` is the distribution's.
+    """
+    from importlib.metadata import entry_points, version
+
+    from tsys import plugins
+
+    entry_point = distribution.removeprefix("tsys-")
+    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
+    assert eps.get(entry_point) == distribution.replace("-", "_"), eps.get(entry_point)
+    plugins.reset_plugin_manager()
+    bucket = plugins.buckets().get(name)
+    assert isinstance(bucket, cls), type(bucket)
+    assert plugins.buckets().owner(name) == entry_point
+    assert bucket.version == version(distribution)
+    return bucket
+
+
 # The broker and data-source contract suites live beside the bucket one (imported here so that
 # a plugin's tests need only ``from tsys.testing import ...``).
 from tsys.data.calendars import sessions as _sessions  # noqa: E402
@@ -512,6 +534,7 @@ __all__ = [
     "broker_contract_suite",
     "bucket_contract_suite",
     "data_source_contract_suite",
+    "discovered_bucket",
     "exchange_sessions",
     "lookahead_audit",
     "memory_context",
