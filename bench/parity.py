@@ -24,7 +24,10 @@ import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import tracemalloc  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -89,8 +92,9 @@ def timing_fields(c_times, ts_times, sig_times, sim_times, symbol_bars, peak_tra
     return out
 
 
-def print_process_line(t_start: float, t_import: float, ok: bool) -> None:
-    """The last line: import and process times, the peak RSS and whether every size matched."""
+def print_process_line(t_start: float, t_import: float, ok: bool) -> int:
+    """The last line: import and process times, the peak RSS and whether every size matched;
+    returns the exit code (1 when a size did not match)."""
     print(
         json.dumps(
             {
@@ -101,6 +105,7 @@ def print_process_line(t_start: float, t_import: float, ok: bool) -> None:
             }
         )
     )
+    return 0 if ok else 1
 
 
 def run_tsys(o, h, lo, c, v, fast, slow, common):
@@ -125,40 +130,71 @@ def run_tsys(o, h, lo, c, v, fast, slow, common):
     return res.last_sub_equity, trades, (t1 - t0, t2 - t1)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="check,c")
-    ap.add_argument("--reps", type=int, default=3)
+def shared_workload(name: str, doc: str, *, sizes: str, reps: int) -> tuple[Any, Any, Any] | None:
+    """The command line (``--sizes``, ``--reps``) and the shared workload's ``common`` and
+    ``ref_c`` modules; None, after saying so, when the shared folder is absent."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--sizes", default=sizes)
+    ap.add_argument("--reps", type=int, default=reps)
     a = ap.parse_args()
     if not (SHARED / "common.py").exists():
-        print(f"parity: shared benchmark folder {SHARED} is absent; nothing to compare, skipping")
-        return 0
+        print(f"{name}: shared benchmark folder {SHARED} is absent; nothing to compare, skipping")
+        return None
     sys.path.insert(0, str(SHARED))
     import common
     import ref_c
 
-    t_import = time.perf_counter() - T_START
-    ok = True
-    for size in a.sizes.split(","):
+    return a, common, ref_c
+
+
+def shared_sizes(sizes: str, common: Any, ref_c: Any) -> Iterator[tuple[Any, ...]]:
+    """Per size of ``sizes`` (comma-separated): its name, symbols, bars, the shared data (the C
+    reference warmed up on it) and tsys's T x N views of its N x T arrays (o, h, l, c, v)."""
+    for size in sizes.split(","):
         n_sym, n_bars, _ = common.SIZES[size]
         data = common.generate(n_sym, n_bars)
         ref_c.warmup(data)
-        # tsys takes T x N panels; the transposes of the shared N x T arrays are views
-        o, h, lo, c, v = (x.T for x in (data.open, data.high, data.low, data.close, data.volume))
+        panels = tuple(x.T for x in (data.open, data.high, data.low, data.close, data.volume))
+        yield size, n_sym, n_bars, data, panels
+
+
+def interleaved(reps: int, run_c: Any, run_t: Any) -> tuple[Any, Any, list[list[Any]]]:
+    """``reps`` runs of the C reference and of tsys, interleaved so a change of load hits both
+    alike: the last result of each (tsys's without its times) and the lists of times (C,
+    tsys, tsys signals, tsys simulation), as :func:`timing_fields` takes them."""
+    times: list[list[Any]] = [[], [], [], []]
+    out_c = out_t = None
+    for _ in range(reps):
+        t0 = now()
+        out_c = run_c()
+        times[0].append(now() - t0)
+        t0 = now()
+        *out_t, (t_signals, t_simulate) = run_t()
+        times[1].append(now() - t0)
+        times[2].append(t_signals)
+        times[3].append(t_simulate)
+    return out_c, out_t, times
+
+
+def print_row(times: list[list[Any]], symbol_bars: int, peak_traced: int, **fields: Any) -> None:
+    """One size's result: a JSON line, ``fields`` in the order given, then the
+    :func:`timing_fields` of ``times``."""
+    print(json.dumps({**fields, **timing_fields(*times, symbol_bars, peak_traced)}))
+
+
+def main() -> int:
+    if (shared := shared_workload("parity", __doc__, sizes="check,c", reps=3)) is None:
+        return 0
+    a, common, ref_c = shared
+    t_import = time.perf_counter() - T_START
+    ok = True
+    for size, n_sym, n_bars, data, (o, h, lo, c, v) in shared_sizes(a.sizes, common, ref_c):
         run_tsys(o[:300, :2], h[:300, :2], lo[:300, :2], c[:300, :2], v[:300, :2], 10, 50, common)
-        c_times, ts_times, sig_times, sim_times = [], [], [], []
-        eq_c = tr_c = None
-        for _ in range(a.reps):  # interleaved, so a change of load hits both alike
-            t0 = now()
-            eq_c, tr_c = ref_c.run(data, common.FAST, common.SLOW)
-            c_times.append(now() - t0)
-            t0 = now()
-            eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(
-                o, h, lo, c, v, common.FAST, common.SLOW, common
-            )
-            ts_times.append(now() - t0)
-            sig_times.append(ts_sig)
-            sim_times.append(ts_sim)
+        (eq_c, tr_c), (eq_t, tr_t), times = interleaved(
+            a.reps,
+            partial(ref_c.run, data, common.FAST, common.SLOW),
+            partial(run_tsys, o, h, lo, c, v, common.FAST, common.SLOW, common),
+        )
         peak_traced = traced_peak(run_tsys, o, h, lo, c, v, common.FAST, common.SLOW, common)
         tot_c, tot_t = float(np.sum(eq_c)), float(np.sum(eq_t))
         rel = abs(tot_t - tot_c) / abs(tot_c)
@@ -166,27 +202,22 @@ def main() -> int:
         per_symbol = bool(np.array_equal(tr_c, tr_t))
         match = same_trades and rel < 1e-9
         ok &= match
-        print(
-            json.dumps(
-                {
-                    "size": size,
-                    "symbols": n_sym,
-                    "bars": n_bars,
-                    "trades_c": int(tr_c.sum()),
-                    "trades_tsys": int(tr_t.sum()),
-                    "trades_equal_per_symbol": per_symbol,
-                    "equity_c": tot_c,
-                    "equity_tsys": tot_t,
-                    "equity_rel_diff": rel,
-                    "match": match,
-                    **timing_fields(
-                        c_times, ts_times, sig_times, sim_times, n_sym * n_bars, peak_traced
-                    ),
-                }
-            )
+        print_row(
+            times,
+            n_sym * n_bars,
+            peak_traced,
+            size=size,
+            symbols=n_sym,
+            bars=n_bars,
+            trades_c=int(tr_c.sum()),
+            trades_tsys=int(tr_t.sum()),
+            trades_equal_per_symbol=per_symbol,
+            equity_c=tot_c,
+            equity_tsys=tot_t,
+            equity_rel_diff=rel,
+            match=match,
         )
-    print_process_line(T_START, t_import, ok)
-    return 0 if ok else 1
+    return print_process_line(T_START, t_import, ok)
 
 
 if __name__ == "__main__":

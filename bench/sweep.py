@@ -18,17 +18,18 @@ import time
 
 T_START = time.perf_counter()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
+from functools import partial  # noqa: E402
 
 import numpy as np  # noqa: E402
 from parity import (  # noqa: E402
-    SHARED,
+    interleaved,
     now,
     parity_costs,
     print_process_line,
-    timing_fields,
+    print_row,
+    shared_sizes,
+    shared_workload,
     traced_peak,
 )
 
@@ -55,71 +56,42 @@ def run_tsys(o, h, lo, c, v, combos, common):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="checksweep,d")
-    ap.add_argument("--reps", type=int, default=5)
-    a = ap.parse_args()
-    if not (SHARED / "common.py").exists():
-        print(f"sweep: shared benchmark folder {SHARED} is absent; nothing to compare, skipping")
+    if (shared := shared_workload("sweep", __doc__, sizes="checksweep,d", reps=5)) is None:
         return 0
-    sys.path.insert(0, str(SHARED))
-    import common
-    import ref_c
-
+    a, common, ref_c = shared
     t_import = time.perf_counter() - T_START
     combos = common.SWEEP_COMBOS
     ok = True
-    for size in a.sizes.split(","):
-        n_sym, n_bars, _ = common.SIZES[size]
-        data = common.generate(n_sym, n_bars)
-        ref_c.warmup(data)
-        # tsys takes T x N panels; the transposes of the shared N x T arrays are views
-        o, h, lo, c, v = (x.T for x in (data.open, data.high, data.low, data.close, data.volume))
+    for size, n_sym, n_bars, data, (o, h, lo, c, v) in shared_sizes(a.sizes, common, ref_c):
         run_tsys(o[:300, :2], h[:300, :2], lo[:300, :2], c[:300, :2], v[:300, :2], combos[:3],
                  common)  # fmt: skip
-        c_times, ts_times, sig_times, sim_times = [], [], [], []
-        eq_c = tr_c = eq_t = tr_t = None
-        for _ in range(a.reps):  # interleaved, so a change of load hits both alike
-            t0 = now()
-            eq_c, tr_c = ref_c.run_sweep(data, combos)
-            c_times.append(now() - t0)
-            t0 = now()
-            eq_t, tr_t, (ts_sig, ts_sim) = run_tsys(o, h, lo, c, v, combos, common)
-            ts_times.append(now() - t0)
-            sig_times.append(ts_sig)
-            sim_times.append(ts_sim)
+        (eq_c, tr_c), (eq_t, tr_t), times = interleaved(
+            a.reps,
+            partial(ref_c.run_sweep, data, combos),
+            partial(run_tsys, o, h, lo, c, v, combos, common),
+        )
         peak_traced = traced_peak(run_tsys, o, h, lo, c, v, combos, common)
         rel = float(np.max(np.abs(eq_t - eq_c) / np.abs(eq_c)))
         same_trades = bool(np.array_equal(tr_c, tr_t))
         match = same_trades and rel < 1e-9
         ok &= match
-        print(
-            json.dumps(
-                {
-                    "size": size,
-                    "pairs": len(combos),
-                    "symbols": n_sym,
-                    "bars": n_bars,
-                    "trades_c": int(tr_c.sum()),
-                    "trades_tsys": int(tr_t.sum()),
-                    "trades_equal_per_pair_and_symbol": same_trades,
-                    "equity_c": float(eq_c.sum()),
-                    "equity_tsys": float(eq_t.sum()),
-                    "equity_max_rel_diff": rel,
-                    "match": match,
-                    **timing_fields(
-                        c_times,
-                        ts_times,
-                        sig_times,
-                        sim_times,
-                        len(combos) * n_sym * n_bars,
-                        peak_traced,
-                    ),
-                }
-            )
+        print_row(
+            times,
+            len(combos) * n_sym * n_bars,
+            peak_traced,
+            size=size,
+            pairs=len(combos),
+            symbols=n_sym,
+            bars=n_bars,
+            trades_c=int(tr_c.sum()),
+            trades_tsys=int(tr_t.sum()),
+            trades_equal_per_pair_and_symbol=same_trades,
+            equity_c=float(eq_c.sum()),
+            equity_tsys=float(eq_t.sum()),
+            equity_max_rel_diff=rel,
+            match=match,
         )
-    print_process_line(T_START, t_import, ok)
-    return 0 if ok else 1
+    return print_process_line(T_START, t_import, ok)
 
 
 if __name__ == "__main__":
