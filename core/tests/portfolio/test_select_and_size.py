@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tsys.config import BucketConfig, OverridesConfig, RiskConfig
@@ -306,6 +306,13 @@ def test_properties_caps_budget_blocks_lots(
 
 
 @given(cands=candidates(), round_lots=st.booleans(), **BOOK)
+@example(  # found in CI: a factor one ulp below 1 shrinks nothing, so nothing is recorded
+    cands=[
+        Candidate("S0", score=0.0, price=1.0, asset_class=AssetClass.EQUITY,
+                  size_factor=0.9999999999999999)
+    ],
+    round_lots=False, equity=1000.0, share=1.0, max_pos=1, sizing="equal", regime=1.0,
+)  # fmt: skip
 def test_property_a_size_factor_only_shrinks_what_the_caps_allowed(
     cands, equity, share, max_pos, sizing, regime, round_lots
 ):
@@ -330,7 +337,9 @@ def test_property_a_size_factor_only_shrinks_what_the_caps_allowed(
     plain = pick([attrs.evolve(c, size_factor=1.0) for c in cands])
     factor = {c.symbol: c.size_factor for c in cands}
     for d in sized:
-        if factor[d.symbol] < 1.0 and d.dollars > 1e-6:
+        f = factor[d.symbol]
+        # a factor that takes at least a micro-dollar off is recorded (1 - 1e-16 takes nothing)
+        if 0.0 < f < 1.0 and d.dollars / f - d.dollars > 1e-6:
             assert any(c.name == SIZE_CONSTRAINT for c in d.constraints)
     if sized and plain and sized[0].symbol == plain[0].symbol:
         d = sized[0]
