@@ -37,11 +37,16 @@ KWARGS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument(
+        "--storage",
+        default=None,
+        help="the study's RDB URL (e.g. postgresql://...); default: the data dir's SQLite file",
+    )
     ap.add_argument("--run", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run is not None:
-        _one(args.run, args.trials, Path(args.dir))
+        _one(args.run, args.trials, Path(args.dir), args.storage)
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="tsys-bench-opt-"))
@@ -64,7 +69,7 @@ def main() -> None:
         t = time.perf_counter()
         out = subprocess.run(
             [sys.executable, __file__, "--run", str(jobs), "--trials", str(args.trials),
-             "--dir", str(tmp)],
+             "--dir", str(tmp), *(["--storage", args.storage] if args.storage else [])],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         whole = time.perf_counter() - t
@@ -91,7 +96,7 @@ def main() -> None:
     )
 
 
-def _one(jobs: int, trials: int, tmp: Path) -> None:
+def _one(jobs: int, trials: int, tmp: Path, storage: str | None) -> None:
     t0 = time.perf_counter()
     os.environ["TSYS_DATA_DIR"] = str(tmp / "data")
     os.environ.pop("TSYS_CONFIG", None)
@@ -103,8 +108,8 @@ def _one(jobs: int, trials: int, tmp: Path) -> None:
 
     ev = BucketEvaluator(**KWARGS)
     spec = StudySpec(
-        study=f"bench-{jobs}",
-        storage=default_storage_url(tmp / "data"),
+        study=f"bench-{jobs}-{tmp.name}",
+        storage=storage or default_storage_url(tmp / "data"),
         factory="tsys.optimize.bucket:bucket_evaluator",
         factory_kwargs=KWARGS,
         constraints=Constraints(),

@@ -306,6 +306,12 @@ def split_trials(n_trials: int | None, jobs: int) -> list[int | None]:
     return [base + (1 if i < extra else 0) for i in range(jobs) if base or i < extra]
 
 
+def _waiting(study: Any) -> bool:
+    import optuna
+
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+
+
 def _finished(study: Any) -> int:
     import optuna
 
@@ -350,22 +356,32 @@ def run_study(
     method = start_method()
     if jobs > 1 and method == "fork":  # the workers inherit the evaluator, warm
         warm_up(ev)
+
+    def here(n: int | None) -> None:  # trials run in this process
+        def cb(st: Any, _trial: Any) -> None:
+            say(_finished(st) - before, n_trials)
+
+        study.optimize(
+            make_objective(spec, ev),
+            n_trials=n,
+            timeout=timeout,
+            callbacks=[cb],
+            gc_after_trial=True,
+            catch=CATCH,
+        )
+
     with frozen_heap():  # the loaded data is no garbage: no collection walks it
         if jobs == 1:
-
-            def cb(st: Any, _trial: Any) -> None:
-                say(_finished(st) - before, n_trials)
-
-            study.optimize(
-                make_objective(spec, ev),
-                n_trials=n_trials,
-                timeout=timeout,
-                callbacks=[cb],
-                gc_after_trial=True,
-                catch=CATCH,
-            )
+            here(n_trials)
             return study
-        counts = split_trials(n_trials, jobs)
+        left = n_trials
+        if n_trials != 0 and _waiting(study):
+            # The queued baseline is evaluated here, before the workers start: on SQLite two
+            # workers that start together can both pop one waiting trial (Optuna's row lock
+            # is a no-op there) and one then fails with "Cannot tell a COMPLETE trial".
+            here(1)
+            left = None if n_trials is None else n_trials - 1
+        counts = split_trials(left, jobs)
         if method == "fork":
             args = [(spec, n, timeout, i, ev) for i, n in enumerate(counts)]
         else:  # each spawned worker rebuilds the evaluator from the spec
