@@ -313,6 +313,14 @@ def test_properties_caps_budget_blocks_lots(
     ],
     round_lots=False, equity=1000.0, share=1.0, max_pos=1, sizing="equal", regime=1.0,
 )  # fmt: skip
+@example(  # found in CI: a 2e-16 dollar position under the old cap tolerance was not scaled
+    cands=[
+        Candidate(f"S{i}", score=0.0, price=1.0, asset_class=AssetClass.EQUITY,
+                  size_factor=2.4047535442819524e-218 if i == 0 else 1.0)
+        for i in range(5)
+    ],
+    round_lots=False, equity=1000.0, share=1.0, max_pos=1, sizing="equal", regime=1e-18,
+)  # fmt: skip
 def test_property_a_size_factor_only_shrinks_what_the_caps_allowed(
     cands, equity, share, max_pos, sizing, regime, round_lots
 ):

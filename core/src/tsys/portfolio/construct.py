@@ -222,8 +222,13 @@ def select_and_size(
             c, dollars, cons, book, equity, risk, overrides, budget_rule, bucket
         )
         if c.size_factor < 1.0:
+            # a factor scales, it is not a cap: no tolerance, so a tiny position shrinks too
             f = max(0.0, float(c.size_factor))
-            d = _cap(cons, SIZE_CONSTRAINT, d * f, f"the meta-model sizes it x{f:.2f}", d)
+            if d * f < d:
+                cons.append(
+                    Constraint(SIZE_CONSTRAINT, f"the meta-model sizes it x{f:.2f}", d, d * f)
+                )
+            d *= f
         d, qty = _in_lots(c, d, cons) if round_lots else (d, d / c.price)
         if d <= 0 or qty <= 0:
             last = (
