@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from tsys import __version__
+from tsys.cli._options import file_option
 from tsys.errors import StoreError, TsysError
 
 #: Modules whose exceptions are database failures (peewee and the drivers under it).
@@ -151,11 +152,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(cls=TsysGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="tsys")
-@click.option(
+@file_option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
     help="Configuration file (default: ./tsys.toml, then the user config dir).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

@@ -76,6 +76,16 @@ def source_name(ctx: click.Context, param: click.Parameter, value: str | None) -
     return _known("data source", value, plugins.data_sources().names())
 
 
+def file_option(*decls: str, help: str) -> Callable[..., Any]:
+    """An option naming one file to read or write (a string; None when not given)."""
+    return click.option(*decls, type=click.Path(dir_okay=False), default=None, help=help)
+
+
+def json_option(help: str = "Print JSON for scripts.") -> Callable[..., Any]:
+    """``--json`` (``as_json``): print the command's result as JSON instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
 def _paths(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
     """Click callback: no ``--path`` -> None, one -> that folder, several -> their list."""
     if not value:
@@ -179,11 +189,9 @@ def param_options(f: Callable[..., Any]) -> Callable[..., Any]:
         metavar="KEY=VALUE",
         help="Override one bucket parameter (repeatable); checked against its Params.",
     )(f)
-    return click.option(
+    return file_option(
         "--params",
         "params_file",
-        type=click.Path(dir_okay=False),
-        default=None,
         help="Parameters file (e.g. from tsys optimize). Default: [buckets.NAME] params_file "
         "(relative to the data dir), else <data dir>/params/NAME.json, else the defaults "
         "shipped with the bucket.",

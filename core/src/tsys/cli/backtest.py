@@ -9,7 +9,14 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from tsys.cli._options import bucket_name, data_options, param_options, parse_date
+from tsys.cli._options import (
+    bucket_name,
+    data_options,
+    file_option,
+    json_option,
+    param_options,
+    parse_date,
+)
 
 SPLITS = ("train", "validation", "holdout")
 
@@ -49,22 +56,14 @@ SPLITS = ("train", "validation", "holdout")
     show_default=True,
     help="When new positions may be added (exits happen any day).",
 )
-@click.option(
+@file_option(
     "--overrides",
     "overrides_file",
-    type=click.Path(dir_okay=False),
-    default=None,
     help="Replay override rules from a JSON file (block, cap, pause with since/until dates, "
     "or the output of `tsys override list --all --json`): see what a rule would have done.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-@click.option(
-    "--report",
-    "report",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write a self-contained HTML report (works offline).",
-)
+@json_option("Print the full result as JSON.")
+@file_option("--report", help="Write a self-contained HTML report (works offline).")
 @click.pass_context
 def backtest(
     ctx: click.Context,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from tsys.cli._options import json_option
+
 
 @click.group(name="config")
 def config() -> None:
@@ -14,7 +16,7 @@ def config() -> None:
 
 
 @config.command(name="show")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Print the effective configuration (file + environment), secrets redacted."""
@@ -42,7 +44,7 @@ def _print_tree(data: dict, indent: int = 0) -> None:
 
 
 @config.command(name="path")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def config_path(ctx: click.Context, as_json: bool) -> None:
     """Print where configuration is searched, in order, and which file won.

@@ -12,7 +12,7 @@ import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
-from tsys.cli._options import data_options
+from tsys.cli._options import data_options, json_option
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -24,10 +24,6 @@ def _open(source: str | None, path: Any, shared_data: str | None) -> tuple[Any, 
 
     config = choose_data(load_config(), source, path, shared_data)
     return open_source(config.data.source, config), config
-
-
-def _json_option(f):
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
 
 
 def _warnings(src: Any) -> None:
@@ -57,7 +53,7 @@ def data() -> None:
 @data_options
 @click.option("--strict", is_flag=True, help="Exit non-zero (code 4) when untrusted data is found.")
 @click.option("--limit", default=40, show_default=True, help="Rows of the per-symbol table.")
-@_json_option
+@json_option()
 def validate_cmd(
     source: str | None, path: Any, shared_data: str | None, strict: bool, limit: int, as_json: bool
 ) -> None:
@@ -157,7 +153,7 @@ def _print_report(report: Any, limit: int) -> None:
 @click.option("--start", type=_DATE, default=None, help="First date (default: 10 rows back).")
 @click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
 @click.option("--rows", default=10, show_default=True, help="Rows to show when --start is unset.")
-@_json_option
+@json_option()
 def bars_cmd(
     symbol: str,
     source: str | None,
@@ -214,7 +210,7 @@ def bars_cmd(
 @data_options
 @click.option("--days", default=30, show_default=True, help="Calendar days back from --end.")
 @click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
-@_json_option
+@json_option()
 def news_cmd(
     symbol: str,
     source: str | None,
@@ -251,7 +247,7 @@ def news_cmd(
 @data_options
 @click.option("--as-of", type=_DATE, default=None, help="Date of the membership (default today).")
 @click.option("--top", type=int, default=None, help="Only the first N (crypto: by market cap).")
-@_json_option
+@json_option()
 def universe_cmd(
     name: str,
     source: str | None,

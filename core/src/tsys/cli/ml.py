@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_history_options
+from tsys.cli._options import bucket_history_options, file_option, json_option
 
 
 @click.group(name="ml")
@@ -37,7 +37,7 @@ def ml() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-judge", "no_judge", is_flag=True,
               help="Train the model only (skip the walk-forward with vs without).")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
 @click.pass_context
 def train(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     """Train BUCKET's meta-model on all its history and judge it walk-forward.
@@ -99,8 +99,7 @@ def train(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
 @ml.command(name="report")
 @click.argument("bucket_name", metavar="BUCKET")
 @click.option("--demo", is_flag=True, help="Read the demo data dir's model.")
-@click.option("--html", type=click.Path(dir_okay=False), default=None,
-              help="Write the page here (default: <data dir>/ml/BUCKET/report.html).")  # fmt: skip
+@file_option("--html", help="Write the page here (default: <data dir>/ml/BUCKET/report.html).")
 @click.pass_context
 def report(ctx: click.Context, bucket_name: str, demo: bool, html: str | None) -> None:
     """Write the HTML report of BUCKET's current model and its walk-forward judgement.

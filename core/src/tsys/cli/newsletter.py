@@ -7,6 +7,8 @@ import json
 
 import click
 
+from tsys.cli._options import json_option
+
 
 def _as_of(value: dt.datetime | None, ws):
     from tsys.errors import DataError
@@ -86,7 +88,7 @@ def newsletter_preview(
     metavar="NAME",
     help="Send only with this notifier (repeatable; default: every [notifiers.*] table).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the delivery results as JSON.")
+@json_option("Print the delivery results as JSON.")
 @click.pass_context
 def newsletter_send(
     ctx: click.Context, as_of: dt.datetime | None, names: tuple[str, ...], as_json: bool

@@ -15,6 +15,8 @@ from tsys.cli._options import (
     check_bucket_name,
     data_choice,
     data_options,
+    file_option,
+    json_option,
     param_options,
     study_period_options,
 )
@@ -91,12 +93,7 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     help="Scan the neighbourhood of the best trial (two backtests per parameter).",
 )
 @click.option("--seed", type=int, default=None, help="Sampler seed (worker k uses seed + k).")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Params file to write (default <data dir>/params/BUCKET.json).",
-)
+@file_option("--output", help="Params file to write (default <data dir>/params/BUCKET.json).")
 @click.option(
     "--heartbeat",
     type=click.FloatRange(min=1),
@@ -122,7 +119,7 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
 @study_period_options(
     "Use only the first N symbols (alphabetically) plus the benchmark: quick studies."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
 @click.option("--objective-module", default=None, hidden=True)
 @click.option("--objective-kwargs", default=None, hidden=True)
 @click.pass_context

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import parse_date
+from tsys.cli._options import json_option, parse_date
 from tsys.overrides import ASSET_CLASSES, GICS_SECTORS
 
 _WHEN_HELP = """
@@ -157,7 +157,7 @@ def _add(ctx: click.Context, *, when: dict[str, Any], warning: str | None = None
 
 
 def _when_options(f: Any) -> Any:
-    f = click.option("--json", "as_json", is_flag=True, help="Print the stored rule as JSON.")(f)
+    f = json_option("Print the stored rule as JSON.")(f)
     f = click.option(
         "--as-of",
         "as_of",
@@ -282,7 +282,7 @@ def _status(rule: Any, now: dt.datetime) -> str:
 
 @override.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include removed and expired rules.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print JSON.")
 @click.pass_context
 def override_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """The rules that still hold (with --all: the whole history)."""
@@ -306,7 +306,7 @@ def override_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
 @override.command(name="remove")
 @click.argument("rule_id", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="Print the removed rule as JSON.")
+@json_option("Print the removed rule as JSON.")
 @click.pass_context
 def override_remove(ctx: click.Context, rule_id: str, as_json: bool) -> None:
     """End rule ID now (it stays in `tsys override list --all`)."""

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from tsys.cli import load_config
+from tsys.cli._options import file_option, json_option
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 
 
@@ -50,7 +51,7 @@ def paper() -> None:
 
 
 @paper.command(name="orders")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print JSON.")
 @click.option(
     "--status",
     "status",
@@ -99,7 +100,7 @@ def paper_orders(ctx: click.Context, as_json: bool, status: str | None) -> None:
 
 
 @paper.command(name="positions")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print JSON.")
 @click.pass_context
 def paper_positions(ctx: click.Context, as_json: bool) -> None:
     """List the paper account's open positions."""
@@ -136,7 +137,7 @@ def paper_positions(ctx: click.Context, as_json: bool) -> None:
 
 
 @paper.command(name="account")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print JSON.")
 @click.pass_context
 def paper_account(ctx: click.Context, as_json: bool) -> None:
     """Show cash, equity and buying power."""
@@ -153,7 +154,7 @@ def paper_account(ctx: click.Context, as_json: bool) -> None:
 
 
 @paper.command(name="reconcile")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print JSON.")
 @click.pass_context
 def paper_reconcile(ctx: click.Context, as_json: bool) -> None:
     """Compare broker positions and cash with tsys's record; never changes broker state.
@@ -222,14 +223,8 @@ def _report_data(ctx: click.Context, broker: Any, demo: bool) -> Any:
 
 
 @paper.command(name="report")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option(
-    "--html",
-    "html",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write a self-contained HTML report (charts inline) to this file.",
-)
+@json_option("Print JSON.")
+@file_option("--html", help="Also write a self-contained HTML report (charts inline) to this file.")
 @click.option("--demo", is_flag=True, help="Read bars from the demo market (as run-daily --demo).")
 @click.pass_context
 def paper_report(ctx: click.Context, as_json: bool, html: str | None, demo: bool) -> None:
@@ -321,7 +316,7 @@ def _print_report(p: dict[str, Any]) -> None:
     help="Reset the demo sandbox's paper account (<data dir>/demo), whatever tsys.toml says.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
-@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
+@json_option("Print what was deleted as JSON.")
 @click.pass_context
 def paper_reset(ctx: click.Context, demo: bool, yes: bool, as_json: bool) -> None:
     """Start the local paper account over: its orders, fills, positions and marks are deleted.

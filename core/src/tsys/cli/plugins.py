@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
+from tsys.cli._options import json_option
+
 #: The kinds of what a plugin provides, as ``tsys plugins`` names them.
 _PROVIDED = (("buckets", "bucket"), ("data_sources", "source"), ("brokers", "broker"),
              ("notifiers", "notifier"))  # fmt: skip
 
 
 @click.command(name="plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 def plugins(as_json: bool) -> None:
     """List installed plugins (built-ins first): package, version, hooks, and what each
     provides (bucket, data source, broker and notifier names).
@@ -61,7 +63,7 @@ def plugin() -> None:
     help="Where the package folder (tsys-KIND-NAME) is made.",
 )
 @click.option("--force", is_flag=True, help="Write into an existing, non-empty folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the package and its files as JSON.")
+@json_option("Print the package and its files as JSON.")
 def plugin_new(kind: str, name: str, parent: Path, force: bool, as_json: bool) -> None:
     """Write a ready plugin package of KIND (bucket, data-source, broker, notifier) named NAME.
 

@@ -10,7 +10,7 @@ import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
-from tsys.cli._options import choose_data, data_options
+from tsys.cli._options import choose_data, data_options, json_option
 
 
 def _pct(x: float, eq: float) -> str:
@@ -18,7 +18,7 @@ def _pct(x: float, eq: float) -> str:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the whole view as JSON.")
+@json_option("Print the whole view as JSON.")
 @data_options
 @click.option(
     "--as-of",

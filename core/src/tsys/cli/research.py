@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from tsys.cli._options import bucket_history_options
+from tsys.cli._options import bucket_history_options, file_option, json_option
 from tsys.cli._progress import count_bar
 
 
@@ -41,9 +41,8 @@ from tsys.cli._progress import count_bar
               help="Also judge a meta-model (tsys[ml]) on the same folds: each fold's model is "
               "trained in sample on the fold's chosen parameters; with vs without ML out of "
               "sample, beside the same anchors.")  # fmt: skip
-@click.option("--html", type=click.Path(dir_okay=False), default=None,
-              help="Write the HTML report here (it is also saved under the data dir).")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@file_option("--html", help="Write the HTML report here (it is also saved under the data dir).")
+@json_option("Print the report as JSON.")
 @click.option("--write-defaults", "write_defaults", default=None, is_flag=False, flag_value="",
               metavar="[FILE]", help="Ship the final parameters as the bucket's defaults: "
               "params.json inside its package, or FILE.")  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_names, data_options, parse_date
+from tsys.cli._options import bucket_names, data_options, json_option, parse_date
 from tsys.errors import EXIT_CODES
 
 _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items())
@@ -71,7 +71,7 @@ _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.item
     help="Override one bucket parameter (repeatable); BUCKET. may be left out when "
     "--buckets names one bucket.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON for scripts.")
+@json_option("Print the run as JSON for scripts.")
 @click.pass_context
 def run_daily(
     ctx: click.Context,
@@ -311,7 +311,7 @@ def runs() -> None:
 
 
 @runs.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def runs_list(ctx: click.Context, as_json: bool) -> None:
     """List the days that ran, newest last, with their plans and any stage still pending."""
@@ -350,7 +350,7 @@ def runs_list(ctx: click.Context, as_json: bool) -> None:
 
 @runs.command(name="show")
 @click.argument("as_of", required=False, callback=parse_date)
-@click.option("--json", "as_json", is_flag=True, help="Print run.json.")
+@json_option("Print run.json.")
 @click.pass_context
 def runs_show(ctx: click.Context, as_of: dt.date | None, as_json: bool) -> None:
     """Show one run (default: the latest)."""

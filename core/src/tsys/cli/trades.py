@@ -16,6 +16,7 @@ import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
+from tsys.cli._options import json_option
 
 
 @contextlib.contextmanager
@@ -81,9 +82,7 @@ def _done(rec: Any, text: str, as_json: bool, warnings: Sequence[str] = ()) -> N
         click.echo(text)
 
 
-_JSON = click.option(
-    "--json", "as_json", is_flag=True, help="Print the stored record as JSON (with its id)."
-)
+_JSON = json_option("Print the stored record as JSON (with its id).")
 
 
 @click.group()
@@ -176,7 +175,7 @@ def trades_add(
 @click.option("--open", "status", flag_value="open", help="Only open positions.")
 @click.option("--closed", "status", flag_value="closed", help="Only closed positions.")
 @click.option("--tag", default=None, help="Only trades with this tag.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def trades_list(ctx: click.Context, status: str | None, tag: str | None, as_json: bool) -> None:
     """List manual trades (oldest first)."""
@@ -234,7 +233,7 @@ def trades_list(ctx: click.Context, status: str | None, tag: str | None, as_json
 
 @trades.command(name="show")
 @click.argument("trade_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def trades_show(ctx: click.Context, trade_id: str, as_json: bool) -> None:
     """Show one trade with its fills."""

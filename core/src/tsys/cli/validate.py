@@ -12,6 +12,8 @@ from tsys.cli._options import (
     bucket_name,
     data_choice,
     data_options,
+    file_option,
+    json_option,
     param_options,
     study_period_options,
 )
@@ -26,10 +28,8 @@ from tsys.workspace import workspace
     is_flag=True,
     help="Validate on the sealed holdout split instead of train+validation (logged).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option(
-    "--html", type=click.Path(dir_okay=False), default=None, help="Write the HTML report here."
-)
+@json_option("Print the report as JSON.")
+@file_option("--html", help="Write the HTML report here.")
 @click.option("--bootstrap", type=click.IntRange(min=50), default=1000, show_default=True)
 @click.option("--random-backtests", type=click.IntRange(min=10), default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
