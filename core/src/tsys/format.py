@@ -1,4 +1,5 @@
-"""Numbers for people: the one formatter of money, percentages, quantities, prices and figures.
+"""Numbers for people: the one formatter of money, percentages, quantities, prices and figures
+(and of the short list of names a message quotes, :func:`shortlist`).
 
 The newsletter, the HTML reports (backtest, validation, paper), the CLI tables and the store's
 messages all format through here, so a figure reads the same everywhere. It sits at the bottom
@@ -14,6 +15,7 @@ ratio of a flat curve) and prints as :data:`NOT_AVAILABLE`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 #: What a missing value prints as.
@@ -189,3 +191,9 @@ def cash_interest(rate: float | None, interest: float | None, trading: float | N
         f"idle cash earned {pct(rate, signed=False)}/yr: interest {money(interest)}, "
         f"trading PnL {money(trading)}"
     )
+
+
+def shortlist(names: Sequence[str], limit: int = 10) -> str:
+    """The first ``limit`` of ``names`` for a message, comma-separated, with ``" ..."`` after
+    them when there are more: ``"XLB, XLC ..."``."""
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")

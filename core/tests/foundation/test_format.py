@@ -156,3 +156,10 @@ def test_significant_param_value_and_precise_prices():
     assert fmt.price(101.23456, symbol="", decimals=4, digits=6) == "101.2346"
     assert fmt.price(0.000123456, symbol="", decimals=4, digits=6) == "0.000123456"
     assert fmt.price(0.000123456) == "$0.0001235"  # the defaults are unchanged
+
+
+def test_shortlist_quotes_the_first_names_and_says_when_there_are_more():
+    names = [f"S{i}" for i in range(12)]
+    assert fmt.shortlist(names) == "S0, S1, S2, S3, S4, S5, S6, S7, S8, S9 ..."
+    assert fmt.shortlist(names[:10]) == "S0, S1, S2, S3, S4, S5, S6, S7, S8, S9"
+    assert fmt.shortlist(names, 2) == "S0, S1 ..." and fmt.shortlist([]) == ""

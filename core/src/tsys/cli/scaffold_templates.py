@@ -156,7 +156,6 @@ import attrs
 
 from tsys.api import (
     AssetClass,
-    Bars,
     ConfigError,
     DataError,
     DataSource,
@@ -211,10 +210,7 @@ class ${Name}Source(DataSource):
             if len(df):
                 frames[symbol] = df[["open", "high", "low", "close", "volume"]].astype(float)
                 classes[symbol] = _class(symbol)
-        if not frames:
-            return Bars.empty(source="$name")
-        units = {s: self.volume_unit(ac) for s, ac in classes.items()}
-        return Bars.from_frames(frames, classes, source="$name", volume_unit=units)
+        return self.bars_from_frames(frames, classes, source="$name")
 
     def _load(self, symbol):
         path = self.folder / f"{symbol}.json"

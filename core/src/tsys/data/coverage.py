@@ -19,6 +19,7 @@ import pandas as pd
 
 from tsys.data.bars import Bars
 from tsys.errors import DataError
+from tsys.format import shortlist
 
 #: How long a market cap may be carried forward before it counts as unknown.
 MARKET_CAP_MAX_AGE = dt.timedelta(days=10)
@@ -56,8 +57,10 @@ class UniverseCoverage:
             if self.start is not None and self.end is not None
             else ""
         )
-        shown = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
-        return f"{len(self.missing)} of {len(self.wanted)} symbols have no bars{when}: {shown}"
+        return (
+            f"{len(self.missing)} of {len(self.wanted)} symbols have no bars{when}: "
+            f"{shortlist(self.missing)}"
+        )
 
     def require(self, min_share: float = MIN_UNIVERSE_SHARE, *, what: str = "universe") -> None:
         """Raise :class:`UniverseMissing` when less than ``min_share`` of it is there."""

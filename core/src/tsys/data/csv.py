@@ -38,6 +38,7 @@ from tsys.data.price_files import UnreadableFile, read_price_file
 from tsys.data.source import DataSource, Fundamentals, SourceContext
 from tsys.data.validate import QualityReport, unreadable_issue, validate_frame
 from tsys.errors import ConfigError, DataError
+from tsys.format import shortlist
 from tsys.options import non_empty, one_of, structure_options
 from tsys.symbols import symbol_problem
 
@@ -279,8 +280,7 @@ class CsvSource(DataSource):
         absent = [s for s in wanted if s not in self._files]
         if absent:
             self.ctx.warn(
-                f"csv: no file for {len(absent)} symbol(s), left out: "
-                f"{', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}"
+                f"csv: no file for {len(absent)} symbol(s), left out: {shortlist(absent)}"
             )
         frames: dict[str, pd.DataFrame] = {}
         lo = pd.Timestamp(start) if start is not None else None
@@ -293,12 +293,7 @@ class CsvSource(DataSource):
             if len(sel):
                 frames[s] = sel[list(FIELDS)]
         classes = {s: self._class_of(s) for s in frames}
-        return Bars.from_frames(
-            frames,
-            classes,
-            source=self._label(frames, classes),
-            volume_unit={s: self.volume_unit(ac) for s, ac in classes.items()},
-        )
+        return self.bars_from_frames(frames, classes, source=self._label(frames, classes))
 
     def _label(self, frames: dict[str, Any], classes: dict[str, AssetClass]) -> str:
         """What this panel was read from: its folders only (a crypto panel names the crypto

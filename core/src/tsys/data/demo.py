@@ -59,6 +59,7 @@ from tsys.data.source import (
     SourceContext,
 )
 from tsys.errors import DataError
+from tsys.format import shortlist
 from tsys.options import above, structure_options
 
 _FLOW_RULES = (
@@ -321,10 +322,7 @@ class DemoSource(DataSource):
             known = set(self.symbols(ac))
             unknown = [s for s in symbols if s not in known]
             if unknown and self.ctx is not None:
-                self.ctx.warn(
-                    f"demo: unknown symbol(s) left out: {', '.join(unknown[:10])}"
-                    f"{' ...' if len(unknown) > 10 else ''}"
-                )
+                self.ctx.warn(f"demo: unknown symbol(s) left out: {shortlist(unknown)}")
         out = Bars.empty(source=self.label)
         for p in panels:
             out = out.merge(p.between(start, end))

@@ -111,6 +111,14 @@ class DataSource(Configurable):
         """Daily bars of ``symbols`` (all when None) from ``start`` to ``end`` inclusive."""
         return None
 
+    def bars_from_frames(
+        self, frames: Mapping[str, pd.DataFrame], classes: Mapping[str, AssetClass], *, source: str
+    ) -> Bars:
+        """:meth:`Bars.from_frames` with each symbol's volume in this source's declared unit
+        (:meth:`volume_unit` of its asset class), as :class:`DataHub` requires."""
+        units = {s: self.volume_unit(ac) for s, ac in classes.items()}
+        return Bars.from_frames(frames, classes, source=source, volume_unit=units)
+
     def universe(self, name: str, as_of: dt.date) -> list[str] | None:
         """Members of a named universe ("sp500") as known on ``as_of`` (point in time)."""
         return None

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from tsys.contracts import PositionRecord, PositionSource, Side
+from tsys.format import shortlist
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -217,10 +218,9 @@ def build_view(
                 f"{p.stop:,.2f}: the protective exit should have happened"
             )
     if missing:
-        shown = ", ".join(sorted(missing)[:10]) + (" ..." if len(missing) > 10 else "")
         notes.append(
-            f"no price for {len(missing)} symbol(s) ({shown}): shown as n/a and left out of "
-            "market value, unrealised PnL, risk and exposure"
+            f"no price for {len(missing)} symbol(s) ({shortlist(sorted(missing))}): shown as "
+            "n/a and left out of market value, unrealised PnL, risk and exposure"
         )
     priced = [ln for ln in lines if ln.market_value is not None]
     exposure: dict[str, dict[str, float]] = {

@@ -114,12 +114,7 @@ class AlpacaDataSource(DataSource):
         if not frames:
             return Bars.empty(source=f"alpaca {self.feed}")
         classes = {s: sym.asset_class_of(s) for s in frames}
-        return Bars.from_frames(
-            frames,
-            classes,
-            source=f"alpaca ({self.feed} feed)",
-            volume_unit={s: self.volume_unit(ac) for s, ac in classes.items()},
-        )
+        return self.bars_from_frames(frames, classes, source=f"alpaca ({self.feed} feed)")
 
     def _key(self, symbol: str) -> str:
         return f"alpaca/{self.feed}/{self.adjustment}/{symbol}"
