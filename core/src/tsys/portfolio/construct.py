@@ -221,14 +221,7 @@ def select_and_size(
         d, liquidity_flag = _capped(
             c, dollars, cons, book, equity, risk, overrides, budget_rule, bucket
         )
-        if c.size_factor < 1.0:
-            # a factor scales, it is not a cap: no tolerance, so a tiny position shrinks too
-            f = max(0.0, float(c.size_factor))
-            if d * f < d:
-                cons.append(
-                    Constraint(SIZE_CONSTRAINT, f"the meta-model sizes it x{f:.2f}", d, d * f)
-                )
-            d *= f
+        d = _sized_by_model(c, d, cons)
         d, qty = _in_lots(c, d, cons) if round_lots else (d, d / c.price)
         if d <= 0 or qty <= 0:
             last = (
@@ -371,6 +364,17 @@ def _choose(
             continue
         chosen.append(c)
     return chosen
+
+
+def _sized_by_model(c: Candidate, d: float, cons: list[Constraint]) -> float:
+    """``d`` times the meta-model's size factor (issue 16), recorded when it shrinks ``d``. A
+    factor scales, it is not a cap: no tolerance, so a tiny position shrinks too."""
+    if c.size_factor >= 1.0:
+        return d
+    f = max(0.0, float(c.size_factor))
+    if d * f < d:
+        cons.append(Constraint(SIZE_CONSTRAINT, f"the meta-model sizes it x{f:.2f}", d, d * f))
+    return d * f
 
 
 def _cap(cons: list[Constraint], name: str, limit: float, detail: str, d: float) -> float:
