@@ -171,12 +171,15 @@ def _sim(
     costs,
     cash: float,
     cash_rate: float = 0.0,
+    *,
+    grid: bool = False,
 ):
-    """The simulator over ``rows``: idle cash earns ``cash_rate`` a year by calendar days."""
-    from tsys.sim import simulate
+    """The simulator over ``rows``: idle cash earns ``cash_rate`` a year by calendar days.
+    With ``grid`` the decisions are K x T x N panels simulated in one pass (a ``GridResult``)."""
+    from tsys.sim import simulate, simulate_grid
 
     lot = [a.lot_size for a in bars.asset_classes]
-    return simulate(
+    return (simulate_grid if grid else simulate)(
         bars.open[rows],
         bars.high[rows],
         bars.low[rows],
@@ -224,6 +227,173 @@ def _buy_and_hold(bars: Bars, rows: slice, j: int, costs, cash: float, rate: flo
     return _sim(bars, rows, bw, None, costs, cash, rate)
 
 
+@attrs.define(eq=False)
+class PlannedBacktest:
+    """A backtest up to the simulator: the bucket step's plan as order panels over ``rows``.
+
+    :func:`backtest_bucket` simulates it (:meth:`simulate`) and finishes it
+    (:func:`finish_backtest`); :func:`tsys.backtest.grid.backtest_many` simulates the plans of
+    many parameter sets over one panel in one pass and finishes each the same way.
+    """
+
+    bucket: Bucket
+    hub: DataHub
+    ctx: Any
+    params: Any
+    split: str | None
+    cash: float
+    costs: CostModel
+    rate: float
+    rebalance: str
+    rules: tuple[Any, ...]
+    step: Any
+    rows: slice
+    tw: np.ndarray
+    stop: np.ndarray
+
+    @property
+    def bars(self) -> Bars:
+        return self.step.bars
+
+    @property
+    def has_benchmark(self) -> bool:
+        return bool(self.bucket.benchmark and self.bucket.benchmark in self.bars.symbols)
+
+    def simulate(self) -> SimResult:
+        return _sim(self.bars, self.rows, self.tw, self.stop, self.costs, self.cash, self.rate)
+
+    def benchmark(self) -> tuple[np.ndarray, dict[str, float]] | None:
+        """The benchmark bought and held over the window: its equity and metrics (None when
+        the bucket has none, or it has no price in the window)."""
+        if not self.has_benchmark:
+            return None
+        bars, rows = self.bars, self.rows
+        j = bars.column(self.bucket.benchmark)
+        bres = _buy_and_hold(bars, rows, j, self.costs, self.cash, self.rate)
+        if bres is None:
+            return None
+        volume = bars.base_volume()[rows]
+        ppy = AssetClass(self.bucket.asset_class).periods_per_year
+        cap = self.costs.capacity.max_participation
+        return bres.equity, performance(bres, volume, periods_per_year=ppy, max_participation=cap)
+
+
+def plan_backtest(
+    bucket: Bucket,
+    hub: DataHub,
+    config: Config,
+    *,
+    params: Any = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    split: str | None = None,
+    cash: float | None = None,
+    costs: CostModel | None = None,
+    rebalance: str = "daily",
+    capital_share: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+    min_universe_share: float | None = None,
+    cash_rate: float | None = None,
+    rules: tuple[Any, ...] = (),
+) -> PlannedBacktest:
+    """The bucket step of a backtest and its order panels, ready to simulate (the arguments
+    are those of :func:`backtest_bucket`)."""
+    from tsys.buckets import BucketContext
+    from tsys.portfolio.step import History, bucket_step
+    from tsys.sim import default_costs
+
+    params = params if params is not None else bucket.default_params()
+    settings = attrs.evolve(config.bucket(bucket), capital_share=capital_share)
+    cash = float(cash if cash is not None else config.account.size)
+    costs = costs or default_costs(bucket.asset_class)
+    rate = float(config.account.cash_rate if cash_rate is None else cash_rate)
+    end = end or dt.date.today()
+    ctx = BucketContext(as_of=end, data=hub, settings=settings, params=params)
+    span = History(
+        start=start,
+        end=end,
+        equity=cash,
+        rebalance=rebalance,
+        min_universe_share=min_universe_share,
+        rules=tuple(rules),
+    )
+    step = bucket_step(bucket, ctx, config, span, progress=progress)
+    idx = step.bars.index
+    first = 0 if start is None else int(idx.searchsorted(pd.Timestamp(start, tz="UTC")))
+    last = int(idx.searchsorted(pd.Timestamp(end, tz="UTC"), side="right"))
+    if last - first < 2:
+        raise DataError(f"fewer than two bars between {start} and {end}")
+    rows = slice(first, last)
+    tw, stop = order_panels(step.plan, rows)
+    return PlannedBacktest(
+        bucket=bucket, hub=hub, ctx=ctx, params=params, split=split, cash=cash, costs=costs,
+        rate=rate, rebalance=rebalance, rules=tuple(rules), step=step, rows=rows, tw=tw,
+        stop=stop,
+    )  # fmt: skip
+
+
+def finish_backtest(
+    p: PlannedBacktest,
+    res: SimResult,
+    benchmark: tuple[np.ndarray, dict[str, float]] | None,
+) -> BucketBacktest:
+    """The :class:`BucketBacktest` of a planned backtest, from its simulation ``res`` and
+    its benchmark's equity and metrics (:meth:`PlannedBacktest.benchmark`)."""
+    bucket, bars, rows, plan = p.bucket, p.bars, p.rows, p.step.plan
+    output = p.step.output
+    ppy = AssetClass(bucket.asset_class).periods_per_year
+    window = bars.index[rows]
+    cap = p.costs.capacity.max_participation
+    volume = bars.base_volume()[rows]  # participation: filled units / the bar's units
+    metrics = performance(res, volume, periods_per_year=ppy, max_participation=cap)
+    metrics.update(halt_stats(res, bars, rows))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(res.equity > 0, (res.equity - res.cash) / res.equity, 0.0)
+    bench_eq = bench_metrics = None
+    if benchmark is not None:
+        bench_eq, bench_metrics = benchmark[0], dict(benchmark[1])
+    stats = {
+        "exit_reasons": _count(plan.exit_reasons.values()),
+        "rejections": plan.rejections,
+        "capped": plan.capped,
+        "mean_positions": float((plan.weights[rows] > 0).sum(axis=1).mean()),
+        "regime_risk_on_share": (
+            float(np.mean(output.regime[rows] > 0)) if output.regime is not None else None
+        ),
+    }
+    if p.rules:
+        from tsys.backtest.replay import replayed
+
+        stats["overrides"] = replayed(p.rules, window)
+    return BucketBacktest(
+        bucket=bucket.name,
+        version=bucket.version,
+        asset_class=bucket.asset_class,
+        params=attrs.asdict(p.params),
+        start=window[0].date(),
+        end=window[-1].date(),
+        split=p.split,
+        cash=p.cash,
+        costs=p.costs.describe(),
+        source=bars.source,
+        synthetic=bool(bars.synthetic or p.hub.synthetic),
+        benchmark=bucket.benchmark,
+        rebalance=p.rebalance,
+        index=window,
+        equity=res.equity,
+        benchmark_equity=bench_eq,
+        exposure=exposure,
+        trades=res.trades,
+        fills=res.fills,
+        metrics=metrics,
+        benchmark_metrics=bench_metrics,
+        plan_stats=stats,
+        warnings=list(p.ctx.warnings) + list(p.hub.ctx.warnings),
+        cash_rate=p.rate,
+        interest=res.interest_earned,
+    )
+
+
 def backtest_bucket(
     bucket: Bucket,
     hub: DataHub,
@@ -254,92 +424,17 @@ def backtest_bucket(
     ``rules`` are ``tsys override`` rules replayed on the bars they hold on
     (:mod:`tsys.backtest.replay`).
     """
-    from tsys.buckets import BucketContext
-    from tsys.portfolio.step import History, bucket_step
-    from tsys.sim import default_costs
-
-    params = params if params is not None else bucket.default_params()
-    settings = attrs.evolve(config.bucket(bucket), capital_share=capital_share)
-    cash = float(cash if cash is not None else config.account.size)
-    costs = costs or default_costs(bucket.asset_class)
-    rate = float(config.account.cash_rate if cash_rate is None else cash_rate)
-    end = end or dt.date.today()
-    ctx = BucketContext(as_of=end, data=hub, settings=settings, params=params)
-    span = History(
-        start=start,
-        end=end,
-        equity=cash,
-        rebalance=rebalance,
-        min_universe_share=min_universe_share,
-        rules=tuple(rules),
-    )
-    step = bucket_step(bucket, ctx, config, span, progress=progress)
-    bars, output, plan = step.bars, step.output, step.plan
+    planned = plan_backtest(
+        bucket, hub, config, params=params, start=start, end=end, split=split, cash=cash,
+        costs=costs, rebalance=rebalance, capital_share=capital_share, progress=progress,
+        min_universe_share=min_universe_share, cash_rate=cash_rate, rules=rules,
+    )  # fmt: skip
     say = progress or (lambda _msg: None)
-    idx = bars.index
-    first = 0 if start is None else int(idx.searchsorted(pd.Timestamp(start, tz="UTC")))
-    last = int(idx.searchsorted(pd.Timestamp(end, tz="UTC"), side="right"))
-    if last - first < 2:
-        raise DataError(f"fewer than two bars between {start} and {end}")
-    rows = slice(first, last)
-    tw, stop = order_panels(plan, rows)
     say("simulating")
-    res = _sim(bars, rows, tw, stop, costs, cash, rate)
-    ppy = AssetClass(bucket.asset_class).periods_per_year
-    window = idx[rows]
-    cap = costs.capacity.max_participation
-    volume = bars.base_volume()[rows]  # participation: filled units / the bar's units
-    metrics = performance(res, volume, periods_per_year=ppy, max_participation=cap)
-    metrics.update(halt_stats(res, bars, rows))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(res.equity > 0, (res.equity - res.cash) / res.equity, 0.0)
-    bench_eq = bench_metrics = None
-    if bucket.benchmark and bucket.benchmark in bars.symbols:
+    res = planned.simulate()
+    if planned.has_benchmark:
         say("benchmark")
-        bres = _buy_and_hold(bars, rows, bars.column(bucket.benchmark), costs, cash, rate)
-        if bres is not None:
-            bench_eq = bres.equity
-            bench_metrics = performance(bres, volume, periods_per_year=ppy, max_participation=cap)
-    stats = {
-        "exit_reasons": _count(plan.exit_reasons.values()),
-        "rejections": plan.rejections,
-        "capped": plan.capped,
-        "mean_positions": float((plan.weights[rows] > 0).sum(axis=1).mean()),
-        "regime_risk_on_share": (
-            float(np.mean(output.regime[rows] > 0)) if output.regime is not None else None
-        ),
-    }
-    if rules:
-        from tsys.backtest.replay import replayed
-
-        stats["overrides"] = replayed(tuple(rules), window)
-    return BucketBacktest(
-        bucket=bucket.name,
-        version=bucket.version,
-        asset_class=bucket.asset_class,
-        params=attrs.asdict(params),
-        start=window[0].date(),
-        end=window[-1].date(),
-        split=split,
-        cash=cash,
-        costs=costs.describe(),
-        source=bars.source,
-        synthetic=bool(bars.synthetic or hub.synthetic),
-        benchmark=bucket.benchmark,
-        rebalance=rebalance,
-        index=window,
-        equity=res.equity,
-        benchmark_equity=bench_eq,
-        exposure=exposure,
-        trades=res.trades,
-        fills=res.fills,
-        metrics=metrics,
-        benchmark_metrics=bench_metrics,
-        plan_stats=stats,
-        warnings=list(ctx.warnings) + list(hub.ctx.warnings),
-        cash_rate=rate,
-        interest=res.interest_earned,
-    )
+    return finish_backtest(planned, res, planned.benchmark())
 
 
 def _count(values: Any) -> dict[str, int]:

@@ -42,6 +42,16 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     help="Worker processes on this machine, sharing the study's storage (on Linux forked "
     "once the data is loaded).",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Trials asked together (Optuna ask-and-tell) and simulated in one pass over the "
+    "shared prices; each trial is scored and told as if alone. The sampler draws a batch's "
+    "trials before it learns any of their results, so a study in batches explores other "
+    "points than one trial at a time (1, the default), even with the same --seed.",
+)
 @click.option("--study", "study_name", default=None, help="Study name (default tsys-BUCKET-...).")
 @click.option(
     "--storage",
@@ -148,6 +158,7 @@ def optimize(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
       tsys optimize sp500 --source demo --trials 40
       tsys optimize sp500 --shared-data --params my.json --param mode=etf --trials 20
       tsys optimize crypto --shared-data --trials 30 --walk-forward 4 --jobs 2
+      tsys optimize sp500 --source demo --trials 64 --batch 8
       tsys optimize sp500 --storage postgresql://me@db:5432/tsys --study a1 --trials 50
       (run the last line on as many machines as you like: they share the study)
     """
@@ -273,6 +284,7 @@ def _study_spec(config: Any, opts: dict[str, Any], kwargs: dict[str, Any], stora
         heartbeat=opts["heartbeat"],
         grace=opts["grace"],
         seed=opts["seed"],
+        batch=opts["batch"],
     )
 
 

@@ -12,6 +12,7 @@ simulation per fold.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,38 @@ class BucketEvaluator:
         start, end = self.windows[fold]
         bt = self.backtest(params, start, end, split=self.split)
         return fold_from_backtest(bt)
+
+    def evaluate_batch(
+        self, params: Sequence[dict[str, Any]], fold: int
+    ) -> list[FoldResult | Exception]:
+        """:meth:`evaluate` of every parameter set on one fold, their simulations in one
+        pass (:func:`tsys.backtest.grid.backtest_many`); each result is exactly
+        ``evaluate(params[i], fold)``, or the exception that evaluation raises."""
+        from tsys.backtest.grid import backtest_many
+        from tsys.buckets import params_from_dict
+
+        start, end = self.windows[fold]
+        typed: list[Any] = []
+        for p in params:
+            try:
+                typed.append(params_from_dict(self.bucket.Params, p))
+            except Exception as exc:  # that set fails, not the batch
+                typed.append(exc)
+        ok = [i for i, t in enumerate(typed) if not isinstance(t, Exception)]
+        runs = backtest_many(
+            self.bucket,
+            self.hub,
+            self.config,
+            [typed[i] for i in ok],
+            start=start,
+            end=end,
+            split=self.split,
+            costs=self.costs,
+        )
+        out: list[FoldResult | Exception] = list(typed)
+        for i, r in zip(ok, runs, strict=True):
+            out[i] = r if isinstance(r, Exception) else fold_from_backtest(r)
+        return out
 
 
 def fold_from_backtest(bt: Any) -> FoldResult:

@@ -11,23 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from tsys.errors import ConfigError, StrategyError, TsysError
-from tsys.optimize.evaluate import OBJECTIVES, Constraints, Evaluator, FoldResult, summarise
-
-#: A bucket failing on one parameter set fails that trial (recorded FAIL), not the study.
-CATCH = (StrategyError,)
-
-#: User attribute marking the trial that evaluates the current parameters (trial 0).
-BASELINE_ATTR = "tsys_baseline"
-
-#: Metrics every trial records as user attributes (for reports, the DSR and the Pareto front).
-METRICS = ("sharpe", "cagr", "calmar", "max_drawdown", "n_trades", "turnover", "n_bars")
+from tsys.errors import ConfigError, TsysError
+from tsys.optimize.evaluate import OBJECTIVES, Constraints, Evaluator
+from tsys.optimize.trial import BASELINE_ATTR as BASELINE_ATTR
+from tsys.optimize.trial import CATCH as CATCH
+from tsys.optimize.trial import METRICS as METRICS
+from tsys.optimize.trial import make_objective as make_objective
+from tsys.optimize.trial import suggest as suggest
 
 
 @attrs.frozen
@@ -49,8 +44,13 @@ class StudySpec:
     #: Fingerprint of the data and the fixed (not searched) parameters the trials run on
     #: (:func:`study_key`): a study never mixes trials on other data, e.g. demo and real.
     data_key: str = ""
+    #: Trials asked together and scored in one simulation pass (:mod:`tsys.optimize.batch`);
+    #: 1: one trial at a time (``study.optimize``). Not part of the study's identity.
+    batch: int = 1
 
     def __attrs_post_init__(self) -> None:
+        if self.batch < 1:
+            raise ConfigError(f"--batch must be at least 1, got {self.batch}")
         if self.objective not in OBJECTIVES:
             raise ConfigError(
                 f"unknown objective {self.objective!r}",
@@ -103,20 +103,6 @@ def build_evaluator(spec: StudySpec) -> Evaluator:
     return fn(**spec.factory_kwargs)
 
 
-def suggest(trial: Any, name: str, s: dict[str, Any]) -> Any:
-    """Draw parameter ``name`` from its search spec ``s`` (see :func:`tsys.buckets.param`)."""
-    if s["kind"] == "categorical":
-        return trial.suggest_categorical(name, list(s["choices"]))
-    if s["kind"] == "int":
-        step = int(s.get("step") or 1)
-        return trial.suggest_int(
-            name, int(s["low"]), int(s["high"]), step=step, log=bool(s.get("log"))
-        )
-    return trial.suggest_float(
-        name, float(s["low"]), float(s["high"]), step=s.get("step"), log=bool(s.get("log"))
-    )
-
-
 def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Optuna distributions of a search space (what :func:`suggest` draws from)."""
     from optuna.distributions import (
@@ -159,54 +145,6 @@ def searchable(values: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict
 
 def is_feasible(trial: Any) -> bool:
     return all(c <= 0 for c in trial.user_attrs.get("constraints", {}).values())
-
-
-def make_objective(spec: StudySpec, ev: Evaluator) -> Callable[[Any], Any]:
-    """The Optuna objective: evaluate every fold, reporting the running value for pruning."""
-    import optuna
-
-    space = ev.search_space()
-    defaults = ev.defaults()
-    ppy = ev.periods_per_year
-
-    def objective(trial: Any) -> Any:
-        params = dict(defaults)
-        with warnings.catch_warnings():
-            # trial 0 may hold current values off the search grid: they are evaluated as they are
-            warnings.filterwarnings("ignore", message="Fixed parameter")
-            for name, s in space.items():
-                params[name] = suggest(trial, name, s)
-        # trial 0 (the current parameters) is always evaluated in full: it is the yardstick
-        baseline = bool(trial.user_attrs.get(BASELINE_ATTR))
-        folds: list[FoldResult] = []
-        for k in range(ev.n_folds):
-            folds.append(ev.evaluate(params, k))
-            if spec.multi_objective or ev.n_folds == 1:
-                continue
-            partial = summarise(folds, ppy)
-            trial.report(partial.objective(spec.objective), k)
-            if not baseline and trial.should_prune():
-                _record(trial, spec, partial, k + 1)
-                raise optuna.TrialPruned(f"pruned after fold {k + 1} of {ev.n_folds}")
-        s = summarise(folds, ppy)
-        _record(trial, spec, s, len(folds))
-        if spec.multi_objective:
-            return s.cagr, -s.max_drawdown  # drawdown magnitude, minimised
-        value = s.objective(spec.objective)
-        return value if math.isfinite(value) else -1e9
-
-    return objective
-
-
-def _record(trial: Any, spec: StudySpec, s: Any, n_folds: int) -> None:
-    for m in METRICS:
-        trial.set_user_attr(m, float(getattr(s, m)))
-    trial.set_user_attr("folds", n_folds)
-    values = spec.constraints.values(s)
-    trial.set_user_attr("constraints", values)
-    # Optuna's samplers read these (system attrs "constraints:<name>") to prefer feasible trials.
-    for name, v in values.items():
-        trial.set_constraint(name, float(v))
 
 
 def _sampler(spec: StudySpec, worker: int) -> Any:
@@ -284,18 +222,42 @@ def run_worker(
     try:
         study = open_study(spec, worker)
         ev = evaluator if evaluator is not None else build_evaluator(spec)
-        study.optimize(
-            make_objective(spec, ev),
-            n_trials=n_trials,
-            timeout=timeout,
-            gc_after_trial=True,
-            catch=CATCH,
-        )
+        optimize(study, spec, ev, n_trials, timeout)
     except TsysError as exc:
         import sys
 
         print(f"tsys optimize worker {worker}: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
+
+
+def optimize(
+    study: Any,
+    spec: StudySpec,
+    ev: Evaluator,
+    n_trials: int | None,
+    timeout: float | None,
+    on_trials: Callable[[], None] | None = None,
+) -> None:
+    """Run ``n_trials`` trials (or until ``timeout``) in this process: one at a time
+    (``study.optimize``), or ``spec.batch`` at a time (:func:`tsys.optimize.batch.run_batches`);
+    ``on_trials()`` whenever trials have been told."""
+    if spec.batch > 1:
+        from tsys.optimize.batch import run_batches
+
+        run_batches(
+            study, spec, ev, n_trials=n_trials, timeout=timeout, batch=spec.batch,
+            on_trials=on_trials,
+        )  # fmt: skip
+        return
+    callbacks = None if on_trials is None else [lambda _st, _trial: on_trials()]
+    study.optimize(
+        make_objective(spec, ev),
+        n_trials=n_trials,
+        timeout=timeout,
+        callbacks=callbacks,
+        gc_after_trial=True,
+        catch=CATCH,
+    )
 
 
 def split_trials(n_trials: int | None, jobs: int) -> list[int | None]:
@@ -358,17 +320,7 @@ def run_study(
         warm_up(ev)
 
     def here(n: int | None) -> None:  # trials run in this process
-        def cb(st: Any, _trial: Any) -> None:
-            say(_finished(st) - before, n_trials)
-
-        study.optimize(
-            make_objective(spec, ev),
-            n_trials=n,
-            timeout=timeout,
-            callbacks=[cb],
-            gc_after_trial=True,
-            catch=CATCH,
-        )
+        optimize(study, spec, ev, n, timeout, lambda: say(_finished(study) - before, n_trials))
 
     with frozen_heap():  # the loaded data is no garbage: no collection walks it
         if jobs == 1:
