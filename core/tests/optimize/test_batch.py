@@ -180,7 +180,9 @@ def test_batches_prune_on_early_folds(run_optimize, data_dir):
 
 
 def test_batches_in_two_workers(run_optimize, data_dir):
-    run_optimize("--trials", "7", "--jobs", "2", "--batch", "3", "--study", "bj", "--no-sensitivity")
+    run_optimize(
+        "--trials", "7", "--jobs", "2", "--batch", "3", "--study", "bj", "--no-sensitivity"
+    )
     assert _states(data_dir, "bj") == ["COMPLETE"] * 7
 
 
