@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from tsys import format as fmt
 from tsys.cli import load_config
-from tsys.cli._options import data_options, json_option
+from tsys.cli._options import choose_data, data_options, json_option
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _open(source: str | None, path: Any, shared_data: str | None) -> tuple[Any, Any]:
-    """The chosen data source, opened on its own (not the run's hub: no extra sources)."""
-    from tsys.cli._options import choose_data
-    from tsys.data.sources import open_source
+def _reads_source(f: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`data_options` for a ``tsys data`` command, which gets the source they choose as
+    ``src`` (opened on its own, not the run's hub: no extra sources)."""
 
-    config = choose_data(load_config(), source, path, shared_data)
-    return open_source(config.data.source, config), config
+    @functools.wraps(f)
+    def command(source: str | None, path: Any, shared_data: str | None, **kwargs: Any) -> Any:
+        from tsys.data.sources import open_source
+
+        config = choose_data(load_config(), source, path, shared_data)
+        return f(open_source(config.data.source, config), **kwargs)
+
+    return data_options(command)
 
 
 def _warnings(src: Any) -> None:
@@ -50,13 +57,11 @@ def data() -> None:
 
 
 @data.command(name="validate")
-@data_options
+@_reads_source
 @click.option("--strict", is_flag=True, help="Exit non-zero (code 4) when untrusted data is found.")
 @click.option("--limit", default=40, show_default=True, help="Rows of the per-symbol table.")
 @json_option()
-def validate_cmd(
-    source: str | None, path: Any, shared_data: str | None, strict: bool, limit: int, as_json: bool
-) -> None:
+def validate_cmd(src: Any, strict: bool, limit: int, as_json: bool) -> None:
     """Check every symbol's bars and summarise what is wrong.
 
     Rules: bad or unsorted or duplicate dates, empty or non-positive prices, negative volume,
@@ -67,7 +72,6 @@ def validate_cmd(
     """
     from tsys.errors import DataError
 
-    src, _ = _open(source, path, shared_data)
     report = _validate(src)
     if as_json:
         click.echo(report.to_json())
@@ -149,16 +153,14 @@ def _print_report(report: Any, limit: int) -> None:
 
 @data.command(name="bars")
 @click.argument("symbol")
-@data_options
+@_reads_source
 @click.option("--start", type=_DATE, default=None, help="First date (default: 10 rows back).")
 @click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
 @click.option("--rows", default=10, show_default=True, help="Rows to show when --start is unset.")
 @json_option()
 def bars_cmd(
+    src: Any,
     symbol: str,
-    source: str | None,
-    path: Any,
-    shared_data: str | None,
     start: dt.datetime | None,
     end: dt.datetime | None,
     rows: int,
@@ -167,7 +169,6 @@ def bars_cmd(
     """Show a symbol's most recent daily bars (validated, as the system sees them)."""
     from tsys.errors import DataError
 
-    src, _ = _open(source, path, shared_data)
     end_d = end.date() if end else dt.date.today()
     start_d = start.date() if start else None
     lookback = None if start_d is not None else end_d - dt.timedelta(days=max(rows, 1) * 3 + 30)
@@ -207,21 +208,12 @@ def bars_cmd(
 
 @data.command(name="news")
 @click.argument("symbol")
-@data_options
+@_reads_source
 @click.option("--days", default=30, show_default=True, help="Calendar days back from --end.")
 @click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
 @json_option()
-def news_cmd(
-    symbol: str,
-    source: str | None,
-    path: Any,
-    shared_data: str | None,
-    days: int,
-    end: dt.datetime | None,
-    as_json: bool,
-) -> None:
+def news_cmd(src: Any, symbol: str, days: int, end: dt.datetime | None, as_json: bool) -> None:
     """Show news sentiment rows (-1 negative .. +1 positive) for a symbol."""
-    src, _ = _open(source, path, shared_data)
     end_d = end.date() if end else dt.date.today()
     df = src.news([symbol], end_d - dt.timedelta(days=days), end_d)
     if df is None:
@@ -244,18 +236,12 @@ def news_cmd(
 
 @data.command(name="universe")
 @click.argument("name")
-@data_options
+@_reads_source
 @click.option("--as-of", type=_DATE, default=None, help="Date of the membership (default today).")
 @click.option("--top", type=int, default=None, help="Only the first N (crypto: by market cap).")
 @json_option()
 def universe_cmd(
-    name: str,
-    source: str | None,
-    path: Any,
-    shared_data: str | None,
-    as_of: dt.datetime | None,
-    top: int | None,
-    as_json: bool,
+    src: Any, name: str, as_of: dt.datetime | None, top: int | None, as_json: bool
 ) -> None:
     """List a universe as known on a date: "sp500" membership, or "crypto" ranked by cap.
 
@@ -263,7 +249,6 @@ def universe_cmd(
     """
     from tsys.errors import DataError
 
-    src, _ = _open(source, path, shared_data)
     day = as_of.date() if as_of else dt.date.today()
     caps: dict[str, float] = {}
     if name == "crypto":
