@@ -17,6 +17,8 @@ from tsys.cli import load_config
 from tsys.cli._options import choose_data, data_options, json_option
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
+#: ``--end`` of ``tsys data bars`` and ``tsys data news``.
+_end_option = click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
 
 
 def _reads_source(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -155,7 +157,7 @@ def _print_report(report: Any, limit: int) -> None:
 @click.argument("symbol")
 @_reads_source
 @click.option("--start", type=_DATE, default=None, help="First date (default: 10 rows back).")
-@click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
+@_end_option
 @click.option("--rows", default=10, show_default=True, help="Rows to show when --start is unset.")
 @json_option()
 def bars_cmd(
@@ -210,7 +212,7 @@ def bars_cmd(
 @click.argument("symbol")
 @_reads_source
 @click.option("--days", default=30, show_default=True, help="Calendar days back from --end.")
-@click.option("--end", type=_DATE, default=None, help="Last date (default: today).")
+@_end_option
 @json_option()
 def news_cmd(src: Any, symbol: str, days: int, end: dt.datetime | None, as_json: bool) -> None:
     """Show news sentiment rows (-1 negative .. +1 positive) for a symbol."""
