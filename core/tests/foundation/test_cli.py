@@ -73,3 +73,12 @@ def test_metrics_table_formats_each_column_by_kind():
     assert [c.strip() for c in bucket.split("│")[1:-1]] == ["bucket", "12.34%", "1.23", "12"]
     anchor = next(line for line in lines if "anchor" in line)
     assert [c.strip() for c in anchor.split("│")[1:-1]] == ["anchor", "n/a", "n/a", "n/a"]
+
+
+def test_objective_choices_are_the_evaluators():
+    """`--objective` (optimize, research) offers what the evaluator scores; the CLI keeps its
+    own list so that `tsys --help` does not import numpy."""
+    from tsys.cli._options import OBJECTIVES
+    from tsys.optimize.evaluate import OBJECTIVES as SCORED
+
+    assert tuple(OBJECTIVES) == tuple(SCORED)

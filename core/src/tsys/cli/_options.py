@@ -86,6 +86,22 @@ def json_option(help: str = "Print JSON for scripts.") -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+#: What a study may maximise (:data:`tsys.optimize.evaluate.OBJECTIVES`, which imports numpy).
+OBJECTIVES = ["sharpe", "cagr", "calmar"]
+
+
+def objective_option(help: str) -> Callable[..., Any]:
+    """``--objective`` of ``tsys optimize`` and ``tsys research``: what a study maximises."""
+    return click.option(
+        "--objective", type=click.Choice(OBJECTIVES), default="sharpe", show_default=True, help=help
+    )
+
+
+def pass_on(opts: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The options ``names`` of a command's ``**opts``, to pass on as keyword arguments."""
+    return {name: opts[name] for name in names}
+
+
 def _paths(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
     """Click callback: no ``--path`` -> None, one -> that folder, several -> their list."""
     if not value:

@@ -65,25 +65,7 @@ SPLITS = ("train", "validation", "holdout")
 @json_option("Print the full result as JSON.")
 @file_option("--report", help="Write a self-contained HTML report (works offline).")
 @click.pass_context
-def backtest(
-    ctx: click.Context,
-    bucket_name: str,
-    start: dt.date | None,
-    end: dt.date | None,
-    split: str | None,
-    allow_holdout: bool,
-    walk_forward: int | None,
-    source: str | None,
-    path: str | None,
-    shared_data: str | None,
-    params_file: str | None,
-    param_items: tuple[str, ...],
-    cash: float | None,
-    rebalance: str,
-    overrides_file: str | None,
-    as_json: bool,
-    report: str | None,
-) -> None:
+def backtest(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     """Backtest a bucket with realistic fills, costs and capacity, against buy and hold.
 
     The bucket's signals and the portfolio rules are the ones the daily run uses; decisions at
@@ -116,17 +98,20 @@ def backtest(
     from tsys.backtest.bucket import backtest_bucket
 
     err = Console(stderr=True)
-    hub = open_data(config, source, path, shared_data)
-    pset = resolve_cli_params(bucket, config, hub, params_file, param_items)
+    hub = open_data(config, opts["source"], opts["path"], opts["shared_data"])
+    pset = resolve_cli_params(bucket, config, hub, opts["params_file"], opts["param_items"])
     params = pset.params
     rules: tuple[Any, ...] = ()
-    if overrides_file is not None:
+    if opts["overrides_file"] is not None:
         from tsys.backtest.replay import read_rules
 
         registry = plugins.buckets()
         known = {n: registry.get(n).asset_class.value for n in registry.names()}
-        rules = read_rules(overrides_file, buckets=known, default_class=bucket.asset_class.value)
-    windows = _windows(hub, bucket, config, start, end, split, allow_holdout, walk_forward, err)
+        rules = read_rules(
+            opts["overrides_file"], buckets=known, default_class=bucket.asset_class.value
+        )
+    windows = _windows(hub, bucket, config, opts, err)
+    split = opts["split"]
     results = []
     with Progress(
         SpinnerColumn(),
@@ -134,7 +119,7 @@ def backtest(
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=as_json and not err.is_terminal,
+        disable=opts["as_json"] and not err.is_terminal,
     ) as bar:
         task = bar.add_task(f"{bucket.name}", total=len(windows))
         for label, w_start, w_end in windows:
@@ -153,8 +138,8 @@ def backtest(
                         start=w_start,
                         end=w_end,
                         split=split if label == "full" else f"{split or 'period'} {label}",
-                        cash=cash,
-                        rebalance=rebalance,
+                        cash=opts["cash"],
+                        rebalance=opts["rebalance"],
                         progress=step,
                         rules=rules,
                     ),
@@ -175,9 +160,9 @@ def backtest(
             }
             for label, r in results[1:]
         ]
-    if report is not None:
-        _write_report(payload, report, config, hub, err)
-    if as_json:
+    if opts["report"] is not None:
+        _write_report(payload, opts["report"], config, hub, err)
+    if opts["as_json"]:
         click.echo(json.dumps(payload, indent=2))
         return
     _print_table(payload, Console())
@@ -194,17 +179,10 @@ def _write_report(payload: dict[str, Any], report: str, config: Any, hub: Any, e
 
 
 def _windows(
-    hub: Any,
-    bucket: Any,
-    config: Any,
-    start: dt.date | None,
-    end: dt.date | None,
-    split: str | None,
-    allow_holdout: bool,
-    walk_forward: int | None,
-    err: Any,
+    hub: Any, bucket: Any, config: Any, opts: dict[str, Any], err: Any
 ) -> list[tuple[str, dt.date, dt.date]]:
-    """The main window (the period or one split of it) and any walk-forward test windows.
+    """The main window (the period or one split of it) and any walk-forward test windows, from
+    the command's ``--start``, ``--end``, ``--split``, ``--allow-holdout`` and ``--walk-forward``.
 
     Splits are 60 / 20 / 20 of the benchmark's sessions in the period (train, validation,
     holdout; :class:`tsys.backtest.splits.Splits`); the holdout is sealed and every use is
@@ -216,13 +194,14 @@ def _windows(
     root = workspace(config, demo=bool(hub.synthetic)).root
     from tsys.backtest.bucket import period_sessions
 
-    index = period_sessions(hub, bucket, start, end)
+    index = period_sessions(hub, bucket, opts["start"], opts["end"])
+    split, walk_forward = opts["split"], opts["walk_forward"]
     if split is not None:
         cut = sp.Splits.from_fractions(index)
         mask = cut.mask(
             index,
             split,
-            allow_holdout=allow_holdout,
+            allow_holdout=opts["allow_holdout"],
             data_dir=root,
             what=f"tsys backtest {bucket.name} --split holdout",
             config=config.digest(),

@@ -17,6 +17,7 @@ from tsys.cli._options import (
     data_options,
     file_option,
     json_option,
+    objective_option,
     param_options,
     study_period_options,
 )
@@ -26,6 +27,13 @@ from tsys.paramsets import file_hash
 from tsys.workspace import workspace
 
 DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
+
+
+def _seconds_option(name: str, default: float, help: str) -> Any:
+    """A worker's liveness timing (``--heartbeat``, ``--grace``): seconds, at least one."""
+    return click.option(
+        name, type=click.FloatRange(min=1), default=default, show_default=True, help=help
+    )
 
 
 @click.command(name="optimize")
@@ -59,13 +67,7 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
     help="Database URL of the study (default sqlite:///<data dir>/optuna.db). A "
     "postgresql://user@host/db URL lets processes on many machines join one study.",
 )
-@click.option(
-    "--objective",
-    type=click.Choice(["sharpe", "cagr", "calmar"]),
-    default="sharpe",
-    show_default=True,
-    help="What to maximise on the out-of-sample window(s), after costs.",
-)
+@objective_option("What to maximise on the out-of-sample window(s), after costs.")
 @click.option(
     "--multi-objective",
     is_flag=True,
@@ -104,19 +106,9 @@ DEFAULT_FACTORY = "tsys.optimize.bucket:bucket_evaluator"
 )
 @click.option("--seed", type=int, default=None, help="Sampler seed (worker k uses seed + k).")
 @file_option("--output", help="Params file to write (default <data dir>/params/BUCKET.json).")
-@click.option(
-    "--heartbeat",
-    type=click.FloatRange(min=1),
-    default=30.0,
-    show_default=True,
-    help="Seconds between a worker's heartbeats.",
-)
-@click.option(
-    "--grace",
-    type=click.FloatRange(min=1),
-    default=90.0,
-    show_default=True,
-    help="Seconds without a heartbeat before a trial is marked failed and retried.",
+@_seconds_option("--heartbeat", 30.0, "Seconds between a worker's heartbeats.")
+@_seconds_option(
+    "--grace", 90.0, "Seconds without a heartbeat before a trial is marked failed and retried."
 )
 @data_options
 @param_options

@@ -9,7 +9,13 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from tsys.cli._options import bucket_history_options, file_option, json_option
+from tsys.cli._options import (
+    bucket_history_options,
+    file_option,
+    json_option,
+    objective_option,
+    pass_on,
+)
 from tsys.cli._progress import count_bar
 
 
@@ -19,8 +25,7 @@ from tsys.cli._progress import count_bar
               help="Out-of-sample test folds.")  # fmt: skip
 @click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
               help="New Optuna trials per optimisation (each fold, then the final one).")  # fmt: skip
-@click.option("--objective", type=click.Choice(["sharpe", "cagr", "calmar"]), default="sharpe",
-              show_default=True, help="What each in-sample optimisation maximises.")  # fmt: skip
+@objective_option("What each in-sample optimisation maximises.")
 @click.option("--embargo", type=click.IntRange(min=0), default=None,
               help="Bars between each in-sample end and its test start (default: the longest "
               "holding window, the top of the bucket's time-stop range).")  # fmt: skip
@@ -112,13 +117,9 @@ def _run(bucket: Any, hub: Any, config: Any, pset: Any, opts: dict[str, Any]) ->
     mandate = mandate_of(bucket, config)
     max_dd = opts["max_drawdown"]
     spec = ResearchSpec(
-        folds=opts["folds"],
-        trials=opts["trials"],
-        objective=opts["objective"],
-        embargo=opts["embargo"],
-        seed=opts["seed"],
-        blocks=opts["blocks"],
-        random_backtests=opts["random_backtests"],
+        **pass_on(
+            opts, "folds", "trials", "objective", "embargo", "seed", "blocks", "random_backtests"
+        ),
         constraints=Constraints(
             max_drawdown=config.validation.max_drawdown if max_dd is None else max_dd,
             min_trades=opts["min_trades"] or None,

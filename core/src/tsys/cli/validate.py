@@ -15,6 +15,7 @@ from tsys.cli._options import (
     file_option,
     json_option,
     param_options,
+    pass_on,
     study_period_options,
 )
 from tsys.files import write_json
@@ -78,12 +79,7 @@ def validate(ctx: click.Context, bucket_name: str, **opts: Any) -> None:
     ev = BucketEvaluator(
         bucket.name,
         config_path=config.source_path,
-        source=opts["source"],
-        path=opts["path"],
-        shared_data=opts["shared_data"],
-        start=opts["start"],
-        end=opts["end"],
-        max_symbols=opts["max_symbols"],
+        **pass_on(opts, "source", "path", "shared_data", "start", "end", "max_symbols"),
     )
     pset = resolve_cli_params(bucket, config, ev.hub, opts["params_file"], opts["param_items"])
     params = pset.values
