@@ -1,4 +1,4 @@
-"""Optimisation throughput: trials per second for Bucket A (sp500) with 1 and 2 worker processes.
+"""Optimisation throughput: trials per second for Bucket A (sp500), 1 and 2 workers or batches.
 
 Workload: the demo market, 100 symbols (the first 100 alphabetically, plus SPY) over 10 years
 (2010-2019), the validation split, default costs, a SQLite study in a temporary folder. Each
@@ -11,7 +11,15 @@ trials), with the ratios 2 workers / 1 worker of the last and of the whole proce
 seconds are those of the process and its workers; on a shared machine the wall clock also
 counts the time other processes hold the cores.
 
-    uv run --no-sync python bench/optimize_trials.py [--trials 24]
+With ``--batch K`` the two configurations are one worker scoring one trial at a time and one
+worker scoring batches of K trials (``tsys optimize --batch K``: K trials asked, their decision
+sets simulated in one pass), with the per-trial time of each and their ratio. Before them, in
+this process, the same points (the baseline and random draws of the search space) are scored
+by the evaluator alone, ``evaluate`` per point against ``evaluate_batch`` per K points,
+alternating rep by rep: the per-trial time of scoring without the study's storage, and a check
+that every batched result equals the lone one bit for bit (exit code 1 otherwise).
+
+    uv run --no-sync python bench/optimize_trials.py [--trials 24] [--batch 8]
 """
 
 from __future__ import annotations
@@ -42,11 +50,19 @@ def main() -> None:
         default=None,
         help="the study's RDB URL (e.g. postgresql://...); default: the data dir's SQLite file",
     )
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="compare one trial at a time with batches of this many (1 worker each)",
+    )
+    ap.add_argument("--reps", type=int, default=5, help="reps of the in-process scoring")
     ap.add_argument("--run", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--run-batch", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run is not None:
-        _one(args.run, args.trials, Path(args.dir), args.storage)
+        _one(args.run, args.trials, Path(args.dir), args.storage, args.run_batch)
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="tsys-bench-opt-"))
@@ -64,21 +80,27 @@ def main() -> None:
         f"validation split {ev.windows[0][0]}..{ev.windows[0][1]} "
         f"(set-up {time.perf_counter() - t0:.1f} s)"
     )
+    if args.batch is not None and not _scoring(ev, args.trials, args.batch, args.reps):
+        raise SystemExit(1)
+    configs = [(1, 1), (2, 1)] if args.batch is None else [(1, 1), (1, args.batch)]
     runs = {}
-    for jobs in (1, 2):
+    for jobs, batch in configs:
         t = time.perf_counter()
         out = subprocess.run(
             [sys.executable, __file__, "--run", str(jobs), "--trials", str(args.trials),
-             "--dir", str(tmp), *(["--storage", args.storage] if args.storage else [])],
+             "--run-batch", str(batch), "--dir", str(tmp),
+             *(["--storage", args.storage] if args.storage else [])],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         whole = time.perf_counter() - t
         got = json.loads(out.stdout.strip().splitlines()[-1])
-        runs[jobs] = {**got, "whole": whole}
+        runs[jobs, batch] = {**got, "whole": whole}
+        what = f"{jobs} worker(s)" + (f", batches of {batch}" if batch > 1 else "")
         print(
-            f"{jobs} worker(s): {args.trials} trials; whole process {whole:.1f} s "
+            f"{what}: {args.trials} trials; whole process {whole:.1f} s "
             f"({args.trials / whole:.3f} trials/s); set-up {got['setup']:.1f} s wall; "
-            f"trials {got['trials']:.1f} s wall = {args.trials / got['trials']:.2f} trials/s, "
+            f"trials {got['trials']:.1f} s wall = {args.trials / got['trials']:.2f} trials/s "
+            f"({1000 * got['trials'] / args.trials:.0f} ms a trial), "
             f"{got['cpu']:.1f} s CPU in all; {got['complete']} complete, {got['failed']} failed, "
             f"best Sharpe {got['best']:.3f}"
         )
@@ -88,15 +110,59 @@ def main() -> None:
                 + ", ".join(f"{s:.2f} s" for s in got["worker_starts"])
                 + " after they were started"
             )
-    one, two = runs[1], runs[2]
+    one, two = runs[configs[0]], runs[configs[1]]
+    what = "2 workers / 1 worker" if args.batch is None else f"batches of {args.batch} / one"
     print(
-        f"ratio 2 workers / 1 worker: trials {one['trials'] / two['trials']:.2f}x, "
+        f"ratio {what}: trials {one['trials'] / two['trials']:.2f}x, "
         f"whole process {one['whole'] / two['whole']:.2f}x on {os.cpu_count()} cores "
         f"(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
     )
 
 
-def _one(jobs: int, trials: int, tmp: Path, storage: str | None) -> None:
+def _scoring(ev: object, n: int, batch: int, reps: int) -> bool:
+    """Per-point time of ``evaluate`` and of ``evaluate_batch`` on the same ``n`` points,
+    alternating rep by rep (medians); False when a batched result differs from a lone one."""
+    import statistics
+
+    import numpy as np
+    import optuna
+
+    from tsys.optimize.trial import draw
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    space, defaults = ev.search_space(), ev.defaults()
+    points = [defaults] + [draw(study.ask(), space, defaults) for _ in range(n - 1)]
+    lone_t, batch_t = [], []
+    for rep in range(reps + 1):  # rep 0 warms both paths up and is not counted
+        t = time.perf_counter()
+        lone = [ev.evaluate(p, 0) for p in points]
+        lone_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        batched = [
+            f for i in range(0, n, batch) for f in ev.evaluate_batch(points[i : i + batch], 0)
+        ]
+        batch_t.append(time.perf_counter() - t)
+        if rep == 0:
+            lone_t.clear()
+            batch_t.clear()
+    same = all(
+        np.array_equal(a.returns, b.returns)
+        and (a.n_trades, a.turnover, a.extra) == (b.n_trades, b.turnover, b.extra)
+        for a, b in zip(lone, batched, strict=True)
+    )
+    a, b = statistics.median(lone_t), statistics.median(batch_t)
+    ratio = statistics.median(x / y for x, y in zip(lone_t, batch_t, strict=True))
+    print(
+        f"scoring alone (no storage), {n} points, median of {reps}: one at a time "
+        f"{1000 * a / n:.1f} ms a point, batches of {batch} {1000 * b / n:.1f} ms a point; "
+        f"ratio {a / b:.2f}x (paired {ratio:.2f}x); results bit-identical: {same} "
+        f"(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+    )
+    return same
+
+
+def _one(jobs: int, trials: int, tmp: Path, storage: str | None, batch: int = 1) -> None:
     t0 = time.perf_counter()
     os.environ["TSYS_DATA_DIR"] = str(tmp / "data")
     os.environ.pop("TSYS_CONFIG", None)
@@ -108,12 +174,13 @@ def _one(jobs: int, trials: int, tmp: Path, storage: str | None) -> None:
 
     ev = BucketEvaluator(**KWARGS)
     spec = StudySpec(
-        study=f"bench-{jobs}-{tmp.name}",
+        study=f"bench-{jobs}-{batch}-{tmp.name}",
         storage=storage or default_storage_url(tmp / "data"),
         factory="tsys.optimize.bucket:bucket_evaluator",
         factory_kwargs=KWARGS,
         constraints=Constraints(),
         seed=jobs,
+        batch=batch,
     )
     setup = time.perf_counter() - t0
     import datetime as dt
