@@ -109,7 +109,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "tradable",
         "utcnow",
     ),
-    "tsys.orderlog": ("Baseline", "MemoryOrderLog", "OrderLog", "event_for"),
+    "tsys.orderlog": (
+        "Baseline",
+        "MemoryOrderLog",
+        "OrderLog",
+        "event_for",
+        "log_order",
+        "plan_order",
+    ),
     "tsys.store.paper": ("StoreOrderLog",),
     "tsys.store": ("Store", "open_workspace_store"),
     "tsys.store.option_alerts": ("AlertSpan", "OptionAlert", "OptionAlerts"),
@@ -229,7 +236,14 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         secret_field,
         structure_options,
     )
-    from tsys.orderlog import Baseline, MemoryOrderLog, OrderLog, event_for
+    from tsys.orderlog import (
+        Baseline,
+        MemoryOrderLog,
+        OrderLog,
+        event_for,
+        log_order,
+        plan_order,
+    )
     from tsys.plugins import list_plugins
     from tsys.retrying import call_with_retries
     from tsys.store import Store, open_workspace_store

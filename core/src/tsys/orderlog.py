@@ -9,11 +9,11 @@ traded in it, the start of reconciliation (:func:`tsys.brokers.common.reconcile`
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
-from tsys.contracts import Order, OrderEvent
+from tsys.contracts import Action, Order, OrderEvent, Side, TradePlan
 
 
 def event_for(order: Order, timestamp: dt.datetime, message: str = "") -> OrderEvent:
@@ -27,6 +27,35 @@ def event_for(order: Order, timestamp: dt.datetime, message: str = "") -> OrderE
         filled_avg_price=order.filled_avg_price,
         message=message,
     )
+
+
+def plan_order(plan: TradePlan, **fields: Any) -> Order:
+    """The order that carries ``plan``: its id, symbol, asset class, bucket, side and entry come
+    from the plan; quantity, time in force, submission, status and prices from ``fields``."""
+    sig = plan.allocation.signal
+    return Order(
+        client_order_id=plan.client_order_id,
+        symbol=sig.symbol,
+        asset_class=sig.asset_class,
+        side=Side.BUY if plan.action is Action.BUY else Side.SELL,
+        entry=plan.entry,
+        bucket=sig.bucket,
+        **fields,
+    )
+
+
+def log_order(
+    log: OrderLog,
+    broker: str,
+    order: Order,
+    when: dt.datetime,
+    message: str = "",
+    *,
+    decision_date: dt.date | None = None,
+) -> None:
+    """Store ``order`` in ``broker``'s log with the event of its current status at ``when``."""
+    log.save_order(broker, order, decision_date=decision_date)
+    log.record_event(broker, event_for(order, when, message))
 
 
 def same_state(a: OrderEvent, b: OrderEvent) -> bool:

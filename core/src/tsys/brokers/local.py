@@ -44,7 +44,7 @@ from tsys.contracts import (
 from tsys.errors import ConfigError
 from tsys.format import quantity as fmt_quantity  # never 1.2e-05
 from tsys.options import above, at_least, structure_options
-from tsys.orderlog import event_for
+from tsys.orderlog import log_order, plan_order
 
 
 @attrs.frozen
@@ -189,13 +189,9 @@ class LocalPaperBroker(Broker):
                     and self.ledger.decision_date(self.name, o.client_order_id) == when
                 ):
                     reason = f"{o.client_order_id} already works {sig.symbol} for {when}"
-        order = Order(
-            client_order_id=plan.client_order_id,
-            symbol=sig.symbol,
-            asset_class=sig.asset_class,
-            side=side,
+        order = plan_order(
+            plan,
             quantity=qty if qty > 0 else lot,
-            entry=plan.entry,
             time_in_force=TimeInForce.OPG if plan.entry is EntryMethod.MOO else TimeInForce.DAY,
             submitted_at=now,
             status=OrderStatus.REJECTED if reason else OrderStatus.ACCEPTED,
@@ -203,13 +199,11 @@ class LocalPaperBroker(Broker):
             stop_price=plan.stop.price if plan.stop is not None else None,
             take_profit=plan.take_profit,
             broker_order_id=plan.client_order_id,
-            bucket=sig.bucket,
         )
         msg = reason or f"queued for the first open after {when.isoformat()}"
         if side is Side.SELL and plan.entry is EntryMethod.LIMIT and not reason:
             msg += " (sell limits are not simulated: it fills at the open)"
-        self.ledger.save_order(self.name, order, decision_date=when)
-        self.ledger.record_event(self.name, event_for(order, now, msg))
+        log_order(self.ledger, self.name, order, now, msg, decision_date=when)
         return order
 
     def protect(self, plans: Sequence[TradePlan], *, decision_date: dt.date) -> list[Any]:
@@ -238,8 +232,7 @@ class LocalPaperBroker(Broker):
         if o.status.is_final:
             return
         o = attrs.evolve(o, status=OrderStatus.CANCELED)
-        self.ledger.save_order(self.name, o)
-        self.ledger.record_event(self.name, event_for(o, utcnow(), "canceled"))
+        log_order(self.ledger, self.name, o, utcnow(), "canceled")
 
     def events(self, since: dt.datetime | None = None) -> list[OrderEvent]:
         return self.ledger.events(self.name, since=since)
@@ -424,13 +417,8 @@ class LocalPaperBroker(Broker):
         unfilled = float(fills["unfilled_qty"][k])
         if q <= 0:
             o2 = attrs.evolve(o, status=OrderStatus.EXPIRED)
-            self.ledger.save_order(self.name, o2)
-            self.ledger.record_event(
-                self.name,
-                event_for(
-                    o2, when, "not filled at the open (limit not reached, no cash or no volume)"
-                ),
-            )
+            why = "not filled at the open (limit not reached, no cash or no volume)"
+            log_order(self.ledger, self.name, o2, when, why)
             return None
         px = float(fills["price"][k])
         fill = Fill(
@@ -457,15 +445,8 @@ class LocalPaperBroker(Broker):
         )
         if unfilled > 0:
             o3 = attrs.evolve(o2, status=OrderStatus.EXPIRED)
-            self.ledger.save_order(self.name, o3)
-            self.ledger.record_event(
-                self.name,
-                event_for(
-                    o3,
-                    when,
-                    f"{fmt_quantity(unfilled)} left unfilled (capacity or cash); expired",
-                ),
-            )
+            why = f"{fmt_quantity(unfilled)} left unfilled (capacity or cash); expired"
+            log_order(self.ledger, self.name, o3, when, why)
         return fill
 
 

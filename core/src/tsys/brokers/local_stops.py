@@ -24,7 +24,7 @@ import attrs
 
 from tsys.brokers.common import ProtectiveStop, StopAction
 from tsys.contracts import EntryMethod, Fill, Order, OrderStatus, Side, TimeInForce
-from tsys.orderlog import event_for
+from tsys.orderlog import log_order
 
 
 def is_stop_order(order: Order) -> bool:
@@ -83,17 +83,12 @@ def protect(
             broker_order_id=s.order_id,
             bucket=s.bucket,
         )
-        ledger.save_order(name, order, decision_date=decision_date)
         target = "" if s.target is None else f", target {s.target:,.4f}"
-        ledger.record_event(
-            name,
-            event_for(
-                order,
-                when,
-                f"protective stop {s.stop:,.4f}{target} from {s.plan_id}, "
-                f"in force from the first bar after {decision_date.isoformat()}",
-            ),
+        why = (
+            f"protective stop {s.stop:,.4f}{target} from {s.plan_id}, "
+            f"in force from the first bar after {decision_date.isoformat()}"
         )
+        log_order(ledger, name, order, when, why, decision_date=decision_date)
         action = "replaced" if current else "placed"
         out.append(StopAction(s.symbol, action, s.stop, qty, previous))
     return out
@@ -101,8 +96,7 @@ def protect(
 
 def cancel(broker: Any, order: Order, when: dt.datetime, why: str) -> None:
     o = attrs.evolve(order, status=OrderStatus.CANCELED)
-    broker.ledger.save_order(broker.name, o)
-    broker.ledger.record_event(broker.name, event_for(o, when, why))
+    log_order(broker.ledger, broker.name, o, when, why)
 
 
 def enforce(broker: Any, bars: Any, i: int, order: Order, until: int) -> list[Fill]:
@@ -207,11 +201,8 @@ def _close_exits(broker: Any, symbol: str, when: dt.datetime) -> None:
     for o in broker.ledger.orders(broker.name, final=False):
         if o.symbol == symbol and o.side is Side.SELL:
             o2 = attrs.evolve(o, status=OrderStatus.EXPIRED)
-            broker.ledger.save_order(broker.name, o2)
-            broker.ledger.record_event(
-                broker.name,
-                event_for(o2, when, f"nothing to sell: {symbol} was closed by its protective stop"),
-            )
+            why = f"nothing to sell: {symbol} was closed by its protective stop"
+            log_order(broker.ledger, broker.name, o2, when, why)
 
 
 def _setup_price(close: float, stop: float | None, target: float | None) -> float:

@@ -53,7 +53,9 @@ from tsys.api import (
     TimeInForce,
     TradePlan,
     event_for,
+    log_order,
     payload_items,
+    plan_order,
     retry,
     structure_options,
     tradable,
@@ -444,24 +446,17 @@ class AlpacaBroker(StopDesk, Broker):
         return self._remember(raw, bucket=bucket, decision_date=decision_date, stop=level)
 
     def _rejected(self, plan: TradePlan, reason: str, decision_date: dt.date | None) -> Order:
-        sig = plan.allocation.signal
         now = utcnow()
         qty = plan.allocation.quantity if plan.allocation.quantity > 0 else 1e-9
-        order = Order(
-            client_order_id=plan.client_order_id,
-            symbol=sig.symbol,
-            asset_class=sig.asset_class,
-            side=Side.BUY if plan.action is Action.BUY else Side.SELL,
+        order = plan_order(
+            plan,
             quantity=qty,
-            entry=plan.entry,
             time_in_force=TimeInForce.DAY,
             submitted_at=now,
             status=OrderStatus.REJECTED,
             limit_price=plan.limit_price,
-            bucket=sig.bucket,
         )
-        self.log.save_order(self.name, order, decision_date=decision_date)
-        self.log.record_event(self.name, event_for(order, now, reason))
+        log_order(self.log, self.name, order, now, reason, decision_date=decision_date)
         return order
 
     def order(self, client_order_id: str) -> Order | None:
