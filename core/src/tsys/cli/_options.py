@@ -81,6 +81,15 @@ def file_option(*decls: str, help: str) -> Callable[..., Any]:
     return click.option(*decls, type=click.Path(dir_okay=False), default=None, help=help)
 
 
+#: An amount of money in USD, above zero.
+AMOUNT = click.FloatRange(min=0, min_open=True)
+
+
+def amount_option(*decls: str, help: str) -> Callable[..., Any]:
+    """An option giving an amount of money (:data:`AMOUNT`; None when not given)."""
+    return click.option(*decls, type=AMOUNT, default=None, help=help)
+
+
 def json_option(help: str = "Print JSON for scripts.") -> Callable[..., Any]:
     """``--json`` (``as_json``): print the command's result as JSON instead of a table."""
     return click.option("--json", "as_json", is_flag=True, help=help)

@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 
 from tsys.cli._options import (
+    amount_option,
     bucket_name,
     data_options,
     file_option,
@@ -43,12 +44,7 @@ SPLITS = ("train", "validation", "holdout")
 )
 @data_options
 @param_options
-@click.option(
-    "--cash",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Starting cash (default: [account] size).",
-)
+@amount_option("--cash", help="Starting cash (default: [account] size).")
 @click.option(
     "--rebalance",
     type=click.Choice(["daily", "weekly", "monthly"]),

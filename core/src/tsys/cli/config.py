@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tsys.cli._options import json_option
+from tsys.cli._options import AMOUNT, amount_option, json_option
 
 
 @click.group(name="config")
@@ -113,10 +113,8 @@ def config_path(ctx: click.Context, as_json: bool) -> None:
     metavar="DIR",
     help="The csv preset's folder of per-symbol files, or the shared preset's data folder.",
 )
-@click.option(
+@amount_option(
     "--account-size",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
     help="Account equity in USD that allocations are sized against (default 100000).",
 )
 @click.option(
@@ -181,7 +179,7 @@ def config_init(
             click.echo(f"  {name:<14} {p.summary}")
         preset = click.prompt("preset", type=click.Choice(list(PRESETS)), default="alpaca-crypto")
         account_size = account_size or click.prompt(
-            "account size (USD)", type=click.FloatRange(min=0, min_open=True), default=100000.0
+            "account size (USD)", type=AMOUNT, default=100000.0
         )
         if PRESETS[preset].folder and folder is None:
             default = "../shared/data" if preset == "shared" else str(Path.home() / "tsys-prices")

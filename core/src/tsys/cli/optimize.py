@@ -36,26 +36,25 @@ def _seconds_option(name: str, default: float, help: str) -> Any:
     )
 
 
+def _at_once_option(name: str, help: str) -> Any:
+    """How many at once (``--jobs``, ``--batch``): at least one, one by default."""
+    return click.option(name, type=click.IntRange(min=1), default=1, show_default=True, help=help)
+
+
 @click.command(name="optimize")
 @click.argument("bucket_name", metavar="BUCKET")
 @click.option("--trials", type=click.IntRange(min=1), default=None, help="Trials this run adds.")
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds to run."
 )
-@click.option(
+@_at_once_option(
     "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes on this machine, sharing the study's storage (on Linux forked "
+    "Worker processes on this machine, sharing the study's storage (on Linux forked "
     "once the data is loaded).",
 )
-@click.option(
+@_at_once_option(
     "--batch",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Trials asked together (Optuna ask-and-tell) and simulated in one pass over the "
+    "Trials asked together (Optuna ask-and-tell) and simulated in one pass over the "
     "shared prices; each trial is scored and told as if alone. The sampler draws a batch's "
     "trials before it learns any of their results, so a study in batches explores other "
     "points than one trial at a time (1, the default), even with the same --seed.",
