@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tsys.cli._options import bucket_names, data_options, json_option, parse_date
+from tsys.cli._options import bucket_names, data_options, json_option, parse_date, pass_on
 from tsys.errors import EXIT_CODES
 
 _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items())
@@ -73,22 +73,7 @@ _EXIT_TABLE = "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.item
 )
 @json_option("Print the run as JSON for scripts.")
 @click.pass_context
-def run_daily(
-    ctx: click.Context,
-    as_of: dt.date | None,
-    demo: bool,
-    source: str | None,
-    path: Any,
-    shared_data: str | None,
-    buckets: list[str] | None,
-    dry_run: bool,
-    force: bool,
-    paper: bool | None,
-    send: bool,
-    params_files: tuple[str, ...],
-    param_items: tuple[str, ...],
-    as_json: bool,
-) -> None:
+def run_daily(ctx: click.Context, **opts: Any) -> None:
     """Produce today's signals, sizes and trade plans for every enabled bucket.
 
     Loads data through the configured source (or the demo market), runs each bucket on the
@@ -116,20 +101,13 @@ def run_daily(
     from tsys.daily.pipeline import run_daily as _run
     from tsys.paramsets import ParamChoices
 
-    config = data_for_run(load_config(ctx), demo, source, path, shared_data)
-    names = buckets  # validated by bucket_names: a list of installed buckets, or None
-    choices = ParamChoices.from_cli(params_files, param_items, names)
-    options = dict(
-        as_of=as_of,
-        demo=demo,
-        buckets=names,
-        dry_run=dry_run,
-        force=force,
-        paper=paper,
-        send=send,
-        params=choices,
+    config = data_for_run(
+        load_config(ctx), **pass_on(opts, "demo", "source", "path", "shared_data")
     )
-    if as_json or not sys.stderr.isatty():
+    names = opts["buckets"]  # validated by bucket_names: a list of installed buckets, or None
+    options = pass_on(opts, "as_of", "demo", "buckets", "dry_run", "force", "paper", "send")
+    options["params"] = ParamChoices.from_cli(opts["params_files"], opts["param_items"], names)
+    if opts["as_json"] or not sys.stderr.isatty():
         outcome = _run(config, **options)
     else:
         from rich.console import Console
@@ -152,7 +130,7 @@ def run_daily(
 
             outcome = _run(config, **options, progress=progress)
             bar.update(task, completed=len(STAGES))
-    _report(outcome, as_json)
+    _report(outcome, opts["as_json"])
     ctx.exit(outcome.exit_code)
 
 
