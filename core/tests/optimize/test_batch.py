@@ -219,3 +219,58 @@ def test_a_stale_trial_is_failed_and_retried_before_a_batch(toy_path, tmp_path):
     trials = study.get_trials()
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
     assert trials[1].params == trials[0].params  # requeued once and evaluated
+
+
+@pytest.mark.parametrize("bucket", BUCKETS)
+def test_the_neighbourhood_scan_in_batches_equals_the_lone_scan(evaluators, bucket):
+    import json
+
+    from tsys.optimize.batch import score_many
+    from tsys.optimize.sensitivity import scan
+
+    ev = evaluators[bucket]
+
+    def lone(p):
+        folds = [ev.evaluate(p, k) for k in range(ev.n_folds)]
+        return summarise(folds, ev.periods_per_year).objective("calmar")
+
+    a = scan(ev.defaults(), ev.search_space(), lone)
+    b = scan(ev.defaults(), ev.search_space(), lone, many=score_many(ev, "calmar", 3))
+    assert len(a.neighbours) > len(ev.search_space())  # up and down, but at a bound
+    assert json.dumps(a.to_json()) == json.dumps(b.to_json())
+
+
+def test_scoring_many_raises_the_first_error_in_order(toy_path):
+    from toy_objective import Toy
+
+    from tsys.errors import StrategyError
+    from tsys.optimize.batch import score_many
+
+    class Picky(Toy):
+        def evaluate(self, params, fold):
+            if params["n"] in (3, 4):
+                raise StrategyError(f"n = {params['n']} refused")
+            return super().evaluate(params, fold)
+
+    ev = Picky(folds=2)
+    points = [{**ev.defaults(), "n": n} for n in (5, 4, 3, 6)]
+    with pytest.raises(StrategyError, match="n = 4 refused"):
+        score_many(ev, "sharpe", 2)(points)
+    ok = [p for p in points if p["n"] > 4]
+    lone = [summarise([ev.evaluate(p, k) for k in range(2)], 252).sharpe for p in ok]
+    assert score_many(ev, "sharpe", 3)(ok) == lone
+
+
+def test_cli_batch_scans_the_neighbourhood_in_batches(run_optimize, data_dir):
+    import json
+
+    from toy_objective import Toy
+
+    run_optimize("--trials", "4", "--batch", "2", "--study", "bs")
+    doc = json.loads((data_dir / "params" / "toy.json").read_text())
+    got = doc["sensitivity"]["neighbours"]
+    assert got
+    toy = Toy()
+    for n in got:
+        p = {**doc["params"], n["param"]: n["value"]}
+        assert n["objective"] == summarise([toy.evaluate(p, 0)], 252).sharpe

@@ -371,6 +371,11 @@ def _sensitivity(spec: Any, ev: Any, params: dict[str, Any], outcome: Any, err: 
         folds = [ev.evaluate(p, k) for k in range(ev.n_folds)]
         return summarise(folds, ev.periods_per_year).objective(metric)
 
+    many = None
+    if spec.batch > 1:  # every neighbour's bucket step, then one simulation pass per batch
+        from tsys.optimize.batch import score_many
+
+        many = score_many(ev, metric, spec.batch)
     base = outcome.best_metrics.get(metric)
     with count_bar(err, elapsed=False) as bar:
         task = bar.add_task("neighbourhood scan", total=None)
@@ -380,6 +385,7 @@ def _sensitivity(spec: Any, ev: Any, params: dict[str, Any], outcome: Any, err: 
             objective,
             base_objective=base,
             progress=lambda i, n: bar.update(task, completed=i, total=n),
+            many=many,
         )
 
 

@@ -51,6 +51,32 @@ def evaluate_many(ev: Evaluator, params: Sequence[dict[str, Any]], fold: int) ->
     return out
 
 
+def score_many(
+    ev: Evaluator, metric: str, batch: int
+) -> Callable[[list[dict[str, Any]]], list[float]]:
+    """``points -> objectives``: each point's ``metric`` over every fold, exactly what
+    ``summarise`` of lone ``evaluate`` calls gives, the points scored ``batch`` at a time;
+    the first point's error (in order) is raised, as a loop over the points would raise it."""
+    from tsys.optimize.evaluate import summarise
+
+    def many(points: list[dict[str, Any]]) -> list[float]:
+        out: list[float] = []
+        for i in range(0, len(points), batch):
+            chunk = points[i : i + batch]
+            folds: list[list[Any]] = [[] for _ in chunk]
+            for k in range(ev.n_folds):
+                for f, r in zip(folds, evaluate_many(ev, chunk, k), strict=True):
+                    f.append(r)
+            for f in folds:
+                bad = next((r for r in f if isinstance(r, BaseException)), None)
+                if bad is not None:
+                    raise bad
+                out.append(summarise(f, ev.periods_per_year).objective(metric))
+        return out
+
+    return many
+
+
 @attrs.define(eq=False)
 class _Running:
     """One asked trial of a batch, until it is told."""

@@ -80,8 +80,10 @@ def scan(
     only: list[str] | None = None,
     k: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
+    many: Callable[[list[dict[str, Any]]], list[float]] | None = None,
 ) -> Sensitivity:
-    """Evaluate ``objective`` at every one-step neighbour of ``params``."""
+    """Evaluate ``objective`` at every one-step neighbour of ``params`` (or ``many`` at all of
+    them at once: the objective of each point, in order, e.g. scored in batches)."""
     base = objective(params) if base_objective is None else base_objective
     moves = [
         (name, d, v)
@@ -90,10 +92,16 @@ def scan(
         for d, v in neighbours(params[name], s)
     ]
     out = []
-    for i, (name, d, v) in enumerate(moves):
-        out.append(Neighbour(name, d, v, float(objective({**params, name: v}))))
+    if many is not None:
+        values = many([{**params, name: v} for name, _d, v in moves])
+        out = [Neighbour(n, d, v, float(x)) for (n, d, v), x in zip(moves, values, strict=True)]
         if progress is not None:
-            progress(i + 1, len(moves))
+            progress(len(moves), len(moves))
+    else:
+        for i, (name, d, v) in enumerate(moves):
+            out.append(Neighbour(name, d, v, float(objective({**params, name: v}))))
+            if progress is not None:
+                progress(i + 1, len(moves))
     vals = np.array([n.objective for n in out], dtype=np.float64)
     vals = vals[np.isfinite(vals)]
     mean = float(vals.mean()) if len(vals) else float(base)
