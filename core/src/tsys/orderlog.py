@@ -4,6 +4,8 @@
 broker run without a store) and :class:`tsys.store.paper.StoreOrderLog` in the tsys store, so
 ``tsys paper orders`` can show it later. :class:`Baseline` is what the account held before tsys
 traded in it, the start of reconciliation (:func:`tsys.brokers.common.reconcile`).
+:func:`plan_order` is the order that carries a trade plan; :func:`log_order` stores an order
+with the event of its status (:func:`event_for`), as every broker does on each change.
 """
 
 from __future__ import annotations
@@ -44,20 +46,6 @@ def plan_order(plan: TradePlan, **fields: Any) -> Order:
     )
 
 
-def log_order(
-    log: OrderLog,
-    broker: str,
-    order: Order,
-    when: dt.datetime,
-    message: str = "",
-    *,
-    decision_date: dt.date | None = None,
-) -> None:
-    """Store ``order`` in ``broker``'s log with the event of its current status at ``when``."""
-    log.save_order(broker, order, decision_date=decision_date)
-    log.record_event(broker, event_for(order, when, message))
-
-
 def same_state(a: OrderEvent, b: OrderEvent) -> bool:
     """True when two events describe the same state (so the second is not a change)."""
     return (
@@ -94,6 +82,20 @@ class OrderLog(Protocol):
 
     def set_baseline(self, broker: str, baseline: Baseline) -> None:
         """Record the baseline (once; later calls keep the first)."""
+
+
+def log_order(
+    log: OrderLog,
+    broker: str,
+    order: Order,
+    when: dt.datetime,
+    message: str = "",
+    *,
+    decision_date: dt.date | None = None,
+) -> None:
+    """Store ``order`` in ``broker``'s log with the event of its current status at ``when``."""
+    log.save_order(broker, order, decision_date=decision_date)
+    log.record_event(broker, event_for(order, when, message))
 
 
 @attrs.frozen
