@@ -376,7 +376,7 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
         store = open_store(ws.store_url)
     try:
         broker = _portfolio_broker(cfg, store, warnings)
-        manual_open, closed = _manual_book(store, cutoff)
+        book = _manual_book(store, cutoff)
         held = open_positions(
             day,
             runs_dir=ws.runs_dir,
@@ -384,7 +384,7 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
             broker=broker,
             inclusive=True,
             demo=ws.demo,
-            manual=manual_open,
+            manual=None if book is None else [],
         )
     finally:
         if own_store:
@@ -392,21 +392,29 @@ def load_portfolio(cfg: Any, *, as_of: dt.date | None = None, store: Any = None)
     warnings += held.notes
     if as_of is not None and held.by_source(PositionSource.PAPER):
         warnings.append("paper positions are the broker's current ones, not as of the date")
-    positions = [*held.positions, *closed]
-    symbols = sorted({p.symbol for p in held.positions})
-    prices, sectors, returns = _market_data(cfg, symbols, day, warnings)
+    symbols = {p.symbol for p in held.positions}
+    if book is not None:
+        symbols.update(book.symbol[i] for i in book.open_indices().tolist())
+    prices, sectors, returns = _market_data(cfg, sorted(symbols), day, warnings)
     return build_view(
-        positions, prices, sectors, returns, cfg.account.size, as_of=day, warnings=warnings
+        held.positions,
+        prices,
+        sectors,
+        returns,
+        cfg.account.size,
+        as_of=day,
+        warnings=warnings,
+        manual=book,
     )
 
 
-def _manual_book(store: Any, cutoff: dt.datetime) -> tuple[Any, list[Any]]:
-    """The manual positions open at ``cutoff`` (None when unreadable: then
-    :func:`open_positions` reads them and says why) and those closed by then."""
+def _manual_book(store: Any, cutoff: dt.datetime) -> Any:
+    """The manual book at ``cutoff`` as columns (None when unreadable: then
+    :func:`open_positions` reads the positions and says why)."""
     try:
-        return store.manual.book(cutoff)
+        return store.manual.columns(cutoff)
     except TsysError:
-        return None, []
+        return None
 
 
 def _portfolio_broker(cfg: Any, store: Any, warnings: list[str]) -> Any:

@@ -8,12 +8,18 @@ carry the line breaks and indentation, then its objects' braces are put on their
 every other value is encoded by ``json.dumps`` and indented to its depth. JSON text never holds
 a raw line break inside a string, so re-indenting by replacing line breaks is exact.
 
+:class:`Rows` is such a list held as columns (one list of values per key, the same keys in
+every object): each column is encoded in one C call, its values split at the line breaks put
+between them, and every object is filled into one template. The text is that of the list of
+dicts, without making the dicts (100,000 positions of 21 keys).
+
 It imports nothing from tsys (foundation layer).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -30,12 +36,56 @@ def _flat_object(x: Any) -> bool:
     )
 
 
+class Rows:
+    """A list of flat objects with the same ``keys``, as ``columns`` (one per key, in order):
+    :func:`dumps_indented` writes it as it writes ``rows.dicts()``."""
+
+    def __init__(self, keys: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+        if len(keys) != len(columns) or len({len(c) for c in columns}) > 1:
+            raise ValueError("Rows needs one column per key, all of the same length")
+        self.keys = tuple(keys)
+        self.columns = [list(c) for c in columns]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.keys, row, strict=True)) for row in zip(*self.columns, strict=True)]
+
+
+def _encode_rows(rows: Rows, level: int) -> str:
+    flat = (
+        len(rows) > 0
+        and len(set(rows.keys)) == len(rows.keys)
+        and all(type(k) is str for k in rows.keys)
+        and all(_SCALARS.issuperset(map(type, c)) for c in rows.columns)
+    )
+    if not flat:  # (what the list of dicts would be: written the general way)
+        return _encode(rows.dicts(), level)
+    pad = "\n" + "  " * (level + 1)
+    inner = pad + "  "
+    # one C call per column; no encoded value holds a raw line break, so they split there
+    cells = [json.dumps(c, separators=("\n", ": "))[1:-1].split("\n") for c in rows.columns]
+    one = (
+        "{"
+        + inner
+        + ("," + inner).join(
+            encode_basestring_ascii(k).replace("%", "%%") + ": %s" for k in rows.keys
+        )
+        + pad
+        + "}"
+    )
+    return "[" + pad + ("," + pad).join(map(one.__mod__, zip(*cells, strict=True))) + pad[:-2] + "]"
+
+
 def dumps_indented(obj: Any) -> str:
     """Exactly ``json.dumps(obj, indent=2)`` (see the module docstring)."""
     return _encode(obj, 0)
 
 
 def _encode(obj: Any, level: int) -> str:
+    if type(obj) is Rows:
+        return _encode_rows(obj, level)
     pad = "\n" + "  " * (level + 1)
     if type(obj) is dict and obj and all(type(k) is str for k in obj):
         items = [f"{encode_basestring_ascii(k)}: {_encode(v, level + 1)}" for k, v in obj.items()]

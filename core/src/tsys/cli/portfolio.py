@@ -74,9 +74,7 @@ def portfolio(
             raise ConfigError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
     view = load_portfolio(cfg, as_of=day)
     if as_json:
-        from tsys.jsontext import dumps_indented
-
-        click.echo(dumps_indented(view.to_dict()))  # = json.dumps(..., indent=2), faster
+        click.echo(view.to_json())  # = json.dumps(view.to_dict(), indent=2), faster
         return
     _render(view, limit)
 

@@ -39,6 +39,8 @@ from tsys.format import shortlist
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tsys.jsontext import Rows
+
 CLUSTER_THRESHOLD = 0.7
 CLUSTER_WINDOW = 60
 CLUSTER_MIN_OBS = 20
@@ -102,38 +104,22 @@ class PortfolioView:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (``tsys portfolio --json``)."""
+        return self._payload(_position_rows(self.lines).dicts())
+
+    def to_json(self) -> str:
+        """``json.dumps(self.to_dict(), indent=2)``, the positions written from columns."""
+        from tsys.jsontext import dumps_indented
+
+        return dumps_indented(self._payload(_position_rows(self.lines)))
+
+    def _payload(self, positions: Any) -> dict[str, Any]:
         from tsys.serialization import unstructure
 
         eq = self.account_equity
         return {
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "account_equity": eq,
-            "positions": [
-                {
-                    "id": ln.position.id,
-                    "source": ln.position.source.value,
-                    "symbol": ln.position.symbol,
-                    "asset_class": ln.position.asset_class.value,
-                    "side": ln.position.side.value,
-                    "bucket": ln.position.bucket,
-                    "sector": ln.sector,
-                    "quantity": ln.position.quantity,
-                    "entry_price": ln.position.entry_price,
-                    "cost": ln.cost,
-                    "last_price": ln.last_price,
-                    "market_value": ln.market_value,
-                    "unrealized_pnl": ln.unrealized_pnl,
-                    "stop": ln.position.stop,
-                    "target": ln.position.target,
-                    "time_stop_bars": ln.position.time_stop_bars,
-                    "opened_by": ln.position.opened_by,
-                    "through_stop": ln.through_stop,
-                    "money_at_risk": ln.money_at_risk,
-                    "r_multiple": ln.r_multiple,
-                    "weight": ln.weight,
-                }
-                for ln in self.lines
-            ],
+            "positions": positions,
             "totals": unstructure(self.totals),
             "exposure": {
                 dim: {
@@ -144,6 +130,48 @@ class PortfolioView:
             "clusters": [unstructure(c) for c in self.clusters],
             "warnings": list(self.warnings),
         }
+
+
+def _position_rows(lines: Sequence[PositionLine]) -> Rows:
+    """The positions of ``to_dict`` as columns: the manual book's straight from its columns."""
+    from tsys.jsontext import Rows
+    from tsys.portfolio.view_manual import KEYS, Lines
+
+    rest = lines.rest if isinstance(lines, Lines) else lines
+    cols: list[list[Any]] = [[] for _ in KEYS]
+    if isinstance(lines, Lines):
+        cols = [list(c) for c in lines.manual.columns()]
+    for ln in rest:
+        p = ln.position
+        for col, value in zip(
+            cols,
+            (
+                p.id,
+                p.source.value,
+                p.symbol,
+                p.asset_class.value,
+                p.side.value,
+                p.bucket,
+                ln.sector,
+                p.quantity,
+                p.entry_price,
+                ln.cost,
+                ln.last_price,
+                ln.market_value,
+                ln.unrealized_pnl,
+                p.stop,
+                p.target,
+                p.time_stop_bars,
+                p.opened_by,
+                ln.through_stop,
+                ln.money_at_risk,
+                ln.r_multiple,
+                ln.weight,
+            ),
+            strict=True,
+        ):
+            col.append(value)
+    return Rows(KEYS, cols)
 
 
 def _line(p: PositionRecord, price: float | None, sector: str, equity: float) -> PositionLine:
@@ -175,6 +203,7 @@ def build_view(
     *,
     as_of: dt.date | None = None,
     warnings: Sequence[str] = (),
+    manual: Any = None,
 ) -> PortfolioView:
     """Value ``positions`` at ``prices`` and summarise them (pure; no I/O).
 
@@ -190,13 +219,26 @@ def build_view(
         Daily returns, dates x symbols, for correlation clusters (None: no clusters).
     account_equity
         The account size that weights are shares of.
+    manual
+        A manual book as columns (:class:`tsys.store.manual_columns.ManualBook`), valued as
+        columns (:mod:`tsys.portfolio.view_manual`): its open positions come before
+        ``positions``, its closed ones after them, as if they were listed there.
     """
+    from tsys.portfolio.view_manual import Lines, ManualLines
+
     notes = list(warnings)
+    block = None
+    if manual is not None:
+        block = ManualLines(manual, prices, sectors, account_equity, UNKNOWN_SECTOR, PositionLine)
     lines: list[PositionLine] = []
     realized = 0.0
     realized_closed = 0.0
     closed_trades = 0
     missing: set[str] = set()
+    if manual is not None:
+        for x in manual.realized_pnl[manual.open_indices()].tolist():
+            realized += x
+        missing |= block.missing
     for p in positions:
         if p.source is PositionSource.MANUAL:
             realized += p.realized_pnl
@@ -210,25 +252,86 @@ def build_view(
             px = None
             missing.add(p.symbol)
         lines.append(_line(p, px, sectors.get(p.symbol) or UNKNOWN_SECTOR, account_equity))
-    for ln in lines:
-        if ln.through_stop:
-            p = ln.position
-            notes.append(
-                f"{p.symbol} ({p.source.value}) last {ln.last_price:,.2f} is through its stop "
-                f"{p.stop:,.2f}: the protective exit should have happened"
-            )
+    if manual is not None:
+        for x in manual.realized_pnl[manual.closed_indices()].tolist():
+            realized += x
+            realized_closed += x
+            closed_trades += 1
+    shown_lines: Sequence[PositionLine] = tuple(lines)
+    through = [ln for ln in lines if ln.through_stop]
+    if block is not None:
+        shown_lines = Lines(block, lines)
+        through = [block.line(k) for k in block.through_stop()] + through
+    notes += _notes(through, missing)
+    priced = [ln for ln in lines if ln.market_value is not None]
+    cost = [ln.cost for ln in lines]
+    mv = [ln.market_value for ln in priced]
+    risk = [ln.money_at_risk for ln in priced if ln.money_at_risk is not None]
+    upnl = [ln.unrealized_pnl for ln in priced]
+    n_priced = len(priced)
+    if block is not None:  # the book's lines come first: their sums start each one
+        cost, mv, risk, upnl = (
+            a + b for a, b in zip(block.sums(), (cost, mv, risk, upnl), strict=True)
+        )
+        n_priced += int(block.priced.sum())
+    exposure, value_by_symbol = _exposure(priced, block)
+    totals = Totals(
+        positions=len(shown_lines),
+        priced=n_priced,
+        cost=sum(cost),
+        market_value=sum(mv),  # type: ignore[arg-type]
+        gross_exposure=sum(abs(x) for x in mv),  # type: ignore[arg-type]
+        unrealized_pnl=sum(upnl),  # type: ignore[arg-type]
+        money_at_risk=sum(risk),  # type: ignore[arg-type]
+        realized_pnl=realized,
+        realized_pnl_closed=realized_closed,
+        closed_trades=closed_trades,
+    )
+    clusters: tuple[Cluster, ...] = ()
+    if returns is not None and n_priced > 1:
+        clusters = correlation_clusters(returns, value_by_symbol, account_equity)
+    return PortfolioView(
+        account_equity=account_equity,
+        lines=shown_lines,  # type: ignore[arg-type]
+        totals=totals,
+        exposure={k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in exposure.items()},
+        clusters=clusters,
+        warnings=tuple(notes),
+        as_of=as_of,
+    )
+
+
+def _notes(through: Sequence[PositionLine], missing: set[str]) -> list[str]:
+    """The warnings about lines through their stops and symbols without a price."""
+    notes = []
+    for ln in through:
+        p = ln.position
+        notes.append(
+            f"{p.symbol} ({p.source.value}) last {ln.last_price:,.2f} is through its stop "
+            f"{p.stop:,.2f}: the protective exit should have happened"
+        )
     if missing:
         notes.append(
             f"no price for {len(missing)} symbol(s) ({shortlist(sorted(missing))}): shown as "
             "n/a and left out of market value, unrealised PnL, risk and exposure"
         )
-    priced = [ln for ln in lines if ln.market_value is not None]
+    return notes
+
+
+def _exposure(
+    priced: Sequence[PositionLine], block: Any
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Gross exposure by source, bucket, asset class and sector, and by symbol: the manual
+    book's lines (``block``, None: none) first, then ``priced``, each key summed in order."""
     exposure: dict[str, dict[str, float]] = {
         "source": {},
         "bucket": {},
         "asset_class": {},
         "sector": {},
     }
+    by_symbol: dict[str, float] = {}
+    if block is not None:
+        block.add_exposure(exposure, by_symbol, NO_BUCKET)
     for ln in priced:
         gross = abs(ln.market_value)  # type: ignore[arg-type]
         p = ln.position
@@ -239,34 +342,8 @@ def build_view(
             ("sector", ln.sector),
         ):
             exposure[dim][key] = exposure[dim].get(key, 0.0) + gross
-    totals = Totals(
-        positions=len(lines),
-        priced=len(priced),
-        cost=sum(ln.cost for ln in lines),
-        market_value=sum(ln.market_value for ln in priced),  # type: ignore[misc]
-        gross_exposure=sum(abs(ln.market_value) for ln in priced),  # type: ignore[arg-type]
-        unrealized_pnl=sum(ln.unrealized_pnl for ln in priced),  # type: ignore[misc]
-        money_at_risk=sum(ln.money_at_risk for ln in priced if ln.money_at_risk is not None),
-        realized_pnl=realized,
-        realized_pnl_closed=realized_closed,
-        closed_trades=closed_trades,
-    )
-    clusters: tuple[Cluster, ...] = ()
-    if returns is not None and len(priced) > 1:
-        value_by_symbol: dict[str, float] = {}
-        for ln in priced:
-            s = ln.position.symbol
-            value_by_symbol[s] = value_by_symbol.get(s, 0.0) + abs(ln.market_value)  # type: ignore[arg-type]
-        clusters = correlation_clusters(returns, value_by_symbol, account_equity)
-    return PortfolioView(
-        account_equity=account_equity,
-        lines=tuple(lines),
-        totals=totals,
-        exposure={k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in exposure.items()},
-        clusters=clusters,
-        warnings=tuple(notes),
-        as_of=as_of,
-    )
+        by_symbol[p.symbol] = by_symbol.get(p.symbol, 0.0) + gross
+    return exposure, by_symbol
 
 
 def correlation_clusters(

@@ -35,6 +35,7 @@ from tsys.store.manual_trade import (
 
 if TYPE_CHECKING:
     from tsys.store import Store
+    from tsys.store.manual_columns import ManualBook
 
 #: Soft-deleted trades can be restored for this long; older ones are purged on the next delete.
 UNDO_WINDOW = dt.timedelta(days=30)
@@ -315,8 +316,15 @@ class ManualTrades:
     def book(self, as_of: dt.datetime) -> tuple[list[PositionRecord], list[PositionRecord]]:
         """The positions open at ``as_of`` and those closed by then, in one read (no fills):
         ``list(status="open", ...)`` and ``list(status="closed", ...)`` without fills."""
-        both = manual_read.read(self, with_fills=False, as_of=as_of)
-        return [r for r in both if r.is_open], [r for r in both if not r.is_open]
+        both = self.columns(as_of)
+        return both.records(both.open_indices()), both.records(both.closed_indices())
+
+    def columns(self, as_of: dt.datetime) -> ManualBook:
+        """What :meth:`book` holds, as columns; each record built only when asked for
+        (:mod:`tsys.store.manual_columns`)."""
+        from tsys.store.manual_columns import read_book
+
+        return read_book(self, as_of)
 
     def export(self) -> list[TradeInput]:
         """Every (not deleted) trade as it would be imported: opening fill plus closes."""
