@@ -92,10 +92,9 @@ def _render(view, limit: int) -> None:
     if not view.lines:
         console.print("no open positions")
     else:
-        lines = sorted(
-            view.lines,
-            key=lambda ln: (ln.market_value is None, -abs(ln.market_value or 0.0)),
-        )
+        from tsys.portfolio.view import largest_lines
+
+        shown = largest_lines(view.lines, limit)
         # Symbols, quantities and amounts are never cut: low-value columns go first.
         columns = (
             Column("Src"),
@@ -110,7 +109,7 @@ def _render(view, limit: int) -> None:
             Column("R", "right", drop=1),
         )
         rows = []
-        for ln in lines[:limit]:
+        for ln in shown:
             p = ln.position
             rows.append(
                 [
@@ -137,10 +136,10 @@ def _render(view, limit: int) -> None:
             console.print(
                 f"({', '.join(left_out)} left out to fit {width} columns; --json has all)"
             )
-        if any(ln.through_stop for ln in lines):
+        if view.through_stop_count():
             console.print("(! last price through the position's stop: see the warnings)")
-        if len(lines) > limit:
-            console.print(f"... {len(lines) - limit} more positions (--limit, or --json)")
+        if len(view.lines) > limit:
+            console.print(f"... {len(view.lines) - limit} more positions (--limit, or --json)")
     console.print()
     console.print(
         f"[bold]Totals[/bold]  {t.positions} open ({t.priced} priced)  value {t.market_value:,.0f}"

@@ -106,6 +106,15 @@ class PortfolioView:
         """Plain JSON-ready data (``tsys portfolio --json``)."""
         return self._payload(_position_rows(self.lines).dicts())
 
+    def through_stop_count(self) -> int:
+        """How many lines have their last price at or through their stop."""
+        from tsys.portfolio.view_manual import Lines
+
+        if isinstance(self.lines, Lines):
+            rest = sum(ln.through_stop for ln in self.lines.rest)
+            return len(self.lines.manual.through_stop()) + rest
+        return sum(ln.through_stop for ln in self.lines)
+
     def to_json(self) -> str:
         """``json.dumps(self.to_dict(), indent=2)``, the positions written from columns."""
         from tsys.jsontext import dumps_indented
@@ -299,6 +308,17 @@ def build_view(
         warnings=tuple(notes),
         as_of=as_of,
     )
+
+
+def largest_lines(lines: Sequence[PositionLine], limit: int) -> list[PositionLine]:
+    """The ``limit`` lines of largest absolute market value, unpriced ones last (ties in line
+    order); of a manual book's lines, only those are built."""
+    from tsys.portfolio.view_manual import Lines
+
+    if isinstance(lines, Lines):
+        return lines.largest(limit)
+    key = lambda ln: (ln.market_value is None, -abs(ln.market_value or 0.0))  # noqa: E731
+    return sorted(lines, key=key)[:limit]
 
 
 def _notes(through: Sequence[PositionLine], missing: set[str]) -> list[str]:
