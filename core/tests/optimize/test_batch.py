@@ -60,6 +60,15 @@ def test_a_batch_scores_every_set_as_a_lone_evaluation(evaluators, bucket):
         assert all(f.extra["interest"] > 0 for f in got)  # the accrual went through the grid
 
 
+def test_a_batch_on_the_python_simulator_equals_lone_compiled_runs(evaluators, monkeypatch):
+    ev = evaluators["crypto"]
+    points = [ev.defaults(), *_random_points(ev, 2, seed=11)]
+    compiled = [ev.evaluate(p, 0) for p in points]
+    monkeypatch.setenv("TSYS_SIM", "python")  # the pure-Python reference kernel, K sets
+    for fold, alone in zip(ev.evaluate_batch(points, 0), compiled, strict=True):
+        _same_fold(fold, alone)
+
+
 def _point(space):
     def one(name, s):
         if s["kind"] == "int":
