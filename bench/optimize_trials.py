@@ -18,8 +18,10 @@ this process, the same points (the baseline and random draws of the search space
 by the evaluator alone, ``evaluate`` per point against ``evaluate_batch`` per K points,
 alternating rep by rep: the per-trial time of scoring without the study's storage, and a check
 that every batched result equals the lone one bit for bit (exit code 1 otherwise).
+``--rounds N`` runs the two configurations N times, alternating, each time in a new study,
+and prints the median of the ratios (single runs swing on a shared machine).
 
-    uv run --no-sync python bench/optimize_trials.py [--trials 24] [--batch 8]
+    uv run --no-sync python bench/optimize_trials.py [--trials 24] [--batch 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def main() -> None:
         help="compare one trial at a time with batches of this many (1 worker each)",
     )
     ap.add_argument("--reps", type=int, default=5, help="reps of the in-process scoring")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the two configurations this many times, alternating (medians of the ratios)",
+    )
     ap.add_argument("--run", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--run-batch", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
@@ -83,40 +91,57 @@ def main() -> None:
     if args.batch is not None and not _scoring(ev, args.trials, args.batch, args.reps):
         raise SystemExit(1)
     configs = [(1, 1), (2, 1)] if args.batch is None else [(1, 1), (1, args.batch)]
-    runs = {}
-    for jobs, batch in configs:
-        t = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, __file__, "--run", str(jobs), "--trials", str(args.trials),
-             "--run-batch", str(batch), "--dir", str(tmp),
-             *(["--storage", args.storage] if args.storage else [])],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        whole = time.perf_counter() - t
-        got = json.loads(out.stdout.strip().splitlines()[-1])
-        runs[jobs, batch] = {**got, "whole": whole}
-        what = f"{jobs} worker(s)" + (f", batches of {batch}" if batch > 1 else "")
-        print(
-            f"{what}: {args.trials} trials; whole process {whole:.1f} s "
-            f"({args.trials / whole:.3f} trials/s); set-up {got['setup']:.1f} s wall; "
-            f"trials {got['trials']:.1f} s wall = {args.trials / got['trials']:.2f} trials/s "
-            f"({1000 * got['trials'] / args.trials:.0f} ms a trial), "
-            f"{got['cpu']:.1f} s CPU in all; {got['complete']} complete, {got['failed']} failed, "
-            f"best Sharpe {got['best']:.3f}"
-        )
-        if got["worker_starts"]:
-            print(
-                "  workers began their first trial "
-                + ", ".join(f"{s:.2f} s" for s in got["worker_starts"])
-                + " after they were started"
-            )
-    one, two = runs[configs[0]], runs[configs[1]]
     what = "2 workers / 1 worker" if args.batch is None else f"batches of {args.batch} / one"
+    ratios: dict[str, list[float]] = {"trials": [], "whole": []}
+    for r in range(args.rounds):  # the two configurations alternate, round after round
+        if args.rounds > 1:
+            print(f"round {r + 1} of {args.rounds}:")
+        one, two = (_study_run(jobs, batch, args, tmp) for jobs, batch in configs)
+        for k in ratios:
+            ratios[k].append(one[k] / two[k])
+        print(
+            f"ratio {what}: trials {ratios['trials'][-1]:.2f}x, "
+            f"whole process {ratios['whole'][-1]:.2f}x on {os.cpu_count()} cores "
+            f"(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+        )
+    if args.rounds > 1:
+        import statistics
+
+        t, w = (sorted(ratios[k]) for k in ("trials", "whole"))
+        print(
+            f"ratio {what}, median of {args.rounds} rounds: trials "
+            f"{statistics.median(t):.2f}x (range {t[0]:.2f}-{t[-1]:.2f}), whole process "
+            f"{statistics.median(w):.2f}x (range {w[0]:.2f}-{w[-1]:.2f})"
+        )
+
+
+def _study_run(jobs: int, batch: int, args: argparse.Namespace, tmp: Path) -> dict:
+    """One configuration's study in a fresh process; prints its line and returns its figures."""
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, __file__, "--run", str(jobs), "--trials", str(args.trials),
+         "--run-batch", str(batch), "--dir", str(tmp),
+         *(["--storage", args.storage] if args.storage else [])],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    whole = time.perf_counter() - t
+    got = {**json.loads(out.stdout.strip().splitlines()[-1]), "whole": whole}
+    what = f"{jobs} worker(s)" + (f", batches of {batch}" if batch > 1 else "")
+    n = args.trials
     print(
-        f"ratio {what}: trials {one['trials'] / two['trials']:.2f}x, "
-        f"whole process {one['whole'] / two['whole']:.2f}x on {os.cpu_count()} cores "
-        f"(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+        f"{what}: {n} trials; whole process {whole:.1f} s ({n / whole:.3f} trials/s); "
+        f"set-up {got['setup']:.1f} s wall; trials {got['trials']:.1f} s wall = "
+        f"{n / got['trials']:.2f} trials/s ({1000 * got['trials'] / n:.0f} ms a trial), "
+        f"{got['cpu']:.1f} s CPU in all; {got['complete']} complete, {got['failed']} failed, "
+        f"best Sharpe {got['best']:.3f}"
     )
+    if got["worker_starts"]:
+        print(
+            "  workers began their first trial "
+            + ", ".join(f"{s:.2f} s" for s in got["worker_starts"])
+            + " after they were started"
+        )
+    return got
 
 
 def _scoring(ev: object, n: int, batch: int, reps: int) -> bool:
@@ -174,7 +199,7 @@ def _one(jobs: int, trials: int, tmp: Path, storage: str | None, batch: int = 1)
 
     ev = BucketEvaluator(**KWARGS)
     spec = StudySpec(
-        study=f"bench-{jobs}-{batch}-{tmp.name}",
+        study=f"bench-{jobs}-{batch}-{tmp.name}-{os.getpid()}",  # a new study each run
         storage=storage or default_storage_url(tmp / "data"),
         factory="tsys.optimize.bucket:bucket_evaluator",
         factory_kwargs=KWARGS,
