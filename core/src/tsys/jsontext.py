@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from itertools import chain, repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -41,8 +42,8 @@ class Rows:
     :func:`dumps_indented` writes it as it writes ``rows.dicts()``."""
 
     def __init__(self, keys: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
-        if len(keys) != len(columns) or len({len(c) for c in columns}) > 1:
-            raise ValueError("Rows needs one column per key, all of the same length")
+        if not keys or len(keys) != len(columns) or len({len(c) for c in columns}) > 1:
+            raise ValueError("Rows needs keys and one column per key, all of the same length")
         self.keys = tuple(keys)
         self.columns = [list(c) for c in columns]
 
@@ -66,16 +67,15 @@ def _encode_rows(rows: Rows, level: int) -> str:
     inner = pad + "  "
     # one C call per column; no encoded value holds a raw line break, so they split there
     cells = [json.dumps(c, separators=("\n", ": "))[1:-1].split("\n") for c in rows.columns]
-    one = (
-        "{"
-        + inner
-        + ("," + inner).join(
-            encode_basestring_ascii(k).replace("%", "%%") + ": %s" for k in rows.keys
-        )
-        + pad
-        + "}"
-    )
-    return "[" + pad + ("," + pad).join(map(one.__mod__, zip(*cells, strict=True))) + pad[:-2] + "]"
+    n = len(rows)
+    heads = ["{" + inner] + ["," + inner] * (len(rows.keys) - 1)
+    parts: list[Any] = []
+    for head, key, col in zip(heads, rows.keys, cells, strict=True):
+        parts += [repeat(head + encode_basestring_ascii(key) + ": ", n), col]
+    sep = pad + "}," + pad
+    parts.append(repeat(sep, n))
+    body = "".join(chain.from_iterable(zip(*parts, strict=True)))[: -len(sep)]
+    return "[" + pad + body + pad + "}" + pad[:-2] + "]"
 
 
 def dumps_indented(obj: Any) -> str:

@@ -45,3 +45,35 @@ def test_lists_of_flat_objects_inside_objects(obj):
 def test_non_string_keys_and_tuples_fall_back():
     doc = {"a": [{1: 2}, {"b": (1, 2)}], "t": (1, [2]), "n": {}}
     assert dumps_indented(doc) == json.dumps(doc, indent=2)
+
+
+@given(
+    st.lists(_text, min_size=1, max_size=5, unique=True).flatmap(
+        lambda keys: st.tuples(
+            st.just(keys),
+            st.lists(st.tuples(*[_scalar for _ in keys]), max_size=5),
+        )
+    ),
+    st.booleans(),
+)
+def test_rows_as_columns_are_written_as_their_dicts(keys_rows, nested):
+    """Rows (a list of flat objects held as columns) is the text of its list of dicts."""
+    from tsys.jsontext import Rows
+
+    keys, rows = keys_rows
+    table = Rows(
+        keys, [[r[j] for r in rows] for j in range(len(keys))] if rows else [[]] * len(keys)
+    )
+    dicts = [dict(zip(keys, r, strict=True)) for r in rows]
+    assert table.dicts() == dicts
+    doc, plain = (
+        ({"positions": table, "n": 1}, {"positions": dicts, "n": 1}) if nested else (table, dicts)
+    )
+    assert dumps_indented(doc) == json.dumps(plain, indent=2)
+
+
+def test_rows_with_a_nested_value_fall_back():
+    from tsys.jsontext import Rows
+
+    table = Rows(["a", "b"], [[1, [2, 3]], ["x", {"y": None}]])
+    assert dumps_indented({"rows": table}) == json.dumps({"rows": table.dicts()}, indent=2)

@@ -47,14 +47,16 @@ KEYS = (
 
 def _opt(values: np.ndarray, mask: np.ndarray) -> list[Any]:
     """The values where ``mask`` holds, None elsewhere (Python floats)."""
-    return [x if m else None for x, m in zip(values.tolist(), mask.tolist(), strict=True)]
+    out = values.astype(object)  # (each element a Python float)
+    out[~mask] = None
+    return out.tolist()
 
 
 def group_sums(keys: Sequence[Any], values: np.ndarray, into: dict[Any, float]) -> None:
     """Add ``values`` to ``into`` by key, each key's values in order (keys new to ``into``
     in order of first appearance), as ``into[k] = into.get(k, 0.0) + v`` one by one would."""
-    index: dict[Any, int] = {}
-    codes = np.array([index.setdefault(k, len(index)) for k in keys], dtype=np.intp)
+    index = {k: j for j, k in enumerate(dict.fromkeys(keys))}  # in order of first appearance
+    codes = np.fromiter(map(index.__getitem__, keys), dtype=np.intp, count=len(keys))
     sums = np.bincount(codes, weights=values, minlength=len(index)).tolist()
     for k, j in index.items():
         if k in into:  # (never, when the book comes first: kept for a general caller)
@@ -173,11 +175,11 @@ class ManualLines:
     def columns(self) -> tuple[list[Any], ...]:
         """The entries as ``PortfolioView.to_dict`` lists positions, one column per key of
         :data:`KEYS`."""
-        from tsys.store.manual_trade import format_id
+        from tsys.store.manual_trade import format_ids
 
         n = len(self)
         priced = self.priced
-        ids = [format_id(self.book.ids[i]) for i in self.index]
+        ids = format_ids([self.book.ids[i] for i in self.index])
         weight = _opt(self.weight, priced) if self.weight is not None else [None] * n
         cols = (
             ids,

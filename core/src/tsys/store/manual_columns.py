@@ -203,10 +203,13 @@ def fast_rows(raw: Sequence[tuple]) -> np.ndarray:
     opened, good_open = _stamps(c[_COL["opened_at"]], optional=False)
     closed, good_close = _stamps(c[_COL["closed_at"]], optional=True)
     ok &= good_open & good_close
+    read = (good_open & good_close).tolist()
+    ok &= np.array(  # not closed before it opened (compared where both read)
+        [not r or x is None or x >= t for r, t, x in zip(read, opened, closed, strict=True)],
+        dtype=bool,
+    )
     has_close = np.array([x is not None for x in c[_COL["closed_at"]]], dtype=bool)
-    with np.errstate(invalid="ignore"):
-        ok &= ~has_close | (closed >= opened)
-        ok &= _r_multiple_ok(nums, c[_COL["side"]], has_close)
+    ok &= _r_multiple_ok(nums, c[_COL["side"]], has_close)
     return ok
 
 
@@ -245,24 +248,28 @@ def _numbers(col: Sequence[Any], *, optional: bool) -> tuple[np.ndarray, np.ndar
     return arr, np.isfinite(arr) | (none if optional else False)
 
 
-def _stamps(col: Sequence[Any], *, optional: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Naive UTC timestamps as microseconds since 1970 (NaN where none) and where they read."""
-    epoch = dt.datetime(1970, 1, 1)
-    out = np.full(len(col), np.nan)
-    good = np.zeros(len(col), dtype=bool)
-    parse = dt.datetime.fromisoformat
-    for i, x in enumerate(col):
-        if x is None:
-            good[i] = optional
-            continue
-        try:
-            t = parse(x) if type(x) is str else x
-        except ValueError:
-            continue
-        if type(t) is dt.datetime and t.tzinfo is None:
-            out[i] = (t - epoch) / dt.timedelta(microseconds=1)
-            good[i] = True
-    return out, good
+def _stamps(col: Sequence[Any], *, optional: bool) -> tuple[list[Any], np.ndarray]:
+    """A timestamp column read as naive (UTC) datetimes, None where there is none or it does
+    not read, and where it reads (None counts as read when ``optional``)."""
+    try:  # (one pass when every value reads: a str that is not ISO 8601 raises)
+        out = [x if x is None or type(x) is dt.datetime else _parse(x) for x in col]
+    except (ValueError, TypeError):
+        out = [_stamp(x) for x in col]
+    good = [
+        (x is None and optional) or (type(t) is dt.datetime and t.tzinfo is None)
+        for x, t in zip(col, out, strict=True)
+    ]
+    return out, np.array(good, dtype=bool)
+
+
+_parse = dt.datetime.fromisoformat
+
+
+def _stamp(x: Any) -> Any:
+    try:
+        return x if x is None or type(x) is dt.datetime else _parse(x)
+    except (ValueError, TypeError):
+        return None
 
 
 def _r_multiple_ok(nums: dict[str, np.ndarray], side: Sequence[Any], closed: np.ndarray) -> Any:

@@ -40,6 +40,11 @@ def format_id(n: int) -> str:
     return f"{ID_PREFIX}{n:06d}"
 
 
+def format_ids(ns: Iterable[int]) -> list[str]:
+    """:func:`format_id` of each of ``ns``."""
+    return list(map(f"{ID_PREFIX}{{:06d}}".format, ns))
+
+
 def parse_id(text: str | int) -> int:
     """Accept ``M-000042``, ``m-42`` or ``42``."""
     if isinstance(text, int):
