@@ -29,6 +29,7 @@ from tsys.store.manual_trade import (
     duplicate_key_of,
     format_id,
     parse_id,
+    plainly_valid,
     tolerance,
     validate_trade,
 )
@@ -254,7 +255,7 @@ class ManualTrades:
             if isinstance(item, list):
                 report += [f"row {rowno}: {e}" for e in item]
                 continue
-            errs = validate_trade(item, now=now)
+            errs = [] if plainly_valid(item, now) else validate_trade(item, now=now)
             key = item.duplicate_key()
             if key in existing:
                 if skip_duplicates:

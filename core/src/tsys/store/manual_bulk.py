@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from tsys.contracts import AssetClass, Side
@@ -46,6 +46,7 @@ def rows_of(t: TradeInput, now: dt.datetime) -> tuple[dict[str, Any], list[dict[
     )
     ac = AssetClass(t.asset_class.lower()) if t.asset_class else default_asset_class(t.symbol)
     stamp = to_db(now)
+    opened = to_db(t.opened_at)
     position = dict(
         symbol=t.symbol.strip().upper(),
         asset_class=ac.value,
@@ -53,14 +54,14 @@ def rows_of(t: TradeInput, now: dt.datetime) -> tuple[dict[str, Any], list[dict[
         initial_quantity=state.initial_quantity,
         quantity=state.quantity,
         entry_price=state.entry_price,
-        opened_at=to_db(t.opened_at),
+        opened_at=opened,
         closed_at=to_db(state.closed_at),
         exit_price=state.exit_price,
         stop=t.stop,
         target=t.target,
         bucket=t.bucket or "",
         notes=t.notes or "",
-        tags=json.dumps(clean_tags(t.tags)),
+        tags=json.dumps(clean_tags(t.tags)) if t.tags else "[]",
         realized_pnl=state.realized_pnl,
         created_at=stamp,
         updated_at=stamp,
@@ -72,7 +73,7 @@ def rows_of(t: TradeInput, now: dt.datetime) -> tuple[dict[str, Any], list[dict[
             quantity=t.quantity,
             price=t.price,
             fee=t.fee,
-            timestamp=to_db(t.opened_at),
+            timestamp=opened,
             created_at=stamp,
         )
     ] + [
@@ -127,11 +128,38 @@ def insert_rows(model: Any, rows: list[dict[str, Any]], *, returning: bool = Fal
     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ' + ", ".join(
         [one] * len(rows)
     )
-    params = [f.db_value(r[f.name]) for r in rows for f in fields]
+    columns = [db_values(f, [r[f.name] for r in rows]) for f in fields]
+    params = list(chain.from_iterable(zip(*columns, strict=True)))
     if not returning:
         db.execute_sql(sql, params)
         return []
     return [r[0] for r in db.execute_sql(sql + ' RETURNING "id"', params).fetchall()]
+
+
+#: ``adapt`` methods of peewee fields that return a value of these types unchanged.
+_UNCHANGED: dict[Any, tuple[type, ...]] = {}
+
+
+def db_values(field: Any, values: list[Any]) -> list[Any]:
+    """``[field.db_value(v) for v in values]``; ``values`` itself when every value is one the
+    field's ``db_value`` returns unchanged (a float of a float field, a str of a text field,
+    a datetime of a datetime field, None), which is nearly every time."""
+    import peewee as pw
+
+    if not _UNCHANGED:
+        _UNCHANGED.update(
+            {
+                pw.FloatField.adapt: (float,),
+                pw._StringField.adapt: (str,),
+                pw.DateTimeField.adapt: (dt.datetime,),
+                pw.IntegerField.adapt: (int,),
+            }
+        )
+    kinds = set(map(type, values)) - {type(None)}
+    cls = type(field)
+    if cls.db_value is pw.Field.db_value and kinds <= set(_UNCHANGED.get(cls.adapt, ())):
+        return values
+    return list(map(field.db_value, values))
 
 
 def insert_one(repo: ManualTrades, trade: TradeInput, now: dt.datetime) -> int:

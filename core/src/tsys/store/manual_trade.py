@@ -216,6 +216,44 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
     return errors
 
 
+def plainly_valid(t: TradeInput, now: dt.datetime) -> bool:
+    """True only when :func:`validate_trade` finds nothing: a trade without closes, every
+    number a float within its bounds, a stop on the protecting side, the date between
+    :data:`FIRST_TRADE_DATE` and ``now``. False says nothing: ask :func:`validate_trade`.
+
+    An import of 100,000 plain rows checks each in a fraction of the time; the rules are
+    those of :func:`validate_trade` (``test_manual_trade_rules`` checks on random trades,
+    broken ones included, that a trade passed here has no error there)."""
+    q, p, fee, stop, target, at = t.quantity, t.price, t.fee, t.stop, t.target, t.opened_at
+    if t.closes or not (type(q) is float and type(p) is float and type(fee) is float):
+        return False
+    side = t.side.lower() if type(t.side) is str else None
+    if side not in ("buy", "sell") or symbol_problem(t.symbol) is not None:
+        return False
+    ac = t.asset_class
+    if ac is not None and not (type(ac) is str and ac.lower() in ("equity", "crypto")):
+        return False
+    if not (MIN_QUANTITY <= q <= MAX_QUANTITY and MIN_PRICE <= p <= MAX_PRICE):
+        return False
+    if not (q * p <= MAX_NOTIONAL and 0.0 <= fee < math.inf):
+        return False
+    for level in (stop, target):
+        if level is not None and not (type(level) is float and MIN_PRICE <= level <= MAX_PRICE):
+            return False
+    if stop is not None and (stop >= p if side == "buy" else stop <= p):
+        return False
+    if any("\x00" in x for x in (t.bucket, t.notes, *t.tags) if type(x) is str) or not all(
+        type(x) is str for x in (t.bucket, t.notes, *t.tags)
+    ):
+        return False
+    if type(at) is not dt.datetime or at.tzinfo is None:
+        return False
+    try:
+        return FIRST_TRADE_DATE <= at <= now
+    except (OverflowError, TypeError):
+        return False
+
+
 def _exact(x: float) -> str:
     try:
         return fmt.exact(x)

@@ -1,0 +1,105 @@
+"""plainly_valid (the import's quick check) passes only trades validate_trade finds nothing in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tsys.store.manual_bulk import db_values
+from tsys.store.manual_trade import CloseInput, TradeInput, plainly_valid, validate_trade
+
+NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+_num = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(1e-10, 1e13)
+    | st.sampled_from([0.0, -1.0, 1e-8, 1e12, 1e9, 1e-9, 5.0, 100.0])
+    | st.integers(-5, 10**13)
+    | st.booleans()
+    | st.just("7")
+)
+_when = st.sampled_from(
+    [
+        dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        dt.datetime(1899, 12, 31, tzinfo=dt.UTC),
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+        dt.datetime(2024, 1, 2),
+        dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+        NOW,
+        dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=-4))),
+    ]
+)
+_text = st.sampled_from(["", "core", "a\x00b", 7])
+_WILD = {
+    "symbol": st.sampled_from(["AAA", "BTC-USD", "a/b", "", " AAA", "BRK.B", 5]),
+    "side": st.sampled_from(["buy", "sell", "BUY", "Sell", "hold", 1]),
+    "quantity": _num,
+    "price": _num,
+    "opened_at": _when,
+    "asset_class": st.sampled_from([None, "equity", "Crypto", "bond", 3]),
+    "stop": st.none() | _num,
+    "target": st.none() | _num,
+    "bucket": _text,
+    "tags": st.lists(_text, max_size=2),
+    "notes": _text,
+    "fee": _num,
+    "closes": st.just((CloseInput(1.0, 10.0, dt.datetime(2024, 2, 1, tzinfo=dt.UTC)),)),
+}
+_PLAIN = {
+    "symbol": st.sampled_from(["AAA", "BTC-USD"]),
+    "side": st.sampled_from(["buy", "sell"]),
+    "quantity": st.floats(1e-8, 1e3),
+    "price": st.floats(1e-9, 1e9),
+    "opened_at": st.just(dt.datetime(2024, 1, 2, tzinfo=dt.UTC)),
+    "asset_class": st.none(),
+    "stop": st.none(),
+    "target": st.none() | st.floats(1e-9, 1e9),
+    "bucket": st.just(""),
+    "tags": st.just(()),
+    "notes": st.just(""),
+    "fee": st.floats(0, 1e6),
+    "closes": st.just(()),
+}
+
+
+@st.composite
+def _trade(draw):
+    """A plain, valid trade with up to three fields drawn from anything, broken or not."""
+    wild = draw(st.sets(st.sampled_from(sorted(_WILD)), max_size=3))
+    return TradeInput(**{k: draw(_WILD[k] if k in wild else _PLAIN[k]) for k in _WILD})
+
+
+@given(_trade())
+def test_a_plainly_valid_trade_breaks_no_rule(t):
+    if plainly_valid(t, NOW):
+        assert validate_trade(t, now=NOW) == []
+
+
+def test_plain_trades_are_plainly_valid():
+    at = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+    assert plainly_valid(TradeInput("AAA", "buy", 10.0, 100.0, at, stop=95.0), NOW)
+    assert plainly_valid(TradeInput("BTC-USD", "SELL", 0.5, 40_000.0, at, stop=41_000.0), NOW)
+    assert not plainly_valid(TradeInput("AAA", "buy", 10, 100.0, at), NOW)  # (an int: ask)
+
+
+_value = st.none() | st.floats() | st.integers() | st.text(max_size=3) | st.booleans()
+_value |= st.datetimes() | st.just(b"ab")
+
+
+FIELDS = (
+    pw.DoubleField,
+    pw.CharField,
+    pw.TextField,
+    pw.DateTimeField,
+    pw.IntegerField,
+    pw.BooleanField,
+)
+
+
+@given(st.sampled_from(FIELDS), st.lists(_value, max_size=6))
+def test_db_values_are_each_fields_db_value(field_cls, values):
+    field = field_cls()
+    out = db_values(field, values)
+    assert [(type(x), x) for x in out] == [(type(x), x) for x in map(field.db_value, values)]
