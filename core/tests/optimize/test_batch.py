@@ -283,3 +283,18 @@ def test_cli_batch_scans_the_neighbourhood_in_batches(run_optimize, data_dir):
     for n in got:
         p = {**doc["params"], n["param"]: n["value"]}
         assert n["objective"] == summarise([toy.evaluate(p, 0)], 252).sharpe
+
+
+def test_multi_objective_batches_tell_both_values(run_optimize, data_dir):
+    from toy_objective import Toy
+
+    run_optimize(
+        "--trials", "6", "--batch", "4", "--study", "bm", "--multi-objective", "--no-sensitivity"
+    )  # fmt: skip
+    url = f"sqlite:///{data_dir / 'optuna.db'}"
+    trials = optuna.load_study(study_name="bm", storage=url).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 6
+    toy = Toy()
+    for t in trials:
+        s = summarise([toy.evaluate({**toy.defaults(), **t.params}, 0)], 252)
+        assert t.values == [s.cagr, -s.max_drawdown]
