@@ -267,10 +267,14 @@ def build_view(
             realized_closed += x
             closed_trades += 1
     shown_lines: Sequence[PositionLine] = tuple(lines)
-    through = [ln for ln in lines if ln.through_stop]
+    through = [
+        (ln.position.symbol, ln.position.source.value, ln.last_price, ln.position.stop)
+        for ln in lines
+        if ln.through_stop
+    ]
     if block is not None:
         shown_lines = Lines(block, lines)
-        through = [block.line(k) for k in block.through_stop()] + through
+        through = block.through_stop() + through
     notes += _notes(through, missing)
     priced = [ln for ln in lines if ln.market_value is not None]
     cost = [ln.cost for ln in lines]
@@ -321,14 +325,14 @@ def largest_lines(lines: Sequence[PositionLine], limit: int) -> list[PositionLin
     return sorted(lines, key=key)[:limit]
 
 
-def _notes(through: Sequence[PositionLine], missing: set[str]) -> list[str]:
-    """The warnings about lines through their stops and symbols without a price."""
+def _notes(through: Sequence[tuple[str, str, Any, Any]], missing: set[str]) -> list[str]:
+    """The warnings about lines through their stops ((symbol, source, last price, stop) of
+    each) and symbols without a price."""
     notes = []
-    for ln in through:
-        p = ln.position
+    for symbol, source, last, stop in through:
         notes.append(
-            f"{p.symbol} ({p.source.value}) last {ln.last_price:,.2f} is through its stop "
-            f"{p.stop:,.2f}: the protective exit should have happened"
+            f"{symbol} ({source}) last {last:,.2f} is through its stop "
+            f"{stop:,.2f}: the protective exit should have happened"
         )
     if missing:
         notes.append(

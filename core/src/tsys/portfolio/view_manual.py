@@ -168,9 +168,14 @@ class ManualLines:
             self.upnl[on].tolist(),
         )
 
-    def through_stop(self) -> list[int]:
-        """Entries whose last price is at or through their stop, in order."""
-        return np.flatnonzero(self.through).tolist()
+    def through_stop(self) -> list[tuple[str, str, Any, float]]:
+        """(symbol, "manual", last price, stop) of the entries whose last price is at or
+        through their stop, in order (the values their lines hold)."""
+        stop = self.stop_value.tolist()
+        return [
+            (self.symbol[k], "manual", self.last[k], stop[k])
+            for k in np.flatnonzero(self.through).tolist()
+        ]
 
     def columns(self) -> tuple[list[Any], ...]:
         """The entries as ``PortfolioView.to_dict`` lists positions, one column per key of

@@ -317,8 +317,8 @@ class ManualTrades:
     def book(self, as_of: dt.datetime) -> tuple[list[PositionRecord], list[PositionRecord]]:
         """The positions open at ``as_of`` and those closed by then, in one read (no fills):
         ``list(status="open", ...)`` and ``list(status="closed", ...)`` without fills."""
-        both = self.columns(as_of)
-        return both.records(both.open_indices()), both.records(both.closed_indices())
+        both = manual_read.read(self, with_fills=False, as_of=as_of)
+        return [r for r in both if r.is_open], [r for r in both if not r.is_open]
 
     def columns(self, as_of: dt.datetime) -> ManualBook:
         """What :meth:`book` holds, as columns; each record built only when asked for

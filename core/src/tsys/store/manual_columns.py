@@ -102,7 +102,8 @@ def read_book(repo: ManualTrades, as_of: dt.datetime) -> ManualBook:
     cols = [getattr(P, f) for f in PositionRow._fields]
     raw = repo._store.db.execute(query.select(*cols).order_by(P.id)).fetchall()
     late = late_ids(repo, as_of)
-    fast = fast_rows(raw)
+    transposed = list(zip(*raw, strict=True))
+    fast = _fast(transposed, len(raw))
     if late:
         fast &= np.array([r[0] not in late for r in raw], dtype=bool)
     slow = np.flatnonzero(~fast).tolist()
@@ -116,14 +117,18 @@ def read_book(repo: ManualTrades, as_of: dt.datetime) -> ManualBook:
         if rec is not None:
             rebuilt[i] = rec
             keep[i] = True
-    return _columns(raw, np.flatnonzero(keep), rebuilt)
+    if keep.all():  # (nearly always: the columns already read are the book's)
+        return _columns(raw, transposed, rebuilt)
+    kept = np.flatnonzero(keep).tolist()
+    rows = [raw[i] for i in kept]
+    rebuilt = {pos: rebuilt[i] for pos, i in enumerate(kept) if i in rebuilt}
+    return _columns(rows, list(zip(*rows, strict=True)), rebuilt)
 
 
-def _columns(raw: list[tuple], kept: np.ndarray, rebuilt: dict[int, PositionRecord]) -> ManualBook:
-    rows = [raw[i] for i in kept.tolist()]
-    by_pos = {pos: rebuilt[i] for pos, i in enumerate(kept.tolist()) if i in rebuilt}
+def _columns(rows: list[tuple], c: list[tuple], by_pos: dict[int, PositionRecord]) -> ManualBook:
+    """The book of ``rows`` (``c``: their columns; ``by_pos``: the records already built)."""
     n = len(rows)
-    c = list(zip(*rows, strict=True)) if rows else [()] * len(PositionRow._fields)
+    c = c or [()] * len(PositionRow._fields)
 
     def text(name: str, canon: Callable[[Any], Any] = lambda x: x) -> list[Any]:
         m = {v: canon(v) for v in set(c[_COL[name]])}
@@ -175,10 +180,13 @@ def _columns(raw: list[tuple], kept: np.ndarray, rebuilt: dict[int, PositionReco
 # ------------------------------------------------------------------------- the bulk check
 def fast_rows(raw: Sequence[tuple]) -> np.ndarray:
     """Rows (``PositionRow`` field order) whose record certainly builds (see the module)."""
-    n = len(raw)
+    return _fast(list(zip(*raw, strict=True)), len(raw))
+
+
+def _fast(c: list[tuple], n: int) -> np.ndarray:
+    """:func:`fast_rows` of the rows whose columns are ``c``."""
     if n == 0:
         return np.zeros(0, dtype=bool)
-    c = list(zip(*raw, strict=True))
     ok = np.array([type(x) is int for x in c[_COL["id"]]], dtype=bool)
     fields = attrs.fields_dict(PositionRecord)
     for name, check in (
