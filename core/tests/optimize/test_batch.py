@@ -298,3 +298,24 @@ def test_multi_objective_batches_tell_both_values(run_optimize, data_dir):
     for t in trials:
         s = summarise([toy.evaluate({**toy.defaults(), **t.params}, 0)], 252)
         assert t.values == [s.cagr, -s.max_drawdown]
+
+
+def test_batches_until_a_timeout_finish_the_batch_they_started(toy_path, tmp_path):
+    from toy_objective import Toy
+
+    from tsys.optimize.batch import run_batches
+    from tsys.optimize.study import open_study
+
+    spec = StudySpec(
+        study="t", storage=f"sqlite:///{tmp_path / 't.db'}", factory="toy_objective:make",
+        factory_kwargs={}, seed=1, batch=3,
+    )  # fmt: skip
+    study = open_study(spec)
+    told = []
+    run_batches(
+        study, spec, Toy(delay=0.2), n_trials=None, timeout=0.3, batch=3,
+        on_trials=lambda: told.append(len(study.get_trials())),
+    )  # fmt: skip
+    # the first batch (0.6 s) outlasts the timeout: it is finished, no other is started
+    assert told == [3]
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE"] * 3
