@@ -54,7 +54,7 @@ class Rows:
         return [dict(zip(self.keys, row, strict=True)) for row in zip(*self.columns, strict=True)]
 
 
-def _encode_rows(rows: Rows, level: int) -> str:
+def _encode_rows(rows: Rows, level: int, out: list[str]) -> None:
     flat = (
         len(rows) > 0
         and len(set(rows.keys)) == len(rows.keys)
@@ -62,7 +62,8 @@ def _encode_rows(rows: Rows, level: int) -> str:
         and all(_SCALARS.issuperset(map(type, c)) for c in rows.columns)
     )
     if not flat:  # (what the list of dicts would be: written the general way)
-        return _encode(rows.dicts(), level)
+        _encode(rows.dicts(), level, out)
+        return
     pad = "\n" + "  " * (level + 1)
     inner = pad + "  "
     # one C call per column; no encoded value holds a raw line break, so they split there
@@ -72,29 +73,40 @@ def _encode_rows(rows: Rows, level: int) -> str:
     parts: list[Any] = []
     for head, key, col in zip(heads, rows.keys, cells, strict=True):
         parts += [repeat(head + encode_basestring_ascii(key) + ": ", n), col]
-    sep = pad + "}," + pad
-    parts.append(repeat(sep, n))
-    body = "".join(chain.from_iterable(zip(*parts, strict=True)))[: -len(sep)]
-    return "[" + pad + body + pad + "}" + pad[:-2] + "]"
+    first = heads[0] + encode_basestring_ascii(rows.keys[0]) + ": "
+    # every object but the first starts where the one before it ends
+    parts[0] = chain([first], repeat(pad + "}," + pad + first, n - 1))
+    out += ["[", pad, "".join(chain.from_iterable(zip(*parts, strict=True))), pad, "}"]
+    out.append(pad[:-2] + "]")
 
 
-def dumps_indented(obj: Any) -> str:
-    """Exactly ``json.dumps(obj, indent=2)`` (see the module docstring)."""
-    return _encode(obj, 0)
+def dumps_indented(obj: Any, *, end: str = "") -> str:
+    """Exactly ``json.dumps(obj, indent=2) + end`` (see the module docstring), joined once."""
+    out: list[str] = []
+    _encode(obj, 0, out)
+    out.append(end)
+    return "".join(out)
 
 
-def _encode(obj: Any, level: int) -> str:
+def _encode(obj: Any, level: int, out: list[str]) -> None:
     if type(obj) is Rows:
-        return _encode_rows(obj, level)
+        _encode_rows(obj, level, out)
+        return
     pad = "\n" + "  " * (level + 1)
     if type(obj) is dict and obj and all(type(k) is str for k in obj):
-        items = [f"{encode_basestring_ascii(k)}: {_encode(v, level + 1)}" for k, v in obj.items()]
-        return "{" + pad + ("," + pad).join(items) + pad[:-2] + "}"
+        opening = "{" + pad
+        for k, v in obj.items():
+            out += [opening, encode_basestring_ascii(k), ": "]
+            _encode(v, level + 1, out)
+            opening = "," + pad
+        out.append(pad[:-2] + "}")
+        return
     if type(obj) is list and obj and all(map(_flat_object, obj)):
         inner = pad + "  "
         text = json.dumps(obj, separators=("," + inner, ": "))  # [{"a": 1,<inner>"b": 2}, ...]
         # "}," + inner + "{" is only ever between two objects: inside one, a key follows inner
         body = text[2:-2].replace("}," + inner + "{", pad + "}," + pad + "{" + inner)
-        return "[" + pad + "{" + inner + body + pad + "}" + pad[:-2] + "]"
+        out += ["[", pad, "{", inner, body, pad, "}", pad[:-2], "]"]
+        return
     text = json.dumps(obj, indent=2)
-    return text.replace("\n", "\n" + "  " * level) if level else text
+    out.append(text.replace("\n", "\n" + "  " * level) if level else text)

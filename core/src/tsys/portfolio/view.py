@@ -115,11 +115,12 @@ class PortfolioView:
             return len(self.lines.manual.through_stop()) + rest
         return sum(ln.through_stop for ln in self.lines)
 
-    def to_json(self) -> str:
-        """``json.dumps(self.to_dict(), indent=2)``, the positions written from columns."""
+    def to_json(self, *, end: str = "") -> str:
+        """``json.dumps(self.to_dict(), indent=2) + end``, the positions written from
+        columns."""
         from tsys.jsontext import dumps_indented
 
-        return dumps_indented(self._payload(_position_rows(self.lines)))
+        return dumps_indented(self._payload(_position_rows(self.lines)), end=end)
 
     def _payload(self, positions: Any) -> dict[str, Any]:
         from tsys.serialization import unstructure
