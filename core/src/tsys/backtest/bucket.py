@@ -296,8 +296,19 @@ def plan_backtest(
     cash_rate: float | None = None,
     rules: tuple[Any, ...] = (),
 ) -> PlannedBacktest:
-    """The bucket step of a backtest and its order panels, ready to simulate (the arguments
-    are those of :func:`backtest_bucket`)."""
+    """The bucket step of a backtest from ``start`` to ``end`` (inclusive) and its order panels,
+    ready to simulate (:func:`backtest_bucket` simulates it and its buy-and-hold benchmark).
+
+    The bucket trades its own sleeve: ``capital_share`` (default 1.0, all of ``cash``) replaces
+    the configured share so the figures describe the strategy, not the account mix; max
+    positions, sizing and every risk cap come from the configuration. ``min_universe_share``
+    (research: :data:`tsys.data.coverage.MIN_UNIVERSE_SHARE`) makes a named universe that is
+    mostly missing over the window an error (:class:`~tsys.data.coverage.UniverseMissing`).
+    Idle cash earns ``cash_rate`` a year (default ``[account] cash_rate``), the benchmark's
+    too; the bucket's interest is reported apart (:attr:`BucketBacktest.interest`).
+    ``rules`` are ``tsys override`` rules replayed on the bars they hold on
+    (:mod:`tsys.backtest.replay`).
+    """
     from tsys.buckets import BucketContext
     from tsys.portfolio.step import History, bucket_step
     from tsys.sim import default_costs
@@ -394,42 +405,11 @@ def finish_backtest(
     )
 
 
-def backtest_bucket(
-    bucket: Bucket,
-    hub: DataHub,
-    config: Config,
-    *,
-    params: Any = None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    split: str | None = None,
-    cash: float | None = None,
-    costs: CostModel | None = None,
-    rebalance: str = "daily",
-    capital_share: float = 1.0,
-    progress: Callable[[str], None] | None = None,
-    min_universe_share: float | None = None,
-    cash_rate: float | None = None,
-    rules: tuple[Any, ...] = (),
-) -> BucketBacktest:
-    """Backtest one bucket from ``start`` to ``end`` (inclusive) and its buy-and-hold benchmark.
-
-    The bucket trades its own sleeve: ``capital_share`` (default 1.0, all of ``cash``) replaces
-    the configured share so the figures describe the strategy, not the account mix; max
-    positions, sizing and every risk cap come from the configuration. ``min_universe_share``
-    (research: :data:`tsys.data.coverage.MIN_UNIVERSE_SHARE`) makes a named universe that is
-    mostly missing over the window an error (:class:`~tsys.data.coverage.UniverseMissing`).
-    Idle cash earns ``cash_rate`` a year (default ``[account] cash_rate``), the benchmark's
-    too; the bucket's interest is reported apart (:attr:`BucketBacktest.interest`).
-    ``rules`` are ``tsys override`` rules replayed on the bars they hold on
-    (:mod:`tsys.backtest.replay`).
-    """
-    planned = plan_backtest(
-        bucket, hub, config, params=params, start=start, end=end, split=split, cash=cash,
-        costs=costs, rebalance=rebalance, capital_share=capital_share, progress=progress,
-        min_universe_share=min_universe_share, cash_rate=cash_rate, rules=rules,
-    )  # fmt: skip
-    say = progress or (lambda _msg: None)
+def backtest_bucket(bucket: Bucket, hub: DataHub, config: Config, **options: Any) -> BucketBacktest:
+    """Backtest one bucket and its buy-and-hold benchmark: :func:`plan_backtest` (whose
+    keyword ``options`` it takes), simulated and measured."""
+    planned = plan_backtest(bucket, hub, config, **options)
+    say = options.get("progress") or (lambda _msg: None)
     say("simulating")
     res = planned.simulate()
     if planned.has_benchmark:
