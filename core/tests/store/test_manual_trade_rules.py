@@ -6,7 +6,7 @@ import datetime as dt
 
 import peewee as pw
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tsys.store.manual_bulk import db_values
@@ -46,7 +46,17 @@ _WILD = {
     "tags": st.lists(_text, max_size=2),
     "notes": _text,
     "fee": _num,
-    "closes": st.just((CloseInput(1.0, 10.0, dt.datetime(2024, 2, 1, tzinfo=dt.UTC)),)),
+    "closes": st.lists(
+        st.builds(
+            CloseInput,
+            quantity=_num,
+            price=_num,
+            at=_when,
+            fee=st.sampled_from([0.0, 1.5, -1.0, float("nan"), 2]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
 }
 _PLAIN = {
     "symbol": st.sampled_from(["AAA", "BTC-USD"]),
@@ -61,7 +71,20 @@ _PLAIN = {
     "tags": st.just(()),
     "notes": st.just(""),
     "fee": st.floats(0, 1e6),
-    "closes": st.just(()),
+    "closes": st.just(())
+    | st.lists(
+        st.builds(
+            CloseInput,
+            quantity=st.floats(1e-8, 600.0),
+            price=st.floats(1e-9, 1e9),
+            at=st.sampled_from(
+                [dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.datetime(2024, 3, 1, tzinfo=dt.UTC)]
+            ),
+            fee=st.floats(0, 10),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
 }
 
 
@@ -72,6 +95,7 @@ def _trade(draw):
     return TradeInput(**{k: draw(_WILD[k] if k in wild else _PLAIN[k]) for k in _WILD})
 
 
+@settings(max_examples=300)
 @given(_trade())
 def test_a_plainly_valid_trade_breaks_no_rule(t):
     if plainly_valid(t, NOW):

@@ -217,15 +217,16 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
 
 
 def plainly_valid(t: TradeInput, now: dt.datetime) -> bool:
-    """True only when :func:`validate_trade` finds nothing: a trade without closes, every
-    number a float within its bounds, a stop on the protecting side, the date between
-    :data:`FIRST_TRADE_DATE` and ``now``. False says nothing: ask :func:`validate_trade`.
+    """True only when :func:`validate_trade` finds nothing: every number a float within its
+    bounds, a stop on the protecting side, the dates between :data:`FIRST_TRADE_DATE` and
+    ``now`` and the closes in order, none closing more than is open. False says nothing: ask
+    :func:`validate_trade`.
 
     An import of 100,000 plain rows checks each in a fraction of the time; the rules are
     those of :func:`validate_trade` (``test_manual_trade_rules`` checks on random trades,
     broken ones included, that a trade passed here has no error there)."""
     q, p, fee, stop, target, at = t.quantity, t.price, t.fee, t.stop, t.target, t.opened_at
-    if t.closes or not (type(q) is float and type(p) is float and type(fee) is float):
+    if not (type(q) is float and type(p) is float and type(fee) is float):
         return False
     side = t.side.lower() if type(t.side) is str else None
     if side not in ("buy", "sell") or symbol_problem(t.symbol) is not None:
@@ -246,12 +247,39 @@ def plainly_valid(t: TradeInput, now: dt.datetime) -> bool:
         type(x) is str for x in (t.bucket, t.notes, *t.tags)
     ):
         return False
+    if not _plain_moment(at, now):
+        return False
+    return not t.closes or _plain_closes(t, now)
+
+
+def _plain_moment(at: Any, now: dt.datetime) -> bool:
     if type(at) is not dt.datetime or at.tzinfo is None:
         return False
     try:
         return FIRST_TRADE_DATE <= at <= now
     except (OverflowError, TypeError):
         return False
+
+
+def _plain_closes(t: TradeInput, now: dt.datetime) -> bool:
+    """The closes of a plain trade: floats within bounds, in time order from the opening, never
+    more than is open (what :func:`compute_state` would refuse)."""
+    last, remaining, tol = t.opened_at, t.quantity, tolerance(t.quantity)
+    for c in t.closes:
+        if type(c) is not CloseInput:
+            return False
+        q, p, fee, at = c.quantity, c.price, c.fee, c.at
+        if not (type(q) is float and type(p) is float and type(fee) is float):
+            return False
+        if not (MIN_QUANTITY <= q <= MAX_QUANTITY and MIN_PRICE <= p <= MAX_PRICE):
+            return False
+        if not (0.0 <= fee < math.inf and _plain_moment(at, now)) or at < last:
+            return False
+        if q > remaining + tol:
+            return False
+        remaining -= min(q, remaining)
+        last = at
+    return True
 
 
 def _exact(x: float) -> str:
