@@ -133,3 +133,20 @@ def test_db_values_are_each_fields_db_value(field_cls, values):
             db_values(field, values)
         return
     assert [(type(x), x) for x in db_values(field, values)] == [(type(x), x) for x in want]
+
+
+@given(st.lists(st.none() | st.datetimes() | st.floats() | st.text(max_size=3), max_size=6))
+def test_sqlite_texts_are_what_sqlite_stores_for_the_values(values):
+    import sqlite3
+    import warnings
+
+    from tsys.store.manual_bulk import _sqlite_texts
+
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE t (i INTEGER, x)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # (the default adapter, 3.12+)
+        for i, (a, b) in enumerate(zip(values, _sqlite_texts(values), strict=True)):
+            con.execute("INSERT INTO t VALUES (?, ?), (?, ?)", (2 * i, a, 2 * i + 1, b))
+    rows = [x for _, x in con.execute("SELECT i, x FROM t ORDER BY i")]
+    assert rows[0::2] == rows[1::2]

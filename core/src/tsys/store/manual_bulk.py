@@ -129,11 +129,30 @@ def insert_rows(model: Any, rows: list[dict[str, Any]], *, returning: bool = Fal
         [one] * len(rows)
     )
     columns = [db_values(f, [r[f.name] for r in rows]) for f in fields]
+    import peewee as pw
+
+    if isinstance(db, pw.SqliteDatabase):
+        columns = [_sqlite_texts(c) for c in columns]
     params = list(chain.from_iterable(zip(*columns, strict=True)))
     if not returning:
         db.execute_sql(sql, params)
         return []
     return [r[0] for r in db.execute_sql(sql + ' RETURNING "id"', params).fetchall()]
+
+
+def _sqlite_texts(values: list[Any]) -> list[Any]:
+    """Naive datetimes as the text SQLite stores for them (``sqlite3``'s own adapter:
+    ``isoformat(" ")``), each distinct one written once: an import binds about six stamps a
+    trade, few of them different."""
+    if dt.datetime not in set(map(type, values)):
+        return values
+    memo: dict[dt.datetime, str] = {}
+    return [
+        (memo.get(v) or memo.setdefault(v, v.isoformat(" ")))
+        if type(v) is dt.datetime and v.tzinfo is None
+        else v
+        for v in values
+    ]
 
 
 #: ``adapt`` methods of peewee fields that return a value of these types unchanged.
