@@ -96,7 +96,18 @@ def add_trades(store, trades) -> None:
             rest = qty - sum(c.quantity for c in cs)
             cs.append(CloseInput(rest if share is None else qty * share, cpx, at, 0.25))
         todo.append(
-            TradeInput(sym, side, qty, px, opened, stop=stop, bucket=bucket, closes=cs, fee=0.5)
+            TradeInput(
+                sym,
+                side,
+                qty,
+                px,
+                opened,
+                stop=stop,
+                bucket=bucket,
+                closes=cs,
+                fee=0.5,
+                tags=(bucket, "x") if bucket else (),
+            )
         )
     store.manual.bulk_add(todo, now=NOW)
 
@@ -200,6 +211,11 @@ def test_view_from_columns_equals_view_from_records(trades, prices, equity, pape
     ]
     assert new.warnings == old.warnings
     assert new.to_dict() == old.to_dict()
+    assert (
+        new.tags_by_id()
+        == old.tags_by_id()
+        == {ln.position.id: ln.position.tags for ln in old.lines}
+    )
     text = new.to_json()
     assert text == dumps_indented(old.to_dict()) == json.dumps(old.to_dict(), indent=2)
     if len(new.lines):

@@ -142,7 +142,7 @@ def _book(dash: Dashboard, store: Any) -> dict[str, Any]:
         data["positions"],
         key=lambda p: (p["market_value"] is None, -abs(p["market_value"] or 0.0)),
     )
-    tags_of = {ln.position.id: ln.position.tags for ln in view.lines}
+    tags_of = view.tags_by_id()
     return {
         "view": view,
         "data": data,

@@ -115,6 +115,18 @@ class PortfolioView:
             return len(self.lines.manual.through_stop()) + rest
         return sum(ln.through_stop for ln in self.lines)
 
+    def tags_by_id(self) -> dict[str, tuple[str, ...]]:
+        """Each line's position id and tags (a manual book's without building its lines)."""
+        from tsys.portfolio.view_manual import Lines
+        from tsys.store.manual_trade import format_ids
+
+        if isinstance(self.lines, Lines):
+            m = self.lines.manual
+            ids = format_ids([m.book.ids[i] for i in m.index])
+            out = dict(zip(ids, map(m.book.tags, m.index), strict=True))
+            return out | {ln.position.id: ln.position.tags for ln in self.lines.rest}
+        return {ln.position.id: ln.position.tags for ln in self.lines}
+
     def to_json(self, *, end: str = "") -> str:
         """``json.dumps(self.to_dict(), indent=2) + end``, the positions written from
         columns."""

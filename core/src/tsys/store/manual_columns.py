@@ -76,6 +76,7 @@ class ManualBook:
     is_open: np.ndarray
     #: Builds the record of entry ``i`` (its stored row, or the record already rebuilt).
     _make: Callable[[int], PositionRecord]
+    _tags: Callable[[int], tuple[Any, ...]]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -87,6 +88,10 @@ class ManualBook:
     def records(self, indices: Sequence[int] | np.ndarray | None = None) -> list[PositionRecord]:
         idx = range(len(self)) if indices is None else indices
         return [self._make(int(i)) for i in idx]
+
+    def tags(self, i: int) -> tuple[Any, ...]:
+        """The tags of entry ``i`` (what :meth:`record` would hold, without building it)."""
+        return self._tags(i)
 
     def open_indices(self) -> np.ndarray:
         return np.flatnonzero(self.is_open)
@@ -159,6 +164,11 @@ def _columns(rows: list[tuple], c: list[tuple], by_pos: dict[int, PositionRecord
             return by_pos[i]
         return record(PositionRow(*rows[i]), (), with_fills=False)
 
+    def tags(i: int) -> tuple[Any, ...]:
+        if i in by_pos:
+            return by_pos[i].tags
+        return tuple(json.loads(rows[i][_COL["tags"]] or "[]"))  # (as manual_read.record)
+
     return ManualBook(
         ids=list(c[_COL["id"]]),
         symbol=symbol,
@@ -174,6 +184,7 @@ def _columns(rows: list[tuple], c: list[tuple], by_pos: dict[int, PositionRecord
         realized_pnl=realized,
         is_open=is_open,
         make=make,
+        tags=tags,
     )
 
 
