@@ -150,3 +150,38 @@ def test_sqlite_texts_are_what_sqlite_stores_for_the_values(values):
             con.execute("INSERT INTO t VALUES (?, ?), (?, ?)", (2 * i, a, 2 * i + 1, b))
     rows = [x for _, x in con.execute("SELECT i, x FROM t ORDER BY i")]
     assert rows[0::2] == rows[1::2]
+
+
+@settings(max_examples=300)
+@given(_trade())
+def test_validate_trade_answers_with_sentences_for_any_input(t):
+    """Bad input gets a list of what is wrong, never an exception (a naive date beside an
+    aware close raised TypeError comparing them)."""
+    errors = validate_trade(t, now=NOW)
+    assert isinstance(errors, list) and all(isinstance(e, str) for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("opened", "closed"),
+    [
+        (dt.datetime(2024, 1, 2), dt.datetime(2024, 3, 1, tzinfo=dt.UTC)),
+        (dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.datetime(2024, 3, 1)),
+    ],
+)
+def test_a_naive_date_beside_a_close_is_named_not_raised(opened, closed):
+    t = TradeInput("AAA", "buy", 10.0, 100.0, opened, closes=(CloseInput(5.0, 110.0, closed),))
+    errors = validate_trade(t, now=NOW)
+    assert len(errors) == 1 and "must be a timezone-aware datetime" in errors[0]
+
+
+def test_a_stored_row_with_closes_but_no_opening_fill_is_a_value_error():
+    """A hand-edited row whose opening fill is dated after its close: the read leaves it out
+    with a warning (``loadable`` catches ValueError) instead of stopping on StopIteration."""
+    from types import SimpleNamespace
+
+    from tsys.store.manual_read import state_from_fills
+
+    close = SimpleNamespace(kind="close", quantity=5.0, price=110.0, fee=0.0,
+                            timestamp=dt.datetime(2024, 3, 1))  # fmt: skip
+    with pytest.raises(ValueError, match="no opening fill"):
+        state_from_fills("buy", [close])

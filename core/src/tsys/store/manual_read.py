@@ -206,7 +206,9 @@ def record(
 
 def state_from_fills(side: str, fills: Sequence[Any]) -> PositionState:
     """What ``fills`` (the opening fill and closes, any order) add up to."""
-    opening = next(f for f in fills if f.kind == "open")
+    opening = next((f for f in fills if f.kind == "open"), None)
+    if opening is None:  # a hand-edited row: closes dated before its opening fill
+        raise ValueError("it has closes but no opening fill at or before them")
     closes = [
         (f.quantity, f.price, f.fee, from_db(f.timestamp)) for f in fills if f.kind == "close"
     ]

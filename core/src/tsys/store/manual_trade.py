@@ -196,6 +196,8 @@ def validate_trade(t: TradeInput, *, now: dt.datetime | None = None) -> list[str
         errors += check_price(f"{what} price", c.price)
         errors += check_non_negative(f"{what} fee", c.fee)
         errors += check_not_future(f"{what} date", c.at, now)
+        if not (_aware(c.at) and _aware(t.opened_at)):
+            continue  # the date's own error says why; a naive one cannot be put in order
         if c.at < t.opened_at:
             errors.append(
                 f"{what} date {day_text(c.at)} is before the trade opened ({day_text(t.opened_at)})"
@@ -359,8 +361,12 @@ def check_non_negative(name: str, x: Any) -> list[str]:
     return []
 
 
+def _aware(at: Any) -> bool:
+    return isinstance(at, dt.datetime) and at.tzinfo is not None
+
+
 def check_not_future(name: str, at: dt.datetime, now: dt.datetime) -> list[str]:
-    if not isinstance(at, dt.datetime) or at.tzinfo is None:
+    if not _aware(at):
         return [f"{name} must be a timezone-aware datetime, got {at!r}"]
     try:
         too_early = at < FIRST_TRADE_DATE
