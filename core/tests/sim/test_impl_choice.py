@@ -47,3 +47,13 @@ def test_missing_extension_raises_instead_of_falling_back(monkeypatch):
     with pytest.raises(TsysError, match="not available") as ei:
         sim.get_kernel()
     assert "TSYS_SIM=python" in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [(sim.simulate, "stops_per_set"), (sim.simulate, "target_weight"), (sim.simulate_grid, "x")],
+)
+def test_unknown_keyword_is_refused(fn, name):
+    o = np.full((3, 1), 10.0)
+    with pytest.raises(TypeError, match=f"{fn.__name__}\\(\\) got an unexpected keyword .*{name}"):
+        fn(o, o, o, o, o * 100, target_weights=np.full((3, 1), 0.5), **{name: None})

@@ -46,7 +46,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,7 @@ __all__ = [
     "FixedSlippage",
     "GridResult",
     "ImpactSlippage",
+    "SimOptions",
     "SimResult",
     "StopRules",
     "current_impl",
@@ -121,24 +122,64 @@ def get_kernel(impl: str | None = None) -> Any:
 # --------------------------------------------------------------------------- entry points
 
 
+class SimOptions(TypedDict, total=False):
+    """The keyword arguments :func:`simulate` and :func:`simulate_grid` share (described in
+    :func:`simulate`); one not given takes its value in ``_DEFAULTS``, or None."""
+
+    target_weights: Any
+    target_qty: Any
+    entries: Any
+    exits: Any
+    stop_price: Any
+    target_price: Any
+    limit_price: Any
+    costs: CostModel | Sequence[CostModel]
+    lot_size: float | Sequence[float] | np.ndarray
+    cash: float
+    cash_sharing: bool
+    stops: StopRules | Sequence[StopRules] | None
+    impl: str | None
+    index: pd.Index | None
+    symbols: Sequence[str] | None
+    cash_rate: float | Sequence[float] | np.ndarray
+    cash_rate_periods: int | None
+
+
+#: The :class:`SimOptions` whose default is not None.
+_DEFAULTS: SimOptions = {
+    "costs": CostModel(),
+    "lot_size": 1.0,
+    "cash": 100_000.0,
+    "cash_sharing": True,
+    "cash_rate": 0.0,
+}
+
+
 def _run(
+    caller: str,
     bars: tuple[Any, ...],
-    kw: dict[str, Any],
+    options: SimOptions,
     *,
-    impl: str | None,
-    index: pd.Index | None,
-    symbols: Sequence[str] | None,
     grid: bool,
+    record_positions: bool,
+    stops_per_set: Sequence[StopRules | Sequence[StopRules]] | None = None,
 ) -> GridResult:
+    unknown = sorted(options.keys() - SimOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    kw: dict[str, Any] = {k: options.get(k, _DEFAULTS.get(k)) for k in SimOptions.__optional_keys__}
+    impl, index, symbols = kw.pop("impl"), kw["index"], kw.pop("symbols")
     name = current_impl() if impl is None else impl
     kernel = get_kernel(name)
     if index is not None and len(index) != np.shape(bars[3])[0]:
         raise ContractError(f"index has {len(index)} entries, expected {np.shape(bars[3])[0]}")
-    prep = prepare(*bars, grid=grid, index=index, **kw)
+    prep = prepare(
+        *bars, grid=grid, record_positions=record_positions, stops_per_set=stops_per_set, **kw
+    )
     if symbols is not None and len(symbols) != prep.N:
         raise ContractError(f"symbols has {len(symbols)} entries, expected {prep.N}")
     out = kernel(*prep.args)
-    rec, sharing = bool(kw["record_positions"]), bool(kw["cash_sharing"])
+    rec, sharing = bool(record_positions), bool(kw["cash_sharing"])
     return GridResult(
         equity=out["equity"],
         cash=out["cash"],
@@ -162,24 +203,8 @@ def simulate(
     close: Any,
     volume: Any,
     *,
-    target_weights: Any = None,
-    target_qty: Any = None,
-    entries: Any = None,
-    exits: Any = None,
-    stop_price: Any = None,
-    target_price: Any = None,
-    limit_price: Any = None,
-    costs: CostModel | Sequence[CostModel] = CostModel(),
-    lot_size: float | Sequence[float] | np.ndarray = 1.0,
-    cash: float = 100_000.0,
-    cash_sharing: bool = True,
-    stops: StopRules | Sequence[StopRules] | None = None,
-    impl: str | None = None,
-    index: pd.Index | None = None,
-    symbols: Sequence[str] | None = None,
     record_positions: bool = True,
-    cash_rate: float | Sequence[float] | np.ndarray = 0.0,
-    cash_rate_periods: int | None = None,
+    **options: Unpack[SimOptions],
 ) -> SimResult:
     """Simulate execution of decisions over a T x N panel of bars (see the module docstring).
 
@@ -196,13 +221,13 @@ def simulate(
         Protective levels for a position entered from the decision at that close (NaN: none).
     limit_price : array-like (T, N), optional
         Limit for buys decided at that close (NaN: market-on-open).
-    costs : CostModel or sequence of N
+    costs : CostModel or sequence of N, default CostModel()
         Fees, slippage and capacity.
-    lot_size : float or N floats
+    lot_size : float or N floats, default 1.0
         Trading unit: 1.0 for whole shares, e.g. 1e-8 for crypto.
-    cash : float
+    cash : float, default 100_000.0
         Starting cash (of each sub-account when ``cash_sharing`` is False).
-    cash_sharing : bool
+    cash_sharing : bool, default True
         One portfolio (True) or independent per-symbol sub-accounts each starting with ``cash``.
     stops : StopRules or sequence of N, optional
         Stop-loss, take-profit, ATR trailing and time stops.
@@ -210,11 +235,11 @@ def simulate(
         Override ``TSYS_SIM``.
     index, symbols : optional
         Dates and names, used to label the fills and trades tables.
-    record_positions : bool
+    record_positions : bool, default True
         Keep the T x N ``positions`` panel (and ``sub_equity`` without cash sharing). False
         saves their memory and time when only equity, fills and trades are needed; the last
         bar's values stay available as ``last_positions`` and ``last_sub_equity``.
-    cash_rate : float or T floats
+    cash_rate : float or T floats, default 0.0
         Annual interest on idle cash (a T-bill proxy, e.g. 0.04), or one rate per bar (in force
         over the period ending at that bar). Default 0: cash earns nothing. At the start of
         each bar the cash held at the previous close earns ``rate x calendar days / 365`` (days
@@ -228,15 +253,8 @@ def simulate(
     -------
     SimResult
     """
-    kw = dict(
-        target_weights=target_weights, target_qty=target_qty, entries=entries, exits=exits,
-        stop_price=stop_price, target_price=target_price, limit_price=limit_price, costs=costs,
-        lot_size=lot_size, cash=cash, cash_sharing=cash_sharing, stops=stops,
-        stops_per_set=None, record_positions=record_positions, cash_rate=cash_rate,
-        cash_rate_periods=cash_rate_periods,
-    )  # fmt: skip
-    g = _run((open, high, low, close, volume), kw, impl=impl, index=index, symbols=symbols,
-             grid=False)  # fmt: skip
+    bars = (open, high, low, close, volume)
+    g = _run("simulate", bars, options, grid=False, record_positions=record_positions)
     return g.result(0)
 
 
@@ -247,25 +265,9 @@ def simulate_grid(
     close: Any,
     volume: Any,
     *,
-    target_weights: Any = None,
-    target_qty: Any = None,
-    entries: Any = None,
-    exits: Any = None,
-    stop_price: Any = None,
-    target_price: Any = None,
-    limit_price: Any = None,
-    costs: CostModel | Sequence[CostModel] = CostModel(),
-    lot_size: float | Sequence[float] | np.ndarray = 1.0,
-    cash: float = 100_000.0,
-    cash_sharing: bool = True,
-    stops: StopRules | Sequence[StopRules] | None = None,
     stops_per_set: Sequence[StopRules | Sequence[StopRules]] | None = None,
-    impl: str | None = None,
-    index: pd.Index | None = None,
-    symbols: Sequence[str] | None = None,
     record_positions: bool = False,
-    cash_rate: float | Sequence[float] | np.ndarray = 0.0,
-    cash_rate_periods: int | None = None,
+    **options: Unpack[SimOptions],
 ) -> GridResult:
     """Simulate K decision sets over one T x N panel of bars in one pass, prices not copied.
 
@@ -297,12 +299,12 @@ def simulate_grid(
     -------
     GridResult
     """
-    kw = dict(
-        target_weights=target_weights, target_qty=target_qty, entries=entries, exits=exits,
-        stop_price=stop_price, target_price=target_price, limit_price=limit_price, costs=costs,
-        lot_size=lot_size, cash=cash, cash_sharing=cash_sharing, stops=stops,
-        stops_per_set=stops_per_set, record_positions=record_positions, cash_rate=cash_rate,
-        cash_rate_periods=cash_rate_periods,
-    )  # fmt: skip
-    return _run((open, high, low, close, volume), kw, impl=impl, index=index, symbols=symbols,
-                grid=True)  # fmt: skip
+    bars = (open, high, low, close, volume)
+    return _run(
+        "simulate_grid",
+        bars,
+        options,
+        grid=True,
+        record_positions=record_positions,
+        stops_per_set=stops_per_set,
+    )
