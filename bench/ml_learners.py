@@ -23,22 +23,24 @@ from typing import Any
 SHARED = "../shared/data"
 
 
+#: scikit-learn's names of :func:`tsys.ml.model.tree_settings` -> LightGBM's.
+LIGHTGBM_NAMES = {
+    "max_iter": "n_estimators",
+    "max_leaf_nodes": "num_leaves",
+    "max_bins": "max_bin",
+    "min_samples_leaf": "min_child_samples",
+    "l2_regularization": "reg_lambda",
+}
+
+
 def lightgbm_classifier(spec: Any, n: int) -> Any:
-    """LightGBM with the settings of :func:`tsys.ml.model._classifier` (trees, leaves, bins,
-    leaf size, L2, seed; one thread)."""
+    """LightGBM with the settings of :func:`tsys.ml.model.tree_settings` (one thread)."""
     from lightgbm import LGBMClassifier
 
-    return LGBMClassifier(
-        n_estimators=spec.max_iter,
-        learning_rate=spec.learning_rate,
-        num_leaves=spec.max_leaf_nodes,
-        max_bin=spec.max_bins,
-        min_child_samples=max(20, n // 50),
-        reg_lambda=spec.l2,
-        random_state=spec.seed,
-        n_jobs=1,
-        verbose=-1,
-    )
+    from tsys.ml.model import tree_settings
+
+    settings = {LIGHTGBM_NAMES.get(k, k): v for k, v in tree_settings(spec, n).items()}
+    return LGBMClassifier(**settings, n_jobs=1, verbose=-1)
 
 
 def judge(bucket_name: str, learner: str) -> dict[str, Any]:

@@ -129,19 +129,25 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _classifier(spec: TrainSpec, n: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(
+def tree_settings(spec: TrainSpec, n: int) -> dict[str, Any]:
+    """The boosted-tree settings of ``spec`` for ``n`` training rows, in scikit-learn's names
+    (trees, learning rate, leaves, bins, leaf size, L2, seed); ``bench/ml_learners.py`` gives
+    the same settings to LightGBM."""
+    return dict(
         max_iter=spec.max_iter,
         learning_rate=spec.learning_rate,
         max_leaf_nodes=spec.max_leaf_nodes,
         max_bins=spec.max_bins,
         min_samples_leaf=max(20, n // 50),
         l2_regularization=spec.l2,
-        early_stopping=False,
         random_state=spec.seed,
     )
+
+
+def _classifier(spec: TrainSpec, n: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(early_stopping=False, **tree_settings(spec, n))
 
 
 def _fit(clf: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
