@@ -125,11 +125,16 @@ class EntriesWithoutScore(Honest):
         return [""]
 
 
-def test_contract_suite_names_each_broken_rule():
-    bars = synthetic_bars(["A", "B"], n_bars=80, seed=3)
+def _broken_rules(bucket, seed):
+    """What the contract suite says is broken about ``bucket`` on two symbols."""
+    bars = synthetic_bars(["A", "B"], n_bars=80, seed=seed)
     with pytest.raises(AssertionError) as info:
-        bucket_contract_suite(EntriesWithoutScore(), _ctx(bars), bars)
-    text = str(info.value)
+        bucket_contract_suite(bucket, _ctx(bars), bars)
+    return str(info.value)
+
+
+def test_contract_suite_names_each_broken_rule():
+    text = _broken_rules(EntriesWithoutScore(), seed=3)
     assert "shapes_and_dtypes: an entry needs a finite score" in text
     assert "nan_safe: entries on bars that do not exist" in text
     assert "explain: explain must return a list of non-empty strings" in text
@@ -176,10 +181,7 @@ class FillsWithinWindow(Honest):
 
 
 def test_contract_suite_computes_at_every_range_end():
-    bars = synthetic_bars(["A", "B"], n_bars=80, seed=6)
-    with pytest.raises(AssertionError) as info:
-        bucket_contract_suite(FillsWithinWindow(), _ctx(bars), bars)
-    text = str(info.value)
+    text = _broken_rules(FillsWithinWindow(), seed=6)
     assert "range_ends: window=5: ValueError: Limit must be greater than 0" in text
     # The default (window=10) computes, so only the range-end check fails.
     assert "shapes_and_dtypes" not in text and "deterministic" not in text

@@ -5,27 +5,26 @@ which its volume runs at 2.5x its usual level. In the planted market a hot symbo
 drift up by ``EDGE`` a day and drift down slightly otherwise (unconditional drift about
 zero); in the null market the episodes change the volume only. :class:`CoinBucket` (the
 primary model) enters at random days, blind to the episodes, and holds ``hold`` bars: its
-entries make money only when they fall in a hot episode, which the volume features show.
+entries make money only when they fall in a hot episode, which the volume features show. The bucket and ``hub_of`` come from the research tests'
+``research_market`` (one home for the synthetic test buckets).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import attrs
 import numpy as np
 import pandas as pd
+from research_market import BENCH, RandomEntryBucket, hub_of
 
-from tsys.buckets import Bucket, BucketOutput, PositionRules, param
+from tsys.buckets import param
 from tsys.contracts import AssetClass
-from tsys.data import Bars, DataHub, SourceContext
-from tsys.testing import InMemorySource
+from tsys.data import Bars
+
+__all__ = ["BENCH", "EDGE", "SYMBOLS", "CoinBucket", "CoinParams", "hub_of", "market"]
 
 EDGE = 0.006
 HOT_DAYS = 12
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
-BENCH = "BENCH"
 
 
 def market(*, planted: bool, seed: int = 0, n_days: int = 1600) -> Bars:
@@ -63,43 +62,16 @@ def market(*, planted: bool, seed: int = 0, n_days: int = 1600) -> Bars:
     )
 
 
-def hub_of(bars: Bars, tmp_path) -> DataHub:
-    return DataHub(InMemorySource(bars), [], SourceContext(cache_dir=tmp_path / "cache"))
-
-
 @attrs.frozen
 class CoinParams:
     rate: float = param(0.12, low=0.01, high=0.3, help="entry probability per symbol and day")
     hold: int = param(6, low=2, high=20, help="bars to hold")
 
 
-class CoinBucket(Bucket):
+class CoinBucket(RandomEntryBucket):
     """Random entries (row t never depends on later rows), a time stop and a loose stop."""
 
     name = "coin"
-    asset_class = AssetClass.EQUITY
-    version = "1.0"
     Params = CoinParams
-    benchmark = BENCH
     warmup_bars = 30
-
-    def position_rules(self, params: CoinParams) -> PositionRules:
-        return PositionRules(time_stop_bars=params.hold)
-
-    def universe(self, ctx) -> list[str]:
-        return [s for s in ctx.data.symbols(AssetClass.EQUITY) if s != BENCH]
-
-    def compute(self, ctx, bars: Bars, params: CoinParams) -> BucketOutput:
-        T, N = bars.shape
-        key = json.dumps(attrs.asdict(params), sort_keys=True).encode()
-        rng = np.random.default_rng(int(hashlib.sha256(key).hexdigest()[:12], 16))
-        draws = rng.random((T, N))
-        tradable = np.array([s != BENCH for s in bars.symbols])[None, :]
-        entries = (draws < params.rate) & tradable
-        return BucketOutput(
-            score=np.where(entries, 1.0 - draws, np.nan),
-            entries=entries,
-            exits=np.zeros((T, N), dtype=bool),
-            stop=np.where(entries, bars.close * 0.9, np.nan),
-            target=np.full((T, N), np.nan),
-        )
+    stop_at = 0.9

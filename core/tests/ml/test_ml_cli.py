@@ -3,62 +3,27 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 from click.testing import CliRunner
 from ml_market import market
+from research_market import csv_folder, installed_bucket
 
-from tsys import plugins
 from tsys.cli import cli
-
-PLUGIN = """
-from ml_market import CoinBucket
-from tsys.hookspecs import hookimpl
-
-
-class Coin(CoinBucket):
-    name = "coin"
-
-
-@hookimpl
-def register_buckets(register):
-    register(Coin())
-"""
 
 
 @pytest.fixture
 def coin_plugin(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    pkg = site / "tsysfake_coin"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "tsys_fake_coin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tsys-fake-coin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[tsys]\nfake-coin = tsysfake_coin\n")
-    monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("TSYS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
-    plugins.reset_plugin_manager()
-    yield pkg
-    import sys
-
-    sys.modules.pop("tsysfake_coin", None)
-    plugins.reset_plugin_manager()
+    with installed_bucket(tmp_path / "site", monkeypatch, "coin", "ml_market", "CoinBucket") as pkg:
+        yield pkg
 
 
 @pytest.fixture
 def csv_market(tmp_path):
-    folder = tmp_path / "csv"
-    folder.mkdir()
-    bars = market(planted=True, n_days=900)
-    for s in bars.symbols:
-        df = bars.symbol_frame(s)
-        df.index = df.index.strftime("%Y-%m-%d")
-        df.to_csv(folder / f"{s}.csv", index_label="date")
-    return folder
+    return csv_folder(market(planted=True, n_days=900), tmp_path / "csv")
 
 
 def test_train_saves_a_judged_model_and_report_renders_it(coin_plugin, csv_market, tmp_path):

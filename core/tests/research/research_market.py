@@ -10,17 +10,26 @@ find and confirm out of sample.
 ``noise_market``: random walks without any edge; :class:`NoiseBucket` enters at random days
 drawn from its many parameters (each configuration is another coin flip). A sound loop must
 find it overfit.
+
+The meta-labelling tests (``core/tests/ml/ml_market.py``) build their bucket on
+:class:`RandomEntryBucket`; the CLI tests of both install theirs with :func:`installed_bucket`
+and read their market from :func:`csv_folder`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 import numpy as np
 import pandas as pd
 
+from tsys import plugins
 from tsys.buckets import Bucket, BucketOutput, PositionRules, param
 from tsys.contracts import AssetClass
 from tsys.data import Bars, DataHub, SourceContext
@@ -98,6 +107,47 @@ def _rolling_mean_prior(a: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+class MarketBucket(Bucket):
+    """What the test buckets share: every equity but ``BENCH``, a time stop of ``hold`` bars."""
+
+    asset_class = AssetClass.EQUITY
+    version = "1.0"
+    benchmark = BENCH
+
+    def position_rules(self, params) -> PositionRules:
+        return PositionRules(time_stop_bars=params.hold)
+
+    def universe(self, ctx) -> list[str]:
+        return [s for s in ctx.data.symbols(AssetClass.EQUITY) if s != BENCH]
+
+    @staticmethod
+    def tradable(bars: Bars) -> np.ndarray:
+        """A 1 x N row: True but for the benchmark's column."""
+        return np.array([s != BENCH for s in bars.symbols])[None, :]
+
+
+class RandomEntryBucket(MarketBucket):
+    """Entries at random days (``params.rate`` a symbol and day), drawn from the parameters:
+    every configuration draws other ones, and row t never depends on later rows."""
+
+    #: The stop as a share of the entry close (None: no stop).
+    stop_at: float | None = None
+
+    def compute(self, ctx, bars: Bars, params) -> BucketOutput:
+        T, N = bars.shape
+        key = json.dumps(attrs.asdict(params), sort_keys=True).encode()
+        rng = np.random.default_rng(int(hashlib.sha256(key).hexdigest()[:12], 16))
+        draws = rng.random((T, N))
+        entries = (draws < params.rate) & self.tradable(bars)
+        stop = np.nan if self.stop_at is None else bars.close * self.stop_at
+        return BucketOutput(
+            score=np.where(entries, 1.0 - draws, np.nan),
+            entries=entries,
+            exits=np.zeros((T, N), dtype=bool),
+            stop=np.where(entries, stop, np.nan),
+        )
+
+
 @attrs.frozen
 class PlantedParams:
     threshold: float = param(1.8, low=0.5, high=3.0, help="volume over its average")
@@ -105,32 +155,23 @@ class PlantedParams:
     window: int = param(20, low=5, high=60, help="volume average window")
 
 
-class PlantedBucket(Bucket):
+class PlantedBucket(MarketBucket):
+    """Buys volume spikes (the planted edge)."""
+
     name = "planted"
-    asset_class = AssetClass.EQUITY
-    version = "1.0"
     Params = PlantedParams
-    benchmark = BENCH
     warmup_bars = 60
-
-    def position_rules(self, params: PlantedParams) -> PositionRules:
-        return PositionRules(time_stop_bars=params.hold)
-
-    def universe(self, ctx) -> list[str]:
-        return [s for s in ctx.data.symbols(AssetClass.EQUITY) if s != BENCH]
 
     def compute(self, ctx, bars: Bars, params: PlantedParams) -> BucketOutput:
         T, N = bars.shape
         ratio = bars.volume / _rolling_mean_prior(bars.volume, params.window)
-        tradable = np.array([s != BENCH for s in bars.symbols])[None, :]
         with np.errstate(invalid="ignore"):
-            entries = (ratio > params.threshold) & tradable
+            entries = (ratio > params.threshold) & self.tradable(bars)
         return BucketOutput(
             score=np.where(entries, ratio, np.nan),
             entries=entries,
             exits=np.zeros((T, N), dtype=bool),
             stop=np.full((T, N), np.nan),
-            target=np.full((T, N), np.nan),
         )
 
 
@@ -146,33 +187,55 @@ class NoiseParams:
     rate: float = param(0.02, low=0.005, high=0.05)
 
 
-class NoiseBucket(Bucket):
+class NoiseBucket(RandomEntryBucket):
     """Entries at random days: every configuration draws other ones (no edge anywhere)."""
 
     name = "noise"
-    asset_class = AssetClass.EQUITY
-    version = "1.0"
     Params = NoiseParams
-    benchmark = BENCH
     warmup_bars = 20
 
-    def position_rules(self, params: NoiseParams) -> PositionRules:
-        return PositionRules(time_stop_bars=params.hold)
 
-    def universe(self, ctx) -> list[str]:
-        return [s for s in ctx.data.symbols(AssetClass.EQUITY) if s != BENCH]
+# ---------------------------------------------------------------- for the CLI tests (and ml's)
+_PLUGIN = """
+from {module} import {cls}
+from tsys.hookspecs import hookimpl
 
-    def compute(self, ctx, bars: Bars, params: NoiseParams) -> BucketOutput:
-        T, N = bars.shape
-        key = json.dumps(attrs.asdict(params), sort_keys=True).encode()
-        rng = np.random.default_rng(int(hashlib.sha256(key).hexdigest()[:12], 16))
-        draws = rng.random((T, N))  # row t never depends on later rows
-        tradable = np.array([s != BENCH for s in bars.symbols])[None, :]
-        entries = (draws < params.rate) & tradable
-        return BucketOutput(
-            score=np.where(entries, 1.0 - draws, np.nan),
-            entries=entries,
-            exits=np.zeros((T, N), dtype=bool),
-            stop=np.full((T, N), np.nan),
-            target=np.full((T, N), np.nan),
-        )
+
+class Registered({cls}):
+    \"\"\"Defined in the plugin, so its package is the bucket's (where params.json ships).\"\"\"
+
+
+@hookimpl
+def register_buckets(register):
+    register(Registered())
+"""
+
+
+@contextlib.contextmanager
+def installed_bucket(site: Path, monkeypatch, name: str, module: str, cls: str) -> Iterator[Path]:
+    """Install ``tsysfake_<name>`` in ``site`` as pip would (distribution ``tsys-fake-<name>``,
+    entry point ``fake-<name>``), registering a subclass of ``module.cls``; yield its folder."""
+    pkg = site / f"tsysfake_{name}"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(_PLUGIN.format(module=module, cls=cls))
+    info = site / f"tsys_fake_{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: tsys-fake-{name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[tsys]\nfake-{name} = tsysfake_{name}\n")
+    monkeypatch.syspath_prepend(str(site))
+    plugins.reset_plugin_manager()
+    try:
+        yield pkg
+    finally:
+        sys.modules.pop(f"tsysfake_{name}", None)
+        plugins.reset_plugin_manager()
+
+
+def csv_folder(bars: Bars, folder: Path) -> Path:
+    """Write ``bars`` as one ``<SYMBOL>.csv`` a symbol (what the csv source reads)."""
+    folder.mkdir()
+    for s in bars.symbols:
+        df = bars.symbol_frame(s)
+        df.index = df.index.strftime("%Y-%m-%d")
+        df.to_csv(folder / f"{s}.csv", index_label="date")
+    return folder

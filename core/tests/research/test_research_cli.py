@@ -3,60 +3,26 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from research_market import planted_market
+from research_market import csv_folder, installed_bucket, planted_market
 
 from tsys import plugins
 from tsys.cli import cli
-
-PLUGIN = """
-from research_market import PlantedBucket
-from tsys.hookspecs import hookimpl
-
-
-class Planted(PlantedBucket):
-    name = "planted"
-
-
-@hookimpl
-def register_buckets(register):
-    register(Planted())
-"""
 
 
 @pytest.fixture
 def planted_plugin(tmp_path, monkeypatch):
     site = tmp_path / "site"
-    pkg = site / "tsysfake_planted"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "tsys_fake_planted-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tsys-fake-planted\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[tsys]\nfake-planted = tsysfake_planted\n")
-    monkeypatch.syspath_prepend(str(site))
-    plugins.reset_plugin_manager()
-    yield pkg
-    import sys
-
-    sys.modules.pop("tsysfake_planted", None)
-    plugins.reset_plugin_manager()
+    with installed_bucket(site, monkeypatch, "planted", "research_market", "PlantedBucket") as pkg:
+        yield pkg
 
 
 @pytest.fixture
 def csv_market(tmp_path):
-    folder = tmp_path / "csv"
-    folder.mkdir()
-    bars = planted_market(n_days=900)
-    for s in bars.symbols:
-        df = bars.symbol_frame(s)
-        df.index = df.index.strftime("%Y-%m-%d")
-        df.to_csv(folder / f"{s}.csv", index_label="date")
-    return folder
+    return csv_folder(planted_market(n_days=900), tmp_path / "csv")
 
 
 def test_research_command_json_html_and_defaults(planted_plugin, csv_market, data_dir, tmp_path):
