@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_scenarios import COSTS, RULES, random_bars, random_levels
 
 from tsys.errors import ContractError
 from tsys.sim import (
@@ -14,7 +15,6 @@ from tsys.sim import (
     CostModel,
     FeeModel,
     FixedSlippage,
-    ImpactSlippage,
     StopRules,
     current_impl,
     simulate,
@@ -22,30 +22,6 @@ from tsys.sim import (
 )
 
 EXAMPLES = 1000 if os.environ.get("CI") else 60
-RULES = [
-    None,
-    StopRules(stop_loss=0.05, take_profit=0.08),
-    StopRules(atr_trailing=1.0, atr_window=3, time_stop_bars=3),
-]
-
-
-def _bars(rng, T, N):
-    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
-    o = c * np.exp(rng.normal(0, 0.02, (T, N)))
-    h = np.maximum(o, c) * np.exp(np.abs(rng.normal(0, 0.02, (T, N))))
-    lo = np.minimum(o, c) * np.exp(-np.abs(rng.normal(0, 0.02, (T, N))))
-    v = np.floor(rng.lognormal(6, 1.5, (T, N)))
-    holes = rng.random((T, N))
-    v[holes < 0.07] = 0.0
-    for a in (o, h, lo, c):
-        a[(holes > 0.07) & (holes < 0.1)] = np.nan
-    return o, h, lo, c, v
-
-
-def _levels(rng, c, side):
-    x = c * (1 + side * rng.random(c.shape) * 0.1)
-    x[rng.random(c.shape) < 0.5] = np.nan
-    return x
 
 
 @st.composite
@@ -54,7 +30,7 @@ def grids(draw):
     in row-major or column-major layouts."""
     T, N, K = draw(st.integers(2, 20)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    bars = _bars(rng, T, N)
+    bars = random_bars(rng, T, N)
     c = bars[3]
     mode = draw(st.sampled_from(["weights", "qty", "signals"]))
     per_set = {}
@@ -94,17 +70,13 @@ def grids(draw):
         else:
             per_set["target_weights"] = rng.random((K, 1, 1))
     if draw(st.booleans()):
-        make("stop_price", lambda: _levels(rng, c, -1))
+        make("stop_price", lambda: random_levels(rng, c, -1))
     if draw(st.booleans()):
-        make("target_price", lambda: _levels(rng, c, 1))
+        make("target_price", lambda: random_levels(rng, c, 1))
     if mode != "signals" and draw(st.booleans()):
-        make("limit_price", lambda: _levels(rng, c, -0.3))
+        make("limit_price", lambda: random_levels(rng, c, -0.3))
     kw = dict(per_set)
-    kw["costs"] = CostModel(
-        draw(st.sampled_from([FeeModel(), FeeModel(10.0), FeeModel(5.0, 0.01, 1.0)])),
-        draw(st.sampled_from([FixedSlippage(0.0), FixedSlippage(5.0), ImpactSlippage(2, 0.5, 5)])),
-        draw(st.sampled_from([Capacity(None), Capacity(0.025), Capacity(0.5)])),
-    )
+    kw["costs"] = draw(COSTS)
     if draw(st.booleans()):
         kw["stops_per_set"] = [draw(st.sampled_from(RULES)) or StopRules() for _ in range(K)]
     else:
@@ -199,7 +171,7 @@ def test_sma_sweep_grid_matches_single_runs_on_long_panels():
 
     rng = np.random.default_rng(3)
     T, N = 600, 5
-    o, h, lo, c, v = (np.asfortranarray(a) for a in _bars(rng, T, N))
+    o, h, lo, c, v = (np.asfortranarray(a) for a in random_bars(rng, T, N))
     c = np.asfortranarray(np.where(np.isfinite(c), c, 50.0))
     pairs = [(5, 20), (10, 50), (3, 7), (20, 60)]
     masks = [sma_cross(c, f, s) for f, s in pairs]
@@ -220,7 +192,7 @@ def test_grid_reads_the_bars_in_place():
     # K sets over one panel: the traced peak stays far below one copy of the bars per set
     rng = np.random.default_rng(1)
     T, N, K = 2000, 40, 25
-    bars = [np.asfortranarray(a) for a in _bars(rng, T, N)]
+    bars = [np.asfortranarray(a) for a in random_bars(rng, T, N)]
     ent = np.asfortranarray(rng.random((T, N)) < 0.05)
     ext = np.asfortranarray(rng.random((T, N)) < 0.05)
     ents = np.stack([np.roll(ent, k, axis=0) for k in range(K)])
@@ -246,7 +218,7 @@ def test_grid_reads_the_bars_in_place():
 
 def test_grid_refuses_sets_that_disagree():
     rng = np.random.default_rng(2)
-    bars = _bars(rng, 10, 2)
+    bars = random_bars(rng, 10, 2)
     w3 = np.full((3, 10, 2), 0.1)
     with pytest.raises(ContractError, match="decision sets"):
         simulate_grid(*bars, target_weights=w3, stop_price=np.full((2, 10, 2), 1.0))
@@ -269,7 +241,7 @@ def test_strided_and_missing_masks_read_like_plain_ones(layout, sharing):
     # through their strides (or copy the decisions, never the bars) and agree with the oracle
     rng = np.random.default_rng(4)
     T, N, K = 120, 3, 2
-    bars = [layout(np.where(np.isfinite(a), a, 50.0)) for a in _bars(rng, T, N)]
+    bars = [layout(np.where(np.isfinite(a), a, 50.0)) for a in random_bars(rng, T, N)]
     col = rng.random((T, 1)) < 0.1
     ent = np.broadcast_to(col, (T, N))  # strides (1, 0): every symbol the same column
     ext = np.broadcast_to(rng.random((1, T, N)) < 0.1, (K, T, N))  # shared over the sets

@@ -7,17 +7,9 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_scenarios import COSTS, RULES, random_bars, random_levels
 
-from tsys.sim import (
-    Capacity,
-    CostModel,
-    FeeModel,
-    FixedSlippage,
-    ImpactSlippage,
-    StopRules,
-    current_impl,
-    simulate,
-)
+from tsys.sim import Capacity, CostModel, FeeModel, FixedSlippage, StopRules, current_impl, simulate
 
 EQUIV_EXAMPLES = 2000 if os.environ.get("CI") else 100
 
@@ -27,15 +19,7 @@ def scenarios(draw):
     T = draw(st.integers(2, 24))
     N = draw(st.integers(1, 3))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
-    o = c * np.exp(rng.normal(0, 0.02, (T, N)))
-    h = np.maximum(o, c) * np.exp(np.abs(rng.normal(0, 0.02, (T, N))))
-    lo = np.minimum(o, c) * np.exp(-np.abs(rng.normal(0, 0.02, (T, N))))
-    v = np.floor(rng.lognormal(6, 1.5, (T, N)))
-    holes = rng.random((T, N))
-    v[holes < 0.07] = 0.0
-    for a in (o, h, lo, c):
-        a[(holes > 0.07) & (holes < 0.1)] = np.nan
+    o, h, lo, c, v = random_bars(rng, T, N)
     mode = draw(st.sampled_from(["weights", "qty", "signals"]))
     kw = {}
     if mode == "weights":
@@ -52,32 +36,13 @@ def scenarios(draw):
         kw["exits"] = rng.random((T, N)) < 0.2
         kw["target_weights"] = draw(st.sampled_from([0.3, 0.95]))
     if draw(st.booleans()):
-        sp = c * (1 - rng.random((T, N)) * 0.1)
-        sp[rng.random((T, N)) < 0.5] = np.nan
-        kw["stop_price"] = sp
+        kw["stop_price"] = random_levels(rng, c, -1)
     if draw(st.booleans()):
-        tp = c * (1 + rng.random((T, N)) * 0.1)
-        tp[rng.random((T, N)) < 0.5] = np.nan
-        kw["target_price"] = tp
+        kw["target_price"] = random_levels(rng, c, 1)
     if mode != "signals" and draw(st.booleans()):
-        lp = c * (1 - rng.random((T, N)) * 0.03)
-        lp[rng.random((T, N)) < 0.5] = np.nan
-        kw["limit_price"] = lp
-    slip = draw(
-        st.sampled_from([FixedSlippage(0.0), FixedSlippage(5.0), ImpactSlippage(2.0, 0.5, 5)])
-    )
-    fees = draw(st.sampled_from([FeeModel(), FeeModel(10.0), FeeModel(5.0, 0.01, 1.0)]))
-    cap = draw(st.sampled_from([Capacity(None), Capacity(0.025), Capacity(0.5)]))
-    kw["costs"] = CostModel(fees, slip, cap)
-    kw["stops"] = draw(
-        st.sampled_from(
-            [
-                None,
-                StopRules(stop_loss=0.05, take_profit=0.08),
-                StopRules(atr_trailing=1.0, atr_window=3, time_stop_bars=3),
-            ]
-        )
-    )
+        kw["limit_price"] = random_levels(rng, c, -0.3)
+    kw["costs"] = draw(COSTS)
+    kw["stops"] = draw(st.sampled_from(RULES))
     kw["lot_size"] = draw(st.sampled_from([1.0, 1e-8]))
     kw["cash"] = draw(st.sampled_from([1_000.0, 100_000.0]))
     kw["cash_sharing"] = draw(st.booleans())
