@@ -58,8 +58,9 @@ def test_crypto_backtest_and_daily_plan(hub_and_config):
     from tsys import plugins
     from tsys.backtest.bucket import backtest_bucket
     from tsys.buckets import BucketContext
-    from tsys.contracts import Action, EntryMethod, PositionRecord
+    from tsys.contracts import Action, EntryMethod
     from tsys.portfolio import build_allocations
+    from tsys.testing.positions import sample_position
 
     hub, config = hub_and_config
     bucket = plugins.buckets().get("crypto")
@@ -75,17 +76,8 @@ def test_crypto_backtest_and_daily_plan(hub_and_config):
     assert len(universe) >= 10 and "BTC-USD" in universe
     bars = hub.bars(universe, dt.date(2020, 1, 1), as_of, asset_class="crypto")
     out = bucket.compute(ctx, bars, params)
-    held = PositionRecord(
-        id="m1",
-        source="manual",
-        symbol="ETH-USD",
-        asset_class="crypto",
-        side="buy",
-        quantity=1.0,
-        opened_at=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
-        entry_price=700.0,
-        bucket="crypto",
-    )
+    opened = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
+    held = sample_position("ETH-USD", 1.0, 700.0, id="m1", opened_at=opened, bucket="crypto")
     res = build_allocations(
         bucket,
         ctx,

@@ -159,32 +159,27 @@ def test_rejections_and_unfilled_limit(broker):
     assert broker.account().cash == 10_000.0
 
 
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(["AAA", "BTC-USD"]), st.booleans(), st.floats(0.1, 30.0)),
-        min_size=1,
-        max_size=8,
-    ),
-    st.lists(st.floats(20.0, 200.0), min_size=18, max_size=18),
+# random orders (symbol, buy or sell, quantity), one a day, on 9 days of random opens
+ORDERS = st.lists(
+    st.tuples(st.sampled_from(["AAA", "BTC-USD"]), st.booleans(), st.floats(0.1, 30.0)),
+    min_size=1,
+    max_size=8,
 )
-@settings(max_examples=25, deadline=None)
-def test_cash_and_positions_reconcile_after_random_orders(tmp_path_factory, seq, prices):
-    store = open_store(data_dir=tmp_path_factory.mktemp("paper"))
-    b = LocalPaperBroker(ledger=PaperLedger(store), cash=5_000.0, costs=COSTS)
-    opens = np.array(prices, dtype=float).reshape(9, 2)
-    bars = make_bars(opens)
-    days = [d.date() for d in bars.index]
-    for k, (symbol, buy, qty) in enumerate(seq):
-        day = days[k]
-        b.submit(
-            [plan(symbol, qty, day, action="buy" if buy else "sell", cid=f"c{k}")],
-            decision_date=day,
-        )
-        b.sync(bars.head(k + 2))
-    fills = b.ledger.fills("local")
-    cash = 5_000.0
+OPENS = st.lists(st.floats(20.0, 200.0), min_size=18, max_size=18)
+
+
+def _submit(b, bars, k, symbol, buy, qty):
+    """Submit the k-th random order, decided on the k-th day of bars."""
+    day = bars.index[k].date()
+    b.submit(
+        [plan(symbol, qty, day, action="buy" if buy else "sell", cid=f"c{k}")], decision_date=day
+    )
+
+
+def _assert_book_matches_fills(b, cash):
+    """Cash = cash - buys + sells - fees (never negative), positions = the fills, reconciled."""
     held = {}
-    for f in fills:
+    for f in b.ledger.fills("local"):
         sign = 1 if f.side.value == "buy" else -1
         cash -= sign * f.quantity * f.price + f.fee
         held[f.symbol] = held.get(f.symbol, 0.0) + sign * f.quantity
@@ -193,16 +188,24 @@ def test_cash_and_positions_reconcile_after_random_orders(tmp_path_factory, seq,
     book = {p.symbol: p.quantity for p in b.positions()}
     assert book == pytest.approx({s: q for s, q in held.items() if q > 1e-9})
     assert reconcile(b, b.log).differences == []
+
+
+@given(ORDERS, OPENS)
+@settings(max_examples=25, deadline=None)
+def test_cash_and_positions_reconcile_after_random_orders(tmp_path_factory, seq, prices):
+    store = open_store(data_dir=tmp_path_factory.mktemp("paper"))
+    b = LocalPaperBroker(ledger=PaperLedger(store), cash=5_000.0, costs=COSTS)
+    bars = make_bars(np.array(prices, dtype=float).reshape(9, 2))
+    for k, order in enumerate(seq):
+        _submit(b, bars, k, *order)
+        b.sync(bars.head(k + 2))
+    _assert_book_matches_fills(b, 5_000.0)
     store.close()
 
 
 @given(
-    st.lists(
-        st.tuples(st.sampled_from(["AAA", "BTC-USD"]), st.booleans(), st.floats(0.1, 30.0)),
-        min_size=1,
-        max_size=8,
-    ),
-    st.lists(st.floats(20.0, 200.0), min_size=18, max_size=18),
+    ORDERS,
+    OPENS,
     st.sampled_from([0.0, 0.02, 0.05, 0.25]),
     st.lists(st.booleans(), min_size=8, max_size=8),
 )
@@ -214,15 +217,9 @@ def test_interest_on_idle_cash_and_the_book_reconcile(tmp_path_factory, seq, pri
     positions match the fills and reconcile() finds no difference."""
     store = open_store(data_dir=tmp_path_factory.mktemp("paper"))
     b = LocalPaperBroker(ledger=PaperLedger(store), cash=5_000.0, costs=COSTS, cash_rate=rate)
-    opens = np.array(prices, dtype=float).reshape(9, 2)
-    bars = make_bars(opens)
-    days = [d.date() for d in bars.index]
-    for k, (symbol, buy, qty) in enumerate(seq):
-        day = days[k]
-        b.submit(
-            [plan(symbol, qty, day, action="buy" if buy else "sell", cid=f"c{k}")],
-            decision_date=day,
-        )
+    bars = make_bars(np.array(prices, dtype=float).reshape(9, 2))
+    for k, order in enumerate(seq):
+        _submit(b, bars, k, *order)
         if not skip[k] or k == len(seq) - 1:
             b.sync(bars.head(k + 2))
             b.sync(bars.head(k + 2))  # the same day again: no second credit
@@ -233,17 +230,7 @@ def test_interest_on_idle_cash_and_the_book_reconcile(tmp_path_factory, seq, pri
     assert [m.interest for m in marks] == pytest.approx(expected, rel=1e-12, abs=1e-9)
     interest = sum(expected)
     assert (interest > 0) == (rate > 0 and len(marks) > 1)
-    cash = 5_000.0 + interest
-    held = {}
-    for f in b.ledger.fills("local"):
-        sign = 1 if f.side.value == "buy" else -1
-        cash -= sign * f.quantity * f.price + f.fee
-        held[f.symbol] = held.get(f.symbol, 0.0) + sign * f.quantity
-    assert b.account().cash == pytest.approx(cash, abs=1e-6)
-    assert b.account().cash >= -1e-9
-    book = {p.symbol: p.quantity for p in b.positions()}
-    assert book == pytest.approx({s: q for s, q in held.items() if q > 1e-9})
-    assert reconcile(b, b.log).differences == []
+    _assert_book_matches_fills(b, 5_000.0 + interest)
     store.close()
 
 

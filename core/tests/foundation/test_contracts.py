@@ -14,6 +14,7 @@ from tsys import contracts as c
 from tsys.errors import ContractError
 from tsys.serialization import dumps, loads, structure, unstructure
 from tsys.testing import sample_signal
+from tsys.testing.positions import sample_position
 
 symbols = st.from_regex(r"[A-Z]{1,5}(-USD)?", fullmatch=True)
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1).filter(
@@ -317,17 +318,7 @@ def test_direct_construction_validates():
             valid_until=NOW,
         )
     with pytest.raises(ValueError, match="closed_at"):
-        c.PositionRecord(
-            id="1",
-            source="manual",
-            symbol="X",
-            asset_class="equity",
-            side="buy",
-            quantity=1,
-            opened_at=NOW,
-            entry_price=1,
-            closed_at=NOW - dt.timedelta(days=1),
-        )
+        sample_position("X", 1, 1, opened_at=NOW, closed_at=NOW - dt.timedelta(days=1))
 
 
 def test_contracts_are_frozen_and_evolve():

@@ -16,11 +16,11 @@ from tsys.contracts import (
     DeliveryResult,
     NewsItem,
     PortfolioSnapshot,
-    PositionRecord,
     Signal,
     StopRule,
     TradePlan,
 )
+from tsys.testing.positions import sample_position
 
 AS_OF = dt.date(2024, 5, 3)
 TS = dt.datetime(2024, 5, 3, 20, 0, tzinfo=dt.UTC)
@@ -187,41 +187,15 @@ def make_run(*, synthetic: bool = True, hostile: bool = False) -> DailyRun:
         validated=False,
         error="market-cap source timed out; ranking from yesterday",
     )
-    positions = (
-        PositionRecord(
-            id="p1",
-            source="paper",
-            symbol="JNJ",
-            asset_class="equity",
-            side="buy",
-            quantity=20,
-            opened_at=TS - dt.timedelta(days=10),
-            entry_price=150.0,
-            stop=140.0,
-            bucket="sp500",
-        ),
-        PositionRecord(
-            id="m1",
-            source="manual",
-            symbol="SOL-USD",
-            asset_class="crypto",
-            side="buy",
-            quantity=1.5,
-            opened_at=TS - dt.timedelta(days=3),
-            entry_price=140.0,
-            stop=120.0,
-            bucket="crypto",
-        ),
-        PositionRecord(
-            id="s1",
-            source="system",
-            symbol="XOM",
-            asset_class="equity",
-            side="buy",
-            quantity=46,
-            opened_at=TS - dt.timedelta(days=30),
-            entry_price=118.0,
-        ),
+    positions = tuple(
+        sample_position(
+            sym, qty, entry, id=pid, source=src, opened_at=TS - dt.timedelta(days), **more
+        )
+        for pid, src, sym, qty, entry, days, more in (
+            ("p1", "paper", "JNJ", 20, 150.0, 10, {"stop": 140.0, "bucket": "sp500"}),
+            ("m1", "manual", "SOL-USD", 1.5, 140.0, 3, {"stop": 120.0, "bucket": "crypto"}),
+            ("s1", "system", "XOM", 46, 118.0, 30, {}),
+        )
     )
     portfolio = PortfolioSnapshot(
         as_of=TS,

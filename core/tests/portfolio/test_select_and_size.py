@@ -245,18 +245,9 @@ def test_properties_caps_budget_blocks_lots(
     )
     overrides = OverridesConfig(blocked_symbols=blocked, crypto_exposure_cap=crypto_cap)
     held = [Holding("DOGE-USD", held_crypto * equity, AssetClass.CRYPTO, bucket="manual")]
-    sel = select_and_size(
-        cands,
-        equity=equity,
-        bucket="b",
-        settings=settings,
-        risk=risk,
-        overrides=overrides,
-        regime=regime,
-        held=held,
-        sizing=sizing,
-        target_volatility=target_vol,
-    )
+    inputs = dict(equity=equity, bucket="b", settings=settings, risk=risk, overrides=overrides)
+    inputs.update(regime=regime, held=held, sizing=sizing, target_volatility=target_vol)
+    sel = select_and_size(cands, **inputs)
     tol = 1e-9 * equity
     total = sum(d.dollars for d in sel.decisions)
     assert total <= share * regime * equity + tol
@@ -281,19 +272,7 @@ def test_properties_caps_budget_blocks_lots(
     for v in by_sector.values():
         assert v <= sector_cap * equity + tol
     # rounding to a lot never loses more than one lot against the unrounded size
-    unrounded = select_and_size(
-        cands,
-        equity=equity,
-        bucket="b",
-        settings=settings,
-        risk=risk,
-        overrides=overrides,
-        regime=regime,
-        held=held,
-        sizing=sizing,
-        target_volatility=target_vol,
-        round_lots=False,
-    )
+    unrounded = select_and_size(cands, **inputs, round_lots=False)
     # (only the first pick: later budgets differ by what rounding left over)
     if (
         sel.decisions

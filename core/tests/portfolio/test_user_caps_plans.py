@@ -17,30 +17,19 @@ from tsys.config import BucketConfig, OverridesConfig, RiskConfig
 from tsys.contracts import Action
 from tsys.overrides import merge
 from tsys.portfolio import build_allocations
-from tsys.store.overrides import OverrideRule
 from tsys.testing import InMemorySource, memory_context
 
+from ..store.test_overrides import _rule
 from .test_plans import Scripted, _rec, flat_bars, output
 
 LOOSE = RiskConfig(
     sector_cap=1.0, max_pairwise_correlation=1.0, max_adv_share=1.0, max_position_weight=1.0
 )
-DAY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 def _cap(target, target_type, share):
-    return OverrideRule(
-        id="O-0009",
-        kind="cap",
-        target=target,
-        target_type=target_type,
-        asset_class="equity",
-        share=share,
-        reason="test",
-        created_by="ann",
-        created_at=DAY,
-        starts_at=DAY,
-    )
+    kw = dict(id="O-0009", target_type=target_type, reason="test")
+    return _rule(target=target, ac="equity", share=share, starts=dt.date(2024, 1, 1), **kw)
 
 
 @pytest.mark.parametrize(
@@ -87,24 +76,21 @@ def test_a_cap_rule_shrinks_todays_buys_and_names_its_id(target, target_type, na
     assert watched["B"].allocation.signal.rationale[0].startswith("not bought: ")
 
 
+def _equal_pair(out, bars, overrides, **kw):
+    """Today's plans of a bucket holding at most two names, sized equally, with $10,000."""
+    ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
+    settings = BucketConfig(capital_share=1.0, max_positions=2, sizing="equal")
+    args = (Scripted(out), ctx, bars, out, settings, LOOSE, overrides)
+    return build_allocations(*args, equity=10_000.0, sectors={}, **kw)
+
+
 def test_without_the_rule_the_same_day_buys_more():
     bars = flat_bars(T=10, syms=("A", "B"))
     T, N = bars.shape
     out = output(T, N, regime=np.ones(T))
     out.score[-1] = [2.0, 1.0]
     out.entries[-1] = True
-    ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
-    res = build_allocations(
-        Scripted(out),
-        ctx,
-        bars,
-        out,
-        BucketConfig(capital_share=1.0, max_positions=2, sizing="equal"),
-        LOOSE,
-        OverridesConfig(),
-        equity=10_000.0,
-        sectors={},
-    )
+    res = _equal_pair(out, bars, OverridesConfig())
     assert sum(p.allocation.dollars for p in res.plans if p.action is Action.BUY) == 10_000.0
 
 
@@ -119,19 +105,8 @@ def test_a_blocked_holding_is_sold_with_a_reason_a_user_reads(sources, reason):
     bars = flat_bars(T=10, syms=("A", "B"))
     T, N = bars.shape
     out = output(T, N, regime=np.ones(T))
-    ctx = memory_context(InMemorySource(bars), bars.index[-1].date())
-    res = build_allocations(
-        Scripted(out),
-        ctx,
-        bars,
-        out,
-        BucketConfig(capital_share=1.0, max_positions=2, sizing="equal"),
-        LOOSE,
-        OverridesConfig(blocked_symbols=["A"], sources=sources),
-        equity=10_000.0,
-        holdings=[_rec("A", "system")],
-        sectors={},
-    )
+    overrides = OverridesConfig(blocked_symbols=["A"], sources=sources)
+    res = _equal_pair(out, bars, overrides, holdings=[_rec("A", "system")])
     [sell] = [p for p in res.plans if p.action is Action.SELL]
     assert sell.allocation.signal.rationale[0] == reason
     assert "overrides.blocked_symbols" not in reason

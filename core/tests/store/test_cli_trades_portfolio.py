@@ -18,13 +18,13 @@ from tsys.contracts import (
     DailyRun,
     EntryMethod,
     Intent,
-    PositionRecord,
     Side,
     Signal,
     StopKind,
     StopRule,
     TradePlan,
 )
+from tsys.testing.positions import sample_position
 
 from .conftest import LAST_DAY, SECTORS, last_prices
 
@@ -34,97 +34,25 @@ def run(args, input=None):
     return result
 
 
+def add_trade(symbol, qty, price, date, *more, side="buy"):
+    """`tsys trades add SYMBOL --side SIDE --qty QTY --price PRICE --date DATE [more options]`."""
+    opts = ["--side", side, "--qty", str(qty), "--price", str(price), "--date", date]
+    return run(["trades", "add", symbol, *opts, *more])
+
+
 def test_trades_cli_lifecycle(cli_env, tmp_path):
-    r = run(
-        [
-            "trades",
-            "add",
-            "aaa",
-            "--side",
-            "buy",
-            "--qty",
-            "10",
-            "--price",
-            "100",
-            "--date",
-            "2024-03-01",
-            "--stop",
-            "95",
-            "--tag",
-            "core",
-            "--note",
-            "first",
-        ]
-    )
+    r = add_trade("aaa", 10, 100, "2024-03-01", "--stop", "95", "--tag", "core", "--note", "first")
     assert r.exit_code == 0, r.output
     assert "added M-000001: buy 10 AAA @ 100.0000 on 2024-03-01" in r.stdout
     assert r.stderr == ""
-    r = run(
-        [
-            "trades",
-            "add",
-            "ZZZ",
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "5",
-            "--date",
-            "2024-03-02",
-        ]
-    )
+    r = add_trade("ZZZ", 1, 5, "2024-03-02")
     assert r.exit_code == 0
     assert "data source 'testprices' does not know ZZZ" in r.stderr
-    r = run(
-        [
-            "trades",
-            "add",
-            "BTC-USD",
-            "--side",
-            "buy",
-            "--qty",
-            "-1",
-            "--price",
-            "5",
-            "--date",
-            "2024-03-02",
-        ]
-    )
+    r = add_trade("BTC-USD", -1, 5, "2024-03-02")
     assert r.exit_code == 2 and "quantity must be greater than zero, got -1" in r.output
-    r = run(
-        [
-            "trades",
-            "add",
-            "AAA",
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "5",
-            "--date",
-            "2024-03-02",
-            "--asset-class",
-            "bond",
-        ]
-    )
+    r = add_trade("AAA", 1, 5, "2024-03-02", "--asset-class", "bond")
     assert r.exit_code == 2 and "unknown asset class 'bond'" in r.output
-    r = run(
-        [
-            "trades",
-            "add",
-            "AAA",
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "5",
-            "--date",
-            "2999-01-01",
-        ]
-    )
+    r = add_trade("AAA", 1, 5, "2999-01-01")
     assert r.exit_code == 2 and "is in the future" in r.output
 
     r = run(
@@ -184,21 +112,7 @@ def test_trades_cli_lifecycle(cli_env, tmp_path):
 
 def test_unknown_data_source_is_only_a_warning(cli_env, monkeypatch):
     monkeypatch.setenv("TSYS__DATA__SOURCE", '"nosuch"')
-    r = run(
-        [
-            "trades",
-            "add",
-            "AAA",
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "5",
-            "--date",
-            "2024-03-02",
-        ]
-    )
+    r = add_trade("AAA", 1, 5, "2024-03-02")
     assert r.exit_code == 0
     assert "could not check AAA against data source 'nosuch'" in r.stderr
 
@@ -246,23 +160,7 @@ def test_portfolio_json_totals_by_independent_arithmetic(cli_env):
         assert r.exit_code == 0, r.output
     # a stop trailed above the entry is set by edit (a new trade's stop must be below it)
     assert run(["trades", "edit", "M-2", "--stop", "60"]).exit_code == 0
-    r = run(
-        [
-            "trades",
-            "add",
-            "CCC",
-            "--side",
-            "sell",
-            "--qty",
-            "50",
-            "--price",
-            "25",
-            "--stop",
-            "30",
-            "--date",
-            "2024-04-01",
-        ]
-    )
+    r = add_trade("CCC", 50, 25, "2024-04-01", "--stop", "30", side="sell")
     assert r.exit_code == 0
     assert run(["trades", "close", "M-4", "--price", "99", "--date", "2024-05-01"]).exit_code == 0
     assert (
@@ -271,18 +169,10 @@ def test_portfolio_json_totals_by_independent_arithmetic(cli_env):
         ).exit_code
         == 0
     )
+    opened = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
     cli_env["plugin"].paper_positions = [
-        PositionRecord(
-            id="P-1",
-            source="paper",
-            symbol="DDD",
-            asset_class="equity",
-            side="buy",
-            quantity=7,
-            opened_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
-            entry_price=75.0,
-            stop=70.0,
-            bucket="testb",
+        sample_position(
+            "DDD", 7, 75.0, id="P-1", source="paper", opened_at=opened, stop=70.0, bucket="testb"
         )
     ]
     _write_run(cli_env["data_dir"], LAST_DAY - dt.timedelta(days=1))
@@ -349,24 +239,7 @@ def test_portfolio_json_totals_by_independent_arithmetic(cli_env):
 
 def test_portfolio_survives_a_broken_broker(cli_env, monkeypatch):
     monkeypatch.setenv("TSYS__BROKER__NAME", '"nosuch"')
-    assert (
-        run(
-            [
-                "trades",
-                "add",
-                "AAA",
-                "--side",
-                "buy",
-                "--qty",
-                "1",
-                "--price",
-                "5",
-                "--date",
-                "2024-03-02",
-            ]
-        ).exit_code
-        == 0
-    )
+    assert add_trade("AAA", 1, 5, "2024-03-02").exit_code == 0
     r = run(["portfolio", "--json", "--as-of", LAST_DAY.isoformat()])
     assert r.exit_code == 0, r.output
     view = json.loads(r.stdout)
