@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "FIELDS",
     "Bars",
+    "BarsRequest",
     "DataHub",
     "DataSource",
     "Fundamentals",
@@ -21,6 +22,7 @@ __all__ = [
 _LAZY = {
     "FIELDS": "tsys.data.bars",
     "Bars": "tsys.data.bars",
+    "BarsRequest": "tsys.data.source",
     "DataHub": "tsys.data.source",
     "DataSource": "tsys.data.source",
     "Fundamentals": "tsys.data.source",

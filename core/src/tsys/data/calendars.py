@@ -17,7 +17,8 @@ import pandas as pd
 _DEFAULT_START_YEAR = 1990
 
 
-def _date(x: Any) -> dt.date:
+def as_date(x: Any) -> dt.date:
+    """``x`` (a date, a datetime or anything pandas reads as one) as a date."""
     if isinstance(x, dt.datetime):
         return x.date()
     if isinstance(x, dt.date):
@@ -57,14 +58,14 @@ def get_calendar(name: str = "XNYS", *, start: Any = None, end: Any = None) -> A
         today. Calendars are cached per year range.
     """
     today = dt.date.today()
-    start_year = min(_DEFAULT_START_YEAR, _date(start).year) if start is not None else None
-    end_year = max(today.year + 2, _date(end).year + 1) if end is not None else today.year + 2
+    start_year = min(_DEFAULT_START_YEAR, as_date(start).year) if start is not None else None
+    end_year = max(today.year + 2, as_date(end).year + 1) if end is not None else today.year + 2
     return _calendar(name, start_year or _DEFAULT_START_YEAR, end_year)
 
 
 def sessions(start: Any, end: Any, calendar: str = "XNYS") -> pd.DatetimeIndex:
     """Sessions from ``start`` to ``end`` inclusive, as tz-naive midnight timestamps."""
-    s, e = _date(start), _date(end)
+    s, e = as_date(start), as_date(end)
     if e < s:
         return pd.DatetimeIndex([])
     cal = get_calendar(calendar, start=s, end=e)
@@ -73,13 +74,13 @@ def sessions(start: Any, end: Any, calendar: str = "XNYS") -> pd.DatetimeIndex:
 
 def is_session(date: Any, calendar: str = "XNYS") -> bool:
     """True when ``date`` is a trading session of ``calendar``."""
-    d = _date(date)
+    d = as_date(date)
     return bool(get_calendar(calendar, start=d, end=d).is_session(pd.Timestamp(d)))
 
 
 def next_session(date: Any, calendar: str = "XNYS") -> dt.date:
     """The first session strictly after ``date``."""
-    d = _date(date)
+    d = as_date(date)
     cal = get_calendar(calendar, start=d, end=d + dt.timedelta(days=30))
     ts = pd.Timestamp(d)
     nxt = cal.next_session(ts) if cal.is_session(ts) else cal.date_to_session(ts, "next")
@@ -88,7 +89,7 @@ def next_session(date: Any, calendar: str = "XNYS") -> dt.date:
 
 def previous_session(date: Any, calendar: str = "XNYS") -> dt.date:
     """The last session strictly before ``date``."""
-    d = _date(date)
+    d = as_date(date)
     cal = get_calendar(calendar, start=d - dt.timedelta(days=30), end=d)
     ts = pd.Timestamp(d)
     prev = cal.previous_session(ts) if cal.is_session(ts) else cal.date_to_session(ts, "previous")
@@ -102,7 +103,7 @@ def session_close(date: Any, calendar: str = "XNYS") -> dt.datetime:
     plan's validity use it. ``date`` must be a session of ``calendar`` (a ``ValueError``
     subclass from exchange_calendars says so otherwise).
     """
-    d = _date(date)
+    d = as_date(date)
     cal = get_calendar(calendar, start=d, end=d)
     return cal.session_close(pd.Timestamp(d)).to_pydatetime().astimezone(dt.UTC)
 
@@ -150,4 +151,4 @@ def last_full_utc_day(now: dt.datetime) -> dt.date:
 
 def crypto_days(start: Any, end: Any) -> pd.DatetimeIndex:
     """Every calendar day from ``start`` to ``end`` inclusive (crypto trades daily)."""
-    return pd.date_range(_date(start), _date(end), freq="D")
+    return pd.date_range(as_date(start), as_date(end), freq="D")

@@ -35,7 +35,7 @@ from tsys.contracts import AssetClass
 from tsys.data.bars import FIELDS, Bars, VolumeUnit, volume_unit
 from tsys.data.meta_files import KNOWN_EXCLUDED_COINS, MetaFiles
 from tsys.data.price_files import UnreadableFile, read_price_file
-from tsys.data.source import DataSource, Fundamentals, SourceContext
+from tsys.data.source import BarsRequest, DataSource, Fundamentals, SourceContext
 from tsys.data.validate import QualityReport, unreadable_issue, validate_frame
 from tsys.errors import ConfigError, DataError
 from tsys.format import shortlist
@@ -261,30 +261,17 @@ class CsvSource(DataSource):
             notes=list(self.report.notes),
         )
 
-    def bars(
-        self,
-        symbols: Sequence[str] | None,
-        start: dt.date | None,
-        end: dt.date,
-        *,
-        asset_class: AssetClass | None = None,
-    ) -> Bars:
-        if symbols is None:
-            wanted = self.symbols(asset_class)
-        else:
-            wanted = [
-                s
-                for s in symbols
-                if asset_class is None or self._class_of(s) is AssetClass(asset_class)
-            ]
+    def read_bars(self, request: BarsRequest) -> Bars:
+        ac = request.asset_class
+        wanted = [s for s in request.wanted(self) if ac is None or self._class_of(s) is ac]
         absent = [s for s in wanted if s not in self._files]
         if absent:
             self.ctx.warn(
                 f"csv: no file for {len(absent)} symbol(s), left out: {shortlist(absent)}"
             )
         frames: dict[str, pd.DataFrame] = {}
-        lo = pd.Timestamp(start) if start is not None else None
-        hi = pd.Timestamp(end)
+        lo = pd.Timestamp(request.start) if request.start is not None else None
+        hi = pd.Timestamp(request.end)
         for s in wanted:
             if s not in self._files:
                 continue

@@ -54,6 +54,7 @@ from tsys.data.source import (
     FLOW_COLUMNS,
     NEWS_COLUMNS,
     OPTIONAL_DATA,
+    BarsRequest,
     DataSource,
     Fundamentals,
     SourceContext,
@@ -291,20 +292,11 @@ class DemoSource(DataSource):
             report.extend(_validated(mk, panel, strict))  # the shared parts are only read
         return report
 
-    def bars(
-        self,
-        symbols: Sequence[str] | None,
-        start: dt.date | None,
-        end: dt.date,
-        *,
-        asset_class: AssetClass | None = None,
-    ) -> Bars:
-        end = _date(end)
-        if start is None:
-            start = end - dt.timedelta(days=round(365.25 * self.history_years))
+    def read_bars(self, request: BarsRequest) -> Bars:
+        symbols, end, ac = request.symbols, request.end, request.asset_class
+        start = request.start_or(dt.timedelta(days=round(365.25 * self.history_years)))
         mk = self.market(end)
         panels = []
-        ac = AssetClass(asset_class) if asset_class is not None else None
         for cls in (AssetClass.EQUITY, AssetClass.CRYPTO):
             if ac is not None and ac is not cls:
                 continue

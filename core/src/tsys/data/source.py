@@ -18,6 +18,7 @@ import pandas as pd
 
 from tsys.contracts import AssetClass
 from tsys.data.bars import Bars, VolumeUnit
+from tsys.data.calendars import as_date
 from tsys.options import Configurable
 
 #: Columns of the frames optional methods return.
@@ -56,6 +57,37 @@ class SourceContext:
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+
+def _symbol_tuple(symbols: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(symbols) if symbols is not None else None
+
+
+@attrs.frozen
+class BarsRequest:
+    """One :meth:`DataSource.bars` call with its arguments normalised, as
+    :meth:`DataSource.read_bars` receives it."""
+
+    #: The symbols asked for, in the caller's order; None: every symbol the source has.
+    symbols: tuple[str, ...] | None = attrs.field(converter=_symbol_tuple)
+    #: The first day; None: as far back as the source goes (or its own default span).
+    start: dt.date | None = attrs.field(converter=attrs.converters.optional(as_date))
+    #: The last day, inclusive.
+    end: dt.date = attrs.field(converter=as_date)
+    #: Only symbols of this asset class; None: every class.
+    asset_class: AssetClass | None = attrs.field(
+        default=None, converter=attrs.converters.optional(AssetClass)
+    )
+
+    def wanted(self, source: DataSource) -> list[str]:
+        """The symbols asked for, or ``source.symbols(asset_class)`` when the call named none."""
+        if self.symbols is not None:
+            return list(self.symbols)
+        return source.symbols(self.asset_class)
+
+    def start_or(self, span: dt.timedelta) -> dt.date:
+        """:attr:`start`, or ``span`` before :attr:`end` when the call gave no start."""
+        return self.start if self.start is not None else self.end - span
 
 
 #: What a source may provide besides ``bars``: one :class:`DataSource` method each.
@@ -108,7 +140,15 @@ class DataSource(Configurable):
         *,
         asset_class: AssetClass | None = None,
     ) -> Bars | None:
-        """Daily bars of ``symbols`` (all when None) from ``start`` to ``end`` inclusive."""
+        """Daily bars of ``symbols`` (all when None) from ``start`` to ``end`` inclusive.
+
+        Normalises the call into a :class:`BarsRequest` and answers :meth:`read_bars`;
+        a source implements that hook (a source that overrides ``bars`` itself still works).
+        """
+        return self.read_bars(BarsRequest(symbols, start, end, asset_class))
+
+    def read_bars(self, request: BarsRequest) -> Bars | None:
+        """The bars :meth:`bars` was asked for (None: this source provides no bars)."""
         return None
 
     def bars_from_frames(
@@ -236,7 +276,7 @@ class ApiSource(DataSource):
         return []
 
 
-class DataHub:
+class DataHub(DataSource):
     """Several sources behind one face: bars from the primary, extras from the first provider.
 
     Every capability nobody provides is recorded once in ``ctx.warnings`` so the run says what
@@ -247,6 +287,8 @@ class DataHub:
         self.primary = primary
         self.extras = list(extras)
         self.ctx = ctx
+        #: The hub's bars are the primary's, in its units.
+        self.volume_units = primary.volume_units
 
     @property
     def sources(self) -> list[DataSource]:
@@ -302,19 +344,13 @@ class DataHub:
                 self.ctx.warn(f"symbol {problem}; no data source is asked for it")
         return out
 
-    def bars(
-        self,
-        symbols: Sequence[str] | None,
-        start: dt.date | None,
-        end: dt.date,
-        *,
-        asset_class: AssetClass | None = None,
-    ) -> Bars:
+    def read_bars(self, request: BarsRequest) -> Bars:
         from tsys.errors import DataError
 
-        if symbols is not None:
-            symbols = self._valid(symbols)
-        out = self.primary.bars(symbols, start, end, asset_class=asset_class)
+        symbols = self._valid(request.symbols) if request.symbols is not None else None
+        out = self.primary.bars(
+            symbols, request.start, request.end, asset_class=request.asset_class
+        )
         if out is None:
             raise DataError(f"data source {self.primary.name!r} provides no bars")
         for sym, ac, unit in zip(out.symbols, out.asset_classes, out.volume_units, strict=True):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 from tsys.api import (
     AssetClass,
     Bars,
+    BarsRequest,
     DataError,
     DataSource,
     SourceContext,
@@ -96,16 +97,9 @@ class AlpacaDataSource(DataSource):
             s for s in self._symbols if asset_class is None or sym.asset_class_of(s) is asset_class
         ]
 
-    def bars(
-        self,
-        symbols: Sequence[str] | None,
-        start: dt.date | None,
-        end: dt.date,
-        *,
-        asset_class: AssetClass | None = None,
-    ) -> Bars:
-        wanted = list(symbols) if symbols is not None else self.symbols(asset_class)
-        start = start or (end - dt.timedelta(days=365 * 3))
+    def read_bars(self, request: BarsRequest) -> Bars:
+        wanted, end = request.wanted(self), request.end
+        start = request.start_or(dt.timedelta(days=365 * 3))
         if self.cache is None:
             frames = self._fetch(wanted, start, end)
         else:
