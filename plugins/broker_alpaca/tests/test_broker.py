@@ -40,17 +40,19 @@ def test_fake_answers_parse_into_alpaca_py_models(fake):
     from alpaca.trading.enums import OrderStatus as AStatus
     from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
 
-    c = TradingClient(KEY, SECRET, paper=True, url_override=fake.url)
-    assert c.get_account().status.value == "ACTIVE"
-    o = c.submit_order(
-        MarketOrderRequest(
-            symbol="BTC/USD",
-            qty=0.01,
+    def buy(symbol: str, qty: float, cid: str):
+        order = MarketOrderRequest(
+            symbol=symbol,
+            qty=qty,
             side=OrderSide.BUY,
             time_in_force=TimeInForce.GTC,
-            client_order_id="m1",
+            client_order_id=cid,
         )
-    )
+        return c.submit_order(order)
+
+    c = TradingClient(KEY, SECRET, paper=True, url_override=fake.url)
+    assert c.get_account().status.value == "ACTIVE"
+    o = buy("BTC/USD", 0.01, "m1")
     assert o.status is AStatus.ACCEPTED
     assert c.get_order_by_client_id("m1").id == o.id
     assert c.get_order_by_id(o.id).client_order_id == "m1"
@@ -58,15 +60,7 @@ def test_fake_answers_parse_into_alpaca_py_models(fake):
     fake.advance_day({"BTC/USD": 61_000.0})
     pos = c.get_all_positions()
     assert [(p.symbol, p.exchange.value, float(p.qty)) for p in pos] == [("BTCUSD", "CRYPTO", 0.01)]
-    o2 = c.submit_order(
-        MarketOrderRequest(
-            symbol="AAPL",
-            qty=1,
-            side=OrderSide.BUY,
-            time_in_force=TimeInForce.GTC,
-            client_order_id="m2",
-        )
-    )
+    o2 = buy("AAPL", 1, "m2")
     assert c.cancel_order_by_id(o2.id) is None  # 204, empty body
     assert c.get_order_by_id(o2.id).status is AStatus.CANCELED
     assert c.get_clock().is_open is False

@@ -20,20 +20,33 @@ from tsys.errors import BrokerError, TemporaryBrokerError
 OPTION = "AAPL240621C00190000"
 
 
-def _with(field, value):
+_DROP = object()
+
+
+def _apply(changes, payload):
+    """Set each field of ``changes`` in one payload item; ``_DROP`` removes the field."""
+    for k, v in changes.items():
+        if v is _DROP:
+            payload.pop(k, None)
+        else:
+            payload[k] = v
+
+
+def _with_all(changes):
+    """A mangle of GET /v2/positions: ``changes`` applied to the AAPL position."""
+
     def fn(payload):
         for p in payload:
             if p["symbol"] == "AAPL":
-                if value is _DROP:
-                    del p[field]
-                else:
-                    p[field] = value
+                _apply(changes, p)
         return payload
 
     return fn
 
 
-_DROP = object()
+def _with(field, value):
+    return _with_all({field: value})
+
 
 # (id, mangle of GET /v2/positions, the words the BrokerError must contain)
 POSITION_CASES = [
@@ -121,10 +134,7 @@ def test_broker_payload_bad_position_is_a_broker_error_naming_the_field(held, fa
 
 def _order_with(field, value):
     def fn(payload):
-        if value is _DROP:
-            payload.pop(field, None)
-        else:
-            payload[field] = value
+        _apply({field: value}, payload)
         return payload
 
     return fn
@@ -203,17 +213,7 @@ def test_broker_payload_any_position_shape_is_read_or_named(held, fake, changes)
     """Whatever a position's fields hold, positions() returns contracts or a BrokerError that
     names one of the changed fields; never another exception."""
 
-    def mangle(payload):
-        for p in payload:
-            if p["symbol"] == "AAPL":
-                for k, v in changes.items():
-                    if v is _DROP:
-                        p.pop(k, None)
-                    else:
-                        p[k] = v
-        return payload
-
-    fake.mangle["positions"] = mangle
+    fake.mangle["positions"] = _with_all(changes)
     held._foreign = None
     try:
         records = held.positions()
@@ -293,11 +293,7 @@ def test_broker_payload_any_order_shape_is_read_or_named(fake, make_broker, chan
 
     def mangle(payload):
         if payload.get("client_order_id") == o.client_order_id:
-            for k, v in changes.items():
-                if v is _DROP:
-                    payload.pop(k, None)
-                else:
-                    payload[k] = v
+            _apply(changes, payload)
         return payload
 
     fake.mangle["order"] = mangle

@@ -463,14 +463,17 @@ def test_calls_per_minute_waits_for_a_slot(tmp_path):
         sleeps.append(s)
         clock[0] += s
 
-    budget = CallBudget(
-        tmp_path / "calls.json",
-        calls_per_minute=2,
-        daily_budget=100,
-        max_wait_seconds=90,
-        clock=lambda: clock[0],
-        sleep=sleep,
-    )
+    def two_a_minute(max_wait_seconds: float) -> CallBudget:
+        return CallBudget(
+            tmp_path / "calls.json",
+            calls_per_minute=2,
+            daily_budget=100,
+            max_wait_seconds=max_wait_seconds,
+            clock=lambda: clock[0],
+            sleep=sleep,
+        )
+
+    budget = two_a_minute(90)
     budget.acquire()
     clock[0] += 10
     budget.acquire()
@@ -478,14 +481,7 @@ def test_calls_per_minute_waits_for_a_slot(tmp_path):
     budget.acquire()  # the first call is 15 s old: wait 45 s for it to leave the window
     assert sleeps == [pytest.approx(45.0)]
     assert budget.used_today() == 3
-    impatient = CallBudget(
-        tmp_path / "calls.json",
-        calls_per_minute=2,
-        daily_budget=100,
-        max_wait_seconds=1,
-        clock=lambda: clock[0],
-        sleep=sleep,
-    )
+    impatient = two_a_minute(1)
     with pytest.raises(RateLimited, match="2 calls per minute"):
         impatient.acquire()
 
