@@ -1,10 +1,12 @@
 """Issue 22, "a plugin author's kit": `tsys plugin new KIND NAME` writes a package of each kind
 whose wheel installs into a fresh environment with tsys, whose generated tests pass there as
-generated, and which `tsys plugins --json` then lists with what it provides.
+generated, and which `tsys plugins --json` then lists with what it provides (the generated
+bucket is also this repository's example of a third-party plugin, discovered with no core
+change).
 
 One virtual environment for the module (tsys comes from this environment's site-packages
-through a .pth file, as in test_third_party_plugin.py: no Cython rebuild); each package is
-built once with uv (its cache keeps it offline after the first build).
+through a .pth file: no Cython rebuild); each package is built once with uv (its cache keeps it
+offline after the first build).
 """
 
 from __future__ import annotations
@@ -111,12 +113,24 @@ def test_tsys_plugins_json_lists_what_each_provides(kit):
         assert listed[ep]["package"] == dist.replace("_", "-")
         assert listed[ep]["version"] == "0.1.0"
         assert listed[ep]["provides"] == {key: [name]}
+        assert listed[ep]["hooks"] == [f"register_{key}"]
     builtin = listed["tsys.data.builtin"]["provides"]["data_sources"]
     assert sorted(builtin) == ["csv", "demo", "sp500-members"]
     text = _run(
         str(kit["py"]), "-c", "from tsys.cli import main; main(['plugins'])", env=kit["env"]
     ).stdout
     assert "provides: bucket kit_b" in text and "provides: broker kit_r" in text
+
+
+@pytest.mark.slow
+def test_the_bucket_registry_resolves_the_installed_bucket(kit):
+    """What run-daily and backtest use: the bucket by name, at its version, with its space."""
+    code = (
+        "from tsys.plugins import buckets; b = buckets().get('kit_b'); "
+        "print(b.name, b.version, sorted(b.search_space()))"
+    )
+    out = _run(str(kit["py"]), "-c", code, env=kit["env"])
+    assert out.stdout.split() == ["kit_b", "0.1.0", "['stop_pct',", "'window']"]
 
 
 def test_plugin_new_refuses_bad_names_and_kinds(tmp_path):
