@@ -22,6 +22,7 @@ from tsys.testing import (
     lookahead_audit,
     memory_context,
     shared_data_dir,
+    shipped_defaults,
 )
 
 SHARED = shared_data_dir()
@@ -308,18 +309,7 @@ def test_no_lookahead(params):
 
 
 def test_shipped_parameters_are_the_defaults():
-    import json
-
-    from tsys.config import Config
-    from tsys.paramsets import resolve_params, shipped_params_path
-
-    bucket = CryptoBucket()
-    path = shipped_params_path(bucket)
-    assert path is not None and path.name == "params.json"
-    doc = json.loads(path.read_text())
-    assert doc["bucket"] == "crypto" and doc["bucket_version"] == __version__
-    assert doc["params"] == attrs.asdict(bucket.default_params()) == attrs.asdict(Params())
+    doc = shipped_defaults(CryptoBucket())
+    assert doc["bucket_version"] == __version__ and doc["params"] == attrs.asdict(Params())
     assert doc["n_trials"] > 100 and doc["data_fingerprint"] and doc["report"].endswith(".json")
     assert doc["research"]["out_of_sample"]["sharpe"] is not None
-    got = resolve_params(bucket, Config(), data_home=Path("/nonexistent-tsys-home"))
-    assert got.origin == "shipped" and got.values == doc["params"]

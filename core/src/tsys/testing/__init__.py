@@ -508,6 +508,32 @@ def discovered_bucket(name: str, cls: type, *, distribution: str) -> Any:
     return bucket
 
 
+def shipped_defaults(bucket: Bucket) -> dict[str, Any]:
+    """Check the researched defaults a bucket's package ships, and return their document.
+
+    Asserts what ``params.json`` beside the bucket's module promises: it exists, names this
+    bucket at its ``version``, holds exactly the bucket's :meth:`~tsys.buckets.Bucket.default_params`,
+    and is what a run resolves to where the user has no parameter file of their own (origin
+    "shipped"). The document is returned for the plugin's own checks (its research, its report).
+    """
+    import json
+    import tempfile
+
+    from tsys.config import Config
+    from tsys.params_files import shipped_params_path
+    from tsys.paramsets import resolve_params
+
+    path = shipped_params_path(bucket)
+    assert path is not None and path.name == "params.json", f"{bucket.name}: no params.json ships"
+    doc = json.loads(path.read_text())
+    assert (doc["bucket"], doc["bucket_version"]) == (bucket.name, bucket.version), path
+    assert doc["params"] == attrs.asdict(bucket.default_params()), path
+    with tempfile.TemporaryDirectory() as home:
+        got = resolve_params(bucket, Config(), data_home=Path(home))
+    assert (got.origin, got.values) == ("shipped", doc["params"]), got.origin
+    return doc
+
+
 # The broker and data-source contract suites live beside the bucket one (imported here so that
 # a plugin's tests need only ``from tsys.testing import ...``).
 from tsys.data.calendars import sessions as _sessions  # noqa: E402
@@ -543,5 +569,6 @@ __all__ = [
     "sample_plan",
     "sample_signal",
     "shared_data_dir",
+    "shipped_defaults",
     "synthetic_bars",
 ]
