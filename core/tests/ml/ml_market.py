@@ -5,8 +5,10 @@ which its volume runs at 2.5x its usual level. In the planted market a hot symbo
 drift up by ``EDGE`` a day and drift down slightly otherwise (unconditional drift about
 zero); in the null market the episodes change the volume only. :class:`CoinBucket` (the
 primary model) enters at random days, blind to the episodes, and holds ``hold`` bars: its
-entries make money only when they fall in a hot episode, which the volume features show. The bucket and ``hub_of`` come from the research tests'
-``research_market`` (one home for the synthetic test buckets).
+entries make money only when they fall in a hot episode, which the volume features show.
+
+Its base class and ``hub_of`` come from the research tests' ``research_market``, the one home of
+the synthetic test buckets.
 """
 
 from __future__ import annotations
