@@ -12,24 +12,14 @@ from hypothesis import strategies as st
 
 from tsys.brokers.local import LocalPaperBroker
 from tsys.brokers.local import place_run_orders as _place
-from tsys.contracts import (
-    Allocation,
-    BucketRun,
-    DailyRun,
-    EntryMethod,
-    OrderStatus,
-    StopRule,
-    TradePlan,
-)
+from tsys.contracts import EntryMethod, OrderStatus
 from tsys.data.bars import Bars
 from tsys.sim import simulate
-from tsys.sim.models import CostModel, FeeModel, FixedSlippage
 from tsys.store import open_store
 from tsys.store.paper import PaperLedger
-from tsys.testing import sample_signal
 
-COSTS = CostModel(fees=FeeModel(bps=10.0, minimum=1.0), slippage=FixedSlippage(bps=5.0))
-D0 = dt.date(2024, 5, 1)
+from .paper_plans import COSTS, D0, daily_run
+from .paper_plans import plan as paper_plan
 
 
 def bars_of(o, h, lo, c, start="2024-05-01"):
@@ -40,27 +30,8 @@ def bars_of(o, h, lo, c, start="2024-05-01"):
 
 
 def plan(day, action="buy", qty=10, stop=None, target=None):
-    ts = dt.datetime.combine(day, dt.time(21), dt.UTC)
-    sig = sample_signal("AAA", at=ts, bucket="b", side="sell" if action == "sell" else "buy")
-    return TradePlan(
-        allocation=Allocation(signal=sig, dollars=qty * 100.0, weight=0.1, quantity=qty),
-        action=action,
-        entry="MOO",
-        client_order_id=f"tsys-b-{day:%Y%m%d}-AAA-{action}",
-        valid_until=ts + dt.timedelta(days=1),
-        stop=None if stop is None else StopRule("fixed", price=stop),
-        take_profit=target,
-    )
-
-
-def run_of(day, plans):
-    bucket = BucketRun(bucket="b", version="1", asset_class="equity", as_of=day, plans=plans)
-    return DailyRun(
-        as_of=day,
-        created_at=dt.datetime.combine(day, dt.time(22), dt.UTC),
-        config_digest="x",
-        buckets=[bucket],
-    )
+    """The day's plan for AAA (one tenth of the account)."""
+    return paper_plan("AAA", qty, day, action, weight=0.1, stop=stop, target=target)
 
 
 def place_run_orders(run, broker, *, bars=None):
@@ -105,13 +76,13 @@ def test_paper_stop_order_is_listed_and_follows_the_level(broker):
     """`tsys paper orders` shows a working protective stop next to the entry; a HOLD at a new
     (trailed) level replaces it; the position carries the level."""
     bars = bars_of([100, 101, 103], [101, 104, 106], [99, 100, 102], [100, 103, 105])
-    orders = place_run_orders(run_of(D0, [plan(D0, stop=95.0)]), broker, bars=bars.head(1))
+    orders = place_run_orders(daily_run(D0, [plan(D0, stop=95.0)]), broker, bars=bars.head(1))
     stop = [o for o in orders if o.entry is EntryMethod.STOP]
     assert [(o.stop_price, o.status, o.side.value) for o in stop] == [
         (95.0, OrderStatus.ACCEPTED, "sell")
     ]
     d1 = D0 + dt.timedelta(days=1)
-    place_run_orders(run_of(d1, [plan(d1, "hold", stop=98.0)]), broker, bars=bars.head(2))
+    place_run_orders(daily_run(d1, [plan(d1, "hold", stop=98.0)]), broker, bars=bars.head(2))
     working = [o for o in broker.open_orders() if o.entry is EntryMethod.STOP]
     assert [(o.client_order_id, o.stop_price) for o in working] == [
         ("tsys-b-20240502-AAA-stop", 98.0)
@@ -131,9 +102,9 @@ def test_stop_touched_sells_next_day(broker):
     lo = [99.0, 99.0, 94.0, 96.0]
     c = [100.0, 100.0, 95.0, 97.0]
     bars = bars_of(o, h, lo, c)
-    place_run_orders(run_of(D0, [plan(D0, stop=95.5)]), broker, bars=bars.head(1))
+    place_run_orders(daily_run(D0, [plan(D0, stop=95.5)]), broker, bars=bars.head(1))
     d1 = D0 + dt.timedelta(days=1)
-    place_run_orders(run_of(d1, [plan(d1, "hold", stop=95.5)]), broker, bars=bars.head(2))
+    place_run_orders(daily_run(d1, [plan(d1, "hold", stop=95.5)]), broker, bars=bars.head(2))
     assert broker.positions()[0].quantity == 10
     broker.sync(bars.head(3))
     assert broker.positions() == []
@@ -144,7 +115,7 @@ def test_stop_touched_sells_next_day(broker):
 
 def test_gap_through_stop_fills_at_the_open(broker):
     bars = bars_of([100, 100, 90, 91], [101, 101, 92, 92], [99, 99, 89, 90], [100, 100, 91, 91])
-    place_run_orders(run_of(D0, [plan(D0, stop=95.0)]), broker, bars=bars.head(1))
+    place_run_orders(daily_run(D0, [plan(D0, stop=95.0)]), broker, bars=bars.head(1))
     broker.sync(bars)
     assert booked(broker) == sim_fills(bars, 10, 95.0)
     assert booked(broker)[-1][2] == pytest.approx(90.0 * (1 - 5e-4))
@@ -153,7 +124,7 @@ def test_gap_through_stop_fills_at_the_open(broker):
 def test_stop_closes_then_exit_order_expires(broker):
     """The stop sells first; the exit planned for a later open has nothing left to sell."""
     bars = bars_of([100, 100, 94, 95], [101, 101, 95, 96], [99, 99, 93, 94], [100, 100, 94, 95])
-    place_run_orders(run_of(D0, [plan(D0, stop=96.0)]), broker, bars=bars.head(1))
+    place_run_orders(daily_run(D0, [plan(D0, stop=96.0)]), broker, bars=bars.head(1))
     broker.sync(bars.head(2))
     d2 = D0 + dt.timedelta(days=2)
     broker.submit([plan(d2, "sell")], decision_date=d2)
@@ -182,13 +153,13 @@ def test_property_paper_stop_fills_equal_the_simulators(tmp_path_factory, path, 
         c[-1] = o[-1]
         h, lo = np.maximum(o, c) * 1.01, np.minimum(o, c) * 0.99
         bars = bars_of(o, h, lo, c)
-        place_run_orders(run_of(D0, [plan(D0, stop=stop, target=target)]), b, bars=bars.head(1))
+        place_run_orders(daily_run(D0, [plan(D0, stop=stop, target=target)]), b, bars=bars.head(1))
         for i in range(1, len(o) - 1):
             d = D0 + dt.timedelta(days=i)
             b.sync(bars.head(i + 1))
             if b.positions():
                 hold = plan(d, "hold", stop=stop, target=target)
-                place_run_orders(run_of(d, [hold]), b, bars=bars.head(i + 1))
+                place_run_orders(daily_run(d, [hold]), b, bars=bars.head(i + 1))
         b.sync(bars)
         got = booked(b)
         want = sim_fills(bars, 10, stop, target)

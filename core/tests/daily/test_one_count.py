@@ -10,26 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tsys.brokers.local import LocalPaperBroker, place_run_orders
-from tsys.contracts import (
-    Allocation,
-    BucketRun,
-    DailyRun,
-    PositionSource,
-    StopRule,
-    TradePlan,
-)
+from tsys.contracts import PositionSource
 from tsys.data.bars import Bars
 from tsys.holdings import open_positions
 from tsys.portfolio.view import build_view
 from tsys.serialization import dumps
-from tsys.sim.models import CostModel, FeeModel, FixedSlippage
 from tsys.store import open_store
 from tsys.store.manual_trade import TradeInput
 from tsys.store.paper import PaperLedger
-from tsys.testing import sample_signal
 
-COSTS = CostModel(fees=FeeModel(bps=10.0, minimum=1.0), slippage=FixedSlippage(bps=5.0))
-D0 = dt.date(2024, 5, 1)
+from ..brokers.paper_plans import COSTS, D0, daily_run, plan
 
 
 def make_bars(opens, symbols=("AAA", "BBB"), start="2024-05-01", low=0.98):
@@ -38,33 +28,6 @@ def make_bars(opens, symbols=("AAA", "BBB"), start="2024-05-01", low=0.98):
     v = np.full(o.shape, 1e7)
     return Bars(
         idx, symbols, o, o * 1.02, o * low, o * 1.01, v, asset_classes=["equity"] * len(symbols)
-    )
-
-
-def plan(symbol, qty, day, action="buy", *, price=100.0, stop=None, target=None, time_stop=None):
-    ts = dt.datetime.combine(day, dt.time(21), dt.UTC)
-    sig = sample_signal(
-        symbol, at=ts, bucket="b", asset_class="equity", side="sell" if action == "sell" else "buy"
-    )
-    return TradePlan(
-        allocation=Allocation(signal=sig, dollars=qty * price, weight=0.01, quantity=qty),
-        action=action,
-        entry="MOO",
-        client_order_id=f"tsys-b-{day:%Y%m%d}-{symbol}-{action}",
-        valid_until=ts + dt.timedelta(days=1),
-        stop=None if stop is None else StopRule("fixed", price=stop),
-        take_profit=target,
-        time_stop_bars=time_stop,
-    )
-
-
-def daily_run(day, plans, orders=()):
-    return DailyRun(
-        as_of=day,
-        created_at=dt.datetime.combine(day, dt.time(22), dt.UTC),
-        config_digest="x",
-        buckets=[BucketRun(bucket="b", version="1", asset_class="equity", as_of=day, plans=plans)],
-        orders=orders,
     )
 
 

@@ -15,6 +15,15 @@ def as_layout(a, layout):
     return np.asfortranarray(a) if layout == "F" else np.ascontiguousarray(a)
 
 
+def random_closes(T, N, seed, layout, flat):
+    """A random walk of closes (T x N) in layout; flat: rounded from T/2 on, so averages tie."""
+    rng = np.random.default_rng(seed)
+    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
+    if flat and T > 0:
+        c[T // 2 :] = np.round(c[T // 2 :])  # plateaus: equal averages, exact zeros
+    return as_layout(c, layout)
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("layout", ["C", "F"])
 def test_hand_computed_fast_1_slow_2(impl, layout):
@@ -83,11 +92,7 @@ def test_matches_the_definition_with_exact_means(fast, slow):
     flat=st.booleans(),
 )
 def test_compiled_and_numpy_twin_are_identical(T, N, fast, slow, seed, layout, flat):
-    rng = np.random.default_rng(seed)
-    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
-    if flat and T > 0:
-        c[T // 2 :] = np.round(c[T // 2 :])  # plateaus: equal averages, exact zeros
-    c = as_layout(c, layout)
+    c = random_closes(T, N, seed, layout, flat)
     up_c, down_c = sma_cross(c, fast, slow, impl="cython")
     up_p, down_p = sma_cross_numpy(c, fast, slow)
     assert np.array_equal(up_c, up_p) and np.array_equal(down_c, down_p)
@@ -128,11 +133,7 @@ def test_bad_windows_and_shapes_are_refused(impl):
     impl=st.sampled_from(IMPLS),
 )
 def test_grid_equals_one_sma_cross_per_pair(T, N, pairs, seed, layout, flat, impl):
-    rng = np.random.default_rng(seed)
-    c = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (T, N)), axis=0))
-    if flat and T > 0:
-        c[T // 2 :] = np.round(c[T // 2 :])  # plateaus: equal averages, exact zeros
-    c = as_layout(c, layout)
+    c = random_closes(T, N, seed, layout, flat)
     fasts, slows = [p[0] for p in pairs], [p[1] for p in pairs]
     up, down = sma_cross_grid(c, fasts, slows, impl=impl)
     assert up.shape == down.shape == (len(pairs), T, N) and up.dtype == bool
