@@ -7,11 +7,13 @@ import datetime as dt
 import pytest
 
 from tsys.config import config_from_dict
+from tsys.contracts import AssetClass
 from tsys.data import open_hub, open_source
 from tsys.data.csv import CsvSource
 from tsys.data.demo import DemoSource
-from tsys.data.source import DataSource
+from tsys.data.source import BarsRequest, DataHub, DataSource, SourceContext
 from tsys.errors import ConfigError
+from tsys.testing import synthetic_bars
 
 
 def test_demo_seed_from_config(tmp_path):
@@ -120,3 +122,59 @@ def test_backtests_open_recorded_extras_only(tmp_path):
     assert [s.name for s in backtest.extras] == ["kept-extra"]
     assert backtest.ctx.warnings == []  # a missing network extra is not a backtest's concern
     assert [s.name for s in daily.extras] == ["live-extra", "kept-extra"]
+
+
+def test_bars_request_normalises_the_call():
+    req = BarsRequest(["A", "B"], "2024-01-02", dt.datetime(2024, 3, 1, 15, 30), "crypto")
+    assert req == BarsRequest(
+        ("A", "B"), dt.date(2024, 1, 2), dt.date(2024, 3, 1), AssetClass.CRYPTO
+    )
+    assert req.start_or(dt.timedelta(days=10)) == dt.date(2024, 1, 2)
+    every = BarsRequest(None, None, dt.date(2024, 3, 1))
+    assert every.symbols is None and every.asset_class is None
+    assert every.start_or(dt.timedelta(days=10)) == dt.date(2024, 2, 20)
+
+
+class _Recorder(DataSource):
+    """A source that implements only the read_bars hook and keeps what it was asked."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.requests: list[BarsRequest] = []
+
+    def symbols(self, asset_class=None):
+        return ["AAA", "BBB"] if asset_class in (None, AssetClass.EQUITY) else []
+
+    def read_bars(self, request):
+        self.requests.append(request)
+        return synthetic_bars(request.wanted(self))
+
+
+class _OwnBars(DataSource):
+    """A source written before read_bars: it overrides bars itself."""
+
+    name = "own-bars"
+
+    def bars(self, symbols, start, end, *, asset_class=None):
+        return synthetic_bars(list(symbols))
+
+
+def test_bars_answers_read_bars_with_the_normalised_request():
+    src = _Recorder()
+    assert src.bars(None, None, "2024-03-01", asset_class="equity").symbols == ("AAA", "BBB")
+    assert src.requests == [BarsRequest(None, None, dt.date(2024, 3, 1), AssetClass.EQUITY)]
+    assert src.bars(["BBB"], None, dt.date(2024, 3, 1)).symbols == ("BBB",)
+    assert DataSource().bars(["AAA"], None, dt.date(2024, 3, 1)) is None
+
+
+def test_hub_is_a_source_over_read_bars_and_own_bars_sources(tmp_path):
+    ctx = SourceContext(cache_dir=tmp_path)
+    rec = _Recorder()
+    hub = DataHub(rec, [], ctx)
+    assert isinstance(hub, DataSource) and hub.volume_units is rec.volume_units
+    assert hub.bars(["AAA", "../etc"], "2024-01-02", dt.date(2024, 3, 1)).symbols == ("AAA",)
+    assert rec.requests == [BarsRequest(["AAA"], dt.date(2024, 1, 2), dt.date(2024, 3, 1))]
+    assert any("no data source is asked for it" in w for w in ctx.warnings)
+    own = DataHub(_OwnBars(), [], ctx)
+    assert own.bars(["BBB"], None, dt.date(2024, 3, 1)).symbols == ("BBB",)
