@@ -127,13 +127,7 @@ def test_trust_volume_unit_liquidity_cap_counts_dollars():
 
     base, quote = market(), market(unit=VolumeUnit.QUOTE)
     T, N = base.shape
-    out = BucketOutput(
-        score=np.full((T, N), np.nan),
-        entries=np.zeros((T, N), bool),
-        exits=np.zeros((T, N), bool),
-        stop=np.full((T, N), np.nan),
-        target=np.full((T, N), np.nan),
-    )
+    out = blank(T, N)
     out.score[ADV_WINDOW:] = 1.0
     out.entries[ADV_WINDOW] = True
     risk = RiskConfig(

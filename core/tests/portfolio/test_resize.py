@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsys.buckets import Bucket, BucketOutput, PositionRules
+from tsys.buckets import BucketOutput, PositionRules
 from tsys.config import BucketConfig, OverridesConfig, RiskConfig
 from tsys.contracts import AssetClass
 from tsys.data import Bars
 from tsys.portfolio import Candidate, plan_positions
 from tsys.portfolio.resize import effective_settings, resize_held
+
+from .test_plans import Scripted
 
 LOOSE = RiskConfig(
     sector_cap=1.0, max_pairwise_correlation=1.0, max_adv_share=1.0, max_position_weight=1.0
@@ -117,31 +119,6 @@ def test_resized_positions_respect_caps_budget_and_band(vols, held, regime, band
             assert abs(got[c.symbol] / current - 1.0) >= band - 1e-12
 
 
-class _Rules(Bucket):
-    name = "resizer"
-    asset_class = AssetClass.EQUITY
-    version = "0"
-    Params = dict
-
-    def __init__(self, rules):
-        self._rules = rules
-
-    def position_rules(self, params):
-        return self._rules
-
-    def default_params(self):
-        return {}
-
-    def universe(self, ctx):
-        return []
-
-    def compute(self, ctx, bars, params):
-        raise NotImplementedError
-
-    def explain(self, ctx, bars, output, symbol, t):
-        return []
-
-
 def _panel():
     """Two calm months, then daily moves of 4% (volatility quadruples) for a month."""
     idx = pd.bdate_range("2020-01-01", "2020-04-30", tz="UTC")
@@ -178,7 +155,7 @@ def _panel():
 def _weights(rules):
     bars, out = _panel()
     plan = plan_positions(
-        _Rules(rules),
+        Scripted(out, rules),
         None,
         bars,
         out,

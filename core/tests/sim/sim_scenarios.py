@@ -38,3 +38,24 @@ def random_levels(rng, c, side):
     x = c * (1 + side * rng.random(c.shape) * 0.1)
     x[rng.random(c.shape) < 0.5] = np.nan
     return x
+
+
+def same(a, b):
+    """Equal arrays, NaN equal to NaN: the same run, bit for bit."""
+    return np.array_equal(a, b, equal_nan=True)
+
+
+def assert_same_run(a, b, kw):
+    """Two simulations of one scenario (simulate's keywords kw) agree on every output."""
+    assert same(a.equity, b.equity) and same(a.cash, b.cash)
+    assert same(a.interest, b.interest)
+    assert same(a.last_positions, b.last_positions)
+    if not kw["cash_sharing"]:
+        assert same(a.last_sub_equity, b.last_sub_equity)
+    if kw.get("record_positions", True):
+        assert same(a.positions, b.positions)
+        if not kw["cash_sharing"]:
+            assert same(a.sub_equity, b.sub_equity)
+    assert a.fill_arrays.keys() == b.fill_arrays.keys()
+    for name in b.fill_arrays:
+        assert same(a.fill_arrays[name], b.fill_arrays[name]), name

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_scenarios import COSTS, RULES, random_bars, random_levels
+from sim_scenarios import COSTS, RULES, assert_same_run, random_bars, random_levels, same
 
 from tsys.errors import ContractError
 from tsys.sim import (
@@ -118,25 +118,6 @@ def _single(kw, k, K):
     return one
 
 
-def _same(a, b):
-    return np.array_equal(a, b, equal_nan=True)
-
-
-def _equal_runs(g, r, kw):
-    assert _same(g.equity, r.equity) and _same(g.cash, r.cash)
-    assert _same(g.interest, r.interest)
-    assert _same(g.last_positions, r.last_positions)
-    if not kw["cash_sharing"]:
-        assert _same(g.last_sub_equity, r.last_sub_equity)
-    if kw["record_positions"]:
-        assert _same(g.positions, r.positions)
-        if not kw["cash_sharing"]:
-            assert _same(g.sub_equity, r.sub_equity)
-    assert g.fill_arrays.keys() == r.fill_arrays.keys()
-    for name in r.fill_arrays:
-        assert _same(g.fill_arrays[name], r.fill_arrays[name]), name
-
-
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(grids())
 def test_grid_equals_separate_single_runs(sc):
@@ -147,8 +128,8 @@ def test_grid_equals_separate_single_runs(sc):
     assert (np.diff(grid.fill_arrays["set"]) >= 0).all()
     for k in range(K):
         single = simulate(*bars, impl=impl, **_single(kw, k, K))
-        _equal_runs(grid.result(k), single, kw)
-        assert _same(grid.final_equity[k], single.equity[-1])
+        assert_same_run(grid.result(k), single, kw)
+        assert same(grid.final_equity[k], single.equity[-1])
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -158,10 +139,10 @@ def test_grid_cython_and_reference_are_identical(sc):
     g_py = simulate_grid(*bars, impl="python", **kw)
     g_cy = simulate_grid(*bars, impl="cython", **kw)
     for name in ("equity", "cash", "interest", "last_positions"):
-        assert _same(getattr(g_py, name), getattr(g_cy, name)), name
+        assert same(getattr(g_py, name), getattr(g_cy, name)), name
     assert g_py.fill_arrays.keys() == g_cy.fill_arrays.keys()
     for name in g_py.fill_arrays:
-        assert _same(g_py.fill_arrays[name], g_cy.fill_arrays[name]), name
+        assert same(g_py.fill_arrays[name], g_cy.fill_arrays[name]), name
 
 
 def test_sma_sweep_grid_matches_single_runs_on_long_panels():
@@ -184,7 +165,7 @@ def test_sma_sweep_grid_matches_single_runs_on_long_panels():
     for k in range(len(pairs)):
         single = simulate(o, h, lo, c, v, entries=ent[k], exits=ext[k], record_positions=False,
                           **kw)  # fmt: skip
-        _equal_runs(grid[k], single, {**kw, "record_positions": False})
+        assert_same_run(grid[k], single, {**kw, "record_positions": False})
         assert single.n_fills > 20
 
 
@@ -252,7 +233,7 @@ def test_strided_and_missing_masks_read_like_plain_ones(layout, sharing):
     ):
         ref = simulate_grid(*bars, impl="python", cash_sharing=sharing, **kw)
         got = simulate_grid(*bars, impl="cython", cash_sharing=sharing, **kw)
-        assert _same(ref.equity, got.equity) and _same(ref.cash, got.cash)
+        assert same(ref.equity, got.equity) and same(ref.cash, got.cash)
         for name in ref.fill_arrays:
-            assert _same(ref.fill_arrays[name], got.fill_arrays[name]), name
+            assert same(ref.fill_arrays[name], got.fill_arrays[name]), name
     assert simulate_grid(*bars, **kw).fill_arrays["qty"].sum() > 0

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_scenarios import COSTS, RULES, random_bars, random_levels
+from sim_scenarios import COSTS, RULES, assert_same_run, random_bars, random_levels, same
 
 from tsys.sim import Capacity, CostModel, FeeModel, FixedSlippage, StopRules, current_impl, simulate
 
@@ -67,34 +67,16 @@ def scenarios(draw):
     return bars, kw
 
 
-def _same(a, b):
-    return np.array_equal(a, b, equal_nan=True)
-
-
 @settings(max_examples=EQUIV_EXAMPLES, deadline=None)
 @given(scenarios())
 def test_cython_and_reference_are_identical(sc):
     bars, kw = sc
     r_py = simulate(*bars, impl="python", **kw)
     r_cy = simulate(*bars, impl="cython", **kw)
-    assert _same(r_py.equity, r_cy.equity)
-    assert _same(r_py.cash, r_cy.cash)
-    assert _same(r_py.interest, r_cy.interest)
-    assert _same(r_py.positions, r_cy.positions)
-    if not kw["cash_sharing"]:
-        assert _same(r_py.sub_equity, r_cy.sub_equity)
-    assert r_py.fill_arrays.keys() == r_cy.fill_arrays.keys()
-    for k in r_py.fill_arrays:
-        assert _same(r_py.fill_arrays[k], r_cy.fill_arrays[k]), k
+    assert_same_run(r_py, r_cy, kw)
     # without the T x N panels: the same run, and the same last bar
     r_np = simulate(*bars, impl="cython", record_positions=False, **kw)
-    assert _same(r_np.equity, r_cy.equity) and _same(r_np.cash, r_cy.cash)
-    for k in r_py.fill_arrays:
-        assert _same(r_np.fill_arrays[k], r_cy.fill_arrays[k]), k
-    for r in (r_cy, r_np):
-        assert _same(r.last_positions, r_py.last_positions)
-        if not kw["cash_sharing"]:
-            assert _same(r.last_sub_equity, r_py.last_sub_equity)
+    assert_same_run(r_np, r_cy, {**kw, "record_positions": False})
 
 
 @settings(max_examples=EQUIV_EXAMPLES, deadline=None)
@@ -114,9 +96,9 @@ def test_symbol_major_blocks_of_bars_match_the_reference(sc, block):
     finally:
         fill.block_bars(old)
     for name in ("equity", "cash", "interest", "positions", "sub_equity", "last_sub_equity"):
-        assert _same(getattr(res, name), getattr(ref, name)), name
+        assert same(getattr(res, name), getattr(ref, name)), name
     for k in ref.fill_arrays:
-        assert _same(res.fill_arrays[k], ref.fill_arrays[k]), k
+        assert same(res.fill_arrays[k], ref.fill_arrays[k]), k
 
 
 def _mark(c):
@@ -189,12 +171,12 @@ def test_future_data_never_changes_the_past(sc, data):
             m[cut + 1 :] = ~m[cut + 1 :]
             kw2[k] = m
     other = simulate(*p_bars, impl=current_impl(), **kw2)
-    assert _same(base.equity[: cut + 1], other.equity[: cut + 1])
-    assert _same(base.positions[: cut + 1], other.positions[: cut + 1])
+    assert same(base.equity[: cut + 1], other.equity[: cut + 1])
+    assert same(base.positions[: cut + 1], other.positions[: cut + 1])
     fa, fb = base.fill_arrays, other.fill_arrays
     ia, ib = fa["bar"] <= cut, fb["bar"] <= cut
     for k in fa:
-        assert _same(fa[k][ia], fb[k][ib]), k
+        assert same(fa[k][ia], fb[k][ib]), k
 
 
 def test_symbol_major_loop_on_long_sparse_signals_matches_the_reference():
@@ -225,10 +207,10 @@ def test_symbol_major_loop_on_long_sparse_signals_matches_the_reference():
             masks = {"entries": layout(ent), "exits": layout(ext)}
             for rec in (True, False):
                 r = simulate(*bars, impl="cython", record_positions=rec, **{**kw, **masks})
-                assert _same(r.equity, ref.equity) and _same(r.cash, ref.cash)
-                assert _same(r.last_sub_equity, ref.last_sub_equity)
+                assert same(r.equity, ref.equity) and same(r.cash, ref.cash)
+                assert same(r.last_sub_equity, ref.last_sub_equity)
                 for k in ref.fill_arrays:
-                    assert _same(r.fill_arrays[k], ref.fill_arrays[k]), k
+                    assert same(r.fill_arrays[k], ref.fill_arrays[k]), k
                 if rec:
-                    assert _same(r.positions, ref.positions)
-                    assert _same(r.sub_equity, ref.sub_equity)
+                    assert same(r.positions, ref.positions)
+                    assert same(r.sub_equity, ref.sub_equity)
