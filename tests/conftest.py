@@ -2,61 +2,32 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 
 import pytest
 
 from tsys.hookspecs import hookimpl
+from tsys.testing.isolation import isolate, plugins_registered, postgres_schema
 
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
     """Run tsys in an empty folder with its own data dir and no user configuration."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    for key in list(os.environ):
-        if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL"):
-            monkeypatch.delenv(key)
-    return tmp_path
-
-
-PG_ENV = "TSYS_TEST_POSTGRES_URL"
-
-
-def search_path_url(base: str, schema: str, *settings: str) -> str:
-    """``base`` with ``options=-csearch_path=<schema>`` (and any more ``-c`` settings)."""
-    from urllib.parse import quote
-
-    opts = " ".join([f"-csearch_path={schema}", *(f"-c{s}" for s in settings)])
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(opts)}"
+    return isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def pg_schema():
     """A fresh PostgreSQL schema (name, base URL) in the test database, dropped afterwards."""
-    import uuid
+    with postgres_schema() as schema:
+        yield schema
 
-    base = os.environ.get(PG_ENV)
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set, and CI must test PostgreSQL")
-        pytest.skip(f"{PG_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    import psycopg2
 
-    name = f"tsys_t_{uuid.uuid4().hex[:12]}"
-    conn = psycopg2.connect(base)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        yield name, base
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        conn.close()
+@pytest.fixture
+def register_plugin():
+    """Register a plugin object beside the installed ones for one test: ``(obj, name) -> pm``."""
+    with contextlib.ExitStack() as stack:
+        yield lambda obj, name: stack.enter_context(plugins_registered((name, obj)))
 
 
 class _RealLikeSource:
@@ -77,12 +48,7 @@ class _RealLikeSource:
 
 
 @pytest.fixture
-def real_like_source():
-    """The ``reallike`` source registered for one test (register / yield / unregister)."""
-    from tsys import plugins
-
-    pm = plugins.build_plugin_manager()
-    pm.register(_RealLikeSource(), name="reallike-test-plugin")
-    plugins.reset_plugin_manager(pm)
-    yield "reallike"
-    plugins.reset_plugin_manager()
+def real_like_source(register_plugin):
+    """The ``reallike`` source registered for one test."""
+    register_plugin(_RealLikeSource(), "reallike-test-plugin")
+    return "reallike"

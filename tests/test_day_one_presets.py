@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
+from tsys.testing.isolation import isolate, pin_clock
 
 REPO = Path(__file__).resolve().parents[1]
 for sub in ("broker_alpaca", "data_alphavantage", "data_coingecko"):
@@ -94,17 +95,6 @@ def _csv_folder(folder: Path) -> Path:
                  for d, x in zip(days, close, strict=True)]  # fmt: skip
         (folder / f"{c}-USD.csv").write_text("date,open,high,low,close,volume\n" + "\n".join(lines))
     return folder
-
-
-def _clocked(cls, now: dt.datetime):
-    original = cls.from_config.__func__
-
-    def build(klass, options, ctx):
-        src = original(klass, options, ctx)
-        src.now = lambda: now
-        return src
-
-    return classmethod(build)
 
 
 class World:
@@ -209,14 +199,10 @@ def world(tmp_path_factory):
     _alpaca_bars(alpaca)
     root = tmp_path_factory.mktemp("day-one")
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
-        mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
-        for key in ("TSYS_CONFIG", "TSYS_DATABASE_URL", "COINGECKO_API_KEY"):
-            mp.delenv(key, raising=False)
+        isolate(mp, root)
         mp.setenv("ALPHAVANTAGE_API_KEY", av_fake.KEY)
-        mp.setattr(AlphaVantageSource, "from_config", _clocked(AlphaVantageSource, NOW))
-        mp.setattr(CoinGeckoSource, "from_config", _clocked(CoinGeckoSource, NOW))
+        mp.delenv("COINGECKO_API_KEY", raising=False)
+        pin_clock(mp, NOW, AlphaVantageSource, CoinGeckoSource)
         yield World(root, alpaca, *servers), mp
     alpaca.stop()
     for s in servers:

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from werkzeug import Response
 
 from tsys.cli import cli
+from tsys.testing.isolation import isolate, pin_clock
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins" / "data_alphavantage" / "tests"))
@@ -126,17 +127,6 @@ class Fakes:
         return text
 
 
-def _clocked(cls, now: dt.datetime):
-    original = cls.from_config.__func__
-
-    def build(klass, options, ctx):
-        src = original(klass, options, ctx)
-        src.now = lambda: now
-        return src
-
-    return classmethod(build)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Servers, env and the runs: baseline (no plugins), cold, warm, failing."""
@@ -151,14 +141,10 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e-data-plugins")
     runs: dict = {"fakes": fakes}
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
-        mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
+        isolate(mp, root)
         mp.setenv("ALPHAVANTAGE_API_KEY", av_fake.KEY)
         mp.delenv("COINGECKO_API_KEY", raising=False)
-        mp.delenv("TSYS_CONFIG", raising=False)
-        mp.setattr(AlphaVantageSource, "from_config", _clocked(AlphaVantageSource, NOW))
-        mp.setattr(CoinGeckoSource, "from_config", _clocked(CoinGeckoSource, NOW))
+        pin_clock(mp, NOW, AlphaVantageSource, CoinGeckoSource)
 
         def run(name: str, config: str, *extra: str, folder: str | None = None):
             folder = folder or name

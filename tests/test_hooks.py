@@ -7,30 +7,24 @@ import inspect
 import json
 
 import click
-import pytest
 from click.testing import CliRunner
 
 from tsys import hookspecs, plugins
 from tsys.hookspecs import hookimpl
 
 
-@pytest.fixture
-def register_plugin():
-    """Register plugin objects for one test (register / yield / unregister)."""
-
-    def _register(obj, name):
-        pm = plugins.build_plugin_manager()
-        pm.register(obj, name=name)
-        plugins.reset_plugin_manager(pm)
-        return pm
-
-    yield _register
-    plugins.reset_plugin_manager()
-
-
 class _Named:
     def __init__(self, name):
         self.name = name
+
+
+def _contributing(hook: str, name: str) -> object:
+    """A plugin whose ``hook`` (a ``register_*`` hook) registers one object called ``name``."""
+
+    def contribute(self, register):
+        register(_Named(name))
+
+    return type("P", (), {hook: hookimpl(contribute)})()
 
 
 def test_every_hook_has_a_test():
@@ -43,44 +37,24 @@ def test_every_hook_has_a_test():
 
 
 def test_hook_register_buckets(register_plugin):
-    class P:
-        @hookimpl
-        def register_buckets(self, register):
-            register(_Named("hook-test-bucket"))
-
-    register_plugin(P(), "p")
+    register_plugin(_contributing("register_buckets", "hook-test-bucket"), "p")
     assert "hook-test-bucket" in plugins.buckets()
     assert plugins.buckets().owner("hook-test-bucket") == "p"
 
 
 def test_hook_register_data_sources(register_plugin):
-    class P:
-        @hookimpl
-        def register_data_sources(self, register):
-            register(_Named("hook-test-source"))
-
-    register_plugin(P(), "p")
+    register_plugin(_contributing("register_data_sources", "hook-test-source"), "p")
     assert "hook-test-source" in plugins.data_sources()
     assert {"demo", "csv"} <= set(plugins.data_sources().names())
 
 
 def test_hook_register_brokers(register_plugin):
-    class P:
-        @hookimpl
-        def register_brokers(self, register):
-            register(_Named("hook-test-broker"))
-
-    register_plugin(P(), "p")
+    register_plugin(_contributing("register_brokers", "hook-test-broker"), "p")
     assert {"hook-test-broker", "local"} <= set(plugins.brokers().names())
 
 
 def test_hook_register_notifiers(register_plugin):
-    class P:
-        @hookimpl
-        def register_notifiers(self, register):
-            register(_Named("hook-test-notifier"))
-
-    register_plugin(P(), "p")
+    register_plugin(_contributing("register_notifiers", "hook-test-notifier"), "p")
     assert {"hook-test-notifier", "file"} <= set(plugins.notifiers().names())
 
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
+from tsys.testing.isolation import isolate
 
 DAYS = ("2024-03-12", "2024-03-13", "2024-03-14")  # consecutive NYSE sessions; sp500 buys on 1
 
@@ -29,16 +30,7 @@ def tsys(*args: str) -> dict | list:
 def three_days(tmp_path_factory):
     """Run the three days once for the module (each run takes seconds)."""
     mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("paperdemo")
-    mp.chdir(root)
-    mp.setenv("TSYS_DATA_DIR", str(root / "data"))
-    mp.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
-    mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
-    import os
-
-    for key in list(os.environ):
-        if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL"):
-            mp.delenv(key)
+    root = isolate(mp, tmp_path_factory.mktemp("paperdemo"))
     runs = {}
     orders_after = {}
     for day in DAYS:

@@ -8,7 +8,6 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from tsys import plugins
 from tsys.cli import cli
 from tsys.errors import DataError
 from tsys.hookspecs import hookimpl
@@ -74,12 +73,8 @@ class _Flaky:
 
 
 @pytest.fixture
-def flaky_plugin():
-    pm = plugins.build_plugin_manager()
-    pm.register(_Flaky(), name="flaky-test-plugin")
-    plugins.reset_plugin_manager(pm)
-    yield
-    plugins.reset_plugin_manager()
+def flaky_plugin(register_plugin):
+    register_plugin(_Flaky(), "flaky-test-plugin")
 
 
 def test_source_failing_halfway_is_a_partial_failure(day1, flaky_plugin):

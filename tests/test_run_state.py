@@ -30,6 +30,7 @@ from e2e_smtp import PASSWORD, email_config, start_smtp
 
 from tsys.cli import cli
 from tsys.daily import state as st_mod
+from tsys.testing.isolation import isolate, search_path_url
 
 DAY = "2024-03-12"  # the demo sp500 bucket buys on this day
 ARGS = ["run-daily", "--demo", "--paper", "--buckets", "sp500", "--as-of", DAY]
@@ -105,11 +106,7 @@ def reference(tmp_path_factory):
     """The same day run without interruption (its own data dir), to compare with."""
     root = tmp_path_factory.mktemp("reference")
     mp = pytest.MonkeyPatch()
-    mp.chdir(root)
-    mp.setenv("TSYS_DATA_DIR", str(root / "data"))
-    mp.setenv("XDG_CONFIG_HOME", str(root / "xdg"))
-    mp.delenv("TSYS_CONFIG", raising=False)
-    mp.delenv("TSYS_DATABASE_URL", raising=False)
+    isolate(mp, root)
     try:
         out = tsys(*ARGS, "--no-send")
         orders = tsys("paper", "orders")
@@ -254,7 +251,6 @@ def test_a_read_only_postgresql_store_leaves_the_day_pending(
     """PostgreSQL in a read-only session (``default_transaction_read_only``): nothing can be
     written, so the paper orders and the index stay pending; the rerun on a writable session
     finishes exactly those."""
-    from conftest import search_path_url
     from tsys.store import open_store
 
     schema, base = pg_schema

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from e2e_smtp import PASSWORD, email_config, start_smtp
 
-from tsys import plugins, redact
+from tsys import redact
 from tsys.cli import cli
 from tsys.errors import DataError
 from tsys.hookspecs import hookimpl
@@ -89,12 +89,8 @@ class _Leaky:
 
 
 @pytest.fixture
-def leaky_plugin():
-    pm = plugins.build_plugin_manager()
-    pm.register(_Leaky(), name="leaky-test-plugin")
-    plugins.reset_plugin_manager(pm)
-    yield
-    plugins.reset_plugin_manager()
+def leaky_plugin(register_plugin):
+    register_plugin(_Leaky(), "leaky-test-plugin")
 
 
 @pytest.fixture

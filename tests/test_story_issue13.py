@@ -16,10 +16,8 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsys.cli import cli
+from tsys.testing.isolation import isolate, postgres_schema, search_path_url
 
 DAYS = ("2024-03-12", "2024-03-13", "2024-03-14")
 AS_OF = DAYS[-1]
@@ -35,7 +34,6 @@ REAL_NAMES = (
     "AAPL", "ABBV", "ABT", "AMGN", "AMZN", "BAC", "CAT", "CSCO", "CVX", "DIS",
     "GOOG", "HD", "JNJ", "JPM", "KO", "MRK", "MSFT", "NVDA", "PEP", "PG",
 )  # fmt: skip
-PG_ENV = "TSYS_TEST_POSTGRES_URL"
 FUNDS = ("SPY", "TLT", "GLD", "XLB", "XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY")
 #: The issue's story is about stock picks: Bucket A's members mode (its default is a fund book).
 MEMBERS = ("--param", "mode=members")
@@ -130,40 +128,15 @@ def _backend(kind: str):
     if kind == "sqlite":
         yield None
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set, and CI must test PostgreSQL")
-        pytest.skip(f"{PG_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    import psycopg2
-
-    from conftest import search_path_url
-
-    name = f"tsys_story_{uuid.uuid4().hex[:12]}"
-    conn = psycopg2.connect(base)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{name}"')
-    try:
+    with postgres_schema("tsys_story") as (name, base):
         yield search_path_url(base, name)
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        conn.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def story(request, tmp_path_factory):
     """The whole story played once per backend; each test below checks one point of it."""
     with _backend(request.param) as pg_url, pytest.MonkeyPatch.context() as mp:
-        root = tmp_path_factory.mktemp(f"story-{request.param}")
-        mp.chdir(root)
-        mp.setenv("TSYS_DATA_DIR", str(root / "data"))
-        mp.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
-        mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
-        for key in list(os.environ):
-            if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL"):
-                mp.delenv(key)
+        root = isolate(mp, tmp_path_factory.mktemp(f"story-{request.param}"))
         if pg_url is not None:
             mp.setenv("TSYS_DATABASE_URL", pg_url)
         yield _play(root, pg_url)

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from tsys.cli import cli
 from tsys.contracts import Action, DailyRun
 from tsys.serialization import loads
+from tsys.testing.isolation import isolate
 
 DAYS = ("2024-03-12", "2024-03-13", "2024-03-14")
 
@@ -22,9 +23,7 @@ DAYS = ("2024-03-12", "2024-03-13", "2024-03-14")
 def three_days(tmp_path_factory):
     root = tmp_path_factory.mktemp("trust")
     mp = pytest.MonkeyPatch()
-    mp.chdir(root)
-    mp.setenv("TSYS_DATA_DIR", str(root / "data"))
-    mp.setenv("XDG_CONFIG_HOME", str(root / "xdg"))
+    isolate(mp, root)
     mp.setenv("COLUMNS", "80")
     # Stock picks (the reasons and blocks these tests read): Bucket A's members mode.
     (root / "tsys.toml").write_text('[buckets.sp500.params]\nmode = "members"\n')

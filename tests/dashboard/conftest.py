@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import threading
 import time
 
 import pytest
 from click.testing import CliRunner
+
+from tsys.testing.isolation import isolate
 
 DAYS = ("2024-03-12", "2024-03-13", "2024-03-14")  # consecutive NYSE sessions; sp500 buys on 1
 
@@ -57,14 +58,7 @@ def running(config, *, host: str = "127.0.0.1", token: str | None = None):
 def world(tmp_path_factory):
     """Three demo days with --paper in a fresh data dir, and the configuration they used."""
     mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("dashboard")
-    mp.chdir(root)
-    mp.setenv("TSYS_DATA_DIR", str(root / "data"))
-    mp.setenv("XDG_CONFIG_HOME", str(root / "xdg-config"))
-    mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
-    for key in list(os.environ):
-        if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL"):
-            mp.delenv(key)
+    root = isolate(mp, tmp_path_factory.mktemp("dashboard"))
     for day in DAYS:
         tsys("run-daily", "--demo", "--paper", "--buckets", "sp500", "--as-of", day, "--json")
     from tsys.config import load_config

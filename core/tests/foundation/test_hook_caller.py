@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tsys import plugins
 from tsys.errors import PluginError
 from tsys.hookspecs import hookimpl
+from tsys.testing.isolation import plugins_registered
 
 
 @pytest.fixture
 def use():
     """Make the given (name, plugin) pairs the only plugins besides the built-ins."""
-
-    def _use(*named):
-        pm = plugins.build_plugin_manager(load_entrypoints=False)
-        for name, plugin in named:
-            pm.register(plugin, name=name)
-        plugins.reset_plugin_manager(pm)
-        return pm
-
-    yield _use
-    plugins.reset_plugin_manager()
+    with contextlib.ExitStack() as stack:
+        yield lambda *named: stack.enter_context(plugins_registered(*named, load_entrypoints=False))
 
 
 class Records:

@@ -4,20 +4,17 @@ and the source built from it the way tsys builds it."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import sys
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from tsys.testing.isolation import isolate, postgres_schema, search_path_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from uw_fake import TOKEN, FakeUW
-
-PG_ENV = "TSYS_TEST_POSTGRES_URL"
 
 
 @pytest.fixture
@@ -31,12 +28,7 @@ def uw(httpserver) -> FakeUW:
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """An isolated data dir, the token set, no database URL."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    for key in list(os.environ):
-        if key.startswith("TSYS__") or key in ("TSYS_CONFIG", "TSYS_DATABASE_URL"):
-            monkeypatch.delenv(key)
+    isolate(monkeypatch, tmp_path)
     monkeypatch.setenv("UNUSUAL_WHALES_API_TOKEN", TOKEN)
     return tmp_path
 
@@ -78,25 +70,6 @@ def backend(request, monkeypatch, env):
     if request.param == "sqlite":
         yield "sqlite"
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set, and CI must test PostgreSQL")
-        pytest.skip(f"{PG_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    import psycopg2
-
-    schema = f"tsys_uw_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(base)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    monkeypatch.setenv(
-        "TSYS_DATABASE_URL", f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    )
-    try:
+    with postgres_schema("tsys_uw") as (schema, base):
+        monkeypatch.setenv("TSYS_DATABASE_URL", search_path_url(base, schema))
         yield "postgres"
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        conn.close()

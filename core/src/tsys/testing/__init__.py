@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -463,8 +463,9 @@ def shared_data_dir() -> Path | None:
     return None
 
 
-@contextlib.contextmanager
-def registered_plugin(plugin: object, name: str) -> Iterator[pluggy.PluginManager]:
+def registered_plugin(
+    plugin: object, name: str
+) -> contextlib.AbstractContextManager[pluggy.PluginManager]:
     """Make ``plugin`` (a module or object with hook implementations) the only extra plugin.
 
     For the block, the process-wide plugin manager holds the built-ins and ``plugin`` under
@@ -475,15 +476,9 @@ def registered_plugin(plugin: object, name: str) -> Iterator[pluggy.PluginManage
             with registered_plugin(my_plugin_module, "mine") as pm:
                 yield pm
     """
-    from tsys import plugins
+    from tsys.testing.isolation import plugins_registered
 
-    pm = plugins.build_plugin_manager(load_entrypoints=False)
-    pm.register(plugin, name=name)
-    plugins.reset_plugin_manager(pm)
-    try:
-        yield pm
-    finally:
-        plugins.reset_plugin_manager()
+    return plugins_registered((name, plugin), load_entrypoints=False)
 
 
 def discovered_bucket(name: str, cls: type, *, distribution: str) -> Any:
