@@ -21,17 +21,9 @@ from tsys.contracts import (
     StopRule,
     TradePlan,
 )
+from tsys.testing.smtp import start_server
 
-USER = "tsys-user"
-PASSWORD = "s3cr3t-Pa55word-do-not-leak"
 TS = dt.datetime(2024, 5, 3, 20, 0, tzinfo=dt.UTC)
-
-
-def free_port() -> int:
-    # aiosmtpd's Controller cannot use port 0 (it connects to self.port to check readiness).
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _plan(symbol, bucket, asset, action, dollars, weight, qty, stop, news=()):
@@ -57,6 +49,20 @@ def _plan(symbol, bucket, asset, action, dollars, weight, qty, stop, news=()):
     )
 
 
+def _bucket_run(bucket, asset, regime, plans, **more):
+    """A bucket's run on TS whose signals are its plans' own."""
+    return BucketRun(
+        bucket=bucket,
+        version="1",
+        asset_class=asset,
+        as_of=TS.date(),
+        regime=regime,
+        signals=tuple(p.allocation.signal for p in plans),
+        plans=plans,
+        **more,
+    )
+
+
 def make_run() -> DailyRun:
     spy = _plan(
         "AAPL",
@@ -76,26 +82,14 @@ def make_run() -> DailyRun:
         created_at=TS,
         config_digest="feedface",
         buckets=(
-            BucketRun(
-                bucket="sp500",
-                version="1",
-                asset_class="equity",
-                as_of=TS.date(),
-                regime="risk-on",
-                signals=(spy.allocation.signal, xom.allocation.signal),
-                plans=(spy, xom),
+            _bucket_run(
+                "sp500",
+                "equity",
+                "risk-on",
+                (spy, xom),
                 blockers=(Blocker(symbol="TSLA", bucket="sp500", reason="earnings in 2 days"),),
             ),
-            BucketRun(
-                bucket="crypto",
-                version="1",
-                asset_class="crypto",
-                as_of=TS.date(),
-                regime="neutral",
-                signals=(btc.allocation.signal,),
-                plans=(btc,),
-                validated=False,
-            ),
+            _bucket_run("crypto", "crypto", "neutral", (btc,), validated=False),
         ),
         portfolio=PortfolioSnapshot(
             as_of=TS,
@@ -146,58 +140,13 @@ def ca_file(ca, tmp_path_factory):
     return str(path)
 
 
-class RecordingHandler:
-    """Accept messages; optionally answer the first ``fail_first`` DATA commands with ``reply``."""
-
-    def __init__(self, fail_first: int = 0, reply: str = "451 4.3.0 Try again later") -> None:
-        self.fail_first = fail_first
-        self.reply = reply
-        self.attempts = 0
-        self.messages: list[dict] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.attempts += 1
-        if self.attempts <= self.fail_first:
-            return self.reply
-        self.messages.append(
-            {
-                "mail_from": envelope.mail_from,
-                "rcpt_tos": list(envelope.rcpt_tos),
-                "content": envelope.content,
-                "authenticated": session.authenticated,
-                "tls": session.ssl is not None,
-            }
-        )
-        return "250 Message accepted for delivery"
-
-
-class Authenticator:
-    def __init__(self) -> None:
-        self.calls = 0
-        self.peers: set = set()  # one client port per connection
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):
-        from aiosmtpd.smtp import AuthResult
-
-        self.calls += 1
-        self.peers.add(session.peer)
-        ok = auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
-        # handled=False makes aiosmtpd answer 535; with the default it would not answer at all.
-        return AuthResult(success=True) if ok else AuthResult(success=False, handled=False)
-
-
 @pytest.fixture
 def smtp_server():
     """Start aiosmtpd Controllers on free loopback ports; stop them after the test."""
-    from aiosmtpd.controller import Controller
-
     started = []
 
     def start(handler=None, **kwargs):
-        handler = handler or RecordingHandler()
-        port = free_port()
-        ctl = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
-        ctl.start()
+        ctl, handler, port = start_server(handler, **kwargs)
         started.append(ctl)
         return ctl, handler, port
 

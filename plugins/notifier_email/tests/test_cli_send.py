@@ -13,9 +13,8 @@ from tsys.config import config_from_dict
 from tsys.files import atomic_write_text
 from tsys.serialization import dumps
 from tsys.store.runs import load_run as _load_run
+from tsys.testing.smtp import PASSWORD, USER, Authenticator, free_port
 from tsys.workspace import workspace
-
-from .conftest import PASSWORD, USER, Authenticator, free_port
 
 
 def run_dir(data, day):

@@ -15,8 +15,9 @@ from tsys_notifier_email.notifier import EmailNotifier
 
 from tsys.errors import NotifierError
 from tsys.notifiers import Newsletter, NotifierContext
+from tsys.testing.smtp import free_port
 
-from .conftest import free_port, make_run
+from .conftest import make_run
 
 REPLY_AFTER = 1.5  # seconds the server sits on the DATA reply
 CLIENT_TIMEOUT = 0.5

@@ -16,8 +16,7 @@ from tsys_notifier_email.notifier import EmailNotifier, EmailOptions
 from tsys.errors import ConfigError, NotifierError
 from tsys.notifiers import NotifierContext
 from tsys.report.newsletter import render
-
-from .conftest import PASSWORD, USER, Authenticator, RecordingHandler
+from tsys.testing.smtp import PASSWORD, USER, Authenticator, RecordingHandler
 
 # aiosmtpd warns when AUTH is allowed without TLS; the plain-AUTH tests do that on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -206,7 +205,7 @@ def test_hung_server_times_out(run, dropping_server):
 
 
 def test_connection_refused_is_temporary(run):
-    from .conftest import free_port
+    from tsys.testing.smtp import free_port
 
     port = free_port()
     with pytest.raises(NotifierError) as info:
