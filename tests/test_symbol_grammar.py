@@ -122,25 +122,16 @@ def test_normalise_symbol():
     assert normalise_symbol("../x") == "../X"  # not a pair: left for the grammar to refuse
 
 
+def _trades_add(symbol: str):
+    """``tsys trades add SYMBOL``: one share bought at 10 on 2024-01-02."""
+    args = ["--side", "buy", "--qty", "1", "--price", "10", "--date", "2024-01-02"]
+    return CliRunner().invoke(cli, ["trades", "add", symbol, *args])
+
+
 @pytest.mark.parametrize("bad", ["../../../../PWNED", "A" * 65, "A/B/C", "..", "AA\x07PL"])
 def test_trades_add_refuses(isolated, bad):
     """Regression: the CLI stored '../../../../PWNED' and a 1 MB symbol (SQLite)."""
-    result = CliRunner().invoke(
-        cli,
-        [
-            "trades",
-            "add",
-            bad,
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "10",
-            "--date",
-            "2024-01-02",
-        ],
-    )
+    result = _trades_add(bad)
     assert result.exit_code == 2, result.output
     assert "symbol" in result.output and "Traceback" not in result.output
     listed = CliRunner().invoke(cli, ["trades", "list", "--json"])
@@ -166,39 +157,9 @@ def test_stored_row_breaking_the_grammar_is_skipped_with_a_warning(isolated):
     from tsys.store import open_store
     from tsys.workspace import workspace
 
-    ok = CliRunner().invoke(
-        cli,
-        [
-            "trades",
-            "add",
-            "IBM",
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "10",
-            "--date",
-            "2024-01-02",
-        ],
-    )
+    ok = _trades_add("IBM")
     assert ok.exit_code == 0, ok.output
-    bad = CliRunner().invoke(
-        cli,
-        [
-            "trades",
-            "add",
-            "MSFT",
-            "--side",
-            "buy",
-            "--qty",
-            "1",
-            "--price",
-            "10",
-            "--date",
-            "2024-01-02",
-        ],
-    )
+    bad = _trades_add("MSFT")
     assert bad.exit_code == 0, bad.output
     with open_store(workspace(load_config()).store_url) as store:
         P = store.models.ManualPosition
