@@ -7,9 +7,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tsys.testing.processes import read_until
 
 
 def _start(tmp_path, *args: str) -> tuple[subprocess.Popen, str]:
@@ -27,12 +28,7 @@ def _start(tmp_path, *args: str) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 600
-    line = ""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "tsys dashboard on" in line or not line:
-            break
+    line = read_until(proc.stdout, "tsys dashboard on", 600)
     m = re.search(r"(http://\S+)", line)
     if not m:
         proc.kill()

@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from tsys.store import open_store
 from tsys.store.manual_files import parse_file, to_csv, to_json
 from tsys.store.manual_trade import InvalidTrade, TradeInput
+from tsys.testing.processes import read_until
 
 D0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
@@ -205,12 +205,7 @@ def test_import_killed_halfway_leaves_database_as_before(store, db_url, tmp_path
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        line = ""
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if "paused after 200 rows" in line or not line:
-                break
+        line = read_until(proc.stderr, "paused after 200 rows", 60)
         assert "paused after 200 rows" in line, f"import did not reach the pause: {line!r}"
         # 200 rows are written inside the open transaction; kill the process there.
         proc.send_signal(signal.SIGKILL)
