@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import tsys
+from tsys.testing.isolation import isolate
 
 ROOT = Path(tsys.__file__).parent
 
@@ -50,12 +51,7 @@ def test_nothing_below_daily_imports_daily_and_nothing_imports_cli():
 
 @pytest.fixture
 def demo_env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TSYS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("TSYS_CONFIG", raising=False)
-    monkeypatch.delenv("TSYS_DATABASE_URL", raising=False)
-    return tmp_path
+    return isolate(monkeypatch, tmp_path)
 
 
 def test_a_paper_run_opens_the_store_once_and_takes_its_decision_time_once(demo_env, monkeypatch):
