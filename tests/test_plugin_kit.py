@@ -98,7 +98,7 @@ def test_generated_tests_pass_in_the_fresh_venv(kit):
         capture_output=True, text=True, env=kit["env"], cwd=kit["root"],
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "11 passed" in out.stdout, out.stdout
+    assert "12 passed" in out.stdout, out.stdout
 
 
 @pytest.mark.slow

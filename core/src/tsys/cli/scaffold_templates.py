@@ -146,8 +146,13 @@ A vendor's API usually answers JSON like this; replace ``_load`` with your clien
 (keep secrets in environment variables, read with ``tsys.api.secret``). Each file is
 ``<SYMBOL>.json``: ``{"bars": [{"date": "2024-01-02", "open": 1, "high": 1, "low": 1,
 "close": 1, "volume": 100}, ...]}``. Symbols ending in -USD are crypto.
+
+tsys asks for bars with ``bars(symbols, start, end, asset_class=...)``; the base class turns
+the call into a ``BarsRequest`` (a tuple of symbols or None, dates, an ``AssetClass`` or None)
+and hands it to ``read_bars``, the one method a source implements for bars.
 """
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import ClassVar
@@ -156,6 +161,7 @@ import attrs
 
 from tsys.api import (
     AssetClass,
+    BarsRequest,
     ConfigError,
     DataError,
     DataSource,
@@ -163,6 +169,9 @@ from tsys.api import (
     non_empty,
     structure_options,
 )
+
+#: How far back a call without a start reaches (a vendor's API usually wants a first day).
+HISTORY = dt.timedelta(days=10 * 365)
 
 
 @attrs.frozen
@@ -192,21 +201,21 @@ class ${Name}Source(DataSource):
         out = sorted(p.stem.upper() for p in self.folder.glob("*.json"))
         return [s for s in out if asset_class is None or _class(s) is AssetClass(asset_class)]
 
-    def bars(self, symbols, start, end, *, asset_class=None):
+    def read_bars(self, request: BarsRequest):
+        """Bars of the symbols asked for (every one of the asked class when the call named
+        none), from the asked start (``HISTORY`` back when it gave none) to its end."""
         import pandas as pd
 
-        wanted = list(symbols) if symbols is not None else self.symbols(asset_class)
+        start = request.start_or(HISTORY)
         frames, classes = {}, {}
-        for symbol in wanted:
+        for symbol in request.wanted(self):
             rows = self._load(symbol)
             if not rows:
                 continue
             df = pd.DataFrame(rows)
             df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), tz="UTC")
             df = df.sort_index()
-            if start is not None:
-                df = df[df.index.date >= start]
-            df = df[df.index.date <= end]
+            df = df[(df.index.date >= start) & (df.index.date <= request.end)]
             if len(df):
                 frames[symbol] = df[["open", "high", "low", "close", "volume"]].astype(float)
                 classes[symbol] = _class(symbol)
@@ -498,6 +507,14 @@ def test_data_source_contract(source):
 
     results = data_source_contract_suite(source, ["AAA", "BTC-USD"], START, END)
     assert [r.name for r in results] == ["bars", "point_in_time", "calendar", "units", "validation", "provides"]
+
+
+def test_bars_of_one_class_from_the_first_day(source):
+    from tsys.api import AssetClass
+
+    bars = source.bars(None, None, END, asset_class=AssetClass.CRYPTO)
+    assert list(bars.symbols) == ["BTC-USD"]
+    assert bars.index[0].date() == START and bars.index[-1].date() == END
 
 
 def test_options_are_checked(tmp_path):

@@ -32,7 +32,7 @@ import pluggy
 
 from tsys.buckets import Bucket, BucketContext, BucketOutput, search_space
 from tsys.contracts import AssetClass
-from tsys.data import Bars, DataHub, DataSource, Fundamentals, SourceContext
+from tsys.data import Bars, BarsRequest, DataHub, DataSource, Fundamentals, SourceContext
 from tsys.testing.checks import CheckResult, run_checks
 
 
@@ -133,11 +133,13 @@ class InMemorySource(DataSource):
             if asset_class is None or a is AssetClass(asset_class)
         ]
 
-    def bars(self, symbols, start, end, *, asset_class=None) -> Bars:
-        syms = [s for s in (symbols or self.symbols(asset_class)) if s in self._bars.symbols]
-        if asset_class is not None:
-            syms = [s for s in syms if self._bars.asset_class_of(s) is AssetClass(asset_class)]
-        return self._bars.select(syms).between(start, end)
+    def read_bars(self, request: BarsRequest) -> Bars:
+        ac = request.asset_class
+        # An empty list of symbols asks for all of them here, as it always has.
+        syms = [s for s in (request.symbols or self.symbols(ac)) if s in self._bars.symbols]
+        if ac is not None:
+            syms = [s for s in syms if self._bars.asset_class_of(s) is ac]
+        return self._bars.select(syms).between(request.start, request.end)
 
     def universe(self, name: str, as_of: dt.date) -> list[str] | None:
         if not self._members:
