@@ -168,3 +168,21 @@ def test_none_means_an_empty_table():
         n: int = 1
 
     assert structure_options(Empty, None, where="$.notifiers.x") == Empty()
+
+
+def test_a_data_source_builds_its_options_below_its_own_table(monkeypatch):
+    from tsys.data.source import DataSource
+
+    class ToySource(DataSource):
+        name = "toy"
+        options_class = ToyOptions
+
+    monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
+    assert ToySource.options_from({"host": "h", "top_n": 3}) == ToyOptions(host="h", top_n=3)
+    with pytest.raises(ConfigError) as info:
+        ToySource.options_from({"host": "h", "tpo_n": 5})
+    assert info.value.message.splitlines()[1:] == [
+        "  unknown option 'tpo_n' (did you mean 'top_n'?) @ $.data.options.toy.tpo_n"
+    ]
+    with pytest.raises(TypeError, match="DataSource declares no options_class"):
+        DataSource.options_from({})

@@ -39,7 +39,7 @@ from tsys.data.source import BarsRequest, DataSource, Fundamentals, SourceContex
 from tsys.data.validate import QualityReport, unreadable_issue, validate_frame
 from tsys.errors import ConfigError, DataError
 from tsys.format import shortlist
-from tsys.options import non_empty, one_of, structure_options
+from tsys.options import non_empty, one_of
 from tsys.symbols import symbol_problem
 
 _EXTS = (".csv", ".parquet", ".pq")
@@ -166,9 +166,7 @@ class CsvSource(DataSource):
                 "the csv data source needs a folder of per-symbol files",
                 hint="set [data] path (or [data.options.csv] path) in tsys.toml, or pass --path",
             )
-        opts = attrs.asdict(
-            structure_options(CsvOptions, options, where="$.data.options.csv"), recurse=False
-        )
+        opts = attrs.asdict(cls.options_from(options), recurse=False)
         path, strict = opts.pop("path"), opts.pop("strict")
         return cls(path, ctx=ctx, strict=ctx.strict if strict is None else strict, **opts)
 

@@ -61,7 +61,7 @@ from tsys.data.source import (
 )
 from tsys.errors import DataError
 from tsys.format import shortlist
-from tsys.options import above, structure_options
+from tsys.options import above
 
 _FLOW_RULES = (
     "RepeatedHits",
@@ -243,7 +243,7 @@ class DemoSource(DataSource):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        opts = structure_options(DemoOptions, options, where="$.data.options.demo")
+        opts = cls.options_from(options)
         seed = opts.seed
         if seed is None and ctx.config is not None:
             seed = ctx.config.data.demo_seed

@@ -26,7 +26,7 @@ import attrs
 
 from tsys.data.source import DataSource, Fundamentals, SourceContext
 from tsys.errors import DataError
-from tsys.options import above, at_least, http_url, structure_options
+from tsys.options import above, at_least, http_url
 
 #: The public-domain constituents list (Open Data Commons PDDL), updated by its maintainers.
 DEFAULT_URL = (
@@ -69,7 +69,7 @@ class MembershipSource(DataSource):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        opts = structure_options(MembershipOptions, options, where="$.data.options.sp500-members")
+        opts = cls.options_from(options)
         return cls(opts, ctx)
 
     def describe(self) -> str:

@@ -19,7 +19,7 @@ import pandas as pd
 from tsys.contracts import AssetClass
 from tsys.data.bars import Bars, VolumeUnit
 from tsys.data.calendars import as_date
-from tsys.options import Configurable
+from tsys.options import Configurable, structure_options
 
 #: Columns of the frames optional methods return.
 NEWS_COLUMNS = ("date", "symbol", "sentiment", "relevance", "title", "url", "source")
@@ -123,6 +123,17 @@ class DataSource(Configurable):
         AssetClass.EQUITY: VolumeUnit.BASE,
         AssetClass.CRYPTO: VolumeUnit.BASE,
     }
+
+    @classmethod
+    def options_from(cls, options: Mapping[str, Any] | None) -> Any:
+        """Build :attr:`options_class` from this source's table, or raise one ConfigError.
+
+        What ``from_config`` calls first: :func:`~tsys.options.structure_options` with every
+        message located below ``$.data.options.<name>``.
+        """
+        if cls.options_class is None:
+            raise TypeError(f"{cls.__name__} declares no options_class")
+        return structure_options(cls.options_class, options, where=f"$.data.options.{cls.name}")
 
     def volume_unit(self, asset_class: AssetClass | str) -> VolumeUnit:
         """The unit of this source's volume for ``asset_class``."""

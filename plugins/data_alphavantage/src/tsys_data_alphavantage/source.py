@@ -26,7 +26,6 @@ from tsys.api import (
     http_url,
     one_of,
     secret_field,
-    structure_options,
 )
 from tsys_data_alphavantage.client import (
     DEFAULT_BASE_URL,
@@ -120,7 +119,7 @@ class AlphaVantageSource(ApiSource):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.alphavantage]``; the key comes from ALPHAVANTAGE_API_KEY."""
-        opts = structure_options(AlphaVantageOptions, options, where="$.data.options.alphavantage")
+        opts = cls.options_from(options)
         root = cls.cache_folder(ctx)
         budget = CallBudget(
             root / "calls.json",

@@ -22,7 +22,6 @@ from tsys.api import (
     non_empty,
     one_of,
     secret_field,
-    structure_options,
 )
 from tsys_data_coingecko.client import PLANS, CoinGeckoClient, CoinGeckoError
 
@@ -87,7 +86,7 @@ class CoinGeckoSource(ApiSource):
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
         """Build from ``[data.options.coingecko]``; the key comes from COINGECKO_API_KEY."""
-        opts = structure_options(CoinGeckoOptions, options, where="$.data.options.coingecko")
+        opts = cls.options_from(options)
         key = opts.api_key
         plan = opts.plan or ("demo" if key else "public")
         if plan != "public" and key is None:
