@@ -30,6 +30,7 @@ from av_fake import (
 
 from tsys.data.source import NEWS_COLUMNS
 from tsys.errors import DataError
+from tsys.testing.data_plugins import discovered_source, option_problems
 
 D1, D2, D3 = dt.date(2024, 5, 1), dt.date(2024, 5, 2), dt.date(2024, 5, 3)
 
@@ -510,31 +511,13 @@ def test_calls_per_minute_waits_for_a_slot(tmp_path):
     ],
 )
 def test_options_are_validated(make_source, options, line):
-    from tsys.errors import ConfigError
-
-    with pytest.raises(ConfigError) as info:
-        make_source(**options)
-    assert info.value.message.splitlines()[1:] == [f"  {line}"]
+    assert option_problems(make_source, **options) == [line]
 
 
 # -------------------------------------------------------------------- entry point + hub
-def test_discovered_through_entry_point(monkeypatch):
-    from importlib.metadata import entry_points
-
-    from tsys import plugins
-
-    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
-    assert eps.get("data-alphavantage") == "tsys_data_alphavantage"
-    monkeypatch.setenv("TSYS_LOAD_PLUGINS", "data-alphavantage")
-    plugins.reset_plugin_manager()
-    try:
-        reg = plugins.data_sources()
-        assert "alphavantage" in reg
-        cls = reg.get("alphavantage")
-        assert cls.provides == {"news", "earnings", "fundamentals"}
-        assert reg.owner("alphavantage") == "data-alphavantage"
-    finally:
-        plugins.reset_plugin_manager()
+def test_discovered_through_entry_point():
+    cls = discovered_source("alphavantage", distribution="tsys-data-alphavantage")
+    assert cls.provides == {"news", "earnings", "fundamentals"}
 
 
 def test_through_the_data_hub(fake, make_source):
@@ -556,9 +539,10 @@ def test_through_the_data_hub(fake, make_source):
 
 def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     """What `tsys data news` does: config table -> registry -> from_config -> news."""
-    from tsys import plugins
     from tsys.config import config_from_dict
     from tsys.data.source import SourceContext
+    from tsys.data.sources import open_source
+    from tsys.testing.isolation import plugins_registered
 
     seed_news(fake)
     monkeypatch.setenv("ALPHAVANTAGE_API_KEY", KEY)
@@ -575,12 +559,8 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
             }
         }
     )
-    plugins.reset_plugin_manager()
-    try:
-        cls = plugins.data_sources().get("alphavantage")
-        src = cls.from_config(cfg.data.options["alphavantage"], SourceContext(tmp_path))
-    finally:
-        plugins.reset_plugin_manager()
+    with plugins_registered():
+        src = open_source("alphavantage", cfg, ctx=SourceContext(tmp_path))
     src.now = lambda: NOW
     frame = src.news(["AAPL"], D1, D3)
     assert frame_rows(frame) == expected_rows(fake, ["AAPL"], D1, D3)

@@ -19,6 +19,7 @@ from cg_fake import COINS, KEY, NOW, RATE_LIMIT_BODY, sleeper
 
 from tsys.api import JsonCache
 from tsys.errors import ConfigError, DataError
+from tsys.testing.data_plugins import discovered_source, option_problems
 
 
 def expected_caps(top_n: int) -> dict[str, float]:
@@ -245,9 +246,7 @@ def test_key_never_in_logs(fake, make_source, monkeypatch, caplog):
     ],
 )
 def test_options_are_validated(make_source, options, line):
-    with pytest.raises(ConfigError) as info:
-        make_source(**options)
-    assert info.value.message.splitlines()[1:] == [f"  {line}"]
+    assert option_problems(make_source, **options) == [line]
 
 
 def test_symbol_override_keys_are_matched_in_lower_case(make_source):
@@ -255,40 +254,24 @@ def test_symbol_override_keys_are_matched_in_lower_case(make_source):
     assert src.bars_symbol({"id": "matic-network", "symbol": "matic"}) == "POL-USD"
 
 
-def test_discovered_through_entry_point(monkeypatch):
-    from importlib.metadata import entry_points
-
-    from tsys import plugins
-
-    eps = {ep.name: ep.value for ep in entry_points(group="tsys")}
-    assert eps.get("data-coingecko") == "tsys_data_coingecko"
-    monkeypatch.setenv("TSYS_LOAD_PLUGINS", "data-coingecko")
-    plugins.reset_plugin_manager()
-    try:
-        reg = plugins.data_sources()
-        assert "coingecko" in reg
-        assert reg.owner("coingecko") == "data-coingecko"
-        assert reg.get("coingecko").provides == {"market_caps", "excluded_coins"}
-    finally:
-        plugins.reset_plugin_manager()
+def test_discovered_through_entry_point():
+    cls = discovered_source("coingecko", distribution="tsys-data-coingecko")
+    assert cls.provides == {"market_caps", "excluded_coins"}
 
 
 def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     """What `tsys data universe crypto` does: config -> registry -> caps minus exclusions."""
-    from tsys import plugins
     from tsys.config import config_from_dict
     from tsys.data.source import SourceContext
+    from tsys.data.sources import open_source
+    from tsys.testing.isolation import plugins_registered
 
     monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
     cfg = config_from_dict(
         {"data": {"options": {"coingecko": {"base_url": httpserver.url_for("/api/v3")}}}}
     )
-    plugins.reset_plugin_manager()
-    try:
-        cls = plugins.data_sources().get("coingecko")
-        src = cls.from_config(cfg.data.options["coingecko"], SourceContext(tmp_path))
-    finally:
-        plugins.reset_plugin_manager()
+    with plugins_registered():
+        src = open_source("coingecko", cfg, ctx=SourceContext(tmp_path))
     src.now = lambda: NOW
     caps = src.market_caps(None, NOW.date())
     excluded = src.excluded_coins()
@@ -297,7 +280,8 @@ def test_config_to_registry_path(fake, httpserver, tmp_path, monkeypatch):
     assert src.client.plan == "public"
     assert JsonCache(tmp_path / "coingecko").path("markets", "top100").is_file()
     assert len(fake.calls) == 3  # cold: one ranking page + one page per category
-    warm = cls.from_config(cfg.data.options["coingecko"], SourceContext(tmp_path))
+    with plugins_registered():
+        warm = open_source("coingecko", cfg, ctx=SourceContext(tmp_path))
     warm.now = lambda: NOW
     warm.market_caps(None, NOW.date())
     warm.excluded_coins()
