@@ -167,7 +167,6 @@ from tsys.api import (
     DataSource,
     VolumeUnit,
     non_empty,
-    structure_options,
 )
 
 #: How far back a call without a start reaches (a vendor's API usually wants a first day).
@@ -194,7 +193,7 @@ class ${Name}Source(DataSource):
 
     @classmethod
     def from_config(cls, options, ctx):
-        opts = structure_options(Options, options, where="$$.data.options.$name")
+        opts = cls.options_from(options)
         return cls(opts.folder)
 
     def symbols(self, asset_class=None):

@@ -20,7 +20,6 @@ from tsys.api import (
     DataSource,
     SourceContext,
     VolumeUnit,
-    structure_options,
 )
 from tsys_broker_alpaca import symbols as sym
 from tsys_broker_alpaca.compat import set_private
@@ -81,7 +80,7 @@ class AlpacaDataSource(DataSource):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        opts = structure_options(AlpacaDataOptions, options, where="$.data.options.alpaca")
+        opts = cls.options_from(options)
         return cls(
             feed=opts.feed,
             adjustment=opts.adjustment,

@@ -32,7 +32,6 @@ from tsys.api import (
     http_url,
     open_workspace_store,
     secret_field,
-    structure_options,
 )
 from tsys_data_unusualwhales.client import (
     BASE_URL,
@@ -109,10 +108,7 @@ class UnusualWhalesSource(DataSource):
 
     @classmethod
     def from_config(cls, options: dict[str, Any], ctx: SourceContext) -> Self:
-        opts = structure_options(
-            UnusualWhalesOptions, options, where="$.data.options.unusualwhales"
-        )
-        return cls(opts, ctx)
+        return cls(cls.options_from(options), ctx)
 
     def __repr__(self) -> str:
         return f"UnusualWhalesSource(base_url={self.options.base_url!r})"
