@@ -133,10 +133,14 @@ def test_bars_request_normalises_the_call():
     every = BarsRequest(None, None, dt.date(2024, 3, 1))
     assert every.symbols is None and every.asset_class is None
     assert every.start_or(dt.timedelta(days=10)) == dt.date(2024, 2, 20)
+    # a start with a time of day is its date: that day's bar is asked for
+    assert BarsRequest(None, dt.datetime(2024, 1, 5, 10), dt.date(2024, 1, 9)).start == dt.date(
+        2024, 1, 5
+    )
 
 
 class _Recorder(DataSource):
-    """A source that implements only the read_bars hook and keeps what it was asked."""
+    """A source that implements only the read_bars method and keeps what it was asked."""
 
     name = "recorder"
 

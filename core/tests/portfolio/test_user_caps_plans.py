@@ -19,7 +19,7 @@ from tsys.overrides import merge
 from tsys.portfolio import build_allocations
 from tsys.testing import InMemorySource, memory_context
 
-from ..store.test_overrides import _rule
+from ..store.override_rules import rule as _rule
 from .test_plans import Scripted, _rec, flat_bars, output
 
 LOOSE = RiskConfig(

@@ -14,7 +14,8 @@ from tsys.config import OverridesConfig
 from tsys.errors import ConfigError, StoreError
 from tsys.overrides import decision_time, expiry_after, in_force_at, last_day, merge
 from tsys.store import open_store
-from tsys.store.overrides import OverrideRule
+
+from .override_rules import rule as _rule
 
 UTC = dt.UTC
 FRI, SAT, MON, TUE = (dt.date(2024, 5, d) for d in (3, 4, 6, 7))
@@ -33,24 +34,6 @@ def env(tmp_path, monkeypatch):
 
 def run(*args):
     return CliRunner().invoke(cli, ["override", *args])
-
-
-def _rule(kind="cap", target="crypto", ac="crypto", share=0.05, starts=FRI, expires=None, **kw):
-    s = dt.datetime(starts.year, starts.month, starts.day, tzinfo=UTC)
-    return OverrideRule(
-        id=kw.pop("id", "O-0001"),
-        kind=kind,
-        target=target,
-        target_type=kw.pop("target_type", "asset_class" if kind == "cap" else "symbol"),
-        asset_class=ac,
-        share=share if kind == "cap" else None,
-        reason=kw.pop("reason", ""),
-        created_by="ann",
-        created_at=s,
-        starts_at=s,
-        expires_at=expires,
-        **kw,
-    )
 
 
 # --- expiry -----------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class DataSource(Configurable):
         """Daily bars of ``symbols`` (all when None) from ``start`` to ``end`` inclusive.
 
         Normalises the call into a :class:`BarsRequest` and answers :meth:`read_bars`;
-        a source implements that hook (a source that overrides ``bars`` itself still works).
+        a source implements that method (a source that overrides ``bars`` itself still works).
         """
         return self.read_bars(BarsRequest(symbols, start, end, asset_class))
 
@@ -298,8 +298,14 @@ class DataHub(DataSource):
         self.primary = primary
         self.extras = list(extras)
         self.ctx = ctx
-        #: The hub's bars are the primary's, in its units.
-        self.volume_units = primary.volume_units
+
+    @property
+    def volume_units(self) -> Mapping[AssetClass, VolumeUnit]:  # type: ignore[override]
+        """The primary's: the hub's bars are the primary's, in its units."""
+        return self.primary.volume_units
+
+    def volume_unit(self, asset_class: AssetClass | str) -> VolumeUnit:
+        return self.primary.volume_unit(asset_class)
 
     @property
     def sources(self) -> list[DataSource]:

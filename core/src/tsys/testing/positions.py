@@ -29,7 +29,15 @@ def sample_position(
         asset_class = "crypto" if symbol.endswith("-USD") else "equity"
     pid = fields.pop("id", f"{source}-{symbol}")
     return PositionRecord(
-        pid, source, symbol, asset_class, side, quantity, opened_at, entry_price, **fields
+        id=pid,
+        source=source,
+        symbol=symbol,
+        asset_class=asset_class,
+        side=side,
+        quantity=quantity,
+        opened_at=opened_at,
+        entry_price=entry_price,
+        **fields,
     )
 
 
