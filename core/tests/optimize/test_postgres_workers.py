@@ -13,17 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tsys.testing.isolation import postgres_url
+
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
 def pg_url():
-    url = os.environ.get("TSYS_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("TSYS_TEST_POSTGRES_URL must be set in CI")
-        pytest.skip("TSYS_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1/test)")
-    return url
+    return postgres_url()
 
 
 def _worker(url, study, tmp_path, name, trials, delay, log, batch=1):

@@ -3,50 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pytest
 
-PG_ENV = "TSYS_TEST_POSTGRES_URL"
-
-
-def pg_base_url() -> str | None:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set, and CI must test PostgreSQL")
-        pytest.skip(f"{PG_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    return url
-
-
-def with_search_path(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
-
-
-class PgSchema:
-    """A fresh schema in the test database, dropped afterwards."""
-
-    def __init__(self, base: str) -> None:
-        import psycopg2
-
-        self.base = base
-        self.name = f"tsys_t_{uuid.uuid4().hex[:12]}"
-        self._conn = psycopg2.connect(base)
-        self._conn.autocommit = True
-        with self._conn.cursor() as cur:
-            cur.execute(f'CREATE SCHEMA "{self.name}"')
-        self.url = with_search_path(base, self.name)
-
-    def drop(self) -> None:
-        with self._conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
-        self._conn.close()
+from tsys.testing.isolation import postgres_schema, search_path_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -55,12 +18,8 @@ def db_url(request, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'db' / 'tsys.db'}"
         return
-    base = pg_base_url()
-    schema = PgSchema(base)
-    try:
-        yield schema.url
-    finally:
-        schema.drop()
+    with postgres_schema() as (name, base):
+        yield search_path_url(base, name)
 
 
 @pytest.fixture

@@ -58,12 +58,11 @@ def search_path_url(base: str, schema: str, *settings: str) -> str:
     return f"{base}{sep}options={quote(opts)}"
 
 
-@contextlib.contextmanager
-def postgres_schema(prefix: str = "tsys_t") -> Iterator[tuple[str, str]]:
-    """A fresh schema ``<prefix>_<random>`` in the test database: (name, base URL).
+def postgres_url() -> str:
+    """The test database's URL (``TSYS_TEST_POSTGRES_URL``).
 
-    The schema is dropped afterwards. Without ``TSYS_TEST_POSTGRES_URL`` the test is skipped,
-    or fails when ``CI`` is set (CI must test PostgreSQL).
+    Without it the calling test is skipped, or fails when ``CI`` is set (CI must test
+    PostgreSQL).
     """
     import pytest
 
@@ -72,6 +71,16 @@ def postgres_schema(prefix: str = "tsys_t") -> Iterator[tuple[str, str]]:
         if os.environ.get("CI"):
             pytest.fail(f"{PG_ENV} is not set, and CI must test PostgreSQL")
         pytest.skip(f"{PG_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    return base
+
+
+@contextlib.contextmanager
+def postgres_schema(prefix: str = "tsys_t") -> Iterator[tuple[str, str]]:
+    """A fresh schema ``<prefix>_<random>`` in the test database: (name, base URL).
+
+    The schema is dropped afterwards; the test database comes from :func:`postgres_url`.
+    """
+    base = postgres_url()
     import psycopg2
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
