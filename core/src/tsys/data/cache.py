@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from tsys.data.calendars import as_date
 from tsys.errors import DataError
 from tsys.files import atomic_write_bytes
 from tsys.symbols import safe_name
@@ -31,10 +32,6 @@ Fetch = Callable[[dt.date, dt.date], pd.DataFrame]
 _META_KEY = b"tsys_cache"
 _ONE_DAY = dt.timedelta(days=1)
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def _date(x: Any) -> dt.date:
-    return pd.Timestamp(x).date()
 
 
 class ParquetCache:
@@ -92,7 +89,7 @@ class ParquetCache:
     # ------------------------------------------------------------------ the main entry
     def missing(self, key: str, start: Any, end: Any) -> list[tuple[dt.date, dt.date]]:
         """The (head, tail) ranges of ``start..end`` that :meth:`get_or_fetch` would fetch."""
-        start, end = _date(start), _date(end)
+        start, end = as_date(start), as_date(end)
         _, covered = self.read(key)
         if covered is None:
             return [(start, end)]
@@ -127,10 +124,10 @@ class ParquetCache:
         DataFrame
             The stored rows in range, indexed by date, sorted.
         """
-        start, end = _date(start), _date(end)
+        start, end = as_date(start), as_date(end)
         if end < start:
             raise ValueError(f"end {end} is before start {start}")
-        limit = end if settled is None else min(end, _date(settled))
+        limit = end if settled is None else min(end, as_date(settled))
         pieces = self.missing(key, start, end)
         df, covered = self.read(key)
         for lo, hi in pieces:

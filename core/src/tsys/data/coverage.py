@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tsys.data.bars import Bars
+from tsys.data.calendars import as_date
 from tsys.errors import DataError
 from tsys.format import shortlist
 
@@ -95,13 +96,9 @@ def universe_coverage(
             n = int(np.isfinite(window.close[:, window.column(sym)]).sum())
             ok = n >= max(1, rows_share * rows)
         (present if ok else missing).append(sym)
-    first = window.index[0].date() if rows else _as_date(start)
-    last = window.index[-1].date() if rows else _as_date(end)
+    first = window.index[0].date() if rows else (as_date(start) if start is not None else None)
+    last = window.index[-1].date() if rows else (as_date(end) if end is not None else None)
     return UniverseCoverage(wanted, tuple(present), tuple(missing), first, last)
-
-
-def _as_date(x: Any) -> dt.date | None:
-    return None if x is None else pd.Timestamp(x).date()
 
 
 def carry_forward(

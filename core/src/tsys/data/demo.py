@@ -35,6 +35,7 @@ import pandas as pd
 
 from tsys.contracts import AssetClass
 from tsys.data.bars import Bars, VolumeUnit
+from tsys.data.calendars import as_date
 from tsys.data.demo_market import (
     COINS,
     DEFENSIVE_FUNDS,
@@ -91,10 +92,6 @@ _NEWS_FLAT = (
     "files quarterly report",
     "holds investor day",
 )
-
-
-def _date(x: Any) -> dt.date:
-    return pd.Timestamp(x).date()
 
 
 @attrs.frozen(eq=False)
@@ -235,7 +232,7 @@ class DemoSource(DataSource):
         ctx: SourceContext | None = None,
     ) -> None:
         self.seed = int(seed)
-        self.as_of = _date(as_of) if as_of is not None else dt.date.today()
+        self.as_of = as_date(as_of) if as_of is not None else dt.date.today()
         self.history_years = float(history_years)
         self.ctx = ctx
         self._reports: dict[dt.date, Any] = {}
@@ -259,7 +256,7 @@ class DemoSource(DataSource):
         return f"demo (synthetic, seed {self.seed})"
 
     def market(self, end: dt.date | None = None) -> Market:
-        end = _date(end) if end is not None else self.as_of
+        end = as_date(end) if end is not None else self.as_of
         if end <= EPOCH:
             raise DataError(
                 f"the demo market starts on {EPOCH.isoformat()}; {end.isoformat()} is before it",
@@ -341,7 +338,7 @@ class DemoSource(DataSource):
     def universe(self, name: str, as_of: dt.date) -> list[str] | None:
         if name != "sp500":
             return None
-        as_of = _date(as_of)
+        as_of = as_date(as_of)
         mk = self.market(as_of)
         when, lists = _member_lists(mk)
         # The last review on or before the day (the first list before any review).
@@ -350,7 +347,7 @@ class DemoSource(DataSource):
 
     def membership_changes(self, end: dt.date | None = None) -> list[dt.date]:
         """Dates on which the synthetic "sp500" membership changed."""
-        end = _date(end)
+        end = as_date(end)
         return [w.date() for w, _ in self.market(end).members[1:] if w.date() <= end]
 
     def market_caps(self, start: dt.date | None, end: dt.date) -> pd.DataFrame:
@@ -410,7 +407,7 @@ class DemoSource(DataSource):
 
     def news(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """Daily sentiment rows: more likely and more extreme on big moves and earnings days."""
-        start, end = _date(start), _date(end)
+        start, end = as_date(start), as_date(end)
         mk = self.market(end)
         pos = {s: j for j, s in enumerate(_tickers())}
         cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
@@ -442,7 +439,7 @@ class DemoSource(DataSource):
 
     def earnings(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """Quarterly report dates; dates after the as-of are the announced upcoming ones."""
-        start, end = _date(start), _date(end)
+        start, end = as_date(start), as_date(end)
         mk = self.market(end)
         pos = {s: j for j, s in enumerate(_tickers())}
         cols = np.array([pos[s] for s in symbols if s in pos], dtype=np.int64)
@@ -461,7 +458,7 @@ class DemoSource(DataSource):
 
     def options_flow(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Unusual options alerts (a few per session), leaning with the session's move."""
-        start, end = _date(start), _date(end)
+        start, end = as_date(start), as_date(end)
         mk = self.market(end)
         eq = mk.equities
         n = len(mk.universe.tickers)
